@@ -1,0 +1,141 @@
+# ekn: one library (libekn.a), many commands (bin/ekn-*).  GNU make, Linux.
+#
+#   make                 build libekn.a and bin/ekn-*
+#   make check           build, then run unit tests, bats tests and man-page lint
+#   make check-asan      the same suite built with -fsanitize=address,undefined
+#   make bench           benchmarks (never part of the tests)
+#   make deps            install the Debian packages the project needs (as root)
+#   make install PREFIX=/usr/local
+#   CUDA=0               force a CPU-only build (default: auto-detect nvcc + cuDNN)
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BUILD     ?= build/release
+CC        ?= cc
+OPTFLAGS  ?= -O3 -march=x86-64-v2 -g
+SANFLAGS  ?=
+
+PKGS      := hdf5 openblas libarchive
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS_EKN := -Ilib -Ikernels -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+                -DEKN_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+# snprintf truncation is how we bound messages, so that warning is off.
+CFLAGS_EKN   := -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP $(OPTFLAGS) $(SANFLAGS)
+LDLIBS_EKN   := $(PKG_LIBS) -lm -lpthread
+
+# ---- optional CUDA ------------------------------------------------------
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard $(CUDA_HOME)/bin/nvcc))
+ifeq ($(CUDA),0)
+  HAVE_CUDA :=
+else ifneq ($(NVCC),)
+  ifneq ($(wildcard $(CUDA_HOME)/include/cudnn.h),)
+    HAVE_CUDA := 1
+  endif
+endif
+NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror
+ifdef HAVE_CUDA
+  CU_SRC     := $(wildcard kernels/*.cu)
+  CU_OBJ     := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+  LDLIBS_EKN += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  BACKEND_STUB :=
+else
+  CU_OBJ     :=
+  BACKEND_STUB := lib/cuda_none.c
+endif
+
+# Sources ending in _none.c are the stand-ins a CPU-only build links instead of
+# the CUDA objects; they never go into a CUDA build.
+LIB_SRC  := $(filter-out %_none.c,$(wildcard lib/*.c kernels/*.c)) $(BACKEND_STUB)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_OBJ)
+LIB      := $(BUILD)/libekn.a
+CMD_SRC  := $(wildcard cmd/ekn-*.c)
+BINS     := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all features check check-unit check-bats check-man check-asan bench deps install clean
+all: features $(LIB) $(BINS) bin
+
+features:
+	@pkg-config --exists openblas && echo "✓ OpenBLAS" || echo "✗ OpenBLAS (make deps)"
+	@pkg-config --exists hdf5 && echo "✓ HDF5" || echo "✗ HDF5 (make deps)"
+	@pkg-config --exists libarchive && echo "✓ libarchive" || echo "✗ libarchive (make deps)"
+ifdef HAVE_CUDA
+	@echo "✓ CUDA ($(NVCC))"
+	@echo "✓ cuDNN ($(CUDA_HOME)/include/cudnn.h)"
+else
+	@echo "✗ CUDA$(if $(filter 0,$(CUDA)), (CUDA=0),) — CPU only"
+endif
+
+# bin/ is a link to the release build's binaries, so `bin/ekn-train` works from the top.
+bin: $(BINS)
+	@if [ "$(BUILD)" = "build/release" ]; then ln -sfn build/release/bin bin; fi
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_EKN) $(CFLAGS_EKN) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Ilib -Ikernels -c $< -o $@
+
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -lcmocka -o $@
+
+# ---- tests ----------------------------------------------------------------
+check: all $(UNITS)
+	@$(MAKE) --no-print-directory check-unit check-bats check-man BUILD=$(BUILD)
+
+check-unit: $(UNITS)
+	@fail=0; for t in $(UNITS); do \
+	  $$t >$$t.log 2>&1; rc=$$?; \
+	  case $$rc in 0) echo "ok    $$t";; 77) echo "skip  $$t ($$(tail -n1 $$t.log))";; \
+	  *) echo "FAIL  $$t (exit $$rc)"; cat $$t.log; fail=1;; esac; \
+	done; exit $$fail
+
+check-bats: $(BINS)
+	EKN_BIN=$(abspath $(BUILD)/bin) bats tests/
+
+check-man:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+check-asan:
+	$(MAKE) check BUILD=build/asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" CUDA=0
+
+bench: all
+	bench/run.sh $(abspath $(BUILD)/bin)
+
+deps:
+	.ci/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(PREFIX)/share/man/man7/
+	for c in $(notdir $(BINS)); do \
+	  install -m 644 completions/ekn.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c; done
+	install -m 644 completions/_ekn $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_ekn
+
+clean:
+	rm -rf build bin
+
+.SECONDARY:
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+/* diag: one error style for the whole toolkit.
+ *
+ * Library functions never exit: they fill an ekn_err and return -1 (or NULL).
+ *     if (x < 0) return ekn_err_set(err, EKN_EXIT_SPEC, "'%s':%d: filters must be > 0", file, line);
+ * Only cmd/ decides to exit, usually through ekn_die_err(&err).
+ *
+ * Message style (git): lowercase, no final period, subject in single quotes,
+ * the file and record/line first.  The program name is prepended when printed.
+ * A format ending in ':' appends strerror(errno) (sbase). */
+#ifndef EKN_DIAG_H
+#define EKN_DIAG_H
+#include <stdarg.h>
+
+enum {
+    EKN_EXIT_OK = 0,    /* success */
+    EKN_EXIT_FAIL = 1,  /* runtime failure: bad or corrupt input, I/O, NaN */
+    EKN_EXIT_USAGE = 2, /* usage error */
+    EKN_EXIT_SPEC = 3,  /* invalid network spec, or a shape that does not fit */
+};
+
+typedef struct ekn_err {
+    int code;       /* one of EKN_EXIT_*, 0 while no error is set */
+    char msg[1024]; /* one line, no program name, no newline */
+} ekn_err;
+
+/* Sets the error (code and formatted message) and returns -1. */
+int ekn_err_set(ekn_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message: "prefix: old message".  Returns -1. */
+int ekn_err_prefix(ekn_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The program name used in every message ("ekn-train"); set once by main. */
+void ekn_set_progname(const char *argv0);
+const char *ekn_progname(void);
+
+/* Print "prog: message" to stderr and exit with `code`. */
+_Noreturn void ekn_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void ekn_die_err(const ekn_err *err);
+void ekn_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Verbosity given by -v; messages through ekn_info appear only when > 0. */
+extern int ekn_verbose;
+void ekn_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Registers a function that ekn_die runs before exiting (e.g. removing
+ * half-written temp files); up to 8, run in reverse order of registration. */
+void ekn_atexit_cleanup(void (*fn)(void));
+void ekn_run_cleanups(void);
+#endif

@@ -1,0 +1,281 @@
+#include "opt.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int help_flag, version_flag, completion_flag;
+
+static const ekn_option common_options[] = {
+    {'h', "help", EKN_OPT_FLAG, &help_flag, NULL, "print this help and exit", 0, 0, NULL, 0, NULL},
+    {0, "version", EKN_OPT_FLAG, &version_flag, NULL, "print the version and exit", 0, 0, NULL, 0, NULL},
+    {'v', "verbose", EKN_OPT_FLAG, NULL, NULL, "more messages on stderr (repeatable)", 0, 0, NULL, 0, NULL},
+    {0, "completion-helper", EKN_OPT_FLAG, &completion_flag, NULL, NULL, 0, 0, NULL, EKN_OPTF_HIDDEN, NULL},
+    {0},
+};
+
+static int usage_error(const ekn_command *cmd, ekn_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int usage_error(const ekn_command *cmd, ekn_err *err, const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* the hint goes on its own line, as coreutils and git print it */
+    return ekn_err_set(err, EKN_EXIT_USAGE, "%s\nTry '%s --help' for more information.", msg, cmd->name);
+}
+
+static const ekn_option *find_long(const ekn_command *cmd, const char *name, size_t len)
+{
+    const ekn_option *tables[2] = {cmd->options, common_options};
+    for (int t = 0; t < 2; t++)
+        for (const ekn_option *o = tables[t]; o && o->type; o++)
+            if (o->long_name && strlen(o->long_name) == len && !strncmp(o->long_name, name, len)) return o;
+    return NULL;
+}
+
+static const ekn_option *find_short(const ekn_command *cmd, char c)
+{
+    const ekn_option *tables[2] = {cmd->options, common_options};
+    for (int t = 0; t < 2; t++)
+        for (const ekn_option *o = tables[t]; o && o->type; o++)
+            if (o->short_name == c) return o;
+    return NULL;
+}
+
+static void opt_label(const ekn_option *o, char *buf, size_t cap)
+{
+    if (o->long_name) snprintf(buf, cap, "--%s", o->long_name);
+    else snprintf(buf, cap, "-%c", o->short_name);
+}
+
+static int in_range(const ekn_option *o, double v)
+{
+    if (o->min == 0 && o->max == 0) return 1;
+    if ((o->flags & EKN_OPTF_GT_MIN) ? !(v > o->min) : !(v >= o->min)) return 0;
+    return v <= o->max;
+}
+
+static void range_text(const ekn_option *o, char *buf, size_t cap)
+{
+    if (o->type == EKN_OPT_INT)
+        snprintf(buf, cap, "an integer from %.0f to %.0f", o->min, o->max);
+    else if (o->flags & EKN_OPTF_GT_MIN)
+        snprintf(buf, cap, "a number > %g and <= %g", o->min, o->max);
+    else
+        snprintf(buf, cap, "a number from %g to %g", o->min, o->max);
+}
+
+static int apply(const ekn_command *cmd, const ekn_option *o, const char *arg, ekn_err *err)
+{
+    char label[96], range[128];
+    opt_label(o, label, sizeof label);
+    if (o->given) *o->given = 1;
+    switch (o->type) {
+    case EKN_OPT_FLAG:
+        if (!strcmp(o->long_name ? o->long_name : "", "verbose")) ekn_verbose++;
+        else *(int *)o->dest = 1;
+        return 0;
+    case EKN_OPT_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(arg, &end, 10);
+        if (!*arg || *end || errno) return usage_error(cmd, err, "%s needs an integer, you specified '%s'", label, arg);
+        if (!in_range(o, (double)v)) {
+            range_text(o, range, sizeof range);
+            return usage_error(cmd, err, "%s must be %s, you specified %s", label, range, arg);
+        }
+        *(long *)o->dest = (long)v;
+        return 0;
+    }
+    case EKN_OPT_FLOAT: {
+        char *end;
+        errno = 0;
+        double v = strtod(arg, &end);
+        if (!*arg || *end || errno == ERANGE || !isfinite(v))
+            return usage_error(cmd, err, "%s needs a finite number, you specified '%s'", label, arg);
+        if (!in_range(o, v)) {
+            range_text(o, range, sizeof range);
+            return usage_error(cmd, err, "%s must be %s, you specified %s", label, range, arg);
+        }
+        *(double *)o->dest = v;
+        return 0;
+    }
+    case EKN_OPT_STRING:
+        *(const char **)o->dest = arg;
+        return 0;
+    case EKN_OPT_CHOICE: {
+        size_t n = strlen(arg);
+        for (const char *c = o->choices; c && *c;) {
+            const char *bar = strchr(c, '|');
+            size_t len = bar ? (size_t)(bar - c) : strlen(c);
+            if (len == n && !strncmp(c, arg, n)) {
+                *(const char **)o->dest = arg;
+                return 0;
+            }
+            c = bar ? bar + 1 : c + len;
+        }
+        return usage_error(cmd, err, "%s must be one of %s, you specified '%s'", label, o->choices, arg);
+    }
+    case EKN_OPT_LIST: {
+        const char **list = o->dest;
+        int max = (int)o->max, i = 0;
+        while (i < max - 1 && list[i]) i++;
+        if (i >= max - 1) return usage_error(cmd, err, "%s given more than %d times", label, max - 1);
+        list[i] = arg;
+        list[i + 1] = NULL;
+        return 0;
+    }
+    default:
+        return usage_error(cmd, err, "%s: internal error: unknown option type", label);
+    }
+}
+
+static void print_completion(const ekn_command *cmd)
+{
+    const ekn_option *tables[2] = {cmd->options, common_options};
+    for (int t = 0; t < 2; t++)
+        for (const ekn_option *o = tables[t]; o && o->type; o++)
+            if (o->long_name && !(o->flags & EKN_OPTF_HIDDEN))
+                printf("--%s%s\n", o->long_name, o->type == EKN_OPT_FLAG ? "" : "=");
+}
+
+int ekn_opt_parse(const ekn_command *cmd, int argc, char **argv, int *first_arg, ekn_err *err)
+{
+    int i = 1;
+    help_flag = version_flag = completion_flag = 0;
+    /* Operands and options may be mixed (GNU style); operands are moved to
+     * the end in their original order so *first_arg indexes all of them. */
+    char **operands = calloc((size_t)argc + 1, sizeof *operands);
+    if (!operands) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    int nops = 0, rc = 0;
+    for (; i < argc; i++) {
+        char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            for (i++; i < argc; i++) operands[nops++] = argv[i];
+            break;
+        }
+        if (a[0] != '-' || a[1] == 0) {
+            operands[nops++] = a;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *name = a + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            const ekn_option *o = find_long(cmd, name, len);
+            if (!o) {
+                rc = usage_error(cmd, err, "unknown option '--%.*s'", (int)len, name);
+                break;
+            }
+            const char *arg = NULL;
+            if (o->type == EKN_OPT_FLAG) {
+                if (eq) { rc = usage_error(cmd, err, "option '--%s' takes no value", o->long_name); break; }
+            } else if (eq) arg = eq + 1;
+            else if (i + 1 < argc) arg = argv[++i];
+            else { rc = usage_error(cmd, err, "option '--%s' needs a value", o->long_name); break; }
+            if ((rc = apply(cmd, o, arg, err))) break;
+            continue;
+        }
+        for (const char *c = a + 1; *c; c++) {
+            const ekn_option *o = find_short(cmd, *c);
+            if (!o) { rc = usage_error(cmd, err, "unknown option '-%c'", *c); break; }
+            if (o->type == EKN_OPT_FLAG) {
+                if ((rc = apply(cmd, o, NULL, err))) break;
+                continue;
+            }
+            const char *arg = c[1] ? c + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!arg) { rc = usage_error(cmd, err, "option '-%c' needs a value", *c); break; }
+            rc = apply(cmd, o, arg, err);
+            break;
+        }
+        if (rc) break;
+    }
+    if (!rc) {
+        int base = argc - nops;
+        for (int k = 0; k < nops; k++) argv[base + k] = operands[k];
+        *first_arg = base;
+    }
+    free(operands);
+    if (rc) return rc;
+    if (completion_flag) { print_completion(cmd); return EKN_OPT_DONE; }
+    if (help_flag) { ekn_opt_print_help(cmd); return EKN_OPT_DONE; }
+    if (version_flag) { printf("%s (ekn) %s\n", cmd->name, EKN_VERSION); return EKN_OPT_DONE; }
+    return EKN_OPT_CONTINUE;
+}
+
+static void default_text(const ekn_option *o, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (!o->dest) return;
+    switch (o->type) {
+    case EKN_OPT_INT: snprintf(buf, cap, " [%ld]", *(long *)o->dest); break;
+    case EKN_OPT_FLOAT: snprintf(buf, cap, " [%g]", *(double *)o->dest); break;
+    case EKN_OPT_STRING:
+    case EKN_OPT_CHOICE:
+        if (*(const char **)o->dest) snprintf(buf, cap, " [%s]", *(const char **)o->dest);
+        break;
+    default: break;
+    }
+}
+
+void ekn_opt_print_help(const ekn_command *cmd)
+{
+    printf("usage: %s %s\n%s\n\noptions:\n", cmd->name, cmd->args, cmd->summary);
+    const ekn_option *tables[2] = {cmd->options, common_options};
+    for (int t = 0; t < 2; t++)
+        for (const ekn_option *o = tables[t]; o && o->type; o++) {
+            if (o->flags & EKN_OPTF_HIDDEN) continue;
+            char left[96], def[128];
+            int n = snprintf(left, sizeof left, "  %s%c%s", o->short_name ? "-" : "  ",
+                             o->short_name ? o->short_name : ' ', o->short_name && o->long_name ? "," : " ");
+            if (o->long_name)
+                snprintf(left + n, sizeof left - n, " --%s%s%s", o->long_name, o->argname ? " " : "",
+                         o->argname ? o->argname : "");
+            default_text(o, def, sizeof def);
+            if (o->type == EKN_OPT_CHOICE && o->choices)
+                printf("%-28s %s (%s)%s\n", left, o->help, o->choices, def);
+            else
+                printf("%-28s %s%s\n", left, o->help ? o->help : "", def);
+        }
+}
+
+int ekn_parse_int_list(const char *s, long *vals, int max, long min_value, const char *what, ekn_err *err)
+{
+    int n = 0;
+    const char *p = s;
+    while (1) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < min_value || n >= max || (*end && *end != ',' && *end != 'x'))
+            return ekn_err_set(err, EKN_EXIT_USAGE,
+                               "%s must be up to %d integers >= %ld separated by commas, you specified '%s'",
+                               what, max, min_value, s);
+        vals[n++] = v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    return n;
+}
+
+int ekn_parse_float_list(const char *s, double *vals, int max, const char *what, ekn_err *err)
+{
+    int n = 0;
+    const char *p = s;
+    while (1) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v) || n >= max || (*end && *end != ','))
+            return ekn_err_set(err, EKN_EXIT_USAGE,
+                               "%s must be up to %d numbers separated by commas, you specified '%s'", what, max, s);
+        vals[n++] = v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    return n;
+}

@@ -1,0 +1,82 @@
+/* spec: the network spec format (see ekn-spec(5)).
+ *
+ * A spec is a strict INI file: one [input] section first, then one section
+ * per layer ([conv], [pool], [dense]) in the order data flows through them.
+ *
+ *     [input]
+ *     mode = img-scalar
+ *     channels = 1
+ *     shape = 28,28
+ *     [conv]
+ *     filters = 32
+ *     size = 5,5
+ *     ...
+ *
+ * Axis order for the whole toolkit is (N, C, Z, Y, X); spatial sizes are given
+ * slowest-first, and a spec with fewer than 3 spatial dimensions leaves the
+ * leading axes at 1 (a 2D spec uses Y,X; a 1D spec X).
+ *
+ * Every problem (unknown section or key, duplicate key, bad or missing value,
+ * a layer sequence the mode does not allow, an even field of view for
+ * img-img) is an error "FILE:LINE: message" with err->code = EKN_EXIT_SPEC.
+ * The parser also checks what does not depend on the input size; whether a
+ * given input shape fits (pool remainders) is for calc.h. */
+#ifndef EKN_SPEC_H
+#define EKN_SPEC_H
+#include "act.h"
+#include "diag.h"
+
+#define EKN_MAX_LAYERS 64
+#define EKN_ACT_SOFTMAX 100 /* beside the ekn_act values of act.h */
+#define EKN_SPEC_NAME_MAX 32
+
+enum { EKN_INIT_HE, EKN_INIT_GLOROT };
+
+typedef enum { EKN_MODE_IMG_IMG, EKN_MODE_IMG_SCALAR, EKN_MODE_VECT_SCALAR } ekn_mode;
+typedef enum { EKN_LAYER_CONV, EKN_LAYER_POOL, EKN_LAYER_DENSE } ekn_layer_kind;
+
+typedef struct ekn_spec_layer {
+    ekn_layer_kind kind;
+    char name[32];
+    int line;         /* line of its [section] header */
+    int units;        /* conv: filters; dense: units; pool: 0 */
+    int size[3];      /* conv filter / pool factor per spatial axis (Z,Y,X); axes the spec's ndim does not use are 1 */
+    int act;          /* an ekn_act value from kernels/act.h, or EKN_ACT_SOFTMAX; pool: EKN_ACT_LINEAR */
+    float alpha;      /* leaky slope (0.01 unless given; used only with EKN_ACT_LEAKY) */
+    float dropout;    /* inverted dropout rate on the output */
+    float decay_mult; /* weight-decay multiplier */
+    int init;         /* EKN_INIT_HE or EKN_INIT_GLOROT */
+    int mfp;          /* pool: max fragment pooling */
+} ekn_spec_layer;
+
+typedef struct ekn_spec {
+    ekn_mode mode;
+    int channels;     /* input channels (vect-scalar: 1) */
+    int ndim;         /* spatial dims 1..3 (vect-scalar: 1, shape[2] = features) */
+    int shape[3];     /* input spatial size (Z,Y,X), unused leading axes = 1; 0 where not given */
+    int has_shape;
+    float noise;
+    int nlayers;
+    ekn_spec_layer layers[EKN_MAX_LAYERS];
+    char *text;       /* the whole spec text (owned; stored verbatim in checkpoints) */
+    char file[256];   /* for messages */
+} ekn_spec;
+
+/* Parse spec text; `file` is used in messages "FILE:LINE: ...". Returns 0 or
+ * -1 (err->code = EKN_EXIT_SPEC, or EKN_EXIT_FAIL for I/O).  On failure the
+ * spec is left zeroed (nothing to free).  `spec` must not hold a parsed spec
+ * (call ekn_spec_free first), its old text would leak. */
+int ekn_spec_parse(ekn_spec *spec, const char *text, const char *file, ekn_err *err);
+int ekn_spec_load(ekn_spec *spec, const char *path, ekn_err *err);   /* reads the file, then parses */
+void ekn_spec_free(ekn_spec *spec);  /* frees text; safe on a zeroed struct */
+int ekn_spec_classes(const ekn_spec *spec);  /* output classes (softmax) or 0 for regression */
+
+/* Outputs of the network per position: the last layer's filters or units. */
+int ekn_spec_outputs(const ekn_spec *spec);
+/* Names for messages and output: "img-img", "conv", "relu"/"softmax"... */
+const char *ekn_mode_name(ekn_mode m);
+const char *ekn_layer_kind_name(ekn_layer_kind k);
+const char *ekn_spec_act_name(int act);
+/* 1 if any pool layer sets mfp = 1. */
+int ekn_spec_has_mfp(const ekn_spec *spec);
+#endif

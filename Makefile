@@ -15,6 +15,8 @@ CC        ?= cc
 OPTFLAGS  ?= -O3 -march=x86-64-v2 -g
 SANFLAGS  ?=
 
+# V=1 shows the full compiler command lines.
+Q         := $(if $(V),,@)
 PKGS      := hdf5 openblas libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -76,23 +78,28 @@ bin: $(BINS)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_EKN) $(CFLAGS_EKN) -c $< -o $@
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(CPPFLAGS_EKN) $(CFLAGS_EKN) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Ilib -Ikernels -c $< -o $@
+	@$(if $(Q),echo '  NVCC    $<')
+	$(Q)$(NVCC) $(NVCCFLAGS) -Ilib -Ikernels -c $< -o $@
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -o $@
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -lcmocka -o $@
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -lcmocka -o $@
 
 # ---- tests ----------------------------------------------------------------
 check: all $(UNITS)

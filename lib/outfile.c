@@ -97,25 +97,38 @@ int ekn_outfile_open(ekn_outfile *o, const char *path, int binary, int force, ek
         o->fp = stdout;
         return 0;
     }
-    int slot = -1;
-    for (int i = 0; i < MAX_TEMPS; i++)
-        if (!temp_used[i]) { slot = i; break; }
-    if (slot < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': too many output files open", path);
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid());
     o->fp = fopen(o->tmp, "wb");
     if (!o->fp) {
         /* name the file the user asked for, not our temp name */
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create:", path);
     }
-    memcpy(temps[slot], o->tmp, sizeof temps[slot]);
-    temp_used[slot] = 1;
-    o->slot = slot;
+    if ((o->slot = ekn_temp_register(o->tmp)) < 0) {
+        ekn_outfile_abort(o);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': too many output files open", path);
+    }
     return 0;
+}
+
+int ekn_temp_register(const char *path)
+{
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (!temp_used[i]) {
+            snprintf(temps[i], sizeof temps[i], "%s", path);
+            temp_used[i] = 1;
+            return i;
+        }
+    return -1;
+}
+
+void ekn_temp_forget(int slot)
+{
+    if (slot >= 0 && slot < MAX_TEMPS) temp_used[slot] = 0;
 }
 
 static void forget_temp(ekn_outfile *o)
 {
-    if (o->slot >= 0) temp_used[o->slot] = 0;
+    ekn_temp_forget(o->slot);
     o->slot = -1;
 }
 

@@ -26,6 +26,12 @@ void ekn_outfile_abort(ekn_outfile *o);
 /* Name for messages: "stdout" or the path. */
 const char *ekn_outfile_name(const ekn_outfile *o);
 
+/* Registers a temp file that a fatal signal or ekn_die must remove (for
+ * outputs written by other libraries, e.g. HDF5 checkpoints); returns a
+ * slot for ekn_temp_forget, or -1 when the registry is full. */
+int ekn_temp_register(const char *path);
+void ekn_temp_forget(int slot);
+
 /* Called once by every command: restores SIGPIPE, installs the signal
  * handlers that remove temp files, gives stdout a large buffer. */
 void ekn_io_init(void);

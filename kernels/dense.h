@@ -1,0 +1,30 @@
+/* dense: the fully connected layer, y = x W^T + b.
+ *
+ * Layout (row-major, float32):
+ *   x  (N, In)    one example per row
+ *   w  (Out, In)  one output unit per row, so W^T is never materialised
+ *   b  (Out)      may be NULL in the forward pass (no bias)
+ *   y  (N, Out)   overwritten
+ *
+ * Backward, given dy = dL/dy (N, Out):
+ *   dx (N, In)    overwritten; skipped if NULL (the first layer needs no dx)
+ *   dw (Out, In)  ACCUMULATED (+=), so several mini-batches or several uses of
+ *                 one weight can share a gradient buffer; the caller zeroes it
+ *   db (Out)      ACCUMULATED (+=); skipped if NULL (layer without bias)
+ * Gradients are +dL/dtheta (descent subtracts them).
+ *
+ * _ref is the plain triple loop (double accumulators, the yardstick for the
+ * tests); _cpu calls cblas_sgemm.  No buffer may alias another. */
+#ifndef EKN_DENSE_H
+#define EKN_DENSE_H
+
+void ekn_dense_forward_ref(int n, int in, int out, const float *x, const float *w,
+                           const float *b, float *y);
+void ekn_dense_backward_ref(int n, int in, int out, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *db);
+
+void ekn_dense_forward_cpu(int n, int in, int out, const float *x, const float *w,
+                           const float *b, float *y);
+void ekn_dense_backward_cpu(int n, int in, int out, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *db);
+#endif

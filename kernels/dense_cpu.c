@@ -1,0 +1,47 @@
+/* Dense layer on the CPU through OpenBLAS.  Row-major throughout, so the
+ * transposes below are the ones of the math in dense.h. */
+#include <stddef.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "dense.h"
+
+void ekn_dense_forward_cpu(int n, int in, int out, const float *x, const float *w,
+                           const float *b, float *y)
+{
+    if (n <= 0 || out <= 0) return;
+    /* Seed y with the bias and let sgemm add x W^T on top (beta = 1): one pass
+     * over y instead of a second one to add b. */
+    if (b) {
+        for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *y);
+    } else {
+        memset(y, 0, (size_t)n * out * sizeof *y);
+    }
+    if (in <= 0) return; /* y = b; and In = 0 would make lda = 0, which BLAS rejects */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f,
+                y, out);
+}
+
+void ekn_dense_backward_cpu(int n, int in, int out, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *db)
+{
+    if (n <= 0 || out <= 0) { /* no terms: dx is an empty sum, dw/db unchanged */
+        if (dx && n > 0 && in > 0) memset(dx, 0, (size_t)n * in * sizeof *dx);
+        return;
+    }
+    if (in > 0) {
+        if (dx) /* dx (N,In) = dy (N,Out) W (Out,In) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w,
+                        in, 0.0f, dx, in);
+        /* dw (Out,In) += dy^T (Out,N) x (N,In) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
+                    1.0f, dw, in);
+    }
+    if (db) { /* column sums of dy; the inner loop runs along a row so it vectorises */
+        for (int i = 0; i < n; i++) {
+            const float *dyi = dy + (size_t)i * out;
+            for (int o = 0; o < out; o++) db[o] += dyi[o];
+        }
+    }
+}

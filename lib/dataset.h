@@ -1,0 +1,37 @@
+/* dataset: a whole stream of examples held in memory for training,
+ * validation and evaluation.
+ *
+ * The stream is a sequence of record pairs (ekn-stream(5)): an `image`
+ * (N,C,[Z,]Y,X) or `vector` (N,F) record of any numeric dtype, then its
+ * `label` (N) / (N,[Z,]Y,X) integer record or `target` (N,...) float record.
+ * A `mask` record after a pair is accepted and ignored for now.  All
+ * examples must share one shape; inputs become float32, labels int32. */
+#ifndef EKN_DATASET_H
+#define EKN_DATASET_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+typedef struct ekn_dataset {
+    char source[256];
+    size_t n;            /* examples */
+    int c;               /* channels (1 for vectors) */
+    int ndim;            /* spatial dims of the input record (vectors: 1) */
+    int shape[3];        /* spatial (Z,Y,X), leading unused axes 1; vectors: (1,1,F) */
+    size_t ex_size;      /* floats per example */
+    float *x;            /* (n, ex_size) */
+    int has_labels;      /* class labels (int32) */
+    int has_targets;     /* regression targets (float) */
+    int lab_ndim;        /* spatial dims of the labels (0: one per example) */
+    int lab_shape[3];
+    size_t lab_size;     /* labels or targets per example */
+    int32_t *y;          /* (n, lab_size) */
+    float *t;            /* (n, lab_size) */
+    int classes;         /* from a `classes=` metadata key, else 1 + the largest label seen */
+    size_t cap;          /* examples allocated */
+} ekn_dataset;
+
+int ekn_dataset_load(ekn_dataset *d, const char *path, ekn_err *err);
+void ekn_dataset_free(ekn_dataset *d);
+#endif

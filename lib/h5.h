@@ -1,0 +1,45 @@
+/* h5: a small HDF5 layer for checkpoints and other named-tensor files.
+ *
+ * Files are written as "<path>.tmp.<pid>", fsync'd, then renamed into place
+ * (ekn_h5_commit), so a checkpoint on disk is always complete: a run killed
+ * while saving leaves the previous checkpoint untouched.  Names are HDF5
+ * paths ("/params/conv1.w"); missing groups are created.  Everything is
+ * readable with h5py and h5dump. */
+#ifndef EKN_H5_H
+#define EKN_H5_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "tensor.h"
+
+typedef struct ekn_h5 {
+    int64_t file;      /* hid_t */
+    char path[4096];
+    char tmp[4128];
+    int temp_slot;
+} ekn_h5;
+
+int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err);
+int ekn_h5_commit(ekn_h5 *h, ekn_err *err);
+void ekn_h5_abort(ekn_h5 *h);
+
+int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err);
+void ekn_h5_close(ekn_h5 *h);
+
+/* dtype: EKN_F32, EKN_F64, EKN_I64, EKN_U64, EKN_U32, EKN_I32 or EKN_U8. rank 0 is a scalar. */
+int ekn_h5_put(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *dims, const void *data,
+               ekn_err *err);
+int ekn_h5_put_string(ekn_h5 *h, const char *name, const char *s, ekn_err *err);
+int ekn_h5_put_f64(ekn_h5 *h, const char *name, double v, ekn_err *err);
+int ekn_h5_put_i64(ekn_h5 *h, const char *name, int64_t v, ekn_err *err);
+
+int ekn_h5_exists(ekn_h5 *h, const char *name);
+/* Reads a dataset of exactly `count` elements, converting to dt. */
+int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t count, ekn_err *err);
+/* Shape of a dataset; returns its rank or -1. */
+int ekn_h5_shape(ekn_h5 *h, const char *name, uint64_t *dims, int max_rank, ekn_err *err);
+int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err); /* malloc'd */
+int ekn_h5_get_f64(ekn_h5 *h, const char *name, double *v, ekn_err *err);
+int ekn_h5_get_i64(ekn_h5 *h, const char *name, int64_t *v, ekn_err *err);
+#endif

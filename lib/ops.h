@@ -1,0 +1,39 @@
+/* ops: the kernel dispatch table.  Layer code calls kernels only through
+ * it, so the reference kernels (EKN_KERNELS=ref, for whole-network checks),
+ * the fast CPU ones and, later, a CUDA table are interchangeable without a
+ * single #ifdef in layer code. */
+#ifndef EKN_OPS_H
+#define EKN_OPS_H
+#include "act.h"
+#include "conv.h"
+#include "dense.h"
+#include "loss.h"
+#include "pool.h"
+#include "softmax.h"
+
+typedef struct ekn_ops {
+    const char *name;
+    size_t (*conv_workspace)(const ekn_conv_geom *g);
+    void (*conv_forward)(const ekn_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                         float *work);
+    void (*conv_backward)(const ekn_conv_geom *g, const float *x, const float *w, const float *dy, float *dx,
+                          float *dw, float *db, float *work);
+    void (*pool_forward)(const ekn_pool_geom *g, const float *x, float *y, int32_t *arg);
+    void (*pool_backward)(const ekn_pool_geom *g, const float *dy, const int32_t *arg, float *dx);
+    void (*dense_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
+    void (*dense_backward)(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
+                           float *dw, float *db);
+    void (*act_forward)(ekn_act a, float alpha, size_t n, const float *x, float *y);
+    void (*act_backward)(ekn_act a, float alpha, size_t n, const float *x, const float *y, const float *dy,
+                         float *dx);
+    void (*softmax_forward)(int n, int c, size_t s, const float *x, float *p);
+    double (*softmax_nll)(int n, int c, size_t s, const float *p, const ekn_nll_args *a, float *dlogits,
+                          double *count);
+    double (*mse)(size_t m, const float *y, const float *t, float *dy);
+} ekn_ops;
+
+const ekn_ops *ekn_ops_cpu(void);
+const ekn_ops *ekn_ops_ref(void);
+/* ekn_ops_ref() when the environment sets EKN_KERNELS=ref, else ekn_ops_cpu(). */
+const ekn_ops *ekn_ops_default(void);
+#endif

@@ -1,0 +1,32 @@
+/* predict: apply a checkpoint to a stream of inputs (ekn-predict).
+ *
+ * Input records are read one at a time (`image` or `vector`, each followed
+ * optionally by its `label`/`target` record), so a stream of any length
+ * flows through in constant memory.  img-img inputs larger than the net's
+ * smallest input are cut to the largest valid size that fits (from the
+ * origin); the output then covers input positions offset + stride * o per
+ * axis, written as `offset=` and `stride=` metadata.  Dense prediction
+ * with tiling and max fragment pooling is a later addition.
+ *
+ * Output records per input record: `prob` f32 (N, C, out...) with the
+ * class probabilities (regression: `output`), and/or `class` i32
+ * (N, out...) with the argmax. */
+#ifndef EKN_PREDICT_H
+#define EKN_PREDICT_H
+#include <stdio.h>
+
+#include "diag.h"
+
+typedef struct ekn_predict_config {
+    const char *model;
+    const char *input;   /* "-" for stdin */
+    const char *output;  /* NULL: no stream output; "-" for stdout */
+    int want_prob, want_class;
+    int eval;            /* compare with the labels in the stream */
+    long batch;
+    int force;           /* write a binary stream to a terminal */
+} ekn_predict_config;
+
+/* report: where --eval prints its accuracy, confusion matrix and per-class precision/recall. */
+int ekn_predict_run(const ekn_predict_config *cfg, FILE *report, ekn_err *err);
+#endif

@@ -1,0 +1,731 @@
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "h5.h"
+#include "progress.h"
+
+/* RNG stream ids: fixed forever, or resumed runs would change. */
+enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4 };
+
+/* ---- schedules ------------------------------------------------------------ */
+
+int ekn_schedule_parse(ekn_schedule *s, const char *text, const char *what, ekn_err *err)
+{
+    memset(s, 0, sizeof *s);
+    const char *p = text;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long step = strtoll(p, &end, 10);
+        if (end == p || *end != ':' || step < 0 || errno) goto bad;
+        p = end + 1;
+        double v = strtod(p, &end);
+        if (end == p || !isfinite(v) || v < 0) goto bad;
+        if (s->n >= EKN_MAX_SCHEDULE)
+            return ekn_err_set(err, EKN_EXIT_USAGE, "%s has more than %d entries", what, EKN_MAX_SCHEDULE);
+        /* insertion keeps the list sorted whatever order the user wrote */
+        int i = s->n++;
+        while (i > 0 && s->step[i - 1] > step) {
+            s->step[i] = s->step[i - 1];
+            s->value[i] = s->value[i - 1];
+            i--;
+        }
+        if (i > 0 && s->step[i - 1] == step)
+            return ekn_err_set(err, EKN_EXIT_USAGE, "%s gives step %lld twice", what, step);
+        s->step[i] = step;
+        s->value[i] = v;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) goto bad;
+    }
+    return 0;
+bad:
+    return ekn_err_set(err, EKN_EXIT_USAGE,
+                       "%s must be STEP:VALUE pairs separated by commas (e.g. 0:0.1,5000:0.01), you specified '%s'",
+                       what, text);
+}
+
+double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
+{
+    double v = fallback;
+    for (int i = 0; i < s->n && s->step[i] <= step; i++) v = s->value[i];
+    return v;
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+static int is_img_img(const ekn_trainer *tr) { return tr->spec.mode == EKN_MODE_IMG_IMG; }
+
+/* Copies the input patch at pos (Z,Y,X) of example e into dst (C, in...). */
+static void copy_patch(const ekn_dataset *d, size_t e, const int pos[3], const int in[3], float *dst)
+{
+    const float *src = d->x + e * d->ex_size;
+    const int *S = d->shape;
+    for (int c = 0; c < d->c; c++)
+        for (int z = 0; z < in[0]; z++)
+            for (int y = 0; y < in[1]; y++) {
+                const float *row = src + (((size_t)c * S[0] + pos[0] + z) * S[1] + pos[1] + y) * S[2] + pos[2];
+                memcpy(dst, row, (size_t)in[2] * sizeof *dst);
+                dst += in[2];
+            }
+}
+
+/* Labels (or targets) under the output voxels: input position pos + offset + stride * o. */
+static void copy_label_patch(const ekn_dataset *d, const ekn_net *net, size_t e, const int pos[3], int32_t *y,
+                             float *t)
+{
+    const int *S = d->lab_shape, *off = net->calc.offset, *st = net->calc.stride, *out = net->out;
+    size_t base = e * d->lab_size;
+    for (int z = 0; z < out[0]; z++)
+        for (int yy = 0; yy < out[1]; yy++)
+            for (int x = 0; x < out[2]; x++) {
+                size_t idx = base + ((size_t)(pos[0] + off[0] + st[0] * z) * S[1] + pos[1] + off[1] + st[1] * yy) * S[2] +
+                             pos[2] + off[2] + st[2] * x;
+                if (y) *y++ = d->y[idx];
+                else *t++ = d->t[idx];
+            }
+}
+
+/* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
+static int labels_full_res(const ekn_dataset *d) { return !memcmp(d->lab_shape, d->shape, sizeof d->shape); }
+
+static void sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
+{
+    const ekn_net *net = &tr->net;
+    size_t e = (size_t)ekn_rng_below(rng, d->n);
+    int pos[3];
+    for (int k = 0; k < 3; k++) pos[k] = (int)ekn_rng_below(rng, (uint64_t)(d->shape[k] - net->in[k] + 1));
+    copy_patch(d, e, pos, net->in, x);
+    if (labels_full_res(d)) copy_label_patch(d, net, e, pos, y, t);
+    else if (y) memcpy(y, d->y + e * d->lab_size, d->lab_size * sizeof *y);
+    else memcpy(t, d->t + e * d->lab_size, d->lab_size * sizeof *t);
+}
+
+static void next_batch(ekn_trainer *tr)
+{
+    ekn_dataset *d = &tr->train;
+    int B = (int)tr->cfg.batch;
+    size_t ex = tr->net.in_size, ls = is_img_img(tr) ? tr->net.out_spatial : d->lab_size;
+    for (int b = 0; b < B; b++) {
+        int32_t *y = d->has_labels ? tr->by + b * ls : NULL;
+        float *t = d->has_targets ? tr->bt + b * ls : NULL;
+        if (is_img_img(tr)) {
+            sample_patch(tr, &tr->rng_data, d, tr->bx + b * ex, y, t);
+            continue;
+        }
+        if (tr->perm_pos >= d->n) {
+            tr->perm_pos = 0;
+            tr->epoch++;
+            ekn_rng_shuffle(&tr->rng_data, tr->perm, d->n);
+        }
+        size_t e = tr->perm[tr->perm_pos++];
+        memcpy(tr->bx + b * ex, d->x + e * d->ex_size, ex * sizeof(float));
+        if (y) memcpy(y, d->y + e * ls, ls * sizeof *y);
+        if (t) memcpy(t, d->t + e * ls, ls * sizeof *t);
+    }
+    tr->cur_n = B;
+    double sum = 0;
+    size_t m = (size_t)B * ls, cnt = 0;
+    for (size_t k = 0; k < m; k++) {
+        if (d->has_labels && tr->by[k] >= 0) sum += tr->by[k], cnt++;
+        if (d->has_targets && isfinite(tr->bt[k])) sum += tr->bt[k], cnt++;
+    }
+    tr->mean_label = cnt ? sum / cnt : NAN;
+}
+
+/* ---- loss ----------------------------------------------------------------- */
+
+/* Loss of the net's last output for n examples of labels y / targets t;
+ * writes dL/dout (fused through a softmax output) into dout. */
+static double batch_loss(ekn_trainer *tr, const float *out, int n, const int32_t *y, const float *t, float *dout,
+                         long *correct, long *counted)
+{
+    ekn_net *net = &tr->net;
+    if (net->classes) {
+        ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->cfg.class_weights : NULL, NULL, NULL};
+        double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
+        if (correct) ekn_argmax_count_cpu(n, net->classes, net->out_spatial, out, y, correct, counted);
+        return loss;
+    }
+    if (correct) *correct = *counted = 0;
+    return net->ops->mse((size_t)n * net->out_size, out, t, dout);
+}
+
+static double objective(void *ctx, const float *theta, float *grad)
+{
+    ekn_trainer *tr = ctx;
+    ekn_net *net = &tr->net;
+    if (theta != net->theta) memcpy(net->theta, theta, net->nparams * sizeof(float));
+    ekn_net_zero_grad(net);
+    const float *out = ekn_net_forward(net, tr->bx, tr->cur_n, 1, &tr->rng_train);
+    double loss = batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->dout, &tr->correct, &tr->counted);
+    ekn_net_backward(net, tr->cur_n, tr->dout);
+    if (grad != net->grad) memcpy(grad, net->grad, net->nparams * sizeof(float));
+    return loss;
+}
+
+/* Deterministic loss (no dropout, no noise) of the current batch. */
+static double batch_loss_eval(ekn_trainer *tr)
+{
+    const float *out = ekn_net_forward(&tr->net, tr->bx, tr->cur_n, 0, NULL);
+    return batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->gtmp, NULL, NULL);
+}
+
+/* ---- validation ----------------------------------------------------------- */
+
+typedef struct eval_result {
+    double loss, err;
+    long *confusion; /* classes x classes, [label][predicted] */
+} eval_result;
+
+static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const float *t, size_t n, eval_result *r)
+{
+    ekn_net *net = &tr->net;
+    int B = (int)tr->cfg.batch, C = net->classes;
+    size_t ls = net->out_spatial * (C ? 1 : (size_t)net->out_c);
+    double loss_sum = 0, weight = 0;
+    long correct = 0, counted = 0;
+    for (size_t i = 0; i < n; i += B) {
+        int m = (int)(n - i < (size_t)B ? n - i : (size_t)B);
+        const float *out = ekn_net_forward(net, x + i * net->in_size, m, 0, NULL);
+        long c = 0, k = 0;
+        double l = batch_loss(tr, out, m, y ? y + i * ls : NULL, t ? t + i * ls : NULL, tr->gtmp, &c, &k);
+        double w = C ? (double)k : (double)m;
+        loss_sum += l * w;
+        weight += w;
+        correct += c;
+        counted += k;
+        if (C && r->confusion) {
+            for (int e = 0; e < m; e++)
+                for (size_t s = 0; s < net->out_spatial; s++) {
+                    int lab = y[(i + e) * ls + s];
+                    if (lab < 0 || lab >= C) continue;
+                    int best = 0;
+                    for (int cc = 1; cc < C; cc++)
+                        if (out[((size_t)e * C + cc) * net->out_spatial + s] >
+                            out[((size_t)e * C + best) * net->out_spatial + s])
+                            best = cc;
+                    r->confusion[lab * C + best]++;
+                }
+        }
+    }
+    r->loss = weight ? loss_sum / weight : NAN;
+    r->err = counted ? 1.0 - (double)correct / counted : NAN;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+static void rng_pack(const ekn_rng *r, uint64_t v[6])
+{
+    memcpy(v, r->s, 4 * sizeof *v);
+    v[4] = (uint64_t)r->has_spare;
+    memcpy(&v[5], &r->spare, sizeof v[5]);
+}
+
+static void rng_unpack(ekn_rng *r, const uint64_t v[6])
+{
+    memcpy(r->s, v, 4 * sizeof *v);
+    r->has_spare = (int)v[4];
+    memcpy(&r->spare, &v[5], sizeof r->spare);
+}
+
+static int save_params(ekn_h5 *h, const ekn_net *net, ekn_err *err)
+{
+    char name[128];
+    for (int i = 0; i < net->nlayers; i++) {
+        const ekn_net_layer *L = &net->layers[i];
+        if (!L->nw) continue;
+        uint64_t dims[5];
+        int rank;
+        if (L->spec->kind == EKN_LAYER_CONV) {
+            int nd = net->spec->ndim;
+            dims[0] = (uint64_t)L->cout;
+            dims[1] = (uint64_t)L->cin;
+            for (int k = 0; k < nd; k++) dims[2 + k] = (uint64_t)L->spec->size[3 - nd + k];
+            rank = 2 + nd;
+        } else {
+            dims[0] = (uint64_t)L->cout;
+            dims[1] = L->in_size;
+            rank = 2;
+        }
+        snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
+        if (ekn_h5_put(h, name, EKN_F32, rank, dims, net->theta + L->w_off, err)) return -1;
+        snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
+        uint64_t nb = L->nb;
+        if (ekn_h5_put(h, name, EKN_F32, 1, &nb, net->theta + L->b_off, err)) return -1;
+    }
+    return 0;
+}
+
+int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
+{
+    ekn_h5 h;
+    if (ekn_h5_create(&h, tr->cfg.save_path, err)) return -1;
+    uint64_t rd[6], rt[6], n = tr->net.nparams;
+    rng_pack(&tr->rng_data, rd);
+    rng_pack(&tr->rng_train, rt);
+    uint64_t six = 6;
+    int rc = ekn_h5_put_string(&h, "/format", "ekn-checkpoint 1", err) ||
+             ekn_h5_put_string(&h, "/spec", tr->spec.text, err) || save_params(&h, &tr->net, err) ||
+             ekn_h5_put_string(&h, "/optimizer/name", tr->opt.vt->name, err) ||
+             ekn_h5_put_i64(&h, "/state/step", tr->step, err) || ekn_h5_put_i64(&h, "/state/epoch", tr->epoch, err) ||
+             ekn_h5_put_i64(&h, "/state/perm_pos", (int64_t)tr->perm_pos, err) ||
+             ekn_h5_put_i64(&h, "/state/plateau_count", tr->plateau_count, err) ||
+             ekn_h5_put_f64(&h, "/state/lr", tr->lr, err) || ekn_h5_put_f64(&h, "/state/momentum", tr->momentum, err) ||
+             ekn_h5_put_f64(&h, "/state/lr_scale", tr->lr_scale, err) ||
+             ekn_h5_put_f64(&h, "/state/best_val", tr->best_val, err) ||
+             ekn_h5_put_f64(&h, "/state/loss_smooth", tr->loss_smooth, err) ||
+             ekn_h5_put_f64(&h, "/state/elapsed", tr->elapsed_before + (tr->run_start > 0 ? ekn_now() - tr->run_start : 0), err) ||
+             ekn_h5_put(&h, "/state/rng_data", EKN_U64, 1, &six, rd, err) ||
+             ekn_h5_put(&h, "/state/rng_train", EKN_U64, 1, &six, rt, err);
+    for (int s = 0; !rc && s < tr->opt.vt->nstate; s++) {
+        char name[128];
+        snprintf(name, sizeof name, "/optimizer/%s", tr->opt.vt->state_names[s]);
+        rc = ekn_h5_put(&h, name, EKN_F32, 1, &n, tr->opt.state[s], err);
+    }
+    if (!rc && tr->perm) {
+        uint64_t pn = tr->train.n;
+        rc = ekn_h5_put(&h, "/state/perm", EKN_U32, 1, &pn, tr->perm, err);
+    }
+    if (rc) {
+        ekn_h5_abort(&h);
+        return -1;
+    }
+    return ekn_h5_commit(&h, err);
+}
+
+int ekn_checkpoint_load_spec(const char *path, ekn_spec *spec, ekn_err *err)
+{
+    ekn_h5 h;
+    char *text = NULL, *fmt = NULL;
+    if (ekn_h5_open(&h, path, err)) return -1;
+    int rc = ekn_h5_get_string(&h, "/format", &fmt, err);
+    if (!rc && strncmp(fmt, "ekn-checkpoint 1", 16))
+        rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not an ekn checkpoint (format '%s')", path, fmt);
+    if (!rc) rc = ekn_h5_get_string(&h, "/spec", &text, err);
+    ekn_h5_close(&h);
+    free(fmt);
+    if (!rc) {
+        char label[4200];
+        snprintf(label, sizeof label, "%s:/spec", path);
+        rc = ekn_spec_parse(spec, text, label, err);
+    }
+    free(text);
+    return rc;
+}
+
+int ekn_checkpoint_load_params(const char *path, ekn_net *net, ekn_err *err)
+{
+    ekn_h5 h;
+    if (ekn_h5_open(&h, path, err)) return -1;
+    char name[128];
+    int rc = 0;
+    for (int i = 0; i < net->nlayers && !rc; i++) {
+        const ekn_net_layer *L = &net->layers[i];
+        if (!L->nw) continue;
+        snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
+        rc = ekn_h5_get(&h, name, EKN_F32, net->theta + L->w_off, L->nw, err);
+        snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
+        if (!rc) rc = ekn_h5_get(&h, name, EKN_F32, net->theta + L->b_off, L->nb, err);
+    }
+    ekn_h5_close(&h);
+    return rc;
+}
+
+static int load_state(ekn_trainer *tr, const char *path, ekn_err *err)
+{
+    ekn_h5 h;
+    if (ekn_h5_open(&h, path, err)) return -1;
+    char *optname = NULL;
+    uint64_t rd[6], rt[6];
+    int64_t perm_pos = 0, plateau = 0;
+    int rc = ekn_h5_get_i64(&h, "/state/step", &tr->step, err) || ekn_h5_get_i64(&h, "/state/epoch", &tr->epoch, err) ||
+             ekn_h5_get_i64(&h, "/state/perm_pos", &perm_pos, err) ||
+             ekn_h5_get_i64(&h, "/state/plateau_count", &plateau, err) ||
+             ekn_h5_get_f64(&h, "/state/lr", &tr->lr, err) || ekn_h5_get_f64(&h, "/state/momentum", &tr->momentum, err) ||
+             ekn_h5_get_f64(&h, "/state/lr_scale", &tr->lr_scale, err) ||
+             ekn_h5_get_f64(&h, "/state/best_val", &tr->best_val, err) ||
+             ekn_h5_get_f64(&h, "/state/loss_smooth", &tr->loss_smooth, err) ||
+             ekn_h5_get_f64(&h, "/state/elapsed", &tr->elapsed_before, err) ||
+             ekn_h5_get(&h, "/state/rng_data", EKN_U64, rd, 6, err) ||
+             ekn_h5_get(&h, "/state/rng_train", EKN_U64, rt, 6, err) ||
+             ekn_h5_get_string(&h, "/optimizer/name", &optname, err);
+    if (!rc) {
+        tr->perm_pos = (uint64_t)perm_pos;
+        tr->plateau_count = (int)plateau;
+        rng_unpack(&tr->rng_data, rd);
+        rng_unpack(&tr->rng_train, rt);
+        /* a different --optimizer on resume switches optimiser: its state starts fresh */
+        if (!strcmp(optname, tr->opt.vt->name))
+            for (int s = 0; !rc && s < tr->opt.vt->nstate; s++) {
+                char name[128];
+                snprintf(name, sizeof name, "/optimizer/%s", tr->opt.vt->state_names[s]);
+                rc = ekn_h5_get(&h, name, EKN_F32, tr->opt.state[s], tr->opt.n, err);
+            }
+    }
+    if (!rc && tr->perm) {
+        if (!ekn_h5_exists(&h, "/state/perm"))
+            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no data order saved (was it trained in img-img mode?)", path);
+        else if (ekn_h5_get(&h, "/state/perm", EKN_U32, tr->perm, tr->train.n, err))
+            rc = ekn_err_prefix(err, "the training data differs from the run being resumed");
+    }
+    free(optname);
+    ekn_h5_close(&h);
+    return rc;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static float *alloc_f(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+/* img-img: the input patch is --patch, else the spec's shape, else the
+ * largest valid size that fits the data. */
+static int choose_input_shape(ekn_trainer *tr, int shape[3], ekn_err *err)
+{
+    const ekn_dataset *d = &tr->train;
+    const ekn_spec *s = &tr->spec;
+    if (s->mode != EKN_MODE_IMG_IMG) {
+        memcpy(shape, d->shape, 3 * sizeof *shape);
+        if (s->mode == EKN_MODE_VECT_SCALAR && s->has_shape && s->shape[2] != d->shape[2])
+            return ekn_err_set(err, EKN_EXIT_SPEC, "%s: the spec expects %d features, '%s' has %d", s->file,
+                               s->shape[2], d->source, d->shape[2]);
+        return 0;
+    }
+    for (int k = 0; k < 3; k++) {
+        if (tr->cfg.patch[k]) shape[k] = tr->cfg.patch[k];
+        else if (s->has_shape) shape[k] = s->shape[k];
+        else {
+            int v = ekn_calc_nearest(s, k, 0, d->shape[k], err);
+            if (v < 0) return -1;
+            shape[k] = v;
+        }
+        if (shape[k] > d->shape[k])
+            return ekn_err_set(err, EKN_EXIT_SPEC, "input patch %d in axis %c is larger than the data (%d) in '%s'",
+                               shape[k], "ZYX"[k], d->shape[k], d->source);
+    }
+    return 0;
+}
+
+static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
+{
+    const ekn_net *net = &tr->net;
+    if (net->classes && !d->has_labels)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network classifies (softmax) but the data has no 'label' records",
+                           d->source);
+    if (!net->classes && !d->has_targets)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network regresses (linear output) but the data has no 'target' records",
+                           d->source);
+    if (net->classes && d->classes > net->classes)
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d classes but the network outputs %d", d->source, d->classes,
+                           net->classes);
+    if (d->c != net->in_c)
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d channels but the spec expects %d", d->source, d->c, net->in_c);
+    size_t want = net->classes ? net->out_spatial : net->out_size;
+    if (is_img_img(tr)) {
+        if (labels_full_res(d)) return 0;
+        if (d->lab_size == want && !memcmp(d->shape, net->in, sizeof d->shape)) return 0;
+        return ekn_err_set(err, EKN_EXIT_SPEC,
+                           "'%s': labels of %dx%dx%d fit neither the image (%dx%dx%d) nor the net's output (%dx%dx%d)",
+                           d->source, d->lab_shape[0], d->lab_shape[1], d->lab_shape[2], d->shape[0], d->shape[1],
+                           d->shape[2], net->out[0], net->out[1], net->out[2]);
+    }
+    if (memcmp(d->shape, net->in, sizeof d->shape))
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': examples of %dx%dx%d do not match the net's input %dx%dx%d",
+                           d->source, d->shape[0], d->shape[1], d->shape[2], net->in[0], net->in[1], net->in[2]);
+    if (d->lab_size != want)
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': %zu labels per example, the net outputs %zu", d->source,
+                           d->lab_size, want);
+    return 0;
+}
+
+static int prepare_validation(ekn_trainer *tr, ekn_err *err)
+{
+    ekn_dataset *v = &tr->val;
+    if (check_labels(tr, v, err)) return -1;
+    if (!is_img_img(tr)) {
+        tr->val_n = tr->cfg.val_examples && (size_t)tr->cfg.val_examples < v->n ? (size_t)tr->cfg.val_examples : v->n;
+        tr->val_x = v->x;
+        tr->val_y = v->y;
+        tr->val_t = v->t;
+        return 0;
+    }
+    for (int k = 0; k < 3; k++)
+        if (v->shape[k] < tr->net.in[k])
+            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': validation images are smaller than the input patch", v->source);
+    /* fixed patches, drawn once, so every validation measures the same thing */
+    tr->val_n = tr->cfg.val_examples ? (size_t)tr->cfg.val_examples : 64;
+    size_t ls = tr->net.out_spatial * (tr->net.classes ? 1 : (size_t)tr->net.out_c);
+    tr->val_x = alloc_f(tr->val_n * tr->net.in_size);
+    if (v->has_labels) tr->val_y = calloc(tr->val_n * ls, sizeof *tr->val_y);
+    else tr->val_t = alloc_f(tr->val_n * ls);
+    if (!tr->val_x || (!tr->val_y && !tr->val_t))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for validation patches");
+    ekn_rng rng;
+    ekn_rng_seed(&rng, tr->cfg.seed, RNG_VAL);
+    for (size_t i = 0; i < tr->val_n; i++)
+        sample_patch(tr, &rng, v, tr->val_x + i * tr->net.in_size, tr->val_y ? tr->val_y + i * ls : NULL,
+                     tr->val_t ? tr->val_t + i * ls : NULL);
+    return 0;
+}
+
+int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    tr->lr = cfg->lr;
+    tr->momentum = cfg->momentum;
+    tr->lr_scale = 1;
+    tr->best_val = INFINITY;
+    tr->loss_smooth = NAN;
+    if (cfg->resume_path && !cfg->spec_path) {
+        if (ekn_checkpoint_load_spec(cfg->resume_path, &tr->spec, err)) return -1;
+    } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
+    if (ekn_dataset_load(&tr->train, cfg->train_path, err)) return -1;
+    if (cfg->val_path && ekn_dataset_load(&tr->val, cfg->val_path, err)) return -1;
+    int shape[3];
+    if (choose_input_shape(tr, shape, err)) return -1;
+    if (ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ekn_ops_default(), err)) return -1;
+    ekn_net *net = &tr->net;
+    if (check_labels(tr, &tr->train, err)) return -1;
+    if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
+                           net->classes);
+    if (ekn_optim_create(&tr->opt, cfg->optimizer, net->nparams, err)) return -1;
+    size_t B = (size_t)cfg->batch, ls = is_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
+                                                      : tr->train.lab_size;
+    tr->bx = alloc_f(B * net->in_size);
+    tr->dout = alloc_f(B * net->out_size);
+    tr->gtmp = alloc_f(B * net->out_size);
+    if (tr->train.has_labels) tr->by = calloc(B * ls, sizeof *tr->by);
+    else tr->bt = alloc_f(B * ls);
+    if (!is_img_img(tr)) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
+    if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!is_img_img(tr) && !tr->perm))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
+    ekn_rng_seed(&tr->rng_data, cfg->seed, RNG_DATA);
+    ekn_rng_seed(&tr->rng_train, cfg->seed, RNG_TRAIN);
+    if (tr->perm) {
+        for (size_t i = 0; i < tr->train.n; i++) tr->perm[i] = (uint32_t)i;
+        ekn_rng_shuffle(&tr->rng_data, tr->perm, tr->train.n);
+    }
+    if (cfg->resume_path) {
+        if (ekn_checkpoint_load_params(cfg->resume_path, net, err) || load_state(tr, cfg->resume_path, err))
+            return -1;
+    } else {
+        ekn_rng init;
+        ekn_rng_seed(&init, cfg->seed, RNG_INIT);
+        ekn_net_init_params(net, &init);
+    }
+    if (cfg->val_path && prepare_validation(tr, err)) return -1;
+    if (cfg->log_path) {
+        int append = cfg->resume_path && access(cfg->log_path, F_OK) == 0;
+        tr->log = fopen(cfg->log_path, append ? "a" : "w");
+        if (!tr->log) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open the log:", cfg->log_path);
+        if (!append)
+            fprintf(tr->log, "step\tepoch\ttime\texamples_per_s\tloss\tloss_smooth\tloss_after\tgain\tlr\tmomentum\t"
+                             "mean_label\ttrain_err\tval_loss\tval_err\n");
+    }
+    char buf[256];
+    for (int i = 0; i < net->nlayers; i++) {
+        ekn_net_describe(net, i, buf, sizeof buf);
+        ekn_info("%s", buf);
+    }
+    ekn_info("%zu parameters, input %dx%dx%dx%d, batch %ld, kernels %s", net->nparams, net->in_c, net->in[0],
+             net->in[1], net->in[2], cfg->batch, net->ops->name);
+    return 0;
+}
+
+void ekn_trainer_free(ekn_trainer *tr)
+{
+    if (tr->log) fclose(tr->log);
+    if (tr->val_x != tr->val.x) free(tr->val_x);
+    if (tr->val_y != tr->val.y) free(tr->val_y);
+    if (tr->val_t != tr->val.t) free(tr->val_t);
+    free(tr->bx);
+    free(tr->bt);
+    free(tr->by);
+    free(tr->dout);
+    free(tr->gtmp);
+    free(tr->perm);
+    ekn_optim_free(&tr->opt);
+    ekn_net_free(&tr->net);
+    ekn_dataset_free(&tr->train);
+    ekn_dataset_free(&tr->val);
+    ekn_spec_free(&tr->spec);
+    memset(tr, 0, sizeof *tr);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void apply_control(ekn_trainer *tr, int *stop, int *save)
+{
+    const char *path = tr->cfg.control_path;
+    struct stat st;
+    if (!path || stat(path, &st) != 0) return;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char cmd[64];
+        double v;
+        int k = sscanf(line, "%63s %lf", cmd, &v);
+        if (k < 1 || cmd[0] == '#') continue;
+        if (!strcmp(cmd, "lr") && k == 2 && v > 0 && isfinite(v)) {
+            tr->cfg.lr = v;
+            tr->cfg.lr_schedule.n = 0;
+            tr->lr_scale = 1;
+        } else if (!strcmp(cmd, "momentum") && k == 2 && v >= 0 && v < 1) {
+            tr->cfg.momentum = v;
+            tr->cfg.momentum_schedule.n = 0;
+        } else if (!strcmp(cmd, "save")) *save = 1;
+        else if (!strcmp(cmd, "stop")) *stop = 1;
+        else {
+            line[strcspn(line, "\n")] = 0;
+            ekn_warn("'%s': ignoring unknown control command '%s'", path, line);
+            continue;
+        }
+        line[strcspn(line, "\n")] = 0;
+        ekn_warn("control: %s", line);
+    }
+    fclose(f);
+    unlink(path);
+}
+
+static void update_hyper(ekn_trainer *tr)
+{
+    const ekn_train_config *c = &tr->cfg;
+    double base = ekn_schedule_at(&c->lr_schedule, tr->step, c->lr);
+    double decay = 1;
+    if (c->lr_decay != 1 && c->lr_decay_every > 0) decay = pow(c->lr_decay, (double)(tr->step / c->lr_decay_every));
+    tr->lr = base * decay * tr->lr_scale;
+    tr->momentum = ekn_schedule_at(&c->momentum_schedule, tr->step, c->momentum);
+}
+
+static void fmt_val(char *buf, size_t cap, double v)
+{
+    if (isnan(v)) snprintf(buf, cap, "nan");
+    else snprintf(buf, cap, "%.6g", v);
+}
+
+static void validate(ekn_trainer *tr, double *vloss, double *verr)
+{
+    int C = tr->net.classes;
+    long *conf = C ? calloc((size_t)C * C, sizeof *conf) : NULL;
+    eval_result r = {0, 0, conf};
+    evaluate(tr, tr->val_x, tr->val_y, tr->val_t, tr->val_n, &r);
+    *vloss = r.loss;
+    *verr = r.err;
+    ekn_warn("step %lld: validation loss %.5g error %.4g on %zu %s", (long long)tr->step, r.loss, r.err, tr->val_n,
+             is_img_img(tr) ? "patches" : "examples");
+    if (conf && is_img_img(tr))
+        for (int k = 0; k < C; k++) {
+            long tp = conf[k * C + k], pred = 0, lab = 0;
+            for (int j = 0; j < C; j++) pred += conf[j * C + k], lab += conf[k * C + j];
+            ekn_warn("step %lld: class %d precision %.4f recall %.4f", (long long)tr->step, k,
+                     pred ? (double)tp / pred : NAN, lab ? (double)tp / lab : NAN);
+        }
+    free(conf);
+    if (tr->cfg.plateau_patience > 0) {
+        if (r.loss < tr->best_val) {
+            tr->best_val = r.loss;
+            tr->plateau_count = 0;
+        } else if (++tr->plateau_count >= tr->cfg.plateau_patience) {
+            tr->lr_scale *= tr->cfg.plateau_factor;
+            tr->plateau_count = 0;
+            ekn_warn("step %lld: validation loss has not improved; learning rate scaled by %g", (long long)tr->step,
+                     tr->cfg.plateau_factor);
+        }
+    }
+}
+
+static int64_t epoch_size(const ekn_trainer *tr)
+{
+    if (!is_img_img(tr)) return (int64_t)tr->train.n;
+    /* img-img: as many patches as cover the data's labelled voxels once */
+    double data = (double)tr->train.n * tr->train.shape[0] * tr->train.shape[1] * tr->train.shape[2];
+    double per = (double)tr->net.out_spatial * tr->net.calc.stride[0] * tr->net.calc.stride[1] * tr->net.calc.stride[2];
+    int64_t n = (int64_t)(data / per);
+    return n > 0 ? n : 1;
+}
+
+int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
+{
+    const ekn_train_config *c = &tr->cfg;
+    double start = ekn_now(), last_log = start;
+    tr->run_start = start;
+    int64_t last_log_step = tr->step, ep_size = epoch_size(tr);
+    int64_t max_steps = c->steps;
+    if (c->epochs) {
+        int64_t s = (c->epochs * ep_size + c->batch - 1) / c->batch;
+        if (!max_steps || s < max_steps) max_steps = s;
+    }
+    ekn_progress prog;
+    ekn_progress_begin(&prog, "steps", (uint64_t)max_steps);
+    int stop = 0, save = 0, rc = 0;
+    while (!stop) {
+        if (max_steps && tr->step >= max_steps) break;
+        if (c->max_time > 0 && ekn_now() - start >= c->max_time) break;
+        if (tr->stop_flag && *tr->stop_flag) break;
+        apply_control(tr, &stop, &save);
+        if (tr->save_flag && *tr->save_flag) save = 1, *tr->save_flag = 0;
+        if (save) {
+            if (ekn_trainer_save(tr, err)) return -1;
+            ekn_warn("step %lld: saved '%s'", (long long)tr->step, c->save_path);
+            save = 0;
+        }
+        if (stop) break;
+        update_hyper(tr);
+        next_batch(tr);
+        int gain_now = c->gain_every > 0 && tr->step % c->gain_every == 0;
+        double before_det = gain_now ? batch_loss_eval(tr) : NAN;
+        ekn_hyper h = {tr->lr, tr->momentum, c->weight_decay};
+        double loss;
+        if (tr->opt.vt->step(&tr->opt, tr->net.theta, tr->net.grad, tr->net.decay, &h, objective, tr, &loss, err))
+            return -1;
+        if (!isfinite(loss)) {
+            ekn_progress_end(&prog);
+            return ekn_err_set(err, EKN_EXIT_FAIL,
+                               "step %lld: the loss is %g; stopping (lower --lr?); the last checkpoint '%s' is kept",
+                               (long long)tr->step, loss, c->save_path);
+        }
+        double after = gain_now ? batch_loss_eval(tr) : NAN;
+        double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;
+        tr->loss_smooth = isnan(tr->loss_smooth) ? loss : 0.98 * tr->loss_smooth + 0.02 * loss;
+        tr->step++;
+        double vloss = NAN, verr = NAN;
+        if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) validate(tr, &vloss, &verr);
+        int log_now = tr->log && (tr->step % c->log_every == 0 || !isnan(vloss) || gain_now);
+        if (log_now) {
+            double now = ekn_now();
+            double rate = now > last_log ? (double)(tr->step - last_log_step) * c->batch / (now - last_log) : NAN;
+            char f[8][32];
+            fmt_val(f[0], 32, after);
+            fmt_val(f[1], 32, after - before_det);
+            fmt_val(f[2], 32, tr->mean_label);
+            fmt_val(f[3], 32, terr);
+            fmt_val(f[4], 32, vloss);
+            fmt_val(f[5], 32, verr);
+            fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\n",
+                    (long long)tr->step, (double)tr->step * c->batch / ep_size, tr->elapsed_before + now - start,
+                    rate, loss, tr->loss_smooth, f[0], f[1], tr->lr, tr->momentum, f[2], f[3], f[4], f[5]);
+            if (fflush(tr->log) != 0 || ferror(tr->log))
+                return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);
+            last_log = now;
+            last_log_step = tr->step;
+        }
+        if (c->save_every > 0 && tr->step % c->save_every == 0 && ekn_trainer_save(tr, err)) return -1;
+        char extra[96];
+        snprintf(extra, sizeof extra, "loss %.4g lr %.3g", tr->loss_smooth, tr->lr);
+        ekn_progress_update(&prog, (uint64_t)tr->step, extra);
+    }
+    ekn_progress_end(&prog);
+    rc = ekn_trainer_save(tr, err);
+    tr->elapsed_before += ekn_now() - start;
+    tr->run_start = 0;
+    return rc;
+}

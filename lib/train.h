@@ -1,0 +1,108 @@
+/* train: the training loop behind ekn-train.
+ *
+ * The training set is held in memory (lib/dataset.h).  Batches are drawn
+ * by the trainer's own seeded RNG streams: img-scalar and vect-scalar walk
+ * a permutation reshuffled every epoch; img-img samples a random example
+ * and a random patch of the net's input shape, with the label patch taken
+ * at the net's offset and stride.  Everything that decides the next step
+ * (parameters, optimiser state, RNG states, permutation and position,
+ * schedule state) is saved in checkpoints, so a resumed run ends
+ * bit-identical to an uninterrupted one.
+ *
+ * Log (TSV, one row per logged step; documented in ekn-train(1)):
+ *   step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum
+ *   mean_label train_err val_loss val_err
+ * Unmeasured values are written as "nan". */
+#ifndef EKN_TRAIN_H
+#define EKN_TRAIN_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dataset.h"
+#include "net.h"
+#include "optim.h"
+#include "rng.h"
+#include "spec.h"
+
+#define EKN_MAX_SCHEDULE 64
+#define EKN_MAX_CLASSES 1024
+
+typedef struct ekn_schedule {
+    int n;
+    int64_t step[EKN_MAX_SCHEDULE];
+    double value[EKN_MAX_SCHEDULE];
+} ekn_schedule;
+
+typedef struct ekn_train_config {
+    const char *spec_path;    /* NULL with resume: the checkpoint's spec */
+    const char *train_path;   /* "-" for stdin */
+    const char *val_path;     /* NULL: no validation */
+    const char *save_path;    /* checkpoint file */
+    const char *resume_path;
+    const char *log_path;     /* NULL: no log */
+    const char *control_path; /* NULL: no control file */
+    const char *optimizer;
+    int patch[3];             /* img-img input patch (Z,Y,X); 0 = from the spec or the data */
+    long batch;
+    int64_t steps, epochs;    /* stop after whichever comes first (0 = unset) */
+    double max_time;          /* seconds, 0 = unset */
+    double lr, momentum, weight_decay;
+    ekn_schedule lr_schedule, momentum_schedule;
+    double lr_decay;          /* multiply lr by this every lr_decay_every steps (1 = off) */
+    int64_t lr_decay_every;
+    int plateau_patience;     /* validations without improvement before lr *= plateau_factor (0 = off) */
+    double plateau_factor;
+    int nclass_weights;
+    float class_weights[EKN_MAX_CLASSES];
+    uint64_t seed;
+    int64_t log_every, val_every, save_every, gain_every;
+    long val_examples;        /* 0 = all (img-img: number of fixed patches) */
+    int stop_on_nan;
+} ekn_train_config;
+
+typedef struct ekn_trainer {
+    ekn_train_config cfg;
+    ekn_spec spec;
+    ekn_net net;
+    ekn_optim opt;
+    ekn_dataset train, val;
+    ekn_rng rng_data, rng_train;
+    uint32_t *perm;
+    uint64_t perm_pos;
+    int64_t step, epoch;
+    double lr, momentum;      /* current values (schedules and live control change them) */
+    double lr_scale;          /* product of plateau reductions and decays */
+    double best_val;
+    int plateau_count;
+    double loss_smooth;
+    double elapsed_before;    /* seconds trained before this run (resume) */
+    double run_start;         /* ekn_now() when this run started, 0 outside a run */
+    /* batch buffers, allocated once */
+    float *bx, *bt, *dout, *gtmp;
+    int32_t *by;
+    float *val_x;             /* img-img: fixed validation patches */
+    int32_t *val_y;
+    float *val_t;
+    size_t val_n;
+    int cur_n;                /* examples in the current batch */
+    double mean_label;
+    long correct, counted;    /* of the current batch */
+    FILE *log;
+    volatile int *stop_flag;  /* set by signal handlers in the command */
+    volatile int *save_flag;
+} ekn_trainer;
+
+int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err);
+/* Runs until a stop condition; returns 0, or -1 (NaN loss, I/O failure). */
+int ekn_trainer_run(ekn_trainer *tr, ekn_err *err);
+int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
+void ekn_trainer_free(ekn_trainer *tr);
+
+/* "0:0.1,1000:0.01" -> schedule sorted by step; duplicate steps are an error. */
+int ekn_schedule_parse(ekn_schedule *s, const char *text, const char *what, ekn_err *err);
+double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback);
+
+/* Loads a checkpoint's parameters into a net built from its spec (shared with ekn-predict). */
+int ekn_checkpoint_load_spec(const char *path, ekn_spec *spec, ekn_err *err);
+int ekn_checkpoint_load_params(const char *path, ekn_net *net, ekn_err *err);
+#endif

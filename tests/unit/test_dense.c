@@ -1,0 +1,209 @@
+/* Dense layer: (a) gradient check of _ref by central differences,
+ * (b) a hand-computed forward/backward, (c) _cpu against _ref. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dense.h"
+#include "testutil.h"
+
+/* (a) numeric vs analytic gradients: dense is linear in every input, so the
+ * central difference has no truncation error and a large step keeps float
+ * rounding small; what is left is rounding of y, hence: */
+#define GRAD_ATOL 1e-3
+#define GRAD_RTOL 1e-3
+/* (c) _cpu vs _ref (llm.c style): |cpu - ref| <= CMP_ATOL + CMP_RTOL*|ref| */
+#define CMP_ATOL 1e-5
+#define CMP_RTOL 1e-4
+
+static float *alloc_f(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+static uint64_t seed_for(const char *test)
+{
+    uint64_t s = tu_seed();
+    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
+    return s;
+}
+
+struct dense_case {
+    int n, in, out;
+    float *x, *w, *b, *y, *r;
+};
+
+/* L = sum(y * r): dL/dy = r, so the backward with dy = r is the gradient of L */
+static double dense_L(struct dense_case *d)
+{
+    ekn_dense_forward_ref(d->n, d->in, d->out, d->x, d->w, d->b, d->y);
+    double L = 0;
+    for (size_t i = 0; i < (size_t)d->n * d->out; i++) L += (double)d->y[i] * d->r[i];
+    return L;
+}
+
+static void numgrad(struct dense_case *d, float *param, size_t m, float eps, float *g)
+{
+    for (size_t i = 0; i < m; i++) {
+        float save = param[i];
+        float up = save + eps, dn = save - eps;
+        param[i] = up;
+        double lp = dense_L(d);
+        param[i] = dn;
+        double lm = dense_L(d);
+        param[i] = save;
+        g[i] = (float)((lp - lm) / ((double)up - dn)); /* the step actually taken */
+    }
+}
+
+static void grad_check(uint64_t *st, int n, int in, int out)
+{
+    fprintf(stderr, "-- gradcheck n=%d in=%d out=%d\n", n, in, out);
+    struct dense_case d = {n, in, out, alloc_f((size_t)n * in), alloc_f((size_t)out * in),
+                           alloc_f(out), alloc_f((size_t)n * out), alloc_f((size_t)n * out)};
+    size_t nx = (size_t)n * in, nw = (size_t)out * in;
+    tu_fill(st, d.x, nx, -1, 1);
+    tu_fill(st, d.w, nw, -1, 1);
+    tu_fill(st, d.b, out, -1, 1);
+    tu_fill(st, d.r, (size_t)n * out, -1, 1);
+
+    float *dx = alloc_f(nx), *dw = alloc_f(nw), *db = alloc_f(out);
+    float *dw0 = alloc_f(nw), *db0 = alloc_f(out), *dw2 = alloc_f(nw);
+    float *gx = alloc_f(nx), *gw = alloc_f(nw), *gb = alloc_f(out);
+    /* start the parameter gradients from nonzero values: the check is on the
+     * increment, which proves they accumulate */
+    tu_fill(st, dw0, nw, -1, 1);
+    tu_fill(st, db0, out, -1, 1);
+    memcpy(dw, dw0, nw * sizeof *dw);
+    memcpy(db, db0, out * sizeof *db);
+    tu_fill(st, dx, nx, -5, 5); /* garbage: dx must be overwritten */
+    ekn_dense_backward_ref(n, in, out, d.x, d.w, d.r, dx, dw, db);
+    for (size_t i = 0; i < nw; i++) dw[i] -= dw0[i];
+    for (int i = 0; i < out; i++) db[i] -= db0[i];
+
+    numgrad(&d, d.x, nx, 0.25f, gx);
+    numgrad(&d, d.w, nw, 0.25f, gw);
+    numgrad(&d, d.b, out, 0.25f, gb);
+    size_t bad = 0;
+    bad += tu_compare("dense_ref dx vs numeric", dx, gx, nx, GRAD_ATOL, GRAD_RTOL);
+    bad += tu_compare("dense_ref dw (increment) vs numeric", dw, gw, nw, GRAD_ATOL, GRAD_RTOL);
+    bad += tu_compare("dense_ref db (increment) vs numeric", db, gb, out, GRAD_ATOL, GRAD_RTOL);
+
+    /* dx = NULL (first layer) must still give the same dw */
+    memset(dw2, 0, nw * sizeof *dw2);
+    ekn_dense_backward_ref(n, in, out, d.x, d.w, d.r, NULL, dw2, NULL);
+    bad += tu_compare("dense_ref dw with dx=NULL,db=NULL", dw2, dw, nw, 1e-6, 1e-6);
+    assert_int_equal(bad, 0);
+
+    free(d.x), free(d.w), free(d.b), free(d.y), free(d.r);
+    free(dx), free(dw), free(db), free(dw0), free(db0), free(dw2), free(gx), free(gw), free(gb);
+}
+
+static void test_gradcheck(void **state)
+{
+    (void)state;
+    uint64_t st = seed_for("dense gradcheck");
+    grad_check(&st, 3, 5, 4);
+    grad_check(&st, 1, 1, 1);
+    grad_check(&st, 2, 7, 1);
+    grad_check(&st, 4, 1, 6);
+}
+
+/* (b) by hand: x = [[1,2],[-1,0]], w = [[1,0],[0,1],[1,1]], b = [.5,0,-1] */
+static void test_closed_form(void **state)
+{
+    (void)state;
+    const float x[] = {1, 2, -1, 0}, w[] = {1, 0, 0, 1, 1, 1}, b[] = {0.5f, 0, -1};
+    const float y_ref[] = {1.5f, 2, 2, -0.5f, 0, -2};
+    /* dy = [[1,0,1],[0,2,0]]: dx = dy W = [[2,1],[0,2]];
+     * dw = dy^T x = [[1,2],[-2,0],[1,2]]; db = [1,2,1]  (then += onto 1s) */
+    const float dy[] = {1, 0, 1, 0, 2, 0};
+    const float dx_ref[] = {2, 1, 0, 2}, dw_ref[] = {2, 3, -1, 1, 2, 3}, db_ref[] = {2, 3, 2};
+    float y[6], dx[4], dw[6], db[3];
+    size_t bad = 0;
+    for (int impl = 0; impl < 2; impl++) {
+        for (int i = 0; i < 6; i++) dw[i] = 1;
+        for (int i = 0; i < 3; i++) db[i] = 1;
+        if (impl == 0) {
+            ekn_dense_forward_ref(2, 2, 3, x, w, b, y);
+            ekn_dense_backward_ref(2, 2, 3, x, w, dy, dx, dw, db);
+        } else {
+            ekn_dense_forward_cpu(2, 2, 3, x, w, b, y);
+            ekn_dense_backward_cpu(2, 2, 3, x, w, dy, dx, dw, db);
+        }
+        const char *nm = impl ? "cpu" : "ref";
+        fprintf(stderr, "-- closed form %s\n", nm);
+        bad += tu_compare("dense y (hand)", y, y_ref, 6, 1e-6, 1e-6);
+        bad += tu_compare("dense dx (hand)", dx, dx_ref, 4, 1e-6, 1e-6);
+        bad += tu_compare("dense dw (hand, += onto 1)", dw, dw_ref, 6, 1e-6, 1e-6);
+        bad += tu_compare("dense db (hand, += onto 1)", db, db_ref, 3, 1e-6, 1e-6);
+    }
+    assert_int_equal(bad, 0);
+}
+
+static size_t cpu_vs_ref(uint64_t *st, int n, int in, int out, int with_bias, int with_dx)
+{
+    fprintf(stderr, "-- cpu vs ref n=%d in=%d out=%d bias=%d dx=%d\n", n, in, out, with_bias,
+            with_dx);
+    size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+    float *x = alloc_f(nx), *w = alloc_f(nw), *b = alloc_f(out), *dy = alloc_f(ny);
+    float *y1 = alloc_f(ny), *y2 = alloc_f(ny), *dx1 = alloc_f(nx), *dx2 = alloc_f(nx);
+    float *dw1 = alloc_f(nw), *dw2 = alloc_f(nw), *db1 = alloc_f(out), *db2 = alloc_f(out);
+    tu_fill(st, x, nx, -1, 1);
+    tu_fill(st, w, nw, -1, 1);
+    tu_fill(st, b, out, -1, 1);
+    tu_fill(st, dy, ny, -1, 1);
+    tu_fill(st, y1, ny, -9, 9); /* garbage outputs: must be overwritten */
+    memcpy(y2, y1, ny * sizeof *y2);
+    tu_fill(st, dx1, nx, -9, 9);
+    memcpy(dx2, dx1, nx * sizeof *dx2);
+    tu_fill(st, dw1, nw, -1, 1); /* nonzero start: += */
+    memcpy(dw2, dw1, nw * sizeof *dw2);
+    tu_fill(st, db1, out, -1, 1);
+    memcpy(db2, db1, out * sizeof *db2);
+
+    const float *bb = with_bias ? b : NULL;
+    float *db_r = with_bias ? db1 : NULL, *db_c = with_bias ? db2 : NULL;
+    ekn_dense_forward_ref(n, in, out, x, w, bb, y1);
+    ekn_dense_forward_cpu(n, in, out, x, w, bb, y2);
+    ekn_dense_backward_ref(n, in, out, x, w, dy, with_dx ? dx1 : NULL, dw1, db_r);
+    ekn_dense_backward_cpu(n, in, out, x, w, dy, with_dx ? dx2 : NULL, dw2, db_c);
+    size_t bad = 0;
+    bad += tu_compare("dense y cpu vs ref", y2, y1, ny, CMP_ATOL, CMP_RTOL);
+    bad += tu_compare("dense dx cpu vs ref", dx2, dx1, nx, CMP_ATOL, CMP_RTOL);
+    bad += tu_compare("dense dw cpu vs ref", dw2, dw1, nw, CMP_ATOL, CMP_RTOL);
+    bad += tu_compare("dense db cpu vs ref", db2, db1, out, CMP_ATOL, CMP_RTOL);
+    free(x), free(w), free(b), free(dy), free(y1), free(y2), free(dx1), free(dx2);
+    free(dw1), free(dw2), free(db1), free(db2);
+    return bad;
+}
+
+static void test_cpu_vs_ref(void **state)
+{
+    (void)state;
+    uint64_t st = seed_for("dense cpu vs ref");
+    static const int shapes[][3] = {{1, 1, 1},  {1, 7, 3},   {5, 13, 9},  {17, 33, 65},
+                                    {64, 100, 10}, {3, 1, 5}, {2, 300, 7}, {33, 17, 1}};
+    size_t bad = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        bad += cpu_vs_ref(&st, shapes[i][0], shapes[i][1], shapes[i][2], 1, 1);
+    bad += cpu_vs_ref(&st, 7, 11, 5, 0, 1); /* no bias: b = NULL, db = NULL */
+    bad += cpu_vs_ref(&st, 7, 11, 5, 1, 0); /* dx = NULL */
+    assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_closed_form),
+        cmocka_unit_test(test_cpu_vs_ref),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -60,6 +60,7 @@ typedef struct ekn_spec {
     ekn_spec_layer layers[EKN_MAX_LAYERS];
     char *text;       /* the whole spec text (owned; stored verbatim in checkpoints) */
     char file[256];   /* for messages */
+    int input_line;   /* line of the [input] header (for messages about the input shape) */
 } ekn_spec;
 
 /* Parse spec text; `file` is used in messages "FILE:LINE: ...". Returns 0 or

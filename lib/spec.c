@@ -1,0 +1,611 @@
+/* spec: parser of the network spec format; see spec.h and ekn-spec(5).
+ *
+ * The text is read line by line.  The keys of a section are collected first
+ * (so their order within a section does not matter) and checked when the
+ * section ends; checks that need the whole network (last layer, softmax only
+ * last, odd field of view for img-img) run at the end of the text. */
+#include "spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINE 1024
+#define MAX_VALUE 256
+#define MAX_SPEC_BYTES (1 << 20)
+#define MAX_UNITS (1 << 20)     /* filters, units, channels */
+#define MAX_EXTENT (1 << 24)    /* spatial size per axis, features */
+#define MAX_KERNEL (1 << 16)    /* filter or pool size per axis */
+#define MAX_FOV (1 << 30)       /* field of view / stride, kept well inside int */
+
+enum key {
+    K_NAME, K_INPUT, K_MODE, K_CHANNELS, K_SHAPE, K_NOISE, K_FILTERS, K_UNITS,
+    K_SIZE, K_ACT, K_ALPHA, K_DROPOUT, K_DECAY, K_INIT, K_MFP, NKEYS
+};
+static const char *const key_names[NKEYS] = {
+    "name", "input", "mode", "channels", "shape", "noise", "filters", "units",
+    "size", "act", "alpha", "dropout", "decay", "init", "mfp",
+};
+
+enum sect { S_INPUT, S_CONV, S_POOL, S_DENSE, NSECT };
+static const char *const sect_names[NSECT] = {"input", "conv", "pool", "dense"};
+#define B(k) (1u << (k))
+static const unsigned sect_keys[NSECT] = {
+    [S_INPUT] = B(K_NAME) | B(K_MODE) | B(K_CHANNELS) | B(K_SHAPE) | B(K_NOISE),
+    [S_CONV] = B(K_NAME) | B(K_INPUT) | B(K_FILTERS) | B(K_SIZE) | B(K_ACT) | B(K_ALPHA) |
+               B(K_DROPOUT) | B(K_DECAY) | B(K_INIT),
+    [S_POOL] = B(K_NAME) | B(K_INPUT) | B(K_SIZE) | B(K_MFP),
+    [S_DENSE] = B(K_NAME) | B(K_INPUT) | B(K_UNITS) | B(K_ACT) | B(K_ALPHA) | B(K_DROPOUT) |
+                B(K_DECAY) | B(K_INIT),
+};
+
+typedef struct parser {
+    ekn_spec *spec;
+    const char *file;
+    ekn_err *err;
+    int sect;               /* current section, -1 before the first */
+    int line;               /* header line of the current section */
+    int kline[NKEYS];       /* line of each key given in the current section, 0 = absent */
+    char val[NKEYS][MAX_VALUE];
+    int input_line;         /* line of [input], 0 until seen */
+    char input_name[EKN_SPEC_NAME_MAX];
+    char ndim_src[64];      /* where ndim came from, for messages */
+} parser;
+
+static int perr(parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int perr(parser *p, int line, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return ekn_err_set(p->err, EKN_EXIT_SPEC, "%s:%d: %s", p->file, line, buf);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+const char *ekn_mode_name(ekn_mode m)
+{
+    switch (m) {
+    case EKN_MODE_IMG_IMG: return "img-img";
+    case EKN_MODE_IMG_SCALAR: return "img-scalar";
+    case EKN_MODE_VECT_SCALAR: return "vect-scalar";
+    }
+    return "?";
+}
+
+const char *ekn_layer_kind_name(ekn_layer_kind k)
+{
+    switch (k) {
+    case EKN_LAYER_CONV: return "conv";
+    case EKN_LAYER_POOL: return "pool";
+    case EKN_LAYER_DENSE: return "dense";
+    }
+    return "?";
+}
+
+const char *ekn_spec_act_name(int act)
+{
+    if (act == EKN_ACT_SOFTMAX) return "softmax";
+    return ekn_act_name((ekn_act)act);
+}
+
+/* ---- value parsers (all return 0, or -1 with the error set) ---------------- */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+    return s;
+}
+
+static int parse_int(parser *p, enum key k, const char *s, long lo, long hi, int *out)
+{
+    int line = p->kline[k];
+    if (!(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+        return perr(p, line, "'%s': '%s' is not an integer", key_names[k], s);
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end) return perr(p, line, "'%s': '%s' is not an integer", key_names[k], s);
+    if (errno == ERANGE || v < lo || v > hi)
+        return perr(p, line, "'%s' must be in %ld..%ld, not %s", key_names[k], lo, hi, s);
+    *out = (int)v;
+    return 0;
+}
+
+/* A float in [lo, hi] (hi_open: [lo, hi)). */
+static int parse_float(parser *p, enum key k, const char *s, double lo, double hi, int hi_open,
+                       float *out)
+{
+    int line = p->kline[k];
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '.'))
+        return perr(p, line, "'%s': '%s' is not a number", key_names[k], s);
+    if (!isfinite(v) || errno == ERANGE)
+        return perr(p, line, "'%s': '%s' is out of range", key_names[k], s);
+    if (v < lo || v > hi || (hi_open && v >= hi))
+        return perr(p, line, "'%s' must be in [%g, %g%s, not %s", key_names[k], lo, hi,
+                    hi_open ? ")" : "]", s);
+    *out = (float)v;
+    return 0;
+}
+
+/* Comma-separated integers ("5,5" or "1, 4, 4"), 1..3 of them. */
+static int parse_list(parser *p, enum key k, const char *s, long lo, long hi, int v[3], int *n)
+{
+    int line = p->kline[k];
+    char buf[MAX_VALUE];
+    snprintf(buf, sizeof buf, "%s", s);
+    *n = 0;
+    char *cur = buf;
+    for (;;) {
+        char *comma = strchr(cur, ',');
+        if (comma) *comma = '\0';
+        const char *item = trim(cur);
+        if (!*item)
+            return perr(p, line, "'%s': empty item in '%s' (expected e.g. 5,5)", key_names[k], s);
+        if (*n == 3)
+            return perr(p, line, "'%s': more than 3 values in '%s' (at most Z,Y,X)", key_names[k], s);
+        if (!isdigit((unsigned char)item[0]) && item[0] != '-')
+            return perr(p, line, "'%s': '%s' is not an integer", key_names[k], item);
+        errno = 0;
+        char *end;
+        long x = strtol(item, &end, 10);
+        if (*end) return perr(p, line, "'%s': '%s' is not an integer", key_names[k], item);
+        if (errno == ERANGE || x < lo || x > hi)
+            return perr(p, line, "'%s': each value must be in %ld..%ld, not %s", key_names[k], lo,
+                        hi, item);
+        v[(*n)++] = (int)x;
+        if (!comma) break;
+        cur = comma + 1;
+    }
+    return 0;
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= EKN_SPEC_NAME_MAX) return 0;
+    if (!isalpha((unsigned char)s[0]) && s[0] != '_') return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') return 0;
+    return 1;
+}
+
+/* ---- sections --------------------------------------------------------------- */
+
+static const char *axis_names(int ndim)
+{
+    return ndim == 3 ? "Z,Y,X" : ndim == 2 ? "Y,X" : "X";
+}
+
+static int finish_input(parser *p)
+{
+    ekn_spec *s = p->spec;
+    if (p->kline[K_NAME]) {
+        if (!valid_name(p->val[K_NAME]))
+            return perr(p, p->kline[K_NAME],
+                        "'name': '%s' is not a valid name (letters, digits, '_', '-'; at most %d "
+                        "characters)", p->val[K_NAME], EKN_SPEC_NAME_MAX - 1);
+        snprintf(p->input_name, sizeof p->input_name, "%s", p->val[K_NAME]);
+    }
+    if (!p->kline[K_MODE])
+        return perr(p, p->line, "[input]: missing required key 'mode' (img-img, img-scalar or "
+                                "vect-scalar)");
+    const char *m = p->val[K_MODE];
+    if (!strcmp(m, "img-img")) s->mode = EKN_MODE_IMG_IMG;
+    else if (!strcmp(m, "img-scalar")) s->mode = EKN_MODE_IMG_SCALAR;
+    else if (!strcmp(m, "vect-scalar")) s->mode = EKN_MODE_VECT_SCALAR;
+    else
+        return perr(p, p->kline[K_MODE],
+                    "'mode': unknown mode '%s' (img-img, img-scalar or vect-scalar)", m);
+
+    s->channels = 1;
+    if (p->kline[K_CHANNELS]) {
+        if (parse_int(p, K_CHANNELS, p->val[K_CHANNELS], 1, MAX_UNITS, &s->channels)) return -1;
+        if (s->mode == EKN_MODE_VECT_SCALAR && s->channels != 1)
+            return perr(p, p->kline[K_CHANNELS],
+                        "'channels' must be 1 with mode = vect-scalar (give the feature count "
+                        "as 'shape')");
+    }
+    if (p->kline[K_NOISE] &&
+        parse_float(p, K_NOISE, p->val[K_NOISE], 0, 1e6, 0, &s->noise))
+        return -1;
+
+    s->shape[0] = s->shape[1] = s->shape[2] = 0;
+    if (p->kline[K_SHAPE]) {
+        int v[3], n;
+        if (parse_list(p, K_SHAPE, p->val[K_SHAPE], 1, MAX_EXTENT, v, &n)) return -1;
+        if (s->mode == EKN_MODE_VECT_SCALAR && n != 1)
+            return perr(p, p->kline[K_SHAPE],
+                        "'shape' must be one number (the feature count) with mode = vect-scalar");
+        for (int d = 0; d < 3; d++) s->shape[d] = 1;
+        for (int i = 0; i < n; i++) s->shape[3 - n + i] = v[i];
+        s->ndim = n;
+        s->has_shape = 1;
+        snprintf(p->ndim_src, sizeof p->ndim_src, "'shape' at line %d", p->kline[K_SHAPE]);
+    } else if (s->mode == EKN_MODE_IMG_SCALAR) {
+        return perr(p, p->line, "[input]: missing required key 'shape' (required with mode = "
+                                "img-scalar: the dense layers need the input size)");
+    }
+    if (s->mode == EKN_MODE_VECT_SCALAR) {
+        s->ndim = 1;
+        snprintf(p->ndim_src, sizeof p->ndim_src, "mode = vect-scalar");
+    }
+    return 0;
+}
+
+static int finish_layer(parser *p)
+{
+    ekn_spec *s = p->spec;
+    if (s->nlayers == EKN_MAX_LAYERS)
+        return perr(p, p->line, "too many layers (at most %d)", EKN_MAX_LAYERS);
+    int idx = s->nlayers;
+    ekn_spec_layer *L = &s->layers[idx];
+    memset(L, 0, sizeof *L);
+    L->kind = p->sect == S_CONV ? EKN_LAYER_CONV : p->sect == S_POOL ? EKN_LAYER_POOL
+                                                                     : EKN_LAYER_DENSE;
+    L->line = p->line;
+    const char *kind = sect_names[p->sect];
+
+    /* name, then the layer it reads */
+    if (p->kline[K_NAME]) {
+        if (!valid_name(p->val[K_NAME]))
+            return perr(p, p->kline[K_NAME],
+                        "'name': '%s' is not a valid name (letters, digits, '_', '-'; at most %d "
+                        "characters)", p->val[K_NAME], EKN_SPEC_NAME_MAX - 1);
+        snprintf(L->name, sizeof L->name, "%s", p->val[K_NAME]);
+    } else {
+        snprintf(L->name, sizeof L->name, "%s%d", kind, idx + 1);
+    }
+    if (!strcmp(L->name, p->input_name))
+        return perr(p, p->kline[K_NAME] ? p->kline[K_NAME] : p->line,
+                    "layer name '%s' is already the name of [input]", L->name);
+    for (int j = 0; j < idx; j++)
+        if (!strcmp(s->layers[j].name, L->name))
+            return perr(p, p->kline[K_NAME] ? p->kline[K_NAME] : p->line,
+                        "layer name '%s' is already used by the layer at line %d", L->name,
+                        s->layers[j].line);
+    if (p->kline[K_INPUT]) {
+        const char *want = p->val[K_INPUT];
+        const char *prev = idx ? s->layers[idx - 1].name : p->input_name;
+        if (strcmp(want, prev) != 0) {
+            int earlier = !strcmp(want, p->input_name);
+            for (int j = 0; j < idx; j++)
+                if (!strcmp(s->layers[j].name, want)) earlier = 1;
+            if (earlier)
+                return perr(p, p->kline[K_INPUT],
+                            "'input = %s': reading a layer other than the previous one ('%s') "
+                            "is not supported yet", want, prev);
+            return perr(p, p->kline[K_INPUT], "'input': no layer '%s' before this one", want);
+        }
+    }
+
+    /* where this kind of layer may go */
+    if (s->mode == EKN_MODE_VECT_SCALAR && L->kind != EKN_LAYER_DENSE)
+        return perr(p, p->line, "[%s] is not allowed with mode = vect-scalar (feature vectors "
+                                "have no spatial axes: use [dense])", kind);
+    if (s->mode == EKN_MODE_IMG_IMG && L->kind == EKN_LAYER_DENSE)
+        return perr(p, p->line, "[dense] is not allowed with mode = img-img (only conv and pool "
+                                "layers; use a 1x1 conv for per-pixel outputs)");
+    if (L->kind != EKN_LAYER_DENSE && idx > 0 && s->layers[idx - 1].kind == EKN_LAYER_DENSE)
+        return perr(p, p->line, "[%s] after [dense] '%s': dense flattens its input, so conv and "
+                                "pool layers must come first", kind, s->layers[idx - 1].name);
+
+    /* required keys */
+    if (L->kind == EKN_LAYER_CONV && !p->kline[K_FILTERS])
+        return perr(p, p->line, "[conv]: missing required key 'filters'");
+    if (L->kind == EKN_LAYER_DENSE && !p->kline[K_UNITS])
+        return perr(p, p->line, "[dense]: missing required key 'units'");
+    if (L->kind != EKN_LAYER_DENSE && !p->kline[K_SIZE])
+        return perr(p, p->line, "[%s]: missing required key 'size'", kind);
+
+    if (p->kline[K_FILTERS] && parse_int(p, K_FILTERS, p->val[K_FILTERS], 1, MAX_UNITS, &L->units))
+        return -1;
+    if (p->kline[K_UNITS] && parse_int(p, K_UNITS, p->val[K_UNITS], 1, MAX_UNITS, &L->units))
+        return -1;
+
+    L->size[0] = L->size[1] = L->size[2] = 1;
+    if (p->kline[K_SIZE]) {
+        int v[3], n;
+        if (parse_list(p, K_SIZE, p->val[K_SIZE], 1, MAX_KERNEL, v, &n)) return -1;
+        if (!s->ndim) {
+            s->ndim = n;
+            snprintf(p->ndim_src, sizeof p->ndim_src, "'size' at line %d", p->kline[K_SIZE]);
+        } else if (n != s->ndim) {
+            return perr(p, p->kline[K_SIZE],
+                        "'size' has %d value%s but the input has %d spatial dimension%s (%s, "
+                        "from %s)", n, n == 1 ? "" : "s", s->ndim, s->ndim == 1 ? "" : "s",
+                        axis_names(s->ndim), p->ndim_src);
+        }
+        for (int i = 0; i < n; i++) L->size[3 - n + i] = v[i];
+    }
+
+    /* activation and its companions */
+    L->act = L->kind == EKN_LAYER_POOL ? EKN_ACT_LINEAR : EKN_ACT_RELU;
+    if (p->kline[K_ACT]) {
+        const char *a = p->val[K_ACT];
+        int act = !strcmp(a, "softmax") ? EKN_ACT_SOFTMAX : ekn_act_from_name(a);
+        if (act < 0)
+            return perr(p, p->kline[K_ACT], "'act': unknown activation '%s' (linear, relu, leaky, "
+                                            "tanh, sigmoid, abs, softmax)", a);
+        L->act = act;
+    }
+    L->alpha = 0.01f;
+    if (p->kline[K_ALPHA]) {
+        if (L->act != EKN_ACT_LEAKY)
+            return perr(p, p->kline[K_ALPHA], "'alpha' is only used with act = leaky");
+        if (parse_float(p, K_ALPHA, p->val[K_ALPHA], 0, 1, 1, &L->alpha)) return -1;
+    }
+    if (p->kline[K_DROPOUT] &&
+        parse_float(p, K_DROPOUT, p->val[K_DROPOUT], 0, 1, 1, &L->dropout))
+        return -1;
+    L->decay_mult = 1;
+    if (p->kline[K_DECAY] && parse_float(p, K_DECAY, p->val[K_DECAY], 0, 1e6, 0, &L->decay_mult))
+        return -1;
+    L->init = (L->act == EKN_ACT_RELU || L->act == EKN_ACT_LEAKY || L->act == EKN_ACT_ABS)
+                  ? EKN_INIT_HE : EKN_INIT_GLOROT;
+    if (p->kline[K_INIT]) {
+        const char *v = p->val[K_INIT];
+        if (!strcmp(v, "he")) L->init = EKN_INIT_HE;
+        else if (!strcmp(v, "glorot")) L->init = EKN_INIT_GLOROT;
+        else return perr(p, p->kline[K_INIT], "'init': unknown initialisation '%s' (he or glorot)", v);
+    }
+    if (p->kline[K_MFP]) {
+        const char *v = p->val[K_MFP];
+        if (strcmp(v, "0") && strcmp(v, "1"))
+            return perr(p, p->kline[K_MFP], "'mfp' must be 0 or 1, not '%s'", v);
+        L->mfp = v[0] == '1';
+        if (L->mfp && s->mode != EKN_MODE_IMG_IMG)
+            return perr(p, p->kline[K_MFP], "'mfp = 1' needs mode = img-img (max fragment "
+                                            "pooling serves dense prediction)");
+    }
+    s->nlayers++;
+    return 0;
+}
+
+static int finish_section(parser *p)
+{
+    if (p->sect < 0) return 0;
+    return p->sect == S_INPUT ? finish_input(p) : finish_layer(p);
+}
+
+/* Field of view of the conv/pool layers per axis; -1 (error set) if it grows
+ * past MAX_FOV. */
+static int spec_fov(parser *p, int fov[3])
+{
+    const ekn_spec *s = p->spec;
+    for (int d = 0; d < 3; d++) {
+        long long f = 1, stride = 1;
+        for (int i = 0; i < s->nlayers; i++) {
+            const ekn_spec_layer *L = &s->layers[i];
+            if (L->kind == EKN_LAYER_DENSE) break;
+            f += (long long)(L->size[d] - 1) * stride;
+            if (L->kind == EKN_LAYER_POOL) stride *= L->size[d];
+            if (f > MAX_FOV || stride > MAX_FOV)
+                return perr(p, L->line, "layer '%s': the field of view grows past %d in %c", L->name,
+                            MAX_FOV, "ZYX"[d]);
+        }
+        fov[d] = (int)f;
+    }
+    return 0;
+}
+
+static int finish_all(parser *p, int last_line)
+{
+    ekn_spec *s = p->spec;
+    if (!p->input_line)
+        return perr(p, last_line, "no [input] section (a spec starts with [input] and its 'mode')");
+    if (!s->nlayers) return perr(p, last_line, "no layers after [input]");
+    if (s->ndim < 1 || s->ndim > 3) s->ndim = 1;
+    if (!s->has_shape)
+        for (int d = 0; d < 3; d++) s->shape[d] = 0;
+
+    for (int i = 0; i < s->nlayers - 1; i++)
+        if (s->layers[i].act == EKN_ACT_SOFTMAX)
+            return perr(p, s->layers[i].line, "layer '%s': act = softmax is only allowed on the "
+                                              "last layer", s->layers[i].name);
+    const ekn_spec_layer *last = &s->layers[s->nlayers - 1];
+    ekn_layer_kind want = s->mode == EKN_MODE_IMG_IMG ? EKN_LAYER_CONV : EKN_LAYER_DENSE;
+    if (last->kind != want)
+        return perr(p, last->line, "the last layer ('%s') must be [%s] with mode = %s", last->name,
+                    ekn_layer_kind_name(want), ekn_mode_name(s->mode));
+    if (last->act != EKN_ACT_SOFTMAX && last->act != EKN_ACT_LINEAR)
+        return perr(p, last->line, "the last layer ('%s') needs act = softmax (classification) or "
+                                   "act = linear (regression), not %s", last->name,
+                    ekn_spec_act_name(last->act));
+    if (last->act == EKN_ACT_SOFTMAX && last->units < 2)
+        return perr(p, last->line, "the last layer ('%s'): softmax needs at least 2 classes, not %d",
+                    last->name, last->units);
+    if (last->dropout > 0)
+        return perr(p, last->line, "the last layer ('%s') cannot have dropout", last->name);
+
+    int fov[3];
+    if (spec_fov(p, fov)) return -1;
+    if (s->mode == EKN_MODE_IMG_IMG)
+        for (int d = 3 - s->ndim; d < 3; d++)
+            if (fov[d] % 2 == 0)
+                return perr(p, last->line, "the field of view is %d in %c, an even number: "
+                                           "img-img needs an odd field of view so that each "
+                                           "output has a centre pixel (change a filter size by "
+                                           "1)", fov[d], "ZYX"[d]);
+    return 0;
+}
+
+/* ---- the line loop ----------------------------------------------------------- */
+
+static int parse_line(parser *p, char *raw, int lineno)
+{
+    char *hash = strchr(raw, '#');
+    if (hash) *hash = '\0';
+    char *s = trim(raw);
+    if (!*s) return 0;
+
+    if (*s == '[') {
+        size_t n = strlen(s);
+        if (s[n - 1] != ']')
+            return perr(p, lineno, "malformed section header '%s' (expected e.g. [conv])", s);
+        s[n - 1] = '\0';
+        const char *name = trim(s + 1);
+        int sect = -1;
+        for (int i = 0; i < NSECT; i++)
+            if (!strcmp(name, sect_names[i])) sect = i;
+        if (sect < 0)
+            return perr(p, lineno, "unknown section [%s] (sections: input, conv, pool, dense)", name);
+        if (finish_section(p)) return -1;
+        if (sect == S_INPUT && p->input_line)
+            return perr(p, lineno, "duplicate section [input] (first at line %d)", p->input_line);
+        if (sect != S_INPUT && !p->input_line)
+            return perr(p, lineno, "[%s] before [input]: a spec starts with [input]", name);
+        p->sect = sect;
+        p->line = lineno;
+        memset(p->kline, 0, sizeof p->kline);
+        if (sect == S_INPUT) p->input_line = p->spec->input_line = lineno;
+        return 0;
+    }
+
+    char *eq = strchr(s, '=');
+    if (!eq) return perr(p, lineno, "expected 'key = value' or '[section]', not '%s'", s);
+    *eq = '\0';
+    const char *key = trim(s);
+    const char *val = trim(eq + 1);
+    if (!*key) return perr(p, lineno, "missing key before '='");
+    int k = -1;
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(key, key_names[i])) k = i;
+    if (p->sect < 0)
+        return perr(p, lineno, "key '%s' before the first section (a spec starts with [input])", key);
+    if (k < 0 || !(sect_keys[p->sect] & B(k))) {
+        char list[256] = "";
+        for (int i = 0; i < NKEYS; i++)
+            if (sect_keys[p->sect] & B(i)) {
+                size_t used = strlen(list);
+                snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", key_names[i]);
+            }
+        return perr(p, lineno, "unknown key '%s' in [%s] (keys: %s)", key,
+                    sect_names[p->sect], list);
+    }
+    if (p->kline[k])
+        return perr(p, lineno, "duplicate key '%s' (first at line %d)", key, p->kline[k]);
+    if (!*val) return perr(p, lineno, "'%s' has no value", key);
+    if (strlen(val) >= MAX_VALUE) return perr(p, lineno, "value of '%s' is too long", key);
+    p->kline[k] = lineno;
+    snprintf(p->val[k], sizeof p->val[k], "%s", val);
+    return 0;
+}
+
+static int parse_text(parser *p, const char *text)
+{
+    int lineno = 0;
+    const char *cur = text;
+    char buf[MAX_LINE];
+    while (*cur) {
+        lineno++;
+        const char *nl = strchr(cur, '\n');
+        size_t len = nl ? (size_t)(nl - cur) : strlen(cur);
+        if (len && cur[len - 1] == '\r') len--;
+        if (len >= sizeof buf) return perr(p, lineno, "line too long (at most %d bytes)", MAX_LINE - 1);
+        memcpy(buf, cur, len);
+        buf[len] = '\0';
+        if (parse_line(p, buf, lineno)) return -1;
+        if (!nl) break;
+        cur = nl + 1;
+    }
+    if (finish_section(p)) return -1;
+    return finish_all(p, lineno ? lineno : 1);
+}
+
+int ekn_spec_parse(ekn_spec *spec, const char *text, const char *file, ekn_err *err)
+{
+    memset(spec, 0, sizeof *spec);
+    if (!file) file = "<spec>";
+    if (!text) return ekn_err_set(err, EKN_EXIT_FAIL, "%s: no spec text", file);
+    parser *p = calloc(1, sizeof *p);
+    if (!p) return ekn_err_set(err, EKN_EXIT_FAIL, "%s: out of memory", file);
+    p->spec = spec;
+    p->file = file;
+    p->err = err;
+    p->sect = -1;
+    snprintf(p->input_name, sizeof p->input_name, "input");
+    int rc = parse_text(p, text);
+    free(p);
+    if (rc == 0) {
+        spec->text = strdup(text);
+        if (!spec->text) rc = ekn_err_set(err, EKN_EXIT_FAIL, "%s: out of memory", file);
+    }
+    if (rc) {
+        memset(spec, 0, sizeof *spec);
+        return -1;
+    }
+    snprintf(spec->file, sizeof spec->file, "%s", file);
+    return 0;
+}
+
+int ekn_spec_load(ekn_spec *spec, const char *path, ekn_err *err)
+{
+    memset(spec, 0, sizeof *spec);
+    FILE *f = fopen(path, "rb");
+    if (!f) return ekn_err_set(err, EKN_EXIT_FAIL, "cannot open '%s':", path);
+    char *buf = malloc(MAX_SPEC_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "%s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, MAX_SPEC_BYTES + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "cannot read '%s':", path);
+    }
+    if (n > MAX_SPEC_BYTES) {
+        free(buf);
+        return ekn_err_set(err, EKN_EXIT_SPEC, "%s: too large for a spec (more than %d bytes)",
+                           path, MAX_SPEC_BYTES);
+    }
+    if (memchr(buf, '\0', n)) {
+        free(buf);
+        return ekn_err_set(err, EKN_EXIT_SPEC, "%s: contains a NUL byte (not a spec text file)",
+                           path);
+    }
+    buf[n] = '\0';
+    int rc = ekn_spec_parse(spec, buf, path, err);
+    free(buf);
+    return rc;
+}
+
+void ekn_spec_free(ekn_spec *spec)
+{
+    if (!spec) return;
+    free(spec->text);
+    spec->text = NULL;
+}
+
+int ekn_spec_outputs(const ekn_spec *spec)
+{
+    return spec->nlayers ? spec->layers[spec->nlayers - 1].units : 0;
+}
+
+int ekn_spec_classes(const ekn_spec *spec)
+{
+    if (!spec->nlayers) return 0;
+    const ekn_spec_layer *last = &spec->layers[spec->nlayers - 1];
+    return last->act == EKN_ACT_SOFTMAX ? last->units : 0;
+}
+
+int ekn_spec_has_mfp(const ekn_spec *spec)
+{
+    for (int i = 0; i < spec->nlayers; i++)
+        if (spec->layers[i].kind == EKN_LAYER_POOL && spec->layers[i].mfp) return 1;
+    return 0;
+}

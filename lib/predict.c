@@ -131,7 +131,13 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
                    unsigned long long rec, ekn_err *err)
 {
     int c, S[3], shape[3];
-    if (record_geometry(in, &c, S) || in->shape[0] == 0) {
+    int bad = record_geometry(in, &c, S) || in->shape[0] == 0;
+    if (!bad && p->spec.mode == EKN_MODE_VECT_SCALAR) {
+        /* an MLP sees each example as one flat feature vector */
+        S[2] = (int)(ekn_tensor_numel(in) / in->shape[0]);
+        S[0] = S[1] = c = 1;
+    }
+    if (bad) {
         char s[256];
         ekn_shape_str(in->rank, in->shape, s, sizeof s);
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record of shape %s is not (N,C,[Z,]Y,X) or (N,F)",

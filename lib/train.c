@@ -390,6 +390,16 @@ static int choose_input_shape(ekn_trainer *tr, int shape[3], ekn_err *err)
 {
     const ekn_dataset *d = &tr->train;
     const ekn_spec *s = &tr->spec;
+    if (s->mode == EKN_MODE_VECT_SCALAR) {
+        /* an MLP sees each example as one flat feature vector */
+        ekn_dataset *dm = &tr->train;
+        dm->shape[2] = (int)dm->ex_size;
+        dm->shape[0] = dm->shape[1] = dm->c = 1;
+        if (tr->cfg.val_path) {
+            tr->val.shape[2] = (int)tr->val.ex_size;
+            tr->val.shape[0] = tr->val.shape[1] = tr->val.c = 1;
+        }
+    }
     if (s->mode != EKN_MODE_IMG_IMG) {
         memcpy(shape, d->shape, 3 * sizeof *shape);
         if (s->mode == EKN_MODE_VECT_SCALAR && s->has_shape && s->shape[2] != d->shape[2])

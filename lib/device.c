@@ -1,0 +1,108 @@
+#include "device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEVICE_WORDS "auto, cpu, cuda or cuda:N"
+
+static void set_cpu(ekn_device *dev)
+{
+    dev->is_cuda = 0;
+    dev->index = 0;
+    dev->be = NULL;
+}
+
+/* "cuda:N": N is plain decimal digits, no sign or spaces, below 1<<20. */
+static int parse_index(const char *digits, int *index)
+{
+    if (*digits < '0' || *digits > '9') return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(digits, &end, 10);
+    if (*end || errno || v >= (1ul << 20)) return -1;
+    *index = (int)v;
+    return 0;
+}
+
+int ekn_device_parse_backend(const char *s, const ekn_backend *cuda, ekn_device *dev, ekn_err *err)
+{
+    const char *word = s ? s : "auto";
+    int index = 0, is_auto = !strcmp(word, "auto");
+    set_cpu(dev);
+    if (!strcmp(word, "cpu")) return 0;
+    if (!is_auto && strcmp(word, "cuda") && (strncmp(word, "cuda:", 5) || parse_index(word + 5, &index) < 0))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "unknown device '%s' (expected " DEVICE_WORDS ")", word);
+
+    int count = cuda ? cuda->device_count() : 0;
+    if (is_auto && count <= 0) return 0;
+    if (!cuda)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': this ekn was built without CUDA (CUDA=0)", word);
+    if (count <= 0) {
+        char why[512] = "";
+        if (cuda->describe) cuda->describe(-1, why, sizeof why);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': no CUDA device found%s%s%s", word,
+                           *why ? " (" : "", why, *why ? ")" : "");
+    }
+    if (index >= count)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': no CUDA device %d: found %d device%s", word,
+                           index, count, count == 1 ? "" : "s");
+    if (cuda->select(index, err) < 0) return ekn_err_prefix(err, "device '%s'", word);
+    dev->is_cuda = 1;
+    dev->index = index;
+    dev->be = cuda;
+    return 0;
+}
+
+int ekn_device_parse(const char *s, ekn_device *dev, ekn_err *err)
+{
+    return ekn_device_parse_backend(s, ekn_cuda_backend(), dev, err);
+}
+
+const char *ekn_device_describe(const ekn_device *dev, char *buf, size_t cap)
+{
+    if (!cap) return buf;
+    if (!dev->is_cuda || !dev->be) {
+        snprintf(buf, cap, "cpu");
+        return buf;
+    }
+    char what[256] = "";
+    if (dev->be->describe) dev->be->describe(dev->index, what, sizeof what);
+    snprintf(buf, cap, "cuda:%d%s%s%s", dev->index, *what ? " (" : "", what, *what ? ")" : "");
+    return buf;
+}
+
+static int name_error(const ekn_tensor *t, ekn_err *err)
+{
+    return t->name[0] ? ekn_err_prefix(err, "tensor '%s'", t->name) : -1;
+}
+
+int ekn_device_upload(const ekn_device *dev, const ekn_tensor *host, void **dev_ptr, size_t *cap,
+                      ekn_err *err)
+{
+    if (!dev->is_cuda) {
+        *dev_ptr = host->data;
+        return 0;
+    }
+    size_t bytes = ekn_tensor_bytes(host);
+    if (!*dev_ptr || *cap < bytes) {
+        dev->be->free(*dev_ptr);
+        *dev_ptr = NULL;
+        *cap = 0;
+        void *p = dev->be->alloc(bytes, err);
+        if (!p) return name_error(host, err);
+        *dev_ptr = p;
+        *cap = bytes;
+    }
+    if (bytes && dev->be->to_device(*dev_ptr, host->data, bytes, err) < 0)
+        return name_error(host, err);
+    return 0;
+}
+
+void ekn_device_release(const ekn_device *dev, void **dev_ptr, size_t *cap)
+{
+    if (dev->is_cuda && *dev_ptr) dev->be->free(*dev_ptr);
+    *dev_ptr = NULL;
+    *cap = 0;
+}

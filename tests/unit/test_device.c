@@ -1,0 +1,304 @@
+/* Device selection (the --device option) and the upload helper, on the CPU:
+ * fake CUDA backends with 0, 1 and 2 devices stand in for the GPU, so every
+ * branch of ekn_device_parse_backend runs in both build modes; then the real
+ * ekn_device_parse, whose answer depends on this build and this machine. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "device.h"
+
+/* ---- a fake backend: host memory, counted calls ---- */
+static int print_errors = 1; /* each message once in the log */
+static int fake_count, fake_selected, fake_select_fails, fake_allocs, fake_frees, fake_copies;
+
+static int fake_device_count(void) { return fake_count; }
+static int fake_select(int device, ekn_err *err)
+{
+    if (fake_select_fails) return ekn_err_set(err, EKN_EXIT_FAIL, "cuda: cudaSetDevice(%d) failed: busy", device);
+    fake_selected = device;
+    return 0;
+}
+static void *fake_alloc(size_t bytes, ekn_err *err)
+{
+    (void)err;
+    fake_allocs++;
+    return malloc(bytes ? bytes : 1);
+}
+static void fake_free(void *p)
+{
+    if (p) fake_frees++;
+    free(p);
+}
+static int fake_copy(void *dst, const void *src, size_t bytes, ekn_err *err)
+{
+    (void)err;
+    fake_copies++;
+    memcpy(dst, src, bytes);
+    return 0;
+}
+static void fake_describe(int device, char *buf, size_t cap)
+{
+    if (device < 0) snprintf(buf, cap, "%s", fake_count ? "" : "cudaGetDeviceCount: no CUDA-capable device is detected");
+    else snprintf(buf, cap, "Fake GPU %d", device);
+}
+static const ekn_backend fake = {"fake", fake_device_count, fake_select, fake_alloc, fake_free,
+                                 fake_copy,  fake_copy,         NULL,        fake_describe};
+
+static int setup(void **state)
+{
+    (void)state;
+    fake_count = fake_selected = -1;
+    fake_select_fails = fake_allocs = fake_frees = fake_copies = 0;
+    return 0;
+}
+
+static void expect_cpu(const char *word, const ekn_backend *be)
+{
+    ekn_device d = {.is_cuda = 7, .index = 7, .be = &fake};
+    ekn_err err = {0};
+    assert_int_equal(ekn_device_parse_backend(word, be, &d, &err), 0);
+    assert_int_equal(d.is_cuda, 0);
+    assert_int_equal(d.index, 0);
+    assert_null(d.be);
+    assert_int_equal(err.code, 0);
+}
+
+static void expect_cuda(const char *word, int index)
+{
+    ekn_device d = {0};
+    ekn_err err = {0};
+    fake_selected = -1;
+    assert_int_equal(ekn_device_parse_backend(word, &fake, &d, &err), 0);
+    assert_int_equal(d.is_cuda, 1);
+    assert_int_equal(d.index, index);
+    assert_ptr_equal(d.be, &fake);
+    assert_int_equal(fake_selected, index); /* and it was selected */
+}
+
+/* The error's code and message; with a fake backend no select() may happen. */
+static void expect_error(const char *word, const ekn_backend *be, int code, const char *msg)
+{
+    ekn_device d = {.is_cuda = 1, .index = 3, .be = &fake};
+    ekn_err err = {0};
+    fake_selected = -1;
+    assert_int_equal(ekn_device_parse_backend(word, be, &d, &err), -1);
+    if (print_errors) fprintf(stderr, "'%s' -> %s\n", word ? word : "(null)", err.msg);
+    assert_int_equal(err.code, code);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(d.is_cuda, 0); /* never left half set */
+    assert_int_equal(fake_selected, -1);
+}
+
+static void test_cpu_always(void **state)
+{
+    (void)state;
+    for (int n = 0; n <= 2; n++) {
+        fake_count = n;
+        expect_cpu("cpu", &fake);
+    }
+    expect_cpu("cpu", NULL);
+}
+
+static void test_auto(void **state)
+{
+    (void)state;
+    expect_cpu("auto", NULL); /* built without CUDA */
+    expect_cpu(NULL, NULL);   /* NULL is auto */
+    fake_count = 0;           /* CUDA build, no GPU */
+    expect_cpu("auto", &fake);
+    expect_cpu(NULL, &fake);
+    fake_count = 2; /* GPUs: the first */
+    expect_cuda("auto", 0);
+    expect_cuda(NULL, 0);
+}
+
+static void test_cuda_present(void **state)
+{
+    (void)state;
+    fake_count = 2;
+    expect_cuda("cuda", 0);
+    expect_cuda("cuda:0", 0);
+    expect_cuda("cuda:1", 1);
+    fake_count = 1;
+    expect_cuda("cuda", 0);
+}
+
+static void test_cuda_missing(void **state)
+{
+    (void)state;
+    expect_error("cuda", NULL, EKN_EXIT_FAIL, "device 'cuda': this ekn was built without CUDA (CUDA=0)");
+    expect_error("cuda:1", NULL, EKN_EXIT_FAIL, "device 'cuda:1': this ekn was built without CUDA (CUDA=0)");
+    fake_count = 0;
+    expect_error("cuda", &fake, EKN_EXIT_FAIL,
+                 "device 'cuda': no CUDA device found (cudaGetDeviceCount: no CUDA-capable device is detected)");
+    fake_count = 1;
+    expect_error("cuda:1", &fake, EKN_EXIT_FAIL, "device 'cuda:1': no CUDA device 1: found 1 device");
+    fake_count = 2;
+    expect_error("cuda:2", &fake, EKN_EXIT_FAIL, "device 'cuda:2': no CUDA device 2: found 2 devices");
+    expect_error("cuda:1048575", &fake, EKN_EXIT_FAIL,
+                 "device 'cuda:1048575': no CUDA device 1048575: found 2 devices");
+}
+
+static void test_select_fails(void **state)
+{
+    (void)state;
+    fake_count = 2;
+    fake_select_fails = 1;
+    ekn_device d = {0};
+    ekn_err err = {0};
+    assert_int_equal(ekn_device_parse_backend("cuda:1", &fake, &d, &err), -1);
+    assert_int_equal(err.code, EKN_EXIT_FAIL);
+    assert_string_equal(err.msg, "device 'cuda:1': cuda: cudaSetDevice(1) failed: busy");
+    assert_int_equal(d.is_cuda, 0);
+    ekn_device a = {0};
+    assert_int_equal(ekn_device_parse_backend("auto", &fake, &a, &err), -1); /* a GPU that fails is not hidden */
+}
+
+static void test_unknown_words(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"",        "gpu",     "CPU",     "Cuda",   "cuda:",  "cuda:x",
+                                "cuda:-1", "cuda:+1", "cuda: 1", "cuda:1x", "cuda:1048576",
+                                "cuda:99999999999999999999999", " cpu", "cpu ", "cuda0", "cuda:0:1"};
+    for (int n = 0; n <= 2; n += 2) {
+        fake_count = n;
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            char want[256];
+            snprintf(want, sizeof want, "unknown device '%s' (expected auto, cpu, cuda or cuda:N)", bad[i]);
+            print_errors = n == 0;
+            expect_error(bad[i], &fake, EKN_EXIT_USAGE, want);
+            print_errors = 0;
+            expect_error(bad[i], NULL, EKN_EXIT_USAGE, want); /* usage first, whatever the build */
+        }
+    }
+    print_errors = 1;
+}
+
+static void test_describe(void **state)
+{
+    (void)state;
+    char buf[128];
+    ekn_device cpu = {0}, gpu = {.is_cuda = 1, .index = 1, .be = &fake};
+    assert_string_equal(ekn_device_describe(&cpu, buf, sizeof buf), "cpu");
+    assert_string_equal(ekn_device_describe(&gpu, buf, sizeof buf), "cuda:1 (Fake GPU 1)");
+    assert_string_equal(ekn_device_describe(&gpu, buf, 5), "cuda"); /* truncated, terminated */
+    ekn_backend quiet = fake;
+    quiet.describe = NULL;
+    gpu.be = &quiet;
+    assert_string_equal(ekn_device_describe(&gpu, buf, sizeof buf), "cuda:1");
+}
+
+static void test_upload_reuses(void **state)
+{
+    (void)state;
+    fake_count = 1;
+    ekn_device d;
+    ekn_err err = {0};
+    assert_int_equal(ekn_device_parse_backend("cuda", &fake, &d, &err), 0);
+    ekn_tensor t = EKN_TENSOR_INIT;
+    void *p = NULL;
+    size_t cap = 0;
+    uint64_t big[2] = {10, 100}, small[2] = {3, 7}, bigger[2] = {10, 101};
+
+    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 2, big, &err), 0);
+    for (size_t i = 0; i < 1000; i++) ((float *)t.data)[i] = (float)i;
+    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
+    assert_non_null(p);
+    assert_int_equal(cap, 4000);
+    assert_int_equal(fake_allocs, 1);
+    assert_memory_equal(p, t.data, 4000);
+
+    void *first = p; /* smaller and equal sizes: same buffer, only copies */
+    assert_int_equal(ekn_tensor_reshape(&t, EKN_U8, 2, small, &err), 0);
+    memset(t.data, 0xab, 21);
+    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
+    assert_ptr_equal(p, first);
+    assert_int_equal(cap, 4000);
+    assert_memory_equal(p, t.data, 21);
+    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 2, big, &err), 0);
+    for (int step = 0; step < 5; step++) assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
+    assert_int_equal(fake_allocs, 1);
+    assert_int_equal(fake_copies, 7);
+
+    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 2, bigger, &err), 0); /* grows once */
+    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
+    assert_int_equal(cap, 4040);
+    assert_int_equal(fake_allocs, 2);
+    assert_int_equal(fake_frees, 1);
+
+    ekn_device_release(&d, &p, &cap);
+    assert_null(p);
+    assert_int_equal(cap, 0);
+    assert_int_equal(fake_frees, 2);
+    ekn_tensor_free(&t);
+}
+
+static void test_upload_cpu_aliases(void **state)
+{
+    (void)state;
+    ekn_device d;
+    ekn_err err = {0};
+    assert_int_equal(ekn_device_parse_backend("cpu", &fake, &d, &err), 0);
+    ekn_tensor t = EKN_TENSOR_INIT;
+    uint64_t shape[1] = {16};
+    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 1, shape, &err), 0);
+    void *p = NULL;
+    size_t cap = 0;
+    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
+    assert_ptr_equal(p, t.data);
+    assert_int_equal(cap, 0);
+    assert_int_equal(fake_allocs + fake_copies, 0);
+    ekn_device_release(&d, &p, &cap);
+    assert_null(p);
+    assert_int_equal(fake_frees, 0);
+    ekn_tensor_free(&t);
+}
+
+/* The real thing: "auto" is CUDA exactly when this build has CUDA and this
+ * machine a GPU; "cuda" without one is an error that says why. */
+static void test_this_machine(void **state)
+{
+    (void)state;
+    const ekn_backend *be = ekn_cuda_backend();
+    int count = be ? be->device_count() : 0;
+    fprintf(stderr, "this build: %s, %d CUDA device%s\n", be ? "CUDA" : "CPU only", count, count == 1 ? "" : "s");
+    ekn_device d;
+    ekn_err err = {0};
+    char buf[256];
+    assert_int_equal(ekn_device_parse("auto", &d, &err), 0);
+    fprintf(stderr, "auto -> %s\n", ekn_device_describe(&d, buf, sizeof buf));
+    assert_int_equal(d.is_cuda, count > 0);
+    assert_int_equal(ekn_device_parse("cpu", &d, &err), 0);
+    assert_int_equal(d.is_cuda, 0);
+    int rc = ekn_device_parse("cuda", &d, &err);
+    if (count > 0) {
+        assert_int_equal(rc, 0);
+        assert_int_equal(d.is_cuda, 1);
+        return;
+    }
+    fprintf(stderr, "cuda -> %s\n", err.msg);
+    assert_int_equal(rc, -1);
+    assert_int_equal(err.code, EKN_EXIT_FAIL);
+    assert_non_null(strstr(err.msg, be ? "device 'cuda': no CUDA device found" : "built without CUDA (CUDA=0)"));
+    assert_int_equal(ekn_device_parse("cuda:x", &d, &err), -1);
+    assert_int_equal(err.code, EKN_EXIT_USAGE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_cpu_always, setup),   cmocka_unit_test_setup(test_auto, setup),
+        cmocka_unit_test_setup(test_cuda_present, setup), cmocka_unit_test_setup(test_cuda_missing, setup),
+        cmocka_unit_test_setup(test_select_fails, setup), cmocka_unit_test_setup(test_unknown_words, setup),
+        cmocka_unit_test_setup(test_describe, setup),     cmocka_unit_test_setup(test_upload_reuses, setup),
+        cmocka_unit_test_setup(test_upload_cpu_aliases, setup), cmocka_unit_test(test_this_machine),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -3,6 +3,7 @@
 #   make                 build libekn.a and bin/ekn-*
 #   make check           build, then run unit tests, bats tests and man-page lint
 #   make check-asan      the same suite built with -fsanitize=address,undefined
+#   make demo            the main job: Fashion-MNIST CNN, end to end
 #   make bench           benchmarks (never part of the tests)
 #   make deps            install the Debian packages the project needs (as root)
 #   make install PREFIX=/usr/local
@@ -58,7 +59,7 @@ BINS     := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all features check check-unit check-bats check-man check-asan bench deps install clean
+.PHONY: all features check check-unit check-bats check-man check-asan bench deps install clean demo
 all: features $(LIB) $(BINS) bin
 
 features:
@@ -121,6 +122,10 @@ check-man:
 check-asan:
 	$(MAKE) check BUILD=build/asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" CUDA=0
+
+# The main job: Fashion-MNIST preprocessed, the CNN trained, evaluated on the test set.
+demo: all
+	$(MAKE) -C examples/fmnist cnn EKN_BIN=$(abspath $(BUILD)/bin)/
 
 bench: all
 	bench/run.sh $(abspath $(BUILD)/bin)

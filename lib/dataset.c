@@ -46,7 +46,47 @@ static int grow(ekn_dataset *d, size_t need, ekn_err *err)
             d->t = t;
         }
     }
+    uint8_t **lazy[2] = {&d->labelled, &d->absent};
+    for (int i = 0; i < 2; i++)
+        if (*lazy[i]) {
+            uint8_t *p = realloc(*lazy[i], cap * (size_t)d->lazy_c);
+            if (!p) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
+            *lazy[i] = p;
+        }
     d->cap = cap;
+    return 0;
+}
+
+/* Lazy-label masks describe the examples of the pair before them. */
+static int add_lazy(ekn_dataset *d, const ekn_tensor *m, size_t last_n, unsigned long long rec, ekn_err *err)
+{
+    const char *src = d->source;
+    if (!last_n || m->rank != 2 || m->shape[0] != last_n)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: a '%s' record must follow a pair and be (N, classes)",
+                           src, rec, m->name);
+    int c = (int)m->shape[1];
+    if (d->lazy_c && c != d->lazy_c)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: %d classes in '%s', earlier records had %d", src, rec, c,
+                           m->name, d->lazy_c);
+    d->lazy_c = c;
+    int which = strcmp(m->name, "labelled") != 0;
+    uint8_t **dst = which ? &d->absent : &d->labelled;
+    if (d->lazy_count[which] != d->n - last_n)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' records must follow every pair, or none", src, rec,
+                           m->name);
+    d->lazy_count[which] = d->n;
+    /* sized to the examples' capacity so later growth keeps them aligned */
+    uint8_t *p = realloc(*dst, d->cap * (size_t)c);
+    if (!p) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", src);
+    *dst = p;
+    size_t base = (d->n - last_n) * (size_t)c;
+    for (size_t k = 0; k < last_n * (size_t)c; k++) {
+        double v = ekn_tensor_get(m, k);
+        if (v != 0 && v != 1)
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' values must be 0 or 1, found %g", src, rec,
+                               m->name, v);
+        p[base + k] = (uint8_t)v;
+    }
     return 0;
 }
 
@@ -56,9 +96,14 @@ static int load(ekn_dataset *d, ekn_reader *r, ekn_err *err)
     int rc = 0, got;
     const char *src = d->source;
     int max_label = -1;
+    size_t last_n = 0; /* examples of the last pair, which lazy-label records describe */
     while ((got = ekn_stream_read(r, &in, err)) == 1) {
         unsigned long long rec = (unsigned long long)r->record - 1;
         if (!strcmp(in.name, "mask")) continue;
+        if (!strcmp(in.name, "labelled") || !strcmp(in.name, "absent")) {
+            if (add_lazy(d, &in, last_n, rec, err)) { rc = -1; break; }
+            continue;
+        }
         if (!is_input(&in)) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: expected an 'image' or 'vector' record, found '%s'",
                              src, rec, in.name);
@@ -131,8 +176,11 @@ static int load(ekn_dataset *d, ekn_reader *r, ekn_err *err)
             ekn_convert_to_f32(lab.dtype, lab.data, d->t + d->n * lab_size, m);
         }
         d->n += n;
+        last_n = n;
     }
     if (got < 0) rc = -1;
+    if (!rc && d->lazy_c && (d->lazy_count[0] != d->n || d->lazy_count[1] != d->n))
+        rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': lazy labels need both 'labelled' and 'absent' records for every pair", src);
     if (!rc && d->n == 0) rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no examples in the stream", src);
     if (!rc && d->has_labels && d->classes <= max_label) {
         if (d->classes) rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': label %d is not below classes=%d", src, max_label, d->classes);
@@ -160,5 +208,7 @@ void ekn_dataset_free(ekn_dataset *d)
     free(d->x);
     free(d->y);
     free(d->t);
+    free(d->labelled);
+    free(d->absent);
     memset(d, 0, sizeof *d);
 }

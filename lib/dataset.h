@@ -4,8 +4,12 @@
  * The stream is a sequence of record pairs (ekn-stream(5)): an `image`
  * (N,C,[Z,]Y,X) or `vector` (N,F) record of any numeric dtype, then its
  * `label` (N) / (N,[Z,]Y,X) integer record or `target` (N,...) float record.
- * A `mask` record after a pair is accepted and ignored for now.  All
- * examples must share one shape; inputs become float32, labels int32. */
+ * A `mask` record after a pair is accepted and ignored for now.  Lazy
+ * labels (for data that is not densely labelled) come as `labelled` and
+ * `absent` records of shape (N, classes), any integer dtype, 0 or 1, after
+ * a pair: labelled[n,k] = 1 where class k is labelled in example n,
+ * absent[n,k] = 1 where class k does not occur in it (see ekn-train(1)).
+ * All examples must share one shape; inputs become float32, labels int32. */
 #ifndef EKN_DATASET_H
 #define EKN_DATASET_H
 #include <stddef.h>
@@ -29,6 +33,10 @@ typedef struct ekn_dataset {
     int32_t *y;          /* (n, lab_size) */
     float *t;            /* (n, lab_size) */
     int classes;         /* from a `classes=` metadata key, else 1 + the largest label seen */
+    int lazy_c;          /* classes of the lazy-label masks, 0 without them */
+    uint8_t *labelled;   /* (n, lazy_c) or NULL */
+    uint8_t *absent;     /* (n, lazy_c) or NULL */
+    size_t lazy_count[2];/* examples covered by labelled / absent records so far */
     size_t cap;          /* examples allocated */
 } ekn_dataset;
 

@@ -230,8 +230,8 @@ void ekn_opt_print_help(const ekn_command *cmd)
         for (const ekn_option *o = tables[t]; o && o->type; o++) {
             if (o->flags & EKN_OPTF_HIDDEN) continue;
             char left[96], def[128];
-            int n = snprintf(left, sizeof left, "  %s%c%s", o->short_name ? "-" : "  ",
-                             o->short_name ? o->short_name : ' ', o->short_name && o->long_name ? "," : " ");
+            int n = o->short_name ? snprintf(left, sizeof left, "  -%c%s", o->short_name, o->long_name ? "," : "")
+                                  : snprintf(left, sizeof left, "     ");
             if (o->long_name)
                 snprintf(left + n, sizeof left - n, " --%s%s%s", o->long_name, o->argname ? " " : "",
                          o->argname ? o->argname : "");

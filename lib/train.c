@@ -95,7 +95,7 @@ static void copy_label_patch(const ekn_dataset *d, const ekn_net *net, size_t e,
 /* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
 static int labels_full_res(const ekn_dataset *d) { return !memcmp(d->lab_shape, d->shape, sizeof d->shape); }
 
-static void sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
+static size_t sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
 {
     const ekn_net *net = &tr->net;
     size_t e = (size_t)ekn_rng_below(rng, d->n);
@@ -105,6 +105,15 @@ static void sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, fl
     if (labels_full_res(d)) copy_label_patch(d, net, e, pos, y, t);
     else if (y) memcpy(y, d->y + e * d->lab_size, d->lab_size * sizeof *y);
     else memcpy(t, d->t + e * d->lab_size, d->lab_size * sizeof *t);
+    return e;
+}
+
+static void copy_lazy(ekn_trainer *tr, int b, size_t e)
+{
+    const ekn_dataset *d = &tr->train;
+    if (!tr->blab) return;
+    memcpy(tr->blab + (size_t)b * d->lazy_c, d->labelled + e * d->lazy_c, (size_t)d->lazy_c);
+    memcpy(tr->babs + (size_t)b * d->lazy_c, d->absent + e * d->lazy_c, (size_t)d->lazy_c);
 }
 
 static void next_batch(ekn_trainer *tr)
@@ -116,7 +125,7 @@ static void next_batch(ekn_trainer *tr)
         int32_t *y = d->has_labels ? tr->by + b * ls : NULL;
         float *t = d->has_targets ? tr->bt + b * ls : NULL;
         if (is_img_img(tr)) {
-            sample_patch(tr, &tr->rng_data, d, tr->bx + b * ex, y, t);
+            copy_lazy(tr, b, sample_patch(tr, &tr->rng_data, d, tr->bx + b * ex, y, t));
             continue;
         }
         if (tr->perm_pos >= d->n) {
@@ -125,6 +134,7 @@ static void next_batch(ekn_trainer *tr)
             ekn_rng_shuffle(&tr->rng_data, tr->perm, d->n);
         }
         size_t e = tr->perm[tr->perm_pos++];
+        copy_lazy(tr, b, e);
         memcpy(tr->bx + b * ex, d->x + e * d->ex_size, ex * sizeof(float));
         if (y) memcpy(y, d->y + e * ls, ls * sizeof *y);
         if (t) memcpy(t, d->t + e * ls, ls * sizeof *t);
@@ -143,12 +153,12 @@ static void next_batch(ekn_trainer *tr)
 
 /* Loss of the net's last output for n examples of labels y / targets t;
  * writes dL/dout (fused through a softmax output) into dout. */
-static double batch_loss(ekn_trainer *tr, const float *out, int n, const int32_t *y, const float *t, float *dout,
-                         long *correct, long *counted)
+static double batch_loss(ekn_trainer *tr, const float *out, int n, const int32_t *y, const float *t,
+                         const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct, long *counted)
 {
     ekn_net *net = &tr->net;
     if (net->classes) {
-        ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->cfg.class_weights : NULL, NULL, NULL};
+        ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->cfg.class_weights : NULL, labelled, absent};
         double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
         if (correct) ekn_argmax_count_cpu(n, net->classes, net->out_spatial, out, y, correct, counted);
         return loss;
@@ -164,7 +174,8 @@ static double objective(void *ctx, const float *theta, float *grad)
     if (theta != net->theta) memcpy(net->theta, theta, net->nparams * sizeof(float));
     ekn_net_zero_grad(net);
     const float *out = ekn_net_forward(net, tr->bx, tr->cur_n, 1, &tr->rng_train);
-    double loss = batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->dout, &tr->correct, &tr->counted);
+    double loss = batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->blab, tr->babs, tr->dout, &tr->correct,
+                             &tr->counted);
     ekn_net_backward(net, tr->cur_n, tr->dout);
     if (grad != net->grad) memcpy(grad, net->grad, net->nparams * sizeof(float));
     return loss;
@@ -174,7 +185,7 @@ static double objective(void *ctx, const float *theta, float *grad)
 static double batch_loss_eval(ekn_trainer *tr)
 {
     const float *out = ekn_net_forward(&tr->net, tr->bx, tr->cur_n, 0, NULL);
-    return batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->gtmp, NULL, NULL);
+    return batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->blab, tr->babs, tr->gtmp, NULL, NULL);
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -195,7 +206,8 @@ static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const fl
         int m = (int)(n - i < (size_t)B ? n - i : (size_t)B);
         const float *out = ekn_net_forward(net, x + i * net->in_size, m, 0, NULL);
         long c = 0, k = 0;
-        double l = batch_loss(tr, out, m, y ? y + i * ls : NULL, t ? t + i * ls : NULL, tr->gtmp, &c, &k);
+        /* validation scores the dense labels; lazy masks only shape the training loss */
+        double l = batch_loss(tr, out, m, y ? y + i * ls : NULL, t ? t + i * ls : NULL, NULL, NULL, tr->gtmp, &c, &k);
         double w = C ? (double)k : (double)m;
         loss_sum += l * w;
         weight += w;
@@ -515,6 +527,14 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     if (tr->train.has_labels) tr->by = calloc(B * ls, sizeof *tr->by);
     else tr->bt = alloc_f(B * ls);
     if (!is_img_img(tr)) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
+    if (tr->train.lazy_c) {
+        if (tr->train.lazy_c != net->classes)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d",
+                               tr->train.source, tr->train.lazy_c, net->classes);
+        tr->blab = malloc(B * (size_t)net->classes);
+        tr->babs = malloc(B * (size_t)net->classes);
+        if (!tr->blab || !tr->babs) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    }
     if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!is_img_img(tr) && !tr->perm))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
     ekn_rng_seed(&tr->rng_data, cfg->seed, RNG_DATA);
@@ -559,6 +579,8 @@ void ekn_trainer_free(ekn_trainer *tr)
     free(tr->bx);
     free(tr->bt);
     free(tr->by);
+    free(tr->blab);
+    free(tr->babs);
     free(tr->dout);
     free(tr->gtmp);
     free(tr->perm);

@@ -80,6 +80,7 @@ typedef struct ekn_trainer {
     /* batch buffers, allocated once */
     float *bx, *bt, *dout, *gtmp;
     int32_t *by;
+    uint8_t *blab, *babs;     /* lazy-label masks of the batch, (batch, classes) */
     float *val_x;             /* img-img: fixed validation patches */
     int32_t *val_y;
     float *val_t;

@@ -9,6 +9,9 @@ int ekn_verbose;
 static const char *progname = "ekn";
 static void (*cleanups[8])(void);
 static int ncleanups;
+static int dying;
+
+int ekn_dying(void) { return dying; }
 
 void ekn_set_progname(const char *argv0)
 {
@@ -80,6 +83,7 @@ void ekn_die(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vprint(fmt, ap);
     va_end(ap);
+    dying = 1;
     ekn_run_cleanups();
     exit(code);
 }
@@ -87,6 +91,7 @@ void ekn_die(int code, const char *fmt, ...)
 void ekn_die_err(const ekn_err *err)
 {
     fprintf(stderr, "%s: %s\n", progname, err->msg[0] ? err->msg : "unknown error");
+    dying = 1;
     ekn_run_cleanups();
     exit(err->code ? err->code : EKN_EXIT_FAIL);
 }

@@ -46,4 +46,7 @@ void ekn_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * half-written temp files); up to 8, run in reverse order of registration. */
 void ekn_atexit_cleanup(void (*fn)(void));
 void ekn_run_cleanups(void);
+/* Nonzero once ekn_die has started: the exit path then reports nothing
+ * more (one error, one line), e.g. a stdout that also fails to flush. */
+int ekn_dying(void);
 #endif

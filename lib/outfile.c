@@ -43,6 +43,11 @@ void ekn_close_stdout(void)
     static int done;
     if (done) return;
     done = 1;
+    if (ekn_dying()) {
+        /* the error that ends the run is already reported */
+        fclose(stdout);
+        return;
+    }
     errno = 0;
     int bad = fflush(stdout) != 0 || ferror(stdout);
     if (bad) ekn_check_pipe();

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Temp files alive right now; the signal handler may only call unlink(). */
@@ -102,6 +103,14 @@ int ekn_outfile_open(ekn_outfile *o, const char *path, int binary, int force, ek
         o->fp = stdout;
         return 0;
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or FIFO (/dev/null, a named pipe): write to it in place,
+         * a rename over it would replace the device with a file */
+        o->fp = fopen(path, "wb");
+        if (!o->fp) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
+        return 0;
+    }
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid());
     o->fp = fopen(o->tmp, "wb");
     if (!o->fp) {
@@ -148,6 +157,14 @@ int ekn_outfile_commit(ekn_outfile *o, ekn_err *err)
         }
         return 0;
     }
+    if (!o->tmp[0]) {
+        int bad = fflush(o->fp) != 0 || ferror(o->fp);
+        int saved = errno;
+        if (fclose(o->fp) != 0 && !bad) bad = 1, saved = errno;
+        o->fp = NULL;
+        errno = saved;
+        return bad ? ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write failed:", o->path) : 0;
+    }
     int bad = fflush(o->fp) != 0 || ferror(o->fp);
     int saved = errno;
     if (!bad && fsync(fileno(o->fp)) != 0 && errno != EINVAL) bad = 1, saved = errno;
@@ -168,7 +185,7 @@ void ekn_outfile_abort(ekn_outfile *o)
 {
     if (o->fp && o->fp != stdout) {
         fclose(o->fp);
-        unlink(o->tmp);
+        if (o->tmp[0]) unlink(o->tmp);
     }
     o->fp = NULL;
     forget_temp(o);

@@ -1,0 +1,147 @@
+/* readers: input file formats for ekn-preprocess, each read whole into a
+ * tensor in its native dtype and its own axis order (arranging the axes
+ * into (N, C, [Z,] Y, X) is prep's job).
+ *
+ *   IDX   lib/read_idx.c   MNIST's format: big-endian, magic 00 00 TYPE RANK
+ *   NPY   lib/read_npy.c   numpy .npy v1/v2/v3, little-endian, C order
+ *   HDF5  lib/read_h5.c    one dataset of an HDF5 file
+ *   raw   lib/read_raw.c   headerless little-endian array, shape given
+ *   CSV   lib/read_csv.c   tables: numeric and categorical columns, labels
+ *
+ * Every reader returns 0, or -1 with a one-line message in err that names
+ * the file (`name`, as the user gave it) and the problem, code
+ * EKN_EXIT_FAIL.  Nothing is printed.  Limits: rank <= EKN_MAX_RANK, and a
+ * header's sizes are checked against the bytes really there before any
+ * allocation, so absurd dimensions are an error, not a huge malloc. */
+#ifndef EKN_READERS_H
+#define EKN_READERS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archive_io.h"
+#include "diag.h"
+#include "tensor.h"
+
+typedef enum ekn_format {
+    EKN_FMT_AUTO = 0, EKN_FMT_IDX, EKN_FMT_NPY, EKN_FMT_H5, EKN_FMT_RAW, EKN_FMT_CSV,
+} ekn_format;
+
+/* "idx" -> EKN_FMT_IDX ...; EKN_FMT_AUTO for "auto" or NULL; -1 if unknown. */
+int ekn_format_from_name(const char *s);
+const char *ekn_format_name(ekn_format f);
+/* Guesses the format of a loaded file: by magic (npy, HDF5, IDX whose
+ * header matches the size exactly), then by name (…idx…, *-ubyte, .npy,
+ * .h5, .csv/.data/.test/.txt), then raw if have_shape, then CSV if the
+ * start is printable text.  EKN_FMT_AUTO if nothing fits. */
+ekn_format ekn_format_detect(const char *name, const unsigned char *p, size_t len, int have_shape);
+/* 1 if the bytes start with the HDF5 signature. */
+int ekn_is_hdf5(const unsigned char *p, size_t len);
+
+/* ---- IDX ---------------------------------------------------------------- */
+typedef struct ekn_idx_header {
+    ekn_dtype dtype;      /* u8, i8, i16, i32, f32, f64 */
+    int rank;             /* 1..EKN_MAX_RANK */
+    uint64_t shape[EKN_MAX_RANK];
+    size_t header_len;    /* 4 + 4 * rank */
+    uint64_t data_len;    /* prod(shape) * sizeof(dtype) */
+} ekn_idx_header;
+
+/* Parses the header at p (len bytes available: the whole file).  Checks the
+ * magic, the type code, the rank, overflow of the element count, and that
+ * exactly data_len bytes follow (truncation and trailing bytes are errors).
+ * The message does not name the file (the caller prefixes it). */
+int ekn_idx_parse_header(const unsigned char *p, size_t len, ekn_idx_header *h, ekn_err *err);
+/* The array in host byte order. */
+int ekn_read_idx(const ekn_blob *b, const char *name, ekn_tensor *t, ekn_err *err);
+
+/* ---- NPY ---------------------------------------------------------------- */
+typedef struct ekn_npy_header {
+    int major, minor;
+    ekn_dtype dtype;
+    int rank;
+    uint64_t shape[EKN_MAX_RANK];
+    size_t header_len;    /* bytes before the data */
+    uint64_t data_len;
+} ekn_npy_header;
+
+/* Parses magic, version and the header dict ('descr', 'fortran_order',
+ * 'shape').  Refuses big-endian and non-numeric dtypes and
+ * fortran_order True, and checks that exactly data_len bytes follow.
+ * Accepted descr: b1 (as u8) u1 i1 u2 i2 u4 i4 u8 i8 f2 f4 f8. */
+int ekn_npy_parse_header(const unsigned char *p, size_t len, ekn_npy_header *h, ekn_err *err);
+int ekn_read_npy(const ekn_blob *b, const char *name, ekn_tensor *t, ekn_err *err);
+/* Encodes a v1.0 header for a C-order little-endian array (total length a
+ * multiple of 64); returns its length, or 0 if cap is too small. */
+size_t ekn_npy_encode_header(unsigned char *buf, size_t cap, ekn_dtype dt, int rank, const uint64_t *shape);
+
+/* ---- raw ---------------------------------------------------------------- */
+/* The file must hold exactly prod(shape) elements of dt. */
+int ekn_read_raw(const ekn_blob *b, const char *name, ekn_dtype dt, int rank, const uint64_t *shape,
+                 ekn_tensor *t, ekn_err *err);
+
+/* ---- HDF5 --------------------------------------------------------------- */
+/* Reads dataset `dset` ("/group/data"; empty: the file's only dataset) of an
+ * integer or float type. */
+int ekn_read_h5(const char *file, const char *dset, ekn_tensor *t, ekn_err *err);
+
+/* ---- CSV ---------------------------------------------------------------- */
+/* How missing values ('?' or an empty field) are treated. */
+typedef enum ekn_missing {
+    EKN_MISSING_MEAN = 0, /* numeric: the training mean; categorical: all-zero one-hot */
+    EKN_MISSING_ZERO,     /* numeric: 0; categorical: all-zero one-hot */
+    EKN_MISSING_DROP,     /* the row is left out */
+    EKN_MISSING_ERROR,    /* an error naming file:line:column */
+} ekn_missing;
+
+typedef struct ekn_csv_opts {
+    int header;               /* first record names the columns */
+    const char *label_column; /* 1-based number, name, "none"/"0"; NULL: the last column */
+    const char *categorical;  /* "auto" (NULL) or a comma list of numbers/names */
+    ekn_missing missing;
+    char delim;               /* ',' (fields are trimmed of blanks) */
+} ekn_csv_opts;
+
+typedef struct ekn_csv_column {
+    char *name;        /* from the header, else the 1-based column number */
+    int categorical;
+    int ncat;          /* categories, sorted (strcmp) */
+    char **cats;
+    double impute;     /* numeric: training mean of the non-missing values */
+    int feature;       /* index of its first feature; -1 for the label column */
+} ekn_csv_column;
+
+/* What --fit learns from a CSV file and --apply reuses: the column types,
+ * the one-hot category lists, the label names and the imputation values. */
+typedef struct ekn_csv_schema {
+    int fitted;
+    int ncols;         /* fields per record, the label column included */
+    int label_col;     /* 0-based; -1: no labels */
+    ekn_csv_column *cols;
+    int nlabels;       /* class names; label k is labels[k] */
+    char **labels;
+    int nfeatures;
+} ekn_csv_schema;
+
+/* Reads a CSV blob (b->data is modified in place: fields are cut out of
+ * it).  Lines starting with '|' and blank lines are skipped, as are the
+ * header line (opts->header).  If !schema->fitted the schema is learnt from
+ * this file first (types, categories, labels, imputation means) and
+ * marked fitted; otherwise this file must have the schema's column count,
+ * and a non-number in a numeric column is an error.  Out: x (N, F) f32
+ * with missing numbers imputed and categories one-hot; y (N) i32 class
+ * index, -1 for a missing or (with a fitted schema) unseen label, left
+ * untouched when there is no label column.  *unseen counts unseen labels. */
+int ekn_read_csv(ekn_blob *b, const char *name, const ekn_csv_opts *opts, ekn_csv_schema *schema,
+                 ekn_tensor *x, ekn_tensor *y, size_t *unseen, ekn_err *err);
+void ekn_csv_schema_free(ekn_csv_schema *s);
+/* The schema as metadata keys "csv.*" on t (a statistics record). */
+int ekn_csv_schema_save(const ekn_csv_schema *s, ekn_tensor *t, ekn_err *err);
+/* 1 if t carries a schema (then loaded into s), 0 if not, -1 on a malformed one. */
+int ekn_csv_schema_load(ekn_csv_schema *s, const ekn_tensor *t, ekn_err *err);
+/* Feature names "age,workclass=Private,..." (malloc'd), for metadata. */
+char *ekn_csv_feature_names(const ekn_csv_schema *s);
+
+/* Parses a whole field as a number (strtod syntax, blanks not allowed):
+ * returns 1 and *v for a number (possibly NaN or infinite), 0 if not one. */
+int ekn_parse_number(const char *s, double *v);
+#endif

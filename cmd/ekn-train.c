@@ -13,8 +13,10 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_stop(int sig)
 {
-    /* a second signal ends the run at once (temp files are removed by the default path) */
+    /* a second signal ends the run at once; a checkpoint being written is
+     * removed (ekn_run_cleanups only unlinks registered temp files) */
     if (stop_flag) {
+        ekn_run_cleanups();
         signal(sig, SIG_DFL);
         raise(sig);
     }

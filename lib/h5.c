@@ -34,8 +34,12 @@ int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
     h->temp_slot = -1;
     snprintf(h->path, sizeof h->path, "%s", path);
     snprintf(h->tmp, sizeof h->tmp, "%s.tmp.%ld", path, (long)getpid());
+    /* registered before it exists, so a signal during H5Fcreate removes it too */
+    h->temp_slot = ekn_temp_register(h->tmp);
     h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
+        ekn_temp_forget(h->temp_slot);
+        h->temp_slot = -1;
         /* HDF5 hides errno; a plain open tells the user why */
         int fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
@@ -45,7 +49,6 @@ int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
         }
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create:", path);
     }
-    h->temp_slot = ekn_temp_register(h->tmp);
     return 0;
 }
 

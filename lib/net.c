@@ -194,6 +194,10 @@ void ekn_net_backward(ekn_net *net, int n, const float *dout)
             if (L->mask) {
                 for (size_t k = 0; k < m; k++) g[k] = dy[k] * L->mask[k];
                 dy = g;
+                /* forward scaled y by the mask, but act_backward takes f'
+                 * from y (tanh, sigmoid): restore the unmasked activation
+                 * (the next layer's backward, which read y, has run) */
+                if (s->act != EKN_ACT_LINEAR) ops->act_forward((ekn_act)s->act, s->alpha, m, L->z, L->y);
             }
             if (s->act != EKN_ACT_LINEAR) ops->act_backward((ekn_act)s->act, s->alpha, m, L->z, L->y, dy, g);
             dz = g;

@@ -120,7 +120,10 @@ static void score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3],
                 p->confusion[l * p->classes + p->cls[e * net->out_spatial + s]]++;
             } else {
                 for (int c = 0; c < net->out_c; c++) {
-                    double t = ekn_tensor_get(lab, e * per * net->out_c + c * per + s), y = p->out[(e * net->out_c + c) * net->out_spatial + s];
+                    /* targets are (N, C, positions...): per = C * positions */
+                    size_t ti = li + (size_t)c * (per / (size_t)net->out_c);
+                    double t = ti < (e + 1) * per ? ekn_tensor_get(lab, ti) : NAN;
+                    double y = p->out[(e * net->out_c + c) * net->out_spatial + s];
                     if (isfinite(t)) p->se_sum += (y - t) * (y - t), p->se_n++;
                 }
             }

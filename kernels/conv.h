@@ -1,0 +1,58 @@
+/* conv: valid (no padding), stride-1 cross-correlation in up to 3 spatial
+ * dimensions, forward and backward.
+ *
+ * Spatial axes are always (Z,Y,X): a 2D layer uses Z=1,kz=1 and a 1D layer
+ * Z=Y=1, kz=ky=1, so one code path serves all three.  All tensors are f32 in
+ * C order:
+ *     x  (N, Cin,  Z, Y, X)
+ *     w  (Cout, Cin, kz, ky, kx)
+ *     b  (Cout)
+ *     y  (N, Cout, Z-kz+1, Y-ky+1, X-kx+1)
+ *     y[n,co,oz,oy,ox] = b[co] + sum_{ci,dz,dy,dx} w[co,ci,dz,dy,dx] * x[n,ci,oz+dz,oy+dy,ox+dx]
+ * (cross-correlation, as in every framework: the kernel is not flipped).
+ *
+ * Two implementations with identical semantics: _ref is plain loops and
+ * serves as the test oracle; _cpu lowers the whole batch to one SGEMM per
+ * pass (vol2col), so it needs a caller-owned workspace.
+ *
+ * Gradients are +dL/dtheta.  Backward overwrites dx (so the caller need not
+ * clear it) but accumulates into dw and db (+=), so gradients of a shared
+ * weight or of several micro-batches sum without extra buffers. */
+#ifndef EKN_CONV_H
+#define EKN_CONV_H
+#include <stddef.h>
+
+typedef struct ekn_conv_geom {
+    int n, cin, cout;
+    int in[3];  /* Z, Y, X of the input */
+    int k[3];   /* kz, ky, kx */
+    int out[3]; /* in - k + 1 */
+} ekn_conv_geom;
+
+/* Fills g (out = in - k + 1).  Returns 0, or -1 when any size is < 1, some
+ * out < 1, or the lowered matrices would not fit the int dimensions of BLAS
+ * (Cin*kvol or N*outvol > INT_MAX); g is then unspecified. */
+int ekn_conv_geom_init(ekn_conv_geom *g, int n, int cin, int cout, const int in[3], const int k[3]);
+
+/* Floats of scratch memory ekn_conv_forward_cpu and ekn_conv_backward_cpu
+ * need for this geometry: (Cin*kz*ky*kx + Cout) * N*outvol.  One buffer of
+ * this size serves both passes; its contents need not be preserved between
+ * calls (backward rebuilds what it needs), so layers may share one. */
+size_t ekn_conv_workspace_floats(const ekn_conv_geom *g);
+
+/* y overwritten. */
+void ekn_conv_forward_ref(const ekn_conv_geom *g, const float *x, const float *w, const float *b,
+                          float *y);
+/* dy has y's shape.  dx overwritten (skipped when dx == NULL, e.g. for the
+ * first layer); dw and db ACCUMULATE (+=). */
+void ekn_conv_backward_ref(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *db);
+
+/* As the _ref versions; work holds ekn_conv_workspace_floats(g) floats and
+ * must not alias any argument.  Nothing is allocated; the SGEMMs are
+ * threaded by OpenBLAS, the rest runs on the calling thread. */
+void ekn_conv_forward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *b,
+                          float *y, float *work);
+void ekn_conv_backward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *db, float *work);
+#endif

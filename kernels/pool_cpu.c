@@ -1,0 +1,71 @@
+/* Fast CPU max pooling.  Each output row (n,c,oz,oy) is built from its
+ * pz*py input rows, read in order; the inner loop walks one input row
+ * sequentially, so memory is streamed once and nothing is divided. */
+#include "pool.h"
+
+#include <stddef.h>
+#include <string.h>
+
+void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, int32_t *arg)
+{
+    const size_t Y = (size_t)g->in[1], X = (size_t)g->in[2];
+    const int PZ = g->p[0], PY = g->p[1], PX = g->p[2];
+    const int OZ = g->out[0], OY = g->out[1], OX = g->out[2];
+    const size_t plane = (size_t)g->in[0] * Y * X;
+    const size_t nc_all = (size_t)g->n * g->c;
+    float *yo = y;
+    int32_t *ao = arg;
+    for (size_t nc = 0; nc < nc_all; nc++) {
+        const float *xp = x + nc * plane;
+        for (int oz = 0; oz < OZ; oz++)
+            for (int oy = 0; oy < OY; oy++, yo += OX, ao += OX) {
+                /* the window's first input row seeds the row of maxima, so
+                 * later rows replace only on a strict increase: ties keep the
+                 * first element in (z,y,x) scan order, as _ref does */
+                const size_t r0 = ((size_t)oz * PZ * Y + (size_t)oy * PY) * X;
+                for (int ox = 0, ix = 0; ox < OX; ox++, ix += PX) {
+                    float m = xp[r0 + ix];
+                    int32_t a = (int32_t)(r0 + ix);
+                    for (int dx = 1; dx < PX; dx++)
+                        if (xp[r0 + ix + dx] > m) {
+                            m = xp[r0 + ix + dx];
+                            a = (int32_t)(r0 + ix + dx);
+                        }
+                    yo[ox] = m;
+                    ao[ox] = a;
+                }
+                for (int dz = 0; dz < PZ; dz++)
+                    for (int dy = (dz == 0); dy < PY; dy++) {
+                        const size_t r = r0 + ((size_t)dz * Y + dy) * X;
+                        const float *restrict row = xp + r;
+                        float *restrict ym = yo;
+                        int32_t *restrict am = ao;
+                        for (int ox = 0, ix = 0; ox < OX; ox++, ix += PX) {
+                            float m = ym[ox];
+                            int32_t a = am[ox];
+                            for (int dx = 0; dx < PX; dx++)
+                                if (row[ix + dx] > m) { /* compiles to selects */
+                                    m = row[ix + dx];
+                                    a = (int32_t)(r + ix + dx);
+                                }
+                            ym[ox] = m;
+                            am[ox] = a;
+                        }
+                    }
+            }
+    }
+}
+
+void ekn_maxpool_backward_cpu(const ekn_pool_geom *g, const float *dy, const int32_t *arg, float *dx)
+{
+    const size_t plane = (size_t)g->in[0] * g->in[1] * g->in[2];
+    const size_t oplane = (size_t)g->out[0] * g->out[1] * g->out[2];
+    const size_t nc_all = (size_t)g->n * g->c;
+    memset(dx, 0, nc_all * plane * sizeof *dx);
+    for (size_t nc = 0; nc < nc_all; nc++) {
+        float *restrict dxp = dx + nc * plane;
+        const float *restrict d = dy + nc * oplane;
+        const int32_t *restrict a = arg + nc * oplane;
+        for (size_t o = 0; o < oplane; o++) dxp[a[o]] += d[o];
+    }
+}

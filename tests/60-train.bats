@@ -1,0 +1,587 @@
+#!/usr/bin/env bats
+# ekn-train: learning, the log, checkpoints, exact resume, signals, the
+# control file, NaN handling and every class of bad input.  Tiny nets
+# (examples/nets/tiny-*.spec) on synthetic streams made with numpy, so the
+# file runs in seconds and needs nothing but the build.
+load helper
+
+NETS="$BATS_TEST_DIRNAME/../examples/nets"
+
+# make_data DIR: the synthetic streams (tests/ekn_stream.py's writer)
+#   img*.ekn   img-scalar, (N,1,4,8,8) f32, 2 classes: the bright half is
+#              the top rows (class 1) or the bottom rows (class 0), in noise
+#   vec*.ekn   vect-scalar, (N,10) f32, class = sign of a fixed projection
+#   reg*.ekn   vect-scalar regression, (N,10) -> (N,2) f32 targets
+#   seg*.ekn   img-img, (N,1,24,24) smooth noise, label (N,24,24) = image > 0
+# and broken ones: shape (4x9x9 volumes), wide (4x10x10), count (labels for
+# 3 of 4 examples), nanin (one NaN pixel), empty, trunc (cut in a payload).
+make_data() {
+    ekn_py - "$1" "$BATS_TEST_DIRNAME" <<'EOF'
+import os, sys
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+import ekn_stream as es
+
+d = sys.argv[1]
+
+def put(name, *records):
+    with open(os.path.join(d, name), 'wb') as f:
+        for rec in records:
+            es.write(f, *rec)
+
+def img(n, seed):
+    g = np.random.default_rng(seed)
+    y = g.integers(0, 2, n).astype(np.int32)
+    x = g.normal(0, 0.5, (n, 1, 4, 8, 8)).astype(np.float32)
+    x[y == 1, :, :, :4, :] += 0.7
+    x[y == 0, :, :, 4:, :] += 0.7
+    return [('image', x), ('label', y, 'classes=2\n')]
+
+W = np.linspace(-1, 1, 10)
+
+def vec(n, seed):
+    x = np.random.default_rng(seed).normal(0, 1, (n, 10)).astype(np.float32)
+    return [('vector', x), ('label', (x @ W > 0).astype(np.int32))]
+
+def reg(n, seed):
+    x = np.random.default_rng(seed).normal(0, 1, (n, 10)).astype(np.float32)
+    t = 0.5 * np.stack([x @ W, x[:, 0] - x[:, 1]], 1)
+    return [('vector', x), ('target', t.astype(np.float32))]
+
+def seg(n, seed):
+    x = np.random.default_rng(seed).normal(0, 1, (n, 1, 28, 28))
+    k = np.ones(5) / 5
+    for ax in (2, 3):
+        x = np.apply_along_axis(lambda v: np.convolve(v, k, 'valid'), ax, x)
+    x = (x / x.std()).astype(np.float32)
+    return [('image', x), ('label', (x[:, 0] > 0).astype(np.int32))]
+
+put('img.ekn', *img(256, 1))
+put('img-test.ekn', *img(128, 2))
+put('vec.ekn', *vec(512, 3))
+put('vec-test.ekn', *vec(256, 4))
+put('reg.ekn', *reg(256, 5))
+put('reg-test.ekn', *reg(128, 6))
+put('seg.ekn', *seg(64, 7))
+put('seg-test.ekn', *seg(32, 8))
+z = np.zeros
+put('shape.ekn', ('image', z((4, 1, 4, 9, 9), np.float32)), ('label', z(4, np.int32)))
+put('wide.ekn', ('image', np.random.default_rng(9).normal(0, 1, (8, 1, 4, 10, 10)).astype(np.float32)),
+    ('label', np.arange(8, dtype=np.int32) % 2))
+put('count.ekn', ('image', z((4, 1, 4, 8, 8), np.float32)), ('label', z(3, np.int32)))
+x = np.random.default_rng(10).normal(0, 1, (16, 1, 4, 8, 8)).astype(np.float32)
+x[3, 0, 1, 2, 3] = np.nan
+put('nanin.ekn', ('image', x), ('label', np.arange(16, dtype=np.int32) % 2))
+open(os.path.join(d, 'empty.ekn'), 'wb').close()
+with open(os.path.join(d, 'img.ekn'), 'rb') as f:
+    data = f.read(100000)
+with open(os.path.join(d, 'trunc.ekn'), 'wb') as f:
+    f.write(data)
+EOF
+}
+
+setup_file() {
+    make_data "$BATS_FILE_TMPDIR"
+}
+
+setup() {
+    D=$BATS_FILE_TMPDIR
+    cd "$BATS_TEST_TMPDIR"
+}
+
+# The options every tiny run shares (the defaults may change; tests must not).
+TRAIN_OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7)
+
+# h5_same A B: every dataset under /params, /optimizer and /state (but the
+# wall-clock /state/elapsed) is byte-identical in both checkpoints.
+h5_same() {
+    ekn_py - "$1" "$2" <<'EOF'
+import sys
+import h5py
+import numpy as np
+
+a, b = h5py.File(sys.argv[1], 'r'), h5py.File(sys.argv[2], 'r')
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+bad = 0
+for n in names:
+    if n.split('/')[0] not in ('params', 'optimizer', 'state') or n == 'state/elapsed':
+        continue
+    if n not in b:
+        print(f'{n}: missing in {sys.argv[2]}')
+        bad += 1
+        continue
+    x, y = a[n][()], b[n][()]
+    if isinstance(x, np.ndarray):
+        same = x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+    else:
+        same = x == y
+    if not same:
+        print(f'{n}: differs')
+        bad += 1
+print(f'{len(names)} datasets, {bad} differ')
+sys.exit(1 if bad else 0)
+EOF
+}
+
+# The value after "accuracy" in an --eval report on stdin.
+accuracy_of() { awk -F'\t' '$1 == "accuracy" { print $2 }'; }
+
+# wait_until SECONDS COMMAND...: polls every 0.05 s.
+wait_until() {
+    local n=$(($1 * 20))
+    shift
+    while ((n-- > 0)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+log_rows_at_least() { [[ -f $1 ]] && (($(wc -l <"$1") > $2)); }
+
+# ---- learning ----------------------------------------------------------------
+
+@test "img-scalar: training lowers the loss and the model classifies held-out data (accuracy >= 0.95)" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 200 \
+        --log train.tsv --log-every 10 --gain-every 0 -o img.h5 "$D/img.ekn"
+    refute_crash
+    assert_success
+    assert_no_stdout
+    [[ -z $stderr ]]
+    # mean loss of the first two rows against the last two
+    run awk -F'\t' 'NR > 1 { l[++n] = $5 } END { a = (l[1] + l[2]) / 2; b = (l[n] + l[n-1]) / 2;
+        printf "%g %g\n", a, b; exit !(b < a / 4) }' train.tsv
+    assert_success
+    run --separate-stderr ekn-predict -m img.h5 --eval "$D/img-test.ekn"
+    assert_success
+    local acc
+    acc=$(accuracy_of <<<"$output")
+    echo "accuracy $acc"
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }'
+}
+
+@test "vect-scalar: an MLP learns a linear rule (accuracy >= 0.85), reading the stream from stdin" {
+    run --separate-stderr bash -c "ekn-train --spec '$NETS/tiny-mlp.spec' ${TRAIN_OPTS[*]} --steps 300 -o vec.h5 < '$D/vec.ekn'"
+    refute_crash
+    assert_success
+    assert_no_stdout
+    run --separate-stderr ekn-predict -m vec.h5 --eval "$D/vec-test.ekn"
+    assert_success
+    local acc
+    acc=$(accuracy_of <<<"$output")
+    echo "accuracy $acc"
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.85) }'
+}
+
+@test "img-img: a per-pixel threshold is learnt (accuracy >= 0.8 over the output pixels)" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-img.spec" "${TRAIN_OPTS[@]}" --batch 8 --steps 300 \
+        -o seg.h5 "$D/seg.ekn"
+    refute_crash
+    assert_success
+    assert_no_stdout
+    run --separate-stderr ekn-predict -m seg.h5 --eval "$D/seg-test.ekn"
+    assert_success
+    local acc
+    acc=$(accuracy_of <<<"$output")
+    echo "accuracy $acc"
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }'
+}
+
+@test "regression: held-out mse is below a tenth of the targets' variance" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-regress.spec" "${TRAIN_OPTS[@]}" --steps 300 \
+        -o reg.h5 "$D/reg.ekn"
+    refute_crash
+    assert_success
+    run --separate-stderr ekn-predict -m reg.h5 --eval "$D/reg-test.ekn"
+    assert_success
+    local mse var
+    mse=$(awk -F'\t' '$1 == "mse" { print $2 }' <<<"$output")
+    var=$(ekn_py - "$D/reg-test.ekn" "$EKN_STREAM_PY" <<'EOF'
+import sys, importlib.util
+spec = importlib.util.spec_from_file_location('es', sys.argv[2])
+es = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(es)
+recs = list(es.read(open(sys.argv[1], 'rb')))
+print(recs[1][1].var())
+EOF
+    )
+    echo "mse $mse, target variance $var"
+    awk -v m="$mse" -v v="$var" 'BEGIN { exit !(m == m + 0 && m < v / 10) }'
+}
+
+# ---- log ---------------------------------------------------------------------
+
+@test "log: the documented header, one row per log step and per validation, numbers or nan" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 50 \
+        --log run.tsv --log-every 10 --gain-every 0 --val "$D/img-test.ekn" --val-every 25 -o m.h5 "$D/img.ekn"
+    assert_success
+    assert_no_stdout
+    run head -n 1 run.tsv
+    assert_output "$(printf '%s\t' step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum \
+        mean_label train_err val_loss val_err | sed 's/\t$//')"
+    # the rows: every 10th step and the validations (25, 50)
+    run awk -F'\t' 'NR > 1 { printf "%s ", $1 }' run.tsv
+    assert_output "10 20 25 30 40 50 "
+    # 14 fields, each a number or nan; val_* numeric exactly on validation rows
+    run awk -F'\t' '
+        NR > 1 {
+            if (NF != 14) { print "row " NR ": " NF " fields"; bad = 1 }
+            for (i = 1; i <= NF; i++)
+                if ($i != "nan" && $i !~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/) { print "row " NR " field " i ": " $i; bad = 1 }
+            val = ($1 % 25 == 0)
+            if (val != ($13 != "nan") || val != ($14 != "nan")) { print "row " NR ": val columns " $13 " " $14; bad = 1 }
+            if ($5 == "nan" || $9 != 0.05 || $10 != 0.9) { print "row " NR ": loss/lr/momentum " $5 " " $9 " " $10; bad = 1 }
+            if ($7 != "nan" || $8 != "nan") { print "row " NR ": gain measured with --gain-every 0"; bad = 1 }
+        }
+        END { exit bad }' run.tsv
+    assert_success
+}
+
+@test "log: --gain-every fills loss_after and gain; --resume appends without a second header" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 20 \
+        --log run.tsv --log-every 5 --gain-every 5 -o m.h5 "$D/img.ekn"
+    assert_success
+    run awk -F'\t' 'NR > 1 && $7 != "nan" && $8 != "nan" { n++ } END { print n + 0; exit !(n > 0) }' run.tsv
+    assert_success
+    local rows
+    rows=$(wc -l <run.tsv)
+    run --separate-stderr ekn-train --resume m.h5 "${TRAIN_OPTS[@]}" --steps 40 --log run.tsv --log-every 5 \
+        --gain-every 5 -o m.h5 "$D/img.ekn"
+    assert_success
+    (($(wc -l <run.tsv) > rows))
+    run grep -c '^step' run.tsv
+    assert_output 1
+    # steps keep counting from the checkpoint
+    run awk -F'\t' 'NR > 1 { if ($1 <= last) bad = 1; last = $1 } END { print last; exit bad }' run.tsv
+    assert_success
+    assert_output 40
+}
+
+# ---- checkpoints -------------------------------------------------------------
+
+@test "checkpoint: h5py reads /spec, /params shapes, /optimizer/velocity and /state/step" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 60 \
+        -o ck.h5 "$D/img.ekn"
+    assert_success
+    run ekn_py - ck.h5 "$NETS/tiny-img-scalar.spec" <<'EOF'
+import sys
+import h5py
+import numpy as np
+
+f = h5py.File(sys.argv[1], 'r')
+spec = f['spec'][()]
+spec = spec.decode() if isinstance(spec, bytes) else spec
+assert spec == open(sys.argv[2]).read(), 'spec text differs from the file'
+want = {'conv1.w': (4, 1, 1, 3, 3), 'conv1.b': (4,), 'dense3.w': (8, 4 * 3 * 3 * 4), 'dense3.b': (8,),
+        'dense4.w': (2, 8), 'dense4.b': (2,)}
+got = {k: v.shape for k, v in f['params'].items()}
+assert got == want, got
+total = 0
+for k, v in f['params'].items():
+    assert v.dtype == np.float32, (k, v.dtype)
+    assert np.isfinite(v[()]).all(), k
+    total += v.size
+vel = f['optimizer/velocity']
+assert vel.shape == (total,) and vel.dtype == np.float32, vel.shape
+assert np.abs(vel[()]).sum() > 0
+assert int(f['state/step'][()]) == 60
+print('ok', total, 'parameters')
+EOF
+    echo "$output"
+    assert_success
+    assert_output --partial "ok 1218 parameters"
+    # and h5dump (HDF5's own tool) agrees on a shape
+    command -v h5dump >/dev/null || skip "no h5dump"
+    run h5dump -H -d /params/conv1.w ck.h5
+    assert_success
+    assert_output --partial "( 4, 1, 1, 3, 3 )"
+}
+
+@test "--resume: img-scalar with dropout and input noise ends bit-identical to an uninterrupted run" {
+    local opts=("${TRAIN_OPTS[@]}" --spec "$NETS/tiny-img-scalar.spec")
+    run --separate-stderr ekn-train "${opts[@]}" --steps 60 -o A.h5 "$D/img.ekn"
+    assert_success
+    run --separate-stderr ekn-train "${opts[@]}" --steps 30 -o B.h5 "$D/img.ekn"
+    assert_success
+    run h5_same A.h5 B.h5
+    assert_failure # 30 steps are not 60
+    run --separate-stderr ekn-train --resume B.h5 "${TRAIN_OPTS[@]}" --steps 60 -o B.h5 "$D/img.ekn"
+    assert_success
+    assert_no_stdout
+    run h5_same A.h5 B.h5
+    echo "$output"
+    assert_success
+    # 256 examples, batch 16: 60 steps cross epoch boundaries, so the saved
+    # permutation was exercised too
+    run ekn_py -c "import h5py; print(int(h5py.File('B.h5')['state/epoch'][()]))"
+    assert_output 3
+}
+
+@test "--resume: img-img (random patches) ends bit-identical to an uninterrupted run" {
+    local opts=("${TRAIN_OPTS[@]}" --batch 4 --spec "$NETS/tiny-img-img.spec")
+    run --separate-stderr ekn-train "${opts[@]}" --steps 60 -o A.h5 "$D/seg.ekn"
+    assert_success
+    run --separate-stderr ekn-train "${opts[@]}" --steps 30 -o B.h5 "$D/seg.ekn"
+    assert_success
+    run --separate-stderr ekn-train --resume B.h5 "${TRAIN_OPTS[@]}" --batch 4 --steps 60 -o B.h5 "$D/seg.ekn"
+    assert_success
+    run h5_same A.h5 B.h5
+    echo "$output"
+    assert_success
+    # h5dump shows the same bytes too
+    command -v h5dump >/dev/null || skip "no h5dump"
+    diff <(h5dump -d /params/conv1.w A.h5 | tail -n +2) <(h5dump -d /params/conv1.w B.h5 | tail -n +2)
+}
+
+# ---- signals and the control file -------------------------------------------
+
+@test "SIGTERM: exit 143, the checkpoint is saved and loads in ekn-predict, no temp file is left" {
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 1000000 \
+        --log run.tsv --log-every 10 -o sig.h5 "$D/img.ekn" >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    # the handlers are installed before the first step, so wait for logged rows
+    wait_until 20 log_rows_at_least run.tsv 2 || { kill -KILL "$pid"; fail "no log rows"; }
+    kill -TERM "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    cat err.txt
+    ((rc == 143))
+    [[ ! -s out.txt ]]
+    [[ -f sig.h5 ]]
+    run compgen -G '*.tmp.*'
+    assert_failure
+    run --separate-stderr ekn-predict -m sig.h5 --eval "$D/img-test.ekn"
+    assert_success
+    assert_output --partial accuracy
+    # the checkpoint holds the steps actually made
+    run ekn_py -c "import h5py; print(int(h5py.File('sig.h5')['state/step'][()]))"
+    ((output >= 20 && output < 1000000))
+}
+
+@test "two SIGTERMs in a row: the run ends at once and leaves no temp file, even mid-save" {
+    # a checkpoint every step, so the second signal is likely to arrive while one is written
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 1000000 --save-every 1 \
+        --log run.tsv --log-every 10 -o sig.h5 "$D/img.ekn" >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    wait_until 20 log_rows_at_least run.tsv 2 || { kill -KILL "$pid"; fail "no log rows"; }
+    # the first signal asks for a stop, any later one ends the process at once
+    while kill -TERM "$pid" 2>/dev/null; do sleep 0.001; done
+    local rc=0
+    wait "$pid" || rc=$?
+    ((rc == 143))
+    run compgen -G '*.tmp.*'
+    assert_failure
+    # what is on disk is a whole checkpoint
+    ekn_py -c "import h5py; f = h5py.File('sig.h5', 'r'); assert int(f['state/step'][()]) > 0"
+}
+
+@test "SIGINT: exit 130 with the checkpoint saved" {
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-mlp.spec" "${TRAIN_OPTS[@]}" --steps 1000000 \
+        --log run.tsv --log-every 10 -o int.h5 "$D/vec.ekn" >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    wait_until 20 log_rows_at_least run.tsv 2 || { kill -KILL "$pid"; fail "no log rows"; }
+    kill -INT "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    ((rc == 130))
+    [[ -f int.h5 ]]
+    run compgen -G '*.tmp.*'
+    assert_failure
+}
+
+@test "SIGUSR1: a checkpoint appears while the run goes on" {
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 1000000 \
+        --log run.tsv --log-every 10 -o usr.h5 "$D/img.ekn" >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    wait_until 20 log_rows_at_least run.tsv 2 || { kill -KILL "$pid"; fail "no log rows"; }
+    [[ ! -e usr.h5 ]] || { kill -KILL "$pid"; fail "checkpoint before SIGUSR1"; }
+    kill -USR1 "$pid"
+    wait_until 20 test -f usr.h5 || { kill -KILL "$pid"; fail "no checkpoint after SIGUSR1"; }
+    local step
+    step=$(ekn_py -c "import h5py; print(int(h5py.File('usr.h5')['state/step'][()]))")
+    # still running, and it goes on past the saved step
+    kill -0 "$pid"
+    wait_until 20 awk -v s="$step" -F'\t' 'END { exit !($1 > s + 20) }' run.tsv || { kill -KILL "$pid"; fail "stalled"; }
+    kill -TERM "$pid"
+    wait "$pid" || true
+    grep -q "saved 'usr.h5'" err.txt
+}
+
+@test "--control: 'lr 0.001' changes the rate in the log, then 'stop' ends the run with exit 0" {
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 1000000 \
+        --log run.tsv --log-every 5 --control ctl -o ctl.h5 "$D/img.ekn" >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    wait_until 20 log_rows_at_least run.tsv 2 || { kill -KILL "$pid"; fail "no log rows"; }
+    # written aside, then renamed: the trainer never sees half a file
+    echo "lr 0.001" >ctl.new && mv ctl.new ctl
+    wait_until 20 test ! -e ctl || { kill -KILL "$pid"; fail "control file not consumed"; }
+    wait_until 20 awk -F'\t' '$9 == 0.001 { found = 1 } END { exit !found }' run.tsv ||
+        { kill -KILL "$pid"; fail "the log never shows lr 0.001"; }
+    echo stop >ctl.new && mv ctl.new ctl
+    local rc=0
+    wait "$pid" || rc=$?
+    cat err.txt
+    ((rc == 0))
+    [[ -f ctl.h5 ]]
+    # the rate before was --lr, after the command 0.001 and nothing else
+    run awk -F'\t' 'NR > 1 { print $9 }' run.tsv
+    [[ ${lines[0]} == 0.05 ]]
+    [[ ${lines[${#lines[@]} - 1]} == 0.001 ]]
+    run bash -c "awk -F'\t' 'NR > 1 { print \$9 }' run.tsv | uniq"
+    assert_output "$(printf '0.05\n0.001')"
+    run ekn_py -c "import h5py; print(h5py.File('ctl.h5')['state/lr'][()])"
+    assert_output 0.001
+}
+
+# ---- NaN ---------------------------------------------------------------------
+
+@test "NaN: a diverging run exits 1 with one line about the loss and keeps the last checkpoint" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-regress.spec" "${TRAIN_OPTS[@]}" --steps 20 \
+        -o good.h5 "$D/reg.ekn"
+    assert_success
+    cp good.h5 before.h5
+    run --separate-stderr ekn-train --resume good.h5 "${TRAIN_OPTS[@]}" --lr 1e6 --steps 200 \
+        -o good.h5 "$D/reg.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    echo "$stderr"
+    assert_one_line_error ekn-train
+    [[ $stderr == *loss* ]]
+    [[ $stderr == *nan* || $stderr == *inf* ]]
+    cmp good.h5 before.h5
+    run compgen -G '*.tmp.*'
+    assert_failure
+}
+
+@test "NaN: an input with a NaN is refused instead of poisoning the weights" {
+    skip "known bug: a NaN input pixel goes through relu as 0 in forward but NaN in dW; ekn-train exits 0 with NaN weights"
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 10 \
+        -o nan.h5 "$D/nanin.ekn"
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+}
+
+# ---- bad input ---------------------------------------------------------------
+
+@test "bad input: a missing spec exits 1 and names the file" {
+    run --separate-stderr ekn-train --spec no-such.spec "$D/img.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *no-such.spec* ]]
+    [[ ! -e model.h5 ]]
+}
+
+@test "bad input: a missing training stream exits 1 and names the file" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" no-such.ekn
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *no-such.ekn* ]]
+}
+
+@test "bad input: a spec with a typo exits 3 with file:line" {
+    sed 's/^filters = 4/filtres = 4/' "$NETS/tiny-img-scalar.spec" >typo.spec
+    local line
+    line=$(grep -n '^filtres' typo.spec | cut -d: -f1)
+    run --separate-stderr ekn-train --spec typo.spec "$D/img.ekn"
+    refute_crash
+    assert_failure 3
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *"typo.spec:$line:"*filtres* ]]
+}
+
+@test "bad input: data whose shape does not fit the spec exits 3" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "$D/shape.ekn"
+    refute_crash
+    assert_failure 3
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    # images for a conv net given to an MLP of another width
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" "$D/img.ekn"
+    assert_failure 3
+    assert_no_stdout
+    assert_one_line_error ekn-train
+}
+
+@test "bad input: data of a valid but different size than the spec's shape exits 3" {
+    skip "known bug: img-scalar takes the input size from the data, not the spec's 'shape'; 4x10x10 trains (exit 0)"
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" --steps 2 "$D/wide.ekn"
+    assert_failure 3
+    assert_no_stdout
+    assert_one_line_error ekn-train
+}
+
+@test "bad input: --lr -1 is a usage error (2) that says what was specified" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --lr -1 "$D/vec.ekn"
+    refute_crash
+    assert_failure 2
+    assert_no_stdout
+    ((${#stderr_lines[@]} == 2))
+    [[ ${stderr_lines[0]} == "ekn-train: "*--lr*"you specified -1"* ]]
+    [[ ${stderr_lines[1]} == "Try 'ekn-train --help' for more information." ]]
+}
+
+@test "bad input: an unknown option and a missing --spec are usage errors (2)" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --lr8 0.1 "$D/vec.ekn"
+    assert_failure 2
+    assert_no_stdout
+    ((${#stderr_lines[@]} == 2))
+    [[ ${stderr_lines[0]} == *"'--lr8'"* ]]
+    run --separate-stderr ekn-train "$D/vec.ekn"
+    assert_failure 2
+    assert_no_stdout
+    [[ ${stderr_lines[0]} == *--spec* ]]
+}
+
+@test "bad input: an empty training stream exits 1" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "$D/empty.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *empty.ekn* ]]
+}
+
+@test "bad input: a label record of the wrong count exits 1" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "$D/count.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *count.ekn*record* ]]
+}
+
+@test "bad input: a truncated training stream exits 1 and says 'truncated'" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "$D/trunc.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *trunc.ekn*truncated* ]]
+    [[ ! -e model.h5 ]]
+}
+
+@test "bad input: an unwritable checkpoint path exits 1 and names it" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --steps 2 -o no-such-dir/m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *no-such-dir/m.h5* ]]
+}
+
+@test "bad input: --resume of a file that is not a checkpoint exits 1 in one line" {
+    echo "not hdf5" >bogus.h5
+    run --separate-stderr ekn-train --resume bogus.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *bogus.h5* ]]
+}

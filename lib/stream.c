@@ -59,7 +59,7 @@ size_t ekn_stream_encode_header(unsigned char *buf, ekn_dtype dt, int rank, cons
     unsigned char *p = buf + 24;
     for (int i = 0; i < rank; i++, p += 8) put_u64(p, shape[i]);
     put_u16(p, (uint16_t)name_len);
-    memcpy(p + 2, name, name_len);
+    if (name_len) memcpy(p + 2, name, name_len);
     p += 2 + name_len;
     put_u32(p, (uint32_t)meta_len);
     if (meta_len) memcpy(p + 4, meta, meta_len);

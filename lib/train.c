@@ -713,7 +713,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         if (stop) break;
         update_hyper(tr);
         next_batch(tr);
-        int gain_now = c->gain_every > 0 && tr->step % c->gain_every == 0;
+        int gain_now = c->gain_every > 0 && (tr->step + 1) % c->gain_every == 0;
         double before_det = gain_now ? batch_loss_eval(tr) : NAN;
         ekn_hyper h = {tr->lr, tr->momentum, c->weight_decay};
         double loss;

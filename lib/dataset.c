@@ -157,7 +157,17 @@ static int load(ekn_dataset *d, ekn_reader *r, ekn_err *err)
             break;
         }
         if (grow(d, d->n + n, err)) { rc = -1; break; }
-        ekn_convert_to_f32(in.dtype, in.data, d->x + d->n * d->ex_size, n * d->ex_size);
+        float *xs = d->x + d->n * d->ex_size;
+        ekn_convert_to_f32(in.dtype, in.data, xs, n * d->ex_size);
+        /* one NaN input would turn every weight it reaches into NaN */
+        size_t bad_at = SIZE_MAX;
+        for (size_t k = 0; k < n * d->ex_size && bad_at == SIZE_MAX; k++)
+            if (!isfinite(xs[k])) bad_at = k;
+        if (bad_at != SIZE_MAX) {
+            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: example %zu has a non-finite value (%g)", src, rec,
+                             bad_at / d->ex_size, xs[bad_at]);
+            break;
+        }
         size_t m = n * lab_size;
         if (is_lab) {
             int32_t *y = d->y + d->n * lab_size;

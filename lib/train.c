@@ -412,6 +412,9 @@ static int choose_input_shape(ekn_trainer *tr, int shape[3], ekn_err *err)
             tr->val.shape[0] = tr->val.shape[1] = tr->val.c = 1;
         }
     }
+    if (s->mode == EKN_MODE_IMG_SCALAR && s->has_shape && memcmp(s->shape, d->shape, sizeof s->shape))
+        return ekn_err_set(err, EKN_EXIT_SPEC, "%s: the spec's input is %dx%dx%d, '%s' has examples of %dx%dx%d", s->file,
+                           s->shape[0], s->shape[1], s->shape[2], d->source, d->shape[0], d->shape[1], d->shape[2]);
     if (s->mode != EKN_MODE_IMG_IMG) {
         memcpy(shape, d->shape, 3 * sizeof *shape);
         if (s->mode == EKN_MODE_VECT_SCALAR && s->has_shape && s->shape[2] != d->shape[2])

@@ -456,7 +456,6 @@ EOF
 }
 
 @test "NaN: an input with a NaN is refused instead of poisoning the weights" {
-    skip "known bug: a NaN input pixel goes through relu as 0 in forward but NaN in dW; ekn-train exits 0 with NaN weights"
     run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 10 \
         -o nan.h5 "$D/nanin.ekn"
     assert_failure 1
@@ -510,7 +509,6 @@ EOF
 }
 
 @test "bad input: data of a valid but different size than the spec's shape exits 3" {
-    skip "known bug: img-scalar takes the input size from the data, not the spec's 'shape'; 4x10x10 trains (exit 0)"
     run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" --steps 2 "$D/wide.ekn"
     assert_failure 3
     assert_no_stdout

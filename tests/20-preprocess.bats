@@ -282,6 +282,7 @@ assert np.abs(c - np.eye(10)).max() < 1e-3, np.abs(c - np.eye(10)).max()
 assert np.abs(x.mean(0)).max() < 1e-4
 '
     check_stream "$d/w.stats" 'assert [n for n, a, m in recs][-2:] == ["zca_mean", "zca"] and recs[-1][1].shape == (10, 10)'
+    [[ -r $SHARED/data/isbi2012/train-labels.u8 ]] || skip "no shared ISBI data next to the repository"
     expect_error 1 "--whiten needs at most 4096 features" ekn-preprocess "$SHARED/data/isbi2012/train-labels.u8" --shape 30,512,512 --whiten 1
 }
 
@@ -418,6 +419,7 @@ np.save('$d/b.npy', np.zeros((3, 4, 5), '>f4'))"
     expect_error 1 "'$FMNIST/t10k-labels-idx1-ubyte.gz': 10000 labels for 100 examples in '$s/small-images-idx3-ubyte'" \
         ekn-preprocess "$s/small-images-idx3-ubyte" --labels "$FMNIST/t10k-labels-idx1-ubyte.gz"
     local i=$SHARED/data/isbi2012
+    [[ -r $i/train-volume.u8 ]] || skip "no shared ISBI data next to the repository"
     expect_error 1 "'$s/small-labels.npy': 100 labels for 1 examples in '$i/train-volume.u8'" ekn-preprocess "$i/train-volume.u8" --shape 30,512,512 --labels "$s/small-labels.npy"
 }
 

@@ -7,10 +7,9 @@
 #include "stream.h"
 #include "tensor.h"
 
-static int is_input(const ekn_tensor *t) { return !strcmp(t->name, "image") || !strcmp(t->name, "vector"); }
+int ekn_is_input_record(const ekn_tensor *t) { return !strcmp(t->name, "image") || !strcmp(t->name, "vector"); }
 
-/* Spatial shape of an input record: image (N,C,spatial...) or vector (N,F). */
-static int input_geometry(const ekn_tensor *t, int *c, int *ndim, int shape[3])
+int ekn_input_geometry(const ekn_tensor *t, int *c, int *ndim, int shape[3])
 {
     shape[0] = shape[1] = shape[2] = 1;
     if (!strcmp(t->name, "vector")) {
@@ -104,7 +103,7 @@ static int load(ekn_dataset *d, ekn_reader *r, ekn_err *err)
             if (add_lazy(d, &in, last_n, rec, err)) { rc = -1; break; }
             continue;
         }
-        if (!is_input(&in)) {
+        if (!ekn_is_input_record(&in)) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: expected an 'image' or 'vector' record, found '%s'",
                              src, rec, in.name);
             break;
@@ -112,7 +111,7 @@ static int load(ekn_dataset *d, ekn_reader *r, ekn_err *err)
         int c, ndim, shape[3];
         char s[256];
         ekn_shape_str(in.rank, in.shape, s, sizeof s);
-        if (input_geometry(&in, &c, &ndim, shape) || in.shape[0] == 0) {
+        if (ekn_input_geometry(&in, &c, &ndim, shape) || in.shape[0] == 0) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record of shape %s is not (N,C,[Z,]Y,X) or (N,F)",
                              src, rec, in.name, s);
             break;

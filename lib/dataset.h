@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "tensor.h"
 
 typedef struct ekn_dataset {
     char source[256];
@@ -39,6 +40,13 @@ typedef struct ekn_dataset {
     size_t lazy_count[2];/* examples covered by labelled / absent records so far */
     size_t cap;          /* examples allocated */
 } ekn_dataset;
+
+/* 1 for an `image` or `vector` record (a network input). */
+int ekn_is_input_record(const ekn_tensor *t);
+/* Channels, spatial dims and spatial shape (Z,Y,X; unused leading axes 1) of
+ * an input record: image (N,C,[Z,]Y,X) or vector (N,F) as (1,1,F).  -1 if
+ * the rank does not fit. */
+int ekn_input_geometry(const ekn_tensor *t, int *c, int *ndim, int shape[3]);
 
 int ekn_dataset_load(ekn_dataset *d, const char *path, ekn_err *err);
 void ekn_dataset_free(ekn_dataset *d);

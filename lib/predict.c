@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "net.h"
 #include "stream.h"
 #include "train.h"
@@ -51,23 +52,6 @@ static int grow(void **buf, size_t *cap, size_t bytes, ekn_err *err)
     if (!q) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for %zu bytes of output", bytes);
     *buf = q;
     *cap = bytes;
-    return 0;
-}
-
-/* Spatial geometry of an input record, as the dataset loader reads it. */
-static int record_geometry(const ekn_tensor *t, int *c, int shape[3])
-{
-    shape[0] = shape[1] = shape[2] = 1;
-    if (!strcmp(t->name, "vector")) {
-        if (t->rank != 2) return -1;
-        *c = 1;
-        shape[2] = (int)t->shape[1];
-        return 0;
-    }
-    if (strcmp(t->name, "image") || t->rank < 3 || t->rank > 5) return -1;
-    *c = (int)t->shape[1];
-    int nd = t->rank - 2;
-    for (int i = 0; i < nd; i++) shape[3 - nd + i] = (int)t->shape[2 + i];
     return 0;
 }
 
@@ -133,8 +117,8 @@ static void score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3],
 static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w, const char *src,
                    unsigned long long rec, ekn_err *err)
 {
-    int c, S[3], shape[3];
-    int bad = record_geometry(in, &c, S) || in->shape[0] == 0;
+    int c, in_nd, S[3], shape[3];
+    int bad = ekn_input_geometry(in, &c, &in_nd, S) || in->shape[0] == 0;
     if (!bad && p->spec.mode == EKN_MODE_VECT_SCALAR) {
         /* an MLP sees each example as one flat feature vector */
         S[2] = (int)(ekn_tensor_numel(in) / in->shape[0]);
@@ -257,7 +241,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     size_t inputs = 0, labelled = 0;
     while (!rc && got == 1) {
         unsigned long long rec = (unsigned long long)r.record - 1;
-        if (strcmp(a.name, "image") && strcmp(a.name, "vector")) {
+        if (!ekn_is_input_record(&a)) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: expected an 'image' or 'vector' record, found '%s'",
                              src, rec, a.name);
             break;

@@ -7,64 +7,9 @@ load helper
 
 NETS="$BATS_TEST_DIRNAME/../examples/nets"
 
-# make_data DIR: streams as in 60-train.bats
-#   img*.ekn  img-scalar (N,1,4,8,8), 2 classes (bright top or bottom half)
-#   vec*.ekn  vect-scalar (N,10), 2 classes (sign of a projection)
-#   reg*.ekn  vect-scalar regression (N,10) -> (N,2)
-#   seg*.ekn  img-img (N,1,24,24) smooth noise, label (N,24,24) = image > 0
-#   shape.ekn 4x9x9 volumes, which the img-scalar net cannot take
+# make_data DIR: the synthetic streams of tests/synth_data.py (listed there)
 make_data() {
-    ekn_py - "$1" "$BATS_TEST_DIRNAME" <<'EOF'
-import os, sys
-sys.path.insert(0, sys.argv[2])
-import numpy as np
-import ekn_stream as es
-
-d = sys.argv[1]
-
-def put(name, *records):
-    with open(os.path.join(d, name), 'wb') as f:
-        for rec in records:
-            es.write(f, *rec)
-
-def img(n, seed):
-    g = np.random.default_rng(seed)
-    y = g.integers(0, 2, n).astype(np.int32)
-    x = g.normal(0, 0.5, (n, 1, 4, 8, 8)).astype(np.float32)
-    x[y == 1, :, :, :4, :] += 0.7
-    x[y == 0, :, :, 4:, :] += 0.7
-    return [('image', x), ('label', y, 'classes=2\n')]
-
-W = np.linspace(-1, 1, 10)
-
-def vec(n, seed):
-    x = np.random.default_rng(seed).normal(0, 1, (n, 10)).astype(np.float32)
-    return [('vector', x), ('label', (x @ W > 0).astype(np.int32))]
-
-def reg(n, seed):
-    x = np.random.default_rng(seed).normal(0, 1, (n, 10)).astype(np.float32)
-    t = 0.5 * np.stack([x @ W, x[:, 0] - x[:, 1]], 1)
-    return [('vector', x), ('target', t.astype(np.float32))]
-
-def seg(n, seed):
-    x = np.random.default_rng(seed).normal(0, 1, (n, 1, 28, 28))
-    k = np.ones(5) / 5
-    for ax in (2, 3):
-        x = np.apply_along_axis(lambda v: np.convolve(v, k, 'valid'), ax, x)
-    x = (x / x.std()).astype(np.float32)
-    return [('image', x), ('label', (x[:, 0] > 0).astype(np.int32))]
-
-put('img.ekn', *img(256, 1))
-put('img-test.ekn', *img(128, 2))
-put('img-nolabel.ekn', img(40, 12)[0])
-put('vec.ekn', *vec(512, 3))
-put('vec-test.ekn', *vec(256, 4))
-put('reg.ekn', *reg(256, 5))
-put('reg-test.ekn', *reg(128, 6))
-put('seg.ekn', *seg(64, 7))
-put('seg-test.ekn', *seg(16, 8))
-put('shape.ekn', ('image', np.zeros((4, 1, 4, 9, 9), np.float32)), ('label', np.zeros(4, np.int32)))
-EOF
+    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$1"
 }
 
 setup_file() {
@@ -208,7 +153,7 @@ print("ok")
     # tiny-img-img.spec: field of view 7, stride 2, offset 3; 24 -> 23 valid -> 9 outputs
     run py '
 r = records(args[0])
-assert [(x[0], x[1].shape) for x in r] == [("prob", (16, 2, 9, 9)), ("class", (16, 9, 9))], [(x[0], x[1].shape) for x in r]
+assert [(x[0], x[1].shape) for x in r] == [("prob", (32, 2, 9, 9)), ("class", (32, 9, 9))], [(x[0], x[1].shape) for x in r]
 for name, a, meta, code in r:
     kv = dict(l.split("=", 1) for l in meta.splitlines())
     assert kv["offset"] == "0,3,3" and kv["stride"] == "1,2,2", (name, meta)

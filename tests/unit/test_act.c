@@ -26,23 +26,9 @@ static const ekn_act all_acts[] = {EKN_ACT_LINEAR, EKN_ACT_RELU,    EKN_ACT_LEAK
                                    EKN_ACT_TANH,   EKN_ACT_SIGMOID, EKN_ACT_ABS};
 #define N_ACTS (sizeof all_acts / sizeof all_acts[0])
 
-static float *alloc_f(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
-static uint64_t seed_for(const char *test)
-{
-    uint64_t s = tu_seed();
-    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
-    return s;
-}
-
 static void grad_check_one(uint64_t *st, ekn_act a, float alpha, size_t n, size_t *bad)
 {
-    float *x = alloc_f(n), *y = alloc_f(n), *r = alloc_f(n), *dx = alloc_f(n), *g = alloc_f(n);
+    float *x = tu_alloc(n), *y = tu_alloc(n), *r = tu_alloc(n), *dx = tu_alloc(n), *g = tu_alloc(n);
     tu_fill(st, x, n, -2, 2);
     for (size_t i = 0; i < n; i++) /* away from the kink at 0 */
         if (fabsf(x[i]) < 0.05f) x[i] = x[i] < 0 ? x[i] - 0.1f : x[i] + 0.1f;
@@ -67,7 +53,7 @@ static void grad_check_one(uint64_t *st, ekn_act a, float alpha, size_t n, size_
 static void test_gradcheck(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("act gradcheck");
+    uint64_t st = tu_seed_for("act gradcheck");
     size_t bad = 0;
     for (size_t k = 0; k < N_ACTS; k++) grad_check_one(&st, all_acts[k], 0.1f, 97, &bad);
     grad_check_one(&st, EKN_ACT_LEAKY, 0.3f, 33, &bad);
@@ -149,15 +135,15 @@ static void test_names(void **state)
 static void test_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("act cpu vs ref");
+    uint64_t st = tu_seed_for("act cpu vs ref");
     static const size_t sizes[] = {1, 7, 64, 1001, 4099};
     size_t bad = 0;
     for (size_t k = 0; k < N_ACTS; k++)
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
             size_t n = sizes[si];
             float alpha = 0.01f + 0.1f * (float)si;
-            float *x = alloc_f(n), *dy = alloc_f(n), *y1 = alloc_f(n), *y2 = alloc_f(n);
-            float *d1 = alloc_f(n), *d2 = alloc_f(n), *t = alloc_f(n);
+            float *x = tu_alloc(n), *dy = tu_alloc(n), *y1 = tu_alloc(n), *y2 = tu_alloc(n);
+            float *d1 = tu_alloc(n), *d2 = tu_alloc(n), *t = tu_alloc(n);
             tu_fill(&st, x, n, -6, 6);
             for (size_t i = 0; i < n; i += 5) x[i] = 0; /* the kink convention must match */
             if (n > 3) x[1] = 90, x[2] = -90;           /* saturation */

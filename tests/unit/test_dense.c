@@ -20,20 +20,6 @@
 #define CMP_ATOL 1e-5
 #define CMP_RTOL 1e-4
 
-static float *alloc_f(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
-static uint64_t seed_for(const char *test)
-{
-    uint64_t s = tu_seed();
-    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
-    return s;
-}
-
 struct dense_case {
     int n, in, out;
     float *x, *w, *b, *y, *r;
@@ -65,17 +51,17 @@ static void numgrad(struct dense_case *d, float *param, size_t m, float eps, flo
 static void grad_check(uint64_t *st, int n, int in, int out)
 {
     fprintf(stderr, "-- gradcheck n=%d in=%d out=%d\n", n, in, out);
-    struct dense_case d = {n, in, out, alloc_f((size_t)n * in), alloc_f((size_t)out * in),
-                           alloc_f(out), alloc_f((size_t)n * out), alloc_f((size_t)n * out)};
+    struct dense_case d = {n, in, out, tu_alloc((size_t)n * in), tu_alloc((size_t)out * in),
+                           tu_alloc(out), tu_alloc((size_t)n * out), tu_alloc((size_t)n * out)};
     size_t nx = (size_t)n * in, nw = (size_t)out * in;
     tu_fill(st, d.x, nx, -1, 1);
     tu_fill(st, d.w, nw, -1, 1);
     tu_fill(st, d.b, out, -1, 1);
     tu_fill(st, d.r, (size_t)n * out, -1, 1);
 
-    float *dx = alloc_f(nx), *dw = alloc_f(nw), *db = alloc_f(out);
-    float *dw0 = alloc_f(nw), *db0 = alloc_f(out), *dw2 = alloc_f(nw);
-    float *gx = alloc_f(nx), *gw = alloc_f(nw), *gb = alloc_f(out);
+    float *dx = tu_alloc(nx), *dw = tu_alloc(nw), *db = tu_alloc(out);
+    float *dw0 = tu_alloc(nw), *db0 = tu_alloc(out), *dw2 = tu_alloc(nw);
+    float *gx = tu_alloc(nx), *gw = tu_alloc(nw), *gb = tu_alloc(out);
     /* start the parameter gradients from nonzero values: the check is on the
      * increment, which proves they accumulate */
     tu_fill(st, dw0, nw, -1, 1);
@@ -108,7 +94,7 @@ static void grad_check(uint64_t *st, int n, int in, int out)
 static void test_gradcheck(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("dense gradcheck");
+    uint64_t st = tu_seed_for("dense gradcheck");
     grad_check(&st, 3, 5, 4);
     grad_check(&st, 1, 1, 1);
     grad_check(&st, 2, 7, 1);
@@ -152,9 +138,9 @@ static size_t cpu_vs_ref(uint64_t *st, int n, int in, int out, int with_bias, in
     fprintf(stderr, "-- cpu vs ref n=%d in=%d out=%d bias=%d dx=%d\n", n, in, out, with_bias,
             with_dx);
     size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
-    float *x = alloc_f(nx), *w = alloc_f(nw), *b = alloc_f(out), *dy = alloc_f(ny);
-    float *y1 = alloc_f(ny), *y2 = alloc_f(ny), *dx1 = alloc_f(nx), *dx2 = alloc_f(nx);
-    float *dw1 = alloc_f(nw), *dw2 = alloc_f(nw), *db1 = alloc_f(out), *db2 = alloc_f(out);
+    float *x = tu_alloc(nx), *w = tu_alloc(nw), *b = tu_alloc(out), *dy = tu_alloc(ny);
+    float *y1 = tu_alloc(ny), *y2 = tu_alloc(ny), *dx1 = tu_alloc(nx), *dx2 = tu_alloc(nx);
+    float *dw1 = tu_alloc(nw), *dw2 = tu_alloc(nw), *db1 = tu_alloc(out), *db2 = tu_alloc(out);
     tu_fill(st, x, nx, -1, 1);
     tu_fill(st, w, nw, -1, 1);
     tu_fill(st, b, out, -1, 1);
@@ -187,7 +173,7 @@ static size_t cpu_vs_ref(uint64_t *st, int n, int in, int out, int with_bias, in
 static void test_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("dense cpu vs ref");
+    uint64_t st = tu_seed_for("dense cpu vs ref");
     static const int shapes[][3] = {{1, 1, 1},  {1, 7, 3},   {5, 13, 9},  {17, 33, 65},
                                     {64, 100, 10}, {3, 1, 5}, {2, 300, 7}, {33, 17, 1}};
     size_t bad = 0;

@@ -23,20 +23,6 @@
 #define CMP_ATOL 1e-5
 #define CMP_RTOL 1e-4
 
-static float *alloc_f(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
-static uint64_t seed_for(const char *test)
-{
-    uint64_t s = tu_seed();
-    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
-    return s;
-}
-
 /* ---- random NLL problems ----------------------------------------------- */
 
 enum { LAZY_NONE, LAZY_BOTH, LAZY_LABELLED, LAZY_ABSENT };
@@ -57,10 +43,10 @@ static void nll_case_init(struct nll_case *k, uint64_t *st, int n, int c, size_t
 {
     size_t m = (size_t)n * c * s;
     *k = (struct nll_case){.n = n, .c = c, .s = s};
-    k->z = alloc_f(m);
-    k->p = alloc_f(m);
+    k->z = tu_alloc(m);
+    k->p = tu_alloc(m);
     k->labels = calloc((size_t)n * s, sizeof *k->labels);
-    k->w = alloc_f(c);
+    k->w = tu_alloc(c);
     k->lb = calloc((size_t)n * c, 1);
     k->ab = calloc((size_t)n * c, 1);
     assert_non_null(k->labels);
@@ -116,7 +102,7 @@ static size_t nll_grad_check(uint64_t *st, int n, int c, size_t s, int weighted,
     struct nll_case k;
     nll_case_init(&k, st, n, c, s, weighted, lazy, 2.0f);
     size_t m = (size_t)n * c * s;
-    float *dl = alloc_f(m), *g = alloc_f(m), *scratch = alloc_f(m);
+    float *dl = tu_alloc(m), *g = tu_alloc(m), *scratch = tu_alloc(m);
     double cnt = -1;
     tu_fill(st, dl, m, -9, 9); /* garbage: must be overwritten */
     ekn_softmax_nll_ref(n, c, s, k.p, &k.args, dl, &cnt);
@@ -140,7 +126,7 @@ static size_t nll_grad_check(uint64_t *st, int n, int c, size_t s, int weighted,
 static void test_nll_gradcheck(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("nll gradcheck");
+    uint64_t st = tu_seed_for("nll gradcheck");
     size_t bad = 0;
     bad += nll_grad_check(&st, 2, 3, 5, 1, LAZY_NONE); /* weights, ignored labels, S>1, C>2 */
     bad += nll_grad_check(&st, 4, 2, 1, 0, LAZY_NONE); /* C=2, S=1 */
@@ -158,7 +144,7 @@ static void test_nll_gradcheck(void **state)
 static void test_mse_gradcheck(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("mse gradcheck");
+    uint64_t st = tu_seed_for("mse gradcheck");
     enum { M = 37 };
     float y[M], t[M], dy[M], g[M];
     tu_fill(&st, y, M, -2, 2);
@@ -339,7 +325,7 @@ static size_t nll_cpu_vs_ref(uint64_t *st, int n, int c, size_t s, int weighted,
     struct nll_case k;
     nll_case_init(&k, st, n, c, s, weighted, lazy, zrange);
     size_t m = (size_t)n * c * s, bad = 0;
-    float *d1 = alloc_f(m), *d2 = alloc_f(m), *t = alloc_f(m);
+    float *d1 = tu_alloc(m), *d2 = tu_alloc(m), *t = tu_alloc(m);
     tu_fill(st, d1, m, -9, 9); /* garbage: must be overwritten */
     memcpy(d2, d1, m * sizeof *d2);
     double c1 = -1, c2 = -2;
@@ -366,7 +352,7 @@ static size_t nll_cpu_vs_ref(uint64_t *st, int n, int c, size_t s, int weighted,
 static void test_nll_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("nll cpu vs ref");
+    uint64_t st = tu_seed_for("nll cpu vs ref");
     static const struct {
         int n, c;
         size_t s;
@@ -389,12 +375,12 @@ static void test_nll_cpu_vs_ref(void **state)
 static void test_mse_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("mse cpu vs ref");
+    uint64_t st = tu_seed_for("mse cpu vs ref");
     static const size_t sizes[] = {1, 7, 8, 9, 1000, 1003};
     size_t bad = 0;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         size_t m = sizes[si];
-        float *y = alloc_f(m), *t = alloc_f(m), *d1 = alloc_f(m), *d2 = alloc_f(m);
+        float *y = tu_alloc(m), *t = tu_alloc(m), *d1 = tu_alloc(m), *d2 = tu_alloc(m);
         tu_fill(&st, y, m, -3, 3);
         tu_fill(&st, t, m, -3, 3);
         for (size_t i = 3; i < m; i += 7) t[i] = NAN;
@@ -413,7 +399,7 @@ static void test_mse_cpu_vs_ref(void **state)
 static void test_argmax_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("argmax cpu vs ref");
+    uint64_t st = tu_seed_for("argmax cpu vs ref");
     static const struct {
         int n, c;
         size_t s;
@@ -421,7 +407,7 @@ static void test_argmax_cpu_vs_ref(void **state)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int n = shapes[i].n, c = shapes[i].c;
         size_t s = shapes[i].s, m = (size_t)n * c * s;
-        float *p = alloc_f(m);
+        float *p = tu_alloc(m);
         int32_t *y = calloc((size_t)n * s, sizeof *y);
         assert_non_null(y);
         tu_fill(&st, p, m, 0, 1);

@@ -152,13 +152,6 @@ static void *xcalloc(size_t n, size_t sz)
     return p;
 }
 
-static uint64_t seed_for(const char *test)
-{
-    uint64_t s = tu_seed();
-    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
-    return s;
-}
-
 /* Parses and builds c with ops; random inputs, labels and parameters from *s
  * (the same *s gives the same harness for any ops). */
 static void harness_init(harness *h, const net_case *c, const ekn_ops *ops, int batch, uint64_t *s)
@@ -511,7 +504,7 @@ static int grad_check(harness *h, const char *name, int train, uint64_t *s, doub
 static void test_gradcheck(void **state)
 {
     (void)state;
-    uint64_t s = seed_for("gradcheck");
+    uint64_t s = tu_seed_for("gradcheck");
     int fails = 0;
     double worst = 0;
     for (size_t c = 0; c < NCASES; c++) {
@@ -529,7 +522,7 @@ static void test_gradcheck(void **state)
 static void test_gradcheck_dropout(void **state)
 {
     (void)state;
-    uint64_t s = seed_for("gradcheck_dropout");
+    uint64_t s = tu_seed_for("gradcheck_dropout");
     const net_case c = {"dropout+noise", spec_dropout, {0}, 4, 1, 1};
     harness h;
     harness_init(&h, &c, ops_ref_frozen(), c.batch, &s);
@@ -614,7 +607,7 @@ static size_t cpu_vs_ref_case(const net_case *c, int batch, int train, uint64_t 
 static void test_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t s = seed_for("cpu_vs_ref");
+    uint64_t s = tu_seed_for("cpu_vs_ref");
     size_t bad = 0;
     double worst = 0;
     const int batches[] = {1, 3};
@@ -684,7 +677,7 @@ static void test_build_errors(void **state)
 static void test_rebuild_larger(void **state)
 {
     (void)state;
-    uint64_t s = seed_for("rebuild_larger");
+    uint64_t s = tu_seed_for("rebuild_larger");
     ekn_spec spec;
     ekn_err err = {0};
     assert_int_equal(ekn_spec_parse(&spec, spec_img_img_2d, "t.spec", &err), 0);

@@ -19,13 +19,6 @@
 #include "prep.h"
 #include "testutil.h"
 
-static uint64_t seed_for(const char *test)
-{
-    uint64_t s = tu_seed();
-    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
-    return s;
-}
-
 /* ---- the kernel ---------------------------------------------------------- */
 
 /* Random source bytes for dtype dt: integers over their whole range, floats
@@ -49,7 +42,7 @@ static void fill_src(uint64_t *st, ekn_dtype dt, void *p, size_t n)
 static void test_convert_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("convert cpu vs ref");
+    uint64_t st = tu_seed_for("convert cpu vs ref");
     const size_t sizes[] = {0, 1, 7, 64, 1001};
     const float scales[][2] = {{1.0f, 0.0f}, {1.0f / 255, 0.0f}, {2.8327f, -0.81025f}, {-1e-3f, 7.5f}};
     size_t bad = 0, checked = 0;
@@ -273,7 +266,7 @@ static void test_standardise_global(void **state)
 static void test_standardise_per_feature_and_pixel(void **state)
 {
     (void)state;
-    uint64_t s = seed_for("standardise per feature/pixel");
+    uint64_t s = tu_seed_for("standardise per feature/pixel");
     const size_t n = 200, c = 3, hw = 12;
     ekn_prep_data d;
     make_images(&d, EKN_F32, n, c, 3, 4);
@@ -324,7 +317,7 @@ static void test_standardise_per_feature_and_pixel(void **state)
 static void test_whiten(void **state)
 {
     (void)state;
-    uint64_t s = seed_for("whiten");
+    uint64_t s = tu_seed_for("whiten");
     const size_t n = 3000, f = 6;
     ekn_prep_data d;
     memset(&d, 0, sizeof d);
@@ -420,7 +413,7 @@ static void test_csv_onehot_untouched(void **state)
 static void test_stats_file_roundtrip(void **state)
 {
     (void)state;
-    uint64_t s = seed_for("stats roundtrip");
+    uint64_t s = tu_seed_for("stats roundtrip");
     char path[256];
     snprintf(path, sizeof path, "/tmp/ekn-test-prep-%ld.ekn", (long)getpid());
     const size_t n = 64;

@@ -21,20 +21,6 @@
 #define CMP_ATOL 1e-5
 #define CMP_RTOL 1e-4
 
-static float *alloc_f(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
-static uint64_t seed_for(const char *test)
-{
-    uint64_t s = tu_seed();
-    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
-    return s;
-}
-
 /* L = sum(softmax(x) * r) */
 static double sm_L(int n, int c, size_t s, const float *x, const float *r, float *p)
 {
@@ -48,7 +34,7 @@ static size_t grad_check(uint64_t *st, int n, int c, size_t s)
 {
     fprintf(stderr, "-- gradcheck n=%d c=%d s=%zu\n", n, c, s);
     size_t m = (size_t)n * c * s;
-    float *x = alloc_f(m), *r = alloc_f(m), *p = alloc_f(m), *dx = alloc_f(m), *g = alloc_f(m);
+    float *x = tu_alloc(m), *r = tu_alloc(m), *p = tu_alloc(m), *dx = tu_alloc(m), *g = tu_alloc(m);
     tu_fill(st, x, m, -3, 3);
     tu_fill(st, r, m, -1, 1);
     ekn_softmax_forward_ref(n, c, s, x, p);
@@ -71,7 +57,7 @@ static size_t grad_check(uint64_t *st, int n, int c, size_t s)
 static void test_gradcheck(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("softmax gradcheck");
+    uint64_t st = tu_seed_for("softmax gradcheck");
     size_t bad = 0;
     bad += grad_check(&st, 2, 3, 5); /* C > 2, S > 1 */
     bad += grad_check(&st, 3, 2, 1); /* C = 2, S = 1 */
@@ -126,8 +112,8 @@ static size_t cpu_vs_ref(uint64_t *st, int n, int c, size_t s)
 {
     fprintf(stderr, "-- cpu vs ref n=%d c=%d s=%zu\n", n, c, s);
     size_t m = (size_t)n * c * s, bad = 0;
-    float *x = alloc_f(m), *dp = alloc_f(m), *p1 = alloc_f(m), *p2 = alloc_f(m);
-    float *d1 = alloc_f(m), *d2 = alloc_f(m), *t = alloc_f(m);
+    float *x = tu_alloc(m), *dp = tu_alloc(m), *p1 = tu_alloc(m), *p2 = tu_alloc(m);
+    float *d1 = tu_alloc(m), *d2 = tu_alloc(m), *t = tu_alloc(m);
     tu_fill(st, x, m, -10, 10);
     tu_fill(st, dp, m, -1, 1);
     tu_fill(st, p1, m, -9, 9); /* garbage: outputs must be overwritten */
@@ -156,7 +142,7 @@ static size_t cpu_vs_ref(uint64_t *st, int n, int c, size_t s)
 static void test_cpu_vs_ref(void **state)
 {
     (void)state;
-    uint64_t st = seed_for("softmax cpu vs ref");
+    uint64_t st = tu_seed_for("softmax cpu vs ref");
     static const struct {
         int n, c;
         size_t s;

@@ -26,6 +26,25 @@ static inline uint64_t tu_next(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* Prints the seed a test uses, so its failure can be replayed. */
+static inline uint64_t tu_seed_for(const char *test)
+{
+    uint64_t s = tu_seed();
+    fprintf(stderr, "%s: seed %llu (EKN_TEST_SEED)\n", test, (unsigned long long)s);
+    return s;
+}
+
+/* Zeroed floats; a test cannot go on without them. */
+static inline float *tu_alloc(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    if (!p) {
+        fprintf(stderr, "out of memory for %zu floats\n", n);
+        abort();
+    }
+    return p;
+}
+
 /* uniform in [lo, hi) */
 static inline void tu_fill(uint64_t *s, float *x, size_t n, float lo, float hi)
 {

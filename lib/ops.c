@@ -24,12 +24,14 @@ static const ekn_ops cpu = {
     "cpu", ekn_conv_workspace_floats, ekn_conv_forward_cpu, ekn_conv_backward_cpu,
     ekn_maxpool_forward_cpu, ekn_maxpool_backward_cpu, ekn_dense_forward_cpu, ekn_dense_backward_cpu,
     ekn_act_forward_cpu, ekn_act_backward_cpu, ekn_softmax_forward_cpu, ekn_softmax_nll_cpu, ekn_mse_cpu,
+    ekn_argmax_count_cpu,
 };
 
 static const ekn_ops ref = {
     "ref", no_workspace, conv_forward_ref, conv_backward_ref,
     ekn_maxpool_forward_ref, ekn_maxpool_backward_ref, ekn_dense_forward_ref, ekn_dense_backward_ref,
     ekn_act_forward_ref, ekn_act_backward_ref, ekn_softmax_forward_ref, ekn_softmax_nll_ref, ekn_mse_ref,
+    ekn_argmax_count_ref,
 };
 
 const ekn_ops *ekn_ops_cpu(void) { return &cpu; }

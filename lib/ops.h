@@ -30,6 +30,8 @@ typedef struct ekn_ops {
     double (*softmax_nll)(int n, int c, size_t s, const float *p, const ekn_nll_args *a, float *dlogits,
                           double *count);
     double (*mse)(size_t m, const float *y, const float *t, float *dy);
+    void (*argmax_count)(int n, int c, size_t s, const float *p, const int32_t *labels, long *correct,
+                         long *counted);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

@@ -160,7 +160,7 @@ static double batch_loss(ekn_trainer *tr, const float *out, int n, const int32_t
     if (net->classes) {
         ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->cfg.class_weights : NULL, labelled, absent};
         double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
-        if (correct) ekn_argmax_count_cpu(n, net->classes, net->out_spatial, out, y, correct, counted);
+        if (correct) net->ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
         return loss;
     }
     if (correct) *correct = *counted = 0;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "stream.h"
 #include "tensor.h"
 
 typedef struct ekn_dataset {
@@ -39,7 +40,23 @@ typedef struct ekn_dataset {
     uint8_t *absent;     /* (n, lazy_c) or NULL */
     size_t lazy_count[2];/* examples covered by labelled / absent records so far */
     size_t cap;          /* examples allocated */
+    int flat;            /* examples are seen as flat vectors (an MLP on images): later records must match in size only */
+    int lab_placed;      /* labels carry offset=/stride= metadata (ekn-batch's output-region labels) */
+    int lab_offset[3];   /* then label[k] sits at image position lab_offset + lab_stride * k */
+    int lab_stride[3];
 } ekn_dataset;
+
+/* Reads a stream group by group: an input record, its label/target record,
+ * and the mask and lazy-label records after them.  Streamed training reads
+ * this way; ekn_dataset_load reads every group. */
+typedef struct ekn_dataset_reader {
+    ekn_reader r;
+    ekn_tensor in, lab;
+    ekn_tensor pending;  /* the record read ahead: the next group's input */
+    int has_pending;
+    int max_label;
+    long long epoch;     /* the `epoch=` metadata of the last input record, -1 without */
+} ekn_dataset_reader;
 
 /* 1 for an `image` or `vector` record (a network input). */
 int ekn_is_input_record(const ekn_tensor *t);
@@ -49,5 +66,15 @@ int ekn_is_input_record(const ekn_tensor *t);
 int ekn_input_geometry(const ekn_tensor *t, int *c, int *ndim, int shape[3]);
 
 int ekn_dataset_load(ekn_dataset *d, const char *path, ekn_err *err);
+
+/* Opens path ("-": stdin) and empties d. */
+int ekn_dataset_reader_open(ekn_dataset_reader *dr, ekn_dataset *d, const char *path, ekn_err *err);
+/* Appends the next group to d: 1, or 0 at the end of the stream, or -1. */
+int ekn_dataset_read_group(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *err);
+/* Sets d->classes from the labels seen when no classes= said it; fails when a label is not below it. */
+int ekn_dataset_check_classes(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *err);
+/* Forgets the examples but keeps the geometry and the memory. */
+void ekn_dataset_clear(ekn_dataset *d);
+void ekn_dataset_reader_close(ekn_dataset_reader *dr);
 void ekn_dataset_free(ekn_dataset *d);
 #endif

@@ -95,17 +95,44 @@ static void copy_label_patch(const ekn_dataset *d, const ekn_net *net, size_t e,
 /* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
 static int labels_full_res(const ekn_dataset *d) { return !memcmp(d->lab_shape, d->shape, sizeof d->shape); }
 
-static size_t sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
+/* A random input patch of example e (the whole example when it has the input's size). */
+static void sample_patch_of(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, size_t e, float *x, int32_t *y,
+                            float *t)
 {
     const ekn_net *net = &tr->net;
-    size_t e = (size_t)ekn_rng_below(rng, d->n);
     int pos[3];
     for (int k = 0; k < 3; k++) pos[k] = (int)ekn_rng_below(rng, (uint64_t)(d->shape[k] - net->in[k] + 1));
     copy_patch(d, e, pos, net->in, x);
     if (labels_full_res(d)) copy_label_patch(d, net, e, pos, y, t);
     else if (y) memcpy(y, d->y + e * d->lab_size, d->lab_size * sizeof *y);
     else memcpy(t, d->t + e * d->lab_size, d->lab_size * sizeof *t);
+}
+
+static size_t sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
+{
+    size_t e = (size_t)ekn_rng_below(rng, d->n);
+    sample_patch_of(tr, rng, d, e, x, y, t);
     return e;
+}
+
+/* Streamed training: the next example of the stream, reading the next
+ * record group when the current one is used up.  1, 0 at the end, -1. */
+static int feed_next(ekn_trainer *tr, size_t *e, ekn_err *err)
+{
+    ekn_dataset *d = &tr->train;
+    if (tr->feed_pos >= d->n) {
+        ekn_dataset_clear(d);
+        tr->feed_pos = 0;
+        int got = ekn_dataset_read_group(&tr->feed, d, err);
+        if (got <= 0) return got;
+        if (tr->net.classes && tr->feed.max_label >= tr->net.classes)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': label %d in record %llu, but the network has %d classes",
+                               d->source, tr->feed.max_label, (unsigned long long)tr->feed.r.record - 1,
+                               tr->net.classes);
+        if (tr->feed.epoch >= 0) tr->epoch = tr->feed.epoch;
+    }
+    *e = tr->feed_pos++;
+    return 1;
 }
 
 static void copy_lazy(ekn_trainer *tr, int b, size_t e)
@@ -116,7 +143,10 @@ static void copy_lazy(ekn_trainer *tr, int b, size_t e)
     memcpy(tr->babs + (size_t)b * d->lazy_c, d->absent + e * d->lazy_c, (size_t)d->lazy_c);
 }
 
-static void next_batch(ekn_trainer *tr)
+/* Fills the batch buffers: 1, or 0 when a stream has ended before the
+ * batch's first example, or -1.  A stream that ends mid-batch gives a
+ * short last batch. */
+static int next_batch(ekn_trainer *tr, ekn_err *err)
 {
     ekn_dataset *d = &tr->train;
     int B = (int)tr->cfg.batch;
@@ -124,6 +154,25 @@ static void next_batch(ekn_trainer *tr)
     for (int b = 0; b < B; b++) {
         int32_t *y = d->has_labels ? tr->by + b * ls : NULL;
         float *t = d->has_targets ? tr->bt + b * ls : NULL;
+        if (tr->streaming) {
+            size_t e = 0;
+            int got = feed_next(tr, &e, err);
+            if (got < 0) return -1;
+            if (got == 0) {
+                if (b == 0) return 0;
+                B = b;
+                break;
+            }
+            copy_lazy(tr, b, e);
+            if (is_img_img(tr)) {
+                sample_patch_of(tr, &tr->rng_data, d, e, tr->bx + b * ex, y, t);
+                continue;
+            }
+            memcpy(tr->bx + b * ex, d->x + e * d->ex_size, ex * sizeof(float));
+            if (y) memcpy(y, d->y + e * ls, ls * sizeof *y);
+            if (t) memcpy(t, d->t + e * ls, ls * sizeof *t);
+            continue;
+        }
         if (is_img_img(tr)) {
             copy_lazy(tr, b, sample_patch(tr, &tr->rng_data, d, tr->bx + b * ex, y, t));
             continue;
@@ -147,6 +196,7 @@ static void next_batch(ekn_trainer *tr)
         if (d->has_targets && isfinite(tr->bt[k])) sum += tr->bt[k], cnt++;
     }
     tr->mean_label = cnt ? sum / cnt : NAN;
+    return 1;
 }
 
 /* ---- loss ----------------------------------------------------------------- */
@@ -407,6 +457,7 @@ static int choose_input_shape(ekn_trainer *tr, int shape[3], ekn_err *err)
         ekn_dataset *dm = &tr->train;
         dm->shape[2] = (int)dm->ex_size;
         dm->shape[0] = dm->shape[1] = dm->c = 1;
+        dm->flat = 1;
         if (tr->cfg.val_path) {
             tr->val.shape[2] = (int)tr->val.ex_size;
             tr->val.shape[0] = tr->val.shape[1] = tr->val.c = 1;
@@ -454,6 +505,14 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
     size_t want = net->classes ? net->out_spatial : net->out_size;
     if (is_img_img(tr)) {
         if (labels_full_res(d)) return 0;
+        if (d->lab_placed && (memcmp(d->lab_offset, net->calc.offset, sizeof d->lab_offset) ||
+                              memcmp(d->lab_stride, net->calc.stride, sizeof d->lab_stride)))
+            return ekn_err_set(err, EKN_EXIT_SPEC,
+                               "'%s': labels sit at offset %d,%d,%d stride %d,%d,%d, the net's output at offset %d,%d,%d "
+                               "stride %d,%d,%d (was the stream made for another spec?)",
+                               d->source, d->lab_offset[0], d->lab_offset[1], d->lab_offset[2], d->lab_stride[0],
+                               d->lab_stride[1], d->lab_stride[2], net->calc.offset[0], net->calc.offset[1],
+                               net->calc.offset[2], net->calc.stride[0], net->calc.stride[1], net->calc.stride[2]);
         if (d->lab_size == want && !memcmp(d->shape, net->in, sizeof d->shape)) return 0;
         return ekn_err_set(err, EKN_EXIT_SPEC,
                            "'%s': labels of %dx%dx%d fit neither the image (%dx%dx%d) nor the net's output (%dx%dx%d)",
@@ -499,6 +558,32 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
     return 0;
 }
 
+static int is_streamable(const char *path)
+{
+    struct stat st;
+    int ok = !strcmp(path, "-") ? fstat(STDIN_FILENO, &st) == 0 : stat(path, &st) == 0;
+    return ok && !S_ISREG(st.st_mode);
+}
+
+/* A regular file is held in memory; a pipe is streamed, its first group read to learn the geometry. */
+static int open_training_data(ekn_trainer *tr, ekn_err *err)
+{
+    const ekn_train_config *cfg = &tr->cfg;
+    tr->streaming = cfg->input_mode == EKN_INPUT_STREAM ||
+                    (cfg->input_mode == EKN_INPUT_AUTO && is_streamable(cfg->train_path));
+    if (!tr->streaming) return ekn_dataset_load(&tr->train, cfg->train_path, err);
+    if (cfg->epochs)
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "'%s' is streamed: its producer decides the epochs (ekn-batch --epochs), not --epochs",
+                           cfg->train_path);
+    if (ekn_dataset_reader_open(&tr->feed, &tr->train, cfg->train_path, err)) return -1;
+    int got = ekn_dataset_read_group(&tr->feed, &tr->train, err);
+    if (got < 0) return -1;
+    if (got == 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no examples in the stream", tr->train.source);
+    if (tr->feed.epoch >= 0) tr->epoch = tr->feed.epoch;
+    return ekn_dataset_check_classes(&tr->feed, &tr->train, err);
+}
+
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
 {
     memset(tr, 0, sizeof *tr);
@@ -511,7 +596,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     if (cfg->resume_path && !cfg->spec_path) {
         if (ekn_checkpoint_load_spec(cfg->resume_path, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
-    if (ekn_dataset_load(&tr->train, cfg->train_path, err)) return -1;
+    if (open_training_data(tr, err)) return -1;
     if (cfg->val_path && ekn_dataset_load(&tr->val, cfg->val_path, err)) return -1;
     int shape[3];
     if (choose_input_shape(tr, shape, err)) return -1;
@@ -529,7 +614,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     tr->gtmp = alloc_f(B * net->out_size);
     if (tr->train.has_labels) tr->by = calloc(B * ls, sizeof *tr->by);
     else tr->bt = alloc_f(B * ls);
-    if (!is_img_img(tr)) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
+    if (!is_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
     if (tr->train.lazy_c) {
         if (tr->train.lazy_c != net->classes)
             return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d",
@@ -538,7 +623,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
         tr->babs = malloc(B * (size_t)net->classes);
         if (!tr->blab || !tr->babs) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
     }
-    if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!is_img_img(tr) && !tr->perm))
+    if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!is_img_img(tr) && !tr->streaming && !tr->perm))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
     ekn_rng_seed(&tr->rng_data, cfg->seed, RNG_DATA);
     ekn_rng_seed(&tr->rng_train, cfg->seed, RNG_TRAIN);
@@ -589,6 +674,7 @@ void ekn_trainer_free(ekn_trainer *tr)
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
+    if (tr->streaming) ekn_dataset_reader_close(&tr->feed);
     ekn_dataset_free(&tr->train);
     ekn_dataset_free(&tr->val);
     ekn_spec_free(&tr->spec);
@@ -715,7 +801,19 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         }
         if (stop) break;
         update_hyper(tr);
-        next_batch(tr);
+        int got = next_batch(tr, err);
+        if (got < 0) {
+            /* a broken stream loses no training: keep what the complete steps learnt */
+            ekn_progress_end(&prog);
+            ekn_err serr = {0};
+            if (tr->step > 0 && ekn_trainer_save(tr, &serr) == 0)
+                ekn_warn("step %lld: checkpoint '%s' saved before stopping", (long long)tr->step, c->save_path);
+            return -1;
+        }
+        if (got == 0) {
+            ekn_info("step %lld: the training stream has ended", (long long)tr->step);
+            break;
+        }
         int gain_now = c->gain_every > 0 && (tr->step + 1) % c->gain_every == 0;
         double before_det = gain_now ? batch_loss_eval(tr) : NAN;
         ekn_hyper h = {tr->lr, tr->momentum, c->weight_decay};
@@ -738,6 +836,8 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         if (log_now) {
             double now = ekn_now();
             double rate = now > last_log ? (double)(tr->step - last_log_step) * c->batch / (now - last_log) : NAN;
+            /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
+            double epoch = tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size;
             char f[8][32];
             fmt_val(f[0], 32, after);
             fmt_val(f[1], 32, after - before_det);
@@ -746,7 +846,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             fmt_val(f[4], 32, vloss);
             fmt_val(f[5], 32, verr);
             fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\n",
-                    (long long)tr->step, (double)tr->step * c->batch / ep_size, tr->elapsed_before + now - start,
+                    (long long)tr->step, epoch, tr->elapsed_before + now - start,
                     rate, loss, tr->loss_smooth, f[0], f[1], tr->lr, tr->momentum, f[2], f[3], f[4], f[5]);
             if (fflush(tr->log) != 0 || ferror(tr->log))
                 return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);

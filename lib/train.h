@@ -1,6 +1,6 @@
 /* train: the training loop behind ekn-train.
  *
- * The training set is held in memory (lib/dataset.h).  Batches are drawn
+ * A training file is held in memory (lib/dataset.h) and batches are drawn
  * by the trainer's own seeded RNG streams: img-scalar and vect-scalar walk
  * a permutation reshuffled every epoch; img-img samples a random example
  * and a random patch of the net's input shape, with the label patch taken
@@ -8,6 +8,11 @@
  * (parameters, optimiser state, RNG states, permutation and position,
  * schedule state) is saved in checkpoints, so a resumed run ends
  * bit-identical to an uninterrupted one.
+ *
+ * A pipe (e.g. from ekn-batch | ekn-augment) is streamed instead: examples
+ * are taken in the order they come, record group by record group, and the
+ * run ends with the stream.  The producer then owns shuffling and epochs,
+ * and a resumed run continues with whatever the pipe delivers.
  *
  * Log (TSV, one row per logged step; documented in ekn-train(1)):
  *   step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum
@@ -33,6 +38,8 @@ typedef struct ekn_schedule {
     double value[EKN_MAX_SCHEDULE];
 } ekn_schedule;
 
+typedef enum ekn_input_mode { EKN_INPUT_AUTO, EKN_INPUT_MEMORY, EKN_INPUT_STREAM } ekn_input_mode;
+
 typedef struct ekn_train_config {
     const char *spec_path;    /* NULL with resume: the checkpoint's spec */
     const char *train_path;   /* "-" for stdin */
@@ -42,6 +49,7 @@ typedef struct ekn_train_config {
     const char *log_path;     /* NULL: no log */
     const char *control_path; /* NULL: no control file */
     const char *optimizer;
+    ekn_input_mode input_mode; /* auto: stream pipes, FIFOs and terminals; hold regular files in memory */
     int patch[3];             /* img-img input patch (Z,Y,X); 0 = from the spec or the data */
     long batch;
     int64_t steps, epochs;    /* stop after whichever comes first (0 = unset) */
@@ -65,7 +73,10 @@ typedef struct ekn_trainer {
     ekn_spec spec;
     ekn_net net;
     ekn_optim opt;
-    ekn_dataset train, val;
+    ekn_dataset train, val;   /* streaming: train holds the current record group */
+    int streaming;
+    ekn_dataset_reader feed;
+    size_t feed_pos;          /* next example of the current group */
     ekn_rng rng_data, rng_train;
     uint32_t *perm;
     uint64_t perm_pos;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# ekn-train reading a pipe: examples are used in the order they come, the
+# run ends with the stream, labels of the net's output region (ekn-batch)
+# are placed by their offset=/stride= metadata, and a broken stream keeps
+# the training done so far.
+load helper
+
+NETS="$BATS_TEST_DIRNAME/../examples/nets"
+
+setup_file() {
+    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
+    # img-img batches as ekn-batch writes them for tiny-img-img.spec
+    # (input 15x15, output 5x5 at offset 3, stride 2): the label is the
+    # image's sign at offset + stride * k.  good.ekn places them right,
+    # shifted.ekn claims another offset, big.ekn has a label beyond classes=2.
+    ekn_py - "$BATS_FILE_TMPDIR" "$BATS_TEST_DIRNAME" <<'PY'
+import os, sys
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+import ekn_stream as es
+d = sys.argv[1]
+g = np.random.default_rng(3)
+def batches(n, offset='3,3', bad=False):
+    out = []
+    for b in range(n):
+        x = g.normal(0, 1, (8, 1, 15, 15)).astype(np.float32)
+        y = (x[:, 0, 3:13:2, 3:13:2] > 0).astype(np.int32)
+        if bad and b == n - 1:
+            y[0, 0, 0] = 5
+        out += [('image', x, f'batch={b}\nepoch={b // 4}\n'), ('label', y, f'classes=2\noffset={offset}\nstride=2,2\n')]
+    return out
+x = g.normal(0, 1, (8, 10)).astype(np.float32)
+eight = [('vector', x), ('label', (x @ np.linspace(-1, 1, 10) > 0).astype(np.int32))]
+for name, recs in (('good', batches(40)), ('shifted', batches(2, '2,2')), ('big', batches(3, bad=True)),
+                   ('eight', eight)):
+    with open(os.path.join(d, name + '.ekn'), 'wb') as f:
+        for r in recs:
+            es.write(f, *r)
+PY
+}
+
+setup() {
+    D=$BATS_FILE_TMPDIR
+    cd "$BATS_TEST_TMPDIR"
+}
+
+OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7)
+
+# step_of CKPT: the step a checkpoint was saved at
+step_of() { ekn_py -c 'import sys, h5py; print(int(h5py.File(sys.argv[1])["state/step"][()]))' "$1"; }
+
+@test "a pipe is streamed once, in order: 512 examples in batches of 16 make 32 steps, then the run ends" {
+    run --separate-stderr bash -c "cat '$D/vec.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 32 ]
+    # a file is held in memory instead, and --steps runs past its end
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" "${OPTS[@]}" --steps 40 -o f.h5 "$D/vec.ekn"
+    assert_success
+    [ "$(step_of f.h5)" = 40 ]
+}
+
+@test "a stream that ends mid-batch gives a short last batch: 520 examples make 33 steps" {
+    run --separate-stderr bash -c "cat '$D/vec.ekn' '$D/eight.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 33 ]
+}
+
+@test "--input stream streams a file; --input memory holds a pipe; --steps stops a stream early" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" "${OPTS[@]}" --input stream -o s.h5 "$D/vec.ekn"
+    assert_success
+    [ "$(step_of s.h5)" = 32 ]
+    run --separate-stderr bash -c "cat '$D/vec.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} --input memory --steps 40 -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 40 ]
+    run --separate-stderr bash -c "cat '$D/vec.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} --steps 5 -o e.h5"
+    assert_success
+    [ "$(step_of e.h5)" = 5 ]
+}
+
+@test "streamed training learns: 8 passes of the vector set piped in reach >= 90% test accuracy" {
+    run --separate-stderr bash -c "for i in 1 2 3 4 5 6 7 8; do cat '$D/vec.ekn'; done | ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 256 ]
+    acc=$(ekn-predict -m m.h5 --eval "$D/vec-test.ekn" | awk -F'\t' '$1 == "accuracy" { print $2 }')
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.90) }'
+}
+
+@test "img-img: output-region labels with offset=/stride= train, and the log takes the producer's epoch=" {
+    run --separate-stderr bash -c "cat '$D/good.ekn' | ekn-train --spec '$NETS/tiny-img-img.spec' ${OPTS[*]} --batch 8 --log log.tsv --log-every 1 -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 40 ]
+    # epoch= goes 0..9 over 40 batches; the last logged row says 9
+    last_epoch=$(awk -F'\t' 'NR > 1 { e = $2 } END { print e + 0 }' log.tsv)
+    [ "$last_epoch" = 9 ]
+    first=$(awk -F'\t' 'NR == 2 { print $5 }' log.tsv)
+    last=$(awk -F'\t' 'NR > 1 { l = $6 } END { print l }' log.tsv)
+    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f) }'
+}
+
+@test "img-img: labels placed at another offset than the net's exit 3 and say both" {
+    run --separate-stderr bash -c "cat '$D/shifted.ekn' | ekn-train --spec '$NETS/tiny-img-img.spec' ${OPTS[*]} -o m.h5"
+    assert_failure 3
+    assert_one_line_error
+    [[ "$stderr" == *"offset 0,2,2"*"offset 0,3,3"* ]]
+    [ ! -e m.h5 ]
+}
+
+@test "a label beyond the net's classes in a later record exits 3 and keeps the steps trained before it" {
+    run --separate-stderr bash -c "cat '$D/big.ekn' | ekn-train --spec '$NETS/tiny-img-img.spec' ${OPTS[*]} --batch 8 -o m.h5"
+    assert_failure 3
+    [[ "$stderr" == *"label 5"*"2 classes"* ]]
+    [ "$(step_of m.h5)" = 2 ]
+}
+
+@test "a stream cut inside a record exits 1 saying 'truncated' and keeps the steps before it" {
+    size=$(stat -c %s "$D/good.ekn")
+    run --separate-stderr bash -c "head -c $((size / 2 + 100)) '$D/good.ekn' | ekn-train --spec '$NETS/tiny-img-img.spec' ${OPTS[*]} --batch 8 -o m.h5"
+    assert_failure 1
+    [[ "$stderr" == *truncated* ]]
+    refute_crash
+    steps=$(step_of m.h5)
+    [ "$steps" -ge 15 ] && [ "$steps" -le 20 ]
+}
+
+@test "--epochs on a stream is a usage error: the producer decides the epochs" {
+    run --separate-stderr bash -c "cat '$D/vec.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' --epochs 2 -o m.h5"
+    assert_failure 2
+    assert_one_line_error
+    [[ "$stderr" == *"ekn-batch --epochs"* ]]
+    run --separate-stderr bash -c "cat /dev/null | ekn-train --spec '$NETS/tiny-mlp.spec' -o m.h5"
+    assert_failure 1
+    [[ "$stderr" == *"no examples"* ]]
+}

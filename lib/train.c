@@ -281,6 +281,24 @@ static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const fl
     r->err = counted ? 1.0 - (double)correct / counted : NAN;
 }
 
+/* Rates set through the control file replace the command line's and its
+ * schedules, and checkpoints keep them, so a resumed run goes on with them. */
+static void set_control_lr(ekn_trainer *tr, double v)
+{
+    tr->control_lr = v;
+    tr->cfg.lr = v;
+    tr->cfg.lr_schedule.n = 0;
+    tr->cfg.lr_decay = 1;
+    tr->lr_scale = 1;
+}
+
+static void set_control_momentum(ekn_trainer *tr, double v)
+{
+    tr->control_momentum = v;
+    tr->cfg.momentum = v;
+    tr->cfg.momentum_schedule.n = 0;
+}
+
 /* ---- checkpoints ---------------------------------------------------------- */
 
 static void rng_pack(const ekn_rng *r, uint64_t v[6])
@@ -341,6 +359,8 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
              ekn_h5_put_i64(&h, "/state/plateau_count", tr->plateau_count, err) ||
              ekn_h5_put_f64(&h, "/state/lr", tr->lr, err) || ekn_h5_put_f64(&h, "/state/momentum", tr->momentum, err) ||
              ekn_h5_put_f64(&h, "/state/lr_scale", tr->lr_scale, err) ||
+             ekn_h5_put_f64(&h, "/state/control_lr", tr->control_lr, err) ||
+             ekn_h5_put_f64(&h, "/state/control_momentum", tr->control_momentum, err) ||
              ekn_h5_put_f64(&h, "/state/best_val", tr->best_val, err) ||
              ekn_h5_put_f64(&h, "/state/loss_smooth", tr->loss_smooth, err) ||
              ekn_h5_put_f64(&h, "/state/elapsed", tr->elapsed_before + (tr->run_start > 0 ? ekn_now() - tr->run_start : 0), err) ||
@@ -418,7 +438,22 @@ static int load_state(ekn_trainer *tr, const char *path, ekn_err *err)
              ekn_h5_get(&h, "/state/rng_data", EKN_U64, rd, 6, err) ||
              ekn_h5_get(&h, "/state/rng_train", EKN_U64, rt, 6, err) ||
              ekn_h5_get_string(&h, "/optimizer/name", &optname, err);
+    /* checkpoints from before 0.1.0's control persistence lack these */
+    double clr = NAN, cmom = NAN;
+    if (!rc && ekn_h5_exists(&h, "/state/control_lr"))
+        rc = ekn_h5_get_f64(&h, "/state/control_lr", &clr, err) ||
+             ekn_h5_get_f64(&h, "/state/control_momentum", &cmom, err);
     if (!rc) {
+        double scale = tr->lr_scale;
+        if (isfinite(clr)) {
+            set_control_lr(tr, clr);
+            ekn_warn("'%s': keeping the learning rate %g set through the control file", path, clr);
+        }
+        tr->lr_scale = scale;
+        if (isfinite(cmom)) {
+            set_control_momentum(tr, cmom);
+            ekn_warn("'%s': keeping the momentum %g set through the control file", path, cmom);
+        }
         tr->perm_pos = (uint64_t)perm_pos;
         tr->plateau_count = (int)plateau;
         rng_unpack(&tr->rng_data, rd);
@@ -591,6 +626,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
     tr->lr_scale = 1;
+    tr->control_lr = tr->control_momentum = NAN;
     tr->best_val = INFINITY;
     tr->loss_smooth = NAN;
     if (cfg->resume_path && !cfg->spec_path) {
@@ -686,9 +722,12 @@ void ekn_trainer_free(ekn_trainer *tr)
 static void apply_control(ekn_trainer *tr, int *stop, int *save)
 {
     const char *path = tr->cfg.control_path;
-    struct stat st;
-    if (!path || stat(path, &st) != 0) return;
-    FILE *f = fopen(path, "r");
+    if (!path) return;
+    /* taken away first, so a command written while we read lands in a new file */
+    char taken[4200];
+    snprintf(taken, sizeof taken, "%s.reading", path);
+    if (rename(path, taken) != 0) return;
+    FILE *f = fopen(taken, "r");
     if (!f) return;
     char line[256];
     while (fgets(line, sizeof line, f)) {
@@ -697,12 +736,9 @@ static void apply_control(ekn_trainer *tr, int *stop, int *save)
         int k = sscanf(line, "%63s %lf", cmd, &v);
         if (k < 1 || cmd[0] == '#') continue;
         if (!strcmp(cmd, "lr") && k == 2 && v > 0 && isfinite(v)) {
-            tr->cfg.lr = v;
-            tr->cfg.lr_schedule.n = 0;
-            tr->lr_scale = 1;
+            set_control_lr(tr, v);
         } else if (!strcmp(cmd, "momentum") && k == 2 && v >= 0 && v < 1) {
-            tr->cfg.momentum = v;
-            tr->cfg.momentum_schedule.n = 0;
+            set_control_momentum(tr, v);
         } else if (!strcmp(cmd, "save")) *save = 1;
         else if (!strcmp(cmd, "stop")) *stop = 1;
         else {
@@ -714,7 +750,7 @@ static void apply_control(ekn_trainer *tr, int *stop, int *save)
         ekn_warn("control: %s", line);
     }
     fclose(f);
-    unlink(path);
+    unlink(taken);
 }
 
 static void update_hyper(ekn_trainer *tr)

@@ -83,6 +83,7 @@ typedef struct ekn_trainer {
     int64_t step, epoch;
     double lr, momentum;      /* current values (schedules and live control change them) */
     double lr_scale;          /* product of plateau reductions and decays */
+    double control_lr, control_momentum; /* set through the control file (NaN: never) */
     double best_val;
     int plateau_count;
     double loss_smooth;

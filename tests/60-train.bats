@@ -364,6 +364,15 @@ EOF
     assert_output "$(printf '0.05\n0.001')"
     run ekn_py -c "import h5py; print(h5py.File('ctl.h5')['state/lr'][()])"
     assert_output 0.001
+    # the rate set through control survives --resume, whatever --lr says
+    local step
+    step=$(ekn_py -c "import h5py; print(int(h5py.File('ctl.h5')['state/step'][()]))")
+    run --separate-stderr ekn-train --resume ctl.h5 "${TRAIN_OPTS[@]}" --steps $((step + 10)) --log res.tsv \
+        --log-every 5 -o ctl.h5 "$D/img.ekn"
+    assert_success
+    [[ "$stderr" == *"keeping the learning rate 0.001"* ]]
+    run bash -c "awk -F'\t' 'NR > 1 { print \$9 }' res.tsv | uniq"
+    assert_output 0.001
 }
 
 # ---- NaN ---------------------------------------------------------------------

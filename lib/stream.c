@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "payloads are little-endian and read in place: big-endian hosts need byte swapping");
@@ -70,13 +71,33 @@ size_t ekn_stream_encode_header(unsigned char *buf, ekn_dtype dt, int rank, cons
 
 const char *ekn_reader_name(const ekn_reader *r) { return strcmp(r->path, "-") ? r->path : "stdin"; }
 
+/* "123", "64K", "2G": -1 unless a positive count that fits 64 bits. */
+static int parse_bytes(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*text == '-' || *text == '+') return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || errno) return -1;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10, end++;
+    else if (*end == 'M' || *end == 'm') shift = 20, end++;
+    else if (*end == 'G' || *end == 'g') shift = 30, end++;
+    if (*end || v == 0 || v > (UINT64_MAX >> shift)) return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
 int ekn_reader_open(ekn_reader *r, const char *path, ekn_err *err)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->path, sizeof r->path, "%s", path);
     r->max_payload = EKN_STREAM_MAX_PAYLOAD;
     const char *env = getenv("EKN_MAX_PAYLOAD");
-    if (env && *env) r->max_payload = strtoull(env, NULL, 10);
+    if (env && *env && parse_bytes(env, &r->max_payload))
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "EKN_MAX_PAYLOAD must be a positive byte count, optionally with K, M or G, you specified '%s'",
+                           env);
     if (!strcmp(path, "-")) {
         r->fp = stdin;
         return 0;
@@ -116,6 +137,23 @@ static int rec_error(const ekn_reader *r, ekn_err *err, uint64_t start, const ch
                        (unsigned long long)r->record, (unsigned long long)start, msg);
 }
 
+/* A short read is an I/O error when the stream says so, else the end came early. */
+static int short_read(ekn_reader *r, ekn_err *err, uint64_t start, const char *what, size_t got, uint64_t want)
+{
+    if (ferror(r->fp))
+        return RERR(r, start, "read error in the %s after %zu of %llu bytes: %s", what, got, (unsigned long long)want,
+                    strerror(errno ? errno : EIO));
+    return RERR(r, start, "truncated %s (got %zu of %llu bytes)", what, got, (unsigned long long)want);
+}
+
+/* Bytes left in a regular file (UINT64_MAX for pipes and the like). */
+static uint64_t bytes_left(ekn_reader *r)
+{
+    struct stat st;
+    if (fstat(fileno(r->fp), &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < r->offset) return UINT64_MAX;
+    return (uint64_t)st.st_size - r->offset;
+}
+
 static int skip_bytes(ekn_reader *r, uint64_t n)
 {
     unsigned char buf[EKN_STREAM_ALIGN];
@@ -138,8 +176,7 @@ int ekn_stream_read(ekn_reader *r, ekn_tensor *t, ekn_err *err)
     }
     if (got >= 4 ? memcmp(fixed, magic, 4) != 0 : memcmp(fixed, magic, got) != 0)
         return RERR(r, start, "bad magic (not an ekn stream, or misaligned after a corrupt record)");
-    if (got < sizeof fixed)
-        return RERR(r, start, "truncated header (got %zu of at least 24 bytes)", got);
+    if (got < sizeof fixed) return short_read(r, err, start, "header", got, sizeof fixed);
     if (fixed[4] != EKN_STREAM_MAJOR)
         return RERR(r, start, "stream version %d.%d is not supported (this reader knows %d.x)", fixed[4],
                     fixed[5], EKN_STREAM_MAJOR);
@@ -159,8 +196,7 @@ int ekn_stream_read(ekn_reader *r, ekn_tensor *t, ekn_err *err)
     }
     memcpy(r->hdr, fixed, sizeof fixed);
     got = read_full(r, r->hdr + sizeof fixed, header_len - sizeof fixed);
-    if (got != header_len - sizeof fixed)
-        return RERR(r, start, "truncated header (got %zu of %u bytes)", got + sizeof fixed, header_len);
+    if (got != header_len - sizeof fixed) return short_read(r, err, start, "header", got + sizeof fixed, header_len);
 
     uint64_t shape[EKN_MAX_RANK];
     const unsigned char *p = r->hdr + 24, *end = r->hdr + header_len;
@@ -188,8 +224,14 @@ int ekn_stream_read(ekn_reader *r, ekn_tensor *t, ekn_err *err)
                     (unsigned long long)payload_len, s, ekn_dtype_name(dt),
                     (unsigned long long)(numel * ekn_dtype_size(dt)));
     }
-    if (ekn_tensor_reshape(t, dt, rank, shape, err)) return ekn_err_prefix(err, "'%s': record %llu",
-        ekn_reader_name(r), (unsigned long long)r->record);
+    /* a file too short for the payload is truncated, whatever memory it would take */
+    uint64_t left = bytes_left(r);
+    if (payload_len > left)
+        return RERR(r, start, "truncated payload (the file has %llu of its %llu bytes)", (unsigned long long)left,
+                    (unsigned long long)payload_len);
+    if (ekn_tensor_reshape(t, dt, rank, shape, err))
+        return ekn_err_prefix(err, "'%s': record %llu (a corrupt shape? EKN_MAX_PAYLOAD bounds what a record may claim)",
+                              ekn_reader_name(r), (unsigned long long)r->record);
     snprintf(t->name, sizeof t->name, "%.*s", (int)name_len, (const char *)name);
     free(t->meta);
     t->meta = NULL;
@@ -199,11 +241,9 @@ int ekn_stream_read(ekn_reader *r, ekn_tensor *t, ekn_err *err)
         t->meta[meta_len] = 0;
     }
     got = read_full(r, t->data, (size_t)payload_len);
-    if (got != payload_len)
-        return RERR(r, start, "truncated payload (got %zu of %llu bytes)", got, (unsigned long long)payload_len);
+    if (got != payload_len) return short_read(r, err, start, "payload", got, payload_len);
     uint64_t pad = align_up((size_t)payload_len) - payload_len;
-    if (pad && skip_bytes(r, pad))
-        return RERR(r, start, "truncated padding after the payload");
+    if (pad && skip_bytes(r, pad)) return short_read(r, err, start, "padding after the payload", 0, pad);
     r->record++;
     return 1;
 }

@@ -301,6 +301,9 @@ EOF
     ekn_write_stream l.ekn image u8 1
     poke l.ekn 16 '<QQ' $((1 << 28)) $((1 << 28))
     run --separate-stderr timeout 20 ekn-info l.ekn
+    assert_stream_error "truncated payload (the file has 64 of its 268435456 bytes)"
+    # a pipe cannot be measured first: the read comes up short
+    run --separate-stderr timeout 20 bash -c "cat l.ekn | ekn-info"
     assert_stream_error "truncated payload (got 64 of 268435456 bytes)"
 }
 
@@ -355,11 +358,28 @@ EOF
     assert_output 250
     run --separate-stderr env EKN_MAX_PAYLOAD=999 ekn-info --count c.ekn
     assert_stream_error "shape [250] has too many elements (limit 249)"
-    run --separate-stderr env EKN_MAX_PAYLOAD=0 ekn-info c.ekn
-    assert_stream_error "too many elements (limit 0)"
-    # a larger cap than the default is honoured too
+    # a larger cap than the default is honoured too, with or without a suffix
     run --separate-stderr env EKN_MAX_PAYLOAD=$((1 << 40)) ekn-info --count c.ekn
     assert_output 250
+    run --separate-stderr env EKN_MAX_PAYLOAD=1K ekn-info --count c.ekn
+    assert_output 250
+    # 0, words and negative numbers are usage errors, not silent limits
+    for bad in 0 lots -5 12Q; do
+        run --separate-stderr env EKN_MAX_PAYLOAD=$bad ekn-info c.ekn
+        assert_failure 2
+        assert_one_line_error ekn-info
+        [[ $stderr == *"EKN_MAX_PAYLOAD must be a positive byte count"*"'$bad'"* ]]
+    done
+}
+
+@test "a header claiming more payload than the file holds is truncated, not out of memory" {
+    ekn_write_stream c.ekn image f32 250
+    # 2^33 floats = 32 GiB, under the default cap
+    poke c.ekn 24 '<Q' $((1 << 33))
+    poke c.ekn 16 '<Q' $((4 << 33))
+    run --separate-stderr ekn-info c.ekn
+    assert_stream_error "truncated payload (the file has"
+    [[ $stderr != *"out of memory"* ]]
 }
 
 @test "errors: a missing file, an unreadable one, conflicting options" {

@@ -204,7 +204,9 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
     double total_params = 0;
     out->in_channels = C;
     out->mfp = with_mfp;
-    out->act_bytes = 4.0 * C * sh[0] * sh[1] * sh[2];
+    /* the batch's input and its noisy copy */
+    out->act_bytes = 8.0 * C * sh[0] * sh[1] * sh[2];
+    double max_elts = (double)C * sh[0] * sh[1] * sh[2]; /* dx of the first layer goes there too */
 
     for (int i = 0; i < s->nlayers; i++) {
         const ekn_spec_layer *L = &s->layers[i];
@@ -229,7 +231,8 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
             }
             params = (double)C * kvol * L->units + L->units;
             cl->flops = 2.0 * cur[0] * cur[1] * cur[2] * L->units * C * kvol * nfr;
-            cl->act_bytes = 8.0 * cur[0] * cur[1] * cur[2] * L->units * nfr;
+            /* the lowered input (C*kvol rows) and the GEMM's output, per example (kernels/conv_cpu.c) */
+            cl->work_bytes = 4.0 * ((double)C * kvol + L->units) * cur[0] * cur[1] * cur[2] * nfr;
             C = L->units;
             break;
         case EKN_LAYER_POOL: {
@@ -257,7 +260,6 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
             }
             nfr = (double)frags[0] * frags[1] * frags[2];
             cl->flops = 0;
-            cl->act_bytes = 12.0 * cur[0] * cur[1] * cur[2] * C * nfr;
             break;
         }
         case EKN_LAYER_DENSE: {
@@ -267,7 +269,6 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
                             L->name, in, INT_MAX);
             params = in * L->units + L->units;
             cl->flops = 2.0 * in * L->units * nfr;
-            cl->act_bytes = 8.0 * L->units * nfr;
             for (int d = 0; d < 3; d++) {
                 fov[d] = sh[d]; /* a dense layer sees the whole input */
                 cur[d] = 1;
@@ -282,6 +283,12 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
         total_params += params;
         if (total_params > MAX_PARAMS)
             return cerr(err, s, L->line, "the network has too many parameters (%.3g)", total_params);
+        /* as lib/net.c allocates: the pre-activation output, the activated one
+         * unless linear, a dropout mask, a max-pool's argmax */
+        double elts = (double)C * cur[0] * cur[1] * cur[2] * nfr;
+        cl->act_bytes = elts * (L->act == EKN_ACT_LINEAR ? 4 : 8) + (L->dropout > 0 ? 4 * elts : 0) +
+                        (L->kind == EKN_LAYER_POOL ? 4 * elts : 0);
+        if (elts > max_elts) max_elts = elts;
         memcpy(cl->out, cur, sizeof cur);
         memcpy(cl->frags, frags, sizeof frags);
         cl->channels_out = C;
@@ -293,7 +300,10 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
         out->params += cl->params;
         out->flops += cl->flops;
         out->act_bytes += cl->act_bytes;
+        if (cl->work_bytes > out->work_bytes) out->work_bytes = cl->work_bytes;
     }
+    /* two gradient buffers of the largest layer, ping-ponged by the backward pass */
+    out->act_bytes += 8 * max_elts;
     out->nlayers = s->nlayers;
     memcpy(out->in, sh, sizeof sh);
     memcpy(out->out, cur, sizeof cur);

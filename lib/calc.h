@@ -52,6 +52,7 @@ typedef struct ekn_calc_layer {
     double flops;             /* forward FLOPs per example (2 * MACs; pool 0), all fragments */
     double act_bytes;         /* per example: output + its gradient, float32 (8 bytes per
                                * element), + 4 per element of max-pool argmax; all fragments */
+    double work_bytes;        /* per example: the conv workspace (lowered input + GEMM output) */
     int channels_in;
     int frags[3];             /* MFP fragments per axis after this layer (1 without MFP) */
 } ekn_calc_layer;
@@ -66,6 +67,7 @@ typedef struct ekn_calc {
     long params;
     double flops;             /* forward, per example */
     double act_bytes;         /* per example: input (4 bytes per element) + every layer's act_bytes */
+    double work_bytes;        /* per example: the largest layer's workspace, shared by all layers */
     int in_channels;
     int mfp;                  /* computed with max fragment pooling */
     int frags[3];             /* fragments per axis at the output (1 without MFP) */

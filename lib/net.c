@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float *alloc_floats(size_t n)
+/* Counts what it allocates in *total, so that ekn-calc's memory estimate can be checked against it. */
+static float *alloc_floats(size_t n, size_t *total)
 {
     size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
     float *p = aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);
+    if (p) *total += n * sizeof(float);
     return p;
 }
 
@@ -66,19 +68,20 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
     net->out_size = last->out_size;
 
     size_t N = (size_t)max_batch;
-    int fail = !(net->theta = alloc_floats(off)) || !(net->grad = alloc_floats(off)) ||
-               !(net->decay = alloc_floats(off)) || !(net->x_noisy = alloc_floats(N * net->in_size)) ||
-               !(net->dbuf[0] = alloc_floats(N * max_act)) || !(net->dbuf[1] = alloc_floats(N * max_act)) ||
-               !(net->work = alloc_floats(net->work_floats));
+    size_t *total = &net->alloc_bytes;
+    int fail = !(net->theta = alloc_floats(off, total)) || !(net->grad = alloc_floats(off, total)) ||
+               !(net->decay = alloc_floats(off, total)) || !(net->x_noisy = alloc_floats(N * net->in_size, total)) ||
+               !(net->dbuf[0] = alloc_floats(N * max_act, total)) || !(net->dbuf[1] = alloc_floats(N * max_act, total)) ||
+               !(net->work = alloc_floats(net->work_floats, total));
     for (int i = 0; i < net->nlayers && !fail; i++) {
         ekn_net_layer *L = &net->layers[i];
         int linear = L->spec->act == EKN_ACT_LINEAR;
-        fail = !(L->z = alloc_floats(N * L->out_size));
-        if (!fail) L->y = linear ? L->z : alloc_floats(N * L->out_size);
+        fail = !(L->z = alloc_floats(N * L->out_size, total));
+        if (!fail) L->y = linear ? L->z : alloc_floats(N * L->out_size, total);
         fail = fail || !L->y;
-        if (!fail && L->spec->dropout > 0) fail = !(L->mask = alloc_floats(N * L->out_size));
+        if (!fail && L->spec->dropout > 0) fail = !(L->mask = alloc_floats(N * L->out_size, total));
         if (!fail && L->spec->kind == EKN_LAYER_POOL)
-            fail = !(L->arg = (int32_t *)alloc_floats(N * L->out_size));
+            fail = !(L->arg = (int32_t *)alloc_floats(N * L->out_size, total));
         for (size_t k = 0; k < L->nw; k++) net->decay[L->w_off + k] = L->spec->decay_mult;
     }
     if (fail) {

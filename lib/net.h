@@ -58,6 +58,7 @@ typedef struct ekn_net {
     float *dbuf[2];        /* gradient ping-pong buffers */
     float *work;           /* conv workspace */
     size_t work_floats;
+    size_t alloc_bytes;  /* everything ekn_net_build allocated (ekn-calc's training memory, minus the optimiser) */
 } ekn_net;
 
 /* shape: input spatial size (Z,Y,X); NULL takes the spec's.  Fails with

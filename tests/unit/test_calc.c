@@ -235,7 +235,12 @@ static void test_fmnist(void **state)
     assert_true(c.layers[4].flops == 2.0 * 1024 * 256);
     assert_true(c.layers[1].flops == 0);
     assert_true(c.layers[0].act_bytes == 8.0 * 24 * 24 * 32);
-    assert_true(c.layers[1].act_bytes == 12.0 * 12 * 12 * 32);
+    /* the pool's output (linear: one copy) and its argmax */
+    assert_true(c.layers[1].act_bytes == 8.0 * 12 * 12 * 32);
+    /* relu with dropout: before and after the activation, and the mask */
+    assert_true(c.layers[4].act_bytes == 12.0 * 256);
+    /* the conv workspace: conv2 lowers 32*5*5 rows of 8*8 columns, plus its 64 x 8*8 output */
+    assert_true(c.work_bytes == 4.0 * (32 * 25 + 64) * 64);
     assert_int_equal(c.layers[4].fov[X], 28);
     assert_int_equal(c.fov[X], 16);
     assert_int_equal(c.stride[X], 4);

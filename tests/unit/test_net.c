@@ -15,7 +15,9 @@
  *   (b) the cpu kernels against the reference kernels on the same nets:
  *       outputs and gradients, batch 1 and > 1;
  *   (c) ekn_net_build refuses a shape that does not fit (EKN_EXIT_SPEC);
- *       the same theta serves a larger img-img input.
+ *       the same theta serves a larger img-img input;
+ *   (d) ekn-calc's memory estimate (lib/calc.c) is exactly what
+ *       ekn_net_build allocates, for the example nets and several batches.
  * "No allocation in the hot loop" cannot be checked portably and is not.
  * Set EKN_TEST_SEED to replay a run; the seed is printed. */
 #include <setjmp.h>
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calc.h"
 #include "net.h"
 #include "ops.h"
 #include "rng.h"
@@ -704,6 +707,42 @@ static void test_rebuild_larger(void **state)
     ekn_spec_free(&spec);
 }
 
+static void test_calc_memory(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {"fmnist-cnn", "fmnist-mlp", "isbi-2d", "aniso-3d", "tiny-img-img"};
+    static const int batches[] = {1, 7, 64};
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "examples/nets/%s.spec", specs[i]);
+        ekn_spec spec;
+        ekn_err err = {0};
+        if (ekn_spec_load(&spec, path, &err)) fail_msg("%s", err.msg);
+        int shape[3] = {1, 1, 1};
+        for (int d = 0; d < 3; d++) {
+            int v = ekn_calc_nearest(&spec, d, 0, spec.has_shape ? spec.shape[d] : 57, &err);
+            assert_true(v > 0);
+            shape[d] = spec.has_shape ? spec.shape[d] : v;
+        }
+        ekn_calc c;
+        assert_int_equal(ekn_calc_run(&spec, shape, &c, &err), 0);
+        for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+            /* the estimate also counts SGD's velocity, which the optimiser allocates, and the
+             * batch's input, which the trainer does */
+            double input = 4.0 * c.in_channels * c.in[0] * c.in[1] * c.in[2];
+            double want = (c.act_bytes - input + c.work_bytes) * batches[b] + 12.0 * c.params;
+            if (want > 256e6) continue; /* aniso-3d at batch 64 would take 6 GB */
+            ekn_net net;
+            assert_int_equal(ekn_net_build(&net, &spec, shape, batches[b], ekn_ops_cpu(), &err), 0);
+            printf("%-12s batch %2d: net allocates %zu bytes, ekn-calc says %.0f\n", specs[i], batches[b],
+                   net.alloc_bytes, want);
+            assert_true((double)net.alloc_bytes == want);
+            ekn_net_free(&net);
+        }
+        ekn_spec_free(&spec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_cpu_vs_ref),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_rebuild_larger),
+        cmocka_unit_test(test_calc_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,10 @@ def put(name, *records):
 x = np.zeros((103, 5), np.float32); x[:, 0] = np.arange(103)
 y = np.arange(103, dtype=np.int32)
 put('vec.ekn', ('vector', x[:60]), ('label', y[:60]), ('vector', x[60:]), ('label', y[60:]))
+# the same with lazy labels: example i is labelled for class i % 3, absent for (i + 1) % 3
+lz = np.eye(3, dtype=np.uint8)[y % 3]; ab = np.eye(3, dtype=np.uint8)[(y + 1) % 3]
+put('lazy.ekn', ('vector', x[:60]), ('label', y[:60] % 3), ('labelled', lz[:60]), ('absent', ab[:60]),
+    ('vector', x[60:]), ('label', y[60:] % 3), ('labelled', lz[60:]), ('absent', ab[60:]))
 
 # a 3D volume whose labels encode their own coordinates, image = the same numbers
 Z, Y, X = 12, 40, 36
@@ -156,6 +160,27 @@ EOF
     ekn-batch "${p[@]}" --seed 12 -o pc.ekn "$D/coord3d.ekn"
     cmp pa.ekn pb.ekn
     ! cmp -s pa.ekn pc.ekn
+}
+
+@test "lazy labels travel with their examples, from a file and through the shuffle buffer" {
+    ekn-batch -b 16 --seed 5 -o mem.ekn "$D/lazy.ekn"
+    ekn-batch -b 16 --seed 5 < "$D/lazy.ekn" > pipe.ekn
+    py "$BATS_TEST_DIRNAME" mem.ekn pipe.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+for path in sys.argv[2:]:
+    recs = list(es.read(open(path, 'rb')))
+    assert [r[0] for r in recs[:4]] == ['vector', 'label', 'labelled', 'absent'], path
+    seen = []
+    for (_, x, _, _), (_, y, _, _), (_, lz, _, _), (_, ab, _, _) in zip(*[iter(recs)] * 4):
+        i = x[:, 0].astype(int)
+        assert lz.shape == ab.shape == (len(i), 3)
+        assert (y == i % 3).all() and (lz.argmax(1) == i % 3).all() and (ab.argmax(1) == (i + 1) % 3).all(), path
+        seen += i.tolist()
+    assert sorted(seen) == list(range(103)), path
+EOF
 }
 
 # aligned FILE: label[k] equals the image value at offset + stride * k (from

@@ -52,3 +52,4 @@ if [ -x "$TOP/bench/stream_bench.sh" ]; then
     echo "== stream throughput through a pipe"
     "$TOP/bench/stream_bench.sh" "$BIN"
 fi
+if [ -x "$TOP/bench/pipeline_bench.sh" ]; then echo "== input pipeline (ekn-batch | ekn-augment) beside ekn-train, one core"; "$TOP/bench/pipeline_bench.sh" "$BIN"; fi

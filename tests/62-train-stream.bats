@@ -131,3 +131,19 @@ step_of() { ekn_py -c 'import sys, h5py; print(int(h5py.File(sys.argv[1])["state
     assert_failure 1
     [[ "$stderr" == *"no examples"* ]]
 }
+
+@test "ekn-batch | ekn-train: img-img patches at the net's output, 2D seg volumes, and the net learns the sign" {
+    run --separate-stderr bash -c "set -o pipefail; ekn-batch --net '$NETS/tiny-img-img.spec' -b 8 --epochs 40 --patches-per-epoch 64 --seed 3 '$D/seg.ekn' |
+        ekn-train --spec '$NETS/tiny-img-img.spec' ${OPTS[*]} --batch 8 --lr 0.05 --log log.tsv --log-every 10 -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 320 ]
+    acc=$(ekn-predict -m m.h5 --eval "$D/seg-test.ekn" 2>/dev/null | awk -F'\t' '$1 == "accuracy" { print $2 }')
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.85) }' || fail "accuracy $acc"
+}
+
+@test "ekn-batch --margin | ekn-train: full-resolution labels of a larger patch are cropped by the trainer" {
+    run --separate-stderr bash -c "set -o pipefail; ekn-batch --net '$NETS/tiny-img-img.spec' --margin 2 -b 8 --epochs 2 --patches-per-epoch 64 '$D/seg.ekn' |
+        ekn-train --spec '$NETS/tiny-img-img.spec' ${OPTS[*]} --batch 8 -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 16 ]
+}

@@ -42,16 +42,21 @@ static void fold_rot90(int k, int *transpose, int *flip_y, int *flip_x)
 void ekn_aug_draw(const ekn_aug_opts *o, ekn_rng *r, int channels, ekn_aug_params *p)
 {
     memset(p, 0, sizeof *p);
-    for (int k = 0; k < 3; k++) p->flip_drawn[k] = o->flip[k] && ekn_rng_uniform(r) < 0.5;
-    p->transpose_drawn = o->transpose && ekn_rng_uniform(r) < 0.5;
-    p->rot90 = o->rot90 ? (int)ekn_rng_below(r, 4) : 0;
+    for (int k = 0; k < 3; k++) {
+        int coin = ekn_rng_uniform(r) < 0.5;
+        p->flip_drawn[k] = o->flip[k] && coin;
+    }
+    int coin = ekn_rng_uniform(r) < 0.5, turns = (int)ekn_rng_below(r, 4);
+    p->transpose_drawn = o->transpose && coin;
+    p->rot90 = o->rot90 ? turns : 0;
     for (int k = 0; k < 3; k++) p->flip[k] = p->flip_drawn[k];
     p->transpose = p->transpose_drawn;
     fold_rot90(p->rot90, &p->transpose, &p->flip[1], &p->flip[2]);
 
     /* each warp is drawn even when the example is not warped, so the
      * warp-fraction coin does not shift the other draws */
-    p->warp = ekn_aug_has_warp(o) && ekn_rng_uniform(r) < o->warp_fraction;
+    double warp_coin = ekn_rng_uniform(r);
+    p->warp = ekn_aug_has_warp(o) && warp_coin < o->warp_fraction;
     double angle = uniform_pm(r, o->rotate) * (M_PI / 180);
     double lo = log(o->scale_lo), hi = log(o->scale_hi);
     double scale = exp(lo + (hi - lo) * ekn_rng_uniform(r));

@@ -111,7 +111,7 @@ typedef struct img_group {
 /* Spatial shape (Z,Y,X) of a per-voxel record with sd spatial dims. */
 static void spatial_of(const ekn_tensor *t, int sd, int out[3])
 {
-    out[0] = sd == 3 ? (int)t->shape[1] : 1;
+    out[0] = sd == 3 ? (int)t->shape[t->rank - 3] : 1;
     out[1] = (int)t->shape[t->rank - 2];
     out[2] = (int)t->shape[t->rank - 1];
 }
@@ -134,22 +134,22 @@ static int check_grid(run_state *s, const img_group *g, ekn_err *err)
                     "labels at the network's output grid (%dx%dx%d, image %dx%dx%d) allow only mirrors, transposes "
                     "and 90-degree rotations; for warps and crops send full labels ('ekn-batch --margin')",
                     g->grid[0], g->grid[1], g->grid[2], g->src[0], g->src[1], g->src[2]);
-    long off[3] = {0, 0, 0}, st[3] = {1, 1, 1}, v[3];
+    /* without offset= the labels are taken as centred */
+    long off[3], st[3] = {1, 1, 1}, v[3];
+    for (int a = 0; a < 3; a++) off[a] = (g->src[a] - g->grid[a]) / 2;
     char buf[256];
-    int have = 0;
     ekn_err perr = {0};
     if (ekn_tensor_meta_get(g->lab, "offset", buf, sizeof buf)) {
         int k = ekn_parse_int_list(buf, v, 3, 0, "offset=", &perr);
         if (k < 0) return fail(s, err, EKN_EXIT_FAIL, "label", "bad metadata offset=%s", buf);
         for (int i = 0; i < k; i++) off[3 - k + i] = v[i];
-        have = 1;
     }
     if (ekn_tensor_meta_get(g->lab, "stride", buf, sizeof buf)) {
         int k = ekn_parse_int_list(buf, v, 3, 1, "stride=", &perr);
         if (k < 0) return fail(s, err, EKN_EXIT_FAIL, "label", "bad metadata stride=%s", buf);
         for (int i = 0; i < k; i++) st[3 - k + i] = v[i];
     }
-    for (int a = 0; a < 3 && have; a++) {
+    for (int a = 0; a < 3; a++) {
         int mirrored = o->flip[a] || (a > 0 && o->rot90);
         long last = off[a] + st[a] * (g->grid[a] - 1);
         if (mirrored && last != g->src[a] - 1 - off[a])
@@ -199,8 +199,9 @@ static int examine(run_state *s, int n, img_group *g, ekn_err *err)
             if (g->lab || g->tgt) return fail(s, err, EKN_EXIT_FAIL, t->name, "a second label or target record");
             int grid[3] = {0, 0, 0};
             label_form f = classify(t, g, grid);
-            if (lab && (f == LAB_NONE || (g->sd == 2 && f == LAB_GRID && t->rank != 3)))
-                return fail(s, err, EKN_EXIT_FAIL, "label", "shape does not fit images of %dx%dx%d",
+            int larger = f == LAB_GRID && (grid[0] > g->src[0] || grid[1] > g->src[1] || grid[2] > g->src[2]);
+            if ((lab && f == LAB_NONE) || larger)
+                return fail(s, err, EKN_EXIT_FAIL, t->name, "shape does not fit images of %dx%dx%d",
                             g->src[0], g->src[1], g->src[2]);
             if (lab) g->lab = t, g->lab_form = f, memcpy(g->grid, grid, sizeof grid);
             else g->tgt = t, g->tgt_form = f == LAB_FULL ? LAB_FULL : LAB_NONE;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +180,8 @@ static int examine(run_state *s, int n, img_group *g, ekn_err *err)
     if (g->C > EKN_AUG_MAX_CHANNELS && cfg->o.per_channel)
         return fail(s, err, EKN_EXIT_FAIL, "image", "--per-channel handles up to %d channels, the image has %d",
                     EKN_AUG_MAX_CHANNELS, g->C);
+    if ((uint64_t)g->src[0] * (uint64_t)g->src[1] * (uint64_t)g->src[2] > INT32_MAX)
+        return fail(s, err, EKN_EXIT_FAIL, "image", "more than 2^31 voxels per example");
     memcpy(g->out, g->src, sizeof g->out);
     if (cfg->crop_dims == 3 && g->sd == 2 && cfg->crop[0] != 1)
         return fail(s, err, EKN_EXIT_SPEC, "image", "--crop gives %d slices, the images are 2D", cfg->crop[0]);

@@ -348,3 +348,17 @@ assert img[lab == 1].mean() + 0.1 < img[lab == 0].mean()
 '
     assert_success
 }
+
+@test "pipeline: ekn-augment feeds ekn-train (img-img with full labels cropped, img-scalar volumes)" {
+    ekn_need_bin ekn-train
+    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_TEST_TMPDIR"
+    nets=$BATS_TEST_DIRNAME/../examples/nets
+    run --separate-stderr bash -c "ekn-augment --flip yx --transpose --rotate 20 --elastic 1,3 --crop 21,21 seg.ekn |
+        ekn-train --spec '$nets/tiny-img-img.spec' --patch 15,15 --batch 4 --steps 5 -o seg.h5"
+    assert_success
+    [[ -s seg.h5 ]]
+    run --separate-stderr bash -c "ekn-augment --flip x --noise 0.1 --contrast 0.2 img.ekn |
+        ekn-train --spec '$nets/tiny-img-scalar.spec' --batch 8 --steps 5 -o img.h5"
+    assert_success
+    [[ -s img.h5 ]]
+}

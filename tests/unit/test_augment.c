@@ -149,9 +149,10 @@ static void test_flip_crop(void **state)
 
 /* ---- closed forms ----------------------------------------------------------------------- */
 
-/* Multi-linear interpolation reproduces a linear ramp exactly, so any affine
- * warp of a ramp must equal the ramp at the mapped positions, computed here
- * independently: source = c_src + R(angle) * H(shear) * (o - c_out) / scale. */
+/* Multi-linear interpolation reproduces a linear ramp exactly, so any warp
+ * of a ramp must equal the ramp at the mapped positions, computed here
+ * independently: source = c_src + R(angle) H(shear) (o - c_out) / (scale w),
+ * w the perspective divisor. */
 static void test_affine_ramp(void **state)
 {
     (void)state;
@@ -162,7 +163,8 @@ static void test_affine_ramp(void **state)
     for (int z = 0; z < S[0]; z++)
         for (int y = 0; y < S[1]; y++)
             for (int x = 0; x < S[2]; x++) a[((size_t)z * S[1] + y) * S[2] + x] = (float)(g[0] * z + g[1] * y + g[2] * x);
-    for (int in_plane = 0; in_plane < 2; in_plane++) {
+    for (int variant = 0; variant < 3; variant++) {
+        int in_plane = variant > 0, persp = variant == 2;
         ekn_aug_opts o = no_opts();
         ekn_aug_params p = identity_params();
         p.warp = 1;
@@ -173,19 +175,23 @@ static void test_affine_ramp(void **state)
         p.translate[1] = 1.5;
         p.translate[2] = -0.75;
         p.flip[2] = 1;
+        if (persp) p.persp[0] = 0.2, p.persp[1] = -0.15;
         for (int z = 0; z < O[0]; z++)
             for (int y = 0; y < O[1]; y++)
                 for (int x = 0; x < O[2]; x++) {
                     double dz = z - (O[0] - 1) / 2.0, dy = y - (O[1] - 1) / 2.0, dx = x - (O[2] - 1) / 2.0;
                     double hy = dy + p.shear * dx, hx = dx; /* shear, then rotate, then zoom */
                     double ry = cos(p.angle) * hy - sin(p.angle) * hx, rx = sin(p.angle) * hy + cos(p.angle) * hx;
+                    /* the projective divisor, per half patch size */
+                    double w = 1 + p.persp[0] * dy / ((O[1] - 1) / 2.0) + p.persp[1] * dx / ((O[2] - 1) / 2.0);
                     double sz = (in_plane ? dz : dz / p.scale) + (S[0] - 1) / 2.0 + p.translate[0];
-                    double sy = ry / p.scale + (S[1] - 1) / 2.0 + p.translate[1];
-                    double sx = -rx / p.scale + (S[2] - 1) / 2.0 + p.translate[2]; /* mirrored in X */
+                    double sy = ry / p.scale / w + (S[1] - 1) / 2.0 + p.translate[1];
+                    double sx = -rx / p.scale / w + (S[2] - 1) / 2.0 + p.translate[2]; /* mirrored in X */
                     ref[((size_t)z * O[1] + y) * O[2] + x] = (float)(g[0] * sz + g[1] * sy + g[2] * sx);
                 }
         assert_int_equal(resample(&o, &p, S, O, in_plane, a, b, 1), 0);
-        assert_int_equal(tu_compare(in_plane ? "affine ramp, in-plane" : "affine ramp, 3D", b, ref, no, 2e-5, 1e-5), 0);
+        const char *what[3] = {"affine ramp, 3D", "affine ramp, in-plane", "projective ramp, in-plane"};
+        assert_int_equal(tu_compare(what[variant], b, ref, no, 2e-5, 1e-5), 0);
     }
     free(a), free(b), free(ref);
 }

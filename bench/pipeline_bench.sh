@@ -21,17 +21,19 @@ PATH="$BIN:$PATH"
 cd "$TMP"
 
 # ---- the pipeline's later stages -------------------------------------------
-# ekn-augment inserts itself here: each is a shell fragment appended to the
-# ekn-batch command, e.g. AUGMENT_3D='| ekn-augment --elastic ... --crop 23,127,127'.
-AUGMENT_3D=${AUGMENT_3D:-}
-AUGMENT_2D=${AUGMENT_2D:-}
+# Shell fragments appended to the ekn-batch command; set them empty to time
+# ekn-batch alone.  3D: in-plane (Z is thin) elastic warp, rotation and
+# flips, cropped back to aniso-3d's input; 2D: the same on 28x28 images.
+AUGMENT_3D=${AUGMENT_3D-| ekn-augment --flip yx --transpose --rotate 180 --elastic 2,8 --crop 23,127,127}
+AUGMENT_2D=${AUGMENT_2D-| ekn-augment --flip x --rotate 10 --elastic 1,3}
 # -----------------------------------------------------------------------------
 
 # rate COUNT COMMAND: runs COMMAND (bash, pipefail), prints COUNT / seconds
 rate() {
     local t0 t1
     t0=$(date +%s%N)
-    bash -o pipefail -c "$2" > /dev/null
+    # the whole pipeline shares one core
+    taskset -c 0 bash -o pipefail -c "$2" > /dev/null
     t1=$(date +%s%N)
     awk -v n="$1" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", n * 1e9 / ns }'
 }
@@ -52,12 +54,12 @@ report() { # label pipeline-rate train-rate unit
         "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", a / b }')"
 }
 
-echo "# $(uname -srm), $(nproc) CPUs; one core per command"
+echo "# $(uname -srm), $(nproc) CPUs; the pipeline's commands share core 0, ekn-train has one thread"
 if [[ -f $DATA/train-volume.u8 ]]; then
     ekn-preprocess --format raw --shape 30,512,512 --labels "$DATA/train-labels.u8" "$DATA/train-volume.u8" -o isbi.ekn
     ekn-calc "$TOP/examples/nets/aniso-3d.spec" --shape 23,127,127 --format shell > aniso.sh
     N=400
-    CMD="taskset -c 0 ekn-batch --calc aniso.sh --margin 0,29,29 -b 4 --patches-per-epoch $N isbi.ekn $AUGMENT_3D | ekn-info --count"
+    CMD="ekn-batch --calc aniso.sh --margin 0,29,29 -b 4 --patches-per-epoch $N isbi.ekn $AUGMENT_3D | ekn-info --count"
     echo "\$ $CMD"
     P=$(rate $N "$CMD")
     echo "\$ ekn-train -j 1 --spec examples/nets/aniso-3d.spec --patch 23,127,127 --batch 1 --time $SECS isbi.ekn"
@@ -69,7 +71,7 @@ fi
 if [[ -f $FMNIST/train-images-idx3-ubyte.gz ]]; then
     ekn-preprocess --labels "$FMNIST/train-labels-idx1-ubyte.gz" "$FMNIST/train-images-idx3-ubyte.gz" -o fmnist.ekn
     N=$((60000 * 2))
-    CMD="taskset -c 0 ekn-batch -b 64 --epochs 2 fmnist.ekn $AUGMENT_2D | ekn-info --count"
+    CMD="ekn-batch -b 64 --epochs 2 fmnist.ekn $AUGMENT_2D | ekn-info --count"
     echo "\$ $CMD"
     P=$(rate $N "$CMD")
     echo "\$ ekn-train -j 1 --spec examples/nets/fmnist-cnn.spec --batch 64 --time $SECS fmnist.ekn"

@@ -52,4 +52,12 @@ if [ -x "$TOP/bench/stream_bench.sh" ]; then
     echo "== stream throughput through a pipe"
     "$TOP/bench/stream_bench.sh" "$BIN"
 fi
-if [ -x "$TOP/bench/pipeline_bench.sh" ]; then echo "== input pipeline (ekn-batch | ekn-augment) beside ekn-train, one core"; "$TOP/bench/pipeline_bench.sh" "$BIN"; fi
+
+if [ -x "$TOP/bench/augment_bench.sh" ]; then
+    echo "== ekn-augment beside ekn-train's consumption (one core each)"
+    SECONDS_PER_RUN=$SECS "$TOP/bench/augment_bench.sh" "$BIN"
+fi
+if [ -x "$TOP/bench/pipeline_bench.sh" ]; then
+    echo "== input pipeline (ekn-batch | ekn-augment, elastic warps) beside ekn-train, one core"
+    SECONDS_PER_RUN=$SECS "$TOP/bench/pipeline_bench.sh" "$BIN"
+fi

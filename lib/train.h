@@ -11,7 +11,7 @@
  *
  * Log (TSV, one row per logged step; documented in ekn-train(1)):
  *   step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum
- *   mean_label train_err val_loss val_err
+ *   mean_label train_err val_loss val_err step_size beta evals
  * Unmeasured values are written as "nan". */
 #ifndef EKN_TRAIN_H
 #define EKN_TRAIN_H
@@ -42,6 +42,7 @@ typedef struct ekn_train_config {
     const char *log_path;     /* NULL: no log */
     const char *control_path; /* NULL: no control file */
     const char *optimizer;
+    const char *optimizer_params; /* "key=value,..." or NULL (ekn_optim_create) */
     int patch[3];             /* img-img input patch (Z,Y,X); 0 = from the spec or the data */
     long batch;
     int64_t steps, epochs;    /* stop after whichever comes first (0 = unset) */

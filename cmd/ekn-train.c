@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         {'o', "save", EKN_OPT_STRING, &save, "FILE", "checkpoint file (HDF5), written atomically", 0, 0, NULL, 0, NULL},
         {0, "resume", EKN_OPT_STRING, &resume, "FILE", "continue the run saved in this checkpoint", 0, 0, NULL, 0, NULL},
         {0, "log", EKN_OPT_STRING, &log, "FILE", "training log (TSV)", 0, 0, NULL, 0, NULL},
-        {0, "control", EKN_OPT_STRING, &control, "FILE", "live control file: lr X, momentum X, save, stop", 0, 0, NULL, 0, NULL},
+        {0, "control", EKN_OPT_STRING, &control, "FILE", "live control file: lr X, momentum X, optimizer NAME, save, stop", 0, 0, NULL, 0, NULL},
         {0, "optimizer", EKN_OPT_CHOICE, &optimizer, "NAME", "optimiser", 0, 0, ekn_optim_names(), 0, NULL},
         {0, "opt-param", EKN_OPT_STRING, &opt_params, "KEY=V,...", "the optimiser's own parameters (ekn-train(1))", 0, 0, NULL, 0, NULL},
         {'b', "batch", EKN_OPT_INT, &batch, "N", "examples (img-img: patches) per step", 1, 1 << 20, NULL, 0, NULL},

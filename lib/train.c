@@ -173,9 +173,13 @@ static double objective(void *ctx, const float *theta, float *grad)
     ekn_net *net = &tr->net;
     if (theta != net->theta) memcpy(net->theta, theta, net->nparams * sizeof(float));
     ekn_net_zero_grad(net);
-    const float *out = ekn_net_forward(net, tr->bx, tr->cur_n, 1, &tr->rng_train);
-    /* train_err is the batch's before the update: the step's first evaluation */
+    /* One dropout mask and input noise per step, so the line searches of cg
+     * and lbfgs see one function of theta; train_err is measured before the
+     * update, at the step's first evaluation. */
     int first = tr->opt.diag.evals == 0;
+    if (first) tr->rng_step = tr->rng_train;
+    else tr->rng_train = tr->rng_step;
+    const float *out = ekn_net_forward(net, tr->bx, tr->cur_n, 1, &tr->rng_train);
     double loss = batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->blab, tr->babs, tr->dout,
                              first ? &tr->correct : NULL, first ? &tr->counted : NULL);
     ekn_net_backward(net, tr->cur_n, tr->dout);

@@ -68,6 +68,7 @@ typedef struct ekn_trainer {
     ekn_optim opt;
     ekn_dataset train, val;
     ekn_rng rng_data, rng_train;
+    ekn_rng rng_step;         /* rng_train as the step began: its evaluations all replay it */
     uint32_t *perm;
     uint64_t perm_pos;
     int64_t step, epoch;

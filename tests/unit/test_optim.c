@@ -417,6 +417,7 @@ static void test_nesterov_by_hand(void **state)
 /* Quadratic: N = 20, curvatures in [0.5, 2], minimum c in [-1, 1]^N, start
  * at 0; every optimiser must be within QUAD_TOL of c in the steps given. */
 #define QUAD_TOL 1e-4
+#define QUAD_FINAL_TOL 1e-6
 static void test_quadratic(void **state)
 {
     (void)state;
@@ -447,8 +448,8 @@ static void test_quadratic(void **state)
                 cases[k].name, cases[k].params ? cases[k].params : "", cases[k].steps, calls, e, QUAD_TOL, reached);
         assert_true(calls == q.calls);
         assert_true(reached > 0);
-        /* the float optimisers stay near the minimum once there */
-        assert_true(e <= QUAD_TOL * 10);
+        /* by the last step every one sits at the float32 minimum, within a few ulps */
+        assert_true(e <= QUAD_FINAL_TOL);
     }
 }
 
@@ -487,7 +488,8 @@ static void test_rosenbrock(void **state)
  * objective (every optimiser aims at the same point), and again with the
  * L2 term given as the optimisers' weight decay where their rule makes the
  * same point a fixed point (not adamw, whose decoupled decay does not). */
-#define LOGREG_TOL 2e-3
+#define LOGREG_TOL 2e-3       /* the evaluations to get this close are printed */
+#define LOGREG_FINAL_TOL 2e-5 /* where each must be after its steps */
 static void test_logreg(void **state)
 {
     (void)state;
@@ -521,7 +523,7 @@ static void test_logreg(void **state)
             fprintf(stderr, "logreg %s %-8s: %d steps, %ld evaluations, max |theta - theta*| %.3g (within %g after %ld)\n",
                     as_decay ? "decay" : "l2   ", cases[k].name, cases[k].steps, calls, e, LOGREG_TOL, reached);
             assert_true(reached > 0);
-            assert_true(e <= LOGREG_TOL);
+            assert_true(e <= LOGREG_FINAL_TOL);
         }
     }
 }

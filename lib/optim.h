@@ -1,13 +1,30 @@
 /* optim: optimisers over a flat parameter vector.
  *
  * An optimiser step gets an objective it may evaluate as often as it needs
- * on the current batch (SGD once; conjugate gradient and l-BFGS, which
- * later join this interface, several times with a line search).  Its state
- * is a few named vectors of the parameters' length, which checkpoints save
- * and restore by name, so a resumed run continues exactly.
+ * on the current batch: SGD, Nesterov, RPROP and Adam once, conjugate
+ * gradient and l-BFGS several times, with a line search.  The objective
+ * writes the loss gradient into grad and may share its storage for theta
+ * (ekn-train passes the net's own parameter vector), so a step evaluates
+ * trial points in theta itself and leaves the accepted point there.
  *
- * Weight decay: each parameter i is decayed by weight_decay * decay[i]
- * (decay[] holds the layer's multiplier for weights and 0 for biases). */
+ * State is a few named float vectors (rows x n, n the number of parameters)
+ * and a few named double scalars (Adam's step count, l-BFGS's history
+ * position), which checkpoints save and restore by name, so a resumed run
+ * continues bit-identically.  Scratch space is allocated at create: a step
+ * never allocates (the CUDA path will need the same discipline).
+ *
+ * Hyperparameters: lr, momentum and weight decay come with every step (the
+ * trainer's schedules and live control change them); the rest are fixed at
+ * create from "key=value,..." text, each with ELEKTRONN's default where it
+ * had one (the table in each optimiser's file and ekn-train(1)).
+ *
+ * Weight decay: parameter i is decayed by lambda * decay[i] (decay[] holds
+ * the layer's multiplier for weights and 0 for biases).  How it enters
+ * differs by optimiser and is documented in ekn-train(1):
+ *   sgd, nesterov  theta -= lr (v + lambda d theta), outside the momentum
+ *   rprop, adam    the L2 gradient lambda d theta is added to g
+ *   cg, lbfgs      the objective is f + lambda/2 sum d theta^2
+ *   adamw          decoupled: theta -= lr lambda d theta beside the Adam step */
 #ifndef EKN_OPTIM_H
 #define EKN_OPTIM_H
 #include <stddef.h>
@@ -24,13 +41,39 @@ typedef struct ekn_hyper {
 } ekn_hyper;
 
 #define EKN_OPTIM_MAX_STATE 4
+#define EKN_OPTIM_MAX_SCALAR 4
+#define EKN_OPTIM_MAX_PARAM 10
+#define EKN_OPTIM_MAX_WORK 4
+#define EKN_OPTIM_MAX_HISTORY 64 /* l-BFGS pairs */
+
+/* A fixed hyperparameter, settable as key=value. */
+typedef struct ekn_optim_param {
+    const char *key;
+    double def, min, max; /* value in [min, max] */
+    int integer;
+    const char *help;
+} ekn_optim_param;
+
+/* What the last step did, for the training log ("nan" where not applicable). */
+typedef struct ekn_optim_diag {
+    double step_size; /* accepted line-search step (cg, lbfgs; last iteration) or mean RPROP step */
+    double beta;      /* Polak-Ribiere beta of the last cg iteration */
+    long evals;       /* objective evaluations in the step */
+} ekn_optim_diag;
 
 typedef struct ekn_optim ekn_optim;
 typedef struct ekn_optim_vt {
     const char *name;
     int nstate;
     const char *state_names[EKN_OPTIM_MAX_STATE];
-    /* One update of theta.  *loss receives the loss before the update. */
+    int state_rows_param[EKN_OPTIM_MAX_STATE]; /* index of the param giving the rows, or -1 for 1 row */
+    int nscalar;
+    const char *scalar_names[EKN_OPTIM_MAX_SCALAR];
+    int nparam;
+    ekn_optim_param params[EKN_OPTIM_MAX_PARAM];
+    int nwork; /* scratch vectors of n floats */
+    /* One update of theta.  *loss receives the loss before the update (the
+     * data loss, without the weight-decay term). */
     int (*step)(ekn_optim *o, float *theta, float *grad, const float *decay, const ekn_hyper *h,
                 ekn_objective f, void *ctx, double *loss, ekn_err *err);
 } ekn_optim_vt;
@@ -39,11 +82,44 @@ struct ekn_optim {
     const ekn_optim_vt *vt;
     size_t n;
     float *state[EKN_OPTIM_MAX_STATE];
+    size_t state_rows[EKN_OPTIM_MAX_STATE];
+    double scalar[EKN_OPTIM_MAX_SCALAR];
+    double p[EKN_OPTIM_MAX_PARAM]; /* the vt's params, in its order */
+    float *work[EKN_OPTIM_MAX_WORK];
+    double hist[EKN_OPTIM_MAX_HISTORY]; /* scratch of the l-BFGS two-loop recursion */
+    ekn_optim_diag diag;
 };
 
-/* name: "sgd" (momentum, v <- g + mu v; theta <- theta - lr (v + lambda theta)). */
-int ekn_optim_create(ekn_optim *o, const char *name, size_t n, ekn_err *err);
+/* name: one of ekn_optim_names(); params: "key=value,..." or NULL for the
+ * defaults.  Unknown names and keys and out-of-range values are usage
+ * errors (EKN_EXIT_USAGE) naming what is valid.  State starts at zero. */
+int ekn_optim_create(ekn_optim *o, const char *name, size_t n, const char *params, ekn_err *err);
 void ekn_optim_free(ekn_optim *o);
-/* "sgd" (the names ekn-train's --optimizer accepts, '|'-separated). */
+/* "sgd|nesterov|rprop|cg|lbfgs|adam|adamw" (what --optimizer accepts). */
 const char *ekn_optim_names(void);
+/* Value of a parameter by key (NaN if the optimiser has none of that name). */
+double ekn_optim_param_value(const ekn_optim *o, const char *key);
+
+/* "key=value,..." of every parameter's current value; returns the length. */
+int ekn_optim_describe(const ekn_optim *o, char *buf, size_t cap);
+
+/* Checkpoints (HDF5, lib/h5.h): /optimizer/name, /optimizer/params, one
+ * dataset per state vector and scalar, by name.  Loading a checkpoint
+ * written by another optimiser leaves this one's fresh state: that is how
+ * a run switches optimiser. */
+struct ekn_h5;
+int ekn_optim_save(const ekn_optim *o, struct ekn_h5 *h, ekn_err *err);
+int ekn_optim_load(ekn_optim *o, struct ekn_h5 *h, ekn_err *err);
+
+/* ---- for the optimisers' own files (optim_*.c) --------------------------- */
+
+extern const ekn_optim_vt ekn_optim_sgd, ekn_optim_nesterov, ekn_optim_rprop, ekn_optim_cg, ekn_optim_lbfgs,
+    ekn_optim_adam, ekn_optim_adamw;
+
+/* f plus lambda/2 sum d theta^2, with lambda d theta added to grad; counts
+ * the evaluation in o->diag.evals and stores the data loss in *data_loss
+ * when it is not NULL. */
+double ekn_optim_eval_decayed(ekn_optim *o, ekn_objective f, void *ctx, const float *theta, float *grad,
+                              const float *decay, double lambda, double *data_loss);
+double ekn_optim_dot(const float *a, const float *b, size_t n); /* accumulated in double */
 #endif

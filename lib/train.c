@@ -223,9 +223,15 @@ static double objective(void *ctx, const float *theta, float *grad)
     ekn_net *net = &tr->net;
     if (theta != net->theta) memcpy(net->theta, theta, net->nparams * sizeof(float));
     ekn_net_zero_grad(net);
+    /* One dropout mask and input noise per step, so the line searches of cg
+     * and lbfgs see one function of theta; train_err is measured before the
+     * update, at the step's first evaluation. */
+    int first = tr->opt.diag.evals == 0;
+    if (first) tr->rng_step = tr->rng_train;
+    else tr->rng_train = tr->rng_step;
     const float *out = ekn_net_forward(net, tr->bx, tr->cur_n, 1, &tr->rng_train);
-    double loss = batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->blab, tr->babs, tr->dout, &tr->correct,
-                             &tr->counted);
+    double loss = batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->blab, tr->babs, tr->dout,
+                             first ? &tr->correct : NULL, first ? &tr->counted : NULL);
     ekn_net_backward(net, tr->cur_n, tr->dout);
     if (grad != net->grad) memcpy(grad, net->grad, net->nparams * sizeof(float));
     return loss;
@@ -347,13 +353,13 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
 {
     ekn_h5 h;
     if (ekn_h5_create(&h, tr->cfg.save_path, err)) return -1;
-    uint64_t rd[6], rt[6], n = tr->net.nparams;
+    uint64_t rd[6], rt[6];
     rng_pack(&tr->rng_data, rd);
     rng_pack(&tr->rng_train, rt);
     uint64_t six = 6;
     int rc = ekn_h5_put_string(&h, "/format", "ekn-checkpoint 1", err) ||
              ekn_h5_put_string(&h, "/spec", tr->spec.text, err) || save_params(&h, &tr->net, err) ||
-             ekn_h5_put_string(&h, "/optimizer/name", tr->opt.vt->name, err) ||
+             ekn_optim_save(&tr->opt, &h, err) ||
              ekn_h5_put_i64(&h, "/state/step", tr->step, err) || ekn_h5_put_i64(&h, "/state/epoch", tr->epoch, err) ||
              ekn_h5_put_i64(&h, "/state/perm_pos", (int64_t)tr->perm_pos, err) ||
              ekn_h5_put_i64(&h, "/state/plateau_count", tr->plateau_count, err) ||
@@ -366,11 +372,6 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
              ekn_h5_put_f64(&h, "/state/elapsed", tr->elapsed_before + (tr->run_start > 0 ? ekn_now() - tr->run_start : 0), err) ||
              ekn_h5_put(&h, "/state/rng_data", EKN_U64, 1, &six, rd, err) ||
              ekn_h5_put(&h, "/state/rng_train", EKN_U64, 1, &six, rt, err);
-    for (int s = 0; !rc && s < tr->opt.vt->nstate; s++) {
-        char name[128];
-        snprintf(name, sizeof name, "/optimizer/%s", tr->opt.vt->state_names[s]);
-        rc = ekn_h5_put(&h, name, EKN_F32, 1, &n, tr->opt.state[s], err);
-    }
     if (!rc && tr->perm) {
         uint64_t pn = tr->train.n;
         rc = ekn_h5_put(&h, "/state/perm", EKN_U32, 1, &pn, tr->perm, err);
@@ -424,7 +425,6 @@ static int load_state(ekn_trainer *tr, const char *path, ekn_err *err)
 {
     ekn_h5 h;
     if (ekn_h5_open(&h, path, err)) return -1;
-    char *optname = NULL;
     uint64_t rd[6], rt[6];
     int64_t perm_pos = 0, plateau = 0;
     int rc = ekn_h5_get_i64(&h, "/state/step", &tr->step, err) || ekn_h5_get_i64(&h, "/state/epoch", &tr->epoch, err) ||
@@ -437,7 +437,7 @@ static int load_state(ekn_trainer *tr, const char *path, ekn_err *err)
              ekn_h5_get_f64(&h, "/state/elapsed", &tr->elapsed_before, err) ||
              ekn_h5_get(&h, "/state/rng_data", EKN_U64, rd, 6, err) ||
              ekn_h5_get(&h, "/state/rng_train", EKN_U64, rt, 6, err) ||
-             ekn_h5_get_string(&h, "/optimizer/name", &optname, err);
+             ekn_optim_load(&tr->opt, &h, err);
     /* checkpoints from before 0.1.0's control persistence lack these */
     double clr = NAN, cmom = NAN;
     if (!rc && ekn_h5_exists(&h, "/state/control_lr"))
@@ -458,13 +458,6 @@ static int load_state(ekn_trainer *tr, const char *path, ekn_err *err)
         tr->plateau_count = (int)plateau;
         rng_unpack(&tr->rng_data, rd);
         rng_unpack(&tr->rng_train, rt);
-        /* a different --optimizer on resume switches optimiser: its state starts fresh */
-        if (!strcmp(optname, tr->opt.vt->name))
-            for (int s = 0; !rc && s < tr->opt.vt->nstate; s++) {
-                char name[128];
-                snprintf(name, sizeof name, "/optimizer/%s", tr->opt.vt->state_names[s]);
-                rc = ekn_h5_get(&h, name, EKN_F32, tr->opt.state[s], tr->opt.n, err);
-            }
     }
     if (!rc && tr->perm) {
         if (!ekn_h5_exists(&h, "/state/perm"))
@@ -472,7 +465,6 @@ static int load_state(ekn_trainer *tr, const char *path, ekn_err *err)
         else if (ekn_h5_get(&h, "/state/perm", EKN_U32, tr->perm, tr->train.n, err))
             rc = ekn_err_prefix(err, "the training data differs from the run being resumed");
     }
-    free(optname);
     ekn_h5_close(&h);
     return rc;
 }
@@ -642,7 +634,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
         return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
                            net->classes);
-    if (ekn_optim_create(&tr->opt, cfg->optimizer, net->nparams, err)) return -1;
+    if (ekn_optim_create(&tr->opt, cfg->optimizer, net->nparams, cfg->optimizer_params, err)) return -1;
     size_t B = (size_t)cfg->batch, ls = is_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
                                                       : tr->train.lab_size;
     tr->bx = alloc_f(B * net->in_size);
@@ -682,7 +674,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
         if (!tr->log) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open the log:", cfg->log_path);
         if (!append)
             fprintf(tr->log, "step\tepoch\ttime\texamples_per_s\tloss\tloss_smooth\tloss_after\tgain\tlr\tmomentum\t"
-                             "mean_label\ttrain_err\tval_loss\tval_err\n");
+                             "mean_label\ttrain_err\tval_loss\tval_err\tstep_size\tbeta\tevals\n");
     }
     char buf[256];
     for (int i = 0; i < net->nlayers; i++) {
@@ -719,6 +711,24 @@ void ekn_trainer_free(ekn_trainer *tr)
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/* "optimizer NAME [KEY=VALUE,...]": the new optimiser starts with fresh state;
+ * a bad name or parameter keeps the current one. */
+static int switch_optimizer(ekn_trainer *tr, const char *line)
+{
+    char name[64] = "", params[192] = "";
+    int k = sscanf(line, "%*s %63s %191s", name, params);
+    ekn_optim o;
+    ekn_err e = {0};
+    if (k < 1) ekn_err_set(&e, EKN_EXIT_USAGE, "'optimizer' needs a name (%s)", ekn_optim_names());
+    if (k < 1 || ekn_optim_create(&o, name, tr->net.nparams, k == 2 ? params : NULL, &e)) {
+        ekn_warn("'%s': %s; keeping '%s'", tr->cfg.control_path, e.msg, tr->opt.vt->name);
+        return -1;
+    }
+    ekn_optim_free(&tr->opt);
+    tr->opt = o;
+    return 0;
+}
+
 static void apply_control(ekn_trainer *tr, int *stop, int *save)
 {
     const char *path = tr->cfg.control_path;
@@ -739,6 +749,8 @@ static void apply_control(ekn_trainer *tr, int *stop, int *save)
             set_control_lr(tr, v);
         } else if (!strcmp(cmd, "momentum") && k == 2 && v >= 0 && v < 1) {
             set_control_momentum(tr, v);
+        } else if (!strcmp(cmd, "optimizer")) {
+            if (switch_optimizer(tr, line)) continue;
         } else if (!strcmp(cmd, "save")) *save = 1;
         else if (!strcmp(cmd, "stop")) *stop = 1;
         else {
@@ -875,15 +887,18 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
             double epoch = tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size;
             char f[8][32];
+            fmt_val(f[6], 32, tr->opt.diag.step_size);
+            fmt_val(f[7], 32, tr->opt.diag.beta);
             fmt_val(f[0], 32, after);
             fmt_val(f[1], 32, after - before_det);
             fmt_val(f[2], 32, tr->mean_label);
             fmt_val(f[3], 32, terr);
             fmt_val(f[4], 32, vloss);
             fmt_val(f[5], 32, verr);
-            fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\n",
+            fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\t%ld\n",
                     (long long)tr->step, epoch, tr->elapsed_before + now - start,
-                    rate, loss, tr->loss_smooth, f[0], f[1], tr->lr, tr->momentum, f[2], f[3], f[4], f[5]);
+                    rate, loss, tr->loss_smooth, f[0], f[1], tr->lr, tr->momentum, f[2], f[3], f[4], f[5], f[6],
+                    f[7], tr->opt.diag.evals);
             if (fflush(tr->log) != 0 || ferror(tr->log))
                 return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);
             last_log = now;

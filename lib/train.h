@@ -16,7 +16,7 @@
  *
  * Log (TSV, one row per logged step; documented in ekn-train(1)):
  *   step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum
- *   mean_label train_err val_loss val_err
+ *   mean_label train_err val_loss val_err step_size beta evals
  * Unmeasured values are written as "nan". */
 #ifndef EKN_TRAIN_H
 #define EKN_TRAIN_H
@@ -50,6 +50,7 @@ typedef struct ekn_train_config {
     const char *control_path; /* NULL: no control file */
     const char *optimizer;
     ekn_input_mode input_mode; /* auto: stream pipes, FIFOs and terminals; hold regular files in memory */
+    const char *optimizer_params; /* "key=value,..." or NULL (ekn_optim_create) */
     int patch[3];             /* img-img input patch (Z,Y,X); 0 = from the spec or the data */
     long batch;
     int64_t steps, epochs;    /* stop after whichever comes first (0 = unset) */
@@ -78,6 +79,7 @@ typedef struct ekn_trainer {
     ekn_dataset_reader feed;
     size_t feed_pos;          /* next example of the current group */
     ekn_rng rng_data, rng_train;
+    ekn_rng rng_step;         /* rng_train as the step began: its evaluations all replay it */
     uint32_t *perm;
     uint64_t perm_pos;
     int64_t step, epoch;

@@ -24,36 +24,8 @@ setup() {
 # The options every tiny run shares (the defaults may change; tests must not).
 TRAIN_OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7)
 
-# h5_same A B: every dataset under /params, /optimizer and /state (but the
-# wall-clock /state/elapsed) is byte-identical in both checkpoints.
-h5_same() {
-    ekn_py - "$1" "$2" <<'EOF'
-import sys
-import h5py
-import numpy as np
-
-a, b = h5py.File(sys.argv[1], 'r'), h5py.File(sys.argv[2], 'r')
-names = []
-a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-bad = 0
-for n in names:
-    if n.split('/')[0] not in ('params', 'optimizer', 'state') or n == 'state/elapsed':
-        continue
-    if n not in b:
-        print(f'{n}: missing in {sys.argv[2]}')
-        bad += 1
-        continue
-    x, y = a[n][()], b[n][()]
-    # bytes, not values: bit-identical is the claim, and NaN (an unset state) equals itself
-    x, y = np.asarray(x), np.asarray(y)
-    same = x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
-    if not same:
-        print(f'{n}: differs')
-        bad += 1
-print(f'{len(names)} datasets, {bad} differ')
-sys.exit(1 if bad else 0)
-EOF
-}
+# h5_same A B: the checkpoints' /params, /optimizer and /state are byte-identical (tests/h5_same.py)
+h5_same() { ekn_py "$BATS_TEST_DIRNAME/h5_same.py" "$@"; }
 
 # The value after "accuracy" in an --eval report on stdin.
 accuracy_of() { awk -F'\t' '$1 == "accuracy" { print $2 }'; }
@@ -150,14 +122,14 @@ EOF
     assert_no_stdout
     run head -n 1 run.tsv
     assert_output "$(printf '%s\t' step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum \
-        mean_label train_err val_loss val_err | sed 's/\t$//')"
+        mean_label train_err val_loss val_err step_size beta evals | sed 's/\t$//')"
     # the rows: every 10th step and the validations (25, 50)
     run awk -F'\t' 'NR > 1 { printf "%s ", $1 }' run.tsv
     assert_output "10 20 25 30 40 50 "
-    # 14 fields, each a number or nan; val_* numeric exactly on validation rows
+    # 17 fields, each a number or nan; val_* numeric exactly on validation rows
     run awk -F'\t' '
         NR > 1 {
-            if (NF != 14) { print "row " NR ": " NF " fields"; bad = 1 }
+            if (NF != 17) { print "row " NR ": " NF " fields"; bad = 1 }
             for (i = 1; i <= NF; i++)
                 if ($i != "nan" && $i !~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/) { print "row " NR " field " i ": " $i; bad = 1 }
             val = ($1 % 25 == 0)

@@ -1,0 +1,215 @@
+#!/usr/bin/env bats
+# ekn-train's optimisers: each lowers the loss of a tiny net and logs its
+# diagnostics, each resumes bit-identically from a checkpoint, the control
+# file switches optimiser mid-run, and bad names and parameters are usage
+# errors.  The update rules themselves are checked in tests/unit/test_optim.c.
+load helper
+
+NETS="$BATS_TEST_DIRNAME/../examples/nets"
+
+setup_file() {
+    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
+}
+
+setup() {
+    D=$BATS_FILE_TMPDIR
+    cd "$BATS_TEST_TMPDIR"
+}
+
+h5_same() { ekn_py "$BATS_TEST_DIRNAME/h5_same.py" "$@"; }
+
+# h5_get FILE DATASET: the dataset's value (strings decoded).
+h5_get() {
+    ekn_py -c 'import sys, h5py; v = h5py.File(sys.argv[1])[sys.argv[2]][()]
+print(v.decode() if isinstance(v, bytes) else v)' "$1" "$2"
+}
+
+# Options of each optimiser on the tiny MLP (the line-search ones see
+# bigger batches, as ELEKTRONN's guide advises).
+opts_for() {
+    case $1 in
+    sgd | nesterov) echo --batch 16 --lr 0.05 --momentum 0.9 ;;
+    rprop) echo --batch 64 ;;
+    cg) echo --batch 128 --opt-param max_step=0.5 ;;
+    lbfgs) echo --batch 128 ;;
+    adam | adamw) echo --batch 16 --lr 0.01 --weight-decay 0.001 ;;
+    esac
+}
+
+# learns NAME: 60 steps on the linear rule of vec.ekn; the mean loss of the
+# last two log rows is below 0.7 x that of the first two; step_size, beta
+# and evals are filled as documented.
+learns() {
+    local name=$1 many=0
+    [[ $name == cg || $name == lbfgs ]] && many=1
+    # shellcheck disable=SC2046
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --optimizer "$name" $(opts_for "$name") \
+        --seed 3 --steps 60 --log run.tsv --log-every 5 --gain-every 0 -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_success
+    assert_no_stdout
+    run awk -F'\t' 'NR > 1 { l[++n] = $5 } END { a = (l[1] + l[2]) / 2; b = (l[n] + l[n-1]) / 2;
+        printf "first %g last %g\n", a, b; exit !(b < 0.7 * a) }' run.tsv
+    echo "$output"
+    assert_success
+    run awk -F'\t' -v name="$name" -v many=$many '
+        NR == 1 { if ($15 != "step_size" || $16 != "beta" || $17 != "evals") { print "header " $0; bad = 1 } }
+        NR > 1 {
+            if (many ? $17 < 2 : $17 != 1) { print "row " NR ": evals " $17; bad = 1 }
+            if ((name == "cg" || name == "lbfgs" || name == "rprop") == ($15 == "nan")) { print "row " NR ": step_size " $15; bad = 1 }
+            if ((name == "cg") == ($16 == "nan")) { print "row " NR ": beta " $16; bad = 1 }
+            if (name == "cg" && $16 < 0) { print "row " NR ": beta < 0"; bad = 1 }
+        }
+        END { exit bad }' run.tsv
+    echo "$output"
+    assert_success
+    run h5_get m.h5 /optimizer/name
+    assert_output "$name"
+}
+
+@test "sgd lowers the loss; evals 1, step_size and beta nan" { learns sgd; }
+@test "nesterov lowers the loss" { learns nesterov; }
+@test "rprop lowers the loss and logs its mean step size" { learns rprop; }
+@test "cg lowers the loss and logs its accepted step, beta >= 0 and several evaluations" { learns cg; }
+@test "lbfgs lowers the loss and logs its accepted step and evaluations" { learns lbfgs; }
+@test "adam lowers the loss" { learns adam; }
+@test "adamw lowers the loss" { learns adamw; }
+
+# resumes NAME [OPT_PARAMS]: 40 steps against 20 + resumed 20, with dropout
+# and input noise, give bit-identical parameters and optimiser state.
+resumes() {
+    local name=$1 params=${2:+--opt-param=$2}
+    local o=(--spec "$NETS/tiny-img-scalar.spec" --optimizer "$name" $params --batch 32 --lr 0.01 --seed 5)
+    run --separate-stderr ekn-train "${o[@]}" --steps 40 -o A.h5 "$D/img.ekn"
+    assert_success
+    run --separate-stderr ekn-train "${o[@]}" --steps 20 -o B.h5 "$D/img.ekn"
+    assert_success
+    run h5_same A.h5 B.h5
+    assert_failure
+    run --separate-stderr ekn-train --resume B.h5 "${o[@]:2}" --steps 40 -o B.h5 "$D/img.ekn"
+    assert_success
+    run h5_same A.h5 B.h5
+    echo "$output"
+    assert_success
+}
+
+@test "--resume: nesterov continues bit-identically" { resumes nesterov; }
+@test "--resume: rprop continues bit-identically" { resumes rprop; }
+@test "--resume: cg (direction carried across batches) continues bit-identically" { resumes cg restart=0,max_step=0.1; }
+@test "--resume: lbfgs (history carried across batches) continues bit-identically" { resumes lbfgs restart=0,m=5; }
+@test "--resume: adam continues bit-identically (its step count too)" {
+    resumes adam
+    run h5_get B.h5 /optimizer/t
+    assert_output 40.0
+}
+@test "--resume: adamw continues bit-identically" { resumes adamw; }
+
+@test "checkpoint: l-BFGS history is saved as (m, n) beside its parameters" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --optimizer lbfgs --opt-param m=3,restart=0 \
+        --batch 64 --steps 5 -o m.h5 "$D/vec.ekn"
+    assert_success
+    run ekn_py -c 'import h5py; f = h5py.File("m.h5"); p = sum(f["params"][k].size for k in f["params"])
+print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["optimizer/count"][()],
+      f["optimizer/params"][()].decode())'
+    assert_output "True True 3.0 m=3,n_steps=4,max_evals=20,c1=0.0001,c2=0.90000000000000002,restart=0"
+}
+
+@test "--resume with another l-BFGS m exits 1 naming the optimiser" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --optimizer lbfgs --opt-param m=3 \
+        --batch 64 --steps 5 -o m.h5 "$D/vec.ekn"
+    assert_success
+    run --separate-stderr ekn-train --resume m.h5 --optimizer lbfgs --opt-param m=4 --steps 10 -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *"optimiser 'lbfgs'"* ]]
+}
+
+@test "--control: 'optimizer cg max_step=0.1' switches mid-run with fresh state; resume with it continues" {
+    local o=(--spec "$NETS/tiny-mlp.spec" --batch 32 --lr 0.05 --seed 2 --log-every 1 --gain-every 0)
+    run --separate-stderr ekn-train "${o[@]}" --steps 10 --log run.tsv -o m.h5 "$D/vec.ekn"
+    assert_success
+    printf 'optimizer cg max_step=0.1\n' >ctl
+    run --separate-stderr ekn-train --resume m.h5 "${o[@]:2}" --steps 20 --log run.tsv --control ctl -o m.h5 "$D/vec.ekn"
+    assert_success
+    assert_no_stdout
+    [[ $stderr == *"control: optimizer cg max_step=0.1"* ]]
+    [[ ! -e ctl ]]
+    # sgd's rows have one evaluation, cg's several and a beta
+    run awk -F'\t' 'NR > 1 { if (($1 <= 10) != ($17 == 1) || ($1 > 10) == ($16 == "nan")) { print; bad = 1 } }
+        END { exit bad }' run.tsv
+    assert_success
+    run h5_get m.h5 /optimizer/name
+    assert_output cg
+    run h5_get m.h5 /optimizer/params
+    assert_output --partial "max_step=0.10000000000000001"
+    # control changes last for their run: resuming with --optimizer cg takes the saved state
+    run --separate-stderr ekn-train --resume m.h5 "${o[@]:2}" --optimizer cg --opt-param max_step=0.1 --steps 25 \
+        -o m.h5 "$D/vec.ekn"
+    assert_success
+    run h5_get m.h5 /state/step
+    assert_output 25
+}
+
+@test "--control: an unknown optimiser or parameter is reported and the run goes on with the current one" {
+    printf 'optimizer adagrad\noptimizer adam beta3=1\nlr 0.02\n' >ctl
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 32 --steps 5 --control ctl -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_success
+    [[ $stderr == *"unknown optimiser 'adagrad'"*"keeping 'sgd'"* ]]
+    [[ $stderr == *"has no parameter 'beta3' (known: beta1, beta2, eps)"* ]]
+    [[ $stderr == *"control: lr 0.02"* ]]
+    run h5_get m.h5 /optimizer/name
+    assert_output sgd
+}
+
+@test "bad input: an unknown --optimizer is a usage error listing the known ones" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --optimizer adagrad --steps 1 -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 2
+    assert_no_stdout
+    [[ $stderr == *"adagrad"* && $stderr == *"lbfgs"* && $stderr == *"adamw"* ]]
+    [[ ! -e m.h5 ]]
+}
+
+@test "bad input: an unknown --opt-param key is a usage error naming the valid keys" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --optimizer cg --opt-param alhpa=0.3 --steps 1 \
+        -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 2
+    assert_no_stdout
+    [[ ${stderr_lines[0]} == "ekn-train: --opt-param: optimiser 'cg' has no parameter 'alhpa' (known: alpha, beta, max_step, min_step, n_steps, restart)" ]]
+    [[ ${stderr_lines[1]} == "Try 'ekn-train --help' for more information." ]]
+    [[ ! -e m.h5 ]]
+}
+
+@test "bad input: out-of-range or malformed --opt-param values are usage errors saying what was given" {
+    local bad
+    for bad in "lbfgs m=0" "lbfgs m=2.5" "adam beta1=1" "rprop eta_minus=2" "cg alpha" "sgd momentum=0.5"; do
+        run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --optimizer "${bad%% *}" --opt-param "${bad#* }" \
+            --steps 1 -o m.h5 "$D/vec.ekn"
+        refute_crash
+        echo "$bad: $stderr"
+        assert_failure 2
+        assert_no_stdout
+        [[ ${stderr_lines[0]} == "ekn-train: --opt-param: "* ]]
+    done
+}
+
+@test "completion: --optimizer offers the optimisers, --opt-param is an option" {
+    # shellcheck source=../completions/ekn.bash
+    source "$EKN_SRC/completions/ekn.bash"
+    COMP_WORDS=(ekn-train --optimizer l)
+    COMP_CWORD=2
+    COMP_LINE="${COMP_WORDS[*]}"
+    COMP_POINT=${#COMP_LINE}
+    COMPREPLY=()
+    _ekn 2>/dev/null
+    [[ ${COMPREPLY[*]} == lbfgs ]] || fail "COMPREPLY: ${COMPREPLY[*]}"
+    COMP_WORDS=(ekn-train --opt-p)
+    COMP_CWORD=1
+    COMPREPLY=()
+    _ekn 2>/dev/null
+    [[ ${COMPREPLY[*]} == --opt-param= ]] || fail "COMPREPLY: ${COMPREPLY[*]}"
+}

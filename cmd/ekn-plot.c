@@ -143,7 +143,10 @@ int main(int argc, char **argv)
     }
 
     ekn_err err = {0};
+    /* each text frame of --follow replaces the last on a terminal */
+    int clear = follow && out.format == EKN_PLOT_DUMB && !script && isatty(1);
     do {
+        if (clear) fputs("\033[H\033[2J", stdout);
         if (draw(&out, (kind)k, args, nargs, &err)) ekn_die_err(&err);
         if (follow) {
             fflush(stdout);

@@ -1,5 +1,6 @@
 /* plot_run: the script's terminal prologue, and gnuplot run as a child. */
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +105,22 @@ int ekn_plot_run(const char *script, size_t len, const ekn_plot_out *out, const 
         goto done;
     }
     rewind(in);
+    if (out->path) {
+        /* create the temp file here: gnuplot, when it cannot open its
+         * output, says so but draws on its stdout and exits 0 */
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0) {
+            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create:", out->path);
+            goto done;
+        }
+        close(fd);
+    }
     fflush(stdout);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fileno(in), 0);
     posix_spawn_file_actions_adddup2(&fa, fileno(log), 2);
+    if (out->path) posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     char *argv[] = {(char *)prog, NULL};
     pid_t pid;
     int e = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);

@@ -426,3 +426,35 @@ block() { awk -v b="\$$2 << EOD" '$0 == b { on = 1; next } on && $0 == "EOD" { e
         [[ $stderr == "ekn-plot: "*"Try 'ekn-plot --help'"* ]] || fail "'$args': $stderr"
     done
 }
+
+# ---- completion -------------------------------------------------------------
+
+# complete WORD...: runs _ekn as bash would with the cursor on the last word.
+complete_words() {
+    COMP_WORDS=("$@")
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    COMP_LINE="$*"
+    COMP_POINT=${#COMP_LINE}
+    COMPREPLY=()
+    _ekn 2>/dev/null
+}
+
+@test "completion: the picture first, then files; option values after short and long options" {
+    # shellcheck source=../completions/ekn.bash
+    source "$EKN_SRC/completions/ekn.bash"
+    touch run.tsv
+    complete_words ekn-plot ""
+    assert_equal "${COMPREPLY[*]}" "log image filters confusion"
+    complete_words ekn-plot -t c
+    assert_equal "${COMPREPLY[*]}" "confusion"
+    complete_words ekn-plot log r
+    assert_equal "${COMPREPLY[*]}" "run.tsv"
+    complete_words ekn-plot log -w g
+    assert_equal "${COMPREPLY[*]}" "gain"
+    complete_words ekn-plot --what l
+    assert_equal "${COMPREPLY[*]}" "loss lr label"
+    complete_words ekn-plot -o r
+    assert_equal "${COMPREPLY[*]}" "run.tsv"
+    complete_words ekn-plot log --fo
+    assert_equal "${COMPREPLY[*]}" "--format= --follow"
+}

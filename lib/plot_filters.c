@@ -18,17 +18,18 @@ static const ekn_spec_layer *find_layer(const ekn_spec *s, const char *name)
     return NULL;
 }
 
-/* Height and width of one dense unit's weights drawn as a picture. */
-static int dense_shape(const ekn_spec *s, uint64_t in, int *h, int *w)
+/* Height, width and channels of one dense unit's weights drawn as a picture. */
+static int dense_shape(const ekn_spec *s, uint64_t in, int *h, int *w, int *channels)
 {
     if (s->mode != EKN_MODE_VECT_SCALAR && s->has_shape && s->shape[0] == 1 &&
         (uint64_t)s->channels * (uint64_t)s->shape[1] * (uint64_t)s->shape[2] == in) {
-        *h = s->shape[1], *w = s->shape[2];
+        *h = s->shape[1], *w = s->shape[2], *channels = s->channels;
         return 0;
     }
     uint64_t r = (uint64_t)llround(sqrt((double)in));
     if (r * r != in || r < 2) return -1;
     *h = *w = (int)r;
+    *channels = 1;
     return 0;
 }
 
@@ -43,13 +44,16 @@ static int draw(const ekn_spec *s, const ekn_spec_layer *l, const ekn_tensor *w,
         if (ekn_plot_slice(&v, w, 1, 0, (uint64_t)channel, 'z', index, err))
             return ekn_err_prefix(err, "'%s': layer '%s'", ckpt, l->name);
     } else {
-        int h, wd;
-        if (channel != 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': layer '%s' is dense: it has no channels", ckpt,
-                                             l->name);
-        if (dense_shape(s, per_unit, &h, &wd))
+        int h, wd, channels;
+        if (dense_shape(s, per_unit, &h, &wd, &channels))
             return ekn_err_set(err, EKN_EXIT_FAIL,
                                "'%s': dense layer '%s' has %llu inputs, which are not a picture of the spec's input",
                                ckpt, l->name, (unsigned long long)per_unit);
+        if (channel >= channels)
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': channel %ld out of range: the input of layer '%s' has %d", ckpt, channel,
+                               l->name, channels);
+        /* the inputs are the flattened (C, Y, X) picture */
+        v.base = (size_t)channel * (size_t)h * (size_t)wd;
         v.h = h, v.w = wd, v.sy = (size_t)wd;
     }
     size_t base0 = v.base;

@@ -267,11 +267,9 @@ block() { awk -v b="\$$2 << EOD" '$0 == b { on = 1; next } on && $0 == "EOD" { e
 
 @test "--follow redraws as the log grows and stops cleanly on SIGTERM" {
     head -20 "$D/run1.tsv" >live.tsv
-    ekn-plot log -F --interval 0.2 -w loss --script live.tsv >/dev/null &
-    local pid=$!
-    # the file version: wait for the first picture, grow the log, wait for a new one
-    ekn-plot log -F --interval 0.2 -w loss -s 300,200 -o live.png live.tsv 2>follow.err &
-    local fpid=$!
+    # the binary itself, not through $EKN_TEST_WRAPPER: the signal must reach it
+    "$EKN_BIN/ekn-plot" log -F --interval 0.2 -w loss -s 300,200 -o live.png live.tsv 2>follow.err &
+    FOLLOW_PID=$!
     local n=0
     while [[ ! -s live.png ]] && ((n++ < 100)); do sleep 0.1; done
     [[ -s live.png ]] || fail "no first picture"
@@ -281,15 +279,24 @@ block() { awk -v b="\$$2 << EOD" '$0 == b { on = 1; next } on && $0 == "EOD" { e
     n=0
     while [[ $(md5sum <live.png) == "$first" ]] && ((n++ < 100)); do sleep 0.1; done
     [[ $(md5sum <live.png) != "$first" ]] || fail "the picture was not redrawn"
-    kill -TERM "$fpid" "$pid"
+    kill -TERM "$FOLLOW_PID"
     local st=0
-    wait "$fpid" || st=$?
+    wait "$FOLLOW_PID" || st=$?
+    FOLLOW_PID=
     assert_equal "$st" 143
-    wait "$pid" || true
     local tmp=(live.png.tmp.*)
     [[ ! -e ${tmp[0]} ]] || fail "temp file left behind: ${tmp[*]}"
     run png_info live.png
     assert_success
+    read -r w h colours grey <<<"$output"
+    assert_equal "$w $h" "300 200"
+}
+
+# a --follow left running by a failed test must not keep bats waiting
+teardown() {
+    if [[ -n ${FOLLOW_PID:-} ]]; then
+        kill "$FOLLOW_PID" 2>/dev/null || true
+    fi
 }
 
 # ---- tensor pictures --------------------------------------------------------
@@ -375,6 +382,23 @@ block() { awk -v b="\$$2 << EOD" '$0 == b { on = 1; next } on && $0 == "EOD" { e
     # conv1 of the tiny spec has 4 filters of 3x3x3: 2x2 grid of 3x3 with gaps
     assert_equal "$(block s.gp raster | wc -l)" 7
     [[ $output == *"conv1, 4 filters of 3x3"* ]] || fail "title: $(grep 'set title' s.gp)"
+}
+
+@test "filters: a dense first layer over 16 features is drawn as 4x4 pictures" {
+    printf '[input]\nmode = vect-scalar\nshape = 16\n[dense]\nunits = 3\n[dense]\nunits = 2\nact = softmax\n' >sq.spec
+    ekn_random_stream sq.ekn vector f32 32 16
+    ekn_write_stream sq.ekn label i32 32 --data random --classes 2 --append
+    ekn-train --spec sq.spec --steps 2 --batch 8 -o sq.h5 sq.ekn 2>/dev/null
+    run --separate-stderr ekn-plot filters --script sq.h5
+    assert_success
+    printf '%s\n' "$output" >s.gp
+    # 3 units: a 2x2 grid of 4x4 pictures one pixel apart
+    assert_equal "$(block s.gp raster | wc -l)" 9
+    assert_equal "$(block s.gp raster | head -1 | wc -w)" 9
+    [[ $output == *"dense1, 3 units of 4x4"* ]] || fail "title: $(grep 'set title' s.gp)"
+    run --separate-stderr ekn-plot filters -c 1 --script sq.h5
+    assert_failed_cleanly 1 none
+    [[ $stderr == *"channel 1 out of range"* ]] || fail "message: $stderr"
 }
 
 @test "filters: bad layers, dense inputs that are no picture, non-checkpoints" {

@@ -93,12 +93,13 @@ typedef struct ekn_plot_log_opts {
 /* Writes the plot commands for the logs (after ekn_plot_terminal).  A
  * column the chosen picture needs that a log lacks is an error naming the
  * column and the log (EKN_EXIT_FAIL).  Columns present but without a finite
- * value give an empty picture with "no data" in its title, except for --what
- * all, which leaves such pictures out. */
+ * value give an empty picture with "no data" in it.  EKN_PLOT_ALL draws the
+ * loss picture, which every log must allow, and each other picture that
+ * some log has data for, from the logs that have its columns. */
 int ekn_plot_log_script(FILE *f, const ekn_plot_log *logs, int nlogs, const ekn_plot_log_opts *o, ekn_err *err);
 
 /* Share of finite gains > 0 (updates that increased the loss); *n gets the
- * number of finite gains.  NaN when there are none. */
+ * number of finite gains.  NaN when there are none (or gain is NULL). */
 double ekn_plot_gain_up_share(const double *gain, size_t nrows, size_t *n);
 /* Trailing moving average over the finite values of the last `window` rows
  * (NaN where the window holds none). */

@@ -142,7 +142,7 @@ int ekn_plot_log_find(const ekn_plot_log *log, const char *name)
 double ekn_plot_gain_up_share(const double *gain, size_t nrows, size_t *n)
 {
     size_t finite = 0, up = 0;
-    for (size_t i = 0; i < nrows; i++) {
+    for (size_t i = 0; gain && i < nrows; i++) {
         if (!isfinite(gain[i])) continue;
         finite++;
         up += gain[i] > 0;

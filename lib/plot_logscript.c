@@ -131,7 +131,7 @@ static void draw_error(ctx *c)
     for (int i = 0; i < c->nlogs; i++) {
         const ekn_plot_log *L = &c->logs[i];
         const double *x = column(L, xcol(c)), *terr = column(L, "train_err");
-        double *avg = malloc((L->nrows ? L->nrows : 1) * sizeof *avg);
+        double *avg = terr ? malloc((L->nrows ? L->nrows : 1) * sizeof *avg) : NULL;
         if (avg) ekn_plot_moving_average(terr, L->nrows, c->o->window, avg);
         series(c, i, 0, x, terr, "with lines lw 0.5", 0, "training batch");
         series(c, i, 1, x, avg, "with lines lw 2", 0, "training, moving average");
@@ -311,7 +311,9 @@ int ekn_plot_log_script(FILE *f, const ekn_plot_log *logs, int nlogs, const ekn_
         } else if (o->what != p->what) {
             continue;
         }
-        for (int i = 0; i < nlogs; i++) {
+        /* --what all compares runs of different optimisers: a picture
+         * another log has data for leaves out the logs without its columns */
+        for (int i = 0; i < nlogs && (o->what != EKN_PLOT_ALL || p->what == EKN_PLOT_LOSS); i++) {
             const char *miss = missing_column(p, &logs[i], x);
             if (miss) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no column '%s'", logs[i].path, miss);
         }

@@ -482,3 +482,19 @@ complete_words() {
     complete_words ekn-plot log --fo
     assert_equal "${COMPREPLY[*]}" "--format= --follow"
 }
+
+@test "log --what all: a cg run beside an sgd run draws cg from the log that has it" {
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { print $0, "step_size", "beta", "evals"; next }
+                { print $0, NR * 0.01, (NR % 7) / 7, 3 }' "$D/run1.tsv" >cg.tsv
+    cut -f1-6,9-10 "$D/run2.tsv" >sgd.tsv # no gain, mean_label or error columns
+    run --separate-stderr ekn-plot log --script cg.tsv sgd.tsv
+    assert_success
+    [[ $output == *"title 'cg: step'"* ]] || fail "no cg series"
+    [[ $output == *"sgd no gain measured"* ]] || fail "the gain title does not mention the log without gains"
+    [[ $output != *"title 'sgd: gain'"* ]] || fail "a gain series from a log without gains"
+    run --separate-stderr ekn-plot log -s 500,400 -o both.png cg.tsv sgd.tsv
+    assert_success
+    run --separate-stderr ekn-plot log -w gain -o x.png cg.tsv sgd.tsv
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"sgd.tsv': no column 'gain'"* ]] || fail "message: $stderr"
+}

@@ -109,7 +109,8 @@ void ekn_plot_moving_average(const double *x, size_t n, int window, double *out)
 
 typedef struct ekn_plot_raster {
     int width, height;
-    uint32_t *rgb; /* 0xRRGGBB, row 0 at the top */
+    uint32_t *rgb;       /* 0xRRGGBB, row 0 at the top */
+    double pixel_aspect; /* height of a pixel over its width (anisotropic volumes); 1 from init */
 } ekn_plot_raster;
 
 int ekn_plot_raster_init(ekn_plot_raster *r, int width, int height, uint32_t fill, ekn_err *err);
@@ -161,7 +162,9 @@ typedef struct ekn_plot_image_opts {
 /* Slices of examples first..first+count-1 as a grid of grey pictures, with
  * the overlay's classes in colour: labels of the image's spatial shape sit on
  * it pixel for pixel; predictions sit at the offset= and stride= of their
- * metadata (ekn-predict's output grid), else centred.  title gets a summary. */
+ * metadata (ekn-predict's output grid), else centred.  The first image
+ * record's spacing= metadata (Z,Y,X) sets the pixel aspect of the slice.
+ * title gets a summary. */
 int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err);
 
 /* The weights of a checkpoint's first conv or dense layer (or of `layer`)

@@ -21,6 +21,30 @@ static void cell_origin(const grid *g, int k, int *x0, int *y0)
     *y0 = (k / g->cols) * (g->cell_h + GAP);
 }
 
+/* Which spatial axes (0 z, 1 y, 2 x) the slice's rows and columns run along. */
+static void view_axes(const grid *g, int *ay, int *ax)
+{
+    int axis_k = g->o->axis == 'z' ? 0 : g->o->axis == 'y' ? 1 : 2;
+    if (g->nd < 3) axis_k = 0;
+    *ay = axis_k == 0 ? 1 : 0;
+    *ax = axis_k == 2 ? 1 : 2;
+}
+
+/* Height over width of a slice's pixel from "spacing=z,y,x" (or "y,x"); 1 without it. */
+static double pixel_aspect(const grid *g, const ekn_tensor *t)
+{
+    char buf[128];
+    double sp[3] = {1, 1, 1};
+    if (!ekn_tensor_meta_get(t, "spacing", buf, sizeof buf)) return 1;
+    int n = sscanf(buf, "%lf,%lf,%lf", &sp[0], &sp[1], &sp[2]);
+    if (n == 2) sp[2] = sp[1], sp[1] = sp[0], sp[0] = 1;
+    else if (n != 3) return 1;
+    int ay, ax;
+    view_axes(g, &ay, &ax);
+    double a = sp[ay] / sp[ax];
+    return isfinite(a) && a > 0 ? a : 1;
+}
+
 /* Draws the examples of one image record that fall into the grid. */
 static int draw_images(grid *g, ekn_plot_raster *r, const ekn_tensor *t, uint64_t seen, const char *src, ekn_err *err)
 {
@@ -37,6 +61,7 @@ static int draw_images(grid *g, ekn_plot_raster *r, const ekn_tensor *t, uint64_
             for (int k = 0; k < 3; k++) g->spatial[k] = k < 3 - g->nd ? 1 : (int)t->shape[2 + k - (3 - g->nd)];
             if (ekn_plot_raster_init(r, g->cols * (v.w + GAP) - GAP, g->rows * (v.h + GAP) - GAP, GAP_COLOUR, err))
                 return -1;
+            r->pixel_aspect = pixel_aspect(g, t);
         } else if (v.w != g->cell_w || v.h != g->cell_h) {
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': image example %llu is %dx%d, the first was %dx%d", src,
                                (unsigned long long)e, v.w, v.h, g->cell_w, g->cell_h);
@@ -116,10 +141,10 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         int x0, y0;
         cell_origin(g, (int)(e - o->first), &x0, &y0);
         /* the two axes the view spans: (y, x) for a z slice, (z, x) for y, (z, y) for x */
-        int ay = axis_k == 0 ? 1 : 0, ax = axis_k == 2 ? 1 : 2;
-        if (g->nd < 3) ay = 1, ax = 2;
+        int ay, ax;
+        view_axes(g, &ay, &ax);
         /* clip to the cell: a centred overlay never spills into a neighbour */
-        ekn_plot_raster cell = {g->cell_w, g->cell_h, malloc((size_t)g->cell_w * (size_t)g->cell_h * 4)};
+        ekn_plot_raster cell = {g->cell_w, g->cell_h, malloc((size_t)g->cell_w * (size_t)g->cell_h * 4), 1};
         if (!cell.rgb) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
             break;

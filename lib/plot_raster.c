@@ -10,6 +10,7 @@ int ekn_plot_raster_init(ekn_plot_raster *r, int width, int height, uint32_t fil
     r->width = width;
     r->height = height;
     r->rgb = NULL;
+    r->pixel_aspect = 1;
     if (width < 1 || height < 1 || (size_t)width * (size_t)height > ((size_t)1 << 28))
         return ekn_err_set(err, EKN_EXIT_FAIL, "picture of %dx%d pixels is empty or too large", width, height);
     r->rgb = malloc((size_t)width * (size_t)height * sizeof *r->rgb);
@@ -145,9 +146,12 @@ void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title
         fputc('\n', f);
     }
     fprintf(f, "EOD\n");
+    double a = r->pixel_aspect > 0 ? r->pixel_aspect : 1;
     fprintf(f, "set size ratio -1\nunset key; unset tics; unset border; unset colorbox\n"
                "set margins 0.5, 0.5, 0.5, 2\n"
-               "set xrange [-0.5:%d.5]; set yrange [%d.5:-0.5]\nset title ", r->width - 1, r->height - 1);
+               "set xrange [-0.5:%d.5]; set yrange [%.9g:%.9g]\nset title ", r->width - 1, (r->height - 0.5) * a,
+            -0.5 * a);
     ekn_plot_quote(f, title ? title : "");
-    fprintf(f, "\nplot $raster matrix using 1:2:(int($3)/65536):(int($3)/256%%256):(int($3)%%256) with rgbimage\n");
+    fprintf(f, "\nplot $raster matrix using 1:($2*%.9g):(int($3)/65536):(int($3)/256%%256):(int($3)%%256) with rgbimage\n",
+            a);
 }

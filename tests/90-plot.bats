@@ -331,6 +331,13 @@ teardown() {
         fail "not grey levels rising along x and z"
     assert_equal "$(block s.gp raster | head -1 | cut -d' ' -f1)" 0
     assert_equal "$(block s.gp raster | tail -1 | awk '{ print $NF }')" 16777215
+    [[ $output == *'using 1:($2*1):'* ]] || fail "square pixels expected without spacing"
+    # anisotropic spacing (z 4 times y and x): pixels of a z-x slice are 4 times as high as wide
+    ekn_write_stream aniso.ekn image f32 1 1 3 4 5 --meta spacing=4,1,1
+    run --separate-stderr ekn-plot image --axis y --script aniso.ekn
+    [[ $output == *'using 1:($2*4):'* && $output == *"set yrange [10:-2]"* ]] || fail "spacing not honoured"
+    run --separate-stderr ekn-plot image --script aniso.ekn
+    [[ $output == *'using 1:($2*1):'* ]] || fail "a z slice has square pixels"
     run --separate-stderr ekn-plot image --axis y --index 4 --script vol.ekn
     assert_failed_cleanly 1 none
     [[ $stderr == *"--index 4 out of range: y has 4 slices"* ]] || fail "message: $stderr"

@@ -11,6 +11,9 @@
 
 declare -gA _ekn_opts_cache _ekn_help_cache
 
+# Commands whose first operand is one of a few words, e.g. ekn-plot's picture.
+declare -gA _ekn_first_words=([ekn-plot]="log image filters confusion")
+
 # Fills the caches for command $1 (not in a subshell, so they persist).
 _ekn_load()
 {
@@ -48,6 +51,28 @@ _ekn_value()
     fi
 }
 
+# The long name of short option $2 (e.g. -o) of command $1, from its --help.
+_ekn_long_of()
+{
+    local line
+    while IFS= read -r line; do
+        if [[ $line =~ ^\ +$2,\ (--[A-Za-z0-9-]+) ]]; then
+            printf '%s\n' "${BASH_REMATCH[1]}"
+            return
+        fi
+    done <<<"${_ekn_help_cache[$1]}"
+}
+
+# True when one of the words before the cursor is one of the words $1.
+_ekn_word_given()
+{
+    local i w
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        for w in $1; do [[ ${COMP_WORDS[i]} == "$w" ]] && return 0; done
+    done
+    return 1
+}
+
 _ekn_files()
 {
     compopt -o filenames 2>/dev/null || true
@@ -82,12 +107,26 @@ _ekn()
         _ekn_value "${COMP_WORDS[0]}" "$prev" "$cur"
         return 0
     fi
+    # -o value: the short option's long name tells whether it takes one
+    if [[ $prev =~ ^-[A-Za-z0-9]$ ]]; then
+        local long
+        long=$(_ekn_long_of "${COMP_WORDS[0]}" "$prev")
+        if [[ -n $long ]] && grep -qxF -- "$long=" <<<"$opts"; then
+            _ekn_value "${COMP_WORDS[0]}" "$long" "$cur"
+            return 0
+        fi
+    fi
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         # an option that takes a value completes without the trailing space
         if [[ ${COMPREPLY[*]} == *= || ${COMPREPLY[*]} == *=\ * ]]; then
             compopt -o nospace 2>/dev/null || true
         fi
+        return 0
+    fi
+    local first=${_ekn_first_words[$cmd]:-}
+    if [[ -n $first ]] && ! _ekn_word_given "$first"; then
+        COMPREPLY=($(compgen -W "$first" -- "$cur"))
         return 0
     fi
     _ekn_files "$cur"

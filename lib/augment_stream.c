@@ -56,11 +56,8 @@ static int fail(run_state *s, ekn_err *err, int code, const char *what, const ch
 
 static int copy_meta(ekn_tensor *dst, const ekn_tensor *src, ekn_err *err)
 {
-    free(dst->meta);
-    dst->meta = NULL;
     ekn_tensor_set_name(dst, src->name);
-    if (src->meta && !(dst->meta = strdup(src->meta))) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-    return 0;
+    return ekn_tensor_meta_assign(dst, src->meta, src->meta ? strlen(src->meta) : 0, err);
 }
 
 /* ---- vectors ----------------------------------------------------------------- */

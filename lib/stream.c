@@ -233,13 +233,8 @@ int ekn_stream_read(ekn_reader *r, ekn_tensor *t, ekn_err *err)
         return ekn_err_prefix(err, "'%s': record %llu (a corrupt shape? EKN_MAX_PAYLOAD bounds what a record may claim)",
                               ekn_reader_name(r), (unsigned long long)r->record);
     snprintf(t->name, sizeof t->name, "%.*s", (int)name_len, (const char *)name);
-    free(t->meta);
-    t->meta = NULL;
-    if (meta_len) {
-        if (!(t->meta = malloc(meta_len + 1))) return RERR(r, start, "out of memory for metadata");
-        memcpy(t->meta, meta, meta_len);
-        t->meta[meta_len] = 0;
-    }
+    if (ekn_tensor_meta_assign(t, (const char *)meta, meta_len, err))
+        return ekn_err_prefix(err, "'%s': record %llu", ekn_reader_name(r), (unsigned long long)r->record);
     got = read_full(r, t->data, (size_t)payload_len);
     if (got != payload_len) return short_read(r, err, start, "payload", got, payload_len);
     uint64_t pad = align_up((size_t)payload_len) - payload_len;

@@ -107,16 +107,29 @@ void ekn_tensor_set_name(ekn_tensor *t, const char *name)
     snprintf(t->name, sizeof t->name, "%s", name ? name : "");
 }
 
+int ekn_tensor_meta_assign(ekn_tensor *t, const char *text, size_t len, ekn_err *err)
+{
+    if (!len) {
+        if (t->meta) t->meta[0] = 0;
+        return 0;
+    }
+    if (len + 1 > t->meta_cap) {
+        char *m = realloc(t->meta, len + 1);
+        if (!m) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for %zu bytes of metadata", len);
+        t->meta = m;
+        t->meta_cap = len + 1;
+    }
+    memmove(t->meta, text, len);
+    t->meta[len] = 0;
+    return 0;
+}
+
 int ekn_tensor_copy(ekn_tensor *dst, const ekn_tensor *src, ekn_err *err)
 {
     if (ekn_tensor_reshape(dst, src->dtype, src->rank, src->shape, err)) return -1;
     memcpy(dst->data, src->data, ekn_tensor_bytes(src));
     ekn_tensor_set_name(dst, src->name);
-    free(dst->meta);
-    dst->meta = NULL;
-    if (src->meta && !(dst->meta = strdup(src->meta)))
-        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-    return 0;
+    return ekn_tensor_meta_assign(dst, src->meta, src->meta ? strlen(src->meta) : 0, err);
 }
 
 /* Finds "key=" at a line start; returns the line start or NULL. */
@@ -147,6 +160,7 @@ int ekn_tensor_meta_set(ekn_tensor *t, const char *key, const char *value, ekn_e
     snprintf(m, n, "%.*s%s=%s\n%s", (int)pre, old, key, value, rest);
     free(t->meta);
     t->meta = m;
+    t->meta_cap = n;
     return 0;
 }
 

@@ -33,7 +33,8 @@ typedef struct ekn_tensor {
     void *data;       /* host memory, 64-byte aligned */
     size_t cap;       /* bytes allocated */
     char name[EKN_NAME_MAX + 1];
-    char *meta;       /* "key=value\n" lines, NUL-terminated, or NULL */
+    char *meta;       /* "key=value\n" lines, NUL-terminated; NULL or "" when none */
+    size_t meta_cap;  /* bytes allocated for meta */
 } ekn_tensor;
 
 #define EKN_TENSOR_INIT {0}
@@ -51,6 +52,10 @@ void ekn_tensor_set_name(ekn_tensor *t, const char *name);
 int ekn_tensor_copy(ekn_tensor *dst, const ekn_tensor *src, ekn_err *err);
 
 /* Metadata: small key=value strings (keys and values without '\n'; keys without '='). */
+/* Replaces the metadata with len bytes of text (no metadata when len is 0),
+ * reusing the buffer when it is large enough: a stream read record after
+ * record allocates only while its metadata grows. */
+int ekn_tensor_meta_assign(ekn_tensor *t, const char *text, size_t len, ekn_err *err);
 int ekn_tensor_meta_set(ekn_tensor *t, const char *key, const char *value, ekn_err *err);
 /* Copies the value of key into buf (cap bytes); returns 1 if found, 0 if not. */
 int ekn_tensor_meta_get(const ekn_tensor *t, const char *key, char *buf, size_t cap);

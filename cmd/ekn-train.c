@@ -35,6 +35,7 @@ int main(int argc, char **argv)
     ekn_train_config c = {0};
     const char *spec = NULL, *val = NULL, *save = "model.h5", *resume = NULL, *log = NULL, *control = NULL;
     const char *optimizer = "sgd", *opt_params = NULL, *input = "auto", *patch = NULL, *lr_sched = NULL, *mom_sched = NULL, *cw = NULL;
+    int optimizer_given = 0;
     long batch = 64, steps = 0, epochs = 0, threads = 0, seed = 1, log_every = 10, val_every = 500;
     long save_every = 0, gain_every = 10, val_examples = 0, plateau = 0, lr_decay_every = 0;
     double lr = 0.01, momentum = 0.9, wd = 0, max_time = 0, lr_decay = 1, plateau_factor = 0.5;
@@ -45,7 +46,7 @@ int main(int argc, char **argv)
         {0, "resume", EKN_OPT_STRING, &resume, "FILE", "continue the run saved in this checkpoint", 0, 0, NULL, 0, NULL},
         {0, "log", EKN_OPT_STRING, &log, "FILE", "training log (TSV)", 0, 0, NULL, 0, NULL},
         {0, "control", EKN_OPT_STRING, &control, "FILE", "live control file: lr X, momentum X, optimizer NAME, save, stop", 0, 0, NULL, 0, NULL},
-        {0, "optimizer", EKN_OPT_CHOICE, &optimizer, "NAME", "optimiser", 0, 0, ekn_optim_names(), 0, NULL},
+        {0, "optimizer", EKN_OPT_CHOICE, &optimizer, "NAME", "optimiser [sgd; with --resume the checkpoint's]", 0, 0, ekn_optim_names(), 0, &optimizer_given},
         {0, "opt-param", EKN_OPT_STRING, &opt_params, "KEY=V,...", "the optimiser's own parameters (ekn-train(1))", 0, 0, NULL, 0, NULL},
         {'b', "batch", EKN_OPT_INT, &batch, "N", "examples (img-img: patches) per step", 1, 1 << 20, NULL, 0, NULL},
         {0, "input", EKN_OPT_CHOICE, &input, "MODE", "auto: stream a pipe, hold a file in memory; memory; stream", 0, 0, "auto|memory|stream", 0, NULL},
@@ -85,12 +86,14 @@ int main(int argc, char **argv)
     c.resume_path = resume;
     c.log_path = log;
     c.control_path = control;
-    c.optimizer = optimizer;
+    /* NULL: a resumed run goes on with the checkpoint's optimiser */
+    c.optimizer = optimizer_given || !resume ? optimizer : NULL;
     c.input_mode = !strcmp(input, "stream") ? EKN_INPUT_STREAM : !strcmp(input, "memory") ? EKN_INPUT_MEMORY : EKN_INPUT_AUTO;
     c.optimizer_params = opt_params;
     ekn_optim probe; /* parameters are usage errors, found before the data is read */
-    if (ekn_optim_create(&probe, optimizer, 0, opt_params, &err)) ekn_usage_die(&cmd, "--opt-param: %s", err.msg);
-    ekn_optim_free(&probe);
+    if (c.optimizer && ekn_optim_create(&probe, optimizer, 0, opt_params, &err))
+        ekn_usage_die(&cmd, "--opt-param: %s", err.msg);
+    if (c.optimizer) ekn_optim_free(&probe);
     c.batch = batch;
     c.steps = steps;
     c.epochs = epochs;

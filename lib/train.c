@@ -611,6 +611,37 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
     return ekn_dataset_check_classes(&tr->feed, &tr->train, err);
 }
 
+/* Without --optimizer (cfg->optimizer NULL) a resumed run goes on with the
+ * checkpoint's optimiser and parameters, also one chosen through the control
+ * file; --opt-param then overrides those parameters. */
+static int create_optimizer(ekn_trainer *tr, ekn_err *err)
+{
+    const ekn_train_config *cfg = &tr->cfg;
+    if (cfg->optimizer)
+        return ekn_optim_create(&tr->opt, cfg->optimizer, tr->net.nparams, cfg->optimizer_params, err);
+    ekn_h5 h;
+    char *name = NULL, *params = NULL;
+    if (ekn_h5_open(&h, cfg->resume_path, err)) return -1;
+    int rc = ekn_h5_get_string(&h, "/optimizer/name", &name, err) ||
+             (ekn_h5_exists(&h, "/optimizer/params") && ekn_h5_get_string(&h, "/optimizer/params", &params, err));
+    ekn_h5_close(&h);
+    if (!rc && cfg->optimizer_params) {
+        /* the checkpoint's parameters first, so the command line's win */
+        size_t n = (params ? strlen(params) : 0) + strlen(cfg->optimizer_params) + 2;
+        char *both = malloc(n);
+        if (!both) rc = ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        else snprintf(both, n, "%s%s%s", params && *params ? params : "", params && *params ? "," : "",
+                      cfg->optimizer_params);
+        free(params);
+        params = both;
+    }
+    if (!rc) rc = ekn_optim_create(&tr->opt, name, tr->net.nparams, params, err);
+    if (!rc) ekn_info("'%s': going on with its optimiser %s", cfg->resume_path, name);
+    free(name);
+    free(params);
+    return rc ? -1 : 0;
+}
+
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
 {
     memset(tr, 0, sizeof *tr);
@@ -634,7 +665,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
         return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
                            net->classes);
-    if (ekn_optim_create(&tr->opt, cfg->optimizer, net->nparams, cfg->optimizer_params, err)) return -1;
+    if (create_optimizer(tr, err)) return -1;
     size_t B = (size_t)cfg->batch, ls = is_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
                                                       : tr->train.lab_size;
     tr->bx = alloc_f(B * net->in_size);

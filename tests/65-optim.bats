@@ -144,12 +144,33 @@ print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["opt
     assert_output cg
     run h5_get m.h5 /optimizer/params
     assert_output --partial "max_step=0.10000000000000001"
-    # control changes last for their run: resuming with --optimizer cg takes the saved state
-    run --separate-stderr ekn-train --resume m.h5 "${o[@]:2}" --optimizer cg --opt-param max_step=0.1 --steps 25 \
-        -o m.h5 "$D/vec.ekn"
+    # without --optimizer the resumed run goes on with the switched-to cg, its parameters and state
+    cp m.h5 before.h5
+    run --separate-stderr ekn-train -v --resume m.h5 "${o[@]:2}" --steps 25 --log more.tsv -o m.h5 "$D/vec.ekn"
     assert_success
-    run h5_get m.h5 /state/step
-    assert_output 25
+    [[ $stderr == *"going on with its optimiser cg"* ]]
+    run h5_get m.h5 /optimizer/name
+    assert_output cg
+    run h5_get m.h5 /optimizer/params
+    assert_output --partial "max_step=0.10000000000000001"
+    run awk -F'\t' 'NR > 1 && $16 == "nan" { bad = 1 } END { exit bad }' more.tsv
+    assert_success
+    # and it is the same run as naming it again
+    run --separate-stderr ekn-train --resume before.h5 "${o[@]:2}" --optimizer cg --opt-param max_step=0.1 --steps 25 \
+        -o named.h5 "$D/vec.ekn"
+    assert_success
+    run h5_same m.h5 named.h5
+    assert_success
+    # --opt-param alone overrides one of the checkpoint's parameters
+    run --separate-stderr ekn-train --resume before.h5 "${o[@]:2}" --opt-param max_step=0.2 --steps 25 -o p.h5 "$D/vec.ekn"
+    assert_success
+    run h5_get p.h5 /optimizer/params
+    assert_output --partial "max_step=0.20000000000000001"
+    # --optimizer on the command line still switches
+    run --separate-stderr ekn-train --resume before.h5 "${o[@]:2}" --optimizer adam --steps 25 -o a.h5 "$D/vec.ekn"
+    assert_success
+    run h5_get a.h5 /optimizer/name
+    assert_output adam
 }
 
 @test "--control: an unknown optimiser or parameter is reported and the run goes on with the current one" {

@@ -159,6 +159,23 @@ static int append_pair(ekn_dataset_reader *dr, ekn_dataset *d, const ekn_tensor 
     return 0;
 }
 
+/* A mask (0: the label does not count) folds into the labels of the last n
+ * examples as the ignore label -1, or into their targets as NaN, which the
+ * losses skip; so masks survive every later step without a record of their own. */
+static int apply_mask(ekn_dataset *d, const ekn_tensor *m, size_t n, unsigned long long rec, ekn_err *err)
+{
+    if (m->rank < 1 || m->shape[0] != n || ekn_tensor_numel(m) != n * d->lab_size)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: a mask must have its labels' shape (%zu values for %zu examples)",
+                           d->source, rec, n * d->lab_size, n);
+    size_t base = (d->n - n) * d->lab_size;
+    for (size_t k = 0; k < n * d->lab_size; k++) {
+        if (ekn_tensor_get(m, k) != 0) continue;
+        if (d->has_labels) d->y[base + k] = -1;
+        else d->t[base + k] = NAN;
+    }
+    return 0;
+}
+
 /* Reads the next record into t: the one read ahead, if any. */
 static int next_record(ekn_dataset_reader *dr, ekn_tensor *t, ekn_err *err)
 {
@@ -213,7 +230,10 @@ int ekn_dataset_read_group(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *err)
     /* masks and lazy-label records describe the pair before them */
     while ((got = ekn_stream_read(&dr->r, &dr->pending, err)) == 1) {
         unsigned long long r2 = (unsigned long long)dr->r.record - 1;
-        if (!strcmp(dr->pending.name, "mask")) continue;
+        if (!strcmp(dr->pending.name, "mask")) {
+            if (apply_mask(d, &dr->pending, n, r2, err)) return -1;
+            continue;
+        }
         if (strcmp(dr->pending.name, "labelled") && strcmp(dr->pending.name, "absent")) {
             dr->has_pending = 1;
             break;

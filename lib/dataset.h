@@ -4,7 +4,9 @@
  * The stream is a sequence of record pairs (ekn-stream(5)): an `image`
  * (N,C,[Z,]Y,X) or `vector` (N,F) record of any numeric dtype, then its
  * `label` (N) / (N,[Z,]Y,X) integer record or `target` (N,...) float record.
- * A `mask` record after a pair is accepted and ignored for now.  Lazy
+ * A `mask` record after a pair (its labels' shape, 0 where a label does not
+ * count) turns the masked labels into the ignore label -1, and masked
+ * targets into NaN.  Lazy
  * labels (for data that is not densely labelled) come as `labelled` and
  * `absent` records of shape (N, classes), any integer dtype, 0 or 1, after
  * a pair: labelled[n,k] = 1 where class k is labelled in example n,

@@ -129,6 +129,44 @@ assert len(ys) == 1 and ys[0].tolist() == list(range(103)), ys
 EOF
 }
 
+@test "a mask record turns its masked labels into -1, which batches carry on" {
+    py "$BATS_TEST_DIRNAME" masked.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+x = np.arange(12, dtype=np.float32).reshape(6, 2)
+with open(sys.argv[2], 'wb') as f:
+    es.write(f, 'vector', x)
+    es.write(f, 'label', np.array([0, 1, 2, 3, 4, 5], np.int32))
+    es.write(f, 'mask', np.array([1, 0, 1, 0, 0, 1], np.uint8))
+EOF
+    run --separate-stderr ekn-batch -b 6 --no-shuffle -o out.ekn masked.ekn
+    assert_success
+    py "$BATS_TEST_DIRNAME" out.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import ekn_stream as es
+ys = [a for n, a, m, _ in es.read(open(sys.argv[2], 'rb')) if n == 'label']
+assert ys[0].tolist() == [0, -1, 2, -1, -1, 5], ys
+EOF
+    # a mask of another shape than the labels is an error naming it
+    py "$BATS_TEST_DIRNAME" bad.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+with open(sys.argv[2], 'wb') as f:
+    es.write(f, 'vector', np.zeros((4, 2), np.float32))
+    es.write(f, 'label', np.zeros(4, np.int32))
+    es.write(f, 'mask', np.ones(3, np.uint8))
+EOF
+    run --separate-stderr ekn-batch -b 4 -o out2.ekn bad.ekn
+    assert_failure 1
+    [[ $stderr == *"a mask must have its labels' shape"* ]]
+    [ ! -e out2.ekn ]
+}
+
 @test "a pipe is read once through the shuffle buffer: a permutation, not the input order" {
     run --separate-stderr bash -c "cat '$D/vec.ekn' | ekn-batch -b 7 --shuffle-buffer 20 --seed 3 > out.ekn"
     assert_success

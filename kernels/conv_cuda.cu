@@ -9,7 +9,10 @@
 // its fastest kernels; the rest 5-d.  Algorithms: cuDNN's heuristic
 // ranking (cudnnGet*Algorithm_v7), first one that is deterministic and
 // supported, under CUDNN_FMA_MATH (plain FP32: TF32 tensor cores would cost
-// the 1e-4 agreement with the reference).
+// the 1e-4 agreement with the reference).  The FFT and non-fused Winograd
+// algorithms are passed over too: their rounding error grows with the
+// whole signal rather than with each output's own terms, which breaks that
+// agreement wherever an output is a near-cancellation.
 #include <string.h>
 
 #include "cuda_check.h"
@@ -93,20 +96,37 @@ bool describe(conv_plan *p, const ekn_conv_geom *g)
 
 bool fp32_math(cudnnMathType_t m) { return m == CUDNN_DEFAULT_MATH || m == CUDNN_FMA_MATH; }
 
-// The first deterministic, supported FP32 algorithm of cuDNN's ranking whose
-// workspace query succeeds; its workspace size goes into *bytes.
+bool transform_based(cudnnConvolutionFwdAlgo_t a)
+{
+    return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transform_based(cudnnConvolutionBwdDataAlgo_t a)
+{
+    return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transform_based(cudnnConvolutionBwdFilterAlgo_t a)
+{
+    return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+
+// The first deterministic, supported, direct (not transform-based) FP32
+// algorithm of cuDNN's ranking whose workspace query succeeds; its
+// workspace size goes into *bytes.
 template <typename Perf, typename Algo, typename Query>
 bool choose(const Perf *perf, int count, Algo *algo, size_t *bytes, Query workspace_of, const char *pass)
 {
     for (int i = 0; i < count; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC ||
-            !fp32_math(perf[i].mathType))
+            !fp32_math(perf[i].mathType) || transform_based(perf[i].algo))
             continue;
         if (workspace_of(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS) continue;
         *algo = perf[i].algo;
         return true;
     }
-    ekn_cuda_record(pass, "no deterministic FP32 algorithm for this geometry");
+    ekn_cuda_record(pass, "no deterministic direct FP32 algorithm for this geometry");
     return false;
 }
 

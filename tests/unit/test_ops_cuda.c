@@ -1,6 +1,7 @@
 /* ekn_ops_cuda() against ekn_ops_ref() on fresh random inputs, op by op:
  * conv (1D, 2D, 3D, anisotropic, odd sizes, batch and channels 1 and > 1;
- * dx, dw += and db +=, and the dx = NULL pass), max pooling (ties on
+ * dx, dw += and db +=, and the dx = NULL pass; more geometries than the
+ * plan cache holds), max pooling (ties on
  * purpose: the argmax indices must agree exactly), dense (with and without
  * bias, dx and db), every activation forward and backward (kinks
  * included), softmax, softmax NLL (class weights, ignored labels, each lazy
@@ -124,6 +125,11 @@ static void test_conv(uint64_t *st)
         {1, 1, 1, {1, 1, 1}, {1, 1, 1}},    /* smallest */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    /* more geometries than conv_cuda.cu keeps plans for (32), then the first
+     * ones again: plans are evicted and remade, never mixed up */
+    for (int i = 0; i < 40; i++) conv_case(st, 1, 2, 2, (int[3]){1, 1, 8 + i}, (int[3]){1, 1, 3});
+    for (size_t i = 0; i < 3; i++)
         conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
 }
 

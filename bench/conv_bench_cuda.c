@@ -3,8 +3,9 @@
  * layer: "conv <name> <ms per fwd+bwd> <TFLOP/s>".  FLOPs count the three
  * passes' multiply-adds (3 * 2 * outputs * Cin * kvol), as conv_bench does.
  * Each layer runs for about `seconds` (default 1) after two warm-up passes,
- * which also make cuDNN's plan; the clock stops after a copy back, which
- * waits for the queued work.  Exits 77 without a GPU.
+ * which also make cuDNN's plan (its algorithms are printed on stderr); the
+ * clock stops after ekn_cuda_last_error, which waits for the queued work.
+ * Exits 77 without a GPU.
  * Usage: conv_bench_cuda [seconds] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,8 @@ static void sync_or_die(const char *what)
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+    ekn_set_progname("conv_bench_cuda");
+    ekn_verbose = 1; /* the conv plans' algorithms, on stderr */
     const ekn_backend *be = ekn_cuda_backend();
     const ekn_ops *ops = ekn_ops_cuda();
     ekn_err err = {0};

@@ -92,6 +92,7 @@ if timeout 120 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib -Ikernels bench/c
     -lcudnn -lcublas -lcudart -lstdc++ -lm -lpthread -o "$bench_bin" 2>"$logdir/bench_build.log"; then
     timeout -k 10 120 "$bench_bin" "$bench_secs" >"$ekn_bench" 2>"$logdir/conv_bench_cuda.log" ||
         { echo "gpu_check: conv_bench_cuda failed (exit $?):" >&2; tail -n 5 "$logdir/conv_bench_cuda.log" >&2; }
+    grep 'conv plan' "$logdir/conv_bench_cuda.log" | sed 's/^/    /' >&2
     cat "$ekn_bench" >&2
 else
     echo "gpu_check: could not build bench/conv_bench_cuda.c:" >&2

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cuda_check.h"
+#include "device.h" // diag.h's ekn_info, with C linkage
 extern "C" {
 #include "conv.h"
 }
@@ -113,10 +114,12 @@ bool transform_based(cudnnConvolutionBwdFilterAlgo_t a)
 }
 
 // The first deterministic, supported, direct (not transform-based) FP32
-// algorithm of cuDNN's ranking whose workspace query succeeds; its
-// workspace size goes into *bytes.
+// algorithm of cuDNN's ranking whose workspace query succeeds, else the
+// fallback (an implicit GEMM, deterministic and general) if cuDNN accepts
+// it; its workspace size goes into *bytes.
 template <typename Perf, typename Algo, typename Query>
-bool choose(const Perf *perf, int count, Algo *algo, size_t *bytes, Query workspace_of, const char *pass)
+bool choose(const Perf *perf, int count, Algo fallback, Algo *algo, size_t *bytes, Query workspace_of,
+            const char *pass)
 {
     for (int i = 0; i < count; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC ||
@@ -124,6 +127,10 @@ bool choose(const Perf *perf, int count, Algo *algo, size_t *bytes, Query worksp
             continue;
         if (workspace_of(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS) continue;
         *algo = perf[i].algo;
+        return true;
+    }
+    if (workspace_of(fallback, bytes) == CUDNN_STATUS_SUCCESS) {
+        *algo = fallback;
         return true;
     }
     ekn_cuda_record(pass, "no deterministic direct FP32 algorithm for this geometry");
@@ -156,9 +163,12 @@ bool choose_algorithms(conv_plan *p, cudnnHandle_t h)
     auto filt_ws = [&](cudnnConvolutionBwdFilterAlgo_t a, size_t *b) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w, a, b);
     };
-    if (!choose(fp, nf, &p->fwd, &bf, fwd_ws, "cudnnGetConvolutionForwardAlgorithm_v7") ||
-        !choose(dp, nd, &p->bwd_data, &bd, data_ws, "cudnnGetConvolutionBackwardDataAlgorithm_v7") ||
-        !choose(wp, nw, &p->bwd_filter, &bw, filt_ws, "cudnnGetConvolutionBackwardFilterAlgorithm_v7"))
+    if (!choose(fp, nf, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, &p->fwd, &bf, fwd_ws,
+                "cudnnGetConvolutionForwardAlgorithm_v7") ||
+        !choose(dp, nd, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, &p->bwd_data, &bd, data_ws,
+                "cudnnGetConvolutionBackwardDataAlgorithm_v7") ||
+        !choose(wp, nw, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p->bwd_filter, &bw, filt_ws,
+                "cudnnGetConvolutionBackwardFilterAlgorithm_v7"))
         return false;
     p->work_bytes = bf > bd ? bf : bd;
     if (bw > p->work_bytes) p->work_bytes = bw;
@@ -187,6 +197,11 @@ conv_plan *plan_for(const ekn_conv_geom *g)
         destroy(victim);
         return NULL;
     }
+    // with -v: which algorithms serve which shape (the first thing to look at when a shape is slow)
+    ekn_info("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d: fwd algo %d, bwd data algo %d, "
+             "bwd filter algo %d, workspace %zu bytes",
+             g->n, g->cin, g->cout, g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], (int)victim->fwd,
+             (int)victim->bwd_data, (int)victim->bwd_filter, victim->work_bytes);
     victim->g = *g;
     victim->made = true;
     victim->last_use = ++use_clock;

@@ -53,7 +53,9 @@ const ekn_ops *ekn_ops_default(void);
  * a step with ekn_cuda_last_error(), which waits for the queued work and
  * then returns 0, or -1 with err set ("cuda: cudnnConvolutionForward:
  * CUDNN_STATUS_BAD_PARAM", EKN_EXIT_FAIL) and clears the record.  After an
- * error the outputs of that step are undefined. */
+ * error the outputs of that step are undefined.  One host thread drives the
+ * GPU: the error record, the cuDNN/cuBLAS handles and conv's plan cache are
+ * process-wide and unlocked. */
 struct ekn_err;
 const ekn_ops *ekn_ops_cuda(void);
 int ekn_cuda_last_error(struct ekn_err *err);

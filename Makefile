@@ -5,6 +5,7 @@
 #   make check-asan      the same suite built with -fsanitize=address,undefined
 #   make demo            the main job: Fashion-MNIST CNN, end to end
 #   make bench           benchmarks (never part of the tests)
+#   make gpu-check       on a GPU machine: the CUDA equivalence tests and benchmark
 #   make deps            install the Debian packages the project needs (as root)
 #   make install PREFIX=/usr/local
 #   CUDA=0               force a CPU-only build (default: auto-detect nvcc + cuDNN)
@@ -38,7 +39,8 @@ else ifneq ($(NVCC),)
     HAVE_CUDA := 1
   endif
 endif
-NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror
+# -Werror all-warnings: nvcc's own warnings fail the build too, as -Werror does for cc.
+NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 ifdef HAVE_CUDA
   CU_SRC     := $(wildcard kernels/*.cu)
   CU_OBJ     := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
@@ -59,7 +61,7 @@ BINS     := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all features check check-unit check-bats check-man check-asan bench deps install clean demo
+.PHONY: all features check check-unit check-bats check-man check-asan bench gpu-check deps install clean demo
 all: features $(LIB) $(BINS) bin
 
 features:
@@ -129,6 +131,9 @@ demo: all
 
 bench: all
 	bench/run.sh $(abspath $(BUILD)/bin)
+
+gpu-check:
+	BUILD=$(BUILD) bench/gpu_check.sh
 
 deps:
 	.ci/deps.sh

@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
-# The check to run on a machine with a GPU: build with CUDA, run every unit
-# test whose name contains "cuda", print one line per test (status and the
-# largest max_rel=... the test printed) and exit non-zero if any failed.
-# A skip counts as a failure here (the GPU was not seen), unless
-# GPU_CHECK_ALLOW_SKIP=1.  Logs: $BUILD/tests/<test>.log.
+# The one check to run on a machine with a GPU (also `make gpu-check`):
+#   1. build with CUDA (refuses when make does not find nvcc + cuDNN),
+#   2. run every unit test whose name contains "cuda", one line each
+#      (status and the largest max_rel=... the test printed),
+#   3. time the example nets' conv layers, forward + backward, through
+#      ekn_ops_cuda (bench/conv_bench_cuda.c) and, when /usr/bin/python3 has
+#      torch with CUDA, the same layers in PyTorch (bench/torch_conv_cuda.py),
+#   4. print a short table, and exit non-zero if a test failed or skipped
+#      (a skip means the GPU was not seen; GPU_CHECK_ALLOW_SKIP=1 accepts it).
+# Every step runs under a timeout, so the script cannot hang; together they
+# take about 3 minutes on an H100 (the build is most of it).
 #
-#   bench/gpu_check.sh            GPU_CHECK_TIMEOUT=300 (seconds per test)
-set -euo pipefail
+#   bench/gpu_check.sh     GPU_CHECK_TIMEOUT=180 (seconds per test)
+#                          GPU_CHECK_JOBS=$(nproc) (make -j)
+#                          GPU_CHECK_BENCH_SECONDS=1 (per layer and framework)
+# Logs: $BUILD/tests/<test>.log, $BUILD/gpu_check/*.log.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build/release}
-per_test=${GPU_CHECK_TIMEOUT:-300}
+per_test=${GPU_CHECK_TIMEOUT:-180}
+bench_secs=${GPU_CHECK_BENCH_SECONDS:-1}
 allow_skip=${GPU_CHECK_ALLOW_SKIP:-0}
+jobs=${GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 4)}
+PY=/usr/bin/python3
+logdir=$build/gpu_check
+mkdir -p "$logdir"
+step() { echo "== $*" >&2; }
 
 if command -v nvidia-smi >/dev/null; then
-    nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader >&2 || true
+    timeout 30 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader >&2 || true
 else
     echo "gpu_check: no nvidia-smi on PATH" >&2
 fi
-features=$(make -s BUILD="$build" features)
+features=$(timeout 60 make -s BUILD="$build" features)
 if [[ $features != *"✓ CUDA"* ]]; then
     echo "gpu_check: make does not detect nvcc + cuDNN; this would be a CPU-only build" >&2
     exit 1
@@ -33,11 +48,17 @@ if [ ${#tests[@]} -eq 0 ]; then
     echo "gpu_check: no tests/unit/test_*cuda*.c" >&2
     exit 1
 fi
-make -j16 BUILD="$build"
-make -j16 BUILD="$build" "${tests[@]}"
 
+step "build (make -j$jobs BUILD=$build)"
+if ! timeout 360 make -j"$jobs" BUILD="$build" all "${tests[@]}" >"$logdir/build.log" 2>&1; then
+    tail -n 30 "$logdir/build.log" >&2
+    echo "gpu_check: the CUDA build failed (log: $logdir/build.log)" >&2
+    exit 1
+fi
+
+step "tests"
 fail=0
-printf '%-28s %-8s %s\n' test status max_rel
+results=()
 for t in "${tests[@]}"; do
     log=$t.log
     rc=0
@@ -53,7 +74,55 @@ for t in "${tests[@]}"; do
     124 | 137) status=timeout; fail=1 ;;
     *) status="FAIL($rc)"; fail=1 ;;
     esac
-    printf '%-28s %-8s %s\n' "${t##*/}" "$status" "$rel"
-    if [ "$status" != ok ]; then tail -n 15 "$log" | sed 's/^/    /' >&2; fi
+    results+=("$(printf '%-28s %-10s %s' "${t##*/}" "$status" "$rel")")
+    printf '%-28s %-10s %s\n' "${t##*/}" "$status" "$rel" >&2
+    if [ "$status" != ok ]; then
+        grep -E 'FAIL|cuda:' "$log" | head -n 20 | sed 's/^/    /' >&2
+        tail -n 5 "$log" | sed 's/^/    /' >&2
+    fi
 done
+
+step "conv benchmark (ekn_ops_cuda, ${bench_secs}s per layer)"
+bench_bin=$logdir/conv_bench_cuda
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+ekn_bench=$logdir/conv_bench_cuda.out
+: >"$ekn_bench"
+if timeout 120 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib -Ikernels bench/conv_bench_cuda.c "$build/libekn.a" \
+    $(pkg-config --libs hdf5 openblas libarchive) -L"$cuda_home/lib64" -Wl,-rpath,"$cuda_home/lib64" \
+    -lcudnn -lcublas -lcudart -lstdc++ -lm -lpthread -o "$bench_bin" 2>"$logdir/bench_build.log"; then
+    timeout -k 10 120 "$bench_bin" "$bench_secs" >"$ekn_bench" 2>"$logdir/conv_bench_cuda.log" ||
+        { echo "gpu_check: conv_bench_cuda failed (exit $?):" >&2; tail -n 5 "$logdir/conv_bench_cuda.log" >&2; }
+    grep 'conv plan' "$logdir/conv_bench_cuda.log" | sed 's/^/    /' >&2
+    cat "$ekn_bench" >&2
+else
+    echo "gpu_check: could not build bench/conv_bench_cuda.c:" >&2
+    tail -n 10 "$logdir/bench_build.log" >&2
+fi
+
+torch_bench=$logdir/torch_conv_cuda.out
+: >"$torch_bench"
+step "conv benchmark (PyTorch)"
+trc=0
+timeout -k 10 180 "$PY" bench/torch_conv_cuda.py "$bench_secs" >"$torch_bench" 2>"$logdir/torch_conv_cuda.log" ||
+    trc=$?
+case $trc in
+0) cat "$torch_bench" >&2 ;;
+77) echo "(no PyTorch with CUDA for $PY: $(tail -n 1 "$logdir/torch_conv_cuda.log"))" >&2 ;;
+*) echo "gpu_check: torch_conv_cuda.py failed (exit $trc):" >&2; tail -n 5 "$logdir/torch_conv_cuda.log" >&2 ;;
+esac
+
+echo
+echo "== gpu_check summary ($(timeout 30 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1))"
+printf '%-28s %-10s %s\n' test status max_rel
+printf '%s\n' "${results[@]}"
+echo
+printf '%-16s %12s %12s %12s %12s %8s\n' "conv fwd+bwd" "ekn ms" "ekn TFLOP/s" "torch ms" "torch TFLOP/s" "ekn/torch"
+awk '
+    FILENAME == ARGV[1] { tms[$2] = $3; ttf[$2] = $5; next }
+    {
+        t = ($2 in tms) ? sprintf("%12s %12s %8.2f", tms[$2], ttf[$2], (ttf[$2] > 0 ? $5 / ttf[$2] : 0)) \
+                        : sprintf("%12s %12s %8s", "-", "-", "-")
+        printf "%-16s %12s %12s %s\n", $2, $3, $5, t
+    }' "$torch_bench" "$ekn_bench"
+[ -s "$ekn_bench" ] || echo "(no ekn benchmark figures)"
 exit $fail

@@ -43,4 +43,11 @@ void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, cons
  * name; ekn_act_name returns "?" for a value outside the enum. */
 int ekn_act_from_name(const char *name);
 const char *ekn_act_name(ekn_act a);
+
+/* CUDA (kernels/act_cuda.cu, CUDA builds only): the same on device memory;
+ * errors are recorded for ekn_cuda_last_error (ops.h). */
+void ekn_act_forward_cuda(ekn_act a, float alpha, size_t n, const float *x, float *y);
+void ekn_act_backward_cuda(ekn_act a, float alpha, size_t n, const float *x, const float *y,
+                           const float *dy, float *dx);
+
 #endif

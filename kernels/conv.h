@@ -55,4 +55,14 @@ void ekn_conv_forward_cpu(const ekn_conv_geom *g, const float *x, const float *w
                           float *y, float *work);
 void ekn_conv_backward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db, float *work);
+
+/* CUDA (kernels/conv_cuda.cu, CUDA builds only): every pointer is device
+ * memory, work holds ekn_conv_workspace_cuda(g) floats (cuDNN's need for the
+ * three passes; it differs from the CPU's).  Errors are recorded for
+ * ekn_cuda_last_error (ops.h). */
+size_t ekn_conv_workspace_cuda(const ekn_conv_geom *g);
+void ekn_conv_forward_cuda(const ekn_conv_geom *g, const float *x, const float *w, const float *b,
+                           float *y, float *work);
+void ekn_conv_backward_cuda(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
+                            float *dx, float *dw, float *db, float *work);
 #endif

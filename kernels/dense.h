@@ -27,4 +27,11 @@ void ekn_dense_forward_cpu(int n, int in, int out, const float *x, const float *
                            const float *b, float *y);
 void ekn_dense_backward_cpu(int n, int in, int out, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *db);
+
+/* CUDA (kernels/dense_cuda.cu, CUDA builds only): the same on device memory;
+ * errors are recorded for ekn_cuda_last_error (ops.h). */
+void ekn_dense_forward_cuda(int n, int in, int out, const float *x, const float *w,
+                            const float *b, float *y);
+void ekn_dense_backward_cuda(int n, int in, int out, const float *x, const float *w,
+                             const float *dy, float *dx, float *dw, float *db);
 #endif

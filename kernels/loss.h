@@ -77,4 +77,14 @@ void ekn_argmax_count_ref(int n, int c, size_t s, const float *p, const int32_t 
                           long *correct, long *counted);
 void ekn_argmax_count_cpu(int n, int c, size_t s, const float *p, const int32_t *labels,
                           long *correct, long *counted);
+
+/* CUDA (kernels/loss_cuda.cu, CUDA builds only): arrays (also those in
+ * ekn_nll_args) are device memory; the loss, *count, *correct and *counted
+ * are host values, copied back when the call returns.  Errors are recorded
+ * for ekn_cuda_last_error (ops.h) and give 0. */
+double ekn_softmax_nll_cuda(int n, int c, size_t s, const float *p, const ekn_nll_args *a,
+                            float *dlogits, double *count);
+double ekn_mse_cuda(size_t m, const float *y, const float *t, float *dy);
+void ekn_argmax_count_cuda(int n, int c, size_t s, const float *p, const int32_t *labels,
+                           long *correct, long *counted);
 #endif

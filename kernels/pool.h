@@ -32,4 +32,9 @@ void ekn_maxpool_forward_ref(const ekn_pool_geom *g, const float *x, float *y, i
 void ekn_maxpool_backward_ref(const ekn_pool_geom *g, const float *dy, const int32_t *arg, float *dx);
 void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, int32_t *arg);
 void ekn_maxpool_backward_cpu(const ekn_pool_geom *g, const float *dy, const int32_t *arg, float *dx);
+
+/* CUDA (kernels/pool_cuda.cu, CUDA builds only): the same on device memory;
+ * errors are recorded for ekn_cuda_last_error (ops.h). */
+void ekn_maxpool_forward_cuda(const ekn_pool_geom *g, const float *x, float *y, int32_t *arg);
+void ekn_maxpool_backward_cuda(const ekn_pool_geom *g, const float *dy, const int32_t *arg, float *dx);
 #endif

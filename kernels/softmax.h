@@ -27,4 +27,8 @@ void ekn_softmax_backward_ref(int n, int c, size_t s, const float *p, const floa
 void ekn_softmax_forward_cpu(int n, int c, size_t s, const float *x, float *p);
 void ekn_softmax_backward_cpu(int n, int c, size_t s, const float *p, const float *dp,
                               float *dx);
+
+/* CUDA (kernels/softmax_cuda.cu, CUDA builds only): the same on device memory;
+ * errors are recorded for ekn_cuda_last_error (ops.h). */
+void ekn_softmax_forward_cuda(int n, int c, size_t s, const float *x, float *p);
 #endif

@@ -38,4 +38,25 @@ const ekn_ops *ekn_ops_cpu(void);
 const ekn_ops *ekn_ops_ref(void);
 /* ekn_ops_ref() when the environment sets EKN_KERNELS=ref, else ekn_ops_cpu(). */
 const ekn_ops *ekn_ops_default(void);
+
+/* The CUDA table, or NULL in a build without CUDA (lib/cuda_none.c).  Every
+ * array argument is DEVICE memory (so is conv's work and the pointers inside
+ * ekn_nll_args); the scalar results (returned losses, *count, *correct,
+ * *counted) are host values.  It computes what ekn_ops_ref() defines:
+ * conv through cuDNN (deterministic algorithms, FP32 math, plans cached per
+ * geometry), dense through cuBLAS SGEMM, the rest in own kernels.  Ops run
+ * on the default stream of the current device; losses and counts wait for
+ * their result, the others return once queued.
+ *
+ * The table's functions return no error: a failing CUDA call is recorded
+ * instead (the first since the last check wins), and the caller asks after
+ * a step with ekn_cuda_last_error(), which waits for the queued work and
+ * then returns 0, or -1 with err set ("cuda: cudnnConvolutionForward:
+ * CUDNN_STATUS_BAD_PARAM", EKN_EXIT_FAIL) and clears the record.  After an
+ * error the outputs of that step are undefined.  One host thread drives the
+ * GPU: the error record, the cuDNN/cuBLAS handles and conv's plan cache are
+ * process-wide and unlocked. */
+struct ekn_err;
+const ekn_ops *ekn_ops_cuda(void);
+int ekn_cuda_last_error(struct ekn_err *err);
 #endif

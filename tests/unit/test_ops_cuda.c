@@ -1,0 +1,451 @@
+/* ekn_ops_cuda() against ekn_ops_ref() on fresh random inputs, op by op:
+ * conv (1D, 2D, 3D, anisotropic, odd sizes, batch and channels 1 and > 1;
+ * dx, dw += and db +=, and the dx = NULL pass; more geometries than the
+ * plan cache holds), max pooling (ties on
+ * purpose: the argmax indices must agree exactly), dense (with and without
+ * bias, dx and db), every activation forward and backward (kinks
+ * included), softmax, softmax NLL (class weights, ignored labels, each lazy
+ * label mode, confident predictions that hit the log clamp, in place), MSE
+ * (NaN and inf targets ignored, dy = NULL) and argmax_count (ties, NaN).
+ *
+ * Tolerance (stated): |cuda - ref| <= 1e-5 + 1e-4*|ref| for float results,
+ * the same for the losses; pooling outputs, argmax indices, counts exactly.
+ *
+ * WRITTEN WITHOUT A GPU: this file and the kernels it tests have been
+ * compiled but never run on a device.  Without one it exits 77 (skip).
+ * EKN_TEST_FAKE_DEVICE=cpu runs the same checks on ekn_ops_cpu() in host
+ * memory, which tests this file's logic but not the CUDA code.
+ *
+ * Plain C (no cmocka): exit 0 all agree, 1 a mismatch or a CUDA error. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_harness.h"
+
+#define ATOL 1e-5
+#define RTOL 1e-4
+
+static const ekn_ops *dev, *ref;
+static size_t n_checks, n_failed;
+
+static void tally(size_t bad)
+{
+    n_checks++;
+    n_failed += bad != 0;
+}
+
+static float *rnd(uint64_t *st, size_t n, float lo, float hi)
+{
+    float *p = tu_alloc(n);
+    tu_fill(st, p, n, lo, hi);
+    return p;
+}
+
+static float *dev_floats(const float *host, size_t n) { return ch_up(host, n * sizeof(float)); }
+
+static void get_floats(float *host, const float *d, size_t n) { ch_down(host, d, n * sizeof(float)); }
+
+/* ---- conv ------------------------------------------------------------- */
+
+static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], const int k[3])
+{
+    ekn_conv_geom g;
+    if (ekn_conv_geom_init(&g, n, cin, cout, in, k)) {
+        fprintf(stderr, "bad test geometry\n");
+        exit(1);
+    }
+    size_t nx = (size_t)n * cin * in[0] * in[1] * in[2], nw = (size_t)cout * cin * k[0] * k[1] * k[2];
+    size_t ny = (size_t)n * cout * g.out[0] * g.out[1] * g.out[2];
+    float *x = rnd(st, nx, -1, 1), *w = rnd(st, nw, -1, 1), *b = rnd(st, cout, -1, 1), *dy = rnd(st, ny, -1, 1);
+    float *dw0 = rnd(st, nw, -1, 1), *db0 = rnd(st, cout, -1, 1), *garbage = rnd(st, nx, -9, 9);
+    float *y_ref = tu_alloc(ny), *dx_ref = tu_alloc(nx), *dw_ref = tu_alloc(nw), *db_ref = tu_alloc(cout);
+    float *y = tu_alloc(ny), *dx = tu_alloc(nx), *dw = tu_alloc(nw), *db = tu_alloc(cout);
+    memcpy(dw_ref, dw0, nw * sizeof(float));
+    memcpy(db_ref, db0, cout * sizeof(float));
+    ref->conv_forward(&g, x, w, b, y_ref, NULL);
+    ref->conv_backward(&g, x, w, dy, dx_ref, dw_ref, db_ref, NULL);
+
+    size_t ws = dev->conv_workspace(&g);
+    ch_check("conv_workspace");
+    float *d_x = dev_floats(x, nx), *d_w = dev_floats(w, nw), *d_b = dev_floats(b, cout);
+    float *d_dy = dev_floats(dy, ny), *d_y = dev_floats(y_ref, ny) /* overwritten */;
+    float *d_dx = dev_floats(garbage, nx), *d_dw = dev_floats(dw0, nw), *d_db = dev_floats(db0, cout);
+    float *d_work = ch_up(NULL, ws * sizeof(float));
+    dev->conv_forward(&g, d_x, d_w, d_b, d_y, d_work);
+    dev->conv_backward(&g, d_x, d_w, d_dy, d_dx, d_dw, d_db, d_work);
+    ch_check("conv");
+    get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, cout);
+    char what[96];
+    snprintf(what, sizeof what, "conv n%d %d->%d %dx%dx%d k%dx%dx%d", n, cin, cout, in[0], in[1], in[2], k[0],
+             k[1], k[2]);
+    fprintf(stderr, "-- %s, workspace %zu floats\n", what, ws);
+    tally(tu_compare("  y", y, y_ref, ny, ATOL, RTOL));
+    tally(tu_compare("  dx", dx, dx_ref, nx, ATOL, RTOL));
+    tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, ATOL, RTOL));
+    tally(tu_compare("  db (+= onto random)", db, db_ref, cout, ATOL, RTOL));
+
+    /* again without dx: dw and db accumulate a second time */
+    ref->conv_backward(&g, x, w, dy, NULL, dw_ref, db_ref, NULL);
+    dev->conv_backward(&g, d_x, d_w, d_dy, NULL, d_dw, d_db, d_work);
+    ch_check("conv backward dx=NULL");
+    get_floats(dw, d_dw, nw), get_floats(db, d_db, cout);
+    tally(tu_compare("  dw again, dx=NULL", dw, dw_ref, nw, ATOL, RTOL));
+    tally(tu_compare("  db again, dx=NULL", db, db_ref, cout, ATOL, RTOL));
+
+    ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx), ch_free(d_dw);
+    ch_free(d_db), ch_free(d_work);
+    free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(garbage), free(y_ref), free(dx_ref);
+    free(dw_ref), free(db_ref), free(y), free(dx), free(dw), free(db);
+}
+
+static void test_conv(uint64_t *st)
+{
+    static const struct {
+        int n, cin, cout, in[3], k[3];
+    } cases[] = {
+        {2, 2, 3, {1, 1, 9}, {1, 1, 4}},    /* 1D */
+        {2, 3, 4, {1, 1, 17}, {1, 1, 5}},   /* 1D */
+        {1, 1, 1, {1, 1, 7}, {1, 1, 7}},    /* one output */
+        {2, 2, 2, {1, 6, 7}, {1, 3, 2}},    /* 2D, anisotropic */
+        {3, 2, 5, {1, 13, 11}, {1, 4, 4}},  /* odd sizes */
+        {1, 1, 8, {1, 28, 28}, {1, 5, 5}},  /* Fashion-MNIST conv1, batch 1 */
+        {4, 32, 64, {1, 12, 12}, {1, 5, 5}}, /* Fashion-MNIST conv2, batch 4 */
+        {2, 3, 1, {1, 9, 7}, {1, 3, 1}},    /* kx = 1, cout 1 */
+        {2, 2, 3, {4, 5, 5}, {2, 3, 2}},    /* 3D, anisotropic */
+        {2, 3, 2, {5, 7, 9}, {3, 1, 1}},    /* 3x1x1 */
+        {2, 4, 3, {6, 8, 7}, {2, 3, 5}},    /* 2x3x5 */
+        {3, 5, 6, {3, 4, 5}, {1, 1, 1}},    /* 1x1x1 */
+        {1, 2, 1, {4, 5, 6}, {4, 5, 6}},    /* one output */
+        {5, 1, 3, {4, 6, 5}, {2, 2, 2}},    /* batch 5, cin 1 */
+        {1, 4, 4, {5, 9, 10}, {3, 3, 3}},
+        {1, 6, 8, {3, 14, 16}, {1, 3, 3}},  /* aniso3d-like, 1x3x3 on a volume */
+        {1, 1, 1, {1, 1, 1}, {1, 1, 1}},    /* smallest */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    /* more geometries than conv_cuda.cu keeps plans for (32), then the first
+     * ones again: plans are evicted and remade, never mixed up */
+    for (int i = 0; i < 40; i++) conv_case(st, 1, 2, 2, (int[3]){1, 1, 8 + i}, (int[3]){1, 1, 3});
+    for (size_t i = 0; i < 3; i++)
+        conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+}
+
+/* ---- pool ------------------------------------------------------------- */
+
+static void test_pool(uint64_t *st)
+{
+    static const struct {
+        int n, c, in[3], p[3];
+    } cases[] = {
+        {2, 2, {1, 1, 8}, {1, 1, 2}},   {1, 3, {1, 4, 6}, {1, 2, 2}},   {2, 2, {4, 4, 2}, {2, 2, 2}},
+        {1, 2, {6, 3, 4}, {3, 1, 2}},   {2, 3, {1, 8, 10}, {1, 2, 2}},  {64, 32, {1, 24, 24}, {1, 2, 2}},
+        {2, 2, {4, 6, 8}, {2, 2, 2}},   {1, 1, {3, 9, 5}, {3, 3, 5}},   {1, 1, {1, 1, 1}, {1, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ekn_pool_geom g;
+        if (ekn_pool_geom_init(&g, cases[i].n, cases[i].c, cases[i].in, cases[i].p)) exit(1);
+        size_t nx = (size_t)g.n * g.c * g.in[0] * g.in[1] * g.in[2];
+        size_t ny = (size_t)g.n * g.c * g.out[0] * g.out[1] * g.out[2];
+        float *x = rnd(st, nx, 0, 1), *dy = rnd(st, ny, -1, 1);
+        for (size_t j = 0; j < nx; j++) x[j] = floorf(x[j] * 4) / 4; /* many ties */
+        for (size_t j = 13; j < nx; j += 29) x[j] = NAN;              /* NaN never wins, as in _ref */
+        float *y_ref = tu_alloc(ny), *dx_ref = tu_alloc(nx), *y = tu_alloc(ny), *dx = tu_alloc(nx);
+        int32_t *a_ref = calloc(ny, 4), *a = calloc(ny, 4);
+        if (!a_ref || !a) exit(1);
+        ref->pool_forward(&g, x, y_ref, a_ref);
+        ref->pool_backward(&g, dy, a_ref, dx_ref);
+        float *d_x = dev_floats(x, nx), *d_y = ch_up(NULL, ny * 4), *d_dy = dev_floats(dy, ny);
+        float *d_dx = dev_floats(x, nx); /* garbage: overwritten */
+        int32_t *d_a = ch_up(NULL, ny * 4);
+        dev->pool_forward(&g, d_x, d_y, d_a);
+        dev->pool_backward(&g, d_dy, d_a, d_dx);
+        ch_check("pool");
+        get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), ch_down(a, d_a, ny * 4);
+        fprintf(stderr, "-- maxpool n%d c%d %dx%dx%d by %dx%dx%d\n", g.n, g.c, g.in[0], g.in[1], g.in[2], g.p[0],
+                g.p[1], g.p[2]);
+        size_t bad_arg = 0;
+        for (size_t j = 0; j < ny; j++) bad_arg += a[j] != a_ref[j];
+        fprintf(stderr, "  argmax: %zu of %zu differ %s\n", bad_arg, ny, bad_arg ? "FAIL" : "ok");
+        tally(bad_arg);
+        /* NaN == NaN for this purpose: compare bit patterns where the reference is NaN */
+        size_t bad_nan = 0;
+        for (size_t j = 0; j < ny; j++)
+            if (isnan(y_ref[j])) {
+                bad_nan += !isnan(y[j]);
+                y[j] = y_ref[j] = 0;
+            }
+        tally(bad_nan);
+        tally(tu_compare("  y (exact)", y, y_ref, ny, 0, 0));
+        tally(tu_compare("  dx (exact)", dx, dx_ref, nx, 0, 0));
+        ch_free(d_x), ch_free(d_y), ch_free(d_dy), ch_free(d_dx), ch_free(d_a);
+        free(x), free(dy), free(y_ref), free(dx_ref), free(y), free(dx), free(a_ref), free(a);
+    }
+}
+
+/* ---- dense ------------------------------------------------------------ */
+
+static void test_dense(uint64_t *st)
+{
+    static const struct {
+        int n, in, out;
+    } cases[] = {{1, 1, 1}, {2, 5, 3}, {3, 7, 5}, {17, 33, 10}, {64, 1024, 256}, {64, 256, 10}, {5, 1, 9}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int variant = 0; variant < 2; variant++) { /* 1: no bias, no dx, no db */
+            int n = cases[i].n, in = cases[i].in, out = cases[i].out;
+            size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+            float *x = rnd(st, nx, -1, 1), *w = rnd(st, nw, -1, 1), *b = rnd(st, out, -1, 1);
+            float *dy = rnd(st, ny, -1, 1), *dw0 = rnd(st, nw, -1, 1), *db0 = rnd(st, out, -1, 1);
+            float *y_ref = tu_alloc(ny), *dx_ref = tu_alloc(nx), *y = tu_alloc(ny), *dx = tu_alloc(nx);
+            float *dw_ref = tu_alloc(nw), *db_ref = tu_alloc(out), *dw = tu_alloc(nw), *db = tu_alloc(out);
+            memcpy(dw_ref, dw0, nw * 4), memcpy(db_ref, db0, out * 4);
+            const float *bb = variant ? NULL : b;
+            ref->dense_forward(n, in, out, x, w, bb, y_ref);
+            ref->dense_backward(n, in, out, x, w, dy, variant ? NULL : dx_ref, dw_ref, variant ? NULL : db_ref);
+            float *d_x = dev_floats(x, nx), *d_w = dev_floats(w, nw), *d_b = dev_floats(b, out);
+            float *d_dy = dev_floats(dy, ny), *d_y = dev_floats(dy, ny), *d_dx = dev_floats(x, nx);
+            float *d_dw = dev_floats(dw0, nw), *d_db = dev_floats(db0, out);
+            dev->dense_forward(n, in, out, d_x, d_w, variant ? NULL : d_b, d_y);
+            dev->dense_backward(n, in, out, d_x, d_w, d_dy, variant ? NULL : d_dx, d_dw, variant ? NULL : d_db);
+            ch_check("dense");
+            get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, out);
+            fprintf(stderr, "-- dense n%d %d->%d%s\n", n, in, out, variant ? " (no bias, dx=NULL, db=NULL)" : "");
+            tally(tu_compare("  y", y, y_ref, ny, ATOL, RTOL));
+            tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, ATOL, RTOL));
+            if (!variant) {
+                tally(tu_compare("  dx", dx, dx_ref, nx, ATOL, RTOL));
+                tally(tu_compare("  db (+= onto random)", db, db_ref, out, ATOL, RTOL));
+            } else {
+                tally(tu_compare("  db untouched", db, db0, out, 0, 0));
+                tally(tu_compare("  dx untouched", dx, x, nx, 0, 0));
+            }
+            ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx);
+            ch_free(d_dw), ch_free(d_db);
+            free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(y_ref), free(dx_ref), free(y);
+            free(dx), free(dw_ref), free(db_ref), free(dw), free(db);
+        }
+}
+
+/* ---- activations -------------------------------------------------------- */
+
+static void test_act(uint64_t *st)
+{
+    static const size_t sizes[] = {1, 1000003};
+    for (int a = EKN_ACT_LINEAR; a <= EKN_ACT_ABS; a++)
+        for (size_t si = 0; si < 2; si++) {
+            size_t n = sizes[si];
+            float *x = rnd(st, n, -6, 6), *dy = rnd(st, n, -1, 1);
+            for (size_t j = 0; j < n; j += 101) x[j] = 0; /* the kinks */
+            float *y_ref = tu_alloc(n), *dx_ref = tu_alloc(n), *y = tu_alloc(n), *dx = tu_alloc(n);
+            const float alpha = 0.1f;
+            ref->act_forward((ekn_act)a, alpha, n, x, y_ref);
+            ref->act_backward((ekn_act)a, alpha, n, x, y_ref, dy, dx_ref);
+            float *d_x = dev_floats(x, n), *d_y = dev_floats(NULL, n), *d_yr = dev_floats(y_ref, n);
+            float *d_dy = dev_floats(dy, n), *d_dx = dev_floats(x, n);
+            dev->act_forward((ekn_act)a, alpha, n, d_x, d_y);
+            /* backward from the reference's y, so forward differences do not enter */
+            dev->act_backward((ekn_act)a, alpha, n, d_x, d_yr, d_dy, d_dx);
+            ch_check("act");
+            get_floats(y, d_y, n), get_floats(dx, d_dx, n);
+            fprintf(stderr, "-- act %s n=%zu\n", ekn_act_name((ekn_act)a), n);
+            tally(tu_compare("  forward", y, y_ref, n, ATOL, RTOL));
+            tally(tu_compare("  backward", dx, dx_ref, n, ATOL, RTOL));
+            /* in place, as act.h allows: dx aliases dy, then y aliases x */
+            dev->act_backward((ekn_act)a, alpha, n, d_x, d_yr, d_dy, d_dy);
+            dev->act_forward((ekn_act)a, alpha, n, d_x, d_x);
+            ch_check("act in place");
+            get_floats(dx, d_dy, n), get_floats(y, d_x, n);
+            tally(tu_compare("  backward in place", dx, dx_ref, n, ATOL, RTOL));
+            tally(tu_compare("  forward in place", y, y_ref, n, ATOL, RTOL));
+            ch_free(d_x), ch_free(d_y), ch_free(d_yr), ch_free(d_dy), ch_free(d_dx);
+            free(x), free(dy), free(y_ref), free(dx_ref), free(y), free(dx);
+        }
+}
+
+/* ---- softmax and losses -------------------------------------------------- */
+
+static const struct {
+    int n, c;
+    size_t s;
+} loss_shapes[] = {{1, 2, 1}, {4, 3, 1}, {7, 10, 1}, {2, 3, 7}, {1, 5, 300}, {2, 4, 257}, {3, 2, 1000},
+                   {2, 7, 513}, {2, 1, 4}, {64, 10, 1}};
+#define N_LOSS_SHAPES (sizeof loss_shapes / sizeof *loss_shapes)
+
+static void test_softmax(uint64_t *st)
+{
+    for (size_t i = 0; i < N_LOSS_SHAPES; i++)
+        for (int wide = 0; wide < 2; wide++) {
+            int n = loss_shapes[i].n, c = loss_shapes[i].c;
+            size_t s = loss_shapes[i].s, m = (size_t)n * c * s;
+            float r = wide ? 30.0f : 3.0f;
+            float *x = rnd(st, m, -r, r), *p_ref = tu_alloc(m), *p = tu_alloc(m);
+            ref->softmax_forward(n, c, s, x, p_ref);
+            float *d_x = dev_floats(x, m), *d_p = dev_floats(NULL, m);
+            dev->softmax_forward(n, c, s, d_x, d_p);
+            ch_check("softmax");
+            get_floats(p, d_p, m);
+            fprintf(stderr, "-- softmax n%d c%d s%zu logits +-%g\n", n, c, s, (double)r);
+            tally(tu_compare("  p", p, p_ref, m, ATOL, RTOL));
+            dev->softmax_forward(n, c, s, d_x, d_x); /* in place */
+            ch_check("softmax in place");
+            get_floats(p, d_x, m);
+            tally(tu_compare("  p in place", p, p_ref, m, ATOL, RTOL));
+            ch_free(d_x), ch_free(d_p);
+            free(x), free(p_ref), free(p);
+        }
+}
+
+enum { LAZY_NONE, LAZY_BOTH, LAZY_LABELLED, LAZY_ABSENT };
+
+static void nll_case(uint64_t *st, int n, int c, size_t s, int weighted, int lazy, float zrange)
+{
+    size_t m = (size_t)n * c * s, ns = (size_t)n * s, nc = (size_t)n * c;
+    float *z = rnd(st, m, -zrange, zrange), *p = tu_alloc(m), *w = rnd(st, c, 0.25f, 2.0f);
+    int32_t *labels = calloc(ns, 4);
+    uint8_t *lb = calloc(nc, 1), *ab = calloc(nc, 1);
+    if (!labels || !lb || !ab) exit(1);
+    ref->softmax_forward(n, c, s, z, p);
+    for (size_t i = 0; i < ns; i++) labels[i] = (int32_t)(tu_next(st) % (uint64_t)(c + 1)) - 1;
+    for (size_t i = 0; i < nc; i++) {
+        uint64_t r = tu_next(st) % 3;
+        lb[i] = r == 0;
+        ab[i] = r == 1;
+    }
+    for (int i = 0; i < n; i++) { /* something to count in every mode */
+        int k0 = (int)(tu_next(st) % (uint64_t)c);
+        lb[(size_t)i * c + k0] = 1, ab[(size_t)i * c + k0] = 0;
+        labels[(size_t)i * s] = k0;
+    }
+    ekn_nll_args a = {labels, weighted ? w : NULL, lazy == LAZY_BOTH || lazy == LAZY_LABELLED ? lb : NULL,
+                      lazy == LAZY_BOTH || lazy == LAZY_ABSENT ? ab : NULL};
+    float *g_ref = tu_alloc(m), *g = tu_alloc(m);
+    double cnt_ref = -1, cnt = -2;
+    double l_ref = ref->softmax_nll(n, c, s, p, &a, g_ref, &cnt_ref);
+
+    float *d_p = dev_floats(p, m), *d_w = dev_floats(w, c), *d_g = dev_floats(z, m);
+    int32_t *d_labels = ch_up(labels, ns * 4);
+    uint8_t *d_lb = ch_up(lb, nc), *d_ab = ch_up(ab, nc);
+    ekn_nll_args da = {d_labels, a.class_w ? d_w : NULL, a.labelled ? d_lb : NULL, a.absent ? d_ab : NULL};
+    double l = dev->softmax_nll(n, c, s, d_p, &da, d_g, &cnt);
+    ch_check("softmax_nll");
+    get_floats(g, d_g, m);
+    static const char *const lazy_name[] = {"none", "labelled+absent", "labelled only", "absent only"};
+    fprintf(stderr, "-- nll n%d c%d s%zu weights=%d lazy=%s logits +-%g\n", n, c, s, weighted, lazy_name[lazy],
+            (double)zrange);
+    fprintf(stderr, "  count cuda %g ref %g %s\n", cnt, cnt_ref, cnt == cnt_ref ? "ok" : "FAIL");
+    tally(cnt != cnt_ref);
+    float lf = (float)l, lf_ref = (float)l_ref;
+    tally(tu_compare("  loss", &lf, &lf_ref, 1, ATOL, RTOL));
+    tally(tu_compare("  dlogits", g, g_ref, m, ATOL, RTOL));
+    /* in place: dlogits aliases p */
+    double l2 = dev->softmax_nll(n, c, s, d_p, &da, d_p, NULL);
+    ch_check("softmax_nll in place");
+    get_floats(g, d_p, m);
+    lf = (float)l2;
+    tally(tu_compare("  loss in place", &lf, &lf_ref, 1, ATOL, RTOL));
+    tally(tu_compare("  dlogits in place", g, g_ref, m, ATOL, RTOL));
+    ch_free(d_p), ch_free(d_w), ch_free(d_g), ch_free(d_labels), ch_free(d_lb), ch_free(d_ab);
+    free(z), free(p), free(w), free(labels), free(lb), free(ab), free(g_ref), free(g);
+}
+
+static void test_nll(uint64_t *st)
+{
+    for (size_t i = 0; i < N_LOSS_SHAPES; i++)
+        for (int lazy = LAZY_NONE; lazy <= LAZY_ABSENT; lazy++)
+            for (int weighted = 0; weighted < 2; weighted++)
+                nll_case(st, loss_shapes[i].n, loss_shapes[i].c, loss_shapes[i].s, weighted, lazy, 3.0f);
+    for (int lazy = LAZY_NONE; lazy <= LAZY_ABSENT; lazy++) { /* p within rounding of 0 and 1: the clamps */
+        nll_case(st, 3, 4, 300, 1, lazy, 30.0f);
+        nll_case(st, 9, 3, 1, 1, lazy, 30.0f);
+    }
+    /* nothing to count: every label ignored, no lazy masks -> loss 0, dlogits 0 */
+    int32_t none[6] = {-1, -1, -1, -1, -1, -1};
+    float p[12], g[12];
+    for (int i = 0; i < 12; i++) p[i] = 0.5f;
+    float *d_p = dev_floats(p, 12), *d_g = dev_floats(p, 12);
+    int32_t *d_l = ch_up(none, sizeof none);
+    ekn_nll_args da = {d_l, NULL, NULL, NULL};
+    double cnt = -1, l = dev->softmax_nll(2, 2, 3, d_p, &da, d_g, &cnt);
+    ch_check("softmax_nll nothing counted");
+    get_floats(g, d_g, 12);
+    size_t nonzero = 0;
+    for (int i = 0; i < 12; i++) nonzero += g[i] != 0;
+    fprintf(stderr, "-- nll all ignored: loss %g count %g, %zu nonzero dlogits %s\n", l, cnt, nonzero,
+            l == 0 && cnt == 0 && !nonzero ? "ok" : "FAIL");
+    tally(l != 0 || cnt != 0 || nonzero);
+    ch_free(d_p), ch_free(d_g), ch_free(d_l);
+}
+
+static void test_mse(uint64_t *st)
+{
+    static const size_t sizes[] = {1, 7, 1000, 1003, 1000003};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        size_t m = sizes[si];
+        float *y = rnd(st, m, -3, 3), *t = rnd(st, m, -3, 3), *d_ref = tu_alloc(m), *d = tu_alloc(m);
+        for (size_t i = 3; i < m; i += 7) t[i] = NAN;
+        if (m > 5) t[5] = -INFINITY;
+        float l_ref = (float)ref->mse(m, y, t, d_ref);
+        float *d_y = dev_floats(y, m), *d_t = dev_floats(t, m), *d_d = dev_floats(y, m);
+        float l = (float)dev->mse(m, d_y, d_t, d_d);
+        float l_nodx = (float)dev->mse(m, d_y, d_t, NULL);
+        ch_check("mse");
+        get_floats(d, d_d, m);
+        fprintf(stderr, "-- mse m=%zu\n", m);
+        tally(tu_compare("  loss", &l, &l_ref, 1, ATOL, RTOL));
+        tally(tu_compare("  loss, dy=NULL", &l_nodx, &l_ref, 1, ATOL, RTOL));
+        tally(tu_compare("  dy", d, d_ref, m, ATOL, RTOL));
+        ch_free(d_y), ch_free(d_t), ch_free(d_d);
+        free(y), free(t), free(d_ref), free(d);
+    }
+}
+
+static void test_argmax(uint64_t *st)
+{
+    for (size_t i = 0; i < N_LOSS_SHAPES; i++) {
+        int n = loss_shapes[i].n, c = loss_shapes[i].c;
+        size_t s = loss_shapes[i].s, m = (size_t)n * c * s, ns = (size_t)n * s;
+        float *p = rnd(st, m, 0, 1);
+        for (size_t j = 0; j < m; j++) p[j] = floorf(p[j] * 4) / 4; /* many ties */
+        for (size_t j = 11; j < m; j += 17) p[j] = NAN;
+        int32_t *y = calloc(ns, 4);
+        if (!y) exit(1);
+        for (size_t j = 0; j < ns; j++) y[j] = (int32_t)(tu_next(st) % (uint64_t)(c + 1)) - 1;
+        long ok_ref, seen_ref, ok = -1, seen = -1;
+        ref->argmax_count(n, c, s, p, y, &ok_ref, &seen_ref);
+        float *d_p = dev_floats(p, m);
+        int32_t *d_y = ch_up(y, ns * 4);
+        dev->argmax_count(n, c, s, d_p, d_y, &ok, &seen);
+        ch_check("argmax_count");
+        int bad = ok != ok_ref || seen != seen_ref;
+        fprintf(stderr, "-- argmax_count n%d c%d s%zu: cuda %ld/%ld ref %ld/%ld %s\n", n, c, s, ok, seen, ok_ref,
+                seen_ref, bad ? "FAIL" : "ok");
+        tally(bad);
+        ch_free(d_p), ch_free(d_y);
+        free(p), free(y);
+    }
+}
+
+int main(void)
+{
+    ch_start("test_ops_cuda");
+    ref = ekn_ops_ref();
+    dev = ch_fake ? ekn_ops_cpu() : ekn_ops_cuda();
+    if (!dev) {
+        printf("skip: ekn_ops_cuda() is NULL (a build without CUDA)\n");
+        return EKN_TEST_SKIP;
+    }
+    uint64_t st = tu_seed_for("test_ops_cuda");
+    fprintf(stderr, "ops '%s' vs '%s', tolerance |a-ref| <= %g + %g*|ref|\n", dev->name, ref->name, ATOL, RTOL);
+    test_conv(&st);
+    test_pool(&st);
+    test_dense(&st);
+    test_act(&st);
+    test_softmax(&st);
+    test_nll(&st);
+    test_mse(&st);
+    test_argmax(&st);
+    fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
+    return n_failed ? 1 : 0;
+}

@@ -1,0 +1,299 @@
+/* The device optimiser updates (kernels/optim_cuda.h) against the CPU
+ * optimisers of lib/optim_*.c: sgd, nesterov, rprop, adam, adamw, each for
+ * several steps on the same random gradients (correlated from step to step,
+ * with exact zeros, so RPROP takes all three branches), weight decay with
+ * per-parameter multipliers 0, 0.5 and 1.  Then ekn_dot_cuda against
+ * ekn_optim_dot, ekn_axpy_cuda against the loop, and the dropout and input
+ * noise kernels (kernels/dropout_cuda.h) against lib/net.c's expressions on
+ * masks and noise drawn with lib/rng.h.
+ *
+ * Tolerance (stated): |cuda - cpu| <= 1e-7 + 1e-6*|cpu| for parameters and
+ * state; the kernels mirror the CPU's roundings, so the number of elements
+ * that are not bit-equal is printed too (expected 0, except axpy, where
+ * cuBLAS may fuse).  Dropout and noise must be bit-identical.  The dot
+ * product: relative 1e-10 (both accumulate in double, in another order).
+ *
+ * WRITTEN WITHOUT A GPU: compiled, never run on a device; exits 77 (skip)
+ * without one.  EKN_TEST_FAKE_DEVICE=cpu runs it on host memory with host
+ * transcriptions of the kernels (below), to test this file's logic only.
+ *
+ * Plain C (no cmocka): exit 0 all agree, 1 a mismatch or a CUDA error. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_harness.h"
+#include "dropout_cuda.h"
+#include "optim.h"
+#include "optim_cuda.h"
+#include "rng.h"
+
+#define ATOL 1e-7
+#define RTOL 1e-6
+#define N 100003 /* odd: the grid-stride tail */
+#define STEPS 6
+
+static size_t n_checks, n_failed;
+
+static void tally(size_t bad)
+{
+    n_checks++;
+    n_failed += bad != 0;
+}
+
+static size_t compare_bits(const char *what, const float *got, const float *ref, size_t n, int must_equal)
+{
+    size_t bad = tu_compare(what, got, ref, n, ATOL, RTOL), differ = 0;
+    for (size_t i = 0; i < n; i++) differ += memcmp(&got[i], &ref[i], 4) != 0;
+    if (differ) fprintf(stderr, "    %zu of %zu not bit-equal%s\n", differ, n, must_equal ? " FAIL" : "");
+    return bad + (must_equal ? differ : 0);
+}
+
+/* ---- the updates in host memory, for EKN_TEST_FAKE_DEVICE=cpu ------------ */
+
+static void host_sgd(size_t n, float *theta, const float *grad, float *v, const float *decay, float lr, float mu,
+                     float wd, int nesterov)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i] = grad[i] + mu * v[i];
+        float dir = nesterov ? grad[i] + mu * v[i] : v[i];
+        theta[i] -= lr * (dir + wd * decay[i] * theta[i]);
+    }
+}
+
+static void host_rprop(size_t n, float *theta, const float *grad, float *prev, float *step, const float *decay,
+                       float wd, double eta_plus, double eta_minus, double delta_min, double delta_max,
+                       double delta0, double *mean_step)
+{
+    const float up = (float)eta_plus, down = (float)eta_minus, lo = (float)delta_min, hi = (float)delta_max;
+    const float first = fminf(fmaxf((float)delta0, lo), hi);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i] + wd * decay[i] * theta[i], d = step[i] > 0 ? step[i] : first, s = prev[i] * g;
+        if (s > 0) d = fminf(d * up, hi);
+        else if (s < 0) d = fmaxf(d * down, lo), g = 0;
+        if (g > 0) theta[i] -= d;
+        else if (g < 0) theta[i] += d;
+        prev[i] = g, step[i] = d, sum += d;
+    }
+    if (mean_step) *mean_step = sum / (double)n;
+}
+
+static void host_adam(size_t n, float *theta, const float *grad, float *m, float *v, const float *decay, float lr,
+                      float wd, double beta1, double beta2, double eps, double t, int decoupled)
+{
+    const float c1 = (float)(1.0 / (1.0 - pow(beta1, t))), c2 = (float)(1.0 / (1.0 - pow(beta2, t)));
+    const float b1 = (float)beta1, b2 = (float)beta2, e = (float)eps;
+    for (size_t i = 0; i < n; i++) {
+        float wdi = wd * decay[i] * theta[i], g = decoupled ? grad[i] : grad[i] + wdi;
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        float upd = (m[i] * c1) / (sqrtf(v[i] * c2) + e);
+        theta[i] -= lr * (decoupled ? upd + wdi : upd);
+    }
+}
+
+static double host_dot(size_t n, const float *a, const float *b) { return ekn_optim_dot(a, b, n); }
+
+static void host_axpy(size_t n, float alpha, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+static void host_dropout_forward(size_t m, float *y, const float *mask)
+{
+    for (size_t k = 0; k < m; k++) y[k] *= mask[k];
+}
+
+static void host_dropout_backward(size_t m, const float *dy, const float *mask, float *g)
+{
+    for (size_t k = 0; k < m; k++) g[k] = dy[k] * mask[k];
+}
+
+static void host_noise(size_t m, const float *x, const float *normal, float sigma, float *out)
+{
+    for (size_t k = 0; k < m; k++) out[k] = x[k] + sigma * normal[k];
+}
+
+static struct {
+    void (*sgd)(size_t, float *, const float *, float *, const float *, float, float, float, int);
+    void (*rprop)(size_t, float *, const float *, float *, float *, const float *, float, double, double, double,
+                  double, double, double *);
+    void (*adam)(size_t, float *, const float *, float *, float *, const float *, float, float, double, double,
+                 double, double, int);
+    double (*dot)(size_t, const float *, const float *);
+    void (*axpy)(size_t, float, const float *, float *);
+    void (*dropout_forward)(size_t, float *, const float *);
+    void (*dropout_backward)(size_t, const float *, const float *, float *);
+    void (*noise)(size_t, const float *, const float *, float, float *);
+} K = {ekn_sgd_update_cuda, ekn_rprop_update_cuda, ekn_adam_update_cuda, ekn_dot_cuda, ekn_axpy_cuda,
+       ekn_dropout_forward_cuda, ekn_dropout_backward_cuda, ekn_input_noise_cuda};
+
+/* ---- optimisers ---------------------------------------------------------- */
+
+static float *grads; /* STEPS x N */
+static int step_now;
+
+static double objective(void *ctx, const float *theta, float *grad)
+{
+    (void)ctx, (void)theta;
+    memcpy(grad, grads + (size_t)step_now * N, N * sizeof *grad);
+    return 1.0;
+}
+
+static void optimiser_case(const char *name, const float *theta0, const float *decay)
+{
+    ekn_optim o;
+    ekn_err err = {0};
+    if (ekn_optim_create(&o, name, N, NULL, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    const ekn_hyper h = {0.01, 0.9, 1e-3};
+    float *theta = tu_alloc(N), *grad = tu_alloc(N), *got = tu_alloc(N);
+    memcpy(theta, theta0, N * sizeof *theta);
+    float *d_theta = ch_up(theta0, N * 4), *d_decay = ch_up(decay, N * 4), *d_grad = ch_up(NULL, N * 4);
+    float *d_s0 = ch_up(NULL, N * 4), *d_s1 = ch_up(NULL, N * 4);
+    float *zero = tu_alloc(N);
+    ekn_err e2 = {0};
+    if (ch_be->to_device(d_s0, zero, N * 4, &e2) < 0 || ch_be->to_device(d_s1, zero, N * 4, &e2) < 0) exit(1);
+    fprintf(stderr, "-- %s, %d steps, n=%d, lr %g mu %g wd %g\n", name, STEPS, N, h.lr, h.momentum,
+            h.weight_decay);
+    double mean_dev = NAN;
+    for (step_now = 0; step_now < STEPS; step_now++) {
+        double loss;
+        if (o.vt->step(&o, theta, grad, decay, &h, objective, NULL, &loss, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            exit(1);
+        }
+        if (ch_be->to_device(d_grad, grads + (size_t)step_now * N, N * 4, &e2) < 0) exit(1);
+        const float lr = (float)h.lr, mu = (float)h.momentum, wd = (float)h.weight_decay;
+        if (!strcmp(name, "sgd") || !strcmp(name, "nesterov"))
+            K.sgd(N, d_theta, d_grad, d_s0, d_decay, lr, mu, wd, !strcmp(name, "nesterov"));
+        else if (!strcmp(name, "rprop"))
+            K.rprop(N, d_theta, d_grad, d_s0, d_s1, d_decay, wd, ekn_optim_param_value(&o, "eta_plus"),
+                    ekn_optim_param_value(&o, "eta_minus"), ekn_optim_param_value(&o, "delta_min"),
+                    ekn_optim_param_value(&o, "delta_max"), ekn_optim_param_value(&o, "delta0"), &mean_dev);
+        else
+            K.adam(N, d_theta, d_grad, d_s0, d_s1, d_decay, lr, wd, ekn_optim_param_value(&o, "beta1"),
+                   ekn_optim_param_value(&o, "beta2"), ekn_optim_param_value(&o, "eps"), step_now + 1.0,
+                   !strcmp(name, "adamw"));
+        ch_check(name);
+    }
+    char what[64];
+    ch_down(got, d_theta, N * 4);
+    snprintf(what, sizeof what, "  %s theta", name);
+    tally(compare_bits(what, got, theta, N, 0));
+    for (int s = 0; s < o.vt->nstate; s++) {
+        ch_down(got, s ? d_s1 : d_s0, N * 4);
+        snprintf(what, sizeof what, "  %s %s", name, o.vt->state_names[s]);
+        tally(compare_bits(what, got, o.state[s], N, 0));
+    }
+    if (!strcmp(name, "rprop")) {
+        double rel = fabs(mean_dev - o.diag.step_size) / fabs(o.diag.step_size);
+        int bad = !(rel <= 1e-10);
+        fprintf(stderr, "  rprop mean step cuda %.10g cpu %.10g rel %.3g %s\n", mean_dev, o.diag.step_size, rel,
+                bad ? "FAIL" : "ok");
+        tally(bad);
+    }
+    ch_free(d_theta), ch_free(d_decay), ch_free(d_grad), ch_free(d_s0), ch_free(d_s1);
+    free(theta), free(grad), free(got), free(zero);
+    ekn_optim_free(&o);
+}
+
+static void test_optimisers(uint64_t *st)
+{
+    float *theta0 = tu_alloc(N), *decay = tu_alloc(N), *base = tu_alloc(N), *noise = tu_alloc(N);
+    tu_fill(st, theta0, N, -1, 1);
+    for (size_t i = 0; i < N; i++) decay[i] = (float)(tu_next(st) % 3) * 0.5f;
+    grads = tu_alloc((size_t)STEPS * N);
+    tu_fill(st, base, N, -1, 1);
+    for (int k = 0; k < STEPS; k++) { /* signs mostly persist, some flip, some are 0 */
+        tu_fill(st, noise, N, -1.5f, 1.5f);
+        for (size_t i = 0; i < N; i++) grads[(size_t)k * N + i] = i % 97 == 5 ? 0.0f : base[i] + noise[i];
+    }
+    static const char *const names[] = {"sgd", "nesterov", "rprop", "adam", "adamw"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) optimiser_case(names[i], theta0, decay);
+    free(theta0), free(decay), free(base), free(noise), free(grads);
+}
+
+static void test_dot_axpy(uint64_t *st)
+{
+    static const size_t sizes[] = {1, 1000003};
+    for (size_t si = 0; si < 2; si++) {
+        size_t n = sizes[si];
+        float *a = tu_alloc(n), *b = tu_alloc(n), *y = tu_alloc(n), *got = tu_alloc(n);
+        tu_fill(st, a, n, -1, 1), tu_fill(st, b, n, -1, 1), tu_fill(st, y, n, -1, 1);
+        float *d_a = ch_up(a, n * 4), *d_b = ch_up(b, n * 4), *d_y = ch_up(y, n * 4);
+        double dot = K.dot(n, d_a, d_b), dot_ref = ekn_optim_dot(a, b, n);
+        K.axpy(n, -0.375f, d_a, d_y);
+        ch_check("dot, axpy");
+        host_axpy(n, -0.375f, a, y);
+        ch_down(got, d_y, n * 4);
+        double rel = fabs(dot - dot_ref) / (fabs(dot_ref) + 1e-300);
+        fprintf(stderr, "-- dot n=%zu cuda %.17g cpu %.17g rel %.3g %s\n", n, dot, dot_ref, rel,
+                rel <= 1e-10 ? "ok" : "FAIL");
+        tally(!(rel <= 1e-10));
+        tally(compare_bits("  axpy", got, y, n, 0));
+        ch_free(d_a), ch_free(d_b), ch_free(d_y);
+        free(a), free(b), free(y), free(got);
+    }
+}
+
+static void test_dropout_noise(uint64_t *st)
+{
+    const size_t m = 1000003;
+    ekn_rng rng;
+    ekn_rng_seed(&rng, tu_next(st), 1);
+    float *y = tu_alloc(m), *mask = tu_alloc(m), *dy = tu_alloc(m), *normal = tu_alloc(m);
+    float *want = tu_alloc(m), *got = tu_alloc(m);
+    tu_fill(st, y, m, -2, 2), tu_fill(st, dy, m, -2, 2);
+    /* lib/net.c's draws: inverted dropout at rate 0.3, noise sigma 0.25 */
+    const float keep = 1.0f - 0.3f, scale = 1.0f / keep, sigma = 0.25f;
+    for (size_t k = 0; k < m; k++) mask[k] = ekn_rng_uniformf(&rng) < keep ? scale : 0.0f;
+    for (size_t k = 0; k < m; k++) normal[k] = (float)ekn_rng_normal(&rng);
+    float *d_y = ch_up(y, m * 4), *d_mask = ch_up(mask, m * 4), *d_dy = ch_up(dy, m * 4);
+    float *d_n = ch_up(normal, m * 4), *d_out = ch_up(NULL, m * 4);
+
+    fprintf(stderr, "-- dropout and noise, m=%zu (bit-identical required)\n", m);
+    K.dropout_forward(m, d_y, d_mask);
+    ch_check("dropout_forward");
+    ch_down(got, d_y, m * 4);
+    for (size_t k = 0; k < m; k++) want[k] = y[k] * mask[k]; /* net.c: L->y[k] *= L->mask[k] */
+    tally(compare_bits("  dropout forward", got, want, m, 1));
+
+    K.dropout_backward(m, d_dy, d_mask, d_dy); /* in place */
+    ch_check("dropout_backward");
+    ch_down(got, d_dy, m * 4);
+    for (size_t k = 0; k < m; k++) want[k] = dy[k] * mask[k];
+    tally(compare_bits("  dropout backward (in place)", got, want, m, 1));
+
+    if (ch_be->to_device(d_y, y, m * 4, &(ekn_err){0}) < 0) exit(1);
+    K.noise(m, d_y, d_n, sigma, d_out);
+    ch_check("input_noise");
+    ch_down(got, d_out, m * 4);
+    for (size_t k = 0; k < m; k++) want[k] = y[k] + sigma * normal[k]; /* net.c: x + sigma * normal */
+    tally(compare_bits("  input noise", got, want, m, 1));
+
+    ch_free(d_y), ch_free(d_mask), ch_free(d_dy), ch_free(d_n), ch_free(d_out);
+    free(y), free(mask), free(dy), free(normal), free(want), free(got);
+}
+
+int main(void)
+{
+    ch_start("test_optim_cuda");
+    if (ch_fake) {
+        K.sgd = host_sgd, K.rprop = host_rprop, K.adam = host_adam, K.dot = host_dot, K.axpy = host_axpy;
+        K.dropout_forward = host_dropout_forward, K.dropout_backward = host_dropout_backward;
+        K.noise = host_noise;
+    }
+    uint64_t st = tu_seed_for("test_optim_cuda");
+    fprintf(stderr, "tolerance |cuda-cpu| <= %g + %g*|cpu|\n", ATOL, RTOL);
+    test_optimisers(&st);
+    test_dot_axpy(&st);
+    test_dropout_noise(&st);
+    fprintf(stderr, "test_optim_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
+    return n_failed ? 1 : 0;
+}

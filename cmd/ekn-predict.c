@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     const char *model = NULL, *output = NULL, *what = "both", *pad = "none", *tile = NULL;
     long batch = 64, threads = 0;
     double max_mib = 1024;
-    int eval = 0, force = 0, dense = 0, pad_given = 0, mem_given = 0;
+    int eval = 0, force = 0, dense = 0, no_mfp = 0, pad_given = 0, mem_given = 0;
     const ekn_option options[] = {
         {'m', "model", EKN_OPT_STRING, &model, "FILE", "checkpoint written by ekn-train", 0, 0, NULL, 0, NULL},
         {'o', "output", EKN_OPT_STRING, &output, "FILE", "output stream ('-': stdout) [stdout unless --eval]", 0, 0, NULL, 0, NULL},
@@ -33,6 +33,7 @@ int main(int argc, char **argv)
         {0, "tile", EKN_OPT_STRING, &tile, "Z,Y,X", "--dense: tile input size (valid sizes, see ekn-calc) [largest within --max-memory]", 0, 0, NULL, 0, NULL},
         {0, "pad", EKN_OPT_CHOICE, &pad, "MODE", "--dense: pad each side by the offset, so every voxel gets a prediction", 0, 0, "none|mirror|zero", 0, &pad_given},
         {0, "max-memory", EKN_OPT_FLOAT, &max_mib, "MIB", "--dense: network memory for choosing the tile size", 1, 1e9, NULL, 0, &mem_given},
+        {0, "no-mfp", EKN_OPT_FLAG, &no_mfp, NULL, "--dense: shift and stitch even when every pool sets mfp = 1", 0, 0, NULL, 0, NULL},
         {0, "force", EKN_OPT_FLAG, &force, NULL, "write a binary stream even to a terminal", 0, 0, NULL, 0, NULL},
         {0},
     };
@@ -43,7 +44,8 @@ int main(int argc, char **argv)
     if (!model) ekn_usage_die(&cmd, "--model is required");
     if (eval && output && !strcmp(output, "-"))
         ekn_usage_die(&cmd, "--eval prints its report on stdout; write the stream to a file with -o FILE");
-    if (!dense && (tile || pad_given || mem_given)) ekn_usage_die(&cmd, "--tile, --pad and --max-memory need --dense");
+    if (!dense && (tile || pad_given || mem_given || no_mfp))
+        ekn_usage_die(&cmd, "--tile, --pad, --max-memory and --no-mfp need --dense");
     if (threads) openblas_set_num_threads((int)threads);
     ekn_predict_config c = {
         .model = model,
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
         .dense = dense,
         .pad = !strcmp(pad, "mirror") ? EKN_PAD_MIRROR : !strcmp(pad, "zero") ? EKN_PAD_ZERO : EKN_PAD_NONE,
         .max_bytes = max_mib * 1048576.0,
+        .no_mfp = no_mfp,
     };
     ekn_err err = {0};
     if (tile && parse_tile(tile, c.tile, &err)) ekn_usage_die(&cmd, "%s", err.msg);

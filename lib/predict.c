@@ -6,6 +6,7 @@
 
 #include "dataset.h"
 #include "net.h"
+#include "net_mfp.h"
 #include "stream.h"
 #include "tiling.h"
 #include "train.h"
@@ -15,6 +16,8 @@ typedef struct predictor {
     ekn_spec spec;
     ekn_net net;
     int built;
+    ekn_mfp_net mfp;         /* --dense with max fragment pooling */
+    int mfp_built;
     float *theta;            /* the checkpoint's parameters, kept across rebuilds */
     size_t nparams;
     float *x;                /* one batch of (cut) inputs */
@@ -225,21 +228,39 @@ static int score_dense(predictor *p, const ekn_tensor *lab, size_t n, const ekn_
     return 0;
 }
 
+/* The nets for the tiles: the strided net at the tile shape, or for MFP
+ * the net at its smallest shape (for the parameters) and the MFP pass. */
+static int build_dense(predictor *p, const ekn_tiling *t, ekn_err *err)
+{
+    int shape[3] = {t->ax[0].tile, t->ax[1].tile, t->ax[2].tile};
+    if (!t->mfp) return rebuild(p, shape, t->batch, err);
+    int smallest[3] = {t->ax[0].fov, t->ax[1].fov, t->ax[2].fov};
+    if (p->mfp_built && (memcmp(p->mfp.in, shape, sizeof shape) || p->mfp.max_batch != t->batch)) {
+        ekn_mfp_free(&p->mfp);
+        p->mfp_built = 0;
+    }
+    if (rebuild(p, p->built ? p->net.in : smallest, p->built ? p->net.max_batch : 1, err)) return -1;
+    if (!p->mfp_built && ekn_mfp_build(&p->mfp, &p->net, shape, t->batch, err)) return -1;
+    p->mfp_built = 1;
+    return 0;
+}
+
 /* One example's dense outputs (k, out...) into dense: tiles in batches through the net, stitched. */
 static void predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, float *dense)
 {
     ekn_net *net = &p->net;
+    size_t in_size = t->mfp ? p->mfp.in_size : net->in_size, out_size = t->mfp ? p->mfp.out_size : net->out_size;
     int start[3];
     for (size_t i = 0; i < t->ntiles; i += (size_t)t->batch) {
         int m = (int)(t->ntiles - i < (size_t)t->batch ? t->ntiles - i : (size_t)t->batch);
         for (int j = 0; j < m; j++) {
             ekn_tiling_start(t, i + j, start);
-            ekn_tiling_gather(t, vol, net->in_c, start, p->x + j * net->in_size);
+            ekn_tiling_gather(t, vol, net->in_c, start, p->x + j * in_size);
         }
-        const float *o = ekn_net_forward(net, p->x, m, 0, NULL);
+        const float *o = t->mfp ? ekn_mfp_forward(&p->mfp, p->x, m) : ekn_net_forward(net, p->x, m, 0, NULL);
         for (int j = 0; j < m; j++) {
             ekn_tiling_start(t, i + j, start);
-            ekn_tiling_scatter(t, o + j * net->out_size, net->out_c, start, dense);
+            ekn_tiling_scatter(t, o + j * out_size, net->out_c, start, dense);
         }
     }
 }
@@ -272,14 +293,16 @@ static int process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *l
     }
     ekn_tiling t;
     const ekn_predict_config *cfg = p->cfg;
-    if (ekn_tiling_plan(&t, &p->spec, S, cfg->pad, cfg->tile, cfg->max_bytes, (int)cfg->batch, err))
+    if (ekn_tiling_plan(&t, &p->spec, S, cfg->pad, cfg->tile, cfg->max_bytes, (int)cfg->batch,
+                        !cfg->no_mfp && ekn_mfp_usable(&p->spec), err))
         return ekn_err_prefix(err, "'%s': record %llu", src, rec);
     int shape[3] = {t.ax[0].tile, t.ax[1].tile, t.ax[2].tile}, rc = -1;
     size_t n = (size_t)in->shape[0], ex = (size_t)c * S[0] * S[1] * S[2], spatial = ekn_tiling_out_spatial(&t);
     float *conv = NULL;
-    ekn_info("record %llu: %zu tiles of %dx%dx%d, %d per pass (%.0f MiB each)", rec, t.ntiles, shape[0], shape[1],
-             shape[2], t.batch, t.tile_bytes / 1048576.0);
-    if (rebuild(p, shape, t.batch, err)) goto done;
+    ekn_info("record %llu: %zu tiles of %dx%dx%d, %d per pass (%.0f MiB each), %s", rec, t.ntiles, shape[0],
+             shape[1], shape[2], t.batch, t.tile_bytes / 1048576.0,
+             t.mfp ? "max fragment pooling" : "shift and stitch");
+    if (build_dense(p, &t, err)) goto done;
     ekn_net *net = &p->net;
     if (c != net->in_c) {
         ekn_err_set(err, EKN_EXIT_SPEC, "'%s': record %llu has %d channels, the model expects %d", src, rec, c, net->in_c);
@@ -287,7 +310,8 @@ static int process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *l
     }
     free(p->cls);
     p->cls = NULL;
-    if (grow((void **)&p->x, &p->x_cap, (size_t)t.batch * net->in_size * sizeof(float), err) ||
+    size_t tile_in = t.mfp ? p->mfp.in_size : net->in_size;
+    if (grow((void **)&p->x, &p->x_cap, (size_t)t.batch * tile_in * sizeof(float), err) ||
         grow((void **)&p->out, &p->out_cap, n * net->out_c * spatial * sizeof(float), err))
         goto done;
     if (!(p->cls = malloc(n * spatial * sizeof *p->cls + 1)) || !(conv = malloc(ex * sizeof(float)))) {
@@ -405,6 +429,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     ekn_tensor_free(&a);
     ekn_tensor_free(&b);
     if (p.built) ekn_net_free(&p.net);
+    if (p.mfp_built) ekn_mfp_free(&p.mfp);
     free(p.theta);
     free(p.x);
     free(p.out);

@@ -34,6 +34,7 @@ typedef struct ekn_predict_config {
     ekn_pad_mode pad;    /* dense: padding by the offset on each side */
     int tile[3];         /* dense: tile input size per axis, 0: chosen */
     double max_bytes;    /* dense: network memory budget for choosing tiles */
+    int no_mfp;          /* dense: shift and stitch even when every pool sets mfp = 1 */
 } ekn_predict_config;
 
 /* report: where --eval prints its accuracy, confusion matrix and per-class precision/recall. */

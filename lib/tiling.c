@@ -9,13 +9,19 @@ static const char axis_char[] = "ZYX";
 
 /* Network memory of one tile, per ekn-calc's estimate (activations, their
  * gradients, argmax, conv workspace): what ekn_net_build allocates. */
+/* Input size of a tile with o steps of the stride. */
+static int tile_side(const ekn_tiling_axis *a, int o)
+{
+    return a->base + a->step * (o - 1);
+}
+
 static int tile_bytes(const ekn_spec *spec, const ekn_tiling *t, const int o[3], double *bytes, ekn_err *err)
 {
     int shape[3];
-    for (int k = 0; k < 3; k++) shape[k] = t->ax[k].fov + t->ax[k].stride * (o[k] - 1);
+    for (int k = 0; k < 3; k++) shape[k] = tile_side(&t->ax[k], o[k]);
     ekn_calc *c = malloc(sizeof *c); /* large: one entry per possible layer */
     if (!c) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-    int rc = ekn_calc_run(spec, shape, c, err);
+    int rc = ekn_calc_run_mfp(spec, shape, t->mfp, c, err);
     if (!rc) *bytes = c->act_bytes + c->work_bytes;
     free(c);
     return rc;
@@ -46,10 +52,12 @@ static int plan_axis(ekn_tiling_axis *a, int k, ekn_pad_mode pad, ekn_err *err)
     return 0;
 }
 
-/* Largest tile outputs per axis such that every residue class has at least
- * that many dense outputs (so each chunk fits inside the volume). */
-static int max_tile_out(const ekn_tiling_axis *a)
+/* Largest tile steps per axis such that every residue class has at least
+ * that many dense outputs (so each chunk fits inside the volume); with MFP,
+ * one tile's step * o outputs must fit. */
+static int max_tile_out(const ekn_tiling_axis *a, int mfp)
 {
+    if (mfp) return a->out / a->step;
     int rmax = a->stride - 1 < a->out - 1 ? a->stride - 1 : a->out - 1;
     return (a->out - 1 - rmax) / a->stride + 1;
 }
@@ -74,29 +82,29 @@ static int choose_tiles(ekn_tiling *t, const ekn_spec *spec, const int tile[3], 
     int o[3], cap[3], frozen[3], shifts = 1;
     for (int k = 0; k < 3; k++) {
         ekn_tiling_axis *a = &t->ax[k];
-        cap[k] = max_tile_out(a);
-        shifts *= a->stride;
+        cap[k] = max_tile_out(a, t->mfp);
+        shifts *= a->step;
         o[k] = 1;
         frozen[k] = cap[k] == 1;
         if (tile && tile[k] > 0) {
-            if (tile[k] < a->fov || (tile[k] - a->fov) % a->stride)
-                return ekn_err_set(err, EKN_EXIT_SPEC, "tile of %d in axis %c is not a valid input size (%d + %d * k)",
-                                   tile[k], axis_char[k], a->fov, a->stride);
-            o[k] = (tile[k] - a->fov) / a->stride + 1;
+            if (tile[k] < a->base || (tile[k] - a->base) % a->step)
+                return ekn_err_set(err, EKN_EXIT_SPEC, "tile of %d in axis %c is not a valid input size (%d + %d * k)%s",
+                                   tile[k], axis_char[k], a->base, a->step, t->mfp ? " with max fragment pooling" : "");
+            o[k] = (tile[k] - a->base) / a->step + 1;
             if (o[k] > cap[k]) o[k] = cap[k];
             frozen[k] = 1;
         }
     }
-    int together = shifts < max_batch ? shifts : max_batch;
+    /* shift and stitch runs a tile per shift: a batch of them should fit */
+    int together = t->mfp ? 1 : shifts < max_batch ? shifts : max_batch;
     double bytes;
     if (tile_bytes(spec, t, o, &bytes, err)) return -1;
     for (;;) {
         /* grow the smallest tile side first, to keep tiles near cubic (least overlap) */
         int best = -1;
         for (int k = 0; k < 3; k++) {
-            int side = t->ax[k].fov + t->ax[k].stride * (o[k] - 1);
-            if (!frozen[k] && o[k] < cap[k] &&
-                (best < 0 || side < t->ax[best].fov + t->ax[best].stride * (o[best] - 1)))
+            int side = tile_side(&t->ax[k], o[k]);
+            if (!frozen[k] && o[k] < cap[k] && (best < 0 || side < tile_side(&t->ax[best], o[best])))
                 best = k;
         }
         if (best < 0) break;
@@ -111,8 +119,8 @@ static int choose_tiles(ekn_tiling *t, const ekn_spec *spec, const int tile[3], 
         }
     }
     for (int k = 0; k < 3; k++) {
-        t->ax[k].tile_out = o[k];
-        t->ax[k].tile = t->ax[k].fov + t->ax[k].stride * (o[k] - 1);
+        t->ax[k].tile_out = t->mfp ? t->ax[k].step * o[k] : o[k];
+        t->ax[k].tile = tile_side(&t->ax[k], o[k]);
     }
     t->tile_bytes = bytes;
     double fit = bytes > 0 ? max_bytes / bytes : max_batch;
@@ -121,15 +129,18 @@ static int choose_tiles(ekn_tiling *t, const ekn_spec *spec, const int tile[3], 
 }
 
 int ekn_tiling_plan(ekn_tiling *t, const ekn_spec *spec, const int in[3], ekn_pad_mode pad, const int tile[3],
-                    double max_bytes, int max_batch, ekn_err *err)
+                    double max_bytes, int max_batch, int mfp, ekn_err *err)
 {
     memset(t, 0, sizeof *t);
+    t->mfp = mfp;
     for (int k = 0; k < 3; k++) {
-        ekn_calc_dim di;
+        ekn_calc_dim di, dm;
         ekn_tiling_axis *a = &t->ax[k];
-        if (ekn_calc_dim_info(spec, k, 0, &di, err)) return -1;
+        if (ekn_calc_dim_info(spec, k, 0, &di, err) || (mfp && ekn_calc_dim_info(spec, k, 1, &dm, err))) return -1;
         a->fov = di.fov;
-        a->stride = di.step > 0 ? di.step : 1;
+        a->step = di.step > 0 ? di.step : 1;
+        a->stride = mfp ? 1 : a->step;
+        a->base = mfp ? dm.base : di.base;
         a->offset = di.offset;
         a->pad = pad == EKN_PAD_NONE ? 0 : a->offset;
         a->in = in[k];
@@ -137,6 +148,13 @@ int ekn_tiling_plan(ekn_tiling *t, const ekn_spec *spec, const int in[3], ekn_pa
             ekn_tiling_free(t);
             return -1;
         }
+        /* fragments need a volume of one net stride of outputs at least */
+        if (mfp && a->out < a->step) t->mfp = 0;
+    }
+    if (mfp && !t->mfp) {
+        /* a volume this small is a tile or two: the MFP tile sizes asked for no longer apply */
+        for (int k = 0; k < 3; k++) t->ax[k].stride = t->ax[k].step, t->ax[k].base = t->ax[k].fov;
+        tile = NULL;
     }
     if (choose_tiles(t, spec, tile, max_bytes, max_batch < 1 ? 1 : max_batch, err)) {
         ekn_tiling_free(t);

@@ -14,6 +14,13 @@
  * recomputed, which is harmless).  Tiles are the product of the three axes'
  * starts; every tile has the same shape, so one net serves the volume.
  *
+ * With max fragment pooling (mfp: every pool sets mfp = 1, net_mfp.h) a
+ * tile of T = fov - 1 + S * o voxels gives all its S * o outputs at stride
+ * 1, so tiles are chunks of S * o outputs, the last moved back to end at
+ * the volume's last output.  A volume with fewer than S outputs in an axis
+ * falls back to shift and stitch (t->mfp says which is used), ignoring
+ * the tile sizes asked for.
+ *
  * Padding (pad = offset on each side): zero, or mirror, which reflects
  * about the edge voxel without repeating it (numpy's mode 'reflect',
  * periodically for pads wider than the volume).  Then out == n. */
@@ -27,7 +34,9 @@
 typedef enum ekn_pad_mode { EKN_PAD_NONE = 0, EKN_PAD_ZERO, EKN_PAD_MIRROR } ekn_pad_mode;
 
 typedef struct ekn_tiling_axis {
-    int fov, stride, offset; /* of the net along this axis */
+    int fov, step, offset;   /* of the net along this axis (step: its stride) */
+    int base;                /* smallest tile: fov, with MFP fov + step - 1 */
+    int stride;              /* of the outputs within a tile: step, 1 with MFP */
     int pad;                 /* voxels added on each side */
     int in, out;             /* volume size; dense outputs in + 2 * pad - fov + 1 */
     int tile, tile_out;      /* tile input size, and its (strided) outputs */
@@ -39,6 +48,7 @@ typedef struct ekn_tiling_axis {
 typedef struct ekn_tiling {
     ekn_tiling_axis ax[3];   /* Z, Y, X */
     size_t ntiles;           /* product of the axes' nstarts */
+    int mfp;                 /* tiles run with max fragment pooling (net_mfp.h) */
     int batch;               /* tiles per forward pass within the memory budget */
     double tile_bytes;       /* estimated network memory per tile */
 } ekn_tiling;
@@ -47,12 +57,12 @@ typedef struct ekn_tiling {
  * the spec does not use).  tile[3]: the requested tile input sizes (0 per
  * axis: choose), each a valid input size of the spec, reduced to what the
  * volume needs.  Chosen tiles are the largest whose batch of
- * min(max_batch, S^d) tiles fits in max_bytes of network memory (at least
+ * min(max_batch, S^d) tiles (1 tile with MFP) fits in max_bytes of network memory (at least
  * the smallest valid tile).  Fails with EKN_EXIT_SPEC when the (padded)
  * volume is smaller than the field of view or a requested tile is not a
  * valid input size; EKN_EXIT_FAIL when out of memory. */
 int ekn_tiling_plan(ekn_tiling *t, const ekn_spec *spec, const int in[3], ekn_pad_mode pad, const int tile[3],
-                    double max_bytes, int max_batch, ekn_err *err);
+                    double max_bytes, int max_batch, int mfp, ekn_err *err);
 void ekn_tiling_free(ekn_tiling *t);
 
 /* The window start (padded coordinates) of tile i < ntiles. */

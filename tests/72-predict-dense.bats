@@ -56,6 +56,12 @@ with open(sys.argv[2], 'wb') as f:
     es.write(f, "label", (img[:, 0] < 0).astype(np.int32))
 EOF
     ekn-train --spec "$d/tiny3d.spec" --batch 4 --lr 0.05 --seed 7 --steps 40 -o "$d/seg3d.h5" "$d/vol3d.ekn"
+    # both with max fragment pooling (mfp = 1 in the pool, as examples/nets/isbi-2d.spec has)
+    sed '/^\[pool\]/a mfp = 1' "$NETS/tiny-img-img.spec" >"$d/mfp.spec"
+    sed '/^\[pool\]/a mfp = 1' "$d/tiny3d.spec" >"$d/mfp3d.spec"
+    grep -q 'mfp = 1' "$d/mfp.spec"
+    ekn-train --spec "$d/mfp.spec" --batch 8 --lr 0.05 --seed 7 --steps 60 -o "$d/mfp.h5" "$d/seg.ekn"
+    ekn-train --spec "$d/mfp3d.spec" --batch 4 --lr 0.05 --seed 7 --steps 40 -o "$d/mfp3d.h5" "$d/vol3d.ekn"
     # volumes whose sizes are multiples of nothing in particular
     ekn_py - "$BATS_TEST_DIRNAME" "$d" <<'EOF'
 import sys
@@ -123,6 +129,48 @@ print("ok", diff, spread)
 
 @test "3D: dense output at every position equals the net on the 7x7x7 window there" {
     check_against_windows "$D/seg3d.h5" "$D/vol3d-odd.ekn" 7 7 7
+}
+
+@test "max fragment pooling, 2D and 3D: dense output at every position equals the net on the window there" {
+    run --separate-stderr ekn-predict -v -m "$D/mfp.h5" --dense -o /dev/null "$D/vol2d.ekn"
+    [[ $stderr == *"max fragment pooling"* ]]
+    check_against_windows "$D/mfp.h5" "$D/vol2d.ekn" 7 7
+    check_against_windows "$D/mfp3d.h5" "$D/vol3d-odd.ekn" 7 7 7
+}
+
+@test "max fragment pooling gives what shift and stitch gives, for any tile and padding (|d| <= 1e-5)" {
+    run --separate-stderr ekn-predict -v -m "$D/mfp.h5" --dense --no-mfp -o /dev/null "$D/vol2d.ekn"
+    [[ $stderr == *"shift and stitch"* ]]
+    # model; options with max fragment pooling; with shift and stitch; input
+    local runs=(
+        "mfp.h5;;;vol2d.ekn"
+        "mfp.h5;--tile 8,8;--tile 7,7;vol2d.ekn"
+        "mfp.h5;--tile 10,14 -b 1;--tile 9,13;vol2d.ekn"
+        "mfp.h5;--pad mirror;--pad mirror;vol2d.ekn"
+        "mfp.h5;--pad zero --max-memory 1;--pad zero;small.ekn"
+        "mfp3d.h5;;;vol3d-odd.ekn"
+        "mfp3d.h5;--tile 8,10,8 --pad mirror;--pad mirror;vol3d-odd.ekn"
+    )
+    local i=0 r model mfp stitch input
+    for r in "${runs[@]}"; do
+        IFS=';' read -r model mfp stitch input <<<"$r"
+        # shellcheck disable=SC2086
+        ekn-predict -m "$D/$model" --dense $mfp "$D/$input" >mfp$i.ekn
+        # shellcheck disable=SC2086
+        ekn-predict -m "$D/$model" --dense --no-mfp $stitch "$D/$input" >stitch$i.ekn
+        i=$((i + 1))
+    done
+    run py '
+for i in range(int(args[0])):
+    a, b = records(f"mfp{i}.ekn"), records(f"stitch{i}.ekn")
+    assert [x[1].shape for x in a] == [x[1].shape for x in b], (i, [x[1].shape for x in a], [x[1].shape for x in b])
+    d = np.abs(a[0][1] - b[0][1]).max()
+    assert d <= 1e-5, (i, d)
+    assert a[0][2] == b[0][2], (a[0][2], b[0][2])
+print("ok")
+' $i
+    echo "$output"
+    assert_success
 }
 
 @test "tiles of different sizes, batches and the reference kernels give the same outputs (|d| <= 1e-5)" {
@@ -205,8 +253,8 @@ print("ok")
     [[ $stderr == *img.h5*img-img* ]]
 }
 
-@test "--tile, --pad and --max-memory need --dense (2); a tile that is not a valid size exits 3" {
-    for o in "--tile 9,9" "--pad mirror" "--max-memory 10"; do
+@test "--tile, --pad, --max-memory and --no-mfp need --dense (2); a tile that is not a valid size exits 3" {
+    for o in "--tile 9,9" "--pad mirror" "--max-memory 10" "--no-mfp"; do
         run --separate-stderr ekn-predict -m "$D/seg.h5" $o "$D/vol2d.ekn"
         assert_failure 2
         assert_no_stdout

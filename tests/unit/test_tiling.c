@@ -16,11 +16,12 @@
 #include "testutil.h"
 #include "tiling.h"
 
-/* Anisotropic 3D img-img: field of view 3,7,11, stride 1,2,3, offset 1,3,5. */
+/* Anisotropic 3D img-img: field of view 3,7,11, stride 1,2,3, offset 1,3,5;
+ * with max fragment pooling the smallest tile is 3,8,13. */
 static const char *net_3d =
     "[input]\nmode = img-img\nchannels = 2\nshape = 3,7,11\n"
     "[conv]\nfilters = 2\nsize = 1,2,3\n"
-    "[pool]\nsize = 1,2,3\n"
+    "[pool]\nsize = 1,2,3\nmfp = 1\n"
     "[conv]\nfilters = 2\nsize = 3,3,3\n"
     "[conv]\nfilters = 2\nsize = 1,1,1\nact = softmax\n";
 
@@ -56,12 +57,12 @@ static float padded_value(const float *vol, const int in[3], int ch, const int p
 
 /* Plans, stitches the stand-in net's outputs and checks them; returns failures. */
 static int check_plan(const ekn_spec *spec, const int in[3], ekn_pad_mode mode, const int tile[3], double budget,
-                      uint64_t *seed)
+                      int mfp, uint64_t *seed)
 {
     const int c = 2;
     ekn_tiling t;
     ekn_err err = {0};
-    if (ekn_tiling_plan(&t, spec, in, mode, tile, budget, 4, &err)) {
+    if (ekn_tiling_plan(&t, spec, in, mode, tile, budget, 4, mfp, &err)) {
         fprintf(stderr, "plan failed: %s\n", err.msg);
         return 1;
     }
@@ -75,7 +76,8 @@ static int check_plan(const ekn_spec *spec, const int in[3], ekn_pad_mode mode, 
     for (int k = 0; k < 3; k++) {
         pad[k] = a[k].pad;
         bad += a[k].out != in[k] + 2 * a[k].pad - a[k].fov + 1;
-        bad += (a[k].tile - a[k].fov) % a[k].stride != 0 || a[k].tile_out < 1;
+        bad += (a[k].tile - a[k].base) % a[k].step != 0 || a[k].tile_out < 1;
+        bad += a[k].stride != (t.mfp ? 1 : a[k].step) || a[k].tile_out != (t.mfp ? a[k].tile - a[k].fov + 1 : (a[k].tile - a[k].fov) / a[k].step + 1);
         bad += mode != EKN_PAD_NONE && a[k].out != in[k];
     }
     for (size_t i = 0; i < t.ntiles; i++) {
@@ -131,16 +133,18 @@ static void test_stitched_outputs_cover_every_position(void **state)
     parse_ok(&s, net_3d);
     uint64_t seed = tu_seed_for("tiling");
     const int vols[][3] = {{3, 7, 11}, {4, 8, 12}, {5, 12, 31}, {7, 20, 14}, {1, 1, 1}, {2, 3, 2}, {9, 9, 40}};
-    const int tiles[][3] = {{0, 0, 0}, {3, 7, 11}, {4, 9, 14}, {0, 11, 0}, {5, 99, 98}};
+    const int tiles[2][5][3] = {{{0, 0, 0}, {3, 7, 11}, {4, 9, 14}, {0, 11, 0}, {5, 99, 98}},
+                                {{0, 0, 0}, {3, 8, 13}, {4, 10, 16}, {0, 12, 0}, {5, 100, 97}}};
     const double budgets[] = {1, 2e4, 1e9};
     int fails = 0, runs = 0;
     for (size_t v = 0; v < sizeof vols / sizeof *vols; v++)
         for (int mode = EKN_PAD_NONE; mode <= EKN_PAD_MIRROR; mode++) {
             int fits = vols[v][0] >= 3 && vols[v][1] >= 7 && vols[v][2] >= 11;
             if (mode == EKN_PAD_NONE && !fits) continue;
-            for (size_t ti = 0; ti < sizeof tiles / sizeof *tiles; ti++)
-                for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++, runs++)
-                    fails += check_plan(&s, vols[v], (ekn_pad_mode)mode, tiles[ti], budgets[b], &seed);
+            for (int mfp = 0; mfp < 2; mfp++)
+                for (size_t ti = 0; ti < 5; ti++)
+                    for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++, runs++)
+                        fails += check_plan(&s, vols[v], (ekn_pad_mode)mode, tiles[mfp][ti], budgets[b], mfp, &seed);
         }
     fprintf(stderr, "%d plans checked\n", runs);
     assert_int_equal(fails, 0);
@@ -155,8 +159,8 @@ static void test_budget_chooses_tiles(void **state)
     ekn_tiling small, large;
     ekn_err err = {0};
     const int in[3] = {9, 40, 61}; /* 34 and 51 outputs: every residue gets the same count */
-    assert_int_equal(ekn_tiling_plan(&small, &s, in, EKN_PAD_NONE, NULL, 1, 8, &err), 0);
-    assert_int_equal(ekn_tiling_plan(&large, &s, in, EKN_PAD_NONE, NULL, 1e9, 8, &err), 0);
+    assert_int_equal(ekn_tiling_plan(&small, &s, in, EKN_PAD_NONE, NULL, 1, 8, 0, &err), 0);
+    assert_int_equal(ekn_tiling_plan(&large, &s, in, EKN_PAD_NONE, NULL, 1e9, 8, 0, &err), 0);
     /* a budget below one tile still gets the smallest tile, one at a time */
     assert_int_equal(small.ax[0].tile, 3);
     assert_int_equal(small.ax[1].tile, 7);
@@ -167,6 +171,18 @@ static void test_budget_chooses_tiles(void **state)
     assert_true(large.tile_bytes > small.tile_bytes);
     ekn_tiling_free(&small);
     ekn_tiling_free(&large);
+    /* with max fragment pooling one tile gives every output */
+    assert_int_equal(ekn_tiling_plan(&large, &s, in, EKN_PAD_NONE, NULL, 1e9, 8, 1, &err), 0);
+    assert_int_equal(large.mfp, 1);
+    assert_int_equal(large.ntiles, 1);
+    assert_int_equal(large.ax[1].tile_out, 34);
+    assert_int_equal(large.ax[2].tile_out, 51);
+    ekn_tiling_free(&large);
+    /* a volume with fewer outputs than the stride falls back to shift and stitch */
+    assert_int_equal(ekn_tiling_plan(&small, &s, (int[3]){3, 7, 12}, EKN_PAD_NONE, NULL, 1e9, 8, 1, &err), 0);
+    assert_int_equal(small.mfp, 0);
+    assert_int_equal(small.ntiles, 2);
+    ekn_tiling_free(&small);
     ekn_spec_free(&s);
 }
 
@@ -177,11 +193,11 @@ static void test_errors(void **state)
     parse_ok(&s, net_3d);
     ekn_tiling t;
     ekn_err err = {0};
-    assert_int_equal(ekn_tiling_plan(&t, &s, (int[3]){3, 6, 11}, EKN_PAD_NONE, NULL, 1e9, 4, &err), -1);
+    assert_int_equal(ekn_tiling_plan(&t, &s, (int[3]){3, 6, 11}, EKN_PAD_NONE, NULL, 1e9, 4, 0, &err), -1);
     assert_int_equal(err.code, EKN_EXIT_SPEC);
     assert_non_null(strstr(err.msg, "field of view 7"));
     err.code = 0;
-    assert_int_equal(ekn_tiling_plan(&t, &s, (int[3]){3, 9, 11}, EKN_PAD_NONE, (int[3]){0, 8, 0}, 1e9, 4, &err), -1);
+    assert_int_equal(ekn_tiling_plan(&t, &s, (int[3]){3, 9, 11}, EKN_PAD_NONE, (int[3]){0, 8, 0}, 1e9, 4, 0, &err), -1);
     assert_int_equal(err.code, EKN_EXIT_SPEC);
     assert_non_null(strstr(err.msg, "tile of 8"));
     ekn_spec_free(&s);

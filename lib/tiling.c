@@ -82,11 +82,14 @@ static int choose_tiles(ekn_tiling *t, const ekn_spec *spec, const int tile[3], 
     int o[3], cap[3], frozen[3], shifts = 1;
     for (int k = 0; k < 3; k++) {
         ekn_tiling_axis *a = &t->ax[k];
-        cap[k] = max_tile_out(a, t->mfp);
+        cap[k] = a->unused ? 1 : max_tile_out(a, t->mfp);
         shifts *= a->step;
         o[k] = 1;
         frozen[k] = cap[k] == 1;
         if (tile && tile[k] > 0) {
+            if (a->unused && tile[k] != 1)
+                return ekn_err_set(err, EKN_EXIT_SPEC, "tile of %d in axis %c: the net's input is 1 there (slice by slice)",
+                                   tile[k], axis_char[k]);
             if (tile[k] < a->base || (tile[k] - a->base) % a->step)
                 return ekn_err_set(err, EKN_EXIT_SPEC, "tile of %d in axis %c is not a valid input size (%d + %d * k)%s",
                                    tile[k], axis_char[k], a->base, a->step, t->mfp ? " with max fragment pooling" : "");
@@ -138,6 +141,7 @@ int ekn_tiling_plan(ekn_tiling *t, const ekn_spec *spec, const int in[3], ekn_pa
         ekn_tiling_axis *a = &t->ax[k];
         if (ekn_calc_dim_info(spec, k, 0, &di, err) || (mfp && ekn_calc_dim_info(spec, k, 1, &dm, err))) return -1;
         a->fov = di.fov;
+        a->unused = di.step == 0;
         a->step = di.step > 0 ? di.step : 1;
         a->stride = mfp ? 1 : a->step;
         a->base = mfp ? dm.base : di.base;

@@ -36,6 +36,7 @@ typedef enum ekn_pad_mode { EKN_PAD_NONE = 0, EKN_PAD_ZERO, EKN_PAD_MIRROR } ekn
 typedef struct ekn_tiling_axis {
     int fov, step, offset;   /* of the net along this axis (step: its stride) */
     int base;                /* smallest tile: fov, with MFP fov + step - 1 */
+    int unused;              /* an axis the spec does not use: tiles of 1, the volume slice by slice */
     int stride;              /* of the outputs within a tile: step, 1 with MFP */
     int pad;                 /* voxels added on each side */
     int in, out;             /* volume size; dense outputs in + 2 * pad - fov + 1 */

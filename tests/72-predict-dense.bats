@@ -173,6 +173,33 @@ print("ok")
     assert_success
 }
 
+@test "a 2D model predicts a 3D volume slice by slice; a Z tile other than 1 exits 3" {
+    py '
+img = records(args[0])[0][1]                       # (2, 1, 19, 26)
+vol = np.stack([img, img[:, :, ::-1], img[:, :, :, ::-1]], 2)   # (2, 1, 3, 19, 26)
+es.write(open("vol.ekn", "wb"), "image", vol)
+es.write(open("slices.ekn", "wb"), "image", vol.transpose(0, 2, 1, 3, 4).reshape(6, 1, 19, 26))
+' "$D/vol2d.ekn"
+    local m
+    for m in seg mfp; do
+        ekn-predict -m "$D/$m.h5" --dense --pad mirror vol.ekn >v.ekn
+        ekn-predict -m "$D/$m.h5" --dense --pad mirror slices.ekn >s.ekn
+        run py '
+v, s = records(args[0]), records(args[1])
+assert v[0][1].shape == (2, 2, 3, 19, 26) and v[1][1].shape == (2, 3, 19, 26), (v[0][1].shape, v[1][1].shape)
+want = s[0][1].reshape(2, 3, 2, 19, 26).transpose(0, 2, 1, 3, 4)
+d = np.abs(v[0][1] - want).max()
+assert d <= 1e-5, d
+print("ok")
+' v.ekn s.ekn
+        assert_success
+    done
+    run --separate-stderr ekn-predict -m "$D/seg.h5" --dense --tile 2,7,7 vol.ekn
+    assert_failure 3
+    assert_no_stdout
+    assert_one_line_error ekn-predict
+}
+
 @test "tiles of different sizes, batches and the reference kernels give the same outputs (|d| <= 1e-5)" {
     ekn-predict -m "$D/seg.h5" --dense "$D/vol2d.ekn" >auto.ekn
     ekn-predict -m "$D/seg.h5" --dense --tile 7,7 "$D/vol2d.ekn" >t7.ekn

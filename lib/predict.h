@@ -8,7 +8,8 @@
  * axis, written as `offset=` and `stride=` metadata.
  *
  * With `dense` (img-img only), each example volume is cut into valid tiles
- * run at every shift (tiling.h); the outputs cover every position where
+ * (tiling.h), run at every shift of the stride or with max fragment pooling
+ * (net_mfp.h); the outputs cover every position where
  * the field of view fits, at stride 1, or every voxel with padding.  Labels
  * for --eval then have the image's spatial shape.
  *

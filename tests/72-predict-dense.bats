@@ -355,3 +355,28 @@ es.write(open("bad.ekn", "ab"), "label", np.zeros((2, 13, 20), np.int32))
     complete_words ekn-predict --pad ''
     [[ " ${COMPREPLY[*]} " == *" zero "* && " ${COMPREPLY[*]} " == *" none "* ]]
 }
+
+@test "regression (linear output): an 'output' record of the image's shape; --eval's mse is numpy's on it" {
+    sed -e 's/^filters = 2$/filters = 1/' -e 's/^act = softmax$/act = linear/' "$NETS/tiny-img-img.spec" >reg.spec
+    grep -q 'act = linear' reg.spec
+    py '
+rng = np.random.default_rng(1)
+x = rng.standard_normal((6, 1, 20, 21)).astype(np.float32)
+es.write(open("reg.ekn", "wb"), "image", x)
+es.write(open("reg.ekn", "ab"), "target", 2 * x + 1)
+'
+    ekn-train --spec reg.spec --batch 4 --lr 0.01 --steps 20 -o reg.h5 reg.ekn
+    run --separate-stderr ekn-predict -m reg.h5 --dense --pad zero --eval -o out.ekn reg.ekn
+    assert_success
+    [[ ${lines[0]} =~ ^mse$'\t'([0-9.e+-]+)$ ]]
+    [[ ${lines[1]} == "examples"$'\t'2520 ]]
+    run py '
+o = records(args[0])
+t = records(args[1])[1][1]
+assert [(r[0], r[1].shape) for r in o] == [("output", (6, 1, 20, 21))], [(r[0], r[1].shape) for r in o]
+m = float(((o[0][1].astype(np.float64) - t) ** 2).mean())
+assert abs(m - float(args[2])) <= 1e-5 + 1e-4 * m, (m, args[2])
+print("ok")
+' out.ekn reg.ekn "${BASH_REMATCH[1]}"
+    assert_success
+}

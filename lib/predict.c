@@ -32,7 +32,7 @@ typedef struct predictor {
 
 static int rebuild(predictor *p, const int shape[3], int batch, ekn_err *err)
 {
-    if (p->built && !memcmp(p->net.in, shape, 3 * sizeof *shape) && p->net.max_batch == batch) return 0;
+    if (p->built && !memcmp(p->net.in, shape, 3 * sizeof *shape) && p->net.max_batch >= batch) return 0;
     if (p->built) ekn_net_free(&p->net);
     p->built = 0;
     if (ekn_net_build(&p->net, &p->spec, shape, batch, ekn_ops_default(), err)) return -1;
@@ -148,7 +148,10 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record of shape %s is not (N,C,[Z,]Y,X) or (N,F)",
                            src, rec, in->name, s);
     }
-    if (choose_shape(p, S, shape, src, err) || rebuild(p, shape, (int)p->cfg->batch, err)) return -1;
+    /* a net for more examples than the record holds only costs memory (GBs for large images) */
+    size_t n_ex = (size_t)in->shape[0];
+    int batch = (int)(n_ex < (size_t)p->cfg->batch ? n_ex : (size_t)p->cfg->batch);
+    if (choose_shape(p, S, shape, src, err) || rebuild(p, shape, batch, err)) return -1;
     ekn_net *net = &p->net;
     if (c != net->in_c)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': record %llu has %d channels, the model expects %d", src, rec, c,
@@ -157,7 +160,8 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': record %llu: examples of %dx%dx%d do not match the model's input %dx%dx%d",
                            src, rec, S[0], S[1], S[2], net->in[0], net->in[1], net->in[2]);
     size_t n = (size_t)in->shape[0], ex = (size_t)c * S[0] * S[1] * S[2];
-    if (grow((void **)&p->x, &p->x_cap, (size_t)p->cfg->batch * net->in_size * sizeof(float), err) ||
+    const size_t bs = (size_t)net->max_batch;
+    if (grow((void **)&p->x, &p->x_cap, bs * net->in_size * sizeof(float), err) ||
         grow((void **)&p->out, &p->out_cap, n * net->out_size * sizeof(float), err))
         return -1;
     free(p->cls);
@@ -166,8 +170,8 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
     float *conv = malloc(ex * sizeof(float));
     if (!conv) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
     const size_t esz = ekn_dtype_size(in->dtype);
-    for (size_t i = 0; i < n; i += (size_t)p->cfg->batch) {
-        int m = (int)(n - i < (size_t)p->cfg->batch ? n - i : (size_t)p->cfg->batch);
+    for (size_t i = 0; i < n; i += bs) {
+        int m = (int)(n - i < bs ? n - i : bs);
         for (int e = 0; e < m; e++) {
             ekn_convert_to_f32(in->dtype, (const char *)in->data + (i + e) * ex * esz, conv, ex);
             cut_input(conv, c, S, net->in, p->x + e * net->in_size);

@@ -5,8 +5,13 @@
  * flows through in constant memory.  img-img inputs larger than the net's
  * smallest input are cut to the largest valid size that fits (from the
  * origin); the output then covers input positions offset + stride * o per
- * axis, written as `offset=` and `stride=` metadata.  Dense prediction
- * with tiling and max fragment pooling is a later addition.
+ * axis, written as `offset=` and `stride=` metadata.
+ *
+ * With `dense` (img-img only), each example volume is cut into valid tiles
+ * (tiling.h), run at every shift of the stride or with max fragment pooling
+ * (net_mfp.h); the outputs cover every position where
+ * the field of view fits, at stride 1, or every voxel with padding.  Labels
+ * for --eval then have the image's spatial shape.
  *
  * Output records per input record: `prob` f32 (N, C, out...) with the
  * class probabilities (regression: `output`), and/or `class` i32
@@ -16,6 +21,7 @@
 #include <stdio.h>
 
 #include "diag.h"
+#include "tiling.h"
 
 typedef struct ekn_predict_config {
     const char *model;
@@ -25,6 +31,11 @@ typedef struct ekn_predict_config {
     int eval;            /* compare with the labels in the stream */
     long batch;
     int force;           /* write a binary stream to a terminal */
+    int dense;           /* img-img: every position at stride 1 (tiling.h) */
+    ekn_pad_mode pad;    /* dense: padding by the offset on each side */
+    int tile[3];         /* dense: tile input size per axis, 0: chosen */
+    double max_bytes;    /* dense: network memory budget for choosing tiles */
+    int no_mfp;          /* dense: shift and stitch even when every pool sets mfp = 1 */
 } ekn_predict_config;
 
 /* report: where --eval prints its accuracy, confusion matrix and per-class precision/recall. */

@@ -1,0 +1,82 @@
+/* tiling: the geometry of dense img-img prediction (ekn-predict --dense).
+ *
+ * A net with field of view F and stride S per axis maps a valid input tile
+ * of T = F + S * (o - 1) voxels to o outputs, at tile positions
+ * offset + S * j.  Dense prediction wants one output per position where the
+ * field of view fits: the volume of n voxels (n + 2 * pad once padded) has
+ * out = n + 2 * pad - F + 1 dense outputs, dense output q being the window
+ * that starts at padded voxel q (centred on padded voxel q + offset).
+ *
+ * Shift and stitch: a tile whose window starts at a covers the dense
+ * outputs a, a + S, ..., a + S * (o - 1).  Per axis the plan lists window
+ * starts for every residue r = 0..S-1, in chunks of o outputs, the last
+ * chunk of a residue moved back to end at its last output (overlaps are
+ * recomputed, which is harmless).  Tiles are the product of the three axes'
+ * starts; every tile has the same shape, so one net serves the volume.
+ *
+ * With max fragment pooling (mfp: every pool sets mfp = 1, net_mfp.h) a
+ * tile of T = fov - 1 + S * o voxels gives all its S * o outputs at stride
+ * 1, so tiles are chunks of S * o outputs, the last moved back to end at
+ * the volume's last output.  A volume with fewer than S outputs in an axis
+ * falls back to shift and stitch (t->mfp says which is used), ignoring
+ * the tile sizes asked for.
+ *
+ * Padding (pad = offset on each side): zero, or mirror, which reflects
+ * about the edge voxel without repeating it (numpy's mode 'reflect',
+ * periodically for pads wider than the volume).  Then out == n. */
+#ifndef EKN_TILING_H
+#define EKN_TILING_H
+#include <stddef.h>
+
+#include "diag.h"
+#include "spec.h"
+
+typedef enum ekn_pad_mode { EKN_PAD_NONE = 0, EKN_PAD_ZERO, EKN_PAD_MIRROR } ekn_pad_mode;
+
+typedef struct ekn_tiling_axis {
+    int fov, step, offset;   /* of the net along this axis (step: its stride) */
+    int base;                /* smallest tile: fov, with MFP fov + step - 1 */
+    int unused;              /* an axis the spec does not use: tiles of 1, the volume slice by slice */
+    int stride;              /* of the outputs within a tile: step, 1 with MFP */
+    int pad;                 /* voxels added on each side */
+    int in, out;             /* volume size; dense outputs in + 2 * pad - fov + 1 */
+    int tile, tile_out;      /* tile input size, and its (strided) outputs */
+    int nstarts;
+    int *starts;             /* window starts, in padded coordinates */
+    int *source;             /* per padded voxel: the volume voxel it copies, -1 for zero */
+} ekn_tiling_axis;
+
+typedef struct ekn_tiling {
+    ekn_tiling_axis ax[3];   /* Z, Y, X */
+    size_t ntiles;           /* product of the axes' nstarts */
+    int mfp;                 /* tiles run with max fragment pooling (net_mfp.h) */
+    int batch;               /* tiles per forward pass within the memory budget */
+    double tile_bytes;       /* estimated network memory per tile */
+} ekn_tiling;
+
+/* Plans the tiles for one volume of spatial size in[3] (Z,Y,X; 1 for axes
+ * the spec does not use).  tile[3]: the requested tile input sizes (0 per
+ * axis: choose), each a valid input size of the spec, reduced to what the
+ * volume needs.  Chosen tiles are the largest whose batch of
+ * min(max_batch, S^d) tiles (1 tile with MFP) fits in max_bytes of network memory (at least
+ * the smallest valid tile).  Fails with EKN_EXIT_SPEC when the (padded)
+ * volume is smaller than the field of view or a requested tile is not a
+ * valid input size; EKN_EXIT_FAIL when out of memory. */
+int ekn_tiling_plan(ekn_tiling *t, const ekn_spec *spec, const int in[3], ekn_pad_mode pad, const int tile[3],
+                    double max_bytes, int max_batch, int mfp, ekn_err *err);
+void ekn_tiling_free(ekn_tiling *t);
+
+/* The window start (padded coordinates) of tile i < ntiles. */
+void ekn_tiling_start(const ekn_tiling *t, size_t i, int start[3]);
+
+/* Copies the tile window at start[] of the padded volume into dst
+ * (c, tile Z, Y, X); vol is (c, in Z, Y, X). */
+void ekn_tiling_gather(const ekn_tiling *t, const float *vol, int c, const int start[3], float *dst);
+
+/* Writes the tile's net outputs (k, tile_out Z, Y, X) into the dense
+ * outputs (k, out Z, Y, X) at start + stride * j. */
+void ekn_tiling_scatter(const ekn_tiling *t, const float *tile_out, int k, const int start[3], float *dense);
+
+/* Spatial voxels of the dense output. */
+size_t ekn_tiling_out_spatial(const ekn_tiling *t);
+#endif

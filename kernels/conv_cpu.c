@@ -33,7 +33,7 @@
 
 #include "conv_lower.h"
 
-enum { MAX_THREADS = 8 };
+enum { MAX_THREADS = 8, DIRECT_MIN_COLUMNS = 256 };
 
 /* 128 Ki floats = 512 KiB of col per chunk: measured best on a 1 MiB L2 */
 static size_t chunk_floats = (size_t)1 << 17;
@@ -50,6 +50,7 @@ typedef struct {
     ekn_conv_units u;
     size_t K, S, M, xsize;
     size_t chunk_units, ldc;
+    int direct; /* chunks within one example: GEMMs read dy, write y in place */
     int threads;
     size_t begin[MAX_THREADS + 1]; /* unit ranges of the threads */
     int private_dx[MAX_THREADS + 1];
@@ -94,6 +95,11 @@ static void make_plan(plan *p, const ekn_conv_geom *g)
     size_t cu = chunk_floats / (p->K * p->u.run);
     if (cu < 1) cu = 1;
     if (cu > p->u.count) cu = p->u.count;
+    /* Chunks that stay inside one example can use y and dy as they are,
+     * (Cout, S) blocks, saving the transposes; worth it unless an example
+     * is so small that its chunk would make the GEMMs inefficient. */
+    p->direct = p->S >= DIRECT_MIN_COLUMNS || g->n == 1;
+    if (p->direct && cu > p->u.per_example) cu = p->u.per_example;
     p->chunk_units = cu;
     p->ldc = cu * p->u.run;
     size_t chunks = (p->u.count + cu - 1) / cu;
@@ -153,15 +159,40 @@ static size_t example_piece(const plan *p, size_t c, size_t c1, size_t *n, size_
     return (c1 < end ? c1 : end) - c;
 }
 
+/* End of the chunk starting at unit u0 of thread t's range; in direct
+ * mode a chunk also ends at an example boundary. */
+static size_t chunk_end(const plan *p, int t, size_t u0)
+{
+    size_t u1 = u0 + p->chunk_units;
+    if (u1 > p->begin[t + 1]) u1 = p->begin[t + 1];
+    if (p->direct) {
+        size_t next = (u0 / p->u.per_example + 1) * p->u.per_example;
+        if (u1 > next) u1 = next;
+    }
+    return u1;
+}
+
 static void *forward_task(void *arg)
 {
     task *k = arg;
     const plan *p = k->p;
     const int cout = p->g->cout;
-    for (size_t u0 = p->begin[k->t]; u0 < p->begin[k->t + 1]; u0 += p->chunk_units) {
-        size_t u1 = u0 + p->chunk_units < p->begin[k->t + 1] ? u0 + p->chunk_units : p->begin[k->t + 1];
+    for (size_t u0 = p->begin[k->t], u1; u0 < p->begin[k->t + 1]; u0 = u1) {
+        u1 = chunk_end(p, k->t, u0);
         size_t c0 = u0 * p->u.run, c1 = u1 * p->u.run, mc = c1 - c0;
         ekn_vol2col_units(p->g, &p->u, u0, u1, k->x, k->col, p->ldc);
+        if (p->direct) {
+            /* the chunk's (Cout, mc) block of y, rows S apart */
+            float *yb = k->y + c0 / p->S * cout * p->S + c0 % p->S;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f,
+                        k->w, (int)p->K, k->col, (int)p->ldc, 0.0f, yb, (int)p->S);
+            for (int co = 0; co < cout; co++) {
+                const float bias = k->b[co];
+                float *row = yb + (size_t)co * p->S;
+                for (size_t i = 0; i < mc; i++) row[i] += bias;
+            }
+            continue;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f, k->w,
                     (int)p->K, k->col, (int)p->ldc, 0.0f, k->mat, (int)p->ldc);
         /* (Cout, columns) -> (N, Cout, S), bias fused into the copy */
@@ -179,6 +210,31 @@ static void *forward_task(void *arg)
     return NULL;
 }
 
+/* to[0..len) = from[0..len) (unless to is NULL); returns their sum, in
+ * double because a db row can hold millions of terms */
+static double copy_sum(float *restrict to, const float *restrict from, size_t len)
+{
+    /* eight independent partial sums so the loop vectorises */
+    float part[8] = {0};
+    double acc = 0;
+    size_t i = 0;
+    if (to)
+        for (; i + 8 <= len; i += 8)
+            for (int j = 0; j < 8; j++) {
+                to[i + j] = from[i + j];
+                part[j] += from[i + j];
+            }
+    else
+        for (; i + 8 <= len; i += 8)
+            for (int j = 0; j < 8; j++) part[j] += from[i + j];
+    for (; i < len; i++) {
+        if (to) to[i] = from[i];
+        acc += from[i];
+    }
+    for (int j = 0; j < 8; j++) acc += part[j];
+    return acc;
+}
+
 static void *backward_task(void *arg)
 {
     task *k = arg;
@@ -191,41 +247,37 @@ static void *backward_task(void *arg)
         memset(db, 0, (size_t)cout * sizeof *db);
     }
     if (k->dx_t) memset(k->dx_t, 0, p->xsize * sizeof *k->dx_t);
-    for (size_t u0 = p->begin[k->t]; u0 < p->begin[k->t + 1]; u0 += p->chunk_units) {
-        size_t u1 = u0 + p->chunk_units < p->begin[k->t + 1] ? u0 + p->chunk_units : p->begin[k->t + 1];
+    for (size_t u0 = p->begin[k->t], u1; u0 < p->begin[k->t + 1]; u0 = u1) {
+        u1 = chunk_end(p, k->t, u0);
         size_t c0 = u0 * p->u.run, c1 = u1 * p->u.run, mc = c1 - c0;
-        /* (N, Cout, S) -> (Cout, columns); db summed on the way in double */
-        for (int co = 0; co < cout; co++) {
-            float *dst = k->mat + (size_t)co * p->ldc;
-            double acc = 0;
-            for (size_t c = c0, n, s, len; c < c1; c += len) {
-                len = example_piece(p, c, c1, &n, &s);
-                const float *restrict from = k->dy + (n * cout + co) * p->S + s;
-                float *restrict to = dst + (c - c0);
-                /* eight independent partial sums so the loop vectorises */
-                float part[8] = {0};
-                size_t i = 0;
-                for (; i + 8 <= len; i += 8)
-                    for (int j = 0; j < 8; j++) {
-                        to[i + j] = from[i + j];
-                        part[j] += from[i + j];
-                    }
-                for (; i < len; i++) {
-                    to[i] = from[i];
-                    acc += from[i];
+        /* dY' for the chunk: in direct mode dy's own block, rows S apart;
+         * otherwise (N, Cout, S) -> (Cout, columns) into mat.  db summed
+         * on the way. */
+        const float *dyt = k->mat;
+        size_t lddyt = p->ldc;
+        if (p->direct) {
+            dyt = k->dy + c0 / p->S * cout * p->S + c0 % p->S;
+            lddyt = p->S;
+            for (int co = 0; co < cout; co++) db[co] += (float)copy_sum(NULL, dyt + co * p->S, mc);
+        } else {
+            for (int co = 0; co < cout; co++) {
+                double acc = 0;
+                for (size_t c = c0, n, s, len; c < c1; c += len) {
+                    len = example_piece(p, c, c1, &n, &s);
+                    acc += copy_sum(k->mat + (size_t)co * p->ldc + (c - c0),
+                                    k->dy + (n * cout + co) * p->S + s, len);
                 }
-                for (int j = 0; j < 8; j++) acc += part[j];
+                db[co] += (float)acc;
             }
-            db[co] += (float)acc;
         }
         /* col is rebuilt rather than kept from forward so that the
          * workspace can be shared between layers. */
         ekn_vol2col_units(p->g, &p->u, u0, u1, k->x, k->col, p->ldc);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, (int)p->K, (int)mc, 1.0f, k->mat,
-                    (int)p->ldc, k->col, (int)p->ldc, 1.0f, dw, (int)p->K);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, (int)p->K, (int)mc, 1.0f, dyt,
+                    (int)lddyt, k->col, (int)p->ldc, 1.0f, dw, (int)p->K);
         if (!k->dx) continue;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p->K, (int)mc, cout, 1.0f, k->w,
-                    (int)p->K, k->mat, (int)p->ldc, 0.0f, k->col, (int)p->ldc);
+                    (int)p->K, dyt, (int)lddyt, 0.0f, k->col, (int)p->ldc);
         ekn_col2vol_units(p->g, &p->u, u0, u1, k->col, p->ldc, dx);
     }
     return NULL;

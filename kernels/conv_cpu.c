@@ -183,14 +183,17 @@ static void *forward_task(void *arg)
         ekn_vol2col_units(p->g, &p->u, u0, u1, k->x, k->col, p->ldc);
         if (p->direct) {
             /* the chunk's (Cout, mc) block of y, rows S apart */
+            /* the chunk's (Cout, mc) block of y, rows S apart, holds the
+             * bias and the GEMM adds to it: with beta = 0 OpenBLAS would
+             * clear the block in a pass of its own */
             float *yb = k->y + c0 / p->S * cout * p->S + c0 % p->S;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f,
-                        k->w, (int)p->K, k->col, (int)p->ldc, 0.0f, yb, (int)p->S);
             for (int co = 0; co < cout; co++) {
                 const float bias = k->b[co];
                 float *row = yb + (size_t)co * p->S;
-                for (size_t i = 0; i < mc; i++) row[i] += bias;
+                for (size_t i = 0; i < mc; i++) row[i] = bias;
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f,
+                        k->w, (int)p->K, k->col, (int)p->ldc, 1.0f, yb, (int)p->S);
             continue;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f, k->w,

@@ -356,6 +356,7 @@ static void test_cpu_vs_ref(void **state)
         {1, 4, 4, {5, 9, 10}, {3, 3, 3}},
         {1, 1, 1, {1, 1, 1}, {1, 1, 1}},   /* smallest */
         {3, 2, 3, {3, 18, 20}, {1, 3, 3}}, /* >= 256 outputs per example: y, dy in place */
+        {1, 1, 6, {3, 20, 21}, {2, 3, 3}}, /* Cin 1, odd sizes, batch 1 */
     };
     size_t bad = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) bad += cpu_vs_ref(&cases[c], &seed);
@@ -385,6 +386,8 @@ static void test_cpu_chunked(void **state)
         {5, 1, 3, {4, 6, 5}, {2, 2, 2}},     /* batch 5, cin 1 */
         {3, 2, 3, {3, 18, 20}, {1, 3, 3}},   /* >= 256 outputs per example: y, dy in place */
         {2, 1, 4, {1, 28, 28}, {1, 5, 5}},   /* Fashion-MNIST conv1, batch 2 */
+        {1, 1, 6, {3, 20, 21}, {2, 3, 3}},   /* Cin 1, Cout 6, odd sizes */
+        {3, 1, 7, {2, 18, 20}, {1, 3, 3}},
     };
     const struct { size_t col_floats; int threads; } tunings[] = {
         {1, 1}, {1, 2}, {1, 3}, {500, 1}, {500, 2}, {700, 3}, {3000, 2},

@@ -51,13 +51,33 @@ static inline void add_run(float *restrict d, const float *restrict s, size_t n)
     for (; i < n; i++) d[i] += s[i];
 }
 
-/* Offset in x (or dx) of the first input element of unit k, channel 0,
- * kernel offset (0,0,0). */
-static size_t unit_origin(const ekn_conv_geom *g, const ekn_conv_units *u, size_t k)
+/* Walks units k, k+1, ... keeping the offset in x (or dx) of each one's
+ * first input element (channel 0, kernel offset (0,0,0)) without the
+ * divisions that locating a unit from scratch takes, which cost as much as
+ * copying a short run. */
+typedef struct {
+    size_t z, y;   /* position of the unit in its example */
+    size_t origin; /* its first input element */
+} unit_walk;
+
+static unit_walk walk_from(const ekn_conv_geom *g, const ekn_conv_units *u, size_t k)
 {
     const size_t plane = (size_t)g->in[0] * g->in[1] * g->in[2];
     const size_t n = k / u->per_example, r = k % u->per_example;
-    return n * g->cin * plane + (r / u->ny) * u->sz + (r % u->ny) * u->sy;
+    unit_walk w = {r / u->ny, r % u->ny, 0};
+    w.origin = n * g->cin * plane + w.z * u->sz + w.y * u->sy;
+    return w;
+}
+
+static inline void walk_next(const ekn_conv_geom *g, const ekn_conv_units *u, unit_walk *w)
+{
+    w->origin += u->sy;
+    if (++w->y < u->ny) return;
+    w->y = 0;
+    w->origin += u->sz - u->ny * u->sy;
+    if (++w->z < u->nz) return;
+    w->z = 0;
+    w->origin += (size_t)g->cin * g->in[0] * g->in[1] * g->in[2] - u->nz * u->sz;
 }
 
 void ekn_vol2col_units(const ekn_conv_geom *g, const ekn_conv_units *u, size_t u0, size_t u1,
@@ -71,8 +91,9 @@ void ekn_vol2col_units(const ekn_conv_geom *g, const ekn_conv_units *u, size_t u
             for (int ky = 0; ky < g->k[1]; ky++) {
                 float *rows = col + (((size_t)ci * g->k[0] + kz) * g->k[1] + ky) * KX * ldc;
                 const float *base = x + ci * plane + kz * Y * X + ky * X;
-                for (size_t k = u0; k < u1; k++, rows += u->run) {
-                    const float *s = base + unit_origin(g, u, k);
+                unit_walk w = walk_from(g, u, u0);
+                for (size_t k = u0; k < u1; k++, rows += u->run, walk_next(g, u, &w)) {
+                    const float *s = base + w.origin;
                     for (int kx = 0; kx < KX; kx++) copy_run(rows + kx * ldc, s + kx, u->run);
                 }
             }
@@ -93,7 +114,8 @@ void ekn_col2vol_units(const ekn_conv_geom *g, const ekn_conv_units *u, size_t u
                     const size_t row = ((((size_t)ci * g->k[0] + kz) * g->k[1] + ky) * g->k[2] + kx);
                     const float *src = col + row * ldc;
                     float *base = dx + ci * plane + kz * Y * X + ky * X + (size_t)kx;
-                    for (size_t k = u0; k < u1; k++, src += u->run)
-                        add_run(base + unit_origin(g, u, k), src, u->run);
+                    unit_walk w = walk_from(g, u, u0);
+                    for (size_t k = u0; k < u1; k++, src += u->run, walk_next(g, u, &w))
+                        add_run(base + w.origin, src, u->run);
                 }
 }

@@ -9,7 +9,10 @@
  * Why chunks: col for a whole batch is tens of MB (aniso-3d conv2: 60 MB),
  * so it was written to DRAM and read back by the GEMM.  Lowering a few
  * hundred columns at a time keeps each col block in the core's L2 between
- * the copy and the GEMM.
+ * the copy and the GEMM.  When a chunk lies inside one example, Y' and dY'
+ * of the chunk are blocks of y and dy themselves (rows S apart), so the
+ * GEMMs write y and read dy in place and the transposes go ("direct");
+ * that is done for batch 1 and for examples of >= 256 outputs.
  * Why threads of our own: the copies are a large share of the time and ran
  * on one core while OpenBLAS threaded only the GEMMs.  Each thread now runs
  * the whole pipeline (copies and single-threaded SGEMMs) on its own range
@@ -23,8 +26,9 @@
  * (its inputs overlap its predecessor's); thread ranges are cut at example
  * boundaries when the batch has enough examples, so usually none is needed.
  *
- * Workspace: the documented size (K + Cout) * M is an upper bound that the
- * plan never exceeds; only the part the chunks use is touched. */
+ * Workspace: the documented size (K + Cout) * M is kept as an upper bound
+ * that the plan never exceeds (fewer threads if need be), so lib/calc.c's
+ * estimate is unchanged; the chunks use a small part of it. */
 #include "conv.h"
 
 #include <cblas.h>
@@ -33,9 +37,10 @@
 
 #include "conv_lower.h"
 
-enum { MAX_THREADS = 8, DIRECT_MIN_COLUMNS = 256 };
+enum { MAX_THREADS = 64, DIRECT_MIN_COLUMNS = 256 };
 
-/* 128 Ki floats = 512 KiB of col per chunk: measured best on a 1 MiB L2 */
+/* 128 Ki floats = 512 KiB of col per chunk, half the 1 MiB L2 of the
+ * machine measured on; 64 Ki to 512 Ki floats measured alike there */
 static size_t chunk_floats = (size_t)1 << 17;
 static int thread_override;
 

@@ -9,7 +9,7 @@
  *     kernels, odd sizes, run lengths below and above the copy width, batch,
  *     Cin and Cout of 1 and more);
  *   - the same with the _cpu kernels' chunks shrunk to a few columns and
- *     spread over 2 and 3 threads, so that chunk and thread boundaries fall
+ *     spread over 2, 3 and 9 threads, so that chunk and thread boundaries fall
  *     inside rows, planes and examples.
  * Set EKN_TEST_SEED to replay a run; the seed is printed. */
 #include <setjmp.h>
@@ -390,7 +390,7 @@ static void test_cpu_chunked(void **state)
         {3, 1, 7, {2, 18, 20}, {1, 3, 3}},
     };
     const struct { size_t col_floats; int threads; } tunings[] = {
-        {1, 1}, {1, 2}, {1, 3}, {500, 1}, {500, 2}, {700, 3}, {3000, 2},
+        {1, 1}, {1, 2}, {1, 3}, {1, 9}, {500, 1}, {500, 2}, {700, 3}, {3000, 2},
     };
     size_t bad = 0;
     for (size_t t = 0; t < sizeof tunings / sizeof *tunings; t++) {

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
         {0, "write", EKN_OPT_CHOICE, &what, "WHAT", "records to write", 0, 0, "prob|class|both", 0, NULL},
         {0, "eval", EKN_OPT_FLAG, &eval, NULL, "compare with the labels in the stream: accuracy, confusion matrix, precision and recall on stdout", 0, 0, NULL, 0, NULL},
         {'b', "batch", EKN_OPT_INT, &batch, "N", "examples per forward pass", 1, 1 << 20, NULL, 0, NULL},
-        {'j', "threads", EKN_OPT_INT, &threads, "N", "BLAS threads (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
+        {'j', "threads", EKN_OPT_INT, &threads, "N", "threads of the conv kernels and OpenBLAS (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
         {0, "dense", EKN_OPT_FLAG, &dense, NULL, "img-img: predict every position where the field of view fits, at stride 1, by tiling", 0, 0, NULL, 0, NULL},
         {0, "tile", EKN_OPT_STRING, &tile, "Z,Y,X", "--dense: tile input size (valid sizes, see ekn-calc) [largest within --max-memory]", 0, 0, NULL, 0, NULL},
         {0, "pad", EKN_OPT_CHOICE, &pad, "MODE", "--dense: pad each side by the offset, so every voxel gets a prediction", 0, 0, "none|mirror|zero", 0, &pad_given},

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
         {0, "weight-decay", EKN_OPT_FLOAT, &wd, "LAMBDA", "L2 weight decay (times each layer's decay)", 0, 1e3, NULL, 0, NULL},
         {0, "class-weights", EKN_OPT_STRING, &cw, "W,...", "weight of each class in the loss (not normalised)", 0, 0, NULL, 0, NULL},
         {0, "seed", EKN_OPT_INT, &seed, "N", "seed of every random choice", 0, 9e18, NULL, 0, NULL},
-        {'j', "threads", EKN_OPT_INT, &threads, "N", "BLAS threads (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
+        {'j', "threads", EKN_OPT_INT, &threads, "N", "threads of the conv kernels and OpenBLAS (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
         {0, "log-every", EKN_OPT_INT, &log_every, "N", "log a row every N steps", 1, 1e15, NULL, 0, NULL},
         {0, "gain-every", EKN_OPT_INT, &gain_every, "N", "measure the loss on the same batch after the update every N steps (0: never)", 0, 1e15, NULL, 0, NULL},
         {0, "val-every", EKN_OPT_INT, &val_every, "N", "validate every N steps", 1, 1e15, NULL, 0, NULL},

@@ -49,12 +49,18 @@ void ekn_conv_backward_ref(const ekn_conv_geom *g, const float *x, const float *
                            float *dx, float *dw, float *db);
 
 /* As the _ref versions; work holds ekn_conv_workspace_floats(g) floats and
- * must not alias any argument.  Nothing is allocated; the SGEMMs are
- * threaded by OpenBLAS, the rest runs on the calling thread. */
+ * must not alias any argument.  Nothing is allocated; the work is split
+ * over OpenBLAS's thread count of threads of their own, with OpenBLAS set
+ * to one thread meanwhile (kernels/conv_cpu.c says why). */
 void ekn_conv_forward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *b,
                           float *y, float *work);
 void ekn_conv_backward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db, float *work);
+
+/* For tests and benchmarks: the col floats per chunk (0: the default) and
+ * the number of threads (0: OpenBLAS's thread count) of the _cpu kernels.
+ * Process-wide; not to be called while a _cpu kernel runs. */
+void ekn_conv_cpu_tune(size_t col_floats, int threads);
 
 /* CUDA (kernels/conv_cuda.cu, CUDA builds only): every pointer is device
  * memory, work holds ekn_conv_workspace_cuda(g) floats (cuDNN's need for the

@@ -1,20 +1,295 @@
-/* Fast CPU convolution: the whole batch is lowered to one SGEMM per pass.
+/* Fast CPU convolution: the batch is lowered (vol2col) chunk by chunk, one
+ * SGEMM set per chunk, spread over threads that each own whole chunks.
  *
  * vol2col builds col (K x M), K = Cin*kz*ky*kx rows indexed (ci,dz,dy,dx),
  * M = N*S columns indexed (n,oz,oy,ox) with S = outZ*outY*outX.  Then
  *     forward   Y'  = W col              (Cout x M), scattered into y + bias
  *     backward  dW += dY' col^T          dY' = dy transposed to (Cout x M)
- *               dcol = W^T dY'           then col2im-accumulated into dx
- * One GEMM over the batch (rather than one per example) keeps the GEMM
- * large enough for OpenBLAS to reach its peak, and its threads are the only
- * parallelism here: the copies are memory-bound and run on the caller.
+ *               dcol = W^T dY'           then col2vol-accumulated into dx
+ * Why chunks: col for a whole batch is tens of MB (aniso-3d conv2: 60 MB),
+ * so it was written to DRAM and read back by the GEMM.  Lowering a few
+ * hundred columns at a time keeps each col block in the core's L2 between
+ * the copy and the GEMM.  When a chunk lies inside one example, Y' and dY'
+ * of the chunk are blocks of y and dy themselves (rows S apart), so the
+ * GEMMs write y and read dy in place and the transposes go ("direct");
+ * that is done for batch 1 and for examples of >= 256 outputs.
+ * Why threads of our own: the copies are a large share of the time and ran
+ * on one core while OpenBLAS threaded only the GEMMs.  Each thread now runs
+ * the whole pipeline (copies and single-threaded SGEMMs) on its own range
+ * of chunks, so nothing is serial and threads meet only at the end.  For
+ * that, OpenBLAS is set to one thread during the call and restored after:
+ * openblas_set_num_threads is process-wide, so another thread calling BLAS
+ * at the same moment would run single-threaded meanwhile (ekn calls BLAS
+ * from one thread only).  The thread count is OpenBLAS's (ekn-train -j).
+ * Races: dW and db of threads other than 0 go to private buffers summed at
+ * the end; dx too, for a thread whose first chunk starts inside an example
+ * (its inputs overlap its predecessor's); thread ranges are cut at example
+ * boundaries when the batch has enough examples, so usually none is needed.
  *
- * Workspace: col (K*M) followed by Y' or dY' (Cout*M).  Backward lets dcol
- * overwrite col once dW has consumed it, so one buffer serves both passes. */
+ * Workspace: the documented size (K + Cout) * M is kept as an upper bound
+ * that the plan never exceeds (fewer threads if need be), so lib/calc.c's
+ * estimate is unchanged; the chunks use a small part of it. */
 #include "conv.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <string.h>
+
+#include "conv_lower.h"
+
+enum { MAX_THREADS = 64, DIRECT_MIN_COLUMNS = 256 };
+
+/* 128 Ki floats = 512 KiB of col per chunk, half the 1 MiB L2 of the
+ * machine measured on; 64 Ki to 512 Ki floats measured alike there */
+static size_t chunk_floats = (size_t)1 << 17;
+static int thread_override;
+
+void ekn_conv_cpu_tune(size_t col_floats, int threads)
+{
+    chunk_floats = col_floats ? col_floats : (size_t)1 << 17;
+    thread_override = threads > 0 ? (threads < MAX_THREADS ? threads : MAX_THREADS) : 0;
+}
+
+typedef struct {
+    const ekn_conv_geom *g;
+    ekn_conv_units u;
+    size_t K, S, M, xsize;
+    size_t chunk_units, ldc;
+    int direct; /* chunks within one example: GEMMs read dy, write y in place */
+    int threads;
+    size_t begin[MAX_THREADS + 1]; /* unit ranges of the threads */
+    int private_dx[MAX_THREADS + 1];
+} plan;
+
+typedef struct {
+    const plan *p;
+    int t;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db;
+    float *col, *mat;          /* K x ldc, Cout x ldc */
+    float *dw_t, *db_t, *dx_t; /* private accumulators of threads > 0 */
+} task;
+
+static size_t plan_floats(const plan *p, int threads)
+{
+    size_t per = (p->K + (size_t)p->g->cout) * p->ldc, total = per * threads;
+    for (int t = 1; t < threads; t++)
+        total += (size_t)p->g->cout * (p->K + 1) + (p->private_dx[t] ? p->xsize : 0);
+    return total;
+}
+
+static void split(plan *p, int threads)
+{
+    const size_t n = (size_t)p->g->n;
+    p->threads = threads;
+    for (int t = 0; t <= threads; t++) {
+        p->begin[t] = n >= (size_t)threads ? n * t / threads * p->u.per_example
+                                           : p->u.count * t / threads;
+        p->private_dx[t] = t > 0 && t < threads && p->begin[t] % p->u.per_example;
+    }
+}
+
+static void make_plan(plan *p, const ekn_conv_geom *g)
+{
+    p->g = g;
+    ekn_conv_units_of(g, &p->u);
+    p->K = (size_t)g->cin * g->k[0] * g->k[1] * g->k[2];
+    p->S = (size_t)g->out[0] * g->out[1] * g->out[2];
+    p->M = (size_t)g->n * p->S;
+    p->xsize = (size_t)g->n * g->cin * g->in[0] * g->in[1] * g->in[2];
+    size_t cu = chunk_floats / (p->K * p->u.run);
+    if (cu < 1) cu = 1;
+    if (cu > p->u.count) cu = p->u.count;
+    /* Chunks that stay inside one example can use y and dy as they are,
+     * (Cout, S) blocks, saving the transposes; worth it unless an example
+     * is so small that its chunk would make the GEMMs inefficient. */
+    p->direct = p->S >= DIRECT_MIN_COLUMNS || g->n == 1;
+    if (p->direct && cu > p->u.per_example) cu = p->u.per_example;
+    p->chunk_units = cu;
+    p->ldc = cu * p->u.run;
+    size_t chunks = (p->u.count + cu - 1) / cu;
+    int threads = thread_override ? thread_override : openblas_get_num_threads();
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if ((size_t)threads > chunks) threads = (int)chunks;
+    if (threads < 1) threads = 1;
+    for (;; threads--) {
+        split(p, threads);
+        if (threads == 1 || plan_floats(p, threads) <= ekn_conv_workspace_floats(g)) break;
+    }
+}
+
+static void carve(const plan *p, float *work, task *tasks)
+{
+    const size_t per = (p->K + (size_t)p->g->cout) * p->ldc;
+    float *extra = work + per * p->threads;
+    for (int t = 0; t < p->threads; t++) {
+        tasks[t].p = p;
+        tasks[t].t = t;
+        tasks[t].col = work + per * t;
+        tasks[t].mat = tasks[t].col + p->K * p->ldc;
+        tasks[t].dw_t = tasks[t].db_t = tasks[t].dx_t = NULL;
+        if (t == 0) continue;
+        tasks[t].dw_t = extra, extra += (size_t)p->g->cout * p->K;
+        tasks[t].db_t = extra, extra += (size_t)p->g->cout;
+        if (p->private_dx[t]) tasks[t].dx_t = extra, extra += p->xsize;
+    }
+}
+
+/* Calls fn on every task, tasks 1.. on threads of their own; a thread that
+ * cannot be created has its task run here instead, which is merely slower. */
+static void run_tasks(const plan *p, task *tasks, void *(*fn)(void *))
+{
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    int saved = openblas_get_num_threads();
+    if (p->threads > 1) openblas_set_num_threads(1);
+    for (int t = 1; t < p->threads; t++) started[t] = !pthread_create(&tid[t], NULL, fn, &tasks[t]);
+    fn(&tasks[0]);
+    for (int t = 1; t < p->threads; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            fn(&tasks[t]);
+    }
+    if (p->threads > 1) openblas_set_num_threads(saved);
+}
+
+/* Columns [c, c1) that lie in one example, from column c on: y's or dy's
+ * run for that example starts at *s.  Returns their count. */
+static size_t example_piece(const plan *p, size_t c, size_t c1, size_t *n, size_t *s)
+{
+    *n = c / p->S;
+    *s = c % p->S;
+    size_t end = (*n + 1) * p->S;
+    return (c1 < end ? c1 : end) - c;
+}
+
+/* End of the chunk starting at unit u0 of thread t's range; in direct
+ * mode a chunk also ends at an example boundary. */
+static size_t chunk_end(const plan *p, int t, size_t u0)
+{
+    size_t u1 = u0 + p->chunk_units;
+    if (u1 > p->begin[t + 1]) u1 = p->begin[t + 1];
+    if (p->direct) {
+        size_t next = (u0 / p->u.per_example + 1) * p->u.per_example;
+        if (u1 > next) u1 = next;
+    }
+    return u1;
+}
+
+static void *forward_task(void *arg)
+{
+    task *k = arg;
+    const plan *p = k->p;
+    const int cout = p->g->cout;
+    for (size_t u0 = p->begin[k->t], u1; u0 < p->begin[k->t + 1]; u0 = u1) {
+        u1 = chunk_end(p, k->t, u0);
+        size_t c0 = u0 * p->u.run, c1 = u1 * p->u.run, mc = c1 - c0;
+        ekn_vol2col_units(p->g, &p->u, u0, u1, k->x, k->col, p->ldc);
+        if (p->direct) {
+            /* the chunk's (Cout, mc) block of y, rows S apart */
+            /* the chunk's (Cout, mc) block of y, rows S apart, holds the
+             * bias and the GEMM adds to it: with beta = 0 OpenBLAS would
+             * clear the block in a pass of its own */
+            float *yb = k->y + c0 / p->S * cout * p->S + c0 % p->S;
+            for (int co = 0; co < cout; co++) {
+                const float bias = k->b[co];
+                float *row = yb + (size_t)co * p->S;
+                for (size_t i = 0; i < mc; i++) row[i] = bias;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f,
+                        k->w, (int)p->K, k->col, (int)p->ldc, 1.0f, yb, (int)p->S);
+            continue;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f, k->w,
+                    (int)p->K, k->col, (int)p->ldc, 0.0f, k->mat, (int)p->ldc);
+        /* (Cout, columns) -> (N, Cout, S), bias fused into the copy */
+        for (int co = 0; co < cout; co++) {
+            const float bias = k->b[co];
+            const float *src = k->mat + (size_t)co * p->ldc;
+            for (size_t c = c0, n, s, len; c < c1; c += len) {
+                len = example_piece(p, c, c1, &n, &s);
+                float *restrict dst = k->y + (n * cout + co) * p->S + s;
+                const float *restrict from = src + (c - c0);
+                for (size_t i = 0; i < len; i++) dst[i] = from[i] + bias;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* to[0..len) = from[0..len) (unless to is NULL); returns their sum, in
+ * double because a db row can hold millions of terms */
+static double copy_sum(float *restrict to, const float *restrict from, size_t len)
+{
+    /* eight independent partial sums so the loop vectorises */
+    float part[8] = {0};
+    double acc = 0;
+    size_t i = 0;
+    if (to)
+        for (; i + 8 <= len; i += 8)
+            for (int j = 0; j < 8; j++) {
+                to[i + j] = from[i + j];
+                part[j] += from[i + j];
+            }
+    else
+        for (; i + 8 <= len; i += 8)
+            for (int j = 0; j < 8; j++) part[j] += from[i + j];
+    for (; i < len; i++) {
+        if (to) to[i] = from[i];
+        acc += from[i];
+    }
+    for (int j = 0; j < 8; j++) acc += part[j];
+    return acc;
+}
+
+static void *backward_task(void *arg)
+{
+    task *k = arg;
+    const plan *p = k->p;
+    const int cout = p->g->cout;
+    float *dw = k->t ? k->dw_t : k->dw, *db = k->t ? k->db_t : k->db;
+    float *dx = k->dx_t ? k->dx_t : k->dx;
+    if (k->t) {
+        memset(dw, 0, (size_t)cout * p->K * sizeof *dw);
+        memset(db, 0, (size_t)cout * sizeof *db);
+    }
+    if (k->dx_t) memset(k->dx_t, 0, p->xsize * sizeof *k->dx_t);
+    for (size_t u0 = p->begin[k->t], u1; u0 < p->begin[k->t + 1]; u0 = u1) {
+        u1 = chunk_end(p, k->t, u0);
+        size_t c0 = u0 * p->u.run, c1 = u1 * p->u.run, mc = c1 - c0;
+        /* dY' for the chunk: in direct mode dy's own block, rows S apart;
+         * otherwise (N, Cout, S) -> (Cout, columns) into mat.  db summed
+         * on the way. */
+        const float *dyt = k->mat;
+        size_t lddyt = p->ldc;
+        if (p->direct) {
+            dyt = k->dy + c0 / p->S * cout * p->S + c0 % p->S;
+            lddyt = p->S;
+            for (int co = 0; co < cout; co++) db[co] += (float)copy_sum(NULL, dyt + co * p->S, mc);
+        } else {
+            for (int co = 0; co < cout; co++) {
+                double acc = 0;
+                for (size_t c = c0, n, s, len; c < c1; c += len) {
+                    len = example_piece(p, c, c1, &n, &s);
+                    acc += copy_sum(k->mat + (size_t)co * p->ldc + (c - c0),
+                                    k->dy + (n * cout + co) * p->S + s, len);
+                }
+                db[co] += (float)acc;
+            }
+        }
+        /* col is rebuilt rather than kept from forward so that the
+         * workspace can be shared between layers. */
+        ekn_vol2col_units(p->g, &p->u, u0, u1, k->x, k->col, p->ldc);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, (int)p->K, (int)mc, 1.0f, dyt,
+                    (int)lddyt, k->col, (int)p->ldc, 1.0f, dw, (int)p->K);
+        if (!k->dx) continue;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p->K, (int)mc, cout, 1.0f, k->w,
+                    (int)p->K, dyt, (int)lddyt, 0.0f, k->col, (int)p->ldc);
+        ekn_col2vol_units(p->g, &p->u, u0, u1, k->col, p->ldc, dx);
+    }
+    return NULL;
+}
 
 size_t ekn_conv_workspace_floats(const ekn_conv_geom *g)
 {
@@ -23,165 +298,40 @@ size_t ekn_conv_workspace_floats(const ekn_conv_geom *g)
     return ((size_t)g->cin * kvol + (size_t)g->cout) * m;
 }
 
-/* For one example, the col rows (ci,dz,dy,0..kx-1) are (OZ,OY,OX) windows of
- * the input plane that differ only by a shift along x: runs of OX floats at
- * stride X, rows at stride Y*X.  The copy loops take one input run and write
- * it to the kx rows at once.  When kx == 1 the runs are adjacent in the input
- * and are merged, so 1x1x1 and kz x 1 x 1 kernels copy whole planes. */
-typedef struct {
-    size_t nz, ny, run; /* runs per window: nz * ny, each run floats long */
-    size_t sz, sy;      /* input strides between runs */
-} window;
-
-static window window_of(const ekn_conv_geom *g)
-{
-    const size_t Y = (size_t)g->in[1], X = (size_t)g->in[2];
-    window v = {(size_t)g->out[0], (size_t)g->out[1], (size_t)g->out[2], Y * X, X};
-    if (v.run == X) { /* rows adjacent: one run per z slice */
-        v.run *= v.ny;
-        v.ny = 1;
-        if (v.run == Y * X) { /* slices adjacent too: one run per window */
-            v.run *= v.nz;
-            v.nz = 1;
-        }
-    }
-    return v;
-}
-
-/* Runs are often short (OX = 8 for a 5x5 kernel on 12x12).  A plain copy
- * loop is turned by GCC into a memcpy call, whose overhead then dominates;
- * fixed 8-float moves, the last one overlapping when n % 8 != 0, copy such a
- * run in a few instructions (measured 2x faster for the whole vol2col). */
-static inline void copy_run(float *restrict d, const float *restrict s, size_t n)
-{
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 < n; i += 8) memcpy(d + i, s + i, 8 * sizeof *d);
-        memcpy(d + n - 8, s + n - 8, 8 * sizeof *d);
-    } else if (n >= 4) {
-        memcpy(d, s, 4 * sizeof *d);
-        memcpy(d + n - 4, s + n - 4, 4 * sizeof *d);
-    } else {
-        for (size_t i = 0; i < n; i++) d[i] = s[i];
-    }
-}
-
-/* d[0..n) += s[0..n); blocks of 8 so that short runs need no loop set-up */
-static inline void add_run(float *restrict d, const float *restrict s, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) d[i + j] += s[i + j];
-    for (; i < n; i++) d[i] += s[i];
-}
-
-static void vol2col(const ekn_conv_geom *g, const float *restrict x, float *restrict col)
-{
-    const size_t Y = (size_t)g->in[1], X = (size_t)g->in[2];
-    const size_t plane = (size_t)g->in[0] * Y * X;
-    const size_t M = (size_t)g->n * g->out[0] * g->out[1] * g->out[2];
-    const int KX = g->k[2];
-    const window v = window_of(g);
-    for (int ci = 0; ci < g->cin; ci++)
-        for (int kz = 0; kz < g->k[0]; kz++)
-            for (int ky = 0; ky < g->k[1]; ky++) {
-                float *rows = col + (((size_t)ci * g->k[0] + kz) * g->k[1] + ky) * KX * M;
-                for (int n = 0; n < g->n; n++) {
-                    const float *src = x + ((size_t)n * g->cin + ci) * plane + kz * Y * X + ky * X;
-                    for (size_t z = 0; z < v.nz; z++)
-                        for (size_t yy = 0; yy < v.ny; yy++, rows += v.run) {
-                            const float *s = src + z * v.sz + yy * v.sy;
-                            for (int kx = 0; kx < KX; kx++) copy_run(rows + kx * M, s + kx, v.run);
-                        }
-                }
-            }
-}
-
-/* The adjoint of vol2col: dx (zeroed here) += every col entry at the input
- * element it was copied from.  Unlike vol2col, kx is not the inner loop:
- * runs shifted by one float would read back each other's fresh partial
- * stores, which the CPU cannot forward (measured 4x slower). */
-static void col2vol(const ekn_conv_geom *g, const float *restrict col, float *restrict dx)
-{
-    const size_t Y = (size_t)g->in[1], X = (size_t)g->in[2];
-    const size_t plane = (size_t)g->in[0] * Y * X;
-    const window v = window_of(g);
-    const float *src = col;
-    memset(dx, 0, (size_t)g->n * g->cin * plane * sizeof *dx);
-    for (int ci = 0; ci < g->cin; ci++)
-        for (int kz = 0; kz < g->k[0]; kz++)
-            for (int ky = 0; ky < g->k[1]; ky++)
-                for (int kx = 0; kx < g->k[2]; kx++) {
-                    const size_t off = kz * Y * X + ky * X + (size_t)kx;
-                    for (int n = 0; n < g->n; n++) {
-                        float *dst = dx + ((size_t)n * g->cin + ci) * plane + off;
-                        for (size_t z = 0; z < v.nz; z++)
-                            for (size_t yy = 0; yy < v.ny; yy++, src += v.run)
-                                add_run(dst + z * v.sz + yy * v.sy, src, v.run);
-                    }
-                }
-}
-
 void ekn_conv_forward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *b,
                           float *y, float *work)
 {
-    const int K = g->cin * g->k[0] * g->k[1] * g->k[2];
-    const size_t S = (size_t)g->out[0] * g->out[1] * g->out[2];
-    const int M = (int)((size_t)g->n * S);
-    float *col = work, *yt = work + (size_t)K * M;
-
-    vol2col(g, x, col);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, M, K, 1.0f, w, K, col, M, 0.0f,
-                yt, M);
-    /* (Cout, N, S) -> (N, Cout, S), bias fused into the copy */
-    for (int co = 0; co < g->cout; co++) {
-        const float bias = b[co];
-        for (int n = 0; n < g->n; n++) {
-            const float *restrict src = yt + (size_t)co * M + (size_t)n * S;
-            float *restrict dst = y + ((size_t)n * g->cout + co) * S;
-            for (size_t s = 0; s < S; s++) dst[s] = src[s] + bias;
-        }
+    plan p;
+    task tasks[MAX_THREADS];
+    make_plan(&p, g);
+    carve(&p, work, tasks);
+    for (int t = 0; t < p.threads; t++) {
+        tasks[t].x = x, tasks[t].w = w, tasks[t].b = b, tasks[t].y = y;
+        tasks[t].dy = NULL, tasks[t].dx = tasks[t].dw = tasks[t].db = NULL;
     }
+    run_tasks(&p, tasks, forward_task);
 }
 
 void ekn_conv_backward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db, float *work)
 {
-    const int K = g->cin * g->k[0] * g->k[1] * g->k[2];
-    const size_t S = (size_t)g->out[0] * g->out[1] * g->out[2];
-    const int M = (int)((size_t)g->n * S);
-    float *col = work, *dyt = work + (size_t)K * M;
-
-    /* (N, Cout, S) -> (Cout, N, S); db summed on the way, in double because a
-     * row can hold millions of terms */
-    for (int co = 0; co < g->cout; co++) {
-        double acc = 0;
-        for (int n = 0; n < g->n; n++) {
-            const float *restrict src = dy + ((size_t)n * g->cout + co) * S;
-            float *restrict dst = dyt + (size_t)co * M + (size_t)n * S;
-            /* eight independent partial sums so the loop vectorises */
-            float part[8] = {0};
-            size_t s = 0;
-            for (; s + 8 <= S; s += 8)
-                for (int j = 0; j < 8; j++) {
-                    dst[s + j] = src[s + j];
-                    part[j] += src[s + j];
-                }
-            for (; s < S; s++) {
-                dst[s] = src[s];
-                acc += src[s];
-            }
-            for (int j = 0; j < 8; j++) acc += part[j];
-        }
-        db[co] += (float)acc;
+    plan p;
+    task tasks[MAX_THREADS];
+    make_plan(&p, g);
+    carve(&p, work, tasks);
+    for (int t = 0; t < p.threads; t++) {
+        tasks[t].x = x, tasks[t].w = w, tasks[t].dy = dy;
+        tasks[t].dx = dx, tasks[t].dw = dw, tasks[t].db = db;
+        tasks[t].b = NULL, tasks[t].y = NULL;
+        if (!dx) tasks[t].dx_t = NULL;
     }
-
-    /* col is rebuilt rather than kept from forward so that the workspace can
-     * be shared between layers. */
-    vol2col(g, x, col);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, K, M, 1.0f, dyt, M, col, M, 1.0f,
-                dw, K);
-    if (!dx) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, M, g->cout, 1.0f, w, K, dyt, M, 0.0f,
-                col, M);
-    col2vol(g, col, dx);
+    if (dx) memset(dx, 0, p.xsize * sizeof *dx);
+    run_tasks(&p, tasks, backward_task);
+    const size_t nw = (size_t)g->cout * p.K;
+    for (int t = 1; t < p.threads; t++) {
+        for (size_t i = 0; i < nw; i++) dw[i] += tasks[t].dw_t[i];
+        for (int i = 0; i < g->cout; i++) db[i] += tasks[t].db_t[i];
+        if (tasks[t].dx_t)
+            for (size_t i = 0; i < p.xsize; i++) dx[i] += tasks[t].dx_t[i];
+    }
 }

@@ -7,7 +7,10 @@
  *     (a flipped kernel) proving the check can fail;
  *   - _cpu against _ref over many geometries (1D/2D/3D, anisotropic and 1x1x1
  *     kernels, odd sizes, run lengths below and above the copy width, batch,
- *     Cin and Cout of 1 and more).
+ *     Cin and Cout of 1 and more);
+ *   - the same with the _cpu kernels' chunks shrunk to a few columns and
+ *     spread over 2, 3 and 9 threads, so that chunk and thread boundaries fall
+ *     inside rows, planes and examples.
  * Set EKN_TEST_SEED to replay a run; the seed is printed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -352,9 +355,51 @@ static void test_cpu_vs_ref(void **state)
         {5, 1, 3, {4, 6, 5}, {2, 2, 2}},   /* batch 5, cin 1 */
         {1, 4, 4, {5, 9, 10}, {3, 3, 3}},
         {1, 1, 1, {1, 1, 1}, {1, 1, 1}},   /* smallest */
+        {3, 2, 3, {3, 18, 20}, {1, 3, 3}}, /* >= 256 outputs per example: y, dy in place */
+        {1, 1, 6, {3, 20, 21}, {2, 3, 3}}, /* Cin 1, odd sizes, batch 1 */
     };
     size_t bad = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) bad += cpu_vs_ref(&cases[c], &seed);
+    assert_int_equal(bad, 0);
+}
+
+/* Chunks of one unit (a row of outputs, or a plane or volume when the
+ * kernel spans x or y), of a few units not dividing the count, and over
+ * threads: 2 threads on an even batch split at an example boundary, on a
+ * batch of 1 or 3 inside an example (private dx summed at the end). */
+static void test_cpu_chunked(void **state)
+{
+    (void)state;
+    uint64_t seed = tu_seed();
+    fprintf(stderr, "seed %llu (EKN_TEST_SEED), |cpu-ref| <= %g + %g*|ref|\n",
+            (unsigned long long)seed, ATOL, RTOL);
+    const case_t cases[] = {
+        {2, 3, 4, {1, 1, 17}, {1, 1, 5}},    /* 1D: one unit per example */
+        {3, 2, 5, {1, 13, 11}, {1, 4, 4}},   /* 2D, odd sizes, batch 3 */
+        {1, 1, 8, {1, 28, 28}, {1, 5, 5}},   /* Cin 1, batch 1 */
+        {4, 8, 6, {1, 12, 12}, {1, 5, 5}},   /* conv2-like, batch 4 */
+        {2, 3, 1, {1, 9, 7}, {1, 3, 1}},     /* kx = 1: merged runs */
+        {2, 3, 2, {5, 7, 9}, {3, 1, 1}},     /* whole-plane runs */
+        {1, 4, 3, {6, 8, 7}, {2, 3, 5}},     /* 3D, batch 1 */
+        {1, 3, 4, {7, 11, 10}, {1, 3, 3}},   /* aniso-3d conv2-like */
+        {3, 2, 3, {4, 9, 10}, {3, 3, 3}},    /* 3D, batch 3 */
+        {5, 1, 3, {4, 6, 5}, {2, 2, 2}},     /* batch 5, cin 1 */
+        {3, 2, 3, {3, 18, 20}, {1, 3, 3}},   /* >= 256 outputs per example: y, dy in place */
+        {2, 1, 4, {1, 28, 28}, {1, 5, 5}},   /* Fashion-MNIST conv1, batch 2 */
+        {1, 1, 6, {3, 20, 21}, {2, 3, 3}},   /* Cin 1, Cout 6, odd sizes */
+        {3, 1, 7, {2, 18, 20}, {1, 3, 3}},
+    };
+    const struct { size_t col_floats; int threads; } tunings[] = {
+        {1, 1}, {1, 2}, {1, 3}, {1, 9}, {500, 1}, {500, 2}, {700, 3}, {3000, 2},
+    };
+    size_t bad = 0;
+    for (size_t t = 0; t < sizeof tunings / sizeof *tunings; t++) {
+        fprintf(stderr, "chunks of %zu col floats, %d threads\n", tunings[t].col_floats,
+                tunings[t].threads);
+        ekn_conv_cpu_tune(tunings[t].col_floats, tunings[t].threads);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) bad += cpu_vs_ref(&cases[c], &seed);
+    }
+    ekn_conv_cpu_tune(0, 0);
     assert_int_equal(bad, 0);
 }
 
@@ -365,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_gradcheck_ref),
         cmocka_unit_test(test_cpu_vs_ref),
+        cmocka_unit_test(test_cpu_chunked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -219,18 +219,8 @@ print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["opt
 }
 
 @test "completion: --optimizer offers the optimisers, --opt-param is an option" {
-    # shellcheck source=../completions/ekn.bash
-    source "$EKN_SRC/completions/ekn.bash"
-    COMP_WORDS=(ekn-train --optimizer l)
-    COMP_CWORD=2
-    COMP_LINE="${COMP_WORDS[*]}"
-    COMP_POINT=${#COMP_LINE}
-    COMPREPLY=()
-    _ekn 2>/dev/null
+    complete_words ekn-train --optimizer l
     [[ ${COMPREPLY[*]} == lbfgs ]] || fail "COMPREPLY: ${COMPREPLY[*]}"
-    COMP_WORDS=(ekn-train --opt-p)
-    COMP_CWORD=1
-    COMPREPLY=()
-    _ekn 2>/dev/null
+    complete_words ekn-train --opt-p
     [[ ${COMPREPLY[*]} == --opt-param= ]] || fail "COMPREPLY: ${COMPREPLY[*]}"
 }

@@ -334,16 +334,6 @@ es.write(open("bad.ekn", "ab"), "label", np.zeros((2, 13, 20), np.int32))
 }
 
 @test "bash completion offers --dense, --tile=, --max-memory= and the --pad modes" {
-    # shellcheck source=../completions/ekn.bash
-    source "$EKN_SRC/completions/ekn.bash"
-    complete_words() {
-        COMP_WORDS=("$@")
-        COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-        COMP_LINE="$*"
-        COMP_POINT=${#COMP_LINE}
-        COMPREPLY=()
-        _ekn 2>/dev/null
-    }
     complete_words ekn-predict --de
     [[ ${COMPREPLY[*]} == --dense ]]
     complete_words ekn-predict --ti

@@ -466,16 +466,6 @@ teardown() {
 
 # ---- completion -------------------------------------------------------------
 
-# complete WORD...: runs _ekn as bash would with the cursor on the last word.
-complete_words() {
-    COMP_WORDS=("$@")
-    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-    COMP_LINE="$*"
-    COMP_POINT=${#COMP_LINE}
-    COMPREPLY=()
-    _ekn 2>/dev/null
-}
-
 @test "completion: the picture first, then files; option values after short and long options" {
     # shellcheck source=../completions/ekn.bash
     source "$EKN_SRC/completions/ekn.bash"

@@ -8,16 +8,6 @@ setup() {
     cd "$BATS_TEST_TMPDIR" || return 1
 }
 
-# complete WORD...: runs _ekn as bash would with the cursor on the last word.
-complete_words() {
-    COMP_WORDS=("$@")
-    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-    COMP_LINE="$*"
-    COMP_POINT=${#COMP_LINE}
-    COMPREPLY=()
-    _ekn 2>/dev/null
-}
-
 has_reply() {
     local w
     for w in "${COMPREPLY[@]}"; do [[ $w == "$1" ]] && return 0; done

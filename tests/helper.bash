@@ -113,3 +113,16 @@ ekn_need_bin() {
 ekn_need_file() {
     [[ -e $1 ]] || skip "missing $1"
 }
+
+# complete_words WORD...: runs the bash completion (completions/ekn.bash) as
+# bash would with the cursor on the last word; the candidates land in COMPREPLY.
+complete_words() {
+    # shellcheck source=../completions/ekn.bash
+    declare -F _ekn >/dev/null || source "$EKN_SRC/completions/ekn.bash"
+    COMP_WORDS=("$@")
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    COMP_LINE="$*"
+    COMP_POINT=${#COMP_LINE}
+    COMPREPLY=()
+    _ekn 2>/dev/null
+}

@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "augment.h"
+#include "batch.h"
 #include "cmd.h"
 
-static const char *output = "-", *flip, *scale, *translate, *elastic, *crop, *in_plane = "auto",
+static const char *output = "-", *flip, *scale, *translate, *elastic, *crop, *calc, *in_plane = "auto",
                   *outside = "ignore";
 static long seed = 1;
 static int transpose, rot90, per_channel, force;
@@ -30,6 +31,7 @@ static const ekn_option options[] = {
     {0, "elastic", EKN_OPT_STRING, &elastic, "A,S", "elastic warp: displacement std A voxels, smoothness sigma S voxels", 0, 0, NULL, 0, NULL},
     {0, "warp-fraction", EKN_OPT_FLOAT, &warp_fraction, "F", "warp only this fraction of the examples", 0, 1, NULL, 0, NULL},
     {0, "crop", EKN_OPT_STRING, &crop, "DIMS", "centred output crop, Y,X or Z,Y,X (the network's input shape)", 0, 0, NULL, 0, NULL},
+    {0, "calc", EKN_OPT_STRING, &calc, "FILE", "crop to the input shape in 'ekn-calc --format shell' output (as ekn-batch --calc)", 0, 0, NULL, 0, NULL},
     {0, "in-plane", EKN_OPT_CHOICE, &in_plane, "WHEN", "warp in Y,X only (for a coarse Z) [auto: spacing= or a thin Z]", 0, 0, "auto|yes|no", 0, NULL},
     {0, "outside", EKN_OPT_CHOICE, &outside, "WHAT", "labels that sample outside the image: ignore (-1) or reject the example", 0, 0, "ignore|reject", 0, NULL},
     {0, "brightness", EKN_OPT_FLOAT, &brightness, "B", "add an offset uniform in [-B,B]", 0, 1e30, NULL, 0, NULL},
@@ -96,6 +98,15 @@ static void parse_lists(ekn_aug_run_cfg *c)
         if (n < 2) ekn_usage_die(&cmd, "--crop needs Y,X or Z,Y,X, you specified '%s'", crop);
         c->crop_dims = n;
         for (int k = 0; k < 3; k++) c->crop[k] = k >= 3 - n ? (int)v[k - (3 - n)] : 1;
+    }
+    if (calc) {
+        if (crop) ekn_usage_die(&cmd, "--crop and --calc both give the crop; say one");
+        ekn_patch_geom g;
+        int img_img = 0;
+        if (ekn_patch_geom_from_calc(&g, &img_img, calc, &err)) ekn_die_err(&err);
+        if (!img_img) ekn_usage_die(&cmd, "--calc: '%s' is not an img-img net's; give --crop", calc);
+        c->crop_dims = g.ndim >= 3 ? 3 : 2;
+        memcpy(c->crop, g.in, sizeof c->crop);
     }
 }
 

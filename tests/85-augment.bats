@@ -362,3 +362,24 @@ assert img[lab == 1].mean() + 0.1 < img[lab == 0].mean()
     assert_success
     [[ -s img.h5 ]]
 }
+
+@test "--calc crops to the input shape in ekn-calc's shell output, exactly as --crop does" {
+    smooth_2d s.ekn 6 21
+    ekn-calc "$BATS_TEST_DIRNAME/../examples/nets/tiny-img-img.spec" --shape 15,15 --format shell >net.sh
+    run --separate-stderr ekn-augment --seed 3 --flip yx --rotate 30 --calc net.sh -o a.ekn s.ekn
+    assert_success
+    run --separate-stderr ekn-augment --seed 3 --flip yx --rotate 30 --crop 15,15 -o b.ekn s.ekn
+    assert_success
+    cmp a.ekn b.ekn
+    # the crop really happened: 21x21 in, 15x15 out, labels too
+    py 'r = list(es.read(open(sys.argv[1], "rb")))
+assert r[0][1].shape == (6, 1, 15, 15) and r[1][1].shape == (6, 15, 15), [x[1].shape for x in r]' a.ekn
+    # both, or a calc file of a net that is not img-img, are usage errors
+    run --separate-stderr ekn-augment --calc net.sh --crop 15,15 s.ekn
+    assert_failure 2
+    assert_no_stdout
+    ekn-calc "$BATS_TEST_DIRNAME/../examples/nets/tiny-mlp.spec" --format shell >mlp.sh
+    run --separate-stderr ekn-augment --calc mlp.sh s.ekn
+    assert_failure 2
+    [[ $stderr == *"not an img-img net"* ]]
+}

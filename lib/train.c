@@ -602,7 +602,7 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
     if (cfg->epochs)
         return ekn_err_set(err, EKN_EXIT_USAGE,
                            "'%s' is streamed: its producer decides the epochs (ekn-batch --epochs), not --epochs",
-                           cfg->train_path);
+                           strcmp(cfg->train_path, "-") ? cfg->train_path : "stdin");
     if (ekn_dataset_reader_open(&tr->feed, &tr->train, cfg->train_path, err)) return -1;
     int got = ekn_dataset_read_group(&tr->feed, &tr->train, err);
     if (got < 0) return -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "conv.h"
+#include "conv_layers.h"
 #include "progress.h"
 
 static float *randv(size_t n)
@@ -29,25 +30,15 @@ static double sgemm_gflops(void)
     return 2.0 * n * n * n * reps / t / 1e9;
 }
 
-typedef struct { const char *name; int n, cin, cout, in[3], k[3]; } layer;
-
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     openblas_set_num_threads(threads);
     double peak = sgemm_gflops();
     printf("sgemm 1024x1024x1024, %d threads: %.1f GFLOP/s\n", threads, peak);
-    const layer layers[] = {
-        {"fmnist conv1 1->32 5x5 on 28x28, batch 64", 64, 1, 32, {1, 28, 28}, {1, 5, 5}},
-        {"fmnist conv2 32->64 5x5 on 12x12, batch 64", 64, 32, 64, {1, 12, 12}, {1, 5, 5}},
-        {"aniso3d conv1 1->20 1x4x4 on 23x127x127, batch 1", 1, 1, 20, {23, 127, 127}, {1, 4, 4}},
-        {"aniso3d conv2 20->30 1x3x3 on 23x62x62, batch 1", 1, 20, 30, {23, 62, 62}, {1, 3, 3}},
-        {"aniso3d conv3 30->40 3x3x3 on 23x30x30, batch 1", 1, 30, 40, {23, 30, 30}, {3, 3, 3}},
-        {"aniso3d conv4 40->40 3x3x3 on 21x28x28, batch 1", 1, 40, 40, {21, 28, 28}, {3, 3, 3}},
-    };
     printf("%-52s %10s %10s %8s\n", "layer", "ms/pass", "GFLOP/s", "of sgemm");
-    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
-        const layer *L = &layers[i];
+    for (size_t i = 0; i < BENCH_CONV_NLAYERS; i++) {
+        const bench_conv_layer *L = &bench_conv_layers[i];
         ekn_conv_geom g;
         if (ekn_conv_geom_init(&g, L->n, L->cin, L->cout, L->in, L->k)) return 1;
         size_t nx = (size_t)g.n * g.cin * g.in[0] * g.in[1] * g.in[2];
@@ -67,7 +58,7 @@ int main(int argc, char **argv)
             reps++;
         } while ((t = ekn_now() - t0) < 0.5);
         double gf = flops * reps / t / 1e9;
-        printf("%-52s %10.2f %10.1f %7.0f%%\n", L->name, 1e3 * t / reps, gf, 100 * gf / peak);
+        printf("%-52s %10.2f %10.1f %7.0f%%\n", L->desc, 1e3 * t / reps, gf, 100 * gf / peak);
         free(x), free(y), free(dy), free(dx), free(w), free(dw), free(b), free(db), free(work);
     }
     return 0;

@@ -11,14 +11,10 @@
 #include <stdlib.h>
 
 #include "conv.h"
+#include "conv_layers.h"
 #include "device.h"
 #include "ops.h"
 #include "progress.h"
-
-typedef struct {
-    const char *name;
-    int n, cin, cout, in[3], k[3];
-} layer;
 
 static void *dev_random(const ekn_backend *be, size_t n)
 {
@@ -60,16 +56,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "conv_bench_cuda: no CUDA device%s%s\n", err.msg[0] ? ": " : "", err.msg);
         return 77;
     }
-    const layer layers[] = {
-        {"fmnist-conv1", 64, 1, 32, {1, 28, 28}, {1, 5, 5}},
-        {"fmnist-conv2", 64, 32, 64, {1, 12, 12}, {1, 5, 5}},
-        {"aniso3d-conv1", 1, 1, 20, {23, 127, 127}, {1, 4, 4}},
-        {"aniso3d-conv2", 1, 20, 30, {23, 62, 62}, {1, 3, 3}},
-        {"aniso3d-conv3", 1, 30, 40, {23, 30, 30}, {3, 3, 3}},
-        {"aniso3d-conv4", 1, 40, 40, {21, 28, 28}, {3, 3, 3}},
-    };
-    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
-        const layer *L = &layers[i];
+    for (size_t i = 0; i < BENCH_CONV_NLAYERS; i++) {
+        const bench_conv_layer *L = &bench_conv_layers[i];
         ekn_conv_geom g;
         if (ekn_conv_geom_init(&g, L->n, L->cin, L->cout, L->in, L->k)) return 1;
         size_t nx = (size_t)g.n * g.cin * g.in[0] * g.in[1] * g.in[2];

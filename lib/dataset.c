@@ -74,10 +74,10 @@ static int add_lazy(ekn_dataset *d, const ekn_tensor *m, size_t last_n, unsigned
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' records must follow every pair, or none", src, rec,
                            m->name);
     d->lazy_count[which] = d->n;
-    /* sized to the examples' capacity so later growth keeps them aligned */
-    uint8_t *p = realloc(*dst, d->cap * (size_t)c);
-    if (!p) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", src);
-    *dst = p;
+    /* sized to the examples' capacity, once: grow() keeps it so afterwards */
+    if (!*dst && !(*dst = malloc(d->cap * (size_t)c)))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", src);
+    uint8_t *p = *dst;
     size_t base = (d->n - last_n) * (size_t)c;
     for (size_t k = 0; k < last_n * (size_t)c; k++) {
         double v = ekn_tensor_get(m, k);

@@ -147,3 +147,37 @@ step_of() { ekn_py -c 'import sys, h5py; print(int(h5py.File(sys.argv[1])["state
     assert_success
     [ "$(step_of m.h5)" = 16 ]
 }
+
+@test "lazy labels (labelled/absent after each pair) train from a file and from a pipe; a missing one is an error" {
+    ekn_py - "$BATS_TEST_DIRNAME" lazy.ekn half.ekn <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+g = np.random.default_rng(5)
+def group(f, n, with_absent=True):
+    x = g.normal(0, 1, (n, 10)).astype(np.float32)
+    y = (x @ np.linspace(-1, 1, 10) > 0).astype(np.int32)
+    es.write(f, 'vector', x)
+    es.write(f, 'label', y, 'classes=2\n')
+    es.write(f, 'labelled', np.ones((n, 2), np.uint8))
+    if with_absent:
+        es.write(f, 'absent', np.zeros((n, 2), np.uint8))
+with open(sys.argv[2], 'wb') as f:
+    for _ in range(6):
+        group(f, 32)
+with open(sys.argv[3], 'wb') as f:
+    group(f, 32)
+    group(f, 32, with_absent=False)
+PY
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" "${OPTS[@]}" --steps 20 -o f.h5 lazy.ekn
+    assert_success
+    [ "$(step_of f.h5)" = 20 ]
+    run --separate-stderr bash -c "cat lazy.ekn | ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} -o p.h5"
+    assert_success
+    [ "$(step_of p.h5)" = 12 ]
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" "${OPTS[@]}" --steps 5 -o h.h5 half.ekn
+    assert_failure 1
+    assert_one_line_error
+    [[ "$stderr" == *"'labelled' and 'absent'"* ]]
+}

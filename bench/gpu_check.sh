@@ -14,6 +14,10 @@
 #   bench/gpu_check.sh     GPU_CHECK_TIMEOUT=180 (seconds per test)
 #                          GPU_CHECK_JOBS=$(nproc) (make -j)
 #                          GPU_CHECK_BENCH_SECONDS=1 (per layer and framework)
+#                          GPU_CHECK_PREBUILT=1: use $BUILD as it is (built
+#                          elsewhere with `make gpu-check-build`): no make, no cc
+#                          PY=python with torch (default: /usr/bin/python3 when
+#                          its torch imports, else python3)
 # Logs: $BUILD/tests/<test>.log, $BUILD/gpu_check/*.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +26,11 @@ per_test=${GPU_CHECK_TIMEOUT:-180}
 bench_secs=${GPU_CHECK_BENCH_SECONDS:-1}
 allow_skip=${GPU_CHECK_ALLOW_SKIP:-0}
 jobs=${GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 4)}
-PY=/usr/bin/python3
+prebuilt=${GPU_CHECK_PREBUILT:-0}
+if [ -z "${PY:-}" ]; then
+    PY=/usr/bin/python3
+    "$PY" -c 'import torch' 2>/dev/null || PY=python3
+fi
 logdir=$build/gpu_check
 mkdir -p "$logdir"
 step() { echo "== $*" >&2; }
@@ -32,7 +40,8 @@ if command -v nvidia-smi >/dev/null; then
 else
     echo "gpu_check: no nvidia-smi on PATH" >&2
 fi
-features=$(timeout 60 make -s BUILD="$build" features)
+features="✓ CUDA (prebuilt)"
+[ "$prebuilt" = 1 ] || features=$(timeout 60 make -s BUILD="$build" features)
 if [[ $features != *"✓ CUDA"* ]]; then
     echo "gpu_check: make does not detect nvcc + cuDNN; this would be a CPU-only build" >&2
     exit 1
@@ -50,10 +59,26 @@ if [ ${#tests[@]} -eq 0 ]; then
 fi
 
 step "build (make -j$jobs BUILD=$build)"
-if ! timeout 360 make -j"$jobs" BUILD="$build" all "${tests[@]}" >"$logdir/build.log" 2>&1; then
+if [ "$prebuilt" = 1 ]; then
+    echo "(prebuilt: $build)" >&2
+elif ! timeout 360 make -j"$jobs" BUILD="$build" all "${tests[@]}" >"$logdir/build.log" 2>&1; then
     tail -n 30 "$logdir/build.log" >&2
     echo "gpu_check: the CUDA build failed (log: $logdir/build.log)" >&2
     exit 1
+fi
+
+bench_bin=$logdir/conv_bench_cuda
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+build_bench() {
+    [ "$prebuilt" = 1 ] && [ -x "$bench_bin" ] && return 0
+    timeout 120 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib -Ikernels bench/conv_bench_cuda.c "$build/libekn.a" \
+        $(pkg-config --libs hdf5 openblas libarchive) -L"$cuda_home/lib64" -Wl,-rpath,"$cuda_home/lib64" \
+        -lcudnn -lcublas -lcudart -lstdc++ -lm -lpthread -o "$bench_bin" 2>"$logdir/bench_build.log"
+}
+if [ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ]; then
+    build_bench || { tail -n 10 "$logdir/bench_build.log" >&2; exit 1; }
+    echo "gpu_check: built $build (run it elsewhere with GPU_CHECK_PREBUILT=1)" >&2
+    exit 0
 fi
 
 step "tests"
@@ -83,13 +108,9 @@ for t in "${tests[@]}"; do
 done
 
 step "conv benchmark (ekn_ops_cuda, ${bench_secs}s per layer)"
-bench_bin=$logdir/conv_bench_cuda
-cuda_home=${CUDA_HOME:-/usr/local/cuda}
 ekn_bench=$logdir/conv_bench_cuda.out
 : >"$ekn_bench"
-if timeout 120 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib -Ikernels bench/conv_bench_cuda.c "$build/libekn.a" \
-    $(pkg-config --libs hdf5 openblas libarchive) -L"$cuda_home/lib64" -Wl,-rpath,"$cuda_home/lib64" \
-    -lcudnn -lcublas -lcudart -lstdc++ -lm -lpthread -o "$bench_bin" 2>"$logdir/bench_build.log"; then
+if build_bench; then
     timeout -k 10 120 "$bench_bin" "$bench_secs" >"$ekn_bench" 2>"$logdir/conv_bench_cuda.log" ||
         { echo "gpu_check: conv_bench_cuda failed (exit $?):" >&2; tail -n 5 "$logdir/conv_bench_cuda.log" >&2; }
     grep 'conv plan' "$logdir/conv_bench_cuda.log" | sed 's/^/    /' >&2

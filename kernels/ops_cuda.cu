@@ -1,6 +1,9 @@
 // ekn_ops_cuda (lib/ops.h): the dispatch table of the CUDA kernels.
 extern "C" {
+#include "dropout_cuda.h"
+#include "mem_cuda.h"
 #include "ops.h"
+#include "vec.h"
 }
 
 static const ekn_ops cuda_ops = {
@@ -8,6 +11,12 @@ static const ekn_ops cuda_ops = {
     ekn_maxpool_forward_cuda, ekn_maxpool_backward_cuda, ekn_dense_forward_cuda, ekn_dense_backward_cuda,
     ekn_act_forward_cuda, ekn_act_backward_cuda, ekn_softmax_forward_cuda, ekn_softmax_nll_cuda, ekn_mse_cuda,
     ekn_argmax_count_cuda,
+    // memory (kernels/mem_cuda.cu)
+    0, ekn_mem_alloc_cuda, ekn_mem_free_cuda, ekn_mem_zero_cuda, ekn_mem_upload_cuda, ekn_mem_download_cuda,
+    ekn_mem_copy_cuda,
+    // dropout and noise (kernels/dropout_cuda.cu)
+    ekn_dropout_forward_cuda, ekn_dropout_backward_cuda, ekn_input_noise_cuda,
+    &ekn_vec_cuda,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

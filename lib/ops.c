@@ -1,4 +1,5 @@
 #include "ops.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +21,73 @@ static void conv_backward_ref(const ekn_conv_geom *g, const float *x, const floa
     ekn_conv_backward_ref(g, x, w, dy, dx, dw, db);
 }
 
+/* Host memory: what the cpu and ref tables compute on. */
+static void *host_alloc(size_t bytes)
+{
+    size_t rounded = ((bytes ? bytes : 1) + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded);
+    if (p) memset(p, 0, rounded);
+    return p;
+}
+static void host_free(void *p) { free(p); }
+static void host_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
+static void host_copy(void *dst, const void *src, size_t bytes)
+{
+    if (bytes && dst != src) memcpy(dst, src, bytes);
+}
+
+static void dropout_forward_host(size_t m, float *y, const float *mask)
+{
+    for (size_t k = 0; k < m; k++) y[k] *= mask[k];
+}
+static void dropout_backward_host(size_t m, const float *dy, const float *mask, float *g)
+{
+    for (size_t k = 0; k < m; k++) g[k] = dy[k] * mask[k];
+}
+static void input_noise_host(size_t m, const float *x, const float *normal, float sigma, float *out)
+{
+    for (size_t k = 0; k < m; k++) out[k] = x[k] + sigma * normal[k];
+}
+
+#define HOST_MEMORY                                                                                                \
+    .host = 1, .alloc = host_alloc, .free = host_free, .zero = host_zero, .upload = host_copy,                      \
+    .download = host_copy, .copy = host_copy, .dropout_forward = dropout_forward_host,                             \
+    .dropout_backward = dropout_backward_host, .input_noise = input_noise_host, .vec = &ekn_vec_cpu
+
 static const ekn_ops cpu = {
-    "cpu", ekn_conv_workspace_floats, ekn_conv_forward_cpu, ekn_conv_backward_cpu,
-    ekn_maxpool_forward_cpu, ekn_maxpool_backward_cpu, ekn_dense_forward_cpu, ekn_dense_backward_cpu,
-    ekn_act_forward_cpu, ekn_act_backward_cpu, ekn_softmax_forward_cpu, ekn_softmax_nll_cpu, ekn_mse_cpu,
-    ekn_argmax_count_cpu,
+    .name = "cpu",
+    .conv_workspace = ekn_conv_workspace_floats,
+    .conv_forward = ekn_conv_forward_cpu,
+    .conv_backward = ekn_conv_backward_cpu,
+    .pool_forward = ekn_maxpool_forward_cpu,
+    .pool_backward = ekn_maxpool_backward_cpu,
+    .dense_forward = ekn_dense_forward_cpu,
+    .dense_backward = ekn_dense_backward_cpu,
+    .act_forward = ekn_act_forward_cpu,
+    .act_backward = ekn_act_backward_cpu,
+    .softmax_forward = ekn_softmax_forward_cpu,
+    .softmax_nll = ekn_softmax_nll_cpu,
+    .mse = ekn_mse_cpu,
+    .argmax_count = ekn_argmax_count_cpu,
+    HOST_MEMORY,
 };
 
 static const ekn_ops ref = {
-    "ref", no_workspace, conv_forward_ref, conv_backward_ref,
-    ekn_maxpool_forward_ref, ekn_maxpool_backward_ref, ekn_dense_forward_ref, ekn_dense_backward_ref,
-    ekn_act_forward_ref, ekn_act_backward_ref, ekn_softmax_forward_ref, ekn_softmax_nll_ref, ekn_mse_ref,
-    ekn_argmax_count_ref,
+    .name = "ref",
+    .conv_workspace = no_workspace,
+    .conv_forward = conv_forward_ref,
+    .conv_backward = conv_backward_ref,
+    .pool_forward = ekn_maxpool_forward_ref,
+    .pool_backward = ekn_maxpool_backward_ref,
+    .dense_forward = ekn_dense_forward_ref,
+    .dense_backward = ekn_dense_backward_ref,
+    .act_forward = ekn_act_forward_ref,
+    .act_backward = ekn_act_backward_ref,
+    .softmax_forward = ekn_softmax_forward_ref,
+    .softmax_nll = ekn_softmax_nll_ref,
+    .mse = ekn_mse_ref,
+    .argmax_count = ekn_argmax_count_ref,
+    HOST_MEMORY,
 };
 
 const ekn_ops *ekn_ops_cpu(void) { return &cpu; }

@@ -32,6 +32,34 @@ typedef struct ekn_ops {
     double (*mse)(size_t m, const float *y, const float *t, float *dy);
     void (*argmax_count)(int n, int c, size_t s, const float *p, const int32_t *labels, long *correct,
                          long *counted);
+
+    /* ---- memory: where this table's arrays live ----
+     * host: 1 when they are plain host memory (cpu, ref: upload, download
+     * and copy are memcpy), 0 for device memory (cuda).  alloc returns
+     * zero-filled memory, 64-byte aligned, or NULL when out of memory (the
+     * cuda table also records why, for ekn_cuda_last_error).  download
+     * returns when the bytes are on the host; the others may be queued. */
+    int host;
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *p); /* NULL is fine */
+    void (*zero)(void *p, size_t bytes);
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+
+    /* ---- dropout and input noise ----
+     * The host draws the masks (0 or 1/(1-rate)) and the standard normals
+     * with lib/rng.h, so every table sees the same ones for one seed; these
+     * apply them, rounded as one float operation each.
+     *   dropout_forward   y[k] *= mask[k]
+     *   dropout_backward  g[k] = dy[k] * mask[k]   (g may alias dy)
+     *   input_noise       out[k] = x[k] + sigma * normal[k] */
+    void (*dropout_forward)(size_t m, float *y, const float *mask);
+    void (*dropout_backward)(size_t m, const float *dy, const float *mask, float *g);
+    void (*input_noise)(size_t m, const float *x, const float *normal, float sigma, float *out);
+
+    /* ---- the optimisers' vector operations (kernels/vec.h) ---- */
+    const struct ekn_vec_ops *vec;
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

@@ -9,13 +9,6 @@
 
 #define NVALID 8 /* valid sizes listed per axis */
 
-/* What ekn-train allocates for the net with SGD: a batch's activations and
- * workspace, and four parameter-sized vectors (theta, gradient, decay, velocity). */
-static double train_bytes(const ekn_calc *c, long batch)
-{
-    return (c->act_bytes + c->work_bytes) * batch + 16.0 * c->params;
-}
-
 static const char *opt_shape, *opt_desired, *opt_format = "table";
 static int opt_mfp;
 static long opt_batch = 1;
@@ -185,7 +178,7 @@ static void print_table(const ctx *x)
            bytes(c->work_bytes * opt_batch, a, sizeof a), opt_batch);
     printf("training      %s for a batch of %ld (activations, workspace, and parameters, gradients,\n"
            "              decay factors and momentum: what ekn-train needs besides its data)\n",
-           bytes(train_bytes(c, opt_batch), a, sizeof a), opt_batch);
+           bytes(ekn_calc_train_bytes(c, opt_batch), a, sizeof a), opt_batch);
     if (is_img(x)) {
         printf("field of view %s, stride %s, offset %s\n", dims(x, c->fov, "x", a, sizeof a),
                dims(x, c->stride, "x", b, sizeof b), dims(x, c->offset, "x", f, sizeof f));
@@ -260,7 +253,7 @@ static void print_shell(const ctx *x)
     printf("EKN_BATCH=%ld\n", opt_batch);
     printf("EKN_BATCH_ACT_BYTES=%.0f\n", c->act_bytes * opt_batch);
     printf("EKN_WORK_BYTES=%.0f\n", c->work_bytes * opt_batch);
-    printf("EKN_TRAIN_BYTES=%.0f\n", train_bytes(c, opt_batch));
+    printf("EKN_TRAIN_BYTES=%.0f\n", ekn_calc_train_bytes(c, opt_batch));
     if (x->ndesired) {
         printf("EKN_DESIRED=%s\n", dims(x, x->desired, ",", a, sizeof a));
         printf("EKN_NEAREST=%s\n", dims(x, x->nearest, ",", b, sizeof b));
@@ -313,7 +306,7 @@ static void print_json(const ctx *x)
     }
     printf(",\"params\":%ld,\"flops\":%.0f,\"act_bytes\":%.0f,\"batch\":%ld,\"batch_act_bytes\":%.0f",
            c->params, c->flops, c->act_bytes, opt_batch, c->act_bytes * opt_batch);
-    printf(",\"work_bytes\":%.0f,\"train_bytes\":%.0f", c->work_bytes * opt_batch, train_bytes(c, opt_batch));
+    printf(",\"work_bytes\":%.0f,\"train_bytes\":%.0f", c->work_bytes * opt_batch, ekn_calc_train_bytes(c, opt_batch));
     if (is_img(x)) {
         printf(",\"valid\":{");
         for (int d = x->d0; d < 3; d++) {

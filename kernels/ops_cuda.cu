@@ -17,6 +17,7 @@ static const ekn_ops cuda_ops = {
     // dropout and noise (kernels/dropout_cuda.cu)
     ekn_dropout_forward_cuda, ekn_dropout_backward_cuda, ekn_input_noise_cuda,
     &ekn_vec_cuda,
+    ekn_cuda_last_error,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

@@ -317,3 +317,8 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
     }
     return 0;
 }
+
+double ekn_calc_train_bytes(const ekn_calc *c, long batch)
+{
+    return (c->act_bytes + c->work_bytes) * batch + 16.0 * c->params;
+}

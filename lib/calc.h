@@ -74,6 +74,11 @@ typedef struct ekn_calc {
     int dense_out[3];         /* outputs per axis of all fragments together: frags * out */
 } ekn_calc;
 
+/* What ekn-train allocates for the net with SGD: a batch's activations and
+ * the CPU conv workspace, and four parameter-sized vectors (theta, gradient,
+ * decay, velocity).  On a GPU cuDNN's workspace takes the CPU one's place. */
+double ekn_calc_train_bytes(const ekn_calc *c, long batch);
+
 /* Per-axis analysis; dim 0=Z, 1=Y, 2=X.  with_mfp applies the spec's mfp = 1
  * pools.  Fails for an invalid dim, or an even field of view in img-img. */
 int ekn_calc_dim_info(const ekn_spec *spec, int dim, int with_mfp, ekn_calc_dim *out, ekn_err *err);

@@ -1,4 +1,5 @@
 #include "device.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,4 +106,15 @@ void ekn_device_release(const ekn_device *dev, void **dev_ptr, size_t *cap)
     if (dev->is_cuda && *dev_ptr) dev->be->free(*dev_ptr);
     *dev_ptr = NULL;
     *cap = 0;
+}
+
+int ekn_device_ops(const char *s, const ekn_ops **ops, ekn_err *err)
+{
+    ekn_device dev;
+    if (ekn_device_parse(s, &dev, err)) return -1;
+    *ops = dev.is_cuda ? ekn_ops_cuda() : ekn_ops_default();
+    if (!*ops) return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': this ekn was built without CUDA (CUDA=0)", s);
+    char buf[256];
+    ekn_info("device %s, kernels %s", ekn_device_describe(&dev, buf, sizeof buf), (*ops)->name);
+    return 0;
 }

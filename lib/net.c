@@ -5,12 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Counts what it allocates in *total, so that ekn-calc's memory estimate can be checked against it. */
-static float *alloc_floats(size_t n, size_t *total)
+/* Allocates from the ops table's memory (the GPU's for cuda) and counts it
+ * in *total, so that ekn-calc's memory estimate can be checked against it. */
+static float *alloc_floats(const ekn_ops *ops, size_t n, size_t *total)
 {
-    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes);
-    if (p) memset(p, 0, bytes);
+    float *p = ops->alloc((n ? n : 1) * sizeof(float));
     if (p) *total += n * sizeof(float);
     return p;
 }
@@ -69,56 +68,113 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
 
     size_t N = (size_t)max_batch;
     size_t *total = &net->alloc_bytes;
-    int fail = !(net->theta = alloc_floats(off, total)) || !(net->grad = alloc_floats(off, total)) ||
-               !(net->decay = alloc_floats(off, total)) || !(net->x_noisy = alloc_floats(N * net->in_size, total)) ||
-               !(net->dbuf[0] = alloc_floats(N * max_act, total)) || !(net->dbuf[1] = alloc_floats(N * max_act, total)) ||
-               !(net->work = alloc_floats(net->work_floats, total));
+    int fail = !(net->theta = alloc_floats(ops, off, total)) || !(net->grad = alloc_floats(ops, off, total)) ||
+               !(net->decay = alloc_floats(ops, off, total)) ||
+               !(net->x_noisy = alloc_floats(ops, N * net->in_size, total)) ||
+               !(net->dbuf[0] = alloc_floats(ops, N * max_act, total)) ||
+               !(net->dbuf[1] = alloc_floats(ops, N * max_act, total)) ||
+               !(net->work = alloc_floats(ops, net->work_floats, total));
+    size_t max_mask = 0;
     for (int i = 0; i < net->nlayers && !fail; i++) {
         ekn_net_layer *L = &net->layers[i];
         int linear = L->spec->act == EKN_ACT_LINEAR;
-        fail = !(L->z = alloc_floats(N * L->out_size, total));
-        if (!fail) L->y = linear ? L->z : alloc_floats(N * L->out_size, total);
+        fail = !(L->z = alloc_floats(ops, N * L->out_size, total));
+        if (!fail) L->y = linear ? L->z : alloc_floats(ops, N * L->out_size, total);
         fail = fail || !L->y;
-        if (!fail && L->spec->dropout > 0) fail = !(L->mask = alloc_floats(N * L->out_size, total));
+        if (!fail && L->spec->dropout > 0) {
+            fail = !(L->mask = alloc_floats(ops, N * L->out_size, total));
+            if (N * L->out_size > max_mask) max_mask = N * L->out_size;
+        }
         if (!fail && L->spec->kind == EKN_LAYER_POOL)
-            fail = !(L->arg = (int32_t *)alloc_floats(N * L->out_size, total));
-        for (size_t k = 0; k < L->nw; k++) net->decay[L->w_off + k] = L->spec->decay_mult;
+            fail = !(L->arg = (int32_t *)alloc_floats(ops, N * L->out_size, total));
+    }
+    /* device memory: the host draws masks and noise (the same numbers as a
+     * CPU run of the seed) and keeps a copy of theta for checkpoints */
+    if (!fail && !ops->host) {
+        size_t draw = spec->noise > 0 && N * net->in_size > max_mask ? N * net->in_size : max_mask;
+        fail = (draw && !(net->host_draw = malloc(draw * sizeof(float)))) ||
+               !(net->host_theta = malloc((off ? off : 1) * sizeof(float)));
     }
     if (fail) {
         ekn_net_free(net);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory building the network for batch %d", max_batch);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory building the network for batch %d: it needs %.1f MiB "
+                           "(ekn-calc --batch %d); try a smaller --batch%s",
+                           ops->host ? "host" : "device", max_batch, (double)ekn_calc_train_bytes(&net->calc, max_batch) / (1 << 20),
+                           max_batch, spec->mode == EKN_MODE_IMG_IMG ? " or --patch" : "");
     }
+    float *decay = ops->host ? net->decay : net->host_theta;
+    memset(decay, 0, off * sizeof *decay);
+    for (int i = 0; i < net->nlayers; i++) {
+        ekn_net_layer *L = &net->layers[i];
+        for (size_t k = 0; k < L->nw; k++) decay[L->w_off + k] = L->spec->decay_mult;
+    }
+    if (!ops->host) ops->upload(net->decay, decay, off * sizeof *decay);
     return 0;
 }
 
 void ekn_net_free(ekn_net *net)
 {
+    const ekn_ops *ops = net->ops;
+    if (!ops) return; /* never built, or already freed */
     for (int i = 0; i < net->nlayers; i++) {
         ekn_net_layer *L = &net->layers[i];
-        if (L->y != L->z) free(L->y);
-        free(L->z);
-        free(L->mask);
-        free(L->arg);
+        if (L->y != L->z) ops->free(L->y);
+        ops->free(L->z);
+        ops->free(L->mask);
+        ops->free(L->arg);
     }
-    free(net->theta);
-    free(net->grad);
-    free(net->decay);
-    free(net->x_noisy);
-    free(net->dbuf[0]);
-    free(net->dbuf[1]);
-    free(net->work);
+    ops->free(net->theta);
+    ops->free(net->grad);
+    ops->free(net->decay);
+    ops->free(net->x_noisy);
+    ops->free(net->dbuf[0]);
+    ops->free(net->dbuf[1]);
+    ops->free(net->work);
+    free(net->host_draw);
+    free(net->host_theta);
     memset(net, 0, sizeof *net);
+}
+
+float *ekn_net_params_host(ekn_net *net)
+{
+    if (net->ops->host) return net->theta;
+    net->ops->download(net->host_theta, net->theta, net->nparams * sizeof(float));
+    return net->host_theta;
+}
+
+void ekn_net_params_set(ekn_net *net, const float *host_src)
+{
+    net->ops->upload(net->theta, host_src, net->nparams * sizeof(float));
+}
+
+int ekn_net_forward_host(ekn_net *net, const float *x, int n, float *out, ekn_err *err)
+{
+    const ekn_ops *ops = net->ops;
+    const float *in = x;
+    if (!ops->host) {
+        ops->upload(net->x_noisy, x, (size_t)n * net->in_size * sizeof *x);
+        in = net->x_noisy;
+    }
+    const float *o = ekn_net_forward(net, in, n, 0, NULL);
+    ops->download(out, o, (size_t)n * net->out_size * sizeof *out);
+    return ekn_ops_check(ops, err);
+}
+
+void ekn_net_params_commit(ekn_net *net)
+{
+    if (!net->ops->host) net->ops->upload(net->theta, net->host_theta, net->nparams * sizeof(float));
 }
 
 void ekn_net_init_params(ekn_net *net, ekn_rng *rng)
 {
+    float *theta = net->ops->host ? net->theta : net->host_theta;
     for (int i = 0; i < net->nlayers; i++) {
         ekn_net_layer *L = &net->layers[i];
         if (!L->nw) continue;
         double fan_in = (double)L->nw / L->cout;
         double fan_out = (double)L->nw / L->cin;
         if (L->spec->kind == EKN_LAYER_DENSE) fan_out = L->cout;
-        float *w = net->theta + L->w_off;
+        float *w = theta + L->w_off;
         if (L->spec->init == EKN_INIT_HE) {
             double sd = sqrt(2.0 / fan_in);
             for (size_t k = 0; k < L->nw; k++) w[k] = (float)(sd * ekn_rng_normal(rng));
@@ -126,11 +182,12 @@ void ekn_net_init_params(ekn_net *net, ekn_rng *rng)
             double a = sqrt(6.0 / (fan_in + fan_out));
             for (size_t k = 0; k < L->nw; k++) w[k] = (float)(a * (2 * ekn_rng_uniform(rng) - 1));
         }
-        memset(net->theta + L->b_off, 0, L->nb * sizeof(float));
+        memset(theta + L->b_off, 0, L->nb * sizeof(float));
     }
+    ekn_net_params_commit(net);
 }
 
-void ekn_net_zero_grad(ekn_net *net) { memset(net->grad, 0, net->nparams * sizeof(float)); }
+void ekn_net_zero_grad(ekn_net *net) { net->ops->zero(net->grad, net->nparams * sizeof(float)); }
 
 static void pool_geom(const ekn_net_layer *L, int n, ekn_pool_geom *g)
 {
@@ -143,8 +200,10 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
     const float *in = x;
     if (train && net->spec->noise > 0) {
         size_t m = (size_t)n * net->in_size;
-        float sigma = net->spec->noise;
-        for (size_t k = 0; k < m; k++) net->x_noisy[k] = x[k] + sigma * (float)ekn_rng_normal(rng);
+        float *normal = ops->host ? net->x_noisy : net->host_draw;
+        for (size_t k = 0; k < m; k++) normal[k] = (float)ekn_rng_normal(rng);
+        if (!ops->host) ops->upload(net->x_noisy, normal, m * sizeof *normal);
+        ops->input_noise(m, x, net->x_noisy, net->spec->noise, net->x_noisy);
         in = net->x_noisy;
     }
     net->input = in;
@@ -171,10 +230,10 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
         if (train && L->mask) {
             /* inverted dropout: scale at training time so prediction needs nothing */
             float keep = 1.0f - s->dropout, scale = 1.0f / keep;
-            for (size_t k = 0; k < m; k++) {
-                L->mask[k] = ekn_rng_uniformf(rng) < keep ? scale : 0.0f;
-                L->y[k] *= L->mask[k];
-            }
+            float *mask = ops->host ? L->mask : net->host_draw;
+            for (size_t k = 0; k < m; k++) mask[k] = ekn_rng_uniformf(rng) < keep ? scale : 0.0f;
+            if (!ops->host) ops->upload(L->mask, mask, m * sizeof *mask);
+            ops->dropout_forward(m, L->y, L->mask);
         }
         in = L->y;
     }
@@ -195,7 +254,7 @@ void ekn_net_backward(ekn_net *net, int n, const float *dout)
         if (s->act != EKN_ACT_SOFTMAX && (L->mask || s->act != EKN_ACT_LINEAR)) {
             float *g = net->dbuf[cur];
             if (L->mask) {
-                for (size_t k = 0; k < m; k++) g[k] = dy[k] * L->mask[k];
+                ops->dropout_backward(m, dy, L->mask, g);
                 dy = g;
                 /* forward scaled y by the mask, but act_backward takes f'
                  * from y (tanh, sigmoid): restore the unmasked activation

@@ -58,22 +58,42 @@ typedef struct ekn_net {
     float *dbuf[2];        /* gradient ping-pong buffers */
     float *work;           /* conv workspace */
     size_t work_floats;
-    size_t alloc_bytes;  /* everything ekn_net_build allocated (ekn-calc's training memory, minus the optimiser) */
+    size_t alloc_bytes;  /* everything ekn_net_build allocated in the ops table's memory (ekn-calc's
+                            training memory, minus the optimiser) */
+    float *host_draw;    /* device nets: host buffer for dropout masks and input noise */
+    float *host_theta;   /* device nets: host copy of theta (checkpoints), see ekn_net_params_host */
 } ekn_net;
 
-/* shape: input spatial size (Z,Y,X); NULL takes the spec's.  Fails with
- * EKN_EXIT_SPEC when the shape does not fit, EKN_EXIT_FAIL when out of memory. */
+/* shape: input spatial size (Z,Y,X); NULL takes the spec's.  Every array
+ * of the net (theta, grad, decay, activations, workspace) lives in the ops
+ * table's memory: on the GPU for ekn_ops_cuda(), where forward, backward
+ * and the optimiser run without the host touching them.  Fails with
+ * EKN_EXIT_SPEC when the shape does not fit, EKN_EXIT_FAIL when out of
+ * memory (naming ekn-calc's estimate of what training needs). */
 int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops,
                   ekn_err *err);
 void ekn_net_free(ekn_net *net);
 
+/* theta on the host: the net's own for host memory, else a copy
+ * downloaded into host_theta.  After changing it, ekn_net_params_commit
+ * uploads it (nothing to do for host memory). */
+float *ekn_net_params_host(ekn_net *net);
+void ekn_net_params_commit(ekn_net *net);
+/* theta = host_src (nparams floats). */
+void ekn_net_params_set(ekn_net *net, const float *host_src);
+
 /* He (normal, std sqrt(2/fan_in)) or Glorot (uniform, +-sqrt(6/(fan_in+fan_out))) weights, zero biases. */
 void ekn_net_init_params(ekn_net *net, ekn_rng *rng);
 
-/* x (n, in_size).  train: input noise and dropout on, drawn from rng.
- * Returns the output (n, out_c, out_spatial): probabilities after a softmax
- * output, otherwise the last activation. */
+/* x (n, in_size) in the ops table's memory.  train: input noise and dropout on, drawn from rng.
+ * Returns the output (n, out_c, out_spatial), in the table's memory:
+ * probabilities after a softmax output, otherwise the last activation. */
 const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn_rng *rng);
+/* Prediction for callers whose data is on the host: x (n, in_size) and out
+ * (n, out_size) are host memory.  A device net uploads x into its
+ * x_noisy buffer (unused without training) and downloads the output.
+ * Returns 0, or -1 with the device's error. */
+int ekn_net_forward_host(ekn_net *net, const float *x, int n, float *out, ekn_err *err);
 /* Accumulates grad (+=) for the last forward.  dout: dL/dlogits for a
  * softmax output (the fused softmax+NLL gradient), else dL/d(output). */
 void ekn_net_backward(ekn_net *net, int n, const float *dout);

@@ -90,11 +90,28 @@ static const ekn_ops ref = {
     HOST_MEMORY,
 };
 
+static ekn_ops staged;
+
 const ekn_ops *ekn_ops_cpu(void) { return &cpu; }
 const ekn_ops *ekn_ops_ref(void) { return &ref; }
+
+const ekn_ops *ekn_ops_staged(void)
+{
+    /* a copy of the cpu table made once; nothing but host differs */
+    if (!staged.name) {
+        staged = cpu;
+        staged.name = "staged";
+        staged.host = 0;
+    }
+    return &staged;
+}
 
 const ekn_ops *ekn_ops_default(void)
 {
     const char *k = getenv("EKN_KERNELS");
-    return k && !strcmp(k, "ref") ? &ref : &cpu;
+    if (k && !strcmp(k, "ref")) return &ref;
+    if (k && !strcmp(k, "staged")) return ekn_ops_staged();
+    return &cpu;
 }
+
+int ekn_ops_check(const ekn_ops *ops, struct ekn_err *err) { return ops->check ? ops->check(err) : 0; }

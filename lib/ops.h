@@ -11,6 +11,9 @@
 #include "pool.h"
 #include "softmax.h"
 
+struct ekn_err;
+struct ekn_vec_ops;
+
 typedef struct ekn_ops {
     const char *name;
     size_t (*conv_workspace)(const ekn_conv_geom *g);
@@ -60,11 +63,20 @@ typedef struct ekn_ops {
 
     /* ---- the optimisers' vector operations (kernels/vec.h) ---- */
     const struct ekn_vec_ops *vec;
+
+    /* Waits for queued work; 0, or -1 with the first error since the last
+     * check (ekn_cuda_last_error).  NULL for tables that cannot fail. */
+    int (*check)(struct ekn_err *err);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);
 const ekn_ops *ekn_ops_ref(void);
-/* ekn_ops_ref() when the environment sets EKN_KERNELS=ref, else ekn_ops_cpu(). */
+/* The cpu kernels behind the device-memory interface (host = 0): arrays
+ * live in their own host allocations and every transfer a GPU run makes is
+ * made, as memcpy.  It tests the device code paths of the net, trainer and
+ * optimisers on machines without a GPU, against plain cpu results. */
+const ekn_ops *ekn_ops_staged(void);
+/* By the environment's EKN_KERNELS: ref, staged, else (and by default) cpu. */
 const ekn_ops *ekn_ops_default(void);
 
 /* The CUDA table, or NULL in a build without CUDA (lib/cuda_none.c).  Every
@@ -87,4 +99,6 @@ const ekn_ops *ekn_ops_default(void);
 struct ekn_err;
 const ekn_ops *ekn_ops_cuda(void);
 int ekn_cuda_last_error(struct ekn_err *err);
+/* ops->check(err), or 0 for a table without one. */
+int ekn_ops_check(const ekn_ops *ops, struct ekn_err *err);
 #endif

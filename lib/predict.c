@@ -13,6 +13,7 @@
 
 typedef struct predictor {
     const ekn_predict_config *cfg;
+    const ekn_ops *ops;      /* where the net computes */
     ekn_spec spec;
     ekn_net net;
     int built;
@@ -22,6 +23,8 @@ typedef struct predictor {
     size_t nparams;
     float *x;                /* one batch of (cut) inputs */
     float *out;              /* the whole record's outputs */
+    float *tile_out;         /* --dense: one batch of tile outputs on the host */
+    size_t tile_out_cap;
     int32_t *cls;
     size_t out_cap, x_cap;
     long *confusion;
@@ -35,16 +38,16 @@ static int rebuild(predictor *p, const int shape[3], int batch, ekn_err *err)
     if (p->built && !memcmp(p->net.in, shape, 3 * sizeof *shape) && p->net.max_batch >= batch) return 0;
     if (p->built) ekn_net_free(&p->net);
     p->built = 0;
-    if (ekn_net_build(&p->net, &p->spec, shape, batch, ekn_ops_default(), err)) return -1;
+    if (ekn_net_build(&p->net, &p->spec, shape, batch, p->ops, err)) return -1;
     p->built = 1;
     if (!p->theta) {
         if (ekn_checkpoint_load_params(p->cfg->model, &p->net, err)) return -1;
         p->nparams = p->net.nparams;
         if (!(p->theta = malloc(p->nparams * sizeof(float))))
             return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-        memcpy(p->theta, p->net.theta, p->nparams * sizeof(float));
+        memcpy(p->theta, ekn_net_params_host(&p->net), p->nparams * sizeof(float));
     } else {
-        memcpy(p->net.theta, p->theta, p->nparams * sizeof(float));
+        ekn_net_params_set(&p->net, p->theta);
     }
     return 0;
 }
@@ -176,8 +179,10 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
             ekn_convert_to_f32(in->dtype, (const char *)in->data + (i + e) * ex * esz, conv, ex);
             cut_input(conv, c, S, net->in, p->x + e * net->in_size);
         }
-        const float *o = ekn_net_forward(net, p->x, m, 0, NULL);
-        memcpy(p->out + i * net->out_size, o, (size_t)m * net->out_size * sizeof(float));
+        if (ekn_net_forward_host(net, p->x, m, p->out + i * net->out_size, err)) {
+            free(conv);
+            return -1;
+        }
     }
     free(conv);
     argmax_classes(p, n, net->out_spatial);
@@ -250,7 +255,7 @@ static int build_dense(predictor *p, const ekn_tiling *t, ekn_err *err)
 }
 
 /* One example's dense outputs (k, out...) into dense: tiles in batches through the net, stitched. */
-static void predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, float *dense)
+static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, float *dense, ekn_err *err)
 {
     ekn_net *net = &p->net;
     size_t in_size = t->mfp ? p->mfp.in_size : net->in_size, out_size = t->mfp ? p->mfp.out_size : net->out_size;
@@ -261,12 +266,15 @@ static void predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, f
             ekn_tiling_start(t, i + j, start);
             ekn_tiling_gather(t, vol, net->in_c, start, p->x + j * in_size);
         }
-        const float *o = t->mfp ? ekn_mfp_forward(&p->mfp, p->x, m) : ekn_net_forward(net, p->x, m, 0, NULL);
+        const float *o = p->tile_out;
+        if (t->mfp) o = ekn_mfp_forward(&p->mfp, p->x, m);
+        else if (ekn_net_forward_host(net, p->x, m, p->tile_out, err)) return -1;
         for (int j = 0; j < m; j++) {
             ekn_tiling_start(t, i + j, start);
             ekn_tiling_scatter(t, o + j * out_size, net->out_c, start, dense);
         }
     }
+    return 0;
 }
 
 static int write_dense(predictor *p, const ekn_tiling *t, size_t n, int nd, ekn_writer *w, ekn_err *err)
@@ -297,8 +305,9 @@ static int process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *l
     }
     ekn_tiling t;
     const ekn_predict_config *cfg = p->cfg;
+    /* max fragment pooling rearranges fragments on the host: CPU only so far */
     if (ekn_tiling_plan(&t, &p->spec, S, cfg->pad, cfg->tile, cfg->max_bytes, (int)cfg->batch,
-                        !cfg->no_mfp && ekn_mfp_usable(&p->spec), err))
+                        !cfg->no_mfp && p->ops->host && ekn_mfp_usable(&p->spec), err))
         return ekn_err_prefix(err, "'%s': record %llu", src, rec);
     int shape[3] = {t.ax[0].tile, t.ax[1].tile, t.ax[2].tile}, rc = -1;
     size_t n = (size_t)in->shape[0], ex = (size_t)c * S[0] * S[1] * S[2], spatial = ekn_tiling_out_spatial(&t);
@@ -316,7 +325,8 @@ static int process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *l
     p->cls = NULL;
     size_t tile_in = t.mfp ? p->mfp.in_size : net->in_size;
     if (grow((void **)&p->x, &p->x_cap, (size_t)t.batch * tile_in * sizeof(float), err) ||
-        grow((void **)&p->out, &p->out_cap, n * net->out_c * spatial * sizeof(float), err))
+        grow((void **)&p->out, &p->out_cap, n * net->out_c * spatial * sizeof(float), err) ||
+        (!t.mfp && grow((void **)&p->tile_out, &p->tile_out_cap, (size_t)t.batch * net->out_size * sizeof(float), err)))
         goto done;
     if (!(p->cls = malloc(n * spatial * sizeof *p->cls + 1)) || !(conv = malloc(ex * sizeof(float)))) {
         ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
@@ -324,7 +334,7 @@ static int process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *l
     }
     for (size_t e = 0; e < n; e++) {
         ekn_convert_to_f32(in->dtype, (const char *)in->data + e * ex * ekn_dtype_size(in->dtype), conv, ex);
-        predict_tiles(p, &t, conv, p->out + e * net->out_c * spatial);
+        if (predict_tiles(p, &t, conv, p->out + e * net->out_c * spatial, err)) goto done;
     }
     argmax_classes(p, n, spatial);
     if (lab && score_dense(p, lab, n, &t, src, rec, err)) goto done;
@@ -364,6 +374,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
 {
     predictor p = {0};
     p.cfg = cfg;
+    p.ops = cfg->ops ? cfg->ops : ekn_ops_default();
     ekn_reader r;
     ekn_writer w;
     int have_w = 0, rc = 0;
@@ -437,6 +448,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     free(p.theta);
     free(p.x);
     free(p.out);
+    free(p.tile_out);
     free(p.cls);
     free(p.confusion);
     ekn_spec_free(&p.spec);

@@ -199,6 +199,72 @@ static int next_batch(ekn_trainer *tr, ekn_err *err)
     return 1;
 }
 
+/* TEMPORARY until the optimisers run on the ops table's memory (optim-dev branch) */
+static int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops,
+                               ekn_err *err)
+{
+    (void)ops;
+    return ekn_optim_create(o, name, n, params, err);
+}
+
+/* ---- the batch in the ops table's memory ---------------------------------- */
+
+/* On the CPU the dev_ pointers are the host buffers; on a GPU they are
+ * device buffers of the same size, allocated once, filled by upload_batch
+ * (one copy per buffer and step, through the pinned staging buffer). */
+static int alloc_device_batch(ekn_trainer *tr, size_t B, size_t ls, ekn_err *err)
+{
+    const ekn_ops *ops = tr->net.ops;
+    size_t C = (size_t)tr->net.classes;
+    if (ops->host) {
+        tr->dev_x = tr->bx, tr->dev_y = tr->by, tr->dev_t = tr->bt;
+        tr->dev_lab = tr->blab, tr->dev_abs = tr->babs;
+        tr->dev_cw = tr->cfg.class_weights;
+        return 0;
+    }
+    int fail = !(tr->dev_x = ops->alloc(B * tr->net.in_size * sizeof(float))) ||
+               (tr->by && !(tr->dev_y = ops->alloc(B * ls * sizeof(int32_t)))) ||
+               (tr->bt && !(tr->dev_t = ops->alloc(B * ls * sizeof(float)))) ||
+               (tr->blab && !(tr->dev_lab = ops->alloc(B * C))) || (tr->babs && !(tr->dev_abs = ops->alloc(B * C))) ||
+               (tr->cfg.nclass_weights && !(tr->dev_cw = ops->alloc(C * sizeof(float)))) ||
+               !(tr->host_out = malloc(B * tr->net.out_size * sizeof(float)));
+    if (fail) {
+        if (ekn_ops_check(ops, err)) return -1;
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
+    }
+    if (tr->dev_cw) ops->upload(tr->dev_cw, tr->cfg.class_weights, C * sizeof(float));
+    return 0;
+}
+
+static void free_device_batch(ekn_trainer *tr)
+{
+    const ekn_ops *ops = tr->net.ops;
+    if (!ops) return;
+    ops->free(tr->dout);
+    ops->free(tr->gtmp);
+    if (ops->host) return;
+    ops->free(tr->dev_x);
+    ops->free(tr->dev_y);
+    ops->free(tr->dev_t);
+    ops->free(tr->dev_lab);
+    ops->free(tr->dev_abs);
+    ops->free(tr->dev_cw);
+    free(tr->host_out);
+}
+
+static void upload_batch(ekn_trainer *tr)
+{
+    const ekn_ops *ops = tr->net.ops;
+    if (ops->host) return;
+    size_t n = (size_t)tr->cur_n, C = (size_t)tr->net.classes;
+    size_t ls = is_img_img(tr) ? tr->net.out_spatial * (C ? 1 : (size_t)tr->net.out_c) : tr->train.lab_size;
+    ops->upload(tr->dev_x, tr->bx, n * tr->net.in_size * sizeof(float));
+    if (tr->by) ops->upload(tr->dev_y, tr->by, n * ls * sizeof(int32_t));
+    if (tr->bt) ops->upload(tr->dev_t, tr->bt, n * ls * sizeof(float));
+    if (tr->blab) ops->upload(tr->dev_lab, tr->blab, n * C);
+    if (tr->babs) ops->upload(tr->dev_abs, tr->babs, n * C);
+}
+
 /* ---- loss ----------------------------------------------------------------- */
 
 /* Loss of the net's last output for n examples of labels y / targets t;
@@ -208,7 +274,7 @@ static double batch_loss(ekn_trainer *tr, const float *out, int n, const int32_t
 {
     ekn_net *net = &tr->net;
     if (net->classes) {
-        ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->cfg.class_weights : NULL, labelled, absent};
+        ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->dev_cw : NULL, labelled, absent};
         double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
         if (correct) net->ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
         return loss;
@@ -221,7 +287,7 @@ static double objective(void *ctx, const float *theta, float *grad)
 {
     ekn_trainer *tr = ctx;
     ekn_net *net = &tr->net;
-    if (theta != net->theta) memcpy(net->theta, theta, net->nparams * sizeof(float));
+    if (theta != net->theta) net->ops->copy(net->theta, theta, net->nparams * sizeof(float));
     ekn_net_zero_grad(net);
     /* One dropout mask and input noise per step, so the line searches of cg
      * and lbfgs see one function of theta; train_err is measured before the
@@ -229,19 +295,19 @@ static double objective(void *ctx, const float *theta, float *grad)
     int first = tr->opt.diag.evals == 0;
     if (first) tr->rng_step = tr->rng_train;
     else tr->rng_train = tr->rng_step;
-    const float *out = ekn_net_forward(net, tr->bx, tr->cur_n, 1, &tr->rng_train);
-    double loss = batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->blab, tr->babs, tr->dout,
+    const float *out = ekn_net_forward(net, tr->dev_x, tr->cur_n, 1, &tr->rng_train);
+    double loss = batch_loss(tr, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->dout,
                              first ? &tr->correct : NULL, first ? &tr->counted : NULL);
     ekn_net_backward(net, tr->cur_n, tr->dout);
-    if (grad != net->grad) memcpy(grad, net->grad, net->nparams * sizeof(float));
+    if (grad != net->grad) net->ops->copy(grad, net->grad, net->nparams * sizeof(float));
     return loss;
 }
 
 /* Deterministic loss (no dropout, no noise) of the current batch. */
 static double batch_loss_eval(ekn_trainer *tr)
 {
-    const float *out = ekn_net_forward(&tr->net, tr->bx, tr->cur_n, 0, NULL);
-    return batch_loss(tr, out, tr->cur_n, tr->by, tr->bt, tr->blab, tr->babs, tr->gtmp, NULL, NULL);
+    const float *out = ekn_net_forward(&tr->net, tr->dev_x, tr->cur_n, 0, NULL);
+    return batch_loss(tr, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->gtmp, NULL, NULL);
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -258,12 +324,29 @@ static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const fl
     size_t ls = net->out_spatial * (C ? 1 : (size_t)net->out_c);
     double loss_sum = 0, weight = 0;
     long correct = 0, counted = 0;
+    const ekn_ops *ops = net->ops;
     for (size_t i = 0; i < n; i += B) {
         int m = (int)(n - i < (size_t)B ? n - i : (size_t)B);
-        const float *out = ekn_net_forward(net, x + i * net->in_size, m, 0, NULL);
+        const float *xi = x + i * net->in_size;
+        const int32_t *yi = y ? y + i * ls : NULL;
+        const float *ti = t ? t + i * ls : NULL;
+        if (!ops->host) {
+            /* the batch buffers are free: validation runs between steps */
+            ops->upload(tr->dev_x, xi, (size_t)m * net->in_size * sizeof *xi);
+            if (yi) ops->upload(tr->dev_y, yi, (size_t)m * ls * sizeof *yi);
+            if (ti) ops->upload(tr->dev_t, ti, (size_t)m * ls * sizeof *ti);
+            xi = tr->dev_x;
+            yi = yi ? tr->dev_y : NULL;
+            ti = ti ? tr->dev_t : NULL;
+        }
+        const float *out = ekn_net_forward(net, xi, m, 0, NULL);
         long c = 0, k = 0;
         /* validation scores the dense labels; lazy masks only shape the training loss */
-        double l = batch_loss(tr, out, m, y ? y + i * ls : NULL, t ? t + i * ls : NULL, NULL, NULL, tr->gtmp, &c, &k);
+        double l = batch_loss(tr, out, m, yi, ti, NULL, NULL, tr->gtmp, &c, &k);
+        if (C && r->confusion && !ops->host) {
+            ops->download(tr->host_out, out, (size_t)m * net->out_size * sizeof *out);
+            out = tr->host_out;
+        }
         double w = C ? (double)k : (double)m;
         loss_sum += l * w;
         weight += w;
@@ -321,9 +404,10 @@ static void rng_unpack(ekn_rng *r, const uint64_t v[6])
     memcpy(&r->spare, &v[5], sizeof r->spare);
 }
 
-static int save_params(ekn_h5 *h, const ekn_net *net, ekn_err *err)
+static int save_params(ekn_h5 *h, ekn_net *net, ekn_err *err)
 {
     char name[128];
+    const float *theta = ekn_net_params_host(net);
     for (int i = 0; i < net->nlayers; i++) {
         const ekn_net_layer *L = &net->layers[i];
         if (!L->nw) continue;
@@ -341,10 +425,10 @@ static int save_params(ekn_h5 *h, const ekn_net *net, ekn_err *err)
             rank = 2;
         }
         snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
-        if (ekn_h5_put(h, name, EKN_F32, rank, dims, net->theta + L->w_off, err)) return -1;
+        if (ekn_h5_put(h, name, EKN_F32, rank, dims, theta + L->w_off, err)) return -1;
         snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
         uint64_t nb = L->nb;
-        if (ekn_h5_put(h, name, EKN_F32, 1, &nb, net->theta + L->b_off, err)) return -1;
+        if (ekn_h5_put(h, name, EKN_F32, 1, &nb, theta + L->b_off, err)) return -1;
     }
     return 0;
 }
@@ -409,15 +493,17 @@ int ekn_checkpoint_load_params(const char *path, ekn_net *net, ekn_err *err)
     if (ekn_h5_open(&h, path, err)) return -1;
     char name[128];
     int rc = 0;
+    float *theta = ekn_net_params_host(net);
     for (int i = 0; i < net->nlayers && !rc; i++) {
         const ekn_net_layer *L = &net->layers[i];
         if (!L->nw) continue;
         snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
-        rc = ekn_h5_get(&h, name, EKN_F32, net->theta + L->w_off, L->nw, err);
+        rc = ekn_h5_get(&h, name, EKN_F32, theta + L->w_off, L->nw, err);
         snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
-        if (!rc) rc = ekn_h5_get(&h, name, EKN_F32, net->theta + L->b_off, L->nb, err);
+        if (!rc) rc = ekn_h5_get(&h, name, EKN_F32, theta + L->b_off, L->nb, err);
     }
     ekn_h5_close(&h);
+    if (!rc) ekn_net_params_commit(net);
     return rc;
 }
 
@@ -618,7 +704,8 @@ static int create_optimizer(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
     if (cfg->optimizer)
-        return ekn_optim_create(&tr->opt, cfg->optimizer, tr->net.nparams, cfg->optimizer_params, err);
+        return ekn_optim_create_on(&tr->opt, cfg->optimizer, tr->net.nparams, cfg->optimizer_params, tr->net.ops,
+                                   err);
     ekn_h5 h;
     char *name = NULL, *params = NULL;
     if (ekn_h5_open(&h, cfg->resume_path, err)) return -1;
@@ -635,7 +722,7 @@ static int create_optimizer(ekn_trainer *tr, ekn_err *err)
         free(params);
         params = both;
     }
-    if (!rc) rc = ekn_optim_create(&tr->opt, name, tr->net.nparams, params, err);
+    if (!rc) rc = ekn_optim_create_on(&tr->opt, name, tr->net.nparams, params, tr->net.ops, err);
     if (!rc) ekn_info("'%s': going on with its optimiser %s", cfg->resume_path, name);
     free(name);
     free(params);
@@ -659,7 +746,8 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     if (cfg->val_path && ekn_dataset_load(&tr->val, cfg->val_path, err)) return -1;
     int shape[3];
     if (choose_input_shape(tr, shape, err)) return -1;
-    if (ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ekn_ops_default(), err)) return -1;
+    const ekn_ops *ops = cfg->ops ? cfg->ops : ekn_ops_default();
+    if (ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ops, err) || ekn_ops_check(ops, err)) return -1;
     ekn_net *net = &tr->net;
     if (check_labels(tr, &tr->train, err)) return -1;
     if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
@@ -669,8 +757,8 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     size_t B = (size_t)cfg->batch, ls = is_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
                                                       : tr->train.lab_size;
     tr->bx = alloc_f(B * net->in_size);
-    tr->dout = alloc_f(B * net->out_size);
-    tr->gtmp = alloc_f(B * net->out_size);
+    tr->dout = ops->alloc(B * net->out_size * sizeof(float));
+    tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));
     if (tr->train.has_labels) tr->by = calloc(B * ls, sizeof *tr->by);
     else tr->bt = alloc_f(B * ls);
     if (!is_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
@@ -684,6 +772,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     }
     if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!is_img_img(tr) && !tr->streaming && !tr->perm))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
+    if (alloc_device_batch(tr, B, ls, err)) return -1;
     ekn_rng_seed(&tr->rng_data, cfg->seed, RNG_DATA);
     ekn_rng_seed(&tr->rng_train, cfg->seed, RNG_TRAIN);
     if (tr->perm) {
@@ -728,8 +817,7 @@ void ekn_trainer_free(ekn_trainer *tr)
     free(tr->by);
     free(tr->blab);
     free(tr->babs);
-    free(tr->dout);
-    free(tr->gtmp);
+    free_device_batch(tr);
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
@@ -751,7 +839,7 @@ static int switch_optimizer(ekn_trainer *tr, const char *line)
     ekn_optim o;
     ekn_err e = {0};
     if (k < 1) ekn_err_set(&e, EKN_EXIT_USAGE, "'optimizer' needs a name (%s)", ekn_optim_names());
-    if (k < 1 || ekn_optim_create(&o, name, tr->net.nparams, k == 2 ? params : NULL, &e)) {
+    if (k < 1 || ekn_optim_create_on(&o, name, tr->net.nparams, k == 2 ? params : NULL, tr->net.ops, &e)) {
         ekn_warn("'%s': %s; keeping '%s'", tr->cfg.control_path, e.msg, tr->opt.vt->name);
         return -1;
     }
@@ -893,12 +981,17 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             ekn_info("step %lld: the training stream has ended", (long long)tr->step);
             break;
         }
+        /* the host made this batch while the GPU finished the last step; a
+         * failure there (or out of memory) shows here, before more is queued */
+        if (ekn_ops_check(tr->net.ops, err)) return -1;
+        upload_batch(tr);
         int gain_now = c->gain_every > 0 && (tr->step + 1) % c->gain_every == 0;
         double before_det = gain_now ? batch_loss_eval(tr) : NAN;
         ekn_hyper h = {tr->lr, tr->momentum, c->weight_decay};
         double loss;
         if (tr->opt.vt->step(&tr->opt, tr->net.theta, tr->net.grad, tr->net.decay, &h, objective, tr, &loss, err))
             return -1;
+        if (!isfinite(loss) && ekn_ops_check(tr->net.ops, err)) return -1;
         if (!isfinite(loss)) {
             ekn_progress_end(&prog);
             return ekn_err_set(err, EKN_EXIT_FAIL,
@@ -941,7 +1034,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         ekn_progress_update(&prog, (uint64_t)tr->step, extra);
     }
     ekn_progress_end(&prog);
-    rc = ekn_trainer_save(tr, err);
+    rc = ekn_ops_check(tr->net.ops, err) || ekn_trainer_save(tr, err) ? -1 : 0;
     tr->elapsed_before += ekn_now() - start;
     tr->run_start = 0;
     return rc;

@@ -67,6 +67,7 @@ typedef struct ekn_train_config {
     int64_t log_every, val_every, save_every, gain_every;
     long val_examples;        /* 0 = all (img-img: number of fixed patches) */
     int stop_on_nan;
+    const ekn_ops *ops;       /* where to compute: NULL = ekn_ops_default() (the CPU); ekn_ops_cuda() for a GPU */
 } ekn_train_config;
 
 typedef struct ekn_trainer {
@@ -92,9 +93,14 @@ typedef struct ekn_trainer {
     double elapsed_before;    /* seconds trained before this run (resume) */
     double run_start;         /* ekn_now() when this run started, 0 outside a run */
     /* batch buffers, allocated once */
-    float *bx, *bt, *dout, *gtmp;
+    float *bx, *bt;           /* host */
     int32_t *by;
     uint8_t *blab, *babs;     /* lazy-label masks of the batch, (batch, classes) */
+    /* in the ops table's memory: the batch (== the host buffers on the CPU), gradients, class weights */
+    float *dev_x, *dev_t, *dout, *gtmp, *dev_cw;
+    int32_t *dev_y;
+    uint8_t *dev_lab, *dev_abs;
+    float *host_out;          /* GPU: a batch of outputs on the host (validation's confusion counts) */
     float *val_x;             /* img-img: fixed validation patches */
     int32_t *val_y;
     float *val_t;

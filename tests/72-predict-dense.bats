@@ -334,7 +334,7 @@ es.write(open("bad.ekn", "ab"), "label", np.zeros((2, 13, 20), np.int32))
 }
 
 @test "bash completion offers --dense, --tile=, --max-memory= and the --pad modes" {
-    complete_words ekn-predict --de
+    complete_words ekn-predict --den
     [[ ${COMPREPLY[*]} == --dense ]]
     complete_words ekn-predict --ti
     [[ ${COMPREPLY[*]} == --tile= ]]

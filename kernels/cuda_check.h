@@ -26,6 +26,10 @@ bool ekn_cublas_ok(cublasStatus_t s, const char *call);
 // kernel runs shows at the next synchronising call.
 bool ekn_launch_ok(const char *kernel);
 
+// The compute precision of convolutions and matrix products
+// (ekn_cuda_set_precision, lib/ops.h); storage is always FP32.
+int ekn_cuda_precision(void);
+
 cudnnHandle_t ekn_cudnn_handle(void);   // NULL after a recorded failure
 cublasHandle_t ekn_cublas_handle(void); // NULL after a recorded failure
 

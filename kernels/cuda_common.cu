@@ -8,6 +8,11 @@ extern "C" {
 #include "ops.h"
 }
 
+static int precision = EKN_PRECISION_FP32;
+
+extern "C" void ekn_cuda_set_precision(int p) { precision = p; }
+int ekn_cuda_precision(void) { return precision; }
+
 static char first_error[512];
 static int have_error;
 

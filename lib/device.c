@@ -108,13 +108,23 @@ void ekn_device_release(const ekn_device *dev, void **dev_ptr, size_t *cap)
     *cap = 0;
 }
 
-int ekn_device_ops(const char *s, const ekn_ops **ops, ekn_err *err)
+int ekn_device_ops(const char *s, const char *precision, const ekn_ops **ops, ekn_err *err)
 {
+    static const char *names[] = {"fp32", "tf32", "fp16"};
+    int p = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(precision, names[i])) p = i;
+    if (p < 0)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "unknown precision '%s' (expected fp32, tf32 or fp16)", precision);
     ekn_device dev;
     if (ekn_device_parse(s, &dev, err)) return -1;
     *ops = dev.is_cuda ? ekn_ops_cuda() : ekn_ops_default();
     if (!*ops) return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': this ekn was built without CUDA (CUDA=0)", s);
+    if (dev.is_cuda) ekn_cuda_set_precision(p);
+    else if (p != EKN_PRECISION_FP32)
+        ekn_warn("--precision %s applies to a GPU only; the CPU computes in FP32", precision);
     char buf[256];
-    ekn_info("device %s, kernels %s", ekn_device_describe(&dev, buf, sizeof buf), (*ops)->name);
+    ekn_info("device %s, kernels %s, precision %s", ekn_device_describe(&dev, buf, sizeof buf), (*ops)->name,
+             names[dev.is_cuda ? p : 0]);
     return 0;
 }

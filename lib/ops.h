@@ -99,6 +99,17 @@ const ekn_ops *ekn_ops_default(void);
 struct ekn_err;
 const ekn_ops *ekn_ops_cuda(void);
 int ekn_cuda_last_error(struct ekn_err *err);
+/* The compute precision of the CUDA table's convolutions (cuDNN) and
+ * matrix products (cuBLAS); tensors, parameters and optimiser state stay
+ * FP32 (the master weights), and so do the other kernels:
+ *   FP32  plain FP32 arithmetic (the default; agrees with the CPU to 1e-4)
+ *   TF32  tensor cores, inputs rounded to TF32 (10-bit mantissa), FP32 sums
+ *   FP16  tensor cores, inputs converted to FP16, FP32 sums
+ * Set it before the first op: convolution plans keep the precision they
+ * were made with.  A no-op in builds without CUDA. */
+enum { EKN_PRECISION_FP32, EKN_PRECISION_TF32, EKN_PRECISION_FP16 };
+void ekn_cuda_set_precision(int precision);
+
 /* ops->check(err), or 0 for a table without one. */
 int ekn_ops_check(const ekn_ops *ops, struct ekn_err *err);
 #endif

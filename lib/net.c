@@ -96,6 +96,8 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
                !(net->host_theta = malloc((off ? off : 1) * sizeof(float)));
     }
     if (fail) {
+        ekn_err why = {0};
+        ekn_ops_check(ops, &why); /* clears the device's record of the failed allocation */
         ekn_net_free(net);
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory building the network for batch %d: it needs %.1f MiB "
                            "(ekn-calc --batch %d); try a smaller --batch%s",

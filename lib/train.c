@@ -229,8 +229,10 @@ static int alloc_device_batch(ekn_trainer *tr, size_t B, size_t ls, ekn_err *err
                (tr->cfg.nclass_weights && !(tr->dev_cw = ops->alloc(C * sizeof(float)))) ||
                !(tr->host_out = malloc(B * tr->net.out_size * sizeof(float)));
     if (fail) {
-        if (ekn_ops_check(ops, err)) return -1;
-        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
+        ekn_err why = {0};
+        ekn_ops_check(ops, &why);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of device memory for the buffers of batch %zu%s%s; try a smaller --batch",
+                           B, why.msg[0] ? ": " : "", why.msg);
     }
     if (tr->dev_cw) ops->upload(tr->dev_cw, tr->cfg.class_weights, C * sizeof(float));
     return 0;

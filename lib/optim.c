@@ -4,8 +4,8 @@
 #include "optim.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,14 +70,19 @@ static int parse_params(ekn_optim *o, const char *text, ekn_err *err)
  * error names the bytes (and, for a device, what the device said). */
 static float *alloc_vector(const ekn_ops *ops, size_t floats, ekn_err *err)
 {
+    if (floats > SIZE_MAX / sizeof(float)) {
+        ekn_err_set(err, EKN_EXIT_FAIL, "optimiser state of %zu floats is too large", floats);
+        return NULL;
+    }
     size_t bytes = (floats ? floats : 1) * sizeof(float);
-    float *p = floats <= SIZE_MAX / sizeof(float) ? ops->alloc(bytes) : NULL;
+    float *p = ops->alloc(bytes);
     if (p) return p;
     ekn_err why = {0};
-    if (!ops->host && ekn_cuda_last_error(&why) < 0)
-        ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the optimiser state: %zu floats (%s)", floats, why.msg);
+    if (ops == ekn_ops_cuda() && ekn_cuda_last_error(&why) < 0)
+        ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory for the optimiser state: %zu bytes (%s)", ops->name, bytes,
+                    why.msg);
     else
-        ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the optimiser state: %zu bytes", bytes);
+        ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory for the optimiser state: %zu bytes", ops->name, bytes);
     return NULL;
 }
 

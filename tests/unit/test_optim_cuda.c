@@ -426,9 +426,10 @@ static void test_whole_optimisers(uint64_t *st)
     for (size_t i = 0; i < (size_t)QK * QN; i++) qu[i] = tmp[i];
     tu_fill(st, theta0, QN, -1, 1);
     for (size_t i = 0; i < QN; i++) decay[i] = (float)(i % 3) * 0.5f;
-    static const char *const cases[][2] = {{"sgd", NULL},  {"nesterov", NULL}, {"rprop", NULL},
-                                           {"cg", NULL},   {"cg", "restart=0"}, {"lbfgs", NULL},
-                                           {"lbfgs", "restart=0,m=5"}, {"adam", NULL}, {"adamw", NULL}};
+    static const char *const cases[][2] = {
+        {"sgd", NULL}, {"nesterov", NULL}, {"rprop", NULL}, {"cg", NULL}, {"cg", "restart=0"},
+        {"lbfgs", NULL}, {"lbfgs", "restart=0,m=5"}, {"adam", NULL}, {"adamw", NULL},
+    };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) whole_case(cases[k][0], cases[k][1], theta0, decay);
     free(qh), free(qc), free(qu), free(theta0), free(decay), free(tmp);
 }

@@ -28,9 +28,11 @@
  * cuBLAS may fuse).  Dropout and noise must be bit-identical.  The dot
  * product: relative 1e-10 (both accumulate in double, in another order).
  *
- * WRITTEN WITHOUT A GPU: compiled, never run on a device; exits 77 (skip)
- * without one.  EKN_TEST_FAKE_DEVICE=cpu runs it on host memory with host
- * transcriptions of the kernels (below), to test this file's logic only.
+ * Exits 77 (skip) without a device.  The whole-optimiser part and
+ * kernels/vec_cuda.cu were WRITTEN WITHOUT A GPU (compiled, not yet run on
+ * one).  EKN_TEST_FAKE_DEVICE=cpu runs everything on host memory, the cpu
+ * table in place of the cuda one and host transcriptions of the kernels
+ * (below), to test this file's logic only.
  *
  * Plain C (no cmocka): exit 0 all agree, 1 a mismatch or a CUDA error. */
 #include <math.h>

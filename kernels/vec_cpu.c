@@ -1,3 +1,8 @@
+/* ekn_vec_cpu (kernels/vec.h): the optimisers' loops on host arrays.  Each
+ * is written exactly as the optimiser wrote it inline, because checkpoints
+ * and resumed runs depend on the same roundings. */
+#include <math.h>
+
 #include "vec.h"
 
 static double dot_cpu(size_t n, const float *a, const float *b)
@@ -7,7 +12,126 @@ static double dot_cpu(size_t n, const float *a, const float *b)
     return s;
 }
 
+static void axpy_cpu(size_t n, float alpha, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+static void scale_cpu(size_t n, float *x, float a)
+{
+    for (size_t i = 0; i < n; i++) x[i] *= a;
+}
+
+static void neg_cpu(size_t n, float *dst, const float *src)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = -src[i];
+}
+
+static void lincomb_cpu(size_t n, float *dst, const float *x0, float t, const float *dir)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = x0[i] + t * dir[i];
+}
+
+static double decay_penalty_cpu(size_t n, const float *theta, float *grad, const float *decay, float lam)
+{
+    double pen = 0;
+    for (size_t i = 0; i < n; i++) {
+        float ld = lam * decay[i];
+        pen += (double)ld * theta[i] * theta[i];
+        grad[i] += ld * theta[i];
+    }
+    return pen;
+}
+
+static void sgd_cpu(size_t n, float *theta, const float *grad, float *v, const float *decay, float lr, float mu,
+                    float wd, int nesterov)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i] = grad[i] + mu * v[i];
+        float dir = nesterov ? grad[i] + mu * v[i] : v[i];
+        theta[i] -= lr * (dir + wd * decay[i] * theta[i]);
+    }
+}
+
+static void rprop_cpu(size_t n, float *theta, const float *grad, float *prev, float *step, const float *decay,
+                      float wd, double eta_plus, double eta_minus, double delta_min, double delta_max, double delta0,
+                      double *mean_step)
+{
+    const float up = (float)eta_plus, down = (float)eta_minus, lo = (float)delta_min, hi = (float)delta_max;
+    const float first = fminf(fmaxf((float)delta0, lo), hi);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i] + wd * decay[i] * theta[i];
+        /* a zero step size is fresh state: sizes never fall below delta_min > 0 */
+        float d = step[i] > 0 ? step[i] : first;
+        float s = prev[i] * g;
+        if (s > 0) d = fminf(d * up, hi);
+        else if (s < 0) {
+            d = fmaxf(d * down, lo);
+            g = 0;
+        }
+        if (g > 0) theta[i] -= d;
+        else if (g < 0) theta[i] += d;
+        prev[i] = g;
+        step[i] = d;
+        sum += d;
+    }
+    if (mean_step) *mean_step = n ? sum / (double)n : NAN;
+}
+
+static void adam_cpu(size_t n, float *theta, const float *grad, float *m, float *v, const float *decay, float lr,
+                     float wd, double beta1, double beta2, double eps, double t, int decoupled)
+{
+    const float c1 = (float)(1.0 / (1.0 - pow(beta1, t))), c2 = (float)(1.0 / (1.0 - pow(beta2, t)));
+    const float fb1 = (float)beta1, fb2 = (float)beta2, feps = (float)eps;
+    for (size_t i = 0; i < n; i++) {
+        float wdi = wd * decay[i] * theta[i];
+        float g = decoupled ? grad[i] : grad[i] + wdi;
+        m[i] = fb1 * m[i] + (1 - fb1) * g;
+        v[i] = fb2 * v[i] + (1 - fb2) * g * g;
+        float upd = (m[i] * c1) / (sqrtf(v[i] * c2) + feps);
+        theta[i] -= lr * (decoupled ? upd + wdi : upd);
+    }
+}
+
+static double pr_numerator_cpu(size_t n, const float *g, const float *gp)
+{
+    double num = 0;
+    for (size_t i = 0; i < n; i++) num += (double)g[i] * ((double)g[i] - gp[i]);
+    return num;
+}
+
+static void cg_direction_cpu(size_t n, float *dir, const float *g, float beta)
+{
+    for (size_t i = 0; i < n; i++) dir[i] = -g[i] + beta * dir[i];
+}
+
+static void lbfgs_pair_cpu(size_t n, float *s, float *y, const float *theta, const float *x0, const float *g,
+                           const float *g0, double ys_yy[2])
+{
+    double ys = 0, yy = 0;
+    for (size_t i = 0; i < n; i++) {
+        s[i] = theta[i] - x0[i];
+        y[i] = g[i] - g0[i];
+        ys += (double)y[i] * s[i];
+        yy += (double)y[i] * y[i];
+    }
+    ys_yy[0] = ys;
+    ys_yy[1] = yy;
+}
+
 const ekn_vec_ops ekn_vec_cpu = {
     .name = "cpu",
     .dot = dot_cpu,
+    .axpy = axpy_cpu,
+    .scale = scale_cpu,
+    .neg = neg_cpu,
+    .lincomb = lincomb_cpu,
+    .decay_penalty = decay_penalty_cpu,
+    .sgd = sgd_cpu,
+    .rprop = rprop_cpu,
+    .adam = adam_cpu,
+    .pr_numerator = pr_numerator_cpu,
+    .cg_direction = cg_direction_cpu,
+    .lbfgs_pair = lbfgs_pair_cpu,
 };

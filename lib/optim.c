@@ -1,9 +1,11 @@
 /* optim: the registry of optimisers, their key=value parameters and the
- * allocation of their state; the update rules live in optim_*.c. */
+ * allocation of their state in the ops table's memory; the update rules
+ * live in optim_*.c, their vector work in kernels/vec*. */
 #include "optim.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,12 @@ static const char *known_keys(const ekn_optim_vt *vt, char *buf, size_t cap)
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", vt->params[k].key);
     if (!vt->nparam) snprintf(buf, cap, "none");
     return buf;
+}
+
+static int fail_create(ekn_optim *o, int rc)
+{
+    ekn_optim_free(o);
+    return rc;
 }
 
 /* "key=value,key=value" into o->p, after the defaults. */
@@ -58,12 +66,34 @@ static int parse_params(ekn_optim *o, const char *text, ekn_err *err)
     return 0;
 }
 
-int ekn_optim_create(ekn_optim *o, const char *name, size_t n, const char *params, ekn_err *err)
+/* One state or work vector of `floats` floats in ops memory; on failure the
+ * error names the bytes (and, for a device, what the device said). */
+static float *alloc_vector(const ekn_ops *ops, size_t floats, ekn_err *err)
+{
+    if (floats > SIZE_MAX / sizeof(float)) {
+        ekn_err_set(err, EKN_EXIT_FAIL, "optimiser state of %zu floats is too large", floats);
+        return NULL;
+    }
+    size_t bytes = (floats ? floats : 1) * sizeof(float);
+    float *p = ops->alloc(bytes);
+    if (p) return p;
+    ekn_err why = {0};
+    if (ops == ekn_ops_cuda() && ekn_cuda_last_error(&why) < 0)
+        ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory for the optimiser state: %zu bytes (%s)", ops->name, bytes,
+                    why.msg);
+    else
+        ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory for the optimiser state: %zu bytes", ops->name, bytes);
+    return NULL;
+}
+
+int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops,
+                        ekn_err *err)
 {
     memset(o, 0, sizeof *o);
     for (size_t k = 0; k < sizeof all / sizeof *all; k++) {
         if (strcmp(all[k]->name, name)) continue;
         o->vt = all[k];
+        o->ops = ops;
         o->n = n;
         if (parse_params(o, params, err)) {
             o->vt = NULL;
@@ -72,23 +102,31 @@ int ekn_optim_create(ekn_optim *o, const char *name, size_t n, const char *param
         for (int s = 0; s < o->vt->nstate; s++) {
             int rp = o->vt->state_rows_param[s];
             o->state_rows[s] = rp < 0 ? 1 : (size_t)o->p[rp];
-            if (!(o->state[s] = calloc(n && o->state_rows[s] ? n * o->state_rows[s] : 1, sizeof(float)))) goto oom;
+            size_t rows = o->state_rows[s];
+            if (n && rows > SIZE_MAX / n)
+                return fail_create(o, ekn_err_set(err, EKN_EXIT_FAIL, "optimiser state of %zu x %zu floats is too large",
+                                                  rows, n));
+            if (!(o->state[s] = alloc_vector(ops, n * rows, err))) return fail_create(o, -1);
         }
         for (int w = 0; w < o->vt->nwork; w++)
-            if (!(o->work[w] = calloc(n ? n : 1, sizeof(float)))) goto oom;
+            if (!(o->work[w] = alloc_vector(ops, n, err))) return fail_create(o, -1);
         o->diag.step_size = o->diag.beta = NAN;
         return 0;
     }
     return ekn_err_set(err, EKN_EXIT_USAGE, "unknown optimiser '%s' (known: %s)", name, ekn_optim_names());
-oom:
-    ekn_optim_free(o);
-    return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the optimiser state");
+}
+
+int ekn_optim_create(ekn_optim *o, const char *name, size_t n, const char *params, ekn_err *err)
+{
+    return ekn_optim_create_on(o, name, n, params, ekn_ops_cpu(), err);
 }
 
 void ekn_optim_free(ekn_optim *o)
 {
-    for (int s = 0; s < EKN_OPTIM_MAX_STATE; s++) free(o->state[s]);
-    for (int w = 0; w < EKN_OPTIM_MAX_WORK; w++) free(o->work[w]);
+    if (o->ops) {
+        for (int s = 0; s < EKN_OPTIM_MAX_STATE; s++) o->ops->free(o->state[s]);
+        for (int w = 0; w < EKN_OPTIM_MAX_WORK; w++) o->ops->free(o->work[w]);
+    }
     memset(o, 0, sizeof *o);
 }
 
@@ -113,12 +151,6 @@ double ekn_optim_eval_decayed(ekn_optim *o, ekn_objective f, void *ctx, const fl
     o->diag.evals++;
     if (data_loss) *data_loss = loss;
     if (lambda == 0) return loss;
-    double pen = 0;
-    const float lam = (float)lambda;
-    for (size_t i = 0; i < o->n; i++) {
-        float ld = lam * decay[i];
-        pen += (double)ld * theta[i] * theta[i];
-        grad[i] += ld * theta[i];
-    }
+    double pen = o->ops->vec->decay_penalty(o->n, theta, grad, decay, (float)lambda);
     return loss + 0.5 * pen;
 }

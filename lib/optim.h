@@ -18,6 +18,16 @@
  * create from "key=value,..." text, each with ELEKTRONN's default where it
  * had one (the table in each optimiser's file and ekn-train(1)).
  *
+ * Memory: an optimiser works in the memory of the ops table it was created
+ * on (lib/ops.h): theta, grad, decay and the state and work vectors are host
+ * arrays for the cpu and ref tables and device arrays for cuda, and every
+ * vector operation of a step goes through ops->vec (kernels/vec.h).  The
+ * objective gets theta and grad in that memory too.  Only scalars live on
+ * the host (o->scalar, o->hist, the hyperparameters); parameters leave the
+ * device only through ekn_optim_save.  With a device table, ask
+ * ekn_cuda_last_error() after a step: the vector operations record their
+ * failures there.
+ *
  * Weight decay: parameter i is decayed by lambda * decay[i] (decay[] holds
  * the layer's multiplier for weights and 0 for biases).  How it enters
  * differs by optimiser and is documented in ekn-train(1):
@@ -30,8 +40,11 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "ops.h"
+#include "vec.h"
 
-/* Evaluates the loss at theta and OVERWRITES grad with dL/dtheta. */
+/* Evaluates the loss at theta and OVERWRITES grad with dL/dtheta (both in
+ * the memory of the optimiser's ops table). */
 typedef double (*ekn_objective)(void *ctx, const float *theta, float *grad);
 
 typedef struct ekn_hyper {
@@ -80,19 +93,24 @@ typedef struct ekn_optim_vt {
 
 struct ekn_optim {
     const ekn_optim_vt *vt;
+    const ekn_ops *ops; /* whose memory state and work are in, whose vec does the steps */
     size_t n;
-    float *state[EKN_OPTIM_MAX_STATE];
+    float *state[EKN_OPTIM_MAX_STATE]; /* ops memory */
     size_t state_rows[EKN_OPTIM_MAX_STATE];
     double scalar[EKN_OPTIM_MAX_SCALAR];
     double p[EKN_OPTIM_MAX_PARAM]; /* the vt's params, in its order */
-    float *work[EKN_OPTIM_MAX_WORK];
-    double hist[EKN_OPTIM_MAX_HISTORY]; /* scratch of the l-BFGS two-loop recursion */
+    float *work[EKN_OPTIM_MAX_WORK];      /* ops memory */
+    double hist[EKN_OPTIM_MAX_HISTORY]; /* host scratch of the l-BFGS two-loop recursion */
     ekn_optim_diag diag;
 };
 
 /* name: one of ekn_optim_names(); params: "key=value,..." or NULL for the
  * defaults.  Unknown names and keys and out-of-range values are usage
- * errors (EKN_EXIT_USAGE) naming what is valid.  State starts at zero. */
+ * errors (EKN_EXIT_USAGE) naming what is valid.  State starts at zero, in
+ * ops's memory; when that runs out, EKN_EXIT_FAIL naming the bytes.
+ * ekn_optim_create is ekn_optim_create_on with ekn_ops_cpu(). */
+int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops,
+                        ekn_err *err);
 int ekn_optim_create(ekn_optim *o, const char *name, size_t n, const char *params, ekn_err *err);
 void ekn_optim_free(ekn_optim *o);
 /* "sgd|nesterov|rprop|cg|lbfgs|adam|adamw" (what --optimizer accepts). */
@@ -104,7 +122,9 @@ double ekn_optim_param_value(const ekn_optim *o, const char *key);
 int ekn_optim_describe(const ekn_optim *o, char *buf, size_t cap);
 
 /* Checkpoints (HDF5, lib/h5.h): /optimizer/name, /optimizer/params, one
- * dataset per state vector and scalar, by name.  Loading a checkpoint
+ * dataset per state vector and scalar, by name.  State goes through a host
+ * buffer allocated here (ops->download, ops->upload), so the file is the
+ * same whichever table wrote it, and loads into any.  Loading a checkpoint
  * written by another optimiser leaves this one's fresh state: that is how
  * a run switches optimiser. */
 struct ekn_h5;
@@ -116,10 +136,12 @@ int ekn_optim_load(ekn_optim *o, struct ekn_h5 *h, ekn_err *err);
 extern const ekn_optim_vt ekn_optim_sgd, ekn_optim_nesterov, ekn_optim_rprop, ekn_optim_cg, ekn_optim_lbfgs,
     ekn_optim_adam, ekn_optim_adamw;
 
-/* f plus lambda/2 sum d theta^2, with lambda d theta added to grad; counts
- * the evaluation in o->diag.evals and stores the data loss in *data_loss
- * when it is not NULL. */
+/* f plus lambda/2 sum d theta^2, with lambda d theta added to grad (through
+ * o->ops->vec); counts the evaluation in o->diag.evals and stores the data
+ * loss in *data_loss when it is not NULL. */
 double ekn_optim_eval_decayed(ekn_optim *o, ekn_objective f, void *ctx, const float *theta, float *grad,
                               const float *decay, double lambda, double *data_loss);
-double ekn_optim_dot(const float *a, const float *b, size_t n); /* accumulated in double */
+/* sum a[i] b[i] of HOST arrays, accumulated in double (the tests' oracle;
+ * steps use o->ops->vec->dot) */
+double ekn_optim_dot(const float *a, const float *b, size_t n);
 #endif

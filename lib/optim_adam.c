@@ -8,8 +8,6 @@
  * theta <- theta - lr lambda d theta beside the step, the same for every
  * parameter whatever its gradient history.  The bias corrections make the
  * first step lr g / (|g| + eps), about lr in every coordinate. */
-#include <math.h>
-
 #include "optim.h"
 
 enum { P_BETA1, P_BETA2, P_EPS };
@@ -19,20 +17,9 @@ static int adam_common(ekn_optim *o, float *theta, float *grad, const float *dec
 {
     o->diag.evals = 0;
     *loss = ekn_optim_eval_decayed(o, f, ctx, theta, grad, decay, 0, NULL);
-    float *m = o->state[0], *v = o->state[1];
     double t = o->scalar[0] += 1;
-    const double b1 = o->p[P_BETA1], b2 = o->p[P_BETA2];
-    const float c1 = (float)(1.0 / (1.0 - pow(b1, t))), c2 = (float)(1.0 / (1.0 - pow(b2, t)));
-    const float fb1 = (float)b1, fb2 = (float)b2, eps = (float)o->p[P_EPS];
-    const float lr = (float)h->lr, wd = (float)h->weight_decay;
-    for (size_t i = 0; i < o->n; i++) {
-        float wdi = wd * decay[i] * theta[i];
-        float g = decoupled ? grad[i] : grad[i] + wdi;
-        m[i] = fb1 * m[i] + (1 - fb1) * g;
-        v[i] = fb2 * v[i] + (1 - fb2) * g * g;
-        float upd = (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
-        theta[i] -= lr * (decoupled ? upd + wdi : upd);
-    }
+    o->ops->vec->adam(o->n, theta, grad, o->state[0], o->state[1], decay, (float)h->lr, (float)h->weight_decay,
+                      o->p[P_BETA1], o->p[P_BETA2], o->p[P_EPS], t, decoupled);
     return 0;
 }
 

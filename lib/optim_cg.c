@@ -11,7 +11,6 @@
  * qualifies the iterate stays where it was: the batch's loss never rises.
  * The step along dir is not normalised, so max_step acts as a rate. */
 #include <math.h>
-#include <string.h>
 
 #include "optim.h"
 
@@ -24,6 +23,7 @@ static int cg_step(ekn_optim *o, float *theta, float *grad, const float *decay, 
 {
     (void)err;
     const size_t n = o->n;
+    const ekn_vec_ops *V = o->ops->vec;
     float *dir = o->state[S_DIR], *gp = o->state[S_PREV_GRAD], *x0 = o->work[0];
     const double alpha = o->p[P_ALPHA], shrink = o->p[P_BETA], tmax = o->p[P_MAX_STEP], tmin = o->p[P_MIN_STEP];
     const double lambda = h->weight_decay;
@@ -36,33 +36,30 @@ static int cg_step(ekn_optim *o, float *theta, float *grad, const float *decay, 
     for (int it = 0; it < (int)o->p[P_N_STEPS]; it++) {
         double beta = 0;
         if (!steepest) {
-            double gg = ekn_optim_dot(gp, gp, n), num = 0;
-            for (size_t i = 0; i < n; i++) num += (double)grad[i] * ((double)grad[i] - gp[i]);
+            double gg = V->dot(n, gp, gp), num = V->pr_numerator(n, grad, gp);
             beta = gg > 0 ? fmax(0, num / gg) : 0;
         }
-        const float fb = (float)beta;
         if (steepest)
-            for (size_t i = 0; i < n; i++) dir[i] = -grad[i];
+            V->neg(n, dir, grad);
         else
-            for (size_t i = 0; i < n; i++) dir[i] = -grad[i] + fb * dir[i];
-        double gd = ekn_optim_dot(grad, dir, n);
+            V->cg_direction(n, dir, grad, (float)beta);
+        double gd = V->dot(n, grad, dir);
         if (!(gd < 0)) {
             /* not a descent direction: restart along -g */
             beta = 0;
-            for (size_t i = 0; i < n; i++) dir[i] = -grad[i];
-            gd = -ekn_optim_dot(grad, grad, n);
+            V->neg(n, dir, grad);
+            gd = -V->dot(n, grad, grad);
             steepest = 1;
         }
         o->diag.beta = beta;
         if (gd == 0) break; /* a stationary point of the batch */
-        memcpy(gp, grad, n * sizeof *gp);
-        memcpy(x0, theta, n * sizeof *x0);
+        o->ops->copy(gp, grad, n * sizeof *gp);
+        o->ops->copy(x0, theta, n * sizeof *x0);
         o->scalar[C_HAVE_DIR] = 1;
         double t = tmax;
         int ok = 0;
         for (int k = 0; k < tries; k++, t *= shrink) {
-            const float ft = (float)t;
-            for (size_t i = 0; i < n; i++) theta[i] = x0[i] + ft * dir[i];
+            V->lincomb(n, theta, x0, (float)t, dir);
             double Ft = ekn_optim_eval_decayed(o, f, ctx, theta, grad, decay, lambda, NULL);
             if (Ft <= F + alpha * t * gd) {
                 F = Ft;
@@ -71,8 +68,8 @@ static int cg_step(ekn_optim *o, float *theta, float *grad, const float *decay, 
             }
         }
         if (!ok) {
-            memcpy(theta, x0, n * sizeof *theta);
-            memcpy(grad, gp, n * sizeof *grad);
+            o->ops->copy(theta, x0, n * sizeof *theta);
+            o->ops->copy(grad, gp, n * sizeof *grad);
             o->diag.step_size = 0;
             o->scalar[C_HAVE_DIR] = 0;
             if (steepest) break; /* even -g gains nothing at min_step */

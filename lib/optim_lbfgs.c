@@ -12,7 +12,6 @@
  * restart=1 (scipy's fmin_l_bfgs_b as ELEKTRONN called it) the history is
  * cleared at each new batch; restart=0 keeps it across batches. */
 #include <math.h>
-#include <string.h>
 
 #include "optim.h"
 
@@ -36,12 +35,11 @@ typedef struct line {
 static double phi_at(line *L, double t, double *dphi)
 {
     ekn_optim *o = L->o;
-    const float *x0 = o->work[W_X0], *dir = o->work[W_DIR];
-    const float ft = (float)t;
-    for (size_t i = 0; i < o->n; i++) L->theta[i] = x0[i] + ft * dir[i];
+    const float *dir = o->work[W_DIR];
+    o->ops->vec->lincomb(o->n, L->theta, o->work[W_X0], (float)t, dir);
     L->evals_left--;
     double v = ekn_optim_eval_decayed(o, L->f, L->ctx, L->theta, L->grad, L->decay, L->lambda, NULL);
-    *dphi = ekn_optim_dot(L->grad, dir, o->n);
+    *dphi = o->ops->vec->dot(o->n, L->grad, dir);
     return v;
 }
 
@@ -87,7 +85,7 @@ static double wolfe_search(line *L, double t, double c1, double c2, double *phi)
             *phi = cur.phi;
             return t;
         }
-        memcpy(glo, L->grad, o->n * sizeof *glo);
+        o->ops->copy(glo, L->grad, o->n * sizeof *glo);
         have_lo = 1;
         if (cur.dphi >= 0) {
             lo = cur;
@@ -113,15 +111,13 @@ static double wolfe_search(line *L, double t, double c1, double c2, double *phi)
         }
         if (cur.dphi * (hi.t - lo.t) >= 0) hi = lo;
         lo = cur;
-        memcpy(glo, L->grad, o->n * sizeof *glo);
+        o->ops->copy(glo, L->grad, o->n * sizeof *glo);
         have_lo = 1;
     }
     if (!have_lo || lo.t <= 0) return 0;
     /* out of evaluations: settle for the best point with sufficient decrease */
-    const float *x0 = o->work[W_X0], *dir = o->work[W_DIR];
-    const float ft = (float)lo.t;
-    for (size_t i = 0; i < o->n; i++) L->theta[i] = x0[i] + ft * dir[i];
-    memcpy(L->grad, glo, o->n * sizeof *glo);
+    o->ops->vec->lincomb(o->n, L->theta, o->work[W_X0], (float)lo.t, o->work[W_DIR]);
+    o->ops->copy(L->grad, glo, o->n * sizeof *glo);
     *phi = lo.phi;
     return lo.t;
 }
@@ -132,28 +128,26 @@ static float *row(ekn_optim *o, int s, int k) { return o->state[s] + (size_t)k *
 static void two_loop(ekn_optim *o, const float *grad, float *dir)
 {
     const size_t n = o->n;
+    const ekn_vec_ops *V = o->ops->vec;
     const int m = (int)o->p[P_M], count = (int)o->scalar[C_COUNT], head = (int)o->scalar[C_HEAD];
-    for (size_t i = 0; i < n; i++) dir[i] = -grad[i];
+    V->neg(n, dir, grad);
     for (int k = 0; k < count; k++) {
         int r = (head - 1 - k + 2 * m) % m;
         const float *s = row(o, S_S, r), *y = row(o, S_Y, r);
-        double a = ekn_optim_dot(s, dir, n) / ekn_optim_dot(y, s, n);
+        double a = V->dot(n, s, dir) / V->dot(n, y, s);
         o->hist[k] = a;
-        const float fa = (float)a;
-        for (size_t i = 0; i < n; i++) dir[i] -= fa * y[i];
+        V->axpy(n, -(float)a, y, dir); /* dir -= a y, rounded alike */
     }
     if (count) {
         int r = (head - 1 + m) % m;
         const float *s = row(o, S_S, r), *y = row(o, S_Y, r);
-        const float gamma = (float)(ekn_optim_dot(s, y, n) / ekn_optim_dot(y, y, n));
-        for (size_t i = 0; i < n; i++) dir[i] *= gamma;
+        V->scale(n, dir, (float)(V->dot(n, s, y) / V->dot(n, y, y)));
     }
     for (int k = count - 1; k >= 0; k--) {
         int r = (head - 1 - k + 2 * m) % m;
         const float *s = row(o, S_S, r), *y = row(o, S_Y, r);
-        double b = ekn_optim_dot(y, dir, n) / ekn_optim_dot(y, s, n);
-        const float c = (float)(o->hist[k] - b);
-        for (size_t i = 0; i < n; i++) dir[i] += c * s[i];
+        double b = V->dot(n, y, dir) / V->dot(n, y, s);
+        V->axpy(n, (float)(o->hist[k] - b), s, dir);
     }
 }
 
@@ -162,6 +156,7 @@ static int lbfgs_step(ekn_optim *o, float *theta, float *grad, const float *deca
 {
     (void)err;
     const size_t n = o->n;
+    const ekn_vec_ops *V = o->ops->vec;
     const int m = (int)o->p[P_M];
     float *x0 = o->work[W_X0], *g0 = o->work[W_G0], *dir = o->work[W_DIR];
     line L = {o, theta, grad, decay, h->weight_decay, f, ctx, 0, 0, 0};
@@ -171,25 +166,25 @@ static int lbfgs_step(ekn_optim *o, float *theta, float *grad, const float *deca
     double F = ekn_optim_eval_decayed(o, f, ctx, theta, grad, decay, L.lambda, loss);
     for (int it = 0; it < (int)o->p[P_N_STEPS]; it++) {
         two_loop(o, grad, dir);
-        double gd = ekn_optim_dot(grad, dir, n);
+        double gd = V->dot(n, grad, dir);
         if (!(gd < 0)) {
             /* the history lost positive definiteness in float: forget it */
             o->scalar[C_COUNT] = o->scalar[C_HEAD] = 0;
             two_loop(o, grad, dir);
-            gd = ekn_optim_dot(grad, dir, n);
+            gd = V->dot(n, grad, dir);
         }
         if (!(gd < 0)) break; /* a stationary point of the batch */
         /* without history the first trial moves theta by one unit */
         double t0 = o->scalar[C_COUNT] > 0 ? 1.0 : 1.0 / sqrt(-gd);
-        memcpy(x0, theta, n * sizeof *x0);
-        memcpy(g0, grad, n * sizeof *g0);
+        o->ops->copy(x0, theta, n * sizeof *x0);
+        o->ops->copy(g0, grad, n * sizeof *g0);
         L.phi0 = F;
         L.dphi0 = gd;
         L.evals_left = (int)o->p[P_MAX_EVALS];
         double t = wolfe_search(&L, t0, o->p[P_C1], o->p[P_C2], &F);
         if (t <= 0) {
-            memcpy(theta, x0, n * sizeof *theta);
-            memcpy(grad, g0, n * sizeof *grad);
+            o->ops->copy(theta, x0, n * sizeof *theta);
+            o->ops->copy(grad, g0, n * sizeof *grad);
             o->diag.step_size = 0;
             int had_history = o->scalar[C_COUNT] > 0;
             o->scalar[C_COUNT] = o->scalar[C_HEAD] = 0;
@@ -198,12 +193,9 @@ static int lbfgs_step(ekn_optim *o, float *theta, float *grad, const float *deca
         }
         o->diag.step_size = t;
         int head = (int)o->scalar[C_HEAD];
-        float *s = row(o, S_S, head), *y = row(o, S_Y, head);
-        for (size_t i = 0; i < n; i++) {
-            s[i] = theta[i] - x0[i];
-            y[i] = grad[i] - g0[i];
-        }
-        double ys = ekn_optim_dot(y, s, n), yy = ekn_optim_dot(y, y, n);
+        double ys_yy[2];
+        V->lbfgs_pair(n, row(o, S_S, head), row(o, S_Y, head), theta, x0, grad, g0, ys_yy);
+        double ys = ys_yy[0], yy = ys_yy[1];
         /* keep only pairs of positive curvature, or H stops being positive definite */
         if (ys > 1e-10 * yy && yy > 0) {
             o->scalar[C_HEAD] = (head + 1) % m;

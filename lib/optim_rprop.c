@@ -9,8 +9,6 @@
  * and p <- g.  Storing 0 after a sign change is what makes it iRPROP-: the
  * next step moves with the shrunken size whatever the sign, instead of
  * shrinking again.  Only signs matter, so lr is not used. */
-#include <math.h>
-
 #include "optim.h"
 
 enum { P_ETA_PLUS, P_ETA_MINUS, P_DELTA_MIN, P_DELTA_MAX, P_DELTA0 };
@@ -21,28 +19,9 @@ static int rprop_step(ekn_optim *o, float *theta, float *grad, const float *deca
     (void)err;
     o->diag.evals = 0;
     *loss = ekn_optim_eval_decayed(o, f, ctx, theta, grad, decay, 0, NULL);
-    float *prev = o->state[0], *step = o->state[1];
-    const float up = (float)o->p[P_ETA_PLUS], down = (float)o->p[P_ETA_MINUS];
-    const float lo = (float)o->p[P_DELTA_MIN], hi = (float)o->p[P_DELTA_MAX];
-    const float first = fminf(fmaxf((float)o->p[P_DELTA0], lo), hi), wd = (float)h->weight_decay;
-    double sum = 0;
-    for (size_t i = 0; i < o->n; i++) {
-        float g = grad[i] + wd * decay[i] * theta[i];
-        /* a zero step size is fresh state: sizes never fall below delta_min > 0 */
-        float d = step[i] > 0 ? step[i] : first;
-        float s = prev[i] * g;
-        if (s > 0) d = fminf(d * up, hi);
-        else if (s < 0) {
-            d = fmaxf(d * down, lo);
-            g = 0;
-        }
-        if (g > 0) theta[i] -= d;
-        else if (g < 0) theta[i] += d;
-        prev[i] = g;
-        step[i] = d;
-        sum += d;
-    }
-    o->diag.step_size = o->n ? sum / (double)o->n : NAN;
+    o->ops->vec->rprop(o->n, theta, grad, o->state[0], o->state[1], decay, (float)h->weight_decay,
+                       o->p[P_ETA_PLUS], o->p[P_ETA_MINUS], o->p[P_DELTA_MIN], o->p[P_DELTA_MAX], o->p[P_DELTA0],
+                       &o->diag.step_size);
     return 0;
 }
 

@@ -14,13 +14,8 @@ static int momentum_step(ekn_optim *o, float *theta, float *grad, const float *d
 {
     o->diag.evals = 0;
     *loss = ekn_optim_eval_decayed(o, f, ctx, theta, grad, decay, 0, NULL);
-    float *v = o->state[0];
-    const float mu = (float)h->momentum, lr = (float)h->lr, wd = (float)h->weight_decay;
-    for (size_t i = 0; i < o->n; i++) {
-        v[i] = grad[i] + mu * v[i];
-        float dir = nesterov ? grad[i] + mu * v[i] : v[i];
-        theta[i] -= lr * (dir + wd * decay[i] * theta[i]);
-    }
+    o->ops->vec->sgd(o->n, theta, grad, o->state[0], decay, (float)h->lr, (float)h->momentum,
+                     (float)h->weight_decay, nesterov);
     return 0;
 }
 

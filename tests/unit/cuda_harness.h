@@ -1,8 +1,9 @@
 /* cuda_harness: what the *_cuda tests share: device buffers through the
  * backend of lib/device.h, failure counting, the skip without a device.
  *
- * EKN_TEST_FAKE_DEVICE=cpu swaps the CUDA backend for host memory (and the
- * caller swaps ekn_ops_cuda() for ekn_ops_cpu()), so the test's own logic
+ * EKN_TEST_FAKE_DEVICE=cpu swaps the CUDA backend for host memory and
+ * ch_ops() returns ekn_ops_cpu() instead of ekn_ops_cuda() (tests that call
+ * the CUDA kernels directly swap those themselves), so the test's own logic
  * (geometries, inputs, comparisons) can be exercised on a machine without a
  * GPU; it proves nothing about the CUDA code. */
 #ifndef EKN_CUDA_HARNESS_H
@@ -71,6 +72,17 @@ static void ch_down(void *host, const void *dev, size_t bytes)
 }
 
 static void ch_free(void *d) { ch_be->free(d); }
+
+/* The ops table under test: cuda, or cpu with EKN_TEST_FAKE_DEVICE=cpu. */
+static inline const ekn_ops *ch_ops(void)
+{
+    const ekn_ops *ops = ch_fake ? ekn_ops_cpu() : ekn_ops_cuda();
+    if (!ops) {
+        fprintf(stderr, "%s: a CUDA backend without the cuda ops table\n", ch_test);
+        exit(1);
+    }
+    return ops;
+}
 
 /* After a device op: a recorded CUDA error ends the test. */
 static void ch_check(const char *what)

@@ -199,14 +199,6 @@ static int next_batch(ekn_trainer *tr, ekn_err *err)
     return 1;
 }
 
-/* TEMPORARY until the optimisers run on the ops table's memory (optim-dev branch) */
-static int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops,
-                               ekn_err *err)
-{
-    (void)ops;
-    return ekn_optim_create(o, name, n, params, err);
-}
-
 /* ---- the batch in the ops table's memory ---------------------------------- */
 
 /* On the CPU the dev_ pointers are the host buffers; on a GPU they are

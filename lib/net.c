@@ -98,11 +98,12 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
     if (fail) {
         ekn_err why = {0};
         ekn_ops_check(ops, &why); /* clears the device's record of the failed allocation */
+        double need = ekn_calc_train_bytes(&net->calc, max_batch);
         ekn_net_free(net);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory building the network for batch %d: it needs %.1f MiB "
-                           "(ekn-calc --batch %d); try a smaller --batch%s",
-                           ops->host ? "host" : "device", max_batch, (double)ekn_calc_train_bytes(&net->calc, max_batch) / (1 << 20),
-                           max_batch, spec->mode == EKN_MODE_IMG_IMG ? " or --patch" : "");
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory building the network for batch %d: training needs "
+                           "about %.1f MiB (ekn-calc --batch %d); try a smaller --batch%s",
+                           ops->host ? "host" : "device", max_batch, need / (1 << 20), max_batch,
+                           spec->mode == EKN_MODE_IMG_IMG ? " or --patch" : "");
     }
     float *decay = ops->host ? net->decay : net->host_theta;
     memset(decay, 0, off * sizeof *decay);

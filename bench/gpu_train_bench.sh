@@ -10,7 +10,8 @@
 #            rate is the difference in work over the difference in wall
 #            time, so process start, CUDA start, loading the model and
 #            cuDNN's plans cancel out
-# Data: bench/make_data.py (numpy only), random images and labels.
+# Data: bench/make_data.py (numpy only), random images and labels.  Needs
+# no bc (the GPU machine may lack it).
 # Prints "ekn <net> train|predict <examples/s> <output voxels/s>" on stdout
 # and the commands and logs on stderr.
 #
@@ -49,7 +50,7 @@ train() { # name spec data batch outvox [extra options]
     "${cmd[@]}" >&2
     local r
     r=$(ekn_rate "$TMP/$name.tsv")
-    printf 'ekn %s train %.1f %.0f\n' "$name" "$r" "$(echo "$r * $outvox" | bc -l)"
+    awk -v n="$name" -v r="$r" -v v="$outvox" 'BEGIN { printf "ekn %s train %.1f %.0f\n", n, r, r * v }'
 }
 
 now() { date +%s.%N; }
@@ -65,7 +66,7 @@ predict_time() {
     t0=$(now)
     for ((i = 0; i < copies; i++)); do cat "$TMP/$data"; done | "${cmd[@]}" >&2
     t1=$(now)
-    echo "$t1 - $t0" | bc -l
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
 # output voxels (all class records' elements) of the last prediction

@@ -6,14 +6,24 @@
 #   3. time the example nets' conv layers, forward + backward, through
 #      ekn_ops_cuda (bench/conv_bench_cuda.c) and, when /usr/bin/python3 has
 #      torch with CUDA, the same layers in PyTorch (bench/torch_conv_cuda.py),
-#   4. print a short table, and exit non-zero if a test failed or skipped
+#   4. training examples/s and prediction output voxels/s of the Fashion-MNIST
+#      CNN and the 3D anisotropic net, ekn-train/ekn-predict --device cuda
+#      (bench/gpu_train_bench.sh) beside PyTorch (bench/torch_train_cuda.py),
+#   5. tests/92-train-cuda.bats (100 steps on cpu and cuda, same losses;
+#      same predictions), when bats is there (BATS=path; it says when not),
+#   6. print a short table, and exit non-zero if a test failed or skipped
 #      (a skip means the GPU was not seen; GPU_CHECK_ALLOW_SKIP=1 accepts it).
 # Every step runs under a timeout, so the script cannot hang; together they
-# take about 3 minutes on an H100 (the build is most of it).
+# take about 3 minutes on an H100 (the build is most of it), plus about
+# 2 minutes of training benchmark and CPU-against-GPU tests.
 #
 #   bench/gpu_check.sh     GPU_CHECK_TIMEOUT=180 (seconds per test)
 #                          GPU_CHECK_JOBS=$(nproc) (make -j)
 #                          GPU_CHECK_BENCH_SECONDS=1 (per layer and framework)
+#                          GPU_CHECK_TRAIN_SECONDS=8 (per net and framework)
+#                          BATS=bats (e.g. a carried copy); EKN_CUDA_TEST_FMNIST
+#                          (tests/92-train-cuda.bats: a t10k stream, where the
+#                          Fashion-MNIST package is missing)
 #                          GPU_CHECK_PREBUILT=1: use $BUILD as it is (built
 #                          elsewhere with `make gpu-check-build`): no make, no cc
 #                          PY=python with torch (default: /usr/bin/python3 when
@@ -24,6 +34,7 @@ cd "$(dirname "$0")/.."
 build=${BUILD:-build/release}
 per_test=${GPU_CHECK_TIMEOUT:-180}
 bench_secs=${GPU_CHECK_BENCH_SECONDS:-1}
+train_secs=${GPU_CHECK_TRAIN_SECONDS:-8}
 allow_skip=${GPU_CHECK_ALLOW_SKIP:-0}
 jobs=${GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 4)}
 prebuilt=${GPU_CHECK_PREBUILT:-0}
@@ -132,6 +143,57 @@ case $trc in
 *) echo "gpu_check: torch_conv_cuda.py failed (exit $trc):" >&2; tail -n 5 "$logdir/torch_conv_cuda.log" >&2 ;;
 esac
 
+step "training and prediction benchmark (ekn-train/ekn-predict --device cuda, ${train_secs}s per net)"
+ekn_train_out=$logdir/gpu_train_bench.out
+: >"$ekn_train_out"
+brc=0
+SECONDS_PER_RUN=$train_secs PY="$PY" timeout -k 10 150 bench/gpu_train_bench.sh "$build/bin" >"$ekn_train_out" \
+    2>"$logdir/gpu_train_bench.log" || brc=$?
+[ $brc = 0 ] || { echo "gpu_check: gpu_train_bench.sh failed (exit $brc):" >&2; tail -n 5 "$logdir/gpu_train_bench.log" >&2; }
+cat "$ekn_train_out" >&2
+
+step "training and prediction benchmark (PyTorch)"
+torch_train_out=$logdir/torch_train_cuda.out
+: >"$torch_train_out"
+trc=0
+timeout -k 10 120 "$PY" bench/torch_train_cuda.py "$train_secs" >"$torch_train_out" 2>"$logdir/torch_train_cuda.log" ||
+    trc=$?
+case $trc in
+0) cat "$torch_train_out" >&2 ;;
+77) echo "(no PyTorch with CUDA for $PY: $(tail -n 1 "$logdir/torch_train_cuda.log"))" >&2 ;;
+*) echo "gpu_check: torch_train_cuda.py failed (exit $trc):" >&2; tail -n 5 "$logdir/torch_train_cuda.log" >&2 ;;
+esac
+
+# tests/92-train-cuda.bats: the CPU-vs-GPU training and prediction check.
+# The GPU machine may lack bats: BATS names one carried along (a copy of
+# Debian's /usr/bin/bats with ../lib/bats-core and ../libexec/bats-core
+# beside it; BATS_LIB_PATH for bats-support and bats-assert).
+step "tests/92-train-cuda.bats (cpu against cuda)"
+bats_cmd=${BATS:-bats}
+bats_log=$logdir/92-train-cuda.log
+if ! command -v "$bats_cmd" >/dev/null; then
+    bats_status="NOT RUN (no bats)"
+    echo "gpu_check: bats is not installed (set BATS=path/to/bats): tests/92-train-cuda.bats NOT RUN" >&2
+    [ "$allow_skip" = 1 ] || fail=1
+else
+    brc=0
+    EKN_BIN=$PWD/$build/bin EKN_PYTHON=$PY timeout -k 10 300 "$bats_cmd" tests/92-train-cuda.bats >"$bats_log" 2>&1 ||
+        brc=$?
+    cat "$bats_log" >&2
+    if [ $brc != 0 ]; then
+        bats_status="FAIL($brc)"
+        fail=1
+    elif grep -q '# skip' "$bats_log"; then
+        bats_status=skip
+        [ "$allow_skip" = 1 ] || fail=1
+    else
+        bats_status=ok
+    fi
+fi
+results+=("$(printf '%-28s %-10s %s' 92-train-cuda.bats "$bats_status" \
+    "$({ grep -o 'max relative loss difference [^ ]*\|probabilities [^ ]*' "$bats_log" 2>/dev/null || true; } |
+        awk '{ v = $NF; if (!n++ || v + 0 > m + 0) m = v } END { print n ? m : "-" }')")")
+
 echo
 echo "== gpu_check summary ($(timeout 30 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1))"
 printf '%-28s %-10s %s\n' test status max_rel
@@ -146,4 +208,16 @@ awk '
         printf "%-16s %12s %12s %s\n", $2, $3, $5, t
     }' "$torch_bench" "$ekn_bench"
 [ -s "$ekn_bench" ] || echo "(no ekn benchmark figures)"
+echo
+printf '%-18s %14s %16s %14s %16s %8s\n' "net (${train_secs}s)" "ekn ex/s" "ekn voxels/s" "torch ex/s" \
+    "torch voxels/s" "ekn/torch"
+awk '
+    FILENAME == ARGV[1] { te[$2 " " $3] = $4; tv[$2 " " $3] = $5; next }
+    {
+        k = $2 " " $3
+        t = (k in te) ? sprintf("%14s %16s %8.2f", te[k], tv[k], (te[k] > 0 ? $4 / te[k] : 0)) \
+                      : sprintf("%14s %16s %8s", "-", "-", "-")
+        printf "%-18s %14s %16s %s\n", k, $4, $5, t
+    }' "$torch_train_out" "$ekn_train_out"
+[ -s "$ekn_train_out" ] || echo "(no ekn training figures)"
 exit $fail

@@ -1,24 +1,35 @@
 // ekn_conv_*_cuda (kernels/conv.h): the convolution through cuDNN, the bias
 // in own kernels.
 //
-// One plan per geometry: the descriptors, the algorithm of each pass and
-// their common workspace size, made on the first use of that geometry and
-// kept in a small table (the least recently used plan gives way when it is
-// full), so training pays the heuristics once per layer shape.  Geometries
-// with Z = kz = 1 (1D and 2D layers) get 4-d descriptors, where cuDNN has
-// its fastest kernels; the rest 5-d.  Algorithms: cuDNN's heuristic
-// ranking (cudnnGet*Algorithm_v7), first one that is deterministic and
-// supported, under CUDNN_FMA_MATH (plain FP32: TF32 tensor cores would cost
-// the 1e-4 agreement with the reference).  The FFT and non-fused Winograd
-// algorithms are passed over too: their rounding error grows with the
-// whole signal rather than with each output's own terms, which breaks that
-// agreement wherever an output is a near-cancellation.
+// One plan per geometry: the descriptors, the algorithm of each pass, their
+// common workspace size and the bias gradient's scratch, made on the first
+// use of that geometry and kept in a small table (the least recently used
+// plan gives way when it is full).  Geometries with Z = kz = 1 (1D and 2D
+// layers) get 4-d descriptors, where cuDNN has its fastest kernels; the
+// rest 5-d.
+//
+// Algorithms are chosen by measuring (cudnnFind*AlgorithmEx on scratch
+// buffers made and freed with the plan): the fastest one that is
+// deterministic (unless ekn_cuda_set_deterministic(0)), runs under
+// CUDNN_FMA_MATH (plain FP32: TF32 tensor cores would cost the 1e-4
+// agreement with the reference) and is not FFT or non-fused Winograd: their
+// rounding error grows with the whole signal rather than with each output's
+// own terms, which breaks that agreement wherever an output is a
+// near-cancellation.  cuDNN's heuristic ranking picked algorithm 1 for every
+// pass of the example nets, up to 6x slower than the fastest.  Measuring
+// costs tens of milliseconds per plan, paid when the net is built.
+//
+// Workspace: at most 1 GiB and a quarter of the free memory.  The net sizes
+// its buffer from the plans of its largest batch, and a short last batch
+// makes a plan of its own later, so a plan whose geometry differs from an
+// existing one only in a smaller n is held to that plan's workspace.
 #include <string.h>
 
 #include "cuda_check.h"
 #include "device.h" // diag.h's ekn_info, with C linkage
 extern "C" {
 #include "conv.h"
+#include "ops.h"
 }
 
 namespace {
@@ -33,17 +44,32 @@ struct conv_plan {
     cudnnConvolutionFwdAlgo_t fwd;
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    float fwd_ms, bwd_data_ms, bwd_filter_ms; // as measured when chosen; < 0: not measured
     size_t work_bytes;
+    unsigned bias_blocks; // blocks per channel of the bias gradient's first pass
+    double *bias_partials; // device, cout * bias_blocks
 };
 
 const int MAX_PLANS = 32;
 conv_plan plans[MAX_PLANS];
 unsigned long use_clock;
+bool deterministic_only = true;
+
+const size_t WORKSPACE_CAP = (size_t)1 << 30;
+// The bias gradient's first pass: about this many elements per block, and
+// at most this many blocks per channel (which bounds the scratch).
+const size_t BIAS_ELEMS_PER_BLOCK = 4096;
+const unsigned BIAS_MAX_BLOCKS = 256;
+
+bool same_geometry_but_n(const ekn_conv_geom *a, const ekn_conv_geom *b)
+{
+    return a->cin == b->cin && a->cout == b->cout && !memcmp(a->in, b->in, sizeof a->in) &&
+           !memcmp(a->k, b->k, sizeof a->k);
+}
 
 bool same_geometry(const ekn_conv_geom *a, const ekn_conv_geom *b)
 {
-    return a->n == b->n && a->cin == b->cin && a->cout == b->cout && !memcmp(a->in, b->in, sizeof a->in) &&
-           !memcmp(a->k, b->k, sizeof a->k);
+    return a->n == b->n && same_geometry_but_n(a, b);
 }
 
 void destroy(conv_plan *p)
@@ -52,6 +78,7 @@ void destroy(conv_plan *p)
     if (p->y) cudnnDestroyTensorDescriptor(p->y);
     if (p->w) cudnnDestroyFilterDescriptor(p->w);
     if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
+    if (p->bias_partials) ekn_cuda_ok(cudaFree(p->bias_partials), "cudaFree (conv bias partials)");
     memset(p, 0, sizeof *p);
 }
 
@@ -113,66 +140,133 @@ bool transform_based(cudnnConvolutionBwdFilterAlgo_t a)
            a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
 }
 
-// The first deterministic, supported, direct (not transform-based) FP32
-// algorithm of cuDNN's ranking whose workspace query succeeds, else the
-// fallback (an implicit GEMM, deterministic and general) if cuDNN accepts
-// it; its workspace size goes into *bytes.
+// The fastest acceptable measured algorithm (cuDNN sorts the results by
+// time), else the fallback (an implicit GEMM: deterministic, general, small
+// workspace) if cuDNN accepts it within the cap.
 template <typename Perf, typename Algo, typename Query>
-bool choose(const Perf *perf, int count, Algo fallback, Algo *algo, size_t *bytes, Query workspace_of,
-            const char *pass)
+bool choose(const Perf *perf, int count, size_t cap, Algo fallback, Algo *algo, size_t *bytes, float *ms,
+            Query workspace_of, const char *pass)
 {
     for (int i = 0; i < count; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC ||
-            !fp32_math(perf[i].mathType) || transform_based(perf[i].algo))
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > cap ||
+            (deterministic_only && perf[i].determinism != CUDNN_DETERMINISTIC) || !fp32_math(perf[i].mathType) ||
+            transform_based(perf[i].algo))
             continue;
-        if (workspace_of(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS) continue;
+        if (workspace_of(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS || *bytes > cap) continue;
         *algo = perf[i].algo;
+        *ms = perf[i].time;
         return true;
     }
-    if (workspace_of(fallback, bytes) == CUDNN_STATUS_SUCCESS) {
+    *ms = -1;
+    if (workspace_of(fallback, bytes) == CUDNN_STATUS_SUCCESS && *bytes <= cap) {
         *algo = fallback;
         return true;
     }
-    ekn_cuda_record(pass, "no deterministic direct FP32 algorithm for this geometry");
+    ekn_cuda_record(pass, "no direct FP32 algorithm for this geometry within the workspace limit");
     return false;
 }
 
-bool choose_algorithms(conv_plan *p, cudnnHandle_t h)
+// Scratch for measuring: x, y, w (zeroed: timing needs no data, but
+// uninitialised memory could hold NaNs or denormals that some kernels treat
+// slowly) and the largest workspace allowed.
+struct find_buffers {
+    void *x = nullptr, *y = nullptr, *w = nullptr, *work = nullptr;
+    size_t work_bytes = 0;
+    ~find_buffers()
+    {
+        for (void *p : {x, y, w, work}) ekn_cuda_ok(cudaFree(p), "cudaFree (conv plan scratch)");
+    }
+};
+
+size_t volume(const int v[3]) { return (size_t)v[0] * v[1] * v[2]; }
+
+// Allocations that fail leave the buffers NULL; cudaMalloc's error is not
+// sticky, so it is cleared, and the plan falls back to unmeasured choices.
+bool make_find_buffers(find_buffers *b, const ekn_conv_geom *g, size_t cap)
+{
+    size_t xb = (size_t)g->n * g->cin * volume(g->in) * sizeof(float);
+    size_t yb = (size_t)g->n * g->cout * volume(g->out) * sizeof(float);
+    size_t wb = (size_t)g->cout * g->cin * volume(g->k) * sizeof(float);
+    bool ok = cudaMalloc(&b->x, xb) == cudaSuccess && cudaMalloc(&b->y, yb) == cudaSuccess &&
+              cudaMalloc(&b->w, wb) == cudaSuccess && cudaMemset(b->x, 0, xb) == cudaSuccess &&
+              cudaMemset(b->y, 0, yb) == cudaSuccess && cudaMemset(b->w, 0, wb) == cudaSuccess;
+    // halve the workspace until it fits (fragmentation can refuse the cap)
+    for (size_t want = cap; ok && want > 0; want = want >= ((size_t)2 << 20) ? want / 2 : 0)
+        if (cudaMalloc(&b->work, want) == cudaSuccess) {
+            b->work_bytes = want;
+            break;
+        }
+    (void)cudaGetLastError();
+    return ok;
+}
+
+// The workspace limit of a new plan for g (see the top of the file).
+size_t workspace_cap(const ekn_conv_geom *g)
+{
+    size_t cap = WORKSPACE_CAP, free_bytes = 0, total = 0;
+    if (cudaMemGetInfo(&free_bytes, &total) == cudaSuccess && free_bytes / 4 < cap) cap = free_bytes / 4;
+    (void)cudaGetLastError();
+    for (int i = 0; i < MAX_PLANS; i++)
+        if (plans[i].made && plans[i].g.n > g->n && same_geometry_but_n(&plans[i].g, g) &&
+            plans[i].work_bytes < cap)
+            cap = plans[i].work_bytes;
+    return cap;
+}
+
+bool choose_algorithms(conv_plan *p, const ekn_conv_geom *g, cudnnHandle_t h)
 {
     cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int nf = 0, nd = 0, nw = 0;
-    size_t bf = 0, bd = 0, bw = 0;
-    if (!ekn_cudnn_ok(cudnnGetConvolutionForwardAlgorithm_v7(h, p->x, p->w, p->conv, p->y,
-                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nf, fp),
-                      "cudnnGetConvolutionForwardAlgorithm_v7") ||
-        !ekn_cudnn_ok(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p->w, p->y, p->conv, p->x,
-                                                                  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &nd, dp),
-                      "cudnnGetConvolutionBackwardDataAlgorithm_v7") ||
-        !ekn_cudnn_ok(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p->x, p->y, p->conv, p->w,
-                                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &nw, wp),
-                      "cudnnGetConvolutionBackwardFilterAlgorithm_v7"))
-        return false;
-    auto fwd_ws = [&](cudnnConvolutionFwdAlgo_t a, size_t *b) {
-        return cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, a, b);
+    size_t cap = workspace_cap(g), bf = 0, bd = 0, bw = 0;
+    {
+        find_buffers b;
+        bool measurable = make_find_buffers(&b, g, cap);
+        if (measurable &&
+            (!ekn_cudnn_ok(cudnnFindConvolutionForwardAlgorithmEx(h, p->x, b.x, p->w, b.w, p->conv, p->y, b.y,
+                                                                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nf, fp,
+                                                                  b.work, b.work_bytes),
+                           "cudnnFindConvolutionForwardAlgorithmEx") ||
+             !ekn_cudnn_ok(cudnnFindConvolutionBackwardDataAlgorithmEx(h, p->w, b.w, p->y, b.y, p->conv, p->x, b.x,
+                                                                       CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &nd,
+                                                                       dp, b.work, b.work_bytes),
+                           "cudnnFindConvolutionBackwardDataAlgorithmEx") ||
+             !ekn_cudnn_ok(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p->x, b.x, p->y, b.y, p->conv, p->w,
+                                                                         b.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                                         &nw, wp, b.work, b.work_bytes),
+                           "cudnnFindConvolutionBackwardFilterAlgorithmEx")))
+            return false;
+        if (measurable && b.work_bytes < cap) cap = b.work_bytes; // only what was measured may be chosen
+    }
+    auto fwd_ws = [&](cudnnConvolutionFwdAlgo_t a, size_t *n) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, a, n);
     };
-    auto data_ws = [&](cudnnConvolutionBwdDataAlgo_t a, size_t *b) {
-        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x, a, b);
+    auto data_ws = [&](cudnnConvolutionBwdDataAlgo_t a, size_t *n) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x, a, n);
     };
-    auto filt_ws = [&](cudnnConvolutionBwdFilterAlgo_t a, size_t *b) {
-        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w, a, b);
+    auto filt_ws = [&](cudnnConvolutionBwdFilterAlgo_t a, size_t *n) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w, a, n);
     };
-    if (!choose(fp, nf, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, &p->fwd, &bf, fwd_ws,
-                "cudnnGetConvolutionForwardAlgorithm_v7") ||
-        !choose(dp, nd, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, &p->bwd_data, &bd, data_ws,
-                "cudnnGetConvolutionBackwardDataAlgorithm_v7") ||
-        !choose(wp, nw, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p->bwd_filter, &bw, filt_ws,
-                "cudnnGetConvolutionBackwardFilterAlgorithm_v7"))
+    if (!choose(fp, nf, cap, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, &p->fwd, &bf, &p->fwd_ms, fwd_ws,
+                "cudnnFindConvolutionForwardAlgorithmEx") ||
+        !choose(dp, nd, cap, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, &p->bwd_data, &bd, &p->bwd_data_ms, data_ws,
+                "cudnnFindConvolutionBackwardDataAlgorithmEx") ||
+        !choose(wp, nw, cap, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p->bwd_filter, &bw, &p->bwd_filter_ms, filt_ws,
+                "cudnnFindConvolutionBackwardFilterAlgorithmEx"))
         return false;
     p->work_bytes = bf > bd ? bf : bd;
     if (bw > p->work_bytes) p->work_bytes = bw;
     return true;
+}
+
+bool make_bias_scratch(conv_plan *p, const ekn_conv_geom *g)
+{
+    size_t per_channel = (size_t)g->n * volume(g->out);
+    size_t blocks = (per_channel + BIAS_ELEMS_PER_BLOCK - 1) / BIAS_ELEMS_PER_BLOCK;
+    p->bias_blocks = (unsigned)(blocks < 1 ? 1 : blocks > BIAS_MAX_BLOCKS ? BIAS_MAX_BLOCKS : blocks);
+    return ekn_cuda_ok(cudaMalloc(&p->bias_partials, (size_t)g->cout * p->bias_blocks * sizeof(double)),
+                       "cudaMalloc (conv bias partials)");
 }
 
 // The plan of g, made if need be; NULL after a recorded failure.
@@ -193,43 +287,82 @@ conv_plan *plan_for(const ekn_conv_geom *g)
     cudnnHandle_t h = ekn_cudnn_handle();
     if (!h) return NULL;
     destroy(victim);
-    if (!describe(victim, g) || !choose_algorithms(victim, h)) {
+    if (!describe(victim, g) || !choose_algorithms(victim, g, h) || !make_bias_scratch(victim, g)) {
         destroy(victim);
         return NULL;
     }
-    // with -v: which algorithms serve which shape (the first thing to look at when a shape is slow)
-    ekn_info("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d: fwd algo %d, bwd data algo %d, "
-             "bwd filter algo %d, workspace %zu bytes",
+    // with -v: which algorithms serve which shape and how fast cuDNN measured
+    // them (the first thing to look at when a shape is slow); -1 ms: not measured
+    ekn_info("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d: fwd algo %d (%.3f ms), bwd data algo %d "
+             "(%.3f ms), bwd filter algo %d (%.3f ms), workspace %zu bytes%s",
              g->n, g->cin, g->cout, g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], (int)victim->fwd,
-             (int)victim->bwd_data, (int)victim->bwd_filter, victim->work_bytes);
+             victim->fwd_ms, (int)victim->bwd_data, victim->bwd_data_ms, (int)victim->bwd_filter,
+             victim->bwd_filter_ms, victim->work_bytes, deterministic_only ? "" : ", non-deterministic allowed");
     victim->g = *g;
     victim->made = true;
     victim->last_use = ++use_clock;
     return victim;
 }
 
-// y[n, co, o] += b[co]
-__global__ void add_bias(float *y, const float *b, int cout, size_t ovol, size_t total)
+// y[plane, o] += b[plane % cout] over planes (n, co) of ovol outputs: blockIdx.y
+// walks the planes, so no thread divides to find its channel.
+__global__ void add_bias_planes(float *y, const float *b, int cout, size_t ovol, size_t planes)
+{
+    for (size_t p = blockIdx.y; p < planes; p += gridDim.y) {
+        float bias = b[p % cout];
+        float *yp = y + p * ovol;
+        for (size_t o = (size_t)blockIdx.x * blockDim.x + threadIdx.x; o < ovol; o += (size_t)gridDim.x * blockDim.x)
+            yp[o] += bias;
+    }
+}
+
+// The same for planes smaller than a block, where whole planes share a block
+// and the division is the cheaper way.
+__global__ void add_bias_flat(float *y, const float *b, int cout, unsigned ovol, size_t total)
 {
     size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride)
         y[i] += b[(i / ovol) % cout];
 }
 
-// db[co] += sum over n and o of dy[n, co, o]: one block per channel, in double as the reference
-__global__ void bias_grad(const float *dy, float *db, int n, int cout, size_t ovol)
+// First pass of db[co] += sum over n and o of dy[n, co, o]: block
+// (part, co) sums its part of channel co's n*ovol elements in double, the
+// samples' runs of ovol contiguous outputs one after another (a division per
+// run, not per element).  The grid depends only on the shape, so the sum
+// is the same from run to run.
+__global__ void bias_partial_sums(const float *dy, double *partials, int cout, size_t ovol, size_t per_channel)
+{
+    unsigned parts = gridDim.x, part = blockIdx.x;
+    int co = blockIdx.y;
+    size_t chunk = (per_channel + parts - 1) / parts, start = part * chunk, end = start + chunk;
+    if (end > per_channel) end = per_channel;
+    double acc = 0, unused = 0;
+    for (size_t j = start; j < end;) {
+        size_t n = j / ovol, o0 = j % ovol, run = ovol - o0;
+        if (run > end - j) run = end - j;
+        const float *d = dy + (n * cout + co) * ovol + o0;
+        for (size_t o = threadIdx.x; o < run; o += blockDim.x) acc += d[o];
+        j += run;
+    }
+    ekn_block_sum2(acc, unused);
+    if (threadIdx.x == 0) partials[(size_t)co * parts + part] = acc;
+}
+
+// Second pass: one block per channel adds its parts in a fixed order.
+__global__ void bias_finish(const double *partials, unsigned parts, float *db)
 {
     int co = blockIdx.x;
     double acc = 0, unused = 0;
-    for (size_t j = threadIdx.x; j < (size_t)n * ovol; j += blockDim.x)
-        acc += dy[((j / ovol) * cout + co) * ovol + j % ovol];
+    for (unsigned i = threadIdx.x; i < parts; i += blockDim.x) acc += partials[(size_t)co * parts + i];
     ekn_block_sum2(acc, unused);
     if (threadIdx.x == 0) db[co] += (float)acc;
 }
 
-size_t out_volume(const ekn_conv_geom *g) { return (size_t)g->out[0] * g->out[1] * g->out[2]; }
+size_t out_volume(const ekn_conv_geom *g) { return volume(g->out); }
 
 } // namespace
+
+extern "C" void ekn_cuda_set_deterministic(int on) { deterministic_only = on != 0; }
 
 size_t ekn_conv_workspace_cuda(const ekn_conv_geom *g)
 {
@@ -249,8 +382,16 @@ void ekn_conv_forward_cuda(const ekn_conv_geom *g, const float *x, const float *
                       "cudnnConvolutionForward") ||
         !b)
         return;
-    size_t total = (size_t)g->n * g->cout * out_volume(g);
-    add_bias<<<ekn_cuda_blocks(total), EKN_CUDA_THREADS>>>(y, b, g->cout, out_volume(g), total);
+    size_t ovol = out_volume(g), planes = (size_t)g->n * g->cout;
+    if (ovol >= (size_t)EKN_CUDA_THREADS) {
+        unsigned along = ekn_cuda_blocks(ovol), across = (unsigned)(planes < 65535 ? planes : 65535);
+        // about as many blocks as ekn_cuda_blocks would give the whole tensor
+        if ((size_t)along * across > 65535) along = (unsigned)(65535 / across > 0 ? 65535 / across : 1);
+        add_bias_planes<<<dim3(along, across), EKN_CUDA_THREADS>>>(y, b, g->cout, ovol, planes);
+    } else {
+        add_bias_flat<<<ekn_cuda_blocks(planes * ovol), EKN_CUDA_THREADS>>>(y, b, g->cout, (unsigned)ovol,
+                                                                           planes * ovol);
+    }
     ekn_launch_ok("conv add_bias");
 }
 
@@ -262,8 +403,12 @@ void ekn_conv_backward_cuda(const ekn_conv_geom *g, const float *x, const float 
     cudnnHandle_t h = ekn_cudnn_handle();
     const float one = 1, zero = 0;
     if (db) {
-        bias_grad<<<g->cout, EKN_CUDA_THREADS>>>(dy, db, g->n, g->cout, out_volume(g));
-        if (!ekn_launch_ok("conv bias_grad")) return;
+        size_t ovol = out_volume(g);
+        bias_partial_sums<<<dim3(p->bias_blocks, g->cout), EKN_CUDA_THREADS>>>(dy, p->bias_partials, g->cout, ovol,
+                                                                               (size_t)g->n * ovol);
+        if (!ekn_launch_ok("conv bias_partial_sums")) return;
+        bias_finish<<<g->cout, EKN_CUDA_THREADS>>>(p->bias_partials, p->bias_blocks, db);
+        if (!ekn_launch_ok("conv bias_finish")) return;
     }
     // beta = 1: dw accumulates, as conv.h promises
     if (!ekn_cudnn_ok(cudnnConvolutionBackwardFilter(h, &one, p->x, x, p->y, dy, p->conv, p->bwd_filter, work,

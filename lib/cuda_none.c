@@ -14,6 +14,7 @@ const ekn_backend *ekn_cuda_backend(void) { return NULL; }
 const ekn_ops *ekn_ops_cuda(void) { return NULL; }
 
 void ekn_cuda_set_precision(int precision) { (void)precision; }
+void ekn_cuda_set_deterministic(int on) { (void)on; }
 
 int ekn_cuda_last_error(ekn_err *err)
 {

@@ -112,4 +112,12 @@ void ekn_cuda_set_precision(int precision);
 
 /* ops->check(err), or 0 for a table without one. */
 int ekn_ops_check(const ekn_ops *ops, struct ekn_err *err);
+
+/* on = 1 (the default): the CUDA conv uses deterministic algorithms only, so
+ * a run repeats bit for bit.  on = 0 also admits cuDNN's non-deterministic
+ * ones (atomics in the backward passes: faster for some shapes, results
+ * that vary in the last bits); still no FFT or Winograd.  It applies to
+ * conv plans made afterwards, so call it before building the net.  A no-op
+ * in builds without CUDA. */
+void ekn_cuda_set_deterministic(int on);
 #endif

@@ -123,6 +123,11 @@ static void test_conv(uint64_t *st)
         {1, 4, 4, {5, 9, 10}, {3, 3, 3}},
         {1, 6, 8, {3, 14, 16}, {1, 3, 3}},  /* aniso3d-like, 1x3x3 on a volume */
         {1, 1, 1, {1, 1, 1}, {1, 1, 1}},    /* smallest */
+        /* the bias gradient's first pass over several blocks per channel,
+         * whose parts cross from one sample to the next; bias planes of more
+         * than a block (add_bias_planes) */
+        {3, 2, 3, {1, 61, 67}, {1, 2, 2}},
+        {2, 1, 4, {3, 30, 31}, {1, 4, 4}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
@@ -131,6 +136,13 @@ static void test_conv(uint64_t *st)
     for (int i = 0; i < 40; i++) conv_case(st, 1, 2, 2, (int[3]){1, 1, 8 + i}, (int[3]){1, 1, 3});
     for (size_t i = 0; i < 3; i++)
         conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    /* non-deterministic algorithms admitted: new plans (batch 7 is used
+     * nowhere above), the same tolerance */
+    fprintf(stderr, "-- conv with ekn_cuda_set_deterministic(0)\n");
+    ekn_cuda_set_deterministic(0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        conv_case(st, 7, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    ekn_cuda_set_deterministic(1);
 }
 
 /* ---- pool ------------------------------------------------------------- */

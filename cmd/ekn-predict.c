@@ -20,6 +20,7 @@ static int parse_tile(const char *s, int tile[3], ekn_err *err)
 int main(int argc, char **argv)
 {
     const char *device = "auto", *precision = "fp32";
+    int nondeterministic = 0;
     const char *model = NULL, *output = NULL, *what = "both", *pad = "none", *tile = NULL;
     long batch = 64, threads = 0;
     double max_mib = 1024;
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
         {'b', "batch", EKN_OPT_INT, &batch, "N", "examples per forward pass", 1, 1 << 20, NULL, 0, NULL},
         {0, "device", EKN_OPT_STRING, &device, "DEV", "where to compute: cpu, cuda, cuda:N, or auto (a GPU when there is one) [auto]", 0, 0, NULL, 0, NULL},
         {0, "precision", EKN_OPT_CHOICE, &precision, "P", "GPU convolutions and matrix products: fp32; tf32 or fp16 on tensor cores (FP32 weights and sums)", 0, 0, "fp32|tf32|fp16", 0, NULL},
+        {0, "nondeterministic", EKN_OPT_FLAG, &nondeterministic, NULL, "GPU: let cuDNN use faster algorithms whose sums vary from run to run", 0, 0, NULL, 0, NULL},
         {'j', "threads", EKN_OPT_INT, &threads, "N", "threads of the conv kernels and OpenBLAS (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
         {0, "dense", EKN_OPT_FLAG, &dense, NULL, "img-img: predict every position where the field of view fits, at stride 1, by tiling", 0, 0, NULL, 0, NULL},
         {0, "tile", EKN_OPT_STRING, &tile, "Z,Y,X", "--dense: tile input size (valid sizes, see ekn-calc) [largest within --max-memory]", 0, 0, NULL, 0, NULL},
@@ -66,7 +68,7 @@ int main(int argc, char **argv)
         .no_mfp = no_mfp,
     };
     ekn_err err = {0};
-    if (ekn_device_ops(device, precision, &c.ops, &err)) ekn_die_err(&err);
+    if (ekn_device_ops(device, precision, !nondeterministic, &c.ops, &err)) ekn_die_err(&err);
     if (tile && parse_tile(tile, c.tile, &err)) ekn_usage_die(&cmd, "%s", err.msg);
     if (ekn_predict_run(&c, stdout, &err)) ekn_die_err(&err);
     return EKN_EXIT_OK;

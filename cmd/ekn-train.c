@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     ekn_train_config c = {0};
     const char *spec = NULL, *val = NULL, *save = "model.h5", *resume = NULL, *log = NULL, *control = NULL;
     const char *device = "auto", *precision = "fp32";
+    int nondeterministic = 0;
     const char *optimizer = "sgd", *opt_params = NULL, *input = "auto", *patch = NULL, *lr_sched = NULL, *mom_sched = NULL, *cw = NULL;
     int optimizer_given = 0;
     long batch = 64, steps = 0, epochs = 0, threads = 0, seed = 1, log_every = 10, val_every = 500;
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
         {0, "seed", EKN_OPT_INT, &seed, "N", "seed of every random choice", 0, 9e18, NULL, 0, NULL},
         {0, "device", EKN_OPT_STRING, &device, "DEV", "where to compute: cpu, cuda, cuda:N, or auto (a GPU when there is one) [auto]", 0, 0, NULL, 0, NULL},
         {0, "precision", EKN_OPT_CHOICE, &precision, "P", "GPU convolutions and matrix products: fp32; tf32 or fp16 on tensor cores (FP32 weights and sums)", 0, 0, "fp32|tf32|fp16", 0, NULL},
+        {0, "nondeterministic", EKN_OPT_FLAG, &nondeterministic, NULL, "GPU: let cuDNN use faster algorithms whose sums vary from run to run", 0, 0, NULL, 0, NULL},
         {'j', "threads", EKN_OPT_INT, &threads, "N", "threads of the conv kernels and OpenBLAS (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
         {0, "log-every", EKN_OPT_INT, &log_every, "N", "log a row every N steps", 1, 1e15, NULL, 0, NULL},
         {0, "gain-every", EKN_OPT_INT, &gain_every, "N", "measure the loss on the same batch after the update every N steps (0: never)", 0, 1e15, NULL, 0, NULL},
@@ -138,7 +140,7 @@ int main(int argc, char **argv)
         c.nclass_weights = n;
     }
     if (threads) openblas_set_num_threads((int)threads);
-    if (ekn_device_ops(device, precision, &c.ops, &err)) ekn_die_err(&err);
+    if (ekn_device_ops(device, precision, !nondeterministic, &c.ops, &err)) ekn_die_err(&err);
 
     ekn_trainer tr;
     if (ekn_trainer_init(&tr, &c, &err)) {

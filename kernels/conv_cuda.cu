@@ -11,8 +11,9 @@
 // Algorithms are chosen by measuring (cudnnFind*AlgorithmEx on scratch
 // buffers made and freed with the plan): the fastest one that is
 // deterministic (unless ekn_cuda_set_deterministic(0)), runs under
-// CUDNN_FMA_MATH (plain FP32: TF32 tensor cores would cost the 1e-4
-// agreement with the reference) and is not FFT or non-fused Winograd: their
+// CUDNN_FMA_MATH at the default FP32 precision (TF32 tensor cores would cost
+// the 1e-4 agreement with the reference; --precision tf32/fp16 admits them)
+// and is not FFT or non-fused Winograd: their
 // rounding error grows with the whole signal rather than with each output's
 // own terms, which breaks that agreement wherever an output is a
 // near-cancellation.  cuDNN's heuristic ranking picked algorithm 1 for every
@@ -46,6 +47,7 @@ struct conv_plan {
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
     float fwd_ms, bwd_data_ms, bwd_filter_ms; // as measured when chosen; < 0: not measured
     size_t work_bytes;
+    int precision;        // ekn_cuda_precision() when made
     unsigned bias_blocks; // blocks per channel of the bias gradient's first pass
     double *bias_partials; // device, cout * bias_blocks
 };
@@ -82,6 +84,24 @@ void destroy(conv_plan *p)
     memset(p, 0, sizeof *p);
 }
 
+// The descriptor's math type for a precision (lib/ops.h): FMA keeps FP32
+// exact in the 1e-4 sense above; the tensor-op types let cuDNN round the
+// inputs to TF32, or convert them to FP16, with FP32 accumulation.
+cudnnMathType_t math_type(int precision)
+{
+    return precision == EKN_PRECISION_FP32   ? CUDNN_FMA_MATH
+           : precision == EKN_PRECISION_TF32 ? CUDNN_TENSOR_OP_MATH
+                                             : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+// Whether a measured result's math type is allowed at this precision.
+bool math_allowed(cudnnMathType_t m, int precision)
+{
+    if (m == CUDNN_DEFAULT_MATH || m == CUDNN_FMA_MATH) return true;
+    if (precision == EKN_PRECISION_FP32) return false;
+    return m == CUDNN_TENSOR_OP_MATH || precision == EKN_PRECISION_FP16;
+}
+
 void packed_strides(int nd, const int *dims, int *strides)
 {
     strides[nd - 1] = 1;
@@ -115,14 +135,12 @@ bool describe(conv_plan *p, const ekn_conv_geom *g)
            ekn_cudnn_ok(cudnnSetConvolutionNdDescriptor(p->conv, sp, pad, one, one, CUDNN_CROSS_CORRELATION,
                                                         CUDNN_DATA_FLOAT),
                         "cudnnSetConvolutionNdDescriptor") &&
-           ekn_cudnn_ok(cudnnSetConvolutionMathType(p->conv, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType") &&
+           ekn_cudnn_ok(cudnnSetConvolutionMathType(p->conv, math_type(p->precision)), "cudnnSetConvolutionMathType") &&
            ekn_cudnn_ok(cudnnGetConvolutionNdForwardOutputDim(p->conv, p->x, p->w, nd, got),
                         "cudnnGetConvolutionNdForwardOutputDim") &&
            (memcmp(got, yd, nd * sizeof(int)) == 0 ||
             (ekn_cuda_record("cudnnGetConvolutionNdForwardOutputDim", "output shape differs from conv.h's"), false));
 }
-
-bool fp32_math(cudnnMathType_t m) { return m == CUDNN_DEFAULT_MATH || m == CUDNN_FMA_MATH; }
 
 bool transform_based(cudnnConvolutionFwdAlgo_t a)
 {
@@ -144,12 +162,13 @@ bool transform_based(cudnnConvolutionBwdFilterAlgo_t a)
 // time), else the fallback (an implicit GEMM: deterministic, general, small
 // workspace) if cuDNN accepts it within the cap.
 template <typename Perf, typename Algo, typename Query>
-bool choose(const Perf *perf, int count, size_t cap, Algo fallback, Algo *algo, size_t *bytes, float *ms,
-            Query workspace_of, const char *pass)
+bool choose(const Perf *perf, int count, size_t cap, int precision, Algo fallback, Algo *algo, size_t *bytes,
+            float *ms, Query workspace_of, const char *pass)
 {
     for (int i = 0; i < count; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > cap ||
-            (deterministic_only && perf[i].determinism != CUDNN_DETERMINISTIC) || !fp32_math(perf[i].mathType) ||
+            (deterministic_only && perf[i].determinism != CUDNN_DETERMINISTIC) ||
+            !math_allowed(perf[i].mathType, precision) ||
             transform_based(perf[i].algo))
             continue;
         if (workspace_of(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS || *bytes > cap) continue;
@@ -248,11 +267,11 @@ bool choose_algorithms(conv_plan *p, const ekn_conv_geom *g, cudnnHandle_t h)
     auto filt_ws = [&](cudnnConvolutionBwdFilterAlgo_t a, size_t *n) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->conv, p->w, a, n);
     };
-    if (!choose(fp, nf, cap, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, &p->fwd, &bf, &p->fwd_ms, fwd_ws,
+    if (!choose(fp, nf, cap, p->precision, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, &p->fwd, &bf, &p->fwd_ms, fwd_ws,
                 "cudnnFindConvolutionForwardAlgorithmEx") ||
-        !choose(dp, nd, cap, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, &p->bwd_data, &bd, &p->bwd_data_ms, data_ws,
+        !choose(dp, nd, cap, p->precision, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, &p->bwd_data, &bd, &p->bwd_data_ms, data_ws,
                 "cudnnFindConvolutionBackwardDataAlgorithmEx") ||
-        !choose(wp, nw, cap, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p->bwd_filter, &bw, &p->bwd_filter_ms, filt_ws,
+        !choose(wp, nw, cap, p->precision, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p->bwd_filter, &bw, &p->bwd_filter_ms, filt_ws,
                 "cudnnFindConvolutionBackwardFilterAlgorithmEx"))
         return false;
     p->work_bytes = bf > bd ? bf : bd;
@@ -275,7 +294,7 @@ conv_plan *plan_for(const ekn_conv_geom *g)
     conv_plan *victim = &plans[0];
     for (int i = 0; i < MAX_PLANS; i++) {
         conv_plan *p = &plans[i];
-        if (p->made && same_geometry(&p->g, g)) {
+        if (p->made && same_geometry(&p->g, g) && p->precision == ekn_cuda_precision()) {
             p->last_use = ++use_clock;
             return p;
         }
@@ -287,6 +306,7 @@ conv_plan *plan_for(const ekn_conv_geom *g)
     cudnnHandle_t h = ekn_cudnn_handle();
     if (!h) return NULL;
     destroy(victim);
+    victim->precision = ekn_cuda_precision();
     if (!describe(victim, g) || !choose_algorithms(victim, g, h) || !make_bias_scratch(victim, g)) {
         destroy(victim);
         return NULL;

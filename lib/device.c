@@ -108,7 +108,7 @@ void ekn_device_release(const ekn_device *dev, void **dev_ptr, size_t *cap)
     *cap = 0;
 }
 
-int ekn_device_ops(const char *s, const char *precision, const ekn_ops **ops, ekn_err *err)
+int ekn_device_ops(const char *s, const char *precision, int deterministic, const ekn_ops **ops, ekn_err *err)
 {
     static const char *names[] = {"fp32", "tf32", "fp16"};
     int p = -1;
@@ -120,11 +120,14 @@ int ekn_device_ops(const char *s, const char *precision, const ekn_ops **ops, ek
     if (ekn_device_parse(s, &dev, err)) return -1;
     *ops = dev.is_cuda ? ekn_ops_cuda() : ekn_ops_default();
     if (!*ops) return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': this ekn was built without CUDA (CUDA=0)", s);
-    if (dev.is_cuda) ekn_cuda_set_precision(p);
+    if (dev.is_cuda) {
+        ekn_cuda_set_precision(p);
+        ekn_cuda_set_deterministic(deterministic);
+    }
     else if (p != EKN_PRECISION_FP32)
         ekn_warn("--precision %s applies to a GPU only; the CPU computes in FP32", precision);
     char buf[256];
-    ekn_info("device %s, kernels %s, precision %s", ekn_device_describe(&dev, buf, sizeof buf), (*ops)->name,
-             names[dev.is_cuda ? p : 0]);
+    ekn_info("device %s, kernels %s, precision %s%s", ekn_device_describe(&dev, buf, sizeof buf), (*ops)->name,
+             names[dev.is_cuda ? p : 0], dev.is_cuda && !deterministic ? ", non-deterministic algorithms allowed" : "");
     return 0;
 }

@@ -69,13 +69,16 @@ int ekn_device_parse(const char *s, ekn_device *dev, ekn_err *err);
  * ekn_device_parse passes ekn_cuda_backend().  Tests pass a fake one. */
 int ekn_device_parse_backend(const char *s, const ekn_backend *cuda, ekn_device *dev, ekn_err *err);
 
-/* --device and --precision of ekn-train and ekn-predict: ekn_device_parse,
- * then the ops table that computes there (ekn_ops_cuda(), or
- * ekn_ops_default() for the CPU); precision "fp32", "tf32" or "fp16" is set
- * for a GPU (ekn_cuda_set_precision) and warned about on the CPU.  Says
- * which with -v. */
+/* --device, --precision and --nondeterministic of ekn-train and
+ * ekn-predict: ekn_device_parse, then the ops table that computes there
+ * (ekn_ops_cuda(), or ekn_ops_default() for the CPU); precision "fp32",
+ * "tf32" or "fp16" and deterministic (0: cuDNN may pick non-deterministic
+ * algorithms) are set for a GPU (ekn_cuda_set_precision,
+ * ekn_cuda_set_deterministic); a lower precision is warned about on the
+ * CPU.  Says which with -v. */
 struct ekn_ops;
-int ekn_device_ops(const char *s, const char *precision, const struct ekn_ops **ops, ekn_err *err);
+int ekn_device_ops(const char *s, const char *precision, int deterministic, const struct ekn_ops **ops,
+                   ekn_err *err);
 
 /* "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90)"; returns buf. */
 const char *ekn_device_describe(const ekn_device *dev, char *buf, size_t cap);

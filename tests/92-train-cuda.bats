@@ -19,7 +19,10 @@ load helper
 
 NETS="$BATS_TEST_DIRNAME/../examples/nets"
 STEPS=100
+EARLY_STEPS=20
+EARLY_RTOL=1e-3
 LOSS_RTOL=1e-3
+REF_FACTOR=4
 PROB_ATOL=1e-4
 
 setup_file() {
@@ -75,35 +78,57 @@ fmnist_data() {
         "$FMNIST/t10k-images-idx3-ubyte.gz"
 }
 
-# same_losses A.tsv B.tsv: both logs have $STEPS rows and their loss columns
-# agree within LOSS_RTOL; prints the largest relative difference
-same_losses() {
-    run awk -F'\t' -v steps="$STEPS" -v tol="$LOSS_RTOL" '
+# loss_divergence A.tsv B.tsv N: the largest relative difference of the
+# loss columns over the first N steps (both logs must have $STEPS rows)
+loss_divergence() {
+    awk -F'\t' -v steps="$STEPS" -v n="$3" '
         FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "loss") c = i; next }
         NR == FNR { a[FNR] = $c; na++; next }
         { b[FNR] = $c; nb++ }
         END {
-            if (na != steps || nb != steps) { printf "rows: %d and %d, expected %d\n", na, nb, steps; exit 1 }
-            for (k = 2; k <= steps + 1; k++) {
+            if (na != steps || nb != steps) { printf "rows: %d and %d, expected %d\n", na, nb, steps > "/dev/stderr"; exit 1 }
+            worst = 0
+            for (k = 2; k <= n + 1; k++) {
                 d = a[k] - b[k]; if (d < 0) d = -d
                 m = b[k] < 0 ? -b[k] : b[k]
                 r = d / (m > 1e-12 ? m : 1e-12)
-                if (!(r <= worst)) { worst = r; at = k - 1 }   # NaN wins
+                if (!(r <= worst)) worst = r   # NaN wins
             }
-            printf "max relative loss difference %.3g at step %d (tolerance %g)\n", worst, at, tol
-            exit !(worst <= tol)
+            printf "%.3g\n", worst
         }' "$1" "$2"
-    echo "$output"
-    assert_success
+}
+
+# same_curves NAME: NAME-cpu.tsv and NAME-cuda.tsv agree within EARLY_RTOL
+# over the first EARLY_STEPS steps, and over all $STEPS steps as closely as
+# the CPU's two kernel sets (NAME-ref.tsv: EKN_KERNELS=ref) agree with each
+# other, with REF_FACTOR to spare (at least LOSS_RTOL).  Training amplifies
+# float rounding: different, correct float32 kernels give curves that agree
+# to 1e-6 for tens of steps and then drift apart by a few percent as ReLU
+# and max-pool decisions flip (measured with the ref and cpu kernels on
+# Fashion-MNIST), so the whole curve is judged against that drift.
+same_curves() {
+    local early all ref tol
+    early=$(loss_divergence "$1-cpu.tsv" "$1-cuda.tsv" "$EARLY_STEPS") || fail "bad logs"
+    all=$(loss_divergence "$1-cpu.tsv" "$1-cuda.tsv" "$STEPS") || fail "bad logs"
+    ref=$(loss_divergence "$1-cpu.tsv" "$1-ref.tsv" "$STEPS") || fail "bad logs"
+    tol=$(awk -v r="$ref" -v f="$REF_FACTOR" -v t="$LOSS_RTOL" 'BEGIN { v = r * f; print (v > t ? v : t) }')
+    echo "cpu vs cuda: steps 1-$EARLY_STEPS $early (tolerance $EARLY_RTOL), steps 1-$STEPS $all" \
+        "(tolerance $tol: cpu vs ref kernels $ref x $REF_FACTOR, at least $LOSS_RTOL)"
+    awk -v a="$early" -v b="$EARLY_RTOL" 'BEGIN { exit !(a <= b) }' || fail "the first $EARLY_STEPS steps differ by $early"
+    awk -v a="$all" -v b="$tol" 'BEGIN { exit !(a <= b) }' || fail "the curves differ by $all"
 }
 
 # train_both NAME OPTIONS...: the same run on each device, logging every step
 train_both() {
     local name=$1
     shift
-    for dev in cpu cuda; do
-        run --separate-stderr ekn-train --device "$dev" "$@" --steps "$STEPS" --seed 11 --log-every 1 \
-            --gain-every 0 --log "$name-$dev.tsv" -o "$name-$dev.h5"
+    local dev kernels
+    for dev in cpu cuda ref; do
+        # ref: the CPU's reference kernels, the yardstick of same_curves
+        kernels=
+        [[ $dev != ref ]] || kernels=ref
+        EKN_KERNELS=$kernels run --separate-stderr ekn-train --device "${dev/ref/cpu}" "$@" --steps "$STEPS" --seed 11 \
+            --log-every 1 --gain-every 0 --log "$name-$dev.tsv" -o "$name-$dev.h5"
         refute_crash
         assert_success
         assert_no_stdout
@@ -131,15 +156,15 @@ PY
     assert_success
 }
 
-@test "Fashion-MNIST CNN: 100 steps on cpu and cuda give the same loss curve (rel 1e-3)" {
+@test "Fashion-MNIST CNN: 100 steps on cpu and cuda give the same loss curve (first 20 steps 1e-3; all within the CPU kernels' own drift)" {
     fmnist_data
     train_both fmnist --spec "$NETS/fmnist-cnn.spec" --batch 64 --lr 0.01 --momentum 0.9 "$FM"
-    same_losses fmnist-cpu.tsv fmnist-cuda.tsv
+    same_curves fmnist
 }
 
-@test "3D anisotropic img-img net: 100 steps on cpu and cuda give the same loss curve (rel 1e-3)" {
+@test "3D anisotropic img-img net: 100 steps on cpu and cuda give the same loss curve (first 20 steps 1e-3; all within the CPU kernels' own drift)" {
     train_both aniso --spec "$D/aniso-small.spec" --patch 5,17,17 --batch 4 --lr 0.05 --momentum 0.9 "$D/vol.ekn"
-    same_losses aniso-cpu.tsv aniso-cuda.tsv
+    same_curves aniso
 }
 
 @test "a Fashion-MNIST checkpoint trained on cuda predicts the same on cpu and cuda (abs 1e-4)" {

@@ -24,12 +24,14 @@
 // its buffer from the plans of its largest batch, and a short last batch
 // makes a plan of its own later, so a plan whose geometry differs from an
 // existing one only in a smaller n is held to that plan's workspace.
+#include <stdio.h>
 #include <string.h>
 
 #include "cuda_check.h"
 #include "device.h" // diag.h's ekn_info, with C linkage
 extern "C" {
 #include "conv.h"
+#include "conv_gemm.h"
 #include "ops.h"
 }
 
@@ -45,9 +47,12 @@ struct conv_plan {
     cudnnConvolutionFwdAlgo_t fwd;
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    bool wgrad_gemm;      // the weight gradient by kernels/conv_gemm.h instead of bwd_filter
     float fwd_ms, bwd_data_ms, bwd_filter_ms; // as measured when chosen; < 0: not measured
     size_t work_bytes;
     int precision;        // ekn_cuda_precision() when made
+    bool deterministic;   // deterministic_only when made
+    int wgrad_mode;       // wgrad_mode when made
     unsigned bias_blocks; // blocks per channel of the bias gradient's first pass
     double *bias_partials; // device, cout * bias_blocks
 };
@@ -56,6 +61,7 @@ const int MAX_PLANS = 32;
 conv_plan plans[MAX_PLANS];
 unsigned long use_clock;
 bool deterministic_only = true;
+int wgrad_mode = EKN_CONV_WGRAD_AUTO;
 
 const size_t WORKSPACE_CAP = (size_t)1 << 30;
 // The bias gradient's first pass: about this many elements per block, and
@@ -232,6 +238,33 @@ size_t workspace_cap(const ekn_conv_geom *g)
     return cap;
 }
 
+// Milliseconds of one weight gradient by im2col + GEMM on the scratch
+// buffers (the mean of three after a warm-up), or -1 when it does not fit.
+float time_wgrad_gemm(const ekn_conv_geom *g, const find_buffers *b)
+{
+    if (ekn_conv_wgrad_gemm_bytes(g) > b->work_bytes) return -1;
+    cudaEvent_t t0, t1;
+    if (!ekn_cuda_ok(cudaEventCreate(&t0), "cudaEventCreate")) return -1;
+    if (!ekn_cuda_ok(cudaEventCreate(&t1), "cudaEventCreate")) {
+        cudaEventDestroy(t0);
+        return -1;
+    }
+    float ms = -1;
+    const float *x = (const float *)b->x, *dy = (const float *)b->y;
+    float *dw = (float *)b->w, *work = (float *)b->work;
+    if (ekn_conv_wgrad_gemm_cuda(g, x, dy, dw, work) && ekn_cuda_ok(cudaEventRecord(t0, 0), "cudaEventRecord")) {
+        bool ok = true;
+        for (int r = 0; r < 3 && ok; r++) ok = ekn_conv_wgrad_gemm_cuda(g, x, dy, dw, work);
+        if (ok && ekn_cuda_ok(cudaEventRecord(t1, 0), "cudaEventRecord") &&
+            ekn_cuda_ok(cudaEventSynchronize(t1), "cudaEventSynchronize") &&
+            ekn_cuda_ok(cudaEventElapsedTime(&ms, t0, t1), "cudaEventElapsedTime"))
+            ms /= 3;
+    }
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    return ms;
+}
+
 bool choose_algorithms(conv_plan *p, const ekn_conv_geom *g, cudnnHandle_t h)
 {
     cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
@@ -239,6 +272,7 @@ bool choose_algorithms(conv_plan *p, const ekn_conv_geom *g, cudnnHandle_t h)
     cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int nf = 0, nd = 0, nw = 0;
     size_t cap = workspace_cap(g), bf = 0, bd = 0, bw = 0;
+    float gemm_ms = -1;
     {
         find_buffers b;
         bool measurable = make_find_buffers(&b, g, cap);
@@ -257,6 +291,7 @@ bool choose_algorithms(conv_plan *p, const ekn_conv_geom *g, cudnnHandle_t h)
                            "cudnnFindConvolutionBackwardFilterAlgorithmEx")))
             return false;
         if (measurable && b.work_bytes < cap) cap = b.work_bytes; // only what was measured may be chosen
+        if (measurable && wgrad_mode != EKN_CONV_WGRAD_CUDNN) gemm_ms = time_wgrad_gemm(g, &b);
     }
     auto fwd_ws = [&](cudnnConvolutionFwdAlgo_t a, size_t *n) {
         return cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, a, n);
@@ -274,6 +309,11 @@ bool choose_algorithms(conv_plan *p, const ekn_conv_geom *g, cudnnHandle_t h)
         !choose(wp, nw, cap, p->precision, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p->bwd_filter, &bw, &p->bwd_filter_ms, filt_ws,
                 "cudnnFindConvolutionBackwardFilterAlgorithmEx"))
         return false;
+    if (gemm_ms >= 0 && (p->bwd_filter_ms < 0 || gemm_ms < p->bwd_filter_ms || wgrad_mode == EKN_CONV_WGRAD_GEMM)) {
+        p->wgrad_gemm = true;
+        p->bwd_filter_ms = gemm_ms;
+        bw = ekn_conv_wgrad_gemm_bytes(g);
+    }
     p->work_bytes = bf > bd ? bf : bd;
     if (bw > p->work_bytes) p->work_bytes = bw;
     return true;
@@ -294,7 +334,8 @@ conv_plan *plan_for(const ekn_conv_geom *g)
     conv_plan *victim = &plans[0];
     for (int i = 0; i < MAX_PLANS; i++) {
         conv_plan *p = &plans[i];
-        if (p->made && same_geometry(&p->g, g) && p->precision == ekn_cuda_precision()) {
+        if (p->made && same_geometry(&p->g, g) && p->precision == ekn_cuda_precision() &&
+            p->deterministic == deterministic_only && p->wgrad_mode == wgrad_mode) {
             p->last_use = ++use_clock;
             return p;
         }
@@ -307,17 +348,21 @@ conv_plan *plan_for(const ekn_conv_geom *g)
     if (!h) return NULL;
     destroy(victim);
     victim->precision = ekn_cuda_precision();
+    victim->deterministic = deterministic_only;
+    victim->wgrad_mode = wgrad_mode;
     if (!describe(victim, g) || !choose_algorithms(victim, g, h) || !make_bias_scratch(victim, g)) {
         destroy(victim);
         return NULL;
     }
     // with -v: which algorithms serve which shape and how fast cuDNN measured
     // them (the first thing to look at when a shape is slow); -1 ms: not measured
+    char filter[32];
+    snprintf(filter, sizeof filter, victim->wgrad_gemm ? "im2col+gemm" : "algo %d", (int)victim->bwd_filter);
     ekn_info("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d: fwd algo %d (%.3f ms), bwd data algo %d "
-             "(%.3f ms), bwd filter algo %d (%.3f ms), workspace %zu bytes%s",
+             "(%.3f ms), bwd filter %s (%.3f ms), workspace %zu bytes%s",
              g->n, g->cin, g->cout, g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], (int)victim->fwd,
-             victim->fwd_ms, (int)victim->bwd_data, victim->bwd_data_ms, (int)victim->bwd_filter,
-             victim->bwd_filter_ms, victim->work_bytes, deterministic_only ? "" : ", non-deterministic allowed");
+             victim->fwd_ms, (int)victim->bwd_data, victim->bwd_data_ms, filter, victim->bwd_filter_ms,
+             victim->work_bytes, deterministic_only ? "" : ", non-deterministic allowed");
     victim->g = *g;
     victim->made = true;
     victim->last_use = ++use_clock;
@@ -383,6 +428,7 @@ size_t out_volume(const ekn_conv_geom *g) { return volume(g->out); }
 } // namespace
 
 extern "C" void ekn_cuda_set_deterministic(int on) { deterministic_only = on != 0; }
+extern "C" void ekn_cuda_conv_wgrad(int mode) { wgrad_mode = mode; }
 
 size_t ekn_conv_workspace_cuda(const ekn_conv_geom *g)
 {
@@ -431,11 +477,12 @@ void ekn_conv_backward_cuda(const ekn_conv_geom *g, const float *x, const float 
         if (!ekn_launch_ok("conv bias_finish")) return;
     }
     // beta = 1: dw accumulates, as conv.h promises
-    if (!ekn_cudnn_ok(cudnnConvolutionBackwardFilter(h, &one, p->x, x, p->y, dy, p->conv, p->bwd_filter, work,
-                                                     p->work_bytes, &one, p->w, dw),
-                      "cudnnConvolutionBackwardFilter") ||
-        !dx)
-        return;
+    bool ok = p->wgrad_gemm ? ekn_conv_wgrad_gemm_cuda(g, x, dy, dw, work)
+                            : ekn_cudnn_ok(cudnnConvolutionBackwardFilter(h, &one, p->x, x, p->y, dy, p->conv,
+                                                                          p->bwd_filter, work, p->work_bytes, &one,
+                                                                          p->w, dw),
+                                           "cudnnConvolutionBackwardFilter");
+    if (!ok || !dx) return;
     ekn_cudnn_ok(cudnnConvolutionBackwardData(h, &one, p->w, w, p->y, dy, p->conv, p->bwd_data, work,
                                               p->work_bytes, &zero, p->x, dx),
                  "cudnnConvolutionBackwardData");

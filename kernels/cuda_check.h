@@ -30,6 +30,12 @@ bool ekn_launch_ok(const char *kernel);
 // (ekn_cuda_set_precision, lib/ops.h); storage is always FP32.
 int ekn_cuda_precision(void);
 
+// C = alpha op(A) op(B) + beta C (cuBLAS, column-major, float storage) in
+// the current precision: SGEMM at FP32, tensor cores at TF32/FP16.
+bool ekn_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
+              const float *a, int lda, const float *b, int ldb, const float *beta, float *c, int ldc,
+              const char *what);
+
 cudnnHandle_t ekn_cudnn_handle(void);   // NULL after a recorded failure
 cublasHandle_t ekn_cublas_handle(void); // NULL after a recorded failure
 

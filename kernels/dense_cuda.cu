@@ -29,21 +29,6 @@ __global__ void column_sums(const float *dy, float *db, int n, int out)
     db[o] += (float)acc;
 }
 
-// C = alpha op(A) op(B) + beta C on float storage; the precision mode
-// (ekn_cuda_precision) picks the compute: plain FP32 SGEMM, or tensor cores
-// with the inputs rounded to TF32 or FP16 and FP32 accumulation.
-bool gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
-          const float *a, int lda, const float *b, int ldb, const float *beta, float *c, int ldc, const char *what)
-{
-    int p = ekn_cuda_precision();
-    if (p == EKN_PRECISION_FP32)
-        return ekn_cublas_ok(cublasSgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), what);
-    cublasComputeType_t ct = p == EKN_PRECISION_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_FAST_16F;
-    return ekn_cublas_ok(cublasGemmEx(h, ta, tb, m, n, k, alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, beta, c,
-                                      CUDA_R_32F, ldc, ct, CUBLAS_GEMM_DEFAULT),
-                         what);
-}
-
 } // namespace
 
 void ekn_dense_forward_cuda(int n, int in, int out, const float *x, const float *w, const float *b, float *y)
@@ -51,7 +36,7 @@ void ekn_dense_forward_cuda(int n, int in, int out, const float *x, const float 
     cublasHandle_t h = ekn_cublas_handle();
     const float one = 1, zero = 0;
     if (!h || n <= 0 || out <= 0 ||
-        !gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x, in, &zero, y, out, "cublas gemm (dense forward)") ||
+        !ekn_gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x, in, &zero, y, out, "cublas gemm (dense forward)") ||
         !b)
         return;
     size_t total = (size_t)n * out;
@@ -65,10 +50,10 @@ void ekn_dense_backward_cuda(int n, int in, int out, const float *x, const float
     cublasHandle_t h = ekn_cublas_handle();
     const float one = 1, zero = 0;
     if (!h || n <= 0 || out <= 0 || in <= 0) return;
-    if (dx && !gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out, &zero, dx, in,
+    if (dx && !ekn_gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out, &zero, dx, in,
                     "cublas gemm (dense backward, dx)"))
         return;
-    if (!gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out, &one, dw, in,
+    if (!ekn_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out, &one, dw, in,
               "cublas gemm (dense backward, dw)") ||
         !db)
         return;

@@ -15,6 +15,7 @@ const ekn_ops *ekn_ops_cuda(void) { return NULL; }
 
 void ekn_cuda_set_precision(int precision) { (void)precision; }
 void ekn_cuda_set_deterministic(int on) { (void)on; }
+void ekn_cuda_conv_wgrad(int mode) { (void)mode; }
 
 int ekn_cuda_last_error(ekn_err *err)
 {

@@ -120,4 +120,9 @@ int ekn_ops_check(const ekn_ops *ops, struct ekn_err *err);
  * conv plans made afterwards, so call it before building the net.  A no-op
  * in builds without CUDA. */
 void ekn_cuda_set_deterministic(int on);
+/* How new convolution plans compute the weight gradient: AUTO times cuDNN's
+ * choice against im2col + GEMM (kernels/conv_gemm.h) and keeps the faster;
+ * GEMM and CUDNN force one (GEMM where its workspace fits), for tests. */
+enum { EKN_CONV_WGRAD_AUTO, EKN_CONV_WGRAD_GEMM, EKN_CONV_WGRAD_CUDNN };
+void ekn_cuda_conv_wgrad(int mode);
 #endif

@@ -28,6 +28,12 @@
 #define ATOL 1e-5
 #define RTOL 1e-4
 
+/* The absolute tolerance of a float32 sum of `terms` products of values in
+ * [-1, 1]: its rounding error grows like sqrt(terms) (a random walk of
+ * roundings), so ATOL holds at 100 terms and grows from there.  Fixed ATOL
+ * failed 1 seed in 2 on 800-term sums computed by correct kernels. */
+static double sum_atol(double terms) { return ATOL * fmax(1.0, sqrt(terms / 100.0)); }
+
 static const ekn_ops *dev, *ref;
 static size_t n_checks, n_failed;
 
@@ -82,18 +88,19 @@ static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], c
     snprintf(what, sizeof what, "conv n%d %d->%d %dx%dx%d k%dx%dx%d", n, cin, cout, in[0], in[1], in[2], k[0],
              k[1], k[2]);
     fprintf(stderr, "-- %s, workspace %zu floats\n", what, ws);
-    tally(tu_compare("  y", y, y_ref, ny, ATOL, RTOL));
-    tally(tu_compare("  dx", dx, dx_ref, nx, ATOL, RTOL));
-    tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, ATOL, RTOL));
-    tally(tu_compare("  db (+= onto random)", db, db_ref, cout, ATOL, RTOL));
+    double kvol = (double)k[0] * k[1] * k[2], positions = (double)n * g.out[0] * g.out[1] * g.out[2];
+    tally(tu_compare("  y", y, y_ref, ny, sum_atol(cin * kvol), RTOL));
+    tally(tu_compare("  dx", dx, dx_ref, nx, sum_atol(cout * kvol), RTOL));
+    tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, sum_atol(positions), RTOL));
+    tally(tu_compare("  db (+= onto random)", db, db_ref, cout, sum_atol(positions), RTOL));
 
     /* again without dx: dw and db accumulate a second time */
     ref->conv_backward(&g, x, w, dy, NULL, dw_ref, db_ref, NULL);
     dev->conv_backward(&g, d_x, d_w, d_dy, NULL, d_dw, d_db, d_work);
     ch_check("conv backward dx=NULL");
     get_floats(dw, d_dw, nw), get_floats(db, d_db, cout);
-    tally(tu_compare("  dw again, dx=NULL", dw, dw_ref, nw, ATOL, RTOL));
-    tally(tu_compare("  db again, dx=NULL", db, db_ref, cout, ATOL, RTOL));
+    tally(tu_compare("  dw again, dx=NULL", dw, dw_ref, nw, sum_atol(positions), RTOL));
+    tally(tu_compare("  db again, dx=NULL", db, db_ref, cout, sum_atol(positions), RTOL));
 
     ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx), ch_free(d_dw);
     ch_free(d_db), ch_free(d_work);
@@ -143,6 +150,16 @@ static void test_conv(uint64_t *st)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_case(st, 7, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
     ekn_cuda_set_deterministic(1);
+    /* the weight gradient by im2col + GEMM everywhere (timing picks it only
+     * where it is faster, which the small cases above may never be); batch 6
+     * is used nowhere else */
+    fprintf(stderr, "-- conv with ekn_cuda_conv_wgrad(EKN_CONV_WGRAD_GEMM)\n");
+    ekn_cuda_conv_wgrad(EKN_CONV_WGRAD_GEMM);
+    uint64_t own = *st ^ 0x9e3779b97f4a7c15u; /* its own stream: the later tests see the data they always saw */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        conv_case(&own, 6, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    conv_case(&own, 1, 1, 20, (int[3]){5, 16, 16}, (int[3]){1, 4, 4}); /* aniso3d conv1's kind of layer */
+    ekn_cuda_conv_wgrad(EKN_CONV_WGRAD_AUTO);
 }
 
 /* ---- pool ------------------------------------------------------------- */
@@ -224,11 +241,11 @@ static void test_dense(uint64_t *st)
             ch_check("dense");
             get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, out);
             fprintf(stderr, "-- dense n%d %d->%d%s\n", n, in, out, variant ? " (no bias, dx=NULL, db=NULL)" : "");
-            tally(tu_compare("  y", y, y_ref, ny, ATOL, RTOL));
-            tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, ATOL, RTOL));
+            tally(tu_compare("  y", y, y_ref, ny, sum_atol(in), RTOL));
+            tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, sum_atol(n), RTOL));
             if (!variant) {
-                tally(tu_compare("  dx", dx, dx_ref, nx, ATOL, RTOL));
-                tally(tu_compare("  db (+= onto random)", db, db_ref, out, ATOL, RTOL));
+                tally(tu_compare("  dx", dx, dx_ref, nx, sum_atol(out), RTOL));
+                tally(tu_compare("  db (+= onto random)", db, db_ref, out, sum_atol(n), RTOL));
             } else {
                 tally(tu_compare("  db untouched", db, db0, out, 0, 0));
                 tally(tu_compare("  dx untouched", dx, x, nx, 0, 0));

@@ -18,6 +18,8 @@ static const ekn_ops cuda_ops = {
     ekn_dropout_forward_cuda, ekn_dropout_backward_cuda, ekn_input_noise_cuda,
     &ekn_vec_cuda,
     ekn_cuda_last_error,
+    // max fragment pooling (kernels/mfp_cuda.cu)
+    ekn_mfp_crop_cuda, ekn_mfp_interleave_cuda,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

@@ -22,19 +22,16 @@ int ekn_mfp_usable(const ekn_spec *spec)
     return pools > 0;
 }
 
-static float *alloc_floats(size_t n)
-{
-    return malloc((n ? n : 1) * sizeof(float));
-}
+/* From the net's ops table (the GPU's memory for cuda), like lib/net.c. */
+static void *alloc_floats(const ekn_ops *ops, size_t n) { return ops->alloc((n ? n : 1) * sizeof(float)); }
 
 /* Where each final fragment's outputs lie: sum over the pools of the
  * fragment's offset d_i times the stride before pool i. */
-static void fragment_shifts(ekn_mfp_net *m)
+static void fragment_shifts(const ekn_spec *spec, int frags, int32_t *shift)
 {
-    const ekn_spec *spec = m->net->spec;
-    for (int f = 0; f < m->frags; f++) {
+    for (int f = 0; f < frags; f++) {
         int rest = f, stride[3] = {1, 1, 1};
-        int *sh = m->shift[f];
+        int32_t *sh = shift + 3 * (size_t)f;
         sh[0] = sh[1] = sh[2] = 0;
         /* the strides before each pool, then the digits from the last pool back */
         int before[EKN_MAX_LAYERS][3], npool = 0, sizes[EKN_MAX_LAYERS][3];
@@ -60,6 +57,7 @@ int ekn_mfp_build(ekn_mfp_net *m, const ekn_net *net, const int shape[3], int ma
 {
     memset(m, 0, sizeof *m);
     m->net = net;
+    m->ops = net->ops;
     m->max_batch = max_batch;
     if (!ekn_mfp_usable(net->spec))
         return ekn_err_set(err, EKN_EXIT_SPEC, "max fragment pooling needs every pool layer to set mfp = 1");
@@ -92,46 +90,42 @@ int ekn_mfp_build(ekn_mfp_net *m, const ekn_net *net, const int shape[3], int ma
     memcpy(m->out, c->dense_out, sizeof m->out);
     m->in_size = (size_t)c->in_channels * prod3(m->in);
     m->out_size = (size_t)c->out_channels * prod3(m->out);
-    if (!(m->buf[0] = alloc_floats(buf)) || !(m->buf[1] = alloc_floats(buf)) || !(m->crop = alloc_floats(crop)) ||
-        !(m->work = alloc_floats(work)) || !(m->result = alloc_floats(N * m->out_size)) ||
-        !(m->arg = malloc((buf ? buf : 1) * sizeof *m->arg)) || !(m->shift = malloc((size_t)frags * sizeof *m->shift))) {
+    const ekn_ops *ops = net->ops;
+    size_t shift_bytes = (size_t)frags * 3 * sizeof(int32_t);
+    int32_t *shift = malloc(shift_bytes);
+    int fail = !shift || !(m->buf[0] = alloc_floats(ops, buf)) || !(m->buf[1] = alloc_floats(ops, buf)) ||
+               !(m->crop = alloc_floats(ops, crop)) || !(m->work = alloc_floats(ops, work)) ||
+               !(m->result = alloc_floats(ops, N * m->out_size)) ||
+               !(m->arg = ops->alloc((buf ? buf : 1) * sizeof *m->arg)) || !(m->shift = ops->alloc(shift_bytes)) ||
+               (!ops->host && !(m->x = alloc_floats(ops, N * m->in_size)));
+    if (fail) {
+        ekn_err why = {0};
+        ekn_ops_check(ops, &why); /* clears the device's record of the failed allocation */
+        free(shift);
         ekn_mfp_free(m);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for max fragment pooling of a %dx%dx%d tile", shape[0],
-                           shape[1], shape[2]);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of %s memory for max fragment pooling of a %dx%dx%d tile",
+                           ops->host ? "host" : "device", shape[0], shape[1], shape[2]);
     }
-    fragment_shifts(m);
+    fragment_shifts(net->spec, frags, shift);
+    ops->upload(m->shift, shift, shift_bytes);
+    free(shift); /* the cuda upload copies its source into a staging buffer before it returns */
     return 0;
 }
 
 void ekn_mfp_free(ekn_mfp_net *m)
 {
-    free(m->buf[0]);
-    free(m->buf[1]);
-    free(m->crop);
-    free(m->work);
-    free(m->result);
-    free(m->arg);
-    free(m->shift);
+    const ekn_ops *ops = m->ops;
+    if (ops) {
+        ops->free(m->buf[0]);
+        ops->free(m->buf[1]);
+        ops->free(m->crop);
+        ops->free(m->work);
+        ops->free(m->result);
+        ops->free(m->arg);
+        ops->free(m->shift);
+        ops->free(m->x);
+    }
     memset(m, 0, sizeof *m);
-}
-
-/* (B, C, in) -> (B * P, C, out * p): the window of each fragment offset d. */
-static void crop_fragments(const float *x, int B, int C, const int in[3], const int p[3], const int out[3], float *dst)
-{
-    int span[3] = {out[0] * p[0], out[1] * p[1], out[2] * p[2]};
-    for (int b = 0; b < B; b++)
-        for (int dz = 0; dz < p[0]; dz++)
-            for (int dy = 0; dy < p[1]; dy++)
-                for (int dx = 0; dx < p[2]; dx++)
-                    for (int ch = 0; ch < C; ch++) {
-                        const float *plane = x + ((size_t)b * C + ch) * prod3(in);
-                        for (int z = 0; z < span[0]; z++)
-                            for (int y = 0; y < span[1]; y++) {
-                                memcpy(dst, plane + ((size_t)(dz + z) * in[1] + dy + y) * in[2] + dx,
-                                       (size_t)span[2] * sizeof *dst);
-                                dst += span[2];
-                            }
-                    }
 }
 
 const float *ekn_mfp_forward(ekn_mfp_net *m, const float *x, int n)
@@ -153,7 +147,11 @@ const float *ekn_mfp_forward(ekn_mfp_net *m, const float *x, int n)
         } else {
             ekn_pool_geom g;
             int span[3] = {L->out[0] * s->size[0], L->out[1] * s->size[1], L->out[2] * s->size[2]};
-            crop_fragments(in, B, L->channels_in, L->in, s->size, L->out, m->crop);
+            ekn_mfp_crop_geom cg = {.n = B, .c = L->channels_in};
+            memcpy(cg.in, L->in, sizeof cg.in);
+            memcpy(cg.p, s->size, sizeof cg.p);
+            memcpy(cg.out, L->out, sizeof cg.out);
+            ops->mfp_crop(&cg, in, m->crop);
             B *= (int)prod3(s->size);
             ekn_pool_geom_init(&g, B, L->channels_in, span, s->size);
             ops->pool_forward(&g, m->crop, z, m->arg);
@@ -167,22 +165,25 @@ const float *ekn_mfp_forward(ekn_mfp_net *m, const float *x, int n)
         in = z;
     }
     /* interleave: fragment f's output j lands at shift[f] + S * j */
-    int K = c->out_channels, S[3] = {1, 1, 1};
-    const int *fo = c->out;
+    ekn_mfp_interleave_geom ig = {.n = n, .frags = m->frags, .c = c->out_channels, .stride = {1, 1, 1}};
+    memcpy(ig.frag_out, c->out, sizeof ig.frag_out);
+    memcpy(ig.out, m->out, sizeof ig.out);
     for (int i = 0; i < net->spec->nlayers; i++)
         if (net->spec->layers[i].kind == EKN_LAYER_POOL)
-            for (int k = 0; k < 3; k++) S[k] *= net->spec->layers[i].size[k];
-    for (int e = 0; e < n; e++)
-        for (int f = 0; f < m->frags; f++)
-            for (int k = 0; k < K; k++) {
-                const float *src = in + (((size_t)e * m->frags + f) * K + k) * prod3(fo);
-                float *dst = m->result + ((size_t)e * K + k) * prod3(m->out);
-                const int *sh = m->shift[f];
-                for (int jz = 0; jz < fo[0]; jz++)
-                    for (int jy = 0; jy < fo[1]; jy++)
-                        for (int jx = 0; jx < fo[2]; jx++)
-                            dst[((size_t)(sh[0] + S[0] * jz) * m->out[1] + sh[1] + S[1] * jy) * m->out[2] + sh[2] +
-                                S[2] * jx] = *src++;
-            }
+            for (int k = 0; k < 3; k++) ig.stride[k] *= net->spec->layers[i].size[k];
+    ops->mfp_interleave(&ig, m->shift, in, m->result);
     return m->result;
+}
+
+int ekn_mfp_forward_host(ekn_mfp_net *m, const float *x, int n, float *out, ekn_err *err)
+{
+    const ekn_ops *ops = m->ops;
+    const float *in = x;
+    if (!ops->host) {
+        ops->upload(m->x, x, (size_t)n * m->in_size * sizeof *x);
+        in = m->x;
+    }
+    const float *o = ekn_mfp_forward(m, in, n);
+    ops->download(out, o, (size_t)n * m->out_size * sizeof *out);
+    return ekn_ops_check(ops, err);
 }

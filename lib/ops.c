@@ -69,6 +69,8 @@ static const ekn_ops cpu = {
     .softmax_nll = ekn_softmax_nll_cpu,
     .mse = ekn_mse_cpu,
     .argmax_count = ekn_argmax_count_cpu,
+    .mfp_crop = ekn_mfp_crop_cpu,
+    .mfp_interleave = ekn_mfp_interleave_cpu,
     HOST_MEMORY,
 };
 
@@ -87,6 +89,9 @@ static const ekn_ops ref = {
     .softmax_nll = ekn_softmax_nll_ref,
     .mse = ekn_mse_ref,
     .argmax_count = ekn_argmax_count_ref,
+    /* data movement only: the plain loops are their own reference */
+    .mfp_crop = ekn_mfp_crop_cpu,
+    .mfp_interleave = ekn_mfp_interleave_cpu,
     HOST_MEMORY,
 };
 

@@ -8,6 +8,7 @@
 #include "conv.h"
 #include "dense.h"
 #include "loss.h"
+#include "mfp.h"
 #include "pool.h"
 #include "softmax.h"
 
@@ -67,6 +68,13 @@ typedef struct ekn_ops {
     /* Waits for queued work; 0, or -1 with the first error since the last
      * check (ekn_cuda_last_error).  NULL for tables that cannot fail. */
     int (*check)(struct ekn_err *err);
+
+    /* ---- max fragment pooling's data movement (kernels/mfp.h, lib/net_mfp.h) ----
+     * mfp_crop cuts each fragment's window out of a pool's input, and
+     * mfp_interleave puts the final fragments' outputs back into the dense
+     * result; shift is in this table's memory like the other arrays. */
+    void (*mfp_crop)(const ekn_mfp_crop_geom *g, const float *x, float *y);
+    void (*mfp_interleave)(const ekn_mfp_interleave_geom *g, const int32_t *shift, const float *x, float *y);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

@@ -266,12 +266,12 @@ static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, fl
             ekn_tiling_start(t, i + j, start);
             ekn_tiling_gather(t, vol, net->in_c, start, p->x + j * in_size);
         }
-        const float *o = p->tile_out;
-        if (t->mfp) o = ekn_mfp_forward(&p->mfp, p->x, m);
-        else if (ekn_net_forward_host(net, p->x, m, p->tile_out, err)) return -1;
+        if (t->mfp ? ekn_mfp_forward_host(&p->mfp, p->x, m, p->tile_out, err)
+                   : ekn_net_forward_host(net, p->x, m, p->tile_out, err))
+            return -1;
         for (int j = 0; j < m; j++) {
             ekn_tiling_start(t, i + j, start);
-            ekn_tiling_scatter(t, o + j * out_size, net->out_c, start, dense);
+            ekn_tiling_scatter(t, p->tile_out + j * out_size, net->out_c, start, dense);
         }
     }
     return 0;
@@ -305,9 +305,8 @@ static int process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *l
     }
     ekn_tiling t;
     const ekn_predict_config *cfg = p->cfg;
-    /* max fragment pooling rearranges fragments on the host: CPU only so far */
     if (ekn_tiling_plan(&t, &p->spec, S, cfg->pad, cfg->tile, cfg->max_bytes, (int)cfg->batch,
-                        !cfg->no_mfp && p->ops->host && ekn_mfp_usable(&p->spec), err))
+                        !cfg->no_mfp && ekn_mfp_usable(&p->spec), err))
         return ekn_err_prefix(err, "'%s': record %llu", src, rec);
     int shape[3] = {t.ax[0].tile, t.ax[1].tile, t.ax[2].tile}, rc = -1;
     size_t n = (size_t)in->shape[0], ex = (size_t)c * S[0] * S[1] * S[2], spatial = ekn_tiling_out_spatial(&t);
@@ -323,10 +322,10 @@ static int process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *l
     }
     free(p->cls);
     p->cls = NULL;
-    size_t tile_in = t.mfp ? p->mfp.in_size : net->in_size;
+    size_t tile_in = t.mfp ? p->mfp.in_size : net->in_size, tile_out = t.mfp ? p->mfp.out_size : net->out_size;
     if (grow((void **)&p->x, &p->x_cap, (size_t)t.batch * tile_in * sizeof(float), err) ||
         grow((void **)&p->out, &p->out_cap, n * net->out_c * spatial * sizeof(float), err) ||
-        (!t.mfp && grow((void **)&p->tile_out, &p->tile_out_cap, (size_t)t.batch * net->out_size * sizeof(float), err)))
+        grow((void **)&p->tile_out, &p->tile_out_cap, (size_t)t.batch * tile_out * sizeof(float), err))
         goto done;
     if (!(p->cls = malloc(n * spatial * sizeof *p->cls + 1)) || !(conv = malloc(ex * sizeof(float)))) {
         ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
@@ -443,8 +442,8 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     ekn_reader_close(&r);
     ekn_tensor_free(&a);
     ekn_tensor_free(&b);
+    if (p.mfp_built) ekn_mfp_free(&p.mfp); /* before the net it borrows */
     if (p.built) ekn_net_free(&p.net);
-    if (p.mfp_built) ekn_mfp_free(&p.mfp);
     free(p.theta);
     free(p.x);
     free(p.out);

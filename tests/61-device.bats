@@ -71,9 +71,32 @@ train_both() {
     ekn-predict --device cpu -m seg.h5 -o cpu.ekn "$D/seg-test.ekn"
     EKN_KERNELS=staged ekn-predict --device cpu -m seg.h5 -o staged.ekn "$D/seg-test.ekn"
     cmp cpu.ekn staged.ekn
+    # no mfp in the spec: shift and stitch on both
     ekn-predict --device cpu --dense --no-mfp -m seg.h5 -o dcpu.ekn "$D/seg-test.ekn"
-    EKN_KERNELS=staged ekn-predict --device cpu --dense -m seg.h5 -o dstaged.ekn "$D/seg-test.ekn"
+    EKN_KERNELS=staged run --separate-stderr ekn-predict -v --device cpu --dense -m seg.h5 -o dstaged.ekn \
+        "$D/seg-test.ekn"
+    assert_success
+    [[ $stderr == *"shift and stitch"* ]]
     cmp dcpu.ekn dstaged.ekn
+}
+
+@test "ekn-predict --dense: max fragment pooling on device memory (staged) writes the cpu's stream" {
+    sed '/^\[pool\]/a mfp = 1' "$NETS/tiny-img-img.spec" >mfp.spec
+    grep -q 'mfp = 1' mfp.spec
+    run ekn-train --device cpu --spec mfp.spec "${TRAIN_OPTS[@]}" --steps 20 -o mfp.h5 "$D/seg.ekn"
+    assert_success
+    local b
+    for b in 64 3; do # one pass per record, and a short last batch of tiles
+        run --separate-stderr ekn-predict -v --device cpu --dense -b $b --tile 10,10 -m mfp.h5 -o cpu$b.ekn \
+            "$D/seg-test.ekn"
+        assert_success
+        [[ $stderr == *"max fragment pooling"* ]]
+        EKN_KERNELS=staged run --separate-stderr ekn-predict -v --device cpu --dense -b $b --tile 10,10 -m mfp.h5 \
+            -o staged$b.ekn "$D/seg-test.ekn"
+        assert_success
+        [[ $stderr == *"max fragment pooling"* ]]
+        cmp cpu$b.ekn staged$b.ekn
+    done
 }
 
 @test "--device: an unknown name is a usage error naming the choices" {

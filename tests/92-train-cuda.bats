@@ -191,3 +191,24 @@ PY
     done
     same_probs p-cpu.ekn p-cuda.ekn
 }
+
+@test "max fragment pooling on cuda: dense predictions equal the cpu's (abs 1e-4), one tile and batches of tiles" {
+    sed '/^\[pool\]/a mfp = 1' "$D/aniso-small.spec" >mfp.spec
+    grep -q 'mfp = 1' mfp.spec
+    run --separate-stderr ekn-train --device cpu --spec mfp.spec --patch 5,17,17 --batch 4 --steps 20 --seed 5 \
+        -o m.h5 "$D/vol.ekn"
+    assert_success
+    run --separate-stderr ekn-predict -v --device cpu -m m.h5 --dense --write prob -o p-cpu.ekn "$D/vol.ekn"
+    assert_success
+    [[ $stderr == *"max fragment pooling"* ]] || fail "cpu: $stderr"
+    # the whole volume as one tile, then 128 tiles of 5x12x12 in passes of 64
+    local tile
+    for tile in "" "--tile 5,12,12"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr ekn-predict -v --device cuda -m m.h5 --dense $tile --write prob -o p-cuda.ekn "$D/vol.ekn"
+        refute_crash
+        assert_success
+        [[ $stderr == *"max fragment pooling"* ]] || fail "cuda $tile: $stderr"
+        same_probs p-cpu.ekn p-cuda.ekn
+    done
+}

@@ -6,10 +6,13 @@
  * bias, dx and db), every activation forward and backward (kinks
  * included), softmax, softmax NLL (class weights, ignored labels, each lazy
  * label mode, confident predictions that hit the log clamp, in place), MSE
- * (NaN and inf targets ignored, dy = NULL) and argmax_count (ties, NaN).
+ * (NaN and inf targets ignored, dy = NULL), argmax_count (ties, NaN) and
+ * max fragment pooling's crop and interleave (2D and 3D, several pool
+ * sizes, shifts in random order; the cpu ops also against their definition).
  *
  * Tolerance (stated): |cuda - ref| <= 1e-5 + 1e-4*|ref| for float results,
- * the same for the losses; pooling outputs, argmax indices, counts exactly.
+ * the same for the losses; pooling outputs, argmax indices, counts and the
+ * MFP copies exactly.
  *
  * WRITTEN WITHOUT A GPU: this file and the kernels it tests have been
  * compiled but never run on a device.  Without one it exits 77 (skip).
@@ -456,6 +459,127 @@ static void test_argmax(uint64_t *st)
     }
 }
 
+/* ---- max fragment pooling's data movement (kernels/mfp.h) ---------------
+ * Both ops only copy, so everything is exact.  The cpu result is first
+ * checked against the definition in kernels/mfp.h, evaluated here the other
+ * way round (crop: per output; interleave: per output, as a gather through
+ * the inverse of the shifts), then the device's against the cpu's.  Outputs
+ * start as NaN, so an element no thread writes fails the exact comparison. */
+
+static float *nan_floats(size_t n)
+{
+    float *p = tu_alloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+    return p;
+}
+
+static size_t vol3(const int v[3]) { return (size_t)v[0] * v[1] * v[2]; }
+
+static void mfp_crop_case(uint64_t *st, int n, int c, const int in[3], const int p[3], const int out[3])
+{
+    ekn_mfp_crop_geom g = {.n = n, .c = c};
+    memcpy(g.in, in, sizeof g.in), memcpy(g.p, p, sizeof g.p), memcpy(g.out, out, sizeof g.out);
+    int span[3] = {out[0] * p[0], out[1] * p[1], out[2] * p[2]}, P = (int)vol3(p);
+    size_t nx = (size_t)n * c * vol3(in), ny = (size_t)n * P * c * vol3(span);
+    float *x = rnd(st, nx, -1, 1), *want = tu_alloc(ny), *y_cpu = nan_floats(ny), *y = nan_floats(ny);
+    for (size_t o = 0; o < ny; o++) {
+        size_t r = o % vol3(span), item = o / vol3(span);
+        int ch = (int)(item % c), d = (int)(item / c % P), b = (int)(item / c / P);
+        int z = (int)(r / ((size_t)span[1] * span[2])), yy = (int)(r / span[2] % span[1]), xx = (int)(r % span[2]);
+        int dz = d / (p[1] * p[2]), dy = d / p[2] % p[1], dx = d % p[2];
+        want[o] = x[((size_t)b * c + ch) * vol3(in) + ((size_t)(dz + z) * in[1] + dy + yy) * in[2] + dx + xx];
+    }
+    ekn_ops_cpu()->mfp_crop(&g, x, y_cpu);
+    float *d_x = dev_floats(x, nx), *d_y = dev_floats(y, ny); /* y: NaN too, below */
+    dev->mfp_crop(&g, d_x, d_y);
+    ch_check("mfp_crop");
+    get_floats(y, d_y, ny);
+    fprintf(stderr, "-- mfp_crop n%d c%d %dx%dx%d by %dx%dx%d, %dx%dx%d per fragment\n", n, c, in[0], in[1], in[2],
+            p[0], p[1], p[2], out[0], out[1], out[2]);
+    tally(tu_compare("  cpu vs definition (exact)", y_cpu, want, ny, 0, 0));
+    tally(tu_compare("  device vs cpu (exact)", y, y_cpu, ny, 0, 0));
+    ch_free(d_x), ch_free(d_y);
+    free(x), free(want), free(y_cpu), free(y);
+}
+
+/* shift: a random order of the points of [0, S) per axis, as MFP's
+ * fragments cover them; out = S * frag_out. */
+static void mfp_interleave_case(uint64_t *st, int n, int c, const int fo[3], const int S[3])
+{
+    ekn_mfp_interleave_geom g = {.n = n, .c = c, .frags = (int)vol3(S)};
+    memcpy(g.frag_out, fo, sizeof g.frag_out), memcpy(g.stride, S, sizeof g.stride);
+    for (int k = 0; k < 3; k++) g.out[k] = S[k] * fo[k];
+    int F = g.frags;
+    int32_t *shift = calloc((size_t)F * 3, sizeof *shift);
+    int *order = calloc((size_t)F, sizeof *order), *frag_at = calloc((size_t)F, sizeof *frag_at);
+    if (!shift || !order || !frag_at) exit(1);
+    for (int f = 0; f < F; f++) order[f] = f;
+    for (int f = F - 1; f > 0; f--) { /* Fisher-Yates */
+        int j = (int)(tu_next(st) % (uint64_t)(f + 1)), t = order[f];
+        order[f] = order[j], order[j] = t;
+    }
+    for (int f = 0; f < F; f++) { /* point order[f] = (rz*S1 + ry)*S2 + rx */
+        shift[3 * f] = order[f] / (S[1] * S[2]), shift[3 * f + 1] = order[f] / S[2] % S[1];
+        shift[3 * f + 2] = order[f] % S[2];
+        frag_at[order[f]] = f;
+    }
+    size_t nx = (size_t)n * F * c * vol3(fo), ny = (size_t)n * c * vol3(g.out);
+    float *x = rnd(st, nx, -1, 1), *want = tu_alloc(ny), *y_cpu = nan_floats(ny), *y = nan_floats(ny);
+    for (size_t o = 0; o < ny; o++) { /* gather: the fragment and position each output comes from */
+        size_t q = o % vol3(g.out), item = o / vol3(g.out);
+        int ch = (int)(item % c), e = (int)(item / c);
+        int qz = (int)(q / ((size_t)g.out[1] * g.out[2])), qy = (int)(q / g.out[2] % g.out[1]),
+            qx = (int)(q % g.out[2]);
+        int f = frag_at[(qz % S[0] * S[1] + qy % S[1]) * S[2] + qx % S[2]];
+        size_t j = ((size_t)(qz / S[0]) * fo[1] + qy / S[1]) * fo[2] + qx / S[2];
+        want[o] = x[(((size_t)e * F + f) * c + ch) * vol3(fo) + j];
+    }
+    ekn_ops_cpu()->mfp_interleave(&g, shift, x, y_cpu);
+    float *d_x = dev_floats(x, nx), *d_y = dev_floats(y, ny);
+    int32_t *d_shift = ch_up(shift, (size_t)F * 3 * sizeof *shift);
+    dev->mfp_interleave(&g, d_shift, d_x, d_y);
+    ch_check("mfp_interleave");
+    get_floats(y, d_y, ny);
+    fprintf(stderr, "-- mfp_interleave n%d c%d %d fragments of %dx%dx%d, stride %dx%dx%d\n", n, c, F, fo[0], fo[1],
+            fo[2], S[0], S[1], S[2]);
+    tally(tu_compare("  cpu vs definition (exact)", y_cpu, want, ny, 0, 0));
+    tally(tu_compare("  device vs cpu (exact)", y, y_cpu, ny, 0, 0));
+    ch_free(d_x), ch_free(d_y), ch_free(d_shift);
+    free(shift), free(order), free(frag_at), free(x), free(want), free(y_cpu), free(y);
+}
+
+static void test_mfp(uint64_t *st)
+{
+    static const struct {
+        int n, c, in[3], p[3], out[3];
+    } crops[] = {
+        {2, 3, {1, 11, 13}, {1, 2, 2}, {1, 5, 6}},   /* 2D, windows to the last voxel */
+        {1, 2, {1, 17, 16}, {1, 3, 3}, {1, 5, 4}},   /* 2D 3x3, slack in x */
+        {3, 1, {1, 1, 9}, {1, 1, 2}, {1, 1, 4}},     /* 1D */
+        {2, 2, {7, 9, 8}, {2, 2, 2}, {3, 4, 3}},     /* 3D */
+        {1, 3, {5, 10, 11}, {1, 3, 2}, {5, 2, 5}},   /* 3D, anisotropic */
+        {2, 2, {6, 5, 7}, {3, 1, 2}, {1, 5, 3}},     /* pool in z only and x */
+        {1, 1, {2, 3, 4}, {1, 1, 1}, {2, 3, 4}},     /* p = 1: a copy */
+        {4, 8, {1, 64, 64}, {1, 2, 2}, {1, 31, 31}}, /* several blocks */
+    };
+    for (size_t i = 0; i < sizeof crops / sizeof *crops; i++)
+        mfp_crop_case(st, crops[i].n, crops[i].c, crops[i].in, crops[i].p, crops[i].out);
+    static const struct {
+        int n, c, fo[3], S[3];
+    } inter[] = {
+        {2, 2, {1, 4, 5}, {1, 2, 2}},   /* 2D, one 2x2 pool */
+        {1, 3, {1, 3, 3}, {1, 4, 6}},   /* 2D, pools 2x2 and 2x3 */
+        {3, 2, {1, 1, 7}, {1, 1, 3}},   /* 1D */
+        {2, 2, {2, 3, 2}, {2, 2, 2}},   /* 3D */
+        {3, 1, {3, 2, 4}, {1, 3, 2}},   /* 3D, anisotropic */
+        {1, 4, {2, 2, 2}, {4, 4, 4}},   /* 3D, two 2x2x2 pools: 64 fragments */
+        {2, 1, {1, 1, 1}, {1, 2, 2}},   /* one output per fragment */
+        {4, 2, {1, 30, 30}, {1, 4, 4}}, /* several blocks */
+    };
+    for (size_t i = 0; i < sizeof inter / sizeof *inter; i++)
+        mfp_interleave_case(st, inter[i].n, inter[i].c, inter[i].fo, inter[i].S);
+}
+
 int main(void)
 {
     ch_start("test_ops_cuda");
@@ -475,6 +599,7 @@ int main(void)
     test_nll(&st);
     test_mse(&st);
     test_argmax(&st);
+    test_mfp(&st);
     fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

@@ -21,8 +21,6 @@ NETS="$BATS_TEST_DIRNAME/../examples/nets"
 STEPS=100
 EARLY_STEPS=20
 EARLY_RTOL=1e-3
-LOSS_RTOL=1e-3
-REF_FACTOR=4
 PROB_ATOL=1e-4
 
 setup_file() {
@@ -98,36 +96,30 @@ loss_divergence() {
         }' "$1" "$2"
 }
 
-# same_curves NAME: NAME-cpu.tsv and NAME-cuda.tsv agree within EARLY_RTOL
-# over the first EARLY_STEPS steps, and over all $STEPS steps as closely as
-# the CPU's two kernel sets (NAME-ref.tsv: EKN_KERNELS=ref) agree with each
-# other, with REF_FACTOR to spare (at least LOSS_RTOL).  Training amplifies
-# float rounding: different, correct float32 kernels give curves that agree
-# to 1e-6 for tens of steps and then drift apart by a few percent as ReLU
-# and max-pool decisions flip (measured with the ref and cpu kernels on
-# Fashion-MNIST), so the whole curve is judged against that drift.
+# same_curves NAME TOL: NAME-cpu.tsv and NAME-cuda.tsv agree within
+# EARLY_RTOL over the first EARLY_STEPS steps and within TOL over all $STEPS.
+# Training amplifies float rounding: two correct float32 kernel sets can give
+# curves that agree to 1e-6 for tens of steps and then drift apart as ReLU
+# and max-pool decisions flip.  Measured on the CI machine with the CPU's own
+# reference and fast kernels (EKN_KERNELS=ref against the default) on these
+# very runs: Fashion-MNIST 0 difference to step 50, 1.65e-2 by step 94;
+# the 3D net 1.35e-6 over all 100 steps.  TOL is set from that drift.
 same_curves() {
-    local early all ref tol
+    local early all
     early=$(loss_divergence "$1-cpu.tsv" "$1-cuda.tsv" "$EARLY_STEPS") || fail "bad logs"
     all=$(loss_divergence "$1-cpu.tsv" "$1-cuda.tsv" "$STEPS") || fail "bad logs"
-    ref=$(loss_divergence "$1-cpu.tsv" "$1-ref.tsv" "$STEPS") || fail "bad logs"
-    tol=$(awk -v r="$ref" -v f="$REF_FACTOR" -v t="$LOSS_RTOL" 'BEGIN { v = r * f; print (v > t ? v : t) }')
-    echo "cpu vs cuda: steps 1-$EARLY_STEPS $early (tolerance $EARLY_RTOL), steps 1-$STEPS $all" \
-        "(tolerance $tol: cpu vs ref kernels $ref x $REF_FACTOR, at least $LOSS_RTOL)"
+    echo "cpu vs cuda: steps 1-$EARLY_STEPS $early (tolerance $EARLY_RTOL), steps 1-$STEPS $all (tolerance $2)"
     awk -v a="$early" -v b="$EARLY_RTOL" 'BEGIN { exit !(a <= b) }' || fail "the first $EARLY_STEPS steps differ by $early"
-    awk -v a="$all" -v b="$tol" 'BEGIN { exit !(a <= b) }' || fail "the curves differ by $all"
+    awk -v a="$all" -v b="$2" 'BEGIN { exit !(a <= b) }' || fail "the curves differ by $all"
 }
 
 # train_both NAME OPTIONS...: the same run on each device, logging every step
 train_both() {
     local name=$1
     shift
-    local dev kernels
-    for dev in cpu cuda ref; do
-        # ref: the CPU's reference kernels, the yardstick of same_curves
-        kernels=
-        [[ $dev != ref ]] || kernels=ref
-        EKN_KERNELS=$kernels run --separate-stderr ekn-train --device "${dev/ref/cpu}" "$@" --steps "$STEPS" --seed 11 \
+    local dev
+    for dev in cpu cuda; do
+        run --separate-stderr ekn-train --device "$dev" "$@" --steps "$STEPS" --seed 11 \
             --log-every 1 --gain-every 0 --log "$name-$dev.tsv" -o "$name-$dev.h5"
         refute_crash
         assert_success
@@ -156,15 +148,15 @@ PY
     assert_success
 }
 
-@test "Fashion-MNIST CNN: 100 steps on cpu and cuda give the same loss curve (first 20 steps 1e-3; all within the CPU kernels' own drift)" {
+@test "Fashion-MNIST CNN: 100 steps on cpu and cuda give the same loss curve (first 20 steps 1e-3, all 5e-2: 3x the CPU kernels' own drift)" {
     fmnist_data
     train_both fmnist --spec "$NETS/fmnist-cnn.spec" --batch 64 --lr 0.01 --momentum 0.9 "$FM"
-    same_curves fmnist
+    same_curves fmnist 5e-2
 }
 
-@test "3D anisotropic img-img net: 100 steps on cpu and cuda give the same loss curve (first 20 steps 1e-3; all within the CPU kernels' own drift)" {
+@test "3D anisotropic img-img net: 100 steps on cpu and cuda give the same loss curve (rel 1e-3 at every step)" {
     train_both aniso --spec "$D/aniso-small.spec" --patch 5,17,17 --batch 4 --lr 0.05 --momentum 0.9 "$D/vol.ekn"
-    same_curves aniso
+    same_curves aniso 1e-3
 }
 
 @test "a Fashion-MNIST checkpoint trained on cuda predicts the same on cpu and cuda (abs 1e-4)" {

@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         {0, "eval", EKN_OPT_FLAG, &eval, NULL, "compare with the labels in the stream: accuracy, confusion matrix, precision and recall on stdout", 0, 0, NULL, 0, NULL},
         {'b', "batch", EKN_OPT_INT, &batch, "N", "examples per forward pass", 1, 1 << 20, NULL, 0, NULL},
         {0, "device", EKN_OPT_STRING, &device, "DEV", "where to compute: cpu, cuda, cuda:N, or auto (a GPU when there is one) [auto]", 0, 0, NULL, 0, NULL},
-        {0, "precision", EKN_OPT_CHOICE, &precision, "P", "GPU convolutions and matrix products: fp32; tf32 or fp16 on tensor cores (FP32 weights and sums)", 0, 0, "fp32|tf32|fp16", 0, NULL},
+        {0, "precision", EKN_OPT_CHOICE, &precision, "P", "GPU convolutions and matrix products: fp32, or tf32 on tensor cores (FP32 weights and sums)", 0, 0, "fp32|tf32", 0, NULL},
         {0, "nondeterministic", EKN_OPT_FLAG, &nondeterministic, NULL, "GPU: let cuDNN use faster algorithms whose sums vary from run to run", 0, 0, NULL, 0, NULL},
         {'j', "threads", EKN_OPT_INT, &threads, "N", "threads of the conv kernels and OpenBLAS (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
         {0, "dense", EKN_OPT_FLAG, &dense, NULL, "img-img: predict every position where the field of view fits, at stride 1, by tiling", 0, 0, NULL, 0, NULL},

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         {0, "class-weights", EKN_OPT_STRING, &cw, "W,...", "weight of each class in the loss (not normalised)", 0, 0, NULL, 0, NULL},
         {0, "seed", EKN_OPT_INT, &seed, "N", "seed of every random choice", 0, 9e18, NULL, 0, NULL},
         {0, "device", EKN_OPT_STRING, &device, "DEV", "where to compute: cpu, cuda, cuda:N, or auto (a GPU when there is one) [auto]", 0, 0, NULL, 0, NULL},
-        {0, "precision", EKN_OPT_CHOICE, &precision, "P", "GPU convolutions and matrix products: fp32; tf32 or fp16 on tensor cores (FP32 weights and sums)", 0, 0, "fp32|tf32|fp16", 0, NULL},
+        {0, "precision", EKN_OPT_CHOICE, &precision, "P", "GPU convolutions and matrix products: fp32, or tf32 on tensor cores (FP32 weights and sums)", 0, 0, "fp32|tf32", 0, NULL},
         {0, "nondeterministic", EKN_OPT_FLAG, &nondeterministic, NULL, "GPU: let cuDNN use faster algorithms whose sums vary from run to run", 0, 0, NULL, 0, NULL},
         {'j', "threads", EKN_OPT_INT, &threads, "N", "threads of the conv kernels and OpenBLAS (0: OpenBLAS's default)", 0, 1024, NULL, 0, NULL},
         {0, "log-every", EKN_OPT_INT, &log_every, "N", "log a row every N steps", 1, 1e15, NULL, 0, NULL},

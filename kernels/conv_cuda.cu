@@ -12,7 +12,7 @@
 // buffers made and freed with the plan): the fastest one that is
 // deterministic (unless ekn_cuda_set_deterministic(0)), runs under
 // CUDNN_FMA_MATH at the default FP32 precision (TF32 tensor cores would cost
-// the 1e-4 agreement with the reference; --precision tf32/fp16 admits them)
+// the 1e-4 agreement with the reference; --precision tf32 admits them)
 // and is not FFT or non-fused Winograd: their
 // rounding error grows with the whole signal rather than with each output's
 // own terms, which breaks that agreement wherever an output is a
@@ -92,12 +92,10 @@ void destroy(conv_plan *p)
 
 // The descriptor's math type for a precision (lib/ops.h): FMA keeps FP32
 // exact in the 1e-4 sense above; the tensor-op types let cuDNN round the
-// inputs to TF32, or convert them to FP16, with FP32 accumulation.
+// inputs to TF32, with FP32 accumulation.
 cudnnMathType_t math_type(int precision)
 {
-    return precision == EKN_PRECISION_FP32   ? CUDNN_FMA_MATH
-           : precision == EKN_PRECISION_TF32 ? CUDNN_TENSOR_OP_MATH
-                                             : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    return precision == EKN_PRECISION_FP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
 }
 
 // Whether a measured result's math type is allowed at this precision.
@@ -105,7 +103,7 @@ bool math_allowed(cudnnMathType_t m, int precision)
 {
     if (m == CUDNN_DEFAULT_MATH || m == CUDNN_FMA_MATH) return true;
     if (precision == EKN_PRECISION_FP32) return false;
-    return m == CUDNN_TENSOR_OP_MATH || precision == EKN_PRECISION_FP16;
+    return m == CUDNN_TENSOR_OP_MATH;
 }
 
 void packed_strides(int nd, const int *dims, int *strides)
@@ -225,6 +223,14 @@ bool make_find_buffers(find_buffers *b, const ekn_conv_geom *g, size_t cap)
     return ok;
 }
 
+// Whether plan p was made under the settings new plans get now (a plan for
+// another precision or determinism never serves, nor limits, this one).
+bool same_settings(const conv_plan *p)
+{
+    return p->precision == ekn_cuda_precision() && p->deterministic == deterministic_only &&
+           p->wgrad_mode == wgrad_mode;
+}
+
 // The workspace limit of a new plan for g (see the top of the file).
 size_t workspace_cap(const ekn_conv_geom *g)
 {
@@ -233,7 +239,7 @@ size_t workspace_cap(const ekn_conv_geom *g)
     (void)cudaGetLastError();
     for (int i = 0; i < MAX_PLANS; i++)
         if (plans[i].made && plans[i].g.n > g->n && same_geometry_but_n(&plans[i].g, g) &&
-            plans[i].work_bytes < cap)
+            same_settings(&plans[i]) && plans[i].work_bytes < cap)
             cap = plans[i].work_bytes;
     return cap;
 }
@@ -334,8 +340,7 @@ conv_plan *plan_for(const ekn_conv_geom *g)
     conv_plan *victim = &plans[0];
     for (int i = 0; i < MAX_PLANS; i++) {
         conv_plan *p = &plans[i];
-        if (p->made && same_geometry(&p->g, g) && p->precision == ekn_cuda_precision() &&
-            p->deterministic == deterministic_only && p->wgrad_mode == wgrad_mode) {
+        if (p->made && same_geometry(&p->g, g) && same_settings(p)) {
             p->last_use = ++use_clock;
             return p;
         }

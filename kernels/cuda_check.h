@@ -31,7 +31,7 @@ bool ekn_launch_ok(const char *kernel);
 int ekn_cuda_precision(void);
 
 // C = alpha op(A) op(B) + beta C (cuBLAS, column-major, float storage) in
-// the current precision: SGEMM at FP32, tensor cores at TF32/FP16.
+// the current precision: SGEMM at FP32, tensor cores at TF32.
 bool ekn_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
               const float *a, int lda, const float *b, int ldb, const float *beta, float *c, int ldc,
               const char *what);

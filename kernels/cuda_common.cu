@@ -135,7 +135,7 @@ bool ekn_reduce_finish(unsigned blocks, double out[2], const char *what)
 
 // C = alpha op(A) op(B) + beta C on float storage; the precision mode
 // (ekn_cuda_precision) picks the compute: plain FP32 SGEMM, or tensor cores
-// with the inputs rounded to TF32 or FP16 and FP32 accumulation.
+// with the inputs rounded to TF32 and FP32 accumulation.
 bool ekn_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
               const float *a, int lda, const float *b, int ldb, const float *beta, float *c, int ldc,
               const char *what)
@@ -143,9 +143,8 @@ bool ekn_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int 
     int p = ekn_cuda_precision();
     if (p == EKN_PRECISION_FP32)
         return ekn_cublas_ok(cublasSgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), what);
-    cublasComputeType_t ct = p == EKN_PRECISION_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_FAST_16F;
     return ekn_cublas_ok(cublasGemmEx(h, ta, tb, m, n, k, alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, beta, c,
-                                      CUDA_R_32F, ldc, ct, CUBLAS_GEMM_DEFAULT),
+                                      CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
                          what);
 }
 

@@ -110,12 +110,12 @@ void ekn_device_release(const ekn_device *dev, void **dev_ptr, size_t *cap)
 
 int ekn_device_ops(const char *s, const char *precision, int deterministic, const ekn_ops **ops, ekn_err *err)
 {
-    static const char *names[] = {"fp32", "tf32", "fp16"};
+    static const char *names[] = {"fp32", "tf32"};
     int p = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 2; i++)
         if (!strcmp(precision, names[i])) p = i;
     if (p < 0)
-        return ekn_err_set(err, EKN_EXIT_USAGE, "unknown precision '%s' (expected fp32, tf32 or fp16)", precision);
+        return ekn_err_set(err, EKN_EXIT_USAGE, "unknown precision '%s' (expected fp32 or tf32)", precision);
     ekn_device dev;
     if (ekn_device_parse(s, &dev, err)) return -1;
     *ops = dev.is_cuda ? ekn_ops_cuda() : ekn_ops_default();

@@ -71,8 +71,8 @@ int ekn_device_parse_backend(const char *s, const ekn_backend *cuda, ekn_device 
 
 /* --device, --precision and --nondeterministic of ekn-train and
  * ekn-predict: ekn_device_parse, then the ops table that computes there
- * (ekn_ops_cuda(), or ekn_ops_default() for the CPU); precision "fp32",
- * "tf32" or "fp16" and deterministic (0: cuDNN may pick non-deterministic
+ * (ekn_ops_cuda(), or ekn_ops_default() for the CPU); precision "fp32"
+ * or "tf32" and deterministic (0: cuDNN may pick non-deterministic
  * algorithms) are set for a GPU (ekn_cuda_set_precision,
  * ekn_cuda_set_deterministic); a lower precision is warned about on the
  * CPU.  Says which with -v. */

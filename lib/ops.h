@@ -112,10 +112,13 @@ int ekn_cuda_last_error(struct ekn_err *err);
  * FP32 (the master weights), and so do the other kernels:
  *   FP32  plain FP32 arithmetic (the default; agrees with the CPU to 1e-4)
  *   TF32  tensor cores, inputs rounded to TF32 (10-bit mantissa), FP32 sums
- *   FP16  tensor cores, inputs converted to FP16, FP32 sums
+ * (An FP16 mode through cuDNN's and cuBLAS's down-conversion permissions
+ * was tried on an H200: with FP32 tensors both libraries chose the same
+ * TF32 kernels, bit for bit, so it was dropped; true FP16/BF16 compute
+ * needs half-precision activations.)
  * Set it before the first op: convolution plans keep the precision they
  * were made with.  A no-op in builds without CUDA. */
-enum { EKN_PRECISION_FP32, EKN_PRECISION_TF32, EKN_PRECISION_FP16 };
+enum { EKN_PRECISION_FP32, EKN_PRECISION_TF32 };
 void ekn_cuda_set_precision(int precision);
 
 /* ops->check(err), or 0 for a table without one. */

@@ -177,7 +177,7 @@ if ! command -v "$bats_cmd" >/dev/null; then
     [ "$allow_skip" = 1 ] || fail=1
 else
     brc=0
-    EKN_BIN=$PWD/$build/bin EKN_PYTHON=$PY timeout -k 10 300 "$bats_cmd" tests/92-train-cuda.bats >"$bats_log" 2>&1 ||
+    EKN_BIN=$PWD/$build/bin EKN_PYTHON=$PY timeout -k 10 300 "$bats_cmd" --show-output-of-passing-tests tests/92-train-cuda.bats >"$bats_log" 2>&1 ||
         brc=$?
     cat "$bats_log" >&2
     if [ $brc != 0 ]; then

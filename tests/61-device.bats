@@ -122,3 +122,16 @@ train_both() {
     assert_success
     h5_same auto.h5 cpu.h5
 }
+
+@test "--precision tf32 and --nondeterministic on the CPU: a warning for tf32, and the same model as without them" {
+    run --separate-stderr ekn-train --device cpu --precision tf32 --nondeterministic --spec "$NETS/tiny-mlp.spec" \
+        --batch 16 --seed 7 --steps 5 -o tf32.h5 "$D/vec.ekn"
+    assert_success
+    [[ $stderr == *"--precision tf32 applies to a GPU only"* ]]
+    run ekn-train --device cpu --spec "$NETS/tiny-mlp.spec" --batch 16 --seed 7 --steps 5 -o fp32.h5 "$D/vec.ekn"
+    assert_success
+    h5_same tf32.h5 fp32.h5
+    run --separate-stderr ekn-predict --device cpu --precision fp16 -m fp32.h5 "$D/vec.ekn"
+    assert_failure 2
+    [[ $stderr == *"fp32|tf32"* ]]
+}

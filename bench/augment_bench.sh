@@ -46,9 +46,9 @@ train_rate() {
 
 train() { # NAME SPEC DATA BATCH [extra]
     local name=$1 spec=$2 data=$3 batch=$4 extra=${5:-}
-    echo "\$ ekn-train -j 1 --spec $spec --batch $batch $extra --time $SECS --gain-every 0 --log-every 5 $data"
+    echo "\$ ekn-train --device cpu -j 1 --spec $spec --batch $batch $extra --time $SECS --gain-every 0 --log-every 5 $data"
     # shellcheck disable=SC2086
-    "$BIN/ekn-train" -j 1 --spec "$TOP/$spec" --batch "$batch" $extra --time "$SECS" --gain-every 0 \
+    "$BIN/ekn-train" --device cpu -j 1 --spec "$TOP/$spec" --batch "$batch" $extra --time "$SECS" --gain-every 0 \
         --log-every 5 --log "$TMP/$name.tsv" -o "$TMP/$name.h5" "$TMP/$data" 2>/dev/null
     TRAIN=$(train_rate "$TMP/$name.tsv")
     printf 'train   %-28s %9.1f examples/s\n' "$name" "$TRAIN"

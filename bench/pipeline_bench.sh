@@ -43,7 +43,7 @@ rate() {
 train_rate() {
     local spec=$1 data=$2 batch=$3
     shift 3
-    ekn-train -j 1 --spec "$spec" --batch "$batch" "$@" --time "$SECS" --gain-every 0 --log-every 2 \
+    ekn-train --device cpu -j 1 --spec "$spec" --batch "$batch" "$@" --time "$SECS" --gain-every 0 --log-every 2 \
         --log train.tsv -o train.h5 "$data" 2> /dev/null
     awk -F'\t' 'NR > 2 && $4 != "nan" { print $4 }' train.tsv | sort -n |
         awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] }'
@@ -62,7 +62,7 @@ if [[ -f $DATA/train-volume.u8 ]]; then
     CMD="ekn-batch --calc aniso.sh --margin 0,29,29 -b 4 --patches-per-epoch $N isbi.ekn $AUGMENT_3D | ekn-info --count"
     echo "\$ $CMD"
     P=$(rate $N "$CMD")
-    echo "\$ ekn-train -j 1 --spec examples/nets/aniso-3d.spec --patch 23,127,127 --batch 1 --time $SECS isbi.ekn"
+    echo "\$ ekn-train --device cpu -j 1 --spec examples/nets/aniso-3d.spec --patch 23,127,127 --batch 1 --time $SECS isbi.ekn"
     T=$(train_rate "$TOP/examples/nets/aniso-3d.spec" isbi.ekn 1 --patch 23,127,127)
     report 3D "$P" "$T" patches/s
 else
@@ -74,7 +74,7 @@ if [[ -f $FMNIST/train-images-idx3-ubyte.gz ]]; then
     CMD="ekn-batch -b 64 --epochs 2 fmnist.ekn $AUGMENT_2D | ekn-info --count"
     echo "\$ $CMD"
     P=$(rate $N "$CMD")
-    echo "\$ ekn-train -j 1 --spec examples/nets/fmnist-cnn.spec --batch 64 --time $SECS fmnist.ekn"
+    echo "\$ ekn-train --device cpu -j 1 --spec examples/nets/fmnist-cnn.spec --batch 64 --time $SECS fmnist.ekn"
     T=$(train_rate "$TOP/examples/nets/fmnist-cnn.spec" fmnist.ekn 64)
     report 2D "$P" "$T" examples/s
 else

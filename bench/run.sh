@@ -30,10 +30,10 @@ ekn_rate() {
 
 run_net() { # name spec data batch outvox [extra ekn-train options]
     local name=$1 spec=$2 data=$3 batch=$4 outvox=$5 extra=${6:-}
-    local cmd="ekn-train -j $THREADS --spec $spec --batch $batch $extra --time $SECS --gain-every 0 --log-every 5 --log $TMP/$name.tsv -o $TMP/$name.h5 $data"
+    local cmd="ekn-train --device cpu -j $THREADS --spec $spec --batch $batch $extra --time $SECS --gain-every 0 --log-every 5 --log $TMP/$name.tsv -o $TMP/$name.h5 $data"
     echo "\$ $cmd"
     # shellcheck disable=SC2086
-    "$BIN/ekn-train" -j "$THREADS" --spec "$TOP/$spec" --batch "$batch" $extra --time "$SECS" --gain-every 0 \
+    "$BIN/ekn-train" --device cpu -j "$THREADS" --spec "$TOP/$spec" --batch "$batch" $extra --time "$SECS" --gain-every 0 \
         --log-every 5 --log "$TMP/$name.tsv" -o "$TMP/$name.h5" "$TMP/$data"
     local r; r=$(ekn_rate "$TMP/$name.tsv")
     printf 'ekn   %-11s %10.1f examples/s %14.0f output voxels/s\n' "$name" "$r" "$(echo "$r * $outvox" | bc -l)"

@@ -9,9 +9,8 @@
 
 #include "h5.h"
 #include "progress.h"
+#include "train_internal.h"
 
-/* RNG stream ids: fixed forever, or resumed runs would change. */
-enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4 };
 
 /* ---- schedules ------------------------------------------------------------ */
 
@@ -56,207 +55,6 @@ double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
     double v = fallback;
     for (int i = 0; i < s->n && s->step[i] <= step; i++) v = s->value[i];
     return v;
-}
-
-/* ---- batches -------------------------------------------------------------- */
-
-static int is_img_img(const ekn_trainer *tr) { return tr->spec.mode == EKN_MODE_IMG_IMG; }
-
-/* Copies the input patch at pos (Z,Y,X) of example e into dst (C, in...). */
-static void copy_patch(const ekn_dataset *d, size_t e, const int pos[3], const int in[3], float *dst)
-{
-    const float *src = d->x + e * d->ex_size;
-    const int *S = d->shape;
-    for (int c = 0; c < d->c; c++)
-        for (int z = 0; z < in[0]; z++)
-            for (int y = 0; y < in[1]; y++) {
-                const float *row = src + (((size_t)c * S[0] + pos[0] + z) * S[1] + pos[1] + y) * S[2] + pos[2];
-                memcpy(dst, row, (size_t)in[2] * sizeof *dst);
-                dst += in[2];
-            }
-}
-
-/* Labels (or targets) under the output voxels: input position pos + offset + stride * o. */
-static void copy_label_patch(const ekn_dataset *d, const ekn_net *net, size_t e, const int pos[3], int32_t *y,
-                             float *t)
-{
-    const int *S = d->lab_shape, *off = net->calc.offset, *st = net->calc.stride, *out = net->out;
-    size_t base = e * d->lab_size;
-    for (int z = 0; z < out[0]; z++)
-        for (int yy = 0; yy < out[1]; yy++)
-            for (int x = 0; x < out[2]; x++) {
-                size_t idx = base + ((size_t)(pos[0] + off[0] + st[0] * z) * S[1] + pos[1] + off[1] + st[1] * yy) * S[2] +
-                             pos[2] + off[2] + st[2] * x;
-                if (y) *y++ = d->y[idx];
-                else *t++ = d->t[idx];
-            }
-}
-
-/* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
-static int labels_full_res(const ekn_dataset *d) { return !memcmp(d->lab_shape, d->shape, sizeof d->shape); }
-
-/* A random input patch of example e (the whole example when it has the input's size). */
-static void sample_patch_of(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, size_t e, float *x, int32_t *y,
-                            float *t)
-{
-    const ekn_net *net = &tr->net;
-    int pos[3];
-    for (int k = 0; k < 3; k++) pos[k] = (int)ekn_rng_below(rng, (uint64_t)(d->shape[k] - net->in[k] + 1));
-    copy_patch(d, e, pos, net->in, x);
-    if (labels_full_res(d)) copy_label_patch(d, net, e, pos, y, t);
-    else if (y) memcpy(y, d->y + e * d->lab_size, d->lab_size * sizeof *y);
-    else memcpy(t, d->t + e * d->lab_size, d->lab_size * sizeof *t);
-}
-
-static size_t sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
-{
-    size_t e = (size_t)ekn_rng_below(rng, d->n);
-    sample_patch_of(tr, rng, d, e, x, y, t);
-    return e;
-}
-
-/* Streamed training: the next example of the stream, reading the next
- * record group when the current one is used up.  1, 0 at the end, -1. */
-static int feed_next(ekn_trainer *tr, size_t *e, ekn_err *err)
-{
-    ekn_dataset *d = &tr->train;
-    if (tr->feed_pos >= d->n) {
-        ekn_dataset_clear(d);
-        tr->feed_pos = 0;
-        int got = ekn_dataset_read_group(&tr->feed, d, err);
-        if (got <= 0) return got;
-        if (tr->net.classes && tr->feed.max_label >= tr->net.classes)
-            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': label %d in record %llu, but the network has %d classes",
-                               d->source, tr->feed.max_label, (unsigned long long)tr->feed.r.record - 1,
-                               tr->net.classes);
-        if (tr->feed.epoch >= 0) tr->epoch = tr->feed.epoch;
-    }
-    *e = tr->feed_pos++;
-    return 1;
-}
-
-static void copy_lazy(ekn_trainer *tr, int b, size_t e)
-{
-    const ekn_dataset *d = &tr->train;
-    if (!tr->blab) return;
-    memcpy(tr->blab + (size_t)b * d->lazy_c, d->labelled + e * d->lazy_c, (size_t)d->lazy_c);
-    memcpy(tr->babs + (size_t)b * d->lazy_c, d->absent + e * d->lazy_c, (size_t)d->lazy_c);
-}
-
-/* Fills the batch buffers: 1, or 0 when a stream has ended before the
- * batch's first example, or -1.  A stream that ends mid-batch gives a
- * short last batch. */
-static int next_batch(ekn_trainer *tr, ekn_err *err)
-{
-    ekn_dataset *d = &tr->train;
-    int B = (int)tr->cfg.batch;
-    size_t ex = tr->net.in_size, ls = is_img_img(tr) ? tr->net.out_spatial : d->lab_size;
-    for (int b = 0; b < B; b++) {
-        int32_t *y = d->has_labels ? tr->by + b * ls : NULL;
-        float *t = d->has_targets ? tr->bt + b * ls : NULL;
-        if (tr->streaming) {
-            size_t e = 0;
-            int got = feed_next(tr, &e, err);
-            if (got < 0) return -1;
-            if (got == 0) {
-                if (b == 0) return 0;
-                B = b;
-                break;
-            }
-            copy_lazy(tr, b, e);
-            if (is_img_img(tr)) {
-                sample_patch_of(tr, &tr->rng_data, d, e, tr->bx + b * ex, y, t);
-                continue;
-            }
-            memcpy(tr->bx + b * ex, d->x + e * d->ex_size, ex * sizeof(float));
-            if (y) memcpy(y, d->y + e * ls, ls * sizeof *y);
-            if (t) memcpy(t, d->t + e * ls, ls * sizeof *t);
-            continue;
-        }
-        if (is_img_img(tr)) {
-            copy_lazy(tr, b, sample_patch(tr, &tr->rng_data, d, tr->bx + b * ex, y, t));
-            continue;
-        }
-        if (tr->perm_pos >= d->n) {
-            tr->perm_pos = 0;
-            tr->epoch++;
-            ekn_rng_shuffle(&tr->rng_data, tr->perm, d->n);
-        }
-        size_t e = tr->perm[tr->perm_pos++];
-        copy_lazy(tr, b, e);
-        memcpy(tr->bx + b * ex, d->x + e * d->ex_size, ex * sizeof(float));
-        if (y) memcpy(y, d->y + e * ls, ls * sizeof *y);
-        if (t) memcpy(t, d->t + e * ls, ls * sizeof *t);
-    }
-    tr->cur_n = B;
-    double sum = 0;
-    size_t m = (size_t)B * ls, cnt = 0;
-    for (size_t k = 0; k < m; k++) {
-        if (d->has_labels && tr->by[k] >= 0) sum += tr->by[k], cnt++;
-        if (d->has_targets && isfinite(tr->bt[k])) sum += tr->bt[k], cnt++;
-    }
-    tr->mean_label = cnt ? sum / cnt : NAN;
-    return 1;
-}
-
-/* ---- the batch in the ops table's memory ---------------------------------- */
-
-/* On the CPU the dev_ pointers are the host buffers; on a GPU they are
- * device buffers of the same size, allocated once, filled by upload_batch
- * (one copy per buffer and step, through the pinned staging buffer). */
-static int alloc_device_batch(ekn_trainer *tr, size_t B, size_t ls, ekn_err *err)
-{
-    const ekn_ops *ops = tr->net.ops;
-    size_t C = (size_t)tr->net.classes;
-    if (ops->host) {
-        tr->dev_x = tr->bx, tr->dev_y = tr->by, tr->dev_t = tr->bt;
-        tr->dev_lab = tr->blab, tr->dev_abs = tr->babs;
-        tr->dev_cw = tr->cfg.class_weights;
-        return 0;
-    }
-    int fail = !(tr->dev_x = ops->alloc(B * tr->net.in_size * sizeof(float))) ||
-               (tr->by && !(tr->dev_y = ops->alloc(B * ls * sizeof(int32_t)))) ||
-               (tr->bt && !(tr->dev_t = ops->alloc(B * ls * sizeof(float)))) ||
-               (tr->blab && !(tr->dev_lab = ops->alloc(B * C))) || (tr->babs && !(tr->dev_abs = ops->alloc(B * C))) ||
-               (tr->cfg.nclass_weights && !(tr->dev_cw = ops->alloc(C * sizeof(float)))) ||
-               !(tr->host_out = malloc(B * tr->net.out_size * sizeof(float)));
-    if (fail) {
-        ekn_err why = {0};
-        ekn_ops_check(ops, &why);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "out of device memory for the buffers of batch %zu%s%s; try a smaller --batch",
-                           B, why.msg[0] ? ": " : "", why.msg);
-    }
-    if (tr->dev_cw) ops->upload(tr->dev_cw, tr->cfg.class_weights, C * sizeof(float));
-    return 0;
-}
-
-static void free_device_batch(ekn_trainer *tr)
-{
-    const ekn_ops *ops = tr->net.ops;
-    if (!ops) return;
-    ops->free(tr->dout);
-    ops->free(tr->gtmp);
-    if (ops->host) return;
-    ops->free(tr->dev_x);
-    ops->free(tr->dev_y);
-    ops->free(tr->dev_t);
-    ops->free(tr->dev_lab);
-    ops->free(tr->dev_abs);
-    ops->free(tr->dev_cw);
-    free(tr->host_out);
-}
-
-static void upload_batch(ekn_trainer *tr)
-{
-    const ekn_ops *ops = tr->net.ops;
-    if (ops->host) return;
-    size_t n = (size_t)tr->cur_n, C = (size_t)tr->net.classes;
-    size_t ls = is_img_img(tr) ? tr->net.out_spatial * (C ? 1 : (size_t)tr->net.out_c) : tr->train.lab_size;
-    ops->upload(tr->dev_x, tr->bx, n * tr->net.in_size * sizeof(float));
-    if (tr->by) ops->upload(tr->dev_y, tr->by, n * ls * sizeof(int32_t));
-    if (tr->bt) ops->upload(tr->dev_t, tr->bt, n * ls * sizeof(float));
-    if (tr->blab) ops->upload(tr->dev_lab, tr->blab, n * C);
-    if (tr->babs) ops->upload(tr->dev_abs, tr->babs, n * C);
 }
 
 /* ---- loss ----------------------------------------------------------------- */
@@ -366,7 +164,7 @@ static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const fl
 
 /* Rates set through the control file replace the command line's and its
  * schedules, and checkpoints keep them, so a resumed run goes on with them. */
-static void set_control_lr(ekn_trainer *tr, double v)
+void ekn_train_set_control_lr(ekn_trainer *tr, double v)
 {
     tr->control_lr = v;
     tr->cfg.lr = v;
@@ -375,178 +173,11 @@ static void set_control_lr(ekn_trainer *tr, double v)
     tr->lr_scale = 1;
 }
 
-static void set_control_momentum(ekn_trainer *tr, double v)
+void ekn_train_set_control_momentum(ekn_trainer *tr, double v)
 {
     tr->control_momentum = v;
     tr->cfg.momentum = v;
     tr->cfg.momentum_schedule.n = 0;
-}
-
-/* ---- checkpoints ---------------------------------------------------------- */
-
-static void rng_pack(const ekn_rng *r, uint64_t v[6])
-{
-    memcpy(v, r->s, 4 * sizeof *v);
-    v[4] = (uint64_t)r->has_spare;
-    memcpy(&v[5], &r->spare, sizeof v[5]);
-}
-
-static void rng_unpack(ekn_rng *r, const uint64_t v[6])
-{
-    memcpy(r->s, v, 4 * sizeof *v);
-    r->has_spare = (int)v[4];
-    memcpy(&r->spare, &v[5], sizeof r->spare);
-}
-
-static int save_params(ekn_h5 *h, ekn_net *net, ekn_err *err)
-{
-    char name[128];
-    const float *theta = ekn_net_params_host(net);
-    for (int i = 0; i < net->nlayers; i++) {
-        const ekn_net_layer *L = &net->layers[i];
-        if (!L->nw) continue;
-        uint64_t dims[5];
-        int rank;
-        if (L->spec->kind == EKN_LAYER_CONV) {
-            int nd = net->spec->ndim;
-            dims[0] = (uint64_t)L->cout;
-            dims[1] = (uint64_t)L->cin;
-            for (int k = 0; k < nd; k++) dims[2 + k] = (uint64_t)L->spec->size[3 - nd + k];
-            rank = 2 + nd;
-        } else {
-            dims[0] = (uint64_t)L->cout;
-            dims[1] = L->in_size;
-            rank = 2;
-        }
-        snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
-        if (ekn_h5_put(h, name, EKN_F32, rank, dims, theta + L->w_off, err)) return -1;
-        snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
-        uint64_t nb = L->nb;
-        if (ekn_h5_put(h, name, EKN_F32, 1, &nb, theta + L->b_off, err)) return -1;
-    }
-    return 0;
-}
-
-int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
-{
-    ekn_h5 h;
-    if (ekn_h5_create(&h, tr->cfg.save_path, err)) return -1;
-    uint64_t rd[6], rt[6];
-    rng_pack(&tr->rng_data, rd);
-    rng_pack(&tr->rng_train, rt);
-    uint64_t six = 6;
-    int rc = ekn_h5_put_string(&h, "/format", "ekn-checkpoint 1", err) ||
-             ekn_h5_put_string(&h, "/spec", tr->spec.text, err) || save_params(&h, &tr->net, err) ||
-             ekn_optim_save(&tr->opt, &h, err) ||
-             ekn_h5_put_i64(&h, "/state/step", tr->step, err) || ekn_h5_put_i64(&h, "/state/epoch", tr->epoch, err) ||
-             ekn_h5_put_i64(&h, "/state/perm_pos", (int64_t)tr->perm_pos, err) ||
-             ekn_h5_put_i64(&h, "/state/plateau_count", tr->plateau_count, err) ||
-             ekn_h5_put_f64(&h, "/state/lr", tr->lr, err) || ekn_h5_put_f64(&h, "/state/momentum", tr->momentum, err) ||
-             ekn_h5_put_f64(&h, "/state/lr_scale", tr->lr_scale, err) ||
-             ekn_h5_put_f64(&h, "/state/control_lr", tr->control_lr, err) ||
-             ekn_h5_put_f64(&h, "/state/control_momentum", tr->control_momentum, err) ||
-             ekn_h5_put_f64(&h, "/state/best_val", tr->best_val, err) ||
-             ekn_h5_put_f64(&h, "/state/loss_smooth", tr->loss_smooth, err) ||
-             ekn_h5_put_f64(&h, "/state/elapsed", tr->elapsed_before + (tr->run_start > 0 ? ekn_now() - tr->run_start : 0), err) ||
-             ekn_h5_put(&h, "/state/rng_data", EKN_U64, 1, &six, rd, err) ||
-             ekn_h5_put(&h, "/state/rng_train", EKN_U64, 1, &six, rt, err);
-    if (!rc && tr->perm) {
-        uint64_t pn = tr->train.n;
-        rc = ekn_h5_put(&h, "/state/perm", EKN_U32, 1, &pn, tr->perm, err);
-    }
-    if (rc) {
-        ekn_h5_abort(&h);
-        return -1;
-    }
-    return ekn_h5_commit(&h, err);
-}
-
-int ekn_checkpoint_load_spec(const char *path, ekn_spec *spec, ekn_err *err)
-{
-    ekn_h5 h;
-    char *text = NULL, *fmt = NULL;
-    if (ekn_h5_open(&h, path, err)) return -1;
-    int rc = ekn_h5_get_string(&h, "/format", &fmt, err);
-    if (!rc && strncmp(fmt, "ekn-checkpoint 1", 16))
-        rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not an ekn checkpoint (format '%s')", path, fmt);
-    if (!rc) rc = ekn_h5_get_string(&h, "/spec", &text, err);
-    ekn_h5_close(&h);
-    free(fmt);
-    if (!rc) {
-        char label[4200];
-        snprintf(label, sizeof label, "%s:/spec", path);
-        rc = ekn_spec_parse(spec, text, label, err);
-    }
-    free(text);
-    return rc;
-}
-
-int ekn_checkpoint_load_params(const char *path, ekn_net *net, ekn_err *err)
-{
-    ekn_h5 h;
-    if (ekn_h5_open(&h, path, err)) return -1;
-    char name[128];
-    int rc = 0;
-    float *theta = ekn_net_params_host(net);
-    for (int i = 0; i < net->nlayers && !rc; i++) {
-        const ekn_net_layer *L = &net->layers[i];
-        if (!L->nw) continue;
-        snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
-        rc = ekn_h5_get(&h, name, EKN_F32, theta + L->w_off, L->nw, err);
-        snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
-        if (!rc) rc = ekn_h5_get(&h, name, EKN_F32, theta + L->b_off, L->nb, err);
-    }
-    ekn_h5_close(&h);
-    if (!rc) ekn_net_params_commit(net);
-    return rc;
-}
-
-static int load_state(ekn_trainer *tr, const char *path, ekn_err *err)
-{
-    ekn_h5 h;
-    if (ekn_h5_open(&h, path, err)) return -1;
-    uint64_t rd[6], rt[6];
-    int64_t perm_pos = 0, plateau = 0;
-    int rc = ekn_h5_get_i64(&h, "/state/step", &tr->step, err) || ekn_h5_get_i64(&h, "/state/epoch", &tr->epoch, err) ||
-             ekn_h5_get_i64(&h, "/state/perm_pos", &perm_pos, err) ||
-             ekn_h5_get_i64(&h, "/state/plateau_count", &plateau, err) ||
-             ekn_h5_get_f64(&h, "/state/lr", &tr->lr, err) || ekn_h5_get_f64(&h, "/state/momentum", &tr->momentum, err) ||
-             ekn_h5_get_f64(&h, "/state/lr_scale", &tr->lr_scale, err) ||
-             ekn_h5_get_f64(&h, "/state/best_val", &tr->best_val, err) ||
-             ekn_h5_get_f64(&h, "/state/loss_smooth", &tr->loss_smooth, err) ||
-             ekn_h5_get_f64(&h, "/state/elapsed", &tr->elapsed_before, err) ||
-             ekn_h5_get(&h, "/state/rng_data", EKN_U64, rd, 6, err) ||
-             ekn_h5_get(&h, "/state/rng_train", EKN_U64, rt, 6, err) ||
-             ekn_optim_load(&tr->opt, &h, err);
-    /* checkpoints from before 0.1.0's control persistence lack these */
-    double clr = NAN, cmom = NAN;
-    if (!rc && ekn_h5_exists(&h, "/state/control_lr"))
-        rc = ekn_h5_get_f64(&h, "/state/control_lr", &clr, err) ||
-             ekn_h5_get_f64(&h, "/state/control_momentum", &cmom, err);
-    if (!rc) {
-        double scale = tr->lr_scale;
-        if (isfinite(clr)) {
-            set_control_lr(tr, clr);
-            ekn_warn("'%s': keeping the learning rate %g set through the control file", path, clr);
-        }
-        tr->lr_scale = scale;
-        if (isfinite(cmom)) {
-            set_control_momentum(tr, cmom);
-            ekn_warn("'%s': keeping the momentum %g set through the control file", path, cmom);
-        }
-        tr->perm_pos = (uint64_t)perm_pos;
-        tr->plateau_count = (int)plateau;
-        rng_unpack(&tr->rng_data, rd);
-        rng_unpack(&tr->rng_train, rt);
-    }
-    if (!rc && tr->perm) {
-        if (!ekn_h5_exists(&h, "/state/perm"))
-            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no data order saved (was it trained in img-img mode?)", path);
-        else if (ekn_h5_get(&h, "/state/perm", EKN_U32, tr->perm, tr->train.n, err))
-            rc = ekn_err_prefix(err, "the training data differs from the run being resumed");
-    }
-    ekn_h5_close(&h);
-    return rc;
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -610,8 +241,8 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
     if (d->c != net->in_c)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d channels but the spec expects %d", d->source, d->c, net->in_c);
     size_t want = net->classes ? net->out_spatial : net->out_size;
-    if (is_img_img(tr)) {
-        if (labels_full_res(d)) return 0;
+    if (ekn_train_img_img(tr)) {
+        if (ekn_train_labels_full_res(d)) return 0;
         if (d->lab_placed && (memcmp(d->lab_offset, net->calc.offset, sizeof d->lab_offset) ||
                               memcmp(d->lab_stride, net->calc.stride, sizeof d->lab_stride)))
             return ekn_err_set(err, EKN_EXIT_SPEC,
@@ -639,7 +270,7 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
 {
     ekn_dataset *v = &tr->val;
     if (check_labels(tr, v, err)) return -1;
-    if (!is_img_img(tr)) {
+    if (!ekn_train_img_img(tr)) {
         tr->val_n = tr->cfg.val_examples && (size_t)tr->cfg.val_examples < v->n ? (size_t)tr->cfg.val_examples : v->n;
         tr->val_x = v->x;
         tr->val_y = v->y;
@@ -660,7 +291,7 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
     ekn_rng rng;
     ekn_rng_seed(&rng, tr->cfg.seed, RNG_VAL);
     for (size_t i = 0; i < tr->val_n; i++)
-        sample_patch(tr, &rng, v, tr->val_x + i * tr->net.in_size, tr->val_y ? tr->val_y + i * ls : NULL,
+        ekn_train_sample_patch(tr, &rng, v, tr->val_x + i * tr->net.in_size, tr->val_y ? tr->val_y + i * ls : NULL,
                      tr->val_t ? tr->val_t + i * ls : NULL);
     return 0;
 }
@@ -748,14 +379,14 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
         return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
                            net->classes);
     if (create_optimizer(tr, err)) return -1;
-    size_t B = (size_t)cfg->batch, ls = is_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
+    size_t B = (size_t)cfg->batch, ls = ekn_train_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
                                                       : tr->train.lab_size;
     tr->bx = alloc_f(B * net->in_size);
     tr->dout = ops->alloc(B * net->out_size * sizeof(float));
     tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));
     if (tr->train.has_labels) tr->by = calloc(B * ls, sizeof *tr->by);
     else tr->bt = alloc_f(B * ls);
-    if (!is_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
+    if (!ekn_train_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
     if (tr->train.lazy_c) {
         if (tr->train.lazy_c != net->classes)
             return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d",
@@ -764,9 +395,9 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
         tr->babs = malloc(B * (size_t)net->classes);
         if (!tr->blab || !tr->babs) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
     }
-    if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!is_img_img(tr) && !tr->streaming && !tr->perm))
+    if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!ekn_train_img_img(tr) && !tr->streaming && !tr->perm))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
-    if (alloc_device_batch(tr, B, ls, err)) return -1;
+    if (ekn_train_alloc_device_batch(tr, B, ls, err)) return -1;
     ekn_rng_seed(&tr->rng_data, cfg->seed, RNG_DATA);
     ekn_rng_seed(&tr->rng_train, cfg->seed, RNG_TRAIN);
     if (tr->perm) {
@@ -774,7 +405,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
         ekn_rng_shuffle(&tr->rng_data, tr->perm, tr->train.n);
     }
     if (cfg->resume_path) {
-        if (ekn_checkpoint_load_params(cfg->resume_path, net, err) || load_state(tr, cfg->resume_path, err))
+        if (ekn_checkpoint_load_params(cfg->resume_path, net, err) || ekn_train_load_state(tr, cfg->resume_path, err))
             return -1;
     } else {
         ekn_rng init;
@@ -811,7 +442,7 @@ void ekn_trainer_free(ekn_trainer *tr)
     free(tr->by);
     free(tr->blab);
     free(tr->babs);
-    free_device_batch(tr);
+    ekn_train_free_device_batch(tr);
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
@@ -859,9 +490,9 @@ static void apply_control(ekn_trainer *tr, int *stop, int *save)
         int k = sscanf(line, "%63s %lf", cmd, &v);
         if (k < 1 || cmd[0] == '#') continue;
         if (!strcmp(cmd, "lr") && k == 2 && v > 0 && isfinite(v)) {
-            set_control_lr(tr, v);
+            ekn_train_set_control_lr(tr, v);
         } else if (!strcmp(cmd, "momentum") && k == 2 && v >= 0 && v < 1) {
-            set_control_momentum(tr, v);
+            ekn_train_set_control_momentum(tr, v);
         } else if (!strcmp(cmd, "optimizer")) {
             if (switch_optimizer(tr, line)) continue;
         } else if (!strcmp(cmd, "save")) *save = 1;
@@ -903,8 +534,8 @@ static void validate(ekn_trainer *tr, double *vloss, double *verr)
     *vloss = r.loss;
     *verr = r.err;
     ekn_warn("step %lld: validation loss %.5g error %.4g on %zu %s", (long long)tr->step, r.loss, r.err, tr->val_n,
-             is_img_img(tr) ? "patches" : "examples");
-    if (conf && is_img_img(tr))
+             ekn_train_img_img(tr) ? "patches" : "examples");
+    if (conf && ekn_train_img_img(tr))
         for (int k = 0; k < C; k++) {
             long tp = conf[k * C + k], pred = 0, lab = 0;
             for (int j = 0; j < C; j++) pred += conf[j * C + k], lab += conf[k * C + j];
@@ -927,7 +558,7 @@ static void validate(ekn_trainer *tr, double *vloss, double *verr)
 
 static int64_t epoch_size(const ekn_trainer *tr)
 {
-    if (!is_img_img(tr)) return (int64_t)tr->train.n;
+    if (!ekn_train_img_img(tr)) return (int64_t)tr->train.n;
     /* img-img: as many patches as cover the data's labelled voxels once */
     double data = (double)tr->train.n * tr->train.shape[0] * tr->train.shape[1] * tr->train.shape[2];
     double per = (double)tr->net.out_spatial * tr->net.calc.stride[0] * tr->net.calc.stride[1] * tr->net.calc.stride[2];
@@ -962,7 +593,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         }
         if (stop) break;
         update_hyper(tr);
-        int got = next_batch(tr, err);
+        int got = ekn_train_next_batch(tr, err);
         if (got < 0) {
             /* a broken stream loses no training: keep what the complete steps learnt */
             ekn_progress_end(&prog);
@@ -978,7 +609,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         /* the host made this batch while the GPU finished the last step; a
          * failure there (or out of memory) shows here, before more is queued */
         if (ekn_ops_check(tr->net.ops, err)) return -1;
-        upload_batch(tr);
+        ekn_train_upload_batch(tr);
         int gain_now = c->gain_every > 0 && (tr->step + 1) % c->gain_every == 0;
         double before_det = gain_now ? batch_loss_eval(tr) : NAN;
         ekn_hyper h = {tr->lr, tr->momentum, c->weight_decay};

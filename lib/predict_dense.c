@@ -1,0 +1,146 @@
+/* predict_dense: ekn-predict --dense: every position where the field of
+ * view fits, at stride 1, by tiles through the strided net stitched from
+ * shifts, or through max fragment pooling (lib/tiling.h, lib/net_mfp.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predict_internal.h"
+
+/* --eval for dense outputs: dense output q sits on volume voxel q + offset - pad per axis. */
+static int score_dense(predictor *p, const ekn_tensor *lab, size_t n, const ekn_tiling *t, const char *src,
+                       unsigned long long rec, ekn_err *err)
+{
+    const ekn_tiling_axis *a = t->ax;
+    size_t vox = (size_t)a[0].in * a[1].in * a[2].in, spatial = ekn_tiling_out_spatial(t);
+    size_t per = ekn_tensor_numel(lab) / n, chans = p->classes ? 1 : (size_t)p->net.out_c;
+    if (per != chans * vox)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --dense --eval needs %s of the image's shape (%zu values per example, got %zu)",
+                           src, rec + 1, p->classes ? "labels" : "targets", chans * vox, per);
+    for (size_t e = 0; e < n; e++)
+        for (int z = 0; z < a[0].out; z++)
+            for (int y = 0; y < a[1].out; y++)
+                for (int x = 0; x < a[2].out; x++) {
+                    size_t s = ((size_t)z * a[1].out + y) * a[2].out + x;
+                    size_t v = ((size_t)(z + a[0].offset - a[0].pad) * a[1].in + (size_t)(y + a[1].offset - a[1].pad)) *
+                                   a[2].in + (size_t)(x + a[2].offset - a[2].pad);
+                    if (p->classes) {
+                        int l = (int)ekn_tensor_get(lab, e * per + v);
+                        if (l >= 0 && l < p->classes) p->confusion[l * p->classes + p->cls[e * spatial + s]]++;
+                        continue;
+                    }
+                    for (size_t c = 0; c < chans; c++) {
+                        double tv = ekn_tensor_get(lab, e * per + c * vox + v);
+                        double y_ = p->out[(e * chans + c) * spatial + s];
+                        if (isfinite(tv)) p->se_sum += (y_ - tv) * (y_ - tv), p->se_n++;
+                    }
+                }
+    return 0;
+}
+
+/* The nets for the tiles: the strided net at the tile shape, or for MFP
+ * the net at its smallest shape (for the parameters) and the MFP pass. */
+static int build_dense(predictor *p, const ekn_tiling *t, ekn_err *err)
+{
+    int shape[3] = {t->ax[0].tile, t->ax[1].tile, t->ax[2].tile};
+    if (!t->mfp) return ekn_predict_rebuild(p, shape, t->batch, err);
+    int smallest[3] = {t->ax[0].fov, t->ax[1].fov, t->ax[2].fov};
+    if (p->mfp_built && (memcmp(p->mfp.in, shape, sizeof shape) || p->mfp.max_batch != t->batch)) {
+        ekn_mfp_free(&p->mfp);
+        p->mfp_built = 0;
+    }
+    if (ekn_predict_rebuild(p, p->built ? p->net.in : smallest, p->built ? p->net.max_batch : 1, err)) return -1;
+    if (!p->mfp_built && ekn_mfp_build(&p->mfp, &p->net, shape, t->batch, err)) return -1;
+    p->mfp_built = 1;
+    return 0;
+}
+
+/* One example's dense outputs (k, out...) into dense: tiles in batches through the net, stitched. */
+static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, float *dense, ekn_err *err)
+{
+    ekn_net *net = &p->net;
+    size_t in_size = t->mfp ? p->mfp.in_size : net->in_size, out_size = t->mfp ? p->mfp.out_size : net->out_size;
+    int start[3];
+    for (size_t i = 0; i < t->ntiles; i += (size_t)t->batch) {
+        int m = (int)(t->ntiles - i < (size_t)t->batch ? t->ntiles - i : (size_t)t->batch);
+        for (int j = 0; j < m; j++) {
+            ekn_tiling_start(t, i + j, start);
+            ekn_tiling_gather(t, vol, net->in_c, start, p->x + j * in_size);
+        }
+        if (t->mfp ? ekn_mfp_forward_host(&p->mfp, p->x, m, p->tile_out, err)
+                   : ekn_net_forward_host(net, p->x, m, p->tile_out, err))
+            return -1;
+        for (int j = 0; j < m; j++) {
+            ekn_tiling_start(t, i + j, start);
+            ekn_tiling_scatter(t, p->tile_out + j * out_size, net->out_c, start, dense);
+        }
+    }
+    return 0;
+}
+
+static int write_dense(predictor *p, const ekn_tiling *t, size_t n, int nd, ekn_writer *w, ekn_err *err)
+{
+    uint64_t shp[5] = {n, (uint64_t)p->net.out_c}, cs[4] = {n};
+    for (int k = 0; k < nd; k++) cs[1 + k] = shp[2 + k] = (uint64_t)t->ax[3 - nd + k].out;
+    char meta[256];
+    snprintf(meta, sizeof meta, "offset=%d,%d,%d\nstride=1,1,1\n", t->ax[0].offset - t->ax[0].pad,
+             t->ax[1].offset - t->ax[1].pad, t->ax[2].offset - t->ax[2].pad);
+    if ((p->cfg->want_prob || !p->classes) &&
+        ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? "prob" : "output", meta, p->out, err))
+        return -1;
+    if (p->cfg->want_class && p->classes && ekn_stream_write_raw(w, EKN_I32, 1 + nd, cs, "class", meta, p->cls, err))
+        return -1;
+    return 0;
+}
+
+/* --dense: every position where the field of view fits, at stride 1. */
+int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w, const char *src,
+                         unsigned long long rec, ekn_err *err)
+{
+    int c, nd, S[3];
+    if (strcmp(in->name, "image") || ekn_input_geometry(in, &c, &nd, S) || in->shape[0] == 0) {
+        char s[256];
+        ekn_shape_str(in->rank, in->shape, s, sizeof s);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record of shape %s is not an image (N,C,[Z,]Y,X)",
+                           src, rec, in->name, s);
+    }
+    ekn_tiling t;
+    const ekn_predict_config *cfg = p->cfg;
+    if (ekn_tiling_plan(&t, &p->spec, S, cfg->pad, cfg->tile, cfg->max_bytes, (int)cfg->batch,
+                        !cfg->no_mfp && ekn_mfp_usable(&p->spec), err))
+        return ekn_err_prefix(err, "'%s': record %llu", src, rec);
+    int shape[3] = {t.ax[0].tile, t.ax[1].tile, t.ax[2].tile}, rc = -1;
+    size_t n = (size_t)in->shape[0], ex = (size_t)c * S[0] * S[1] * S[2], spatial = ekn_tiling_out_spatial(&t);
+    float *conv = NULL;
+    ekn_info("record %llu: %zu tiles of %dx%dx%d, %d per pass (%.0f MiB each), %s", rec, t.ntiles, shape[0],
+             shape[1], shape[2], t.batch, t.tile_bytes / 1048576.0,
+             t.mfp ? "max fragment pooling" : "shift and stitch");
+    if (build_dense(p, &t, err)) goto done;
+    ekn_net *net = &p->net;
+    if (c != net->in_c) {
+        ekn_err_set(err, EKN_EXIT_SPEC, "'%s': record %llu has %d channels, the model expects %d", src, rec, c, net->in_c);
+        goto done;
+    }
+    free(p->cls);
+    p->cls = NULL;
+    size_t tile_in = t.mfp ? p->mfp.in_size : net->in_size, tile_out = t.mfp ? p->mfp.out_size : net->out_size;
+    if (ekn_predict_grow((void **)&p->x, &p->x_cap, (size_t)t.batch * tile_in * sizeof(float), err) ||
+        ekn_predict_grow((void **)&p->out, &p->out_cap, n * net->out_c * spatial * sizeof(float), err) ||
+        ekn_predict_grow((void **)&p->tile_out, &p->tile_out_cap, (size_t)t.batch * tile_out * sizeof(float), err))
+        goto done;
+    if (!(p->cls = malloc(n * spatial * sizeof *p->cls + 1)) || !(conv = malloc(ex * sizeof(float)))) {
+        ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        goto done;
+    }
+    for (size_t e = 0; e < n; e++) {
+        ekn_convert_to_f32(in->dtype, (const char *)in->data + e * ex * ekn_dtype_size(in->dtype), conv, ex);
+        if (predict_tiles(p, &t, conv, p->out + e * net->out_c * spatial, err)) goto done;
+    }
+    ekn_predict_argmax(p, n, spatial);
+    if (lab && score_dense(p, lab, n, &t, src, rec, err)) goto done;
+    rc = w ? write_dense(p, &t, n, nd, w, err) : 0;
+done:
+    free(conv);
+    ekn_tiling_free(&t);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* predict_internal: what lib/predict.c and lib/predict_dense.c share; not
+ * for callers of predict.h. */
+#ifndef EKN_PREDICT_INTERNAL_H
+#define EKN_PREDICT_INTERNAL_H
+#include "dataset.h"
+#include "net.h"
+#include "net_mfp.h"
+#include "predict.h"
+#include "stream.h"
+#include "tiling.h"
+
+typedef struct predictor {
+    const ekn_predict_config *cfg;
+    const ekn_ops *ops;      /* where the net computes */
+    ekn_spec spec;
+    ekn_net net;
+    int built;
+    ekn_mfp_net mfp;         /* --dense with max fragment pooling */
+    int mfp_built;
+    float *theta;            /* the checkpoint's parameters, kept across rebuilds */
+    size_t nparams;
+    float *x;                /* one batch of (cut) inputs */
+    float *out;              /* the whole record's outputs */
+    float *tile_out;         /* --dense: one batch of tile outputs on the host */
+    size_t tile_out_cap;
+    int32_t *cls;
+    size_t out_cap, x_cap;
+    long *confusion;
+    int classes;
+    double se_sum;           /* regression: squared error */
+    size_t se_n;
+} predictor;
+
+/* Builds the net for this input shape and batch (the checkpoint's
+ * parameters, read once); nothing when the one built fits. */
+int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *err);
+/* Grows *buf to at least bytes. */
+int ekn_predict_grow(void **buf, size_t *cap, size_t bytes, ekn_err *err);
+/* p->cls = the argmax class of each of n examples' spatial positions (classifiers only). */
+void ekn_predict_argmax(predictor *p, size_t n, size_t spatial);
+/* --dense: one input record (and its labels with --eval) through the tiles. */
+int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w,
+                              const char *src, unsigned long long rec, ekn_err *err);
+#endif

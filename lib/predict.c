@@ -149,16 +149,20 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
     free(p->cls);
     if (!(p->cls = malloc(n * net->out_spatial * sizeof *p->cls + 1)))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-    float *conv = malloc(ex * sizeof(float));
-    if (!conv) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    /* float32 examples of the net's own input shape go in as they are:
+     * no conversion, no cut, one copy less to a GPU */
+    int direct = in->dtype == EKN_F32 && !memcmp(S, net->in, sizeof S);
+    float *conv = direct ? NULL : malloc(ex * sizeof(float));
+    if (!direct && !conv) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
     const size_t esz = ekn_dtype_size(in->dtype);
     for (size_t i = 0; i < n; i += bs) {
         int m = (int)(n - i < bs ? n - i : bs);
-        for (int e = 0; e < m; e++) {
+        const float *x = direct ? (const float *)in->data + i * ex : p->x;
+        for (int e = 0; !direct && e < m; e++) {
             ekn_convert_to_f32(in->dtype, (const char *)in->data + (i + e) * ex * esz, conv, ex);
             cut_input(conv, c, S, net->in, p->x + e * net->in_size);
         }
-        if (ekn_net_forward_host(net, p->x, m, p->out + i * net->out_size, err)) {
+        if (ekn_net_forward_host(net, x, m, p->out + i * net->out_size, err)) {
             free(conv);
             return -1;
         }

@@ -14,7 +14,7 @@ static const char *output = "-", *flip, *scale, *translate, *elastic, *crop, *ca
                   *outside = "ignore";
 static long seed = 1;
 static int transpose, rot90, per_channel, force;
-static double rotate, shear, perspective, warp_fraction = 1, brightness, contrast, gamma_max = 1, noise, blur,
+static double rotate, rotate3d, shear, perspective, warp_fraction = 1, brightness, contrast, gamma_max = 1, noise, blur,
               dropout;
 
 static const ekn_option options[] = {
@@ -24,6 +24,7 @@ static const ekn_option options[] = {
     {0, "transpose", EKN_OPT_FLAG, &transpose, NULL, "swap Y and X with p=0.5", 0, 0, NULL, 0, NULL},
     {0, "rot90", EKN_OPT_FLAG, &rot90, NULL, "rotate by 0, 90, 180 or 270 degrees in Y,X, each with p=0.25", 0, 0, NULL, 0, NULL},
     {0, "rotate", EKN_OPT_FLOAT, &rotate, "DEG", "rotate in Y,X by an angle uniform in [-DEG,DEG] (a warp)", 0, 180, NULL, 0, NULL},
+    {0, "rotate3d", EKN_OPT_FLOAT, &rotate3d, "DEG", "full 3D: rotate about a random axis by an angle uniform in [-DEG,DEG] (a warp)", 0, 180, NULL, 0, NULL},
     {0, "scale", EKN_OPT_STRING, &scale, "A:B", "zoom log-uniform in [A,B] (a warp)", 0, 0, NULL, 0, NULL},
     {0, "shear", EKN_OPT_FLOAT, &shear, "S", "Y,X shear factor uniform in [-S,S] (a warp)", 0, 2, NULL, 0, NULL},
     {0, "perspective", EKN_OPT_FLOAT, &perspective, "P", "projective coefficients uniform in [-P,P], P < 1 (a warp)", 0, 0.9, NULL, 0, NULL},
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
     o->transpose = transpose;
     o->rot90 = rot90;
     o->rotate = rotate;
+    o->rotate3d = rotate3d;
     o->shear = shear;
     o->perspective = perspective;
     o->warp_fraction = warp_fraction;

@@ -9,8 +9,8 @@
  *
  *     s = T_lattice( P( M (o - c_out) ) + d(o) ) + c_src + t
  *
- * (M: rotation * scale * shear in the Y,X plane, and scale along Z unless
- * in-plane; P: the perspective division; d: the elastic displacement field;
+ * (M: a rotation about a random axis unless in-plane, then rotation *
+ * scale * shear in the Y,X plane, and scale along Z unless in-plane; P: the perspective division; d: the elastic displacement field;
  * T_lattice: transpose and mirrors, exact on the voxel grid; c_out, c_src:
  * the output's and the source's centres; t: the translation), and the
  * source is resampled once: images (bi/trilinear), labels and masks
@@ -34,6 +34,7 @@ typedef struct ekn_aug_opts {
     int transpose;          /* swap Y and X with p = 0.5 */
     int rot90;              /* rotate by k*90 degrees in Y,X, k uniform in 0..3 */
     double rotate;          /* angle uniform in [-rotate, rotate] degrees, in Y,X */
+    double rotate3d;        /* full 3D only: about a uniformly random axis, angle uniform in [-r, r] degrees */
     double scale_lo, scale_hi; /* zoom log-uniform in [lo, hi]; 1,1: none */
     double shear;           /* Y,X shear factor uniform in [-shear, shear] */
     double perspective;     /* two projective coefficients uniform in [-p, p] (< 1) */
@@ -64,6 +65,8 @@ typedef struct ekn_aug_params {
     int flip_drawn[3], transpose_drawn; /* the raw draws, before folding in rot90 */
     int warp;               /* whether the warps below apply */
     double angle;           /* radians */
+    double axis[3];         /* unit axis (Z,Y,X) of the 3D rotation by angle3d radians */
+    double angle3d;
     double scale;
     double shear;
     double persp[2];        /* Y, X projective coefficients (per half patch size) */

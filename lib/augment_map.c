@@ -17,6 +17,27 @@ static void lattice_matrix(const ekn_aug_params *p, double L[3][3])
     else L[1][1] = sy, L[2][2] = sx;
 }
 
+/* The rotation by angle3d about axis (Rodrigues), the identity in-plane. */
+static void rotation_3d(const ekn_aug_params *p, int in_plane, double R[3][3])
+{
+    double t = in_plane ? 0 : p->angle3d, c = cos(t), s = sin(t);
+    const double *k = p->axis;
+    double K[3][3] = {{0, -k[2], k[1]}, {k[2], 0, -k[0]}, {-k[1], k[0], 0}};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) R[i][j] = (i == j ? c : 0) + s * K[i][j] + (1 - c) * k[i] * k[j];
+    if (t == 0) memset(R, 0, 9 * sizeof(double)), R[0][0] = R[1][1] = R[2][2] = 1;
+}
+
+static void product(double A[3][3], double B[3][3], double C[3][3])
+{
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            double s = 0;
+            for (int k = 0; k < 3; k++) s += A[i][k] * B[k][j];
+            C[i][j] = s;
+        }
+}
+
 int ekn_aug_map_build(ekn_aug_map *m, const ekn_aug_opts *o, const ekn_aug_params *p, const ekn_aug_geom *g,
                       ekn_aug_work *w, ekn_err *err)
 {
@@ -37,17 +58,16 @@ int ekn_aug_map_build(ekn_aug_map *m, const ekn_aug_opts *o, const ekn_aug_param
     double M[3][3] = {{in_plane ? 1 : inv, 0, 0},
                       {0, ca * inv, (ca * p->shear - sa) * inv},
                       {0, sa * inv, (sa * p->shear + ca) * inv}};
-    double L[3][3];
+    double L[3][3], R[3][3], LR[3][3];
     lattice_matrix(p, L);
+    rotation_3d(p, in_plane, R);
+    product(L, R, LR);
+    product(LR, M, m->a);
     for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) {
-            double s = 0;
-            for (int k = 0; k < 3; k++) s += L[i][k] * M[k][j];
-            /* exact zeros and ones where no rotation is drawn */
-            m->a[i][j] = fabs(s) < 1e-15 ? 0 : s;
-        }
+        for (int j = 0; j < 3; j++)
+            if (fabs(m->a[i][j]) < 1e-15) m->a[i][j] = 0; /* exact zeros where no rotation is drawn */
     int elastic = p->warp && o->elastic_strength > 0;
-    m->lattice_only = !p->warp || (p->angle == 0 && p->scale == 1 && p->shear == 0 && p->persp[0] == 0 &&
+    m->lattice_only = !p->warp || (p->angle == 0 && (p->angle3d == 0 || in_plane) && p->scale == 1 && p->shear == 0 && p->persp[0] == 0 &&
                                    p->persp[1] == 0 && p->translate[0] == 0 && p->translate[1] == 0 &&
                                    p->translate[2] == 0 && !elastic);
     if (!elastic) return 0;

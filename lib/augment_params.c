@@ -6,7 +6,7 @@
 
 int ekn_aug_has_warp(const ekn_aug_opts *o)
 {
-    return o->rotate > 0 || o->scale_lo != 1 || o->scale_hi != 1 || o->shear > 0 || o->perspective > 0 ||
+    return o->rotate > 0 || o->rotate3d > 0 || o->scale_lo != 1 || o->scale_hi != 1 || o->shear > 0 || o->perspective > 0 ||
            o->translate[0] > 0 || o->translate[1] > 0 || o->translate[2] > 0 || o->elastic_strength > 0;
 }
 
@@ -83,5 +83,16 @@ void ekn_aug_draw(const ekn_aug_opts *o, ekn_rng *r, int channels, ekn_aug_param
         p->brightness[c] = (float)uniform_pm(r, o->brightness);
         p->contrast[c] = (float)(1 + uniform_pm(r, o->contrast));
         p->gamma[c] = (float)exp(uniform_pm(r, lg));
+    }
+
+    /* drawn last, so the draws above are what they were before it existed:
+     * an axis uniform on the sphere (a normalised Gaussian vector) */
+    double axis[3], norm = 0;
+    for (int k = 0; k < 3; k++) axis[k] = ekn_rng_normal(r), norm += axis[k] * axis[k];
+    norm = sqrt(norm);
+    double angle3d = uniform_pm(r, o->rotate3d) * (M_PI / 180);
+    if (p->warp && norm > 0) {
+        for (int k = 0; k < 3; k++) p->axis[k] = axis[k] / norm;
+        p->angle3d = angle3d;
     }
 }

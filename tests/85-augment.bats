@@ -383,3 +383,35 @@ assert r[0][1].shape == (6, 1, 15, 15) and r[1][1].shape == (6, 15, 15), [x[1].s
     assert_failure 2
     [[ $stderr == *"not an img-img net"* ]]
 }
+
+@test "--rotate3d turns a full-3D volume about a random axis (labels follow), and leaves in-plane Z alone" {
+    py '
+z = np.mgrid[0:24, 0:24, 0:24][0].astype(np.float32)
+v = np.repeat((0.05 * z)[None, None], 8, 0)           # 8 examples of a ramp along Z only
+with open("vol.ekn", "wb") as f:
+    es.write(f, "image", np.ascontiguousarray(v), "axes=NCZYX\n")
+    es.write(f, "label", (v[:, 0] > 0.6).astype(np.int32), "classes=2\n")
+'
+    ekn-augment --rotate3d 60 --crop 12,12,12 --in-plane no --seed 5 vol.ekn > r.ekn
+    ekn-augment --crop 12,12,12 --in-plane no --seed 5 vol.ekn > n.ekn
+    ekn-augment --rotate3d 60 --crop 12,12,12 --in-plane yes --seed 5 vol.ekn > p.ekn
+    run py '
+r = [x for n, x, m, c in es.read(open("r.ekn", "rb"))]
+n = [x for n, x, m, c in es.read(open("n.ekn", "rb"))]
+p = [x for n, x, m, c in es.read(open("p.ekn", "rb"))]
+tilt = []
+for e in range(8):
+    a, b = r[0][e, 0].astype(np.float64), n[0][e, 0].astype(np.float64)
+    gz, gy, gx = (np.diff(a, axis=k).mean() for k in range(3))
+    assert abs(np.diff(b, axis=1)).max() < 1e-6 and abs(np.diff(b, axis=2)).max() < 1e-6  # unrotated: Z only
+    assert abs(np.sqrt(gz * gz + gy * gy + gx * gx) - 0.05) < 0.005, (e, gz, gy, gx)    # a rotation keeps the slope
+    far = np.abs(a - 0.6) > 0.05               # more than a voxel of the ramp from the label edge
+    assert ((r[1][e] == 1) == (a > 0.6))[far].all() and far.mean() > 0.5, e              # labels follow the image
+    tilt.append(np.hypot(gy, gx) / 0.05)
+assert max(tilt) > 0.3, tilt                           # some ramp now runs along Y or X as well
+assert (p[0] == n[0]).all()                            # in-plane: ignored
+print("ok", " ".join("%.2f" % t for t in tilt))
+'
+    echo "$output"
+    [[ $output == ok* ]]
+}

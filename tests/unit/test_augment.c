@@ -196,6 +196,55 @@ static void test_affine_ramp(void **state)
     free(a), free(b), free(ref);
 }
 
+/* --rotate3d: the ramp again, with v = M d rotated about a unit axis k by
+ * t (v cos t + (k x v) sin t + k (k.v)(1 - cos t), Rodrigues' vector form,
+ * independent of the matrix the code builds) before the mirror; in-plane
+ * the rotation must be ignored. */
+static void test_rotate3d_ramp(void **state)
+{
+    (void)state;
+    const int S[3] = {31, 33, 29}, O[3] = {11, 13, 9};
+    const double g[3] = {0.7, 0.3, -0.2};
+    size_t ns = (size_t)S[0] * S[1] * S[2], no = (size_t)O[0] * O[1] * O[2];
+    float *a = tu_alloc(ns), *b = tu_alloc(no), *ref = tu_alloc(no);
+    for (int z = 0; z < S[0]; z++)
+        for (int y = 0; y < S[1]; y++)
+            for (int x = 0; x < S[2]; x++) a[((size_t)z * S[1] + y) * S[2] + x] = (float)(g[0] * z + g[1] * y + g[2] * x);
+    for (int in_plane = 0; in_plane < 2; in_plane++) {
+        ekn_aug_opts o = no_opts();
+        ekn_aug_params p = identity_params();
+        p.warp = 1;
+        p.angle = 0.3;
+        p.scale = 1.1;
+        double k[3] = {0.48, -0.6, 0.64}; /* unit */
+        memcpy(p.axis, k, sizeof k);
+        p.angle3d = 0.9;
+        p.translate[1] = 0.5;
+        p.flip[2] = 1;
+        double t = in_plane ? 0 : p.angle3d;
+        for (int z = 0; z < O[0]; z++)
+            for (int y = 0; y < O[1]; y++)
+                for (int x = 0; x < O[2]; x++) {
+                    double dz = z - (O[0] - 1) / 2.0, dy = y - (O[1] - 1) / 2.0, dx = x - (O[2] - 1) / 2.0;
+                    double v[3] = {in_plane ? dz : dz / p.scale,
+                                   (cos(p.angle) * dy - sin(p.angle) * dx) / p.scale,
+                                   (sin(p.angle) * dy + cos(p.angle) * dx) / p.scale};
+                    double kv = k[0] * v[0] + k[1] * v[1] + k[2] * v[2];
+                    double kx[3] = {k[1] * v[2] - k[2] * v[1], k[2] * v[0] - k[0] * v[2], k[0] * v[1] - k[1] * v[0]};
+                    double r[3];
+                    for (int i = 0; i < 3; i++) r[i] = v[i] * cos(t) + kx[i] * sin(t) + k[i] * kv * (1 - cos(t));
+                    double sz = r[0] + (S[0] - 1) / 2.0, sy = r[1] + (S[1] - 1) / 2.0 + p.translate[1];
+                    double sx = -r[2] + (S[2] - 1) / 2.0; /* mirrored in X */
+                    ref[((size_t)z * O[1] + y) * O[2] + x] = (float)(g[0] * sz + g[1] * sy + g[2] * sx);
+                }
+        assert_int_equal(resample(&o, &p, S, O, in_plane, a, b, 1), 0);
+        assert_int_equal(tu_compare(in_plane ? "rotate3d ramp, in-plane (ignored)" : "rotate3d ramp, 3D", b, ref,
+                                    no, 2e-5, 1e-5),
+                         0);
+    }
+    free(a), free(b), free(ref);
+}
+
 /* A whole-voxel translation moves the image and marks what comes from
  * outside: labels there are the ignore value, and they are counted. */
 static void test_translate_outside(void **state)
@@ -432,6 +481,45 @@ static void test_draw_determinism(void **state)
     ekn_rng_seed(&r, 9, 3);
     ekn_aug_draw(&o, &r, 4, &c);
     assert_true(c.angle == a.angle && c.field_seed == a.field_seed);
+    /* nor does --rotate3d, drawn after everything else (earlier seeds keep their draws) */
+    assert_true(a.angle3d == 0);
+    o.rotate3d = 45;
+    ekn_rng_seed(&r, 9, 3);
+    ekn_aug_draw(&o, &r, 4, &b);
+    assert_true(b.angle == c.angle && b.field_seed == c.field_seed && b.brightness[3] == c.brightness[3] &&
+                b.blur == c.blur && b.angle3d != 0);
+}
+
+/* --rotate3d's draws: the axis uniform on the sphere (each component mean 0,
+ * mean square 1/3), the angle uniform in [-r, r]. */
+static void test_rotate3d_distribution(void **state)
+{
+    (void)state;
+    const int n = 10000;
+    ekn_aug_opts o = no_opts();
+    o.seed = 7;
+    o.rotate3d = 30;
+    double m[3] = {0}, m2[3] = {0}, ang = 0, amax = 0;
+    for (int i = 0; i < n; i++) {
+        ekn_rng r;
+        ekn_rng_seed(&r, o.seed, (uint64_t)i);
+        ekn_aug_params p;
+        ekn_aug_draw(&o, &r, 1, &p);
+        assert_true(p.warp);
+        double norm = sqrt(p.axis[0] * p.axis[0] + p.axis[1] * p.axis[1] + p.axis[2] * p.axis[2]);
+        assert_true(fabs(norm - 1) < 1e-12);
+        for (int k = 0; k < 3; k++) m[k] += p.axis[k], m2[k] += p.axis[k] * p.axis[k];
+        double deg = p.angle3d * 180 / M_PI;
+        ang += deg;
+        amax = fmax(amax, fabs(deg));
+    }
+    for (int k = 0; k < 3; k++) {
+        near("axis component mean", m[k] / n, 0, sqrt(1.0 / 3 / n));
+        /* the square of a uniform-sphere component has variance 4/45 */
+        near("axis component mean square", m2[k] / n, 1.0 / 3, sqrt(4.0 / 45 / n));
+    }
+    near("rotate3d angle mean", ang / n, 0, 30 / sqrt(3.0 * n));
+    assert_true(amax <= 30 && amax > 29);
 }
 
 /* ---- intensity ------------------------------------------------------------------------------ */
@@ -507,11 +595,13 @@ int main(void)
         cmocka_unit_test(test_rot90),
         cmocka_unit_test(test_flip_crop),
         cmocka_unit_test(test_affine_ramp),
+        cmocka_unit_test(test_rotate3d_ramp),
         cmocka_unit_test(test_translate_outside),
         cmocka_unit_test(test_elastic_field),
         cmocka_unit_test(test_threshold_consistency),
         cmocka_unit_test(test_distributions),
         cmocka_unit_test(test_draw_determinism),
+        cmocka_unit_test(test_rotate3d_distribution),
         cmocka_unit_test(test_intensity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

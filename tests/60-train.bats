@@ -24,9 +24,6 @@ setup() {
 # The options every tiny run shares (the defaults may change; tests must not).
 TRAIN_OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7)
 
-# h5_same A B: the checkpoints' /params, /optimizer and /state are byte-identical (tests/h5_same.py)
-h5_same() { ekn_py "$BATS_TEST_DIRNAME/h5_same.py" "$@"; }
-
 # The value after "accuracy" in an --eval report on stdin.
 accuracy_of() { awk -F'\t' '$1 == "accuracy" { print $2 }'; }
 

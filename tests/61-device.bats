@@ -19,8 +19,6 @@ setup() {
     cd "$BATS_TEST_TMPDIR"
 }
 
-h5_same() { ekn_py "$BATS_TEST_DIRNAME/h5_same.py" "$@"; }
-
 TRAIN_OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7 --log-every 1 --gain-every 5)
 
 # train_both NAME SPEC DATA [OPTIONS...]: the same run with the cpu and the staged tables

@@ -16,8 +16,6 @@ setup() {
     cd "$BATS_TEST_TMPDIR"
 }
 
-h5_same() { ekn_py "$BATS_TEST_DIRNAME/h5_same.py" "$@"; }
-
 # h5_get FILE DATASET: the dataset's value (strings decoded).
 h5_get() {
     ekn_py -c 'import sys, h5py; v = h5py.File(sys.argv[1])[sys.argv[2]][()]

@@ -92,6 +92,11 @@ ekn_py() {
     "${EKN_PYTHON:-/usr/bin/python3}" "$@"
 }
 
+# h5_same A B: two checkpoints' /params, /optimizer and /state are byte-identical (tests/h5_same.py)
+h5_same() {
+    ekn_py "$BATS_TEST_DIRNAME/h5_same.py" "$@"
+}
+
 # ekn_write_stream FILE NAME DTYPE [DIM...] [--data seq|random|zeros] [--classes K]
 #                  [--value V] [--meta KEY=VALUE] [--seed N] [--append]
 # Writes one record (sequential data by default) with tests/ekn_stream.py.

@@ -149,6 +149,14 @@ static void test_flip_crop(void **state)
 
 /* ---- closed forms ----------------------------------------------------------------------- */
 
+/* a[z][y][x] = g . (z, y, x) over a volume of shape S */
+static void fill_ramp(float *a, const int S[3], const double g[3])
+{
+    for (int z = 0; z < S[0]; z++)
+        for (int y = 0; y < S[1]; y++)
+            for (int x = 0; x < S[2]; x++) a[((size_t)z * S[1] + y) * S[2] + x] = (float)(g[0] * z + g[1] * y + g[2] * x);
+}
+
 /* Multi-linear interpolation reproduces a linear ramp exactly, so any warp
  * of a ramp must equal the ramp at the mapped positions, computed here
  * independently: source = c_src + R(angle) H(shear) (o - c_out) / (scale w),
@@ -160,9 +168,7 @@ static void test_affine_ramp(void **state)
     const double g[3] = {0.7, 0.3, -0.2};
     size_t ns = (size_t)S[0] * S[1] * S[2], no = (size_t)O[0] * O[1] * O[2];
     float *a = tu_alloc(ns), *b = tu_alloc(no), *ref = tu_alloc(no);
-    for (int z = 0; z < S[0]; z++)
-        for (int y = 0; y < S[1]; y++)
-            for (int x = 0; x < S[2]; x++) a[((size_t)z * S[1] + y) * S[2] + x] = (float)(g[0] * z + g[1] * y + g[2] * x);
+    fill_ramp(a, S, g);
     for (int variant = 0; variant < 3; variant++) {
         int in_plane = variant > 0, persp = variant == 2;
         ekn_aug_opts o = no_opts();
@@ -207,9 +213,7 @@ static void test_rotate3d_ramp(void **state)
     const double g[3] = {0.7, 0.3, -0.2};
     size_t ns = (size_t)S[0] * S[1] * S[2], no = (size_t)O[0] * O[1] * O[2];
     float *a = tu_alloc(ns), *b = tu_alloc(no), *ref = tu_alloc(no);
-    for (int z = 0; z < S[0]; z++)
-        for (int y = 0; y < S[1]; y++)
-            for (int x = 0; x < S[2]; x++) a[((size_t)z * S[1] + y) * S[2] + x] = (float)(g[0] * z + g[1] * y + g[2] * x);
+    fill_ramp(a, S, g);
     for (int in_plane = 0; in_plane < 2; in_plane++) {
         ekn_aug_opts o = no_opts();
         ekn_aug_params p = identity_params();

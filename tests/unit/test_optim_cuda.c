@@ -47,7 +47,9 @@
 #include "h5.h"
 #include "optim.h"
 #include "optim_cuda.h"
+#include "ops.h"
 #include "rng.h"
+#include "vec.h"
 
 #define ATOL 1e-7
 #define RTOL 1e-6
@@ -70,70 +72,10 @@ static size_t compare_bits(const char *what, const float *got, const float *ref,
     return bad + (must_equal ? differ : 0);
 }
 
-/* ---- the updates in host memory, for EKN_TEST_FAKE_DEVICE=cpu ------------ */
-
-static void host_sgd(size_t n, float *theta, const float *grad, float *v, const float *decay, float lr, float mu,
-                     float wd, int nesterov)
-{
-    for (size_t i = 0; i < n; i++) {
-        v[i] = grad[i] + mu * v[i];
-        float dir = nesterov ? grad[i] + mu * v[i] : v[i];
-        theta[i] -= lr * (dir + wd * decay[i] * theta[i]);
-    }
-}
-
-static void host_rprop(size_t n, float *theta, const float *grad, float *prev, float *step, const float *decay,
-                       float wd, double eta_plus, double eta_minus, double delta_min, double delta_max,
-                       double delta0, double *mean_step)
-{
-    const float up = (float)eta_plus, down = (float)eta_minus, lo = (float)delta_min, hi = (float)delta_max;
-    const float first = fminf(fmaxf((float)delta0, lo), hi);
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        float g = grad[i] + wd * decay[i] * theta[i], d = step[i] > 0 ? step[i] : first, s = prev[i] * g;
-        if (s > 0) d = fminf(d * up, hi);
-        else if (s < 0) d = fmaxf(d * down, lo), g = 0;
-        if (g > 0) theta[i] -= d;
-        else if (g < 0) theta[i] += d;
-        prev[i] = g, step[i] = d, sum += d;
-    }
-    if (mean_step) *mean_step = sum / (double)n;
-}
-
-static void host_adam(size_t n, float *theta, const float *grad, float *m, float *v, const float *decay, float lr,
-                      float wd, double beta1, double beta2, double eps, double t, int decoupled)
-{
-    const float c1 = (float)(1.0 / (1.0 - pow(beta1, t))), c2 = (float)(1.0 / (1.0 - pow(beta2, t)));
-    const float b1 = (float)beta1, b2 = (float)beta2, e = (float)eps;
-    for (size_t i = 0; i < n; i++) {
-        float wdi = wd * decay[i] * theta[i], g = decoupled ? grad[i] : grad[i] + wdi;
-        m[i] = b1 * m[i] + (1 - b1) * g;
-        v[i] = b2 * v[i] + (1 - b2) * g * g;
-        float upd = (m[i] * c1) / (sqrtf(v[i] * c2) + e);
-        theta[i] -= lr * (decoupled ? upd + wdi : upd);
-    }
-}
-
-static double host_dot(size_t n, const float *a, const float *b) { return ekn_optim_dot(a, b, n); }
-
+/* the reference of the axpy check (its cpu twin is ekn_vec_cpu.axpy) */
 static void host_axpy(size_t n, float alpha, const float *x, float *y)
 {
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
-static void host_dropout_forward(size_t m, float *y, const float *mask)
-{
-    for (size_t k = 0; k < m; k++) y[k] *= mask[k];
-}
-
-static void host_dropout_backward(size_t m, const float *dy, const float *mask, float *g)
-{
-    for (size_t k = 0; k < m; k++) g[k] = dy[k] * mask[k];
-}
-
-static void host_noise(size_t m, const float *x, const float *normal, float sigma, float *out)
-{
-    for (size_t k = 0; k < m; k++) out[k] = x[k] + sigma * normal[k];
 }
 
 static struct {
@@ -501,10 +443,11 @@ static void test_dropout_noise(uint64_t *st)
 int main(void)
 {
     ch_start("test_optim_cuda");
-    if (ch_fake) {
-        K.sgd = host_sgd, K.rprop = host_rprop, K.adam = host_adam, K.dot = host_dot, K.axpy = host_axpy;
-        K.dropout_forward = host_dropout_forward, K.dropout_backward = host_dropout_backward;
-        K.noise = host_noise;
+    if (ch_fake) { /* EKN_TEST_FAKE_DEVICE=cpu: the cpu tables stand in for the device */
+        const ekn_ops *cpu = ekn_ops_cpu();
+        K.sgd = ekn_vec_cpu.sgd, K.rprop = ekn_vec_cpu.rprop, K.adam = ekn_vec_cpu.adam, K.dot = ekn_vec_cpu.dot;
+        K.axpy = ekn_vec_cpu.axpy, K.dropout_forward = cpu->dropout_forward;
+        K.dropout_backward = cpu->dropout_backward, K.noise = cpu->input_noise;
     }
     uint64_t st = tu_seed_for("test_optim_cuda");
     fprintf(stderr, "tolerance |cuda-cpu| <= %g + %g*|cpu|\n", ATOL, RTOL);

@@ -87,12 +87,3 @@ void ekn_mem_copy_cuda(void *dst, const void *src, size_t bytes)
     if (bytes && dst != src)
         ekn_cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0), "cudaMemcpyAsync on the device");
 }
-
-void ekn_mem_info_cuda(size_t *free_bytes, size_t *total_bytes)
-{
-    *free_bytes = *total_bytes = 0;
-    if (cudaMemGetInfo(free_bytes, total_bytes) != cudaSuccess) {
-        (void)cudaGetLastError();
-        *free_bytes = *total_bytes = 0;
-    }
-}

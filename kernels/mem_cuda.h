@@ -15,6 +15,4 @@ void ekn_mem_zero_cuda(void *p, size_t bytes);
 void ekn_mem_upload_cuda(void *dst, const void *host_src, size_t bytes);
 void ekn_mem_download_cuda(void *host_dst, const void *src, size_t bytes);
 void ekn_mem_copy_cuda(void *dst, const void *src, size_t bytes);
-/* Bytes free and total on the current device (0, 0 on failure). */
-void ekn_mem_info_cuda(size_t *free_bytes, size_t *total_bytes);
 #endif

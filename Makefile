@@ -20,10 +20,14 @@ SANFLAGS  ?=
 # V=1 shows the full compiler command lines.
 Q         := $(if $(V),,@)
 PKGS      := hdf5 openblas libarchive
+# lib/ is grouped into wings (lib/README says what each owns and may include);
+# each wing is an include directory, so headers are named without their wing.
+WINGS     := core data nn plot
+LIB_INCLUDES := $(WINGS:%=-Ilib/%) -Ikernels
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CPPFLAGS_EKN := -Ilib -Ikernels -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+CPPFLAGS_EKN := $(LIB_INCLUDES) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
                 -DEKN_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 # snprintf truncation is how we bound messages, so that warning is off.
 CFLAGS_EKN   := -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP $(OPTFLAGS) $(SANFLAGS)
@@ -48,12 +52,12 @@ ifdef HAVE_CUDA
   BACKEND_STUB :=
 else
   CU_OBJ     :=
-  BACKEND_STUB := lib/cuda_none.c
+  BACKEND_STUB := lib/core/cuda_none.c
 endif
 
 # Sources ending in _none.c are the stand-ins a CPU-only build links instead of
 # the CUDA objects; they never go into a CUDA build.
-LIB_SRC  := $(filter-out %_none.c,$(wildcard lib/*.c kernels/*.c)) $(BACKEND_STUB)
+LIB_SRC  := $(filter-out %_none.c,$(wildcard $(WINGS:%=lib/%/*.c) kernels/*.c)) $(BACKEND_STUB)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_OBJ)
 LIB      := $(BUILD)/libekn.a
 CMD_SRC  := $(wildcard cmd/ekn-*.c)
@@ -61,7 +65,7 @@ BINS     := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all features check check-unit check-bats check-man check-asan bench gpu-check deps install clean demo
+.PHONY: all features check check-unit check-bats check-man check-wings check-asan bench gpu-check deps install clean demo
 all: features $(LIB) $(BINS) bin
 
 features:
@@ -92,7 +96,7 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  NVCC    $<')
-	$(Q)$(NVCC) $(NVCCFLAGS) -Ilib -Ikernels -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) $(LIB_INCLUDES) -c $< -o $@
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -106,7 +110,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 
 # ---- tests ----------------------------------------------------------------
 check: all $(UNITS)
-	@$(MAKE) --no-print-directory check-unit check-bats check-man BUILD=$(BUILD)
+	@$(MAKE) --no-print-directory check-wings check-unit check-bats check-man BUILD=$(BUILD)
 
 check-unit: $(UNITS)
 	@fail=0; for t in $(UNITS); do \
@@ -117,6 +121,10 @@ check-unit: $(UNITS)
 
 check-bats: $(BINS)
 	EKN_BIN=$(abspath $(BUILD)/bin) bats tests/
+
+# lib/README's include rules between the wings of lib/
+check-wings:
+	tests/check_wings.sh
 
 check-man:
 	mandoc -Tlint -Wwarning man/*.[0-9]

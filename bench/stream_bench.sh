@@ -19,7 +19,7 @@ LIB=build/release/libekn.a
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ekn-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilib bench/stream_gen.c "$LIB" -lm -o "$TMP/stream_gen"
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilib/core bench/stream_gen.c "$LIB" -lm -o "$TMP/stream_gen"
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L bench/memcpy_bench.c -o "$TMP/memcpy_bench"
 PATH="$TMP:$BIN:$PATH"
 

@@ -1,6 +1,6 @@
 /* ekn-augment: random geometric and intensity transforms of a stream of
  * examples, applied jointly to images, labels and masks (ekn-augment(1)).
- * Thin: options -> lib/augment.h -> exit code. */
+ * Thin: options -> lib/data/augment.h -> exit code. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdio_ext.h>

@@ -1,6 +1,6 @@
 /* ekn-batch: group a dataset into shuffled batches, or sample img-img
  * patches out of volumes, for as many epochs as asked (ekn-batch(1)).
- * Thin: options -> lib/batch.h -> exit code. */
+ * Thin: options -> lib/data/batch.h -> exit code. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "cmd.h"
+#include "patch_spec.h"
 
 static const char *output = "-", *patch, *net, *calc, *offset, *stride, *label_shape, *margin, *region;
 static const char *inputs[EKN_BATCH_MAX_INPUTS + 1];

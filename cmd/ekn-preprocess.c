@@ -1,6 +1,6 @@
 /* ekn-preprocess: read images, volumes or tables into the ekn stream,
  * normalise them, fit or apply statistics (ekn-preprocess(1)).
- * Thin: options -> lib/prep.h -> exit code. */
+ * Thin: options -> lib/data/prep.h -> exit code. */
 #include <stdio.h>
 #include <stdio_ext.h>
 

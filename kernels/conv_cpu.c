@@ -27,7 +27,7 @@
  * boundaries when the batch has enough examples, so usually none is needed.
  *
  * Workspace: the documented size (K + Cout) * M is kept as an upper bound
- * that the plan never exceeds (fewer threads if need be), so lib/calc.c's
+ * that the plan never exceeds (fewer threads if need be), so lib/nn/calc.c's
  * estimate is unchanged; the chunks use a small part of it. */
 #include "conv.h"
 

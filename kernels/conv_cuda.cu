@@ -90,7 +90,7 @@ void destroy(conv_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-// The descriptor's math type for a precision (lib/ops.h): FMA keeps FP32
+// The descriptor's math type for a precision (lib/core/ops.h): FMA keeps FP32
 // exact in the 1e-4 sense above; the tensor-op types let cuDNN round the
 // inputs to TF32, with FP32 accumulation.
 cudnnMathType_t math_type(int precision)

@@ -1,6 +1,6 @@
 // cuda_check: what every kernels/*_cuda.cu file shares (C++ only).
 //
-// The ops table (lib/ops.h) returns void, so a failing CUDA, cuBLAS or cuDNN
+// The ops table (lib/core/ops.h) returns void, so a failing CUDA, cuBLAS or cuDNN
 // call cannot report through its caller.  Instead the first failure since
 // the last ekn_cuda_last_error() is kept in one process-wide slot, with a
 // message naming the call ("cuda: cudnnConvolutionForward:
@@ -27,7 +27,7 @@ bool ekn_cublas_ok(cublasStatus_t s, const char *call);
 bool ekn_launch_ok(const char *kernel);
 
 // The compute precision of convolutions and matrix products
-// (ekn_cuda_set_precision, lib/ops.h); storage is always FP32.
+// (ekn_cuda_set_precision, lib/core/ops.h); storage is always FP32.
 int ekn_cuda_precision(void);
 
 // C = alpha op(A) op(B) + beta C (cuBLAS, column-major, float storage) in

@@ -1,4 +1,4 @@
-// The CUDA backend (lib/device.h): device count and selection, memory and
+// The CUDA backend (lib/core/device.h): device count and selection, memory and
 // copies, and the kernels' entry points.  Every CUDA call is checked and its
 // error string goes into the ekn_err message; a missing driver or GPU is not
 // an error here, it is "0 devices", so a CUDA build runs on any machine.

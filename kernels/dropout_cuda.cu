@@ -1,5 +1,5 @@
 // The kernels of kernels/dropout_cuda.h: one element per thread, each the
-// C expression of lib/net.c with the same rounding.
+// C expression of lib/nn/net.c with the same rounding.
 #include "cuda_check.h"
 extern "C" {
 #include "dropout_cuda.h"

@@ -3,12 +3,12 @@
  *
  * The random numbers are NOT drawn on the GPU: the host draws the dropout
  * mask (0 or 1/(1-rate) per element) and the standard normal noise with
- * lib/rng.h exactly as lib/net.c does, copies them over, and these kernels
+ * lib/core/rng.h exactly as lib/nn/net.c does, copies them over, and these kernels
  * apply them, so a CUDA run sees the same masks as a CPU run of the same
  * seed.  Each result is one float operation, rounded as the C code rounds it
  * (no fused multiply-add), so it is bit-identical to the CPU's.  m is the
  * element count; all arrays are device memory.  Errors are recorded for
- * ekn_cuda_last_error (lib/ops.h). */
+ * ekn_cuda_last_error (lib/core/ops.h). */
 #ifndef EKN_DROPOUT_CUDA_H
 #define EKN_DROPOUT_CUDA_H
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* mem_cuda: device memory for the cuda ops table (lib/ops.h's memory
+/* mem_cuda: device memory for the cuda ops table (lib/core/ops.h's memory
  * functions; kernels/mem_cuda.cu, CUDA builds only).  Failures are recorded
  * for ekn_cuda_last_error; alloc then returns NULL.
  *

@@ -1,4 +1,4 @@
-/* mfp: the data movement of max fragment pooling (lib/net_mfp.h), f32,
+/* mfp: the data movement of max fragment pooling (lib/nn/net_mfp.h), f32,
  * C order, spatial axes (Z,Y,X) as in conv.h.  Pure copies: every table
  * gives bit-identical results.
  *

@@ -1,4 +1,4 @@
-// ekn_ops_cuda (lib/ops.h): the dispatch table of the CUDA kernels.
+// ekn_ops_cuda (lib/core/ops.h): the dispatch table of the CUDA kernels.
 extern "C" {
 #include "dropout_cuda.h"
 #include "mem_cuda.h"

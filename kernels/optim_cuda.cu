@@ -1,5 +1,5 @@
 // The device updates of kernels/optim_cuda.h.  Each kernel body is its CPU
-// loop (lib/optim_sgd.c, optim_rprop.c, optim_adam.c) with every float
+// loop (lib/nn/optim_sgd.c, optim_rprop.c, optim_adam.c) with every float
 // product and sum written as __fmul_rn/__fadd_rn/__fsub_rn: nvcc would fuse
 // a*b+c into one FMA, the C build (no -ffp-contract) does not, and RPROP's
 // sign tests make such differences visible.

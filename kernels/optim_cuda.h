@@ -11,7 +11,7 @@
  * theta[i] is added inside, as each CPU step does.  n is the number of
  * parameters; every array has n floats of device memory.
  *
- * Errors are recorded for ekn_cuda_last_error (lib/ops.h). */
+ * Errors are recorded for ekn_cuda_last_error (lib/core/ops.h). */
 #ifndef EKN_OPTIM_CUDA_H
 #define EKN_OPTIM_CUDA_H
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* vec: the vector operations of the optimisers (lib/optim*.c) on a flat
- * parameter vector, for each ops table's memory (lib/ops.h): ekn_vec_cpu
+ * parameter vector, for each ops table's memory (lib/core/ops.h): ekn_vec_cpu
  * works on host arrays, ekn_vec_cuda (kernels/vec_cuda.cu, CUDA builds
  * only) on device arrays.  Every float array holds n floats in the table's
  * memory; scalars and reductions are host values.
@@ -11,7 +11,7 @@
  * element-wise results match bit for bit; its reductions add in double in
  * another (fixed) order, so they agree to about 1e-15 relative and are the
  * same from run to run.  Errors on the device are recorded for
- * ekn_cuda_last_error (lib/ops.h); a failed reduction returns 0. */
+ * ekn_cuda_last_error (lib/core/ops.h); a failed reduction returns 0. */
 #ifndef EKN_VEC_H
 #define EKN_VEC_H
 #include <stddef.h>
@@ -37,17 +37,17 @@ typedef struct ekn_vec_ops {
      * float: grad[i] += l theta[i]; returns sum l theta[i]^2 in double. */
     double (*decay_penalty)(size_t n, const float *theta, float *grad, const float *decay, float lam);
 
-    /* sgd (nesterov = 0) and nesterov (lib/optim_sgd.c), v the velocity:
+    /* sgd (nesterov = 0) and nesterov (lib/nn/optim_sgd.c), v the velocity:
      *   v <- g + mu v;  theta <- theta - lr (dir + wd d theta),
      *   dir = v (sgd) or g + mu v (nesterov) */
     void (*sgd)(size_t n, float *theta, const float *grad, float *v, const float *decay, float lr, float mu,
                 float wd, int nesterov);
-    /* iRPROP- (lib/optim_rprop.c): prev and step the state; *mean_step (may
+    /* iRPROP- (lib/nn/optim_rprop.c): prev and step the state; *mean_step (may
      * be NULL) receives the mean step size, NaN for n = 0. */
     void (*rprop)(size_t n, float *theta, const float *grad, float *prev, float *step, const float *decay,
                   float wd, double eta_plus, double eta_minus, double delta_min, double delta_max, double delta0,
                   double *mean_step);
-    /* adam (decoupled = 0) and adamw (lib/optim_adam.c); t the step count
+    /* adam (decoupled = 0) and adamw (lib/nn/optim_adam.c); t the step count
      * after this step's increment. */
     void (*adam)(size_t n, float *theta, const float *grad, float *m, float *v, const float *decay, float lr,
                  float wd, double beta1, double beta2, double eps, double t, int decoupled);

@@ -1,5 +1,5 @@
 /* cuda_harness: what the *_cuda tests share: device buffers through the
- * backend of lib/device.h, failure counting, the skip without a device.
+ * backend of lib/core/device.h, failure counting, the skip without a device.
  *
  * EKN_TEST_FAKE_DEVICE=cpu swaps the CUDA backend for host memory and
  * ch_ops() returns ekn_ops_cpu() instead of ekn_ops_cuda() (tests that call

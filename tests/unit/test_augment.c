@@ -1,4 +1,4 @@
-/* test_augment: the transforms of lib/augment.h against exact inverses,
+/* test_augment: the transforms of lib/data/augment.h against exact inverses,
  * closed forms and the stated distributions. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Whole-network tests (lib/net.c over the kernel dispatch table):
+/* Whole-network tests (lib/nn/net.c over the kernel dispatch table):
  *   (a) the gradient of forward + loss + backward w.r.t. theta against
  *       central differences, with the reference kernels, on small nets of
  *       every mode (2D img-scalar, 2D and anisotropic 3D img-img, an MLP with
@@ -16,7 +16,7 @@
  *       outputs and gradients, batch 1 and > 1;
  *   (c) ekn_net_build refuses a shape that does not fit (EKN_EXIT_SPEC);
  *       the same theta serves a larger img-img input;
- *   (d) ekn-calc's memory estimate (lib/calc.c) is exactly what
+ *   (d) ekn-calc's memory estimate (lib/nn/calc.c) is exactly what
  *       ekn_net_build allocates, for the example nets and several batches.
  * "No allocation in the hot loop" cannot be checked portably and is not.
  * Set EKN_TEST_SEED to replay a run; the seed is printed. */

@@ -1,4 +1,4 @@
-/* Every ops table (lib/ops.h) fills every entry: cpu, ref, staged and, in
+/* Every ops table (lib/core/ops.h) fills every entry: cpu, ref, staged and, in
  * a CUDA build, cuda, whose C++ table is positional and would silently
  * shift when a field is added in the wrong place.  Runs without a GPU: the
  * tables are static data.  Also the host flag each table's callers rely

@@ -4,8 +4,8 @@
  * with exact zeros, so RPROP takes all three branches), weight decay with
  * per-parameter multipliers 0, 0.5 and 1.  Then ekn_dot_cuda against
  * ekn_optim_dot, ekn_axpy_cuda against the loop, and the dropout and input
- * noise kernels (kernels/dropout_cuda.h) against lib/net.c's expressions on
- * masks and noise drawn with lib/rng.h.
+ * noise kernels (kernels/dropout_cuda.h) against lib/nn/net.c's expressions on
+ * masks and noise drawn with lib/core/rng.h.
  *
  * Then every optimiser whole (sgd, nesterov, rprop, cg, lbfgs, adam, adamw,
  * and cg and lbfgs with restart=0), created on the cpu table and on the
@@ -409,7 +409,7 @@ static void test_dropout_noise(uint64_t *st)
     float *y = tu_alloc(m), *mask = tu_alloc(m), *dy = tu_alloc(m), *normal = tu_alloc(m);
     float *want = tu_alloc(m), *got = tu_alloc(m);
     tu_fill(st, y, m, -2, 2), tu_fill(st, dy, m, -2, 2);
-    /* lib/net.c's draws: inverted dropout at rate 0.3, noise sigma 0.25 */
+    /* lib/nn/net.c's draws: inverted dropout at rate 0.3, noise sigma 0.25 */
     const float keep = 1.0f - 0.3f, scale = 1.0f / keep, sigma = 0.25f;
     for (size_t k = 0; k < m; k++) mask[k] = ekn_rng_uniformf(&rng) < keep ? scale : 0.0f;
     for (size_t k = 0; k < m; k++) normal[k] = (float)ekn_rng_normal(&rng);

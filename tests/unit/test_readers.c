@@ -1,5 +1,5 @@
-/* test_readers: the input formats of ekn-preprocess (lib/readers.h) and
- * whole-file input (lib/archive_io.h): IDX and NPY header edge cases,
+/* test_readers: the input formats of ekn-preprocess (lib/data/readers.h) and
+ * whole-file input (lib/core/archive_io.h): IDX and NPY header edge cases,
  * byte order, raw sizes, CSV typing/one-hot/labels/missing values and the
  * schema round trip, format detection, the axis permutation. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* predict_internal: what lib/predict.c and lib/predict_dense.c share; not
+/* predict_internal: what lib/nn/predict.c and lib/nn/predict_dense.c share; not
  * for callers of predict.h. */
 #ifndef EKN_PREDICT_INTERNAL_H
 #define EKN_PREDICT_INTERNAL_H

@@ -2,7 +2,7 @@
  *
  * The CPU backend is always there.  The CUDA backend is compiled into
  * libekn.a only when nvcc and cuDNN were found (kernels/<op>_cuda.cu); in
- * CPU-only builds lib/cuda_none.c makes ekn_cuda_backend() return NULL.
+ * CPU-only builds lib/core/cuda_none.c makes ekn_cuda_backend() return NULL.
  * A CUDA build on a machine without a GPU reports zero devices and the
  * commands use the CPU.  Nothing outside the kernels/ .cu files tests for CUDA at
  * compile time: callers ask ekn_cuda_backend() or hold an ekn_device.

@@ -12,8 +12,8 @@
  * Every random choice comes from ekn_rng streams of one seed, so a seed
  * fixes the output byte for byte.
  *
- * Files: batch.c (driver), batch_geom.c (net geometry from a spec, an
- * ekn-calc shell file or options; regions), batch_patch.c (the patch
+ * Files: batch.c (driver), batch_geom.c (net geometry from an ekn-calc
+ * shell file or options; regions; from a spec: nn/patch_spec.h), batch_patch.c (the patch
  * sampler), batch_scan.c (lattice counts for class-aware sampling and the
  * ignored-label threshold), batch_examples.c (whole-example batches),
  * batch_write.c (batch records). */
@@ -46,12 +46,6 @@ typedef struct ekn_patch_geom {
 /* Image patch size: in + 2 * margin. */
 void ekn_patch_size(const ekn_patch_geom *g, int size[3]);
 
-/* From a spec (lib/spec.h, lib/calc.h).  patch: input size (Z,Y,X), or NULL
- * for the spec's shape.  *img_img is set to whether the spec is img-img; the
- * geometry is filled only then.  Errors: EKN_EXIT_SPEC (bad spec, a shape
- * that does not fit), EKN_EXIT_USAGE (img-img spec without a shape). */
-int ekn_patch_geom_from_spec(ekn_patch_geom *g, int *img_img, const char *path, const int patch[3],
-                             ekn_err *err);
 /* From `ekn-calc --format shell` output: EKN_MODE, EKN_CHANNELS,
  * EKN_INPUT_SIZE (or EKN_INPUT_SHAPE, channels first), EKN_OFFSET,
  * EKN_STRIDE, EKN_LABEL_SIZE.  Unknown keys are skipped. */

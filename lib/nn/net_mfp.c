@@ -22,7 +22,7 @@ int ekn_mfp_usable(const ekn_spec *spec)
     return pools > 0;
 }
 
-/* From the net's ops table (the GPU's memory for cuda), like lib/net.c. */
+/* From the net's ops table (the GPU's memory for cuda), like lib/nn/net.c. */
 static void *alloc_floats(const ekn_ops *ops, size_t n) { return ops->alloc((n ? n : 1) * sizeof(float)); }
 
 /* Where each final fragment's outputs lie: sum over the pools of the

@@ -53,7 +53,7 @@ typedef struct ekn_ops {
 
     /* ---- dropout and input noise ----
      * The host draws the masks (0 or 1/(1-rate)) and the standard normals
-     * with lib/rng.h, so every table sees the same ones for one seed; these
+     * with lib/core/rng.h, so every table sees the same ones for one seed; these
      * apply them, rounded as one float operation each.
      *   dropout_forward   y[k] *= mask[k]
      *   dropout_backward  g[k] = dy[k] * mask[k]   (g may alias dy)
@@ -69,7 +69,7 @@ typedef struct ekn_ops {
      * check (ekn_cuda_last_error).  NULL for tables that cannot fail. */
     int (*check)(struct ekn_err *err);
 
-    /* ---- max fragment pooling's data movement (kernels/mfp.h, lib/net_mfp.h) ----
+    /* ---- max fragment pooling's data movement (kernels/mfp.h, lib/nn/net_mfp.h) ----
      * mfp_crop cuts each fragment's window out of a pool's input, and
      * mfp_interleave puts the final fragments' outputs back into the dense
      * result; shift is in this table's memory like the other arrays. */
@@ -87,7 +87,7 @@ const ekn_ops *ekn_ops_staged(void);
 /* By the environment's EKN_KERNELS: ref, staged, else (and by default) cpu. */
 const ekn_ops *ekn_ops_default(void);
 
-/* The CUDA table, or NULL in a build without CUDA (lib/cuda_none.c).  Every
+/* The CUDA table, or NULL in a build without CUDA (lib/core/cuda_none.c).  Every
  * array argument is DEVICE memory (so is conv's work and the pointers inside
  * ekn_nll_args); the scalar results (returned losses, *count, *correct,
  * *counted) are host values.  It computes what ekn_ops_ref() defines:

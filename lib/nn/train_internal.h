@@ -1,4 +1,4 @@
-/* train_internal: what lib/train.c, lib/train_batch.c and lib/train_ckpt.c
+/* train_internal: what lib/nn/train.c, lib/nn/train_batch.c and lib/nn/train_ckpt.c
  * share; not for callers of train.h. */
 #ifndef EKN_TRAIN_INTERNAL_H
 #define EKN_TRAIN_INTERNAL_H

@@ -2,11 +2,11 @@
  * tensor in its native dtype and its own axis order (arranging the axes
  * into (N, C, [Z,] Y, X) is prep's job).
  *
- *   IDX   lib/read_idx.c   MNIST's format: big-endian, magic 00 00 TYPE RANK
- *   NPY   lib/read_npy.c   numpy .npy v1/v2/v3, little-endian, C order
- *   HDF5  lib/read_h5.c    one dataset of an HDF5 file
- *   raw   lib/read_raw.c   headerless little-endian array, shape given
- *   CSV   lib/read_csv.c   tables: numeric and categorical columns, labels
+ *   IDX   lib/data/read_idx.c   MNIST's format: big-endian, magic 00 00 TYPE RANK
+ *   NPY   lib/data/read_npy.c   numpy .npy v1/v2/v3, little-endian, C order
+ *   HDF5  lib/data/read_h5.c    one dataset of an HDF5 file
+ *   raw   lib/data/read_raw.c   headerless little-endian array, shape given
+ *   CSV   lib/data/read_csv.c   tables: numeric and categorical columns, labels
  *
  * Every reader returns 0, or -1 with a one-line message in err that names
  * the file (`name`, as the user gave it) and the problem, code

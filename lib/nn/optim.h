@@ -19,7 +19,7 @@
  * had one (the table in each optimiser's file and ekn-train(1)).
  *
  * Memory: an optimiser works in the memory of the ops table it was created
- * on (lib/ops.h): theta, grad, decay and the state and work vectors are host
+ * on (lib/core/ops.h): theta, grad, decay and the state and work vectors are host
  * arrays for the cpu and ref tables and device arrays for cuda, and every
  * vector operation of a step goes through ops->vec (kernels/vec.h).  The
  * objective gets theta and grad in that memory too.  Only scalars live on
@@ -121,7 +121,7 @@ double ekn_optim_param_value(const ekn_optim *o, const char *key);
 /* "key=value,..." of every parameter's current value; returns the length. */
 int ekn_optim_describe(const ekn_optim *o, char *buf, size_t cap);
 
-/* Checkpoints (HDF5, lib/h5.h): /optimizer/name, /optimizer/params, one
+/* Checkpoints (HDF5, lib/core/h5.h): /optimizer/name, /optimizer/params, one
  * dataset per state vector and scalar, by name.  State goes through a host
  * buffer allocated here (ops->download, ops->upload), so the file is the
  * same whichever table wrote it, and loads into any.  Loading a checkpoint

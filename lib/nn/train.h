@@ -1,6 +1,6 @@
 /* train: the training loop behind ekn-train.
  *
- * A training file is held in memory (lib/dataset.h) and batches are drawn
+ * A training file is held in memory (lib/data/dataset.h) and batches are drawn
  * by the trainer's own seeded RNG streams: img-scalar and vect-scalar walk
  * a permutation reshuffled every epoch; img-img samples a random example
  * and a random patch of the net's input shape, with the label patch taken

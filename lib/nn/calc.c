@@ -283,7 +283,7 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
         total_params += params;
         if (total_params > MAX_PARAMS)
             return cerr(err, s, L->line, "the network has too many parameters (%.3g)", total_params);
-        /* as lib/net.c allocates: the pre-activation output, the activated one
+        /* as lib/nn/net.c allocates: the pre-activation output, the activated one
          * unless linear, a dropout mask, a max-pool's argmax */
         double elts = (double)C * cur[0] * cur[1] * cur[2] * nfr;
         cl->act_bytes = elts * (L->act == EKN_ACT_LINEAR ? 4 : 8) + (L->dropout > 0 ? 4 * elts : 0) +

@@ -1,43 +1,16 @@
-/* Patch geometry: from a spec through the CNN calculator, from ekn-calc's
- * shell output, and the region patches are confined to. */
+/* Patch geometry: from ekn-calc's shell output, and the region patches are
+ * confined to.  (From a spec, through the calculator: nn/patch_spec.c.) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batch.h"
-#include "calc.h"
 #include "opt.h"
-#include "spec.h"
 
 void ekn_patch_size(const ekn_patch_geom *g, int size[3])
 {
     for (int k = 0; k < 3; k++) size[k] = g->in[k] + 2 * g->margin[k];
-}
-
-int ekn_patch_geom_from_spec(ekn_patch_geom *g, int *img_img, const char *path, const int patch[3],
-                             ekn_err *err)
-{
-    ekn_spec spec = {0};
-    if (ekn_spec_load(&spec, path, err)) return -1;
-    *img_img = spec.mode == EKN_MODE_IMG_IMG;
-    g->channels = spec.channels;
-    g->ndim = spec.ndim;
-    int rc = 0;
-    if (*img_img) {
-        const int *shape = patch ? patch : spec.has_shape ? spec.shape : NULL;
-        ekn_calc calc;
-        if (!shape)
-            rc = ekn_err_set(err, EKN_EXIT_USAGE, "'%s': the spec gives no input shape; say --patch Z,Y,X", path);
-        else if (!(rc = ekn_calc_run(&spec, shape, &calc, err))) {
-            memcpy(g->in, calc.in, sizeof g->in);
-            memcpy(g->offset, calc.offset, sizeof g->offset);
-            memcpy(g->stride, calc.stride, sizeof g->stride);
-            memcpy(g->out, calc.out, sizeof g->out);
-        }
-    }
-    ekn_spec_free(&spec);
-    return rc;
 }
 
 /* "1,2,3" right-aligned into v[3] (leading axes keep their value). */

@@ -1,6 +1,6 @@
 /* predict_dense: ekn-predict --dense: every position where the field of
  * view fits, at stride 1, by tiles through the strided net stitched from
- * shifts, or through max fragment pooling (lib/tiling.h, lib/net_mfp.h). */
+ * shifts, or through max fragment pooling (lib/nn/tiling.h, lib/nn/net_mfp.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

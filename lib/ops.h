@@ -108,7 +108,7 @@ const ekn_ops *ekn_ops_default(void);
  * ekn_nll_args); the scalar results (returned losses, *count, *correct,
  * *counted) are host values.  It computes what ekn_ops_ref() defines:
  * conv through cuDNN (deterministic algorithms, FP32 math, plans cached per
- * geometry), dense through cuBLAS SGEMM, the rest in own kernels.  Ops run
+ * geometry), dense and upconv through cuBLAS SGEMM, the rest in own kernels.  Ops run
  * on the default stream of the current device; losses and counts wait for
  * their result, the others return once queued.
  *

@@ -20,6 +20,9 @@ static const ekn_ops cuda_ops = {
     ekn_cuda_last_error,
     // max fragment pooling (kernels/mfp_cuda.cu)
     ekn_mfp_crop_cuda, ekn_mfp_interleave_cuda,
+    // U-Net: up-convolution and the skips' crop (kernels/upconv_cuda.cu, kernels/crop_cuda.cu)
+    ekn_upconv_workspace_cuda, ekn_upconv_forward_cuda, ekn_upconv_backward_cuda,
+    ekn_crop_forward_cuda, ekn_crop_backward_cuda,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

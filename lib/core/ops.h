@@ -6,11 +6,13 @@
 #define EKN_OPS_H
 #include "act.h"
 #include "conv.h"
+#include "crop.h"
 #include "dense.h"
 #include "loss.h"
 #include "mfp.h"
 #include "pool.h"
 #include "softmax.h"
+#include "upconv.h"
 
 struct ekn_err;
 struct ekn_vec_ops;
@@ -75,6 +77,20 @@ typedef struct ekn_ops {
      * result; shift is in this table's memory like the other arrays. */
     void (*mfp_crop)(const ekn_mfp_crop_geom *g, const float *x, float *y);
     void (*mfp_interleave)(const ekn_mfp_interleave_geom *g, const int32_t *shift, const float *x, float *y);
+
+    /* ---- U-Net: up-convolution and the skips' crop (kernels/upconv.h, kernels/crop.h) ----
+     * upconv as conv: work holds upconv_workspace(g) floats of this
+     * table's memory (the ref table's is 1 float); dx overwritten (NULL
+     * skips), dw and db +=.  crop_forward copies (accumulate 0) or adds
+     * (1) x's window into y's channels [c0, c0+C); crop_backward adds dy's
+     * channels back onto dx's window (the caller zeroes dx). */
+    size_t (*upconv_workspace)(const ekn_upconv_geom *g);
+    void (*upconv_forward)(const ekn_upconv_geom *g, const float *x, const float *w, const float *b, float *y,
+                           float *work);
+    void (*upconv_backward)(const ekn_upconv_geom *g, const float *x, const float *w, const float *dy, float *dx,
+                            float *dw, float *db, float *work);
+    void (*crop_forward)(const ekn_crop_geom *g, const float *x, float *y, int accumulate);
+    void (*crop_backward)(const ekn_crop_geom *g, const float *dy, float *dx);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);
@@ -92,7 +108,7 @@ const ekn_ops *ekn_ops_default(void);
  * ekn_nll_args); the scalar results (returned losses, *count, *correct,
  * *counted) are host values.  It computes what ekn_ops_ref() defines:
  * conv through cuDNN (deterministic algorithms, FP32 math, plans cached per
- * geometry), dense through cuBLAS SGEMM, the rest in own kernels.  Ops run
+ * geometry), dense and upconv through cuBLAS SGEMM, the rest in own kernels.  Ops run
  * on the default stream of the current device; losses and counts wait for
  * their result, the others return once queued.
  *

@@ -8,11 +8,15 @@
  * label mode, confident predictions that hit the log clamp, in place), MSE
  * (NaN and inf targets ignored, dy = NULL), argmax_count (ties, NaN) and
  * max fragment pooling's crop and interleave (2D and 3D, several pool
- * sizes, shifts in random order; the cpu ops also against their definition).
+ * sizes, shifts in random order; the cpu ops also against their definition),
+ * and the U-Net ops: the up-convolution (2D, 3D, factors 1x2x2, 2x2x2,
+ * 1x1x3, ...; dx overwritten, dw and db +=, dx = NULL, a rerun bit for bit)
+ * and crop (copy, accumulate, backward +=).
  *
  * Tolerance (stated): |cuda - ref| <= 1e-5 + 1e-4*|ref| for float results,
- * the same for the losses; pooling outputs, argmax indices, counts and the
- * MFP copies exactly.
+ * the same for the losses (atol growing like sqrt(terms) for long sums,
+ * sum_atol); pooling outputs, argmax indices, counts, the MFP copies and
+ * crop exactly.
  *
  * WRITTEN WITHOUT A GPU: this file and the kernels it tests have been
  * compiled but never run on a device.  Without one it exits 77 (skip).
@@ -580,6 +584,149 @@ static void test_mfp(uint64_t *st)
         mfp_interleave_case(st, inter[i].n, inter[i].c, inter[i].fo, inter[i].S);
 }
 
+/* ---- U-Net: up-convolution and the skips' crop (kernels/upconv.h, kernels/crop.h) ----
+ * upconv as conv: dx over garbage (overwritten), dw and db += onto random,
+ * then dx = NULL accumulating again; and the device's backward run twice
+ * from the same start must agree bit for bit (no atomics).  crop is copies
+ * and single adds: exact, y's other channels and dx outside the window
+ * (random, the same on both sides) included. */
+
+static void upconv_case(uint64_t *st, int n, int cin, int cout, const int in[3], const int f[3])
+{
+    ekn_upconv_geom g;
+    if (ekn_upconv_geom_init(&g, n, cin, cout, in, f)) {
+        fprintf(stderr, "bad test geometry\n");
+        exit(1);
+    }
+    const size_t S = vol3(g.in), fvol = vol3(g.f);
+    size_t nx = (size_t)n * cin * S, nw = (size_t)cin * cout * fvol, ny = (size_t)n * cout * vol3(g.out);
+    float *x = rnd(st, nx, -1, 1), *w = rnd(st, nw, -1, 1), *b = rnd(st, cout, -1, 1), *dy = rnd(st, ny, -1, 1);
+    float *dw0 = rnd(st, nw, -1, 1), *db0 = rnd(st, cout, -1, 1), *garbage = rnd(st, nx, -9, 9);
+    float *y_ref = tu_alloc(ny), *dx_ref = tu_alloc(nx), *dw_ref = tu_alloc(nw), *db_ref = tu_alloc(cout);
+    float *y = tu_alloc(ny), *dx = tu_alloc(nx), *dw = tu_alloc(nw), *db = tu_alloc(cout);
+    float *dw1 = tu_alloc(nw), *db1 = tu_alloc(cout), *dx1 = tu_alloc(nx);
+    memcpy(dw_ref, dw0, nw * sizeof(float));
+    memcpy(db_ref, db0, cout * sizeof(float));
+    ref->upconv_forward(&g, x, w, b, y_ref, NULL);
+    ref->upconv_backward(&g, x, w, dy, dx_ref, dw_ref, db_ref, NULL);
+
+    size_t ws = dev->upconv_workspace(&g);
+    float *d_x = dev_floats(x, nx), *d_w = dev_floats(w, nw), *d_b = dev_floats(b, cout);
+    float *d_dy = dev_floats(dy, ny), *d_y = dev_floats(y_ref, ny) /* overwritten */;
+    float *d_dx = dev_floats(garbage, nx), *d_dw = dev_floats(dw0, nw), *d_db = dev_floats(db0, cout);
+    float *d_work = ch_up(NULL, ws * sizeof(float));
+    dev->upconv_forward(&g, d_x, d_w, d_b, d_y, d_work);
+    dev->upconv_backward(&g, d_x, d_w, d_dy, d_dx, d_dw, d_db, d_work);
+    ch_check("upconv");
+    get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, cout);
+    fprintf(stderr, "-- upconv n%d %d->%d %dx%dx%d f%dx%dx%d, workspace %zu floats\n", n, cin, cout, in[0], in[1],
+            in[2], f[0], f[1], f[2], ws);
+    tally(tu_compare("  y", y, y_ref, ny, sum_atol(cin), RTOL));
+    tally(tu_compare("  dx", dx, dx_ref, nx, sum_atol((double)cout * fvol), RTOL));
+    tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, sum_atol((double)n * S + 1), RTOL));
+    tally(tu_compare("  db (+= onto random)", db, db_ref, cout, sum_atol((double)n * S * fvol + 1), RTOL));
+
+    /* the same backward again from the same start: bit for bit */
+    ch_free(d_dx), ch_free(d_dw), ch_free(d_db);
+    d_dx = dev_floats(garbage, nx), d_dw = dev_floats(dw0, nw), d_db = dev_floats(db0, cout);
+    dev->upconv_backward(&g, d_x, d_w, d_dy, d_dx, d_dw, d_db, d_work);
+    ch_check("upconv backward again");
+    get_floats(dx1, d_dx, nx), get_floats(dw1, d_dw, nw), get_floats(db1, d_db, cout);
+    tally(tu_compare("  dx repeats (exact)", dx1, dx, nx, 0, 0));
+    tally(tu_compare("  dw repeats (exact)", dw1, dw, nw, 0, 0));
+    tally(tu_compare("  db repeats (exact)", db1, db, cout, 0, 0));
+
+    /* without dx: dw and db accumulate a second time */
+    ref->upconv_backward(&g, x, w, dy, NULL, dw_ref, db_ref, NULL);
+    dev->upconv_backward(&g, d_x, d_w, d_dy, NULL, d_dw, d_db, d_work);
+    ch_check("upconv backward dx=NULL");
+    get_floats(dw, d_dw, nw), get_floats(db, d_db, cout);
+    tally(tu_compare("  dw again, dx=NULL", dw, dw_ref, nw, sum_atol(2.0 * n * S + 1), RTOL));
+    tally(tu_compare("  db again, dx=NULL", db, db_ref, cout, sum_atol(2.0 * n * S * fvol + 1), RTOL));
+
+    ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx), ch_free(d_dw);
+    ch_free(d_db), ch_free(d_work);
+    free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(garbage), free(y_ref), free(dx_ref);
+    free(dw_ref), free(db_ref), free(y), free(dx), free(dw), free(db), free(dw1), free(db1), free(dx1);
+}
+
+static void test_upconv(uint64_t *st)
+{
+    static const struct {
+        int n, cin, cout, in[3], f[3];
+    } cases[] = {
+        {2, 3, 4, {1, 5, 7}, {1, 2, 2}},      /* 2D, odd sizes */
+        {1, 1, 1, {1, 1, 1}, {1, 2, 2}},      /* smallest, batch 1 */
+        {1, 1, 3, {1, 4, 5}, {1, 2, 2}},      /* Cin 1 */
+        {3, 4, 1, {1, 3, 9}, {1, 2, 2}},      /* Cout 1 */
+        {2, 2, 3, {1, 5, 3}, {1, 1, 3}},      /* anisotropic 1x1x3 */
+        {2, 3, 2, {1, 7, 1}, {1, 3, 1}},      /* along y only */
+        {2, 3, 4, {1, 6, 5}, {1, 1, 1}},      /* f = 1 */
+        {4, 32, 16, {1, 16, 16}, {1, 2, 2}},  /* U-Net-like, 2D */
+        {2, 3, 2, {3, 4, 5}, {2, 2, 2}},      /* 3D 2x2x2 */
+        {1, 2, 3, {3, 5, 4}, {1, 2, 2}},      /* 3D anisotropic */
+        {3, 1, 2, {3, 2, 3}, {2, 1, 1}},      /* z only */
+        {1, 4, 3, {2, 2, 2}, {2, 3, 2}},
+        {2, 24, 12, {4, 8, 8}, {1, 2, 2}},    /* aniso U-Net-like */
+        {2, 8, 4, {2, 40, 40}, {1, 2, 2}},    /* the bias gradient over several blocks per channel */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        upconv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].f);
+}
+
+static void crop_case(uint64_t *st, int n, int c, const int in[3], const int off[3], const int out[3], int cy,
+                      int c0)
+{
+    ekn_crop_geom g;
+    if (ekn_crop_geom_init(&g, n, c, in, off, out, cy, c0)) {
+        fprintf(stderr, "bad test geometry\n");
+        exit(1);
+    }
+    size_t nx = (size_t)n * c * vol3(in), ny = (size_t)n * cy * vol3(out);
+    float *x = rnd(st, nx, -1, 1), *y0 = rnd(st, ny, -1, 1), *dy = rnd(st, ny, -1, 1), *dx0 = rnd(st, nx, -1, 1);
+    float *y_ref = tu_alloc(ny), *y = tu_alloc(ny), *dx_ref = tu_alloc(nx), *dx = tu_alloc(nx);
+    fprintf(stderr, "-- crop n%d c%d %dx%dx%d at %d,%d,%d window %dx%dx%d into channels %d.. of %d\n", n, c, in[0],
+            in[1], in[2], off[0], off[1], off[2], out[0], out[1], out[2], c0, cy);
+    float *d_x = dev_floats(x, nx), *d_dy = dev_floats(dy, ny);
+    for (int acc = 0; acc < 2; acc++) {
+        memcpy(y_ref, y0, ny * sizeof(float));
+        ref->crop_forward(&g, x, y_ref, acc);
+        float *d_y = dev_floats(y0, ny);
+        dev->crop_forward(&g, d_x, d_y, acc);
+        ch_check("crop_forward");
+        get_floats(y, d_y, ny);
+        tally(tu_compare(acc ? "  y += (exact)" : "  y = (exact)", y, y_ref, ny, 0, 0));
+        ch_free(d_y);
+    }
+    memcpy(dx_ref, dx0, nx * sizeof(float));
+    ref->crop_backward(&g, dy, dx_ref);
+    float *d_dx = dev_floats(dx0, nx);
+    dev->crop_backward(&g, d_dy, d_dx);
+    ch_check("crop_backward");
+    get_floats(dx, d_dx, nx);
+    tally(tu_compare("  dx += (exact)", dx, dx_ref, nx, 0, 0));
+    ch_free(d_x), ch_free(d_dy), ch_free(d_dx);
+    free(x), free(y0), free(dy), free(dx0), free(y_ref), free(y), free(dx_ref), free(dx);
+}
+
+static void test_crop(uint64_t *st)
+{
+    static const struct {
+        int n, c, in[3], off[3], out[3], cy, c0;
+    } cases[] = {
+        {2, 3, {1, 1, 17}, {0, 0, 5}, {1, 1, 9}, 4, 1},   /* 1D */
+        {1, 1, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 1, 0},    /* smallest */
+        {2, 3, {1, 13, 11}, {0, 2, 3}, {1, 9, 5}, 7, 4},  /* 2D, odd, last channels */
+        {3, 2, {1, 12, 12}, {0, 4, 4}, {1, 8, 8}, 5, 1},  /* corner */
+        {2, 4, {1, 6, 7}, {0, 0, 0}, {1, 6, 7}, 4, 0},    /* the whole input */
+        {2, 3, {5, 7, 9}, {1, 2, 3}, {3, 3, 5}, 6, 3},    /* 3D */
+        {1, 4, {6, 17, 16}, {1, 4, 4}, {4, 9, 8}, 8, 2},  /* 3D, anisotropic margins */
+        {4, 16, {1, 68, 68}, {0, 4, 4}, {1, 60, 60}, 32, 16}, /* several blocks */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        crop_case(st, cases[i].n, cases[i].c, cases[i].in, cases[i].off, cases[i].out, cases[i].cy, cases[i].c0);
+}
+
 int main(void)
 {
     ch_start("test_ops_cuda");
@@ -600,6 +747,8 @@ int main(void)
     test_mse(&st);
     test_argmax(&st);
     test_mfp(&st);
+    test_upconv(&st);
+    test_crop(&st);
     fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

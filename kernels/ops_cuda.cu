@@ -20,6 +20,10 @@ static const ekn_ops cuda_ops = {
     ekn_cuda_last_error,
     // max fragment pooling (kernels/mfp_cuda.cu)
     ekn_mfp_crop_cuda, ekn_mfp_interleave_cuda,
+    // normalisation, PReLU, maxout (kernels/norm_cuda.cu, prelu_cuda.cu, maxout_cuda.cu)
+    ekn_bn_forward_train_cuda, ekn_bn_forward_infer_cuda, ekn_bn_backward_cuda, ekn_gn_forward_cuda,
+    ekn_gn_backward_cuda, ekn_prelu_forward_cuda, ekn_prelu_backward_cuda, ekn_maxout_forward_cuda,
+    ekn_maxout_backward_cuda,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

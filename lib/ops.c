@@ -71,6 +71,16 @@ static const ekn_ops cpu = {
     .argmax_count = ekn_argmax_count_cpu,
     .mfp_crop = ekn_mfp_crop_cpu,
     .mfp_interleave = ekn_mfp_interleave_cpu,
+    /* normalisation, PReLU, maxout */
+    .bn_forward_train = ekn_bn_forward_train_cpu,
+    .bn_forward_infer = ekn_bn_forward_infer_cpu,
+    .bn_backward = ekn_bn_backward_cpu,
+    .gn_forward = ekn_gn_forward_cpu,
+    .gn_backward = ekn_gn_backward_cpu,
+    .prelu_forward = ekn_prelu_forward_cpu,
+    .prelu_backward = ekn_prelu_backward_cpu,
+    .maxout_forward = ekn_maxout_forward_cpu,
+    .maxout_backward = ekn_maxout_backward_cpu,
     HOST_MEMORY,
 };
 
@@ -92,6 +102,16 @@ static const ekn_ops ref = {
     /* data movement only: the plain loops are their own reference */
     .mfp_crop = ekn_mfp_crop_cpu,
     .mfp_interleave = ekn_mfp_interleave_cpu,
+    /* normalisation, PReLU, maxout */
+    .bn_forward_train = ekn_bn_forward_train_ref,
+    .bn_forward_infer = ekn_bn_forward_infer_ref,
+    .bn_backward = ekn_bn_backward_ref,
+    .gn_forward = ekn_gn_forward_ref,
+    .gn_backward = ekn_gn_backward_ref,
+    .prelu_forward = ekn_prelu_forward_ref,
+    .prelu_backward = ekn_prelu_backward_ref,
+    .maxout_forward = ekn_maxout_forward_ref,
+    .maxout_backward = ekn_maxout_backward_ref,
     HOST_MEMORY,
 };
 

@@ -23,6 +23,10 @@ static const ekn_ops cuda_ops = {
     // U-Net: up-convolution and the skips' crop (kernels/upconv_cuda.cu, kernels/crop_cuda.cu)
     ekn_upconv_workspace_cuda, ekn_upconv_forward_cuda, ekn_upconv_backward_cuda,
     ekn_crop_forward_cuda, ekn_crop_backward_cuda,
+    // normalisation, PReLU, maxout (kernels/norm_cuda.cu, prelu_cuda.cu, maxout_cuda.cu)
+    ekn_bn_forward_train_cuda, ekn_bn_forward_infer_cuda, ekn_bn_backward_cuda, ekn_gn_forward_cuda,
+    ekn_gn_backward_cuda, ekn_prelu_forward_cuda, ekn_prelu_backward_cuda, ekn_maxout_forward_cuda,
+    ekn_maxout_backward_cuda,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

@@ -94,6 +94,16 @@ static const ekn_ops cpu = {
     .upconv_backward = ekn_upconv_backward_cpu,
     .crop_forward = ekn_crop_forward_cpu,
     .crop_backward = ekn_crop_backward_cpu,
+    /* normalisation, PReLU, maxout */
+    .bn_forward_train = ekn_bn_forward_train_cpu,
+    .bn_forward_infer = ekn_bn_forward_infer_cpu,
+    .bn_backward = ekn_bn_backward_cpu,
+    .gn_forward = ekn_gn_forward_cpu,
+    .gn_backward = ekn_gn_backward_cpu,
+    .prelu_forward = ekn_prelu_forward_cpu,
+    .prelu_backward = ekn_prelu_backward_cpu,
+    .maxout_forward = ekn_maxout_forward_cpu,
+    .maxout_backward = ekn_maxout_backward_cpu,
     HOST_MEMORY,
 };
 
@@ -121,6 +131,16 @@ static const ekn_ops ref = {
     .upconv_backward = upconv_backward_ref,
     .crop_forward = ekn_crop_forward_ref,
     .crop_backward = ekn_crop_backward_ref,
+    /* normalisation, PReLU, maxout */
+    .bn_forward_train = ekn_bn_forward_train_ref,
+    .bn_forward_infer = ekn_bn_forward_infer_ref,
+    .bn_backward = ekn_bn_backward_ref,
+    .gn_forward = ekn_gn_forward_ref,
+    .gn_backward = ekn_gn_backward_ref,
+    .prelu_forward = ekn_prelu_forward_ref,
+    .prelu_backward = ekn_prelu_backward_ref,
+    .maxout_forward = ekn_maxout_forward_ref,
+    .maxout_backward = ekn_maxout_backward_ref,
     HOST_MEMORY,
 };
 

@@ -9,8 +9,11 @@
 #include "crop.h"
 #include "dense.h"
 #include "loss.h"
+#include "maxout.h"
 #include "mfp.h"
+#include "norm.h"
 #include "pool.h"
+#include "prelu.h"
 #include "softmax.h"
 #include "upconv.h"
 
@@ -91,6 +94,24 @@ typedef struct ekn_ops {
                             float *dw, float *db, float *work);
     void (*crop_forward)(const ekn_crop_geom *g, const float *x, float *y, int accumulate);
     void (*crop_backward)(const ekn_crop_geom *g, const float *dy, float *dx);
+    /* ---- normalisation, PReLU and maxout (kernels/norm.h, prelu.h, maxout.h) ----
+     * Layout (N, C, S), S = Z*Y*X; contracts in the kernel headers. */
+    void (*bn_forward_train)(int n, int c, size_t s, const float *x, const float *gamma, const float *beta,
+                             float eps, float momentum, float *run_mean, float *run_var, float *y, float *mean,
+                             float *invstd);
+    void (*bn_forward_infer)(int n, int c, size_t s, const float *x, const float *gamma, const float *beta,
+                             const float *run_mean, const float *run_var, float eps, float *y);
+    void (*bn_backward)(int n, int c, size_t s, const float *x, const float *gamma, const float *mean,
+                        const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+    void (*gn_forward)(int n, int c, size_t s, int groups, const float *x, const float *gamma, const float *beta,
+                       float eps, float *y, float *mean, float *invstd);
+    void (*gn_backward)(int n, int c, size_t s, int groups, const float *x, const float *gamma, const float *mean,
+                        const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+    void (*prelu_forward)(int n, int c, size_t s, int nslopes, const float *x, const float *a, float *y);
+    void (*prelu_backward)(int n, int c, size_t s, int nslopes, const float *x, const float *a, const float *dy,
+                           float *dx, float *da);
+    void (*maxout_forward)(int n, int c, size_t s, int k, const float *x, float *y, int32_t *arg);
+    void (*maxout_backward)(int n, int c, size_t s, int k, const float *dy, const int32_t *arg, float *dx);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

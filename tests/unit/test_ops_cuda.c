@@ -11,12 +11,18 @@
  * sizes, shifts in random order; the cpu ops also against their definition),
  * and the U-Net ops: the up-convolution (2D, 3D, factors 1x2x2, 2x2x2,
  * 1x1x3, ...; dx overwritten, dw and db +=, dx = NULL, a rerun bit for bit)
- * and crop (copy, accumulate, backward +=).
+ * and crop (copy, accumulate, backward +=); maxabs pooling (ties in |x| between signs), batch norm (training with
+ * running statistics, prediction, backward with dx, dgamma +=, dbeta +=
+ * and the NULL skips), group norm (groups 1, 2, 8, C), PReLU (shared and
+ * per-channel slopes, dx in place on dy) and maxout (ties, NaN).  The
+ * reductions of norm and PReLU run twice on the device and must repeat bit
+ * for bit.
  *
  * Tolerance (stated): |cuda - ref| <= 1e-5 + 1e-4*|ref| for float results,
  * the same for the losses (atol growing like sqrt(terms) for long sums,
- * sum_atol); pooling outputs, argmax indices, counts, the MFP copies and
- * crop exactly.
+ * sum_atol) and for norm and PReLU (whose sums are in double on every
+ * side); pooling and maxout outputs, argmax indices, counts, the MFP copies
+ * and crop exactly.
  *
  * WRITTEN WITHOUT A GPU: this file and the kernels it tests have been
  * compiled but never run on a device.  Without one it exits 77 (skip).
@@ -171,7 +177,9 @@ static void test_conv(uint64_t *st)
 
 /* ---- pool ------------------------------------------------------------- */
 
-static void test_pool(uint64_t *st)
+/* mode EKN_POOL_MAXABS: inputs of both signs, so |x| ties between
+ * opposite signs are common */
+static void test_pool(uint64_t *st, int mode)
 {
     static const struct {
         int n, c, in[3], p[3];
@@ -183,9 +191,10 @@ static void test_pool(uint64_t *st)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         ekn_pool_geom g;
         if (ekn_pool_geom_init(&g, cases[i].n, cases[i].c, cases[i].in, cases[i].p)) exit(1);
+        g.mode = mode;
         size_t nx = (size_t)g.n * g.c * g.in[0] * g.in[1] * g.in[2];
         size_t ny = (size_t)g.n * g.c * g.out[0] * g.out[1] * g.out[2];
-        float *x = rnd(st, nx, 0, 1), *dy = rnd(st, ny, -1, 1);
+        float *x = rnd(st, nx, mode == EKN_POOL_MAXABS ? -1 : 0, 1), *dy = rnd(st, ny, -1, 1);
         for (size_t j = 0; j < nx; j++) x[j] = floorf(x[j] * 4) / 4; /* many ties */
         for (size_t j = 13; j < nx; j += 29) x[j] = NAN;              /* NaN never wins, as in _ref */
         float *y_ref = tu_alloc(ny), *dx_ref = tu_alloc(nx), *y = tu_alloc(ny), *dx = tu_alloc(nx);
@@ -200,8 +209,8 @@ static void test_pool(uint64_t *st)
         dev->pool_backward(&g, d_dy, d_a, d_dx);
         ch_check("pool");
         get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), ch_down(a, d_a, ny * 4);
-        fprintf(stderr, "-- maxpool n%d c%d %dx%dx%d by %dx%dx%d\n", g.n, g.c, g.in[0], g.in[1], g.in[2], g.p[0],
-                g.p[1], g.p[2]);
+        fprintf(stderr, "-- maxpool%s n%d c%d %dx%dx%d by %dx%dx%d\n", mode == EKN_POOL_MAXABS ? " maxabs" : "", g.n,
+                g.c, g.in[0], g.in[1], g.in[2], g.p[0], g.p[1], g.p[2]);
         size_t bad_arg = 0;
         for (size_t j = 0; j < ny; j++) bad_arg += a[j] != a_ref[j];
         fprintf(stderr, "  argmax: %zu of %zu differ %s\n", bad_arg, ny, bad_arg ? "FAIL" : "ok");
@@ -269,7 +278,7 @@ static void test_dense(uint64_t *st)
 static void test_act(uint64_t *st)
 {
     static const size_t sizes[] = {1, 1000003};
-    for (int a = EKN_ACT_LINEAR; a <= EKN_ACT_ABS; a++)
+    for (int a = EKN_ACT_LINEAR; a <= EKN_ACT_SOFTPLUS; a++)
         for (size_t si = 0; si < 2; si++) {
             size_t n = sizes[si];
             float *x = rnd(st, n, -6, 6), *dy = rnd(st, n, -1, 1);
@@ -725,6 +734,250 @@ static void test_crop(uint64_t *st)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         crop_case(st, cases[i].n, cases[i].c, cases[i].in, cases[i].off, cases[i].out, cases[i].cy, cases[i].c0);
+/* ---- normalisation, PReLU, maxout ------------------------------------------ */
+
+/* a second device run must repeat the first bit for bit */
+static void same_bits(const char *what, const float *a, const float *b, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += memcmp(&a[i], &b[i], sizeof *a) != 0;
+    fprintf(stderr, "  %-38s n=%zu differ=%zu %s\n", what, n, bad, bad ? "FAIL" : "ok");
+    tally(bad);
+}
+
+/* x with a per-channel offset in [-3, 3] and spread [-1, 1) */
+static float *norm_input(uint64_t *st, int n, int c, size_t s)
+{
+    size_t m = (size_t)n * c * s;
+    float *off = rnd(st, (size_t)c, -3, 3), *x = rnd(st, m, -1, 1);
+    for (size_t k = 0; k < m; k++) x[k] += off[k / s % (size_t)c];
+    free(off);
+    return x;
+}
+
+static void bn_case(uint64_t *st, int n, int c, size_t s)
+{
+    size_t m = (size_t)n * c * s, C = (size_t)c;
+    const float eps = 1e-5f, mom = 0.1f;
+    float *x = norm_input(st, n, c, s), *gamma = rnd(st, C, 0.5f, 1.5f), *beta = rnd(st, C, -1, 1);
+    float *dy = rnd(st, m, -1, 1), *rm0 = rnd(st, C, -1, 1), *rv0 = rnd(st, C, 0.5f, 2);
+    float *dg0 = rnd(st, C, -1, 1), *db0 = rnd(st, C, -1, 1), *garbage = rnd(st, m, -9, 9);
+    float *y_ref = tu_alloc(m), *mean_ref = tu_alloc(C), *is_ref = tu_alloc(C), *rm_ref = tu_alloc(C);
+    float *rv_ref = tu_alloc(C), *yi_ref = tu_alloc(m), *dx_ref = tu_alloc(m), *dg_ref = tu_alloc(C);
+    float *db_ref = tu_alloc(C);
+    memcpy(rm_ref, rm0, C * 4), memcpy(rv_ref, rv0, C * 4), memcpy(dg_ref, dg0, C * 4), memcpy(db_ref, db0, C * 4);
+    ref->bn_forward_train(n, c, s, x, gamma, beta, eps, mom, rm_ref, rv_ref, y_ref, mean_ref, is_ref);
+    ref->bn_forward_infer(n, c, s, x, gamma, beta, rm_ref, rv_ref, eps, yi_ref);
+    ref->bn_backward(n, c, s, x, gamma, mean_ref, is_ref, dy, dx_ref, dg_ref, db_ref);
+
+    float *d_x = dev_floats(x, m), *d_g = dev_floats(gamma, C), *d_b = dev_floats(beta, C);
+    float *d_dy = dev_floats(dy, m), *d_rm = dev_floats(rm0, C), *d_rv = dev_floats(rv0, C);
+    float *d_y = dev_floats(garbage, m), *d_mean = dev_floats(NULL, C), *d_is = dev_floats(NULL, C);
+    float *d_yi = dev_floats(garbage, m), *d_dx = dev_floats(garbage, m), *d_dg = dev_floats(dg0, C);
+    float *d_db = dev_floats(db0, C);
+    dev->bn_forward_train(n, c, s, d_x, d_g, d_b, eps, mom, d_rm, d_rv, d_y, d_mean, d_is);
+    dev->bn_forward_infer(n, c, s, d_x, d_g, d_b, d_rm, d_rv, eps, d_yi);
+    /* backward from the reference's statistics, so forward differences do not enter */
+    float *d_mr = dev_floats(mean_ref, C), *d_ir = dev_floats(is_ref, C);
+    dev->bn_backward(n, c, s, d_x, d_g, d_mr, d_ir, d_dy, d_dx, d_dg, d_db);
+    ch_check("batch norm");
+    float *y = tu_alloc(m), *mean = tu_alloc(C), *is = tu_alloc(C), *rm = tu_alloc(C), *rv = tu_alloc(C);
+    float *yi = tu_alloc(m), *dx = tu_alloc(m), *dg = tu_alloc(C), *db = tu_alloc(C);
+    get_floats(y, d_y, m), get_floats(mean, d_mean, C), get_floats(is, d_is, C), get_floats(rm, d_rm, C);
+    get_floats(rv, d_rv, C), get_floats(yi, d_yi, m), get_floats(dx, d_dx, m), get_floats(dg, d_dg, C);
+    get_floats(db, d_db, C);
+    fprintf(stderr, "-- batch norm n%d c%d s%zu\n", n, c, s);
+    tally(tu_compare("  y (training)", y, y_ref, m, ATOL, RTOL));
+    tally(tu_compare("  mean", mean, mean_ref, C, ATOL, RTOL));
+    tally(tu_compare("  invstd", is, is_ref, C, ATOL, RTOL));
+    tally(tu_compare("  run_mean", rm, rm_ref, C, ATOL, RTOL));
+    tally(tu_compare("  run_var", rv, rv_ref, C, ATOL, RTOL));
+    tally(tu_compare("  y (prediction)", yi, yi_ref, m, ATOL, RTOL));
+    tally(tu_compare("  dx", dx, dx_ref, m, ATOL, RTOL));
+    tally(tu_compare("  dgamma (+= onto random)", dg, dg_ref, C, ATOL, RTOL));
+    tally(tu_compare("  dbeta (+= onto random)", db, db_ref, C, ATOL, RTOL));
+
+    /* again: the same bits; dx NULL accumulates the parameters once more */
+    float *y2 = tu_alloc(m), *dx2 = tu_alloc(m);
+    dev->bn_forward_train(n, c, s, d_x, d_g, d_b, eps, mom, NULL, NULL, d_y, d_mean, d_is);
+    dev->bn_backward(n, c, s, d_x, d_g, d_mr, d_ir, d_dy, d_dx, NULL, NULL);
+    ref->bn_backward(n, c, s, x, gamma, mean_ref, is_ref, dy, NULL, dg_ref, db_ref);
+    dev->bn_backward(n, c, s, d_x, d_g, d_mr, d_ir, d_dy, NULL, d_dg, d_db);
+    ch_check("batch norm again");
+    get_floats(y2, d_y, m), get_floats(dx2, d_dx, m), get_floats(dg, d_dg, C), get_floats(db, d_db, C);
+    same_bits("y repeats", y2, y, m);
+    same_bits("dx repeats (dgamma, dbeta NULL)", dx2, dx, m);
+    tally(tu_compare("  dgamma again, dx NULL", dg, dg_ref, C, ATOL, RTOL));
+    tally(tu_compare("  dbeta again, dx NULL", db, db_ref, C, ATOL, RTOL));
+
+    ch_free(d_x), ch_free(d_g), ch_free(d_b), ch_free(d_dy), ch_free(d_rm), ch_free(d_rv), ch_free(d_y);
+    ch_free(d_mean), ch_free(d_is), ch_free(d_yi), ch_free(d_dx), ch_free(d_dg), ch_free(d_db), ch_free(d_mr);
+    ch_free(d_ir);
+    free(x), free(gamma), free(beta), free(dy), free(rm0), free(rv0), free(dg0), free(db0), free(garbage);
+    free(y_ref), free(mean_ref), free(is_ref), free(rm_ref), free(rv_ref), free(yi_ref), free(dx_ref);
+    free(dg_ref), free(db_ref), free(y), free(mean), free(is), free(rm), free(rv), free(yi), free(dx), free(dg);
+    free(db), free(y2), free(dx2);
+}
+
+static void gn_case(uint64_t *st, int n, int c, size_t s, int groups)
+{
+    size_t m = (size_t)n * c * s, C = (size_t)c, K = (size_t)n * groups;
+    const float eps = 1e-5f;
+    float *x = norm_input(st, n, c, s), *gamma = rnd(st, C, 0.5f, 1.5f), *beta = rnd(st, C, -1, 1);
+    float *dy = rnd(st, m, -1, 1), *dg0 = rnd(st, C, -1, 1), *db0 = rnd(st, C, -1, 1), *garbage = rnd(st, m, -9, 9);
+    float *y_ref = tu_alloc(m), *mean_ref = tu_alloc(K), *is_ref = tu_alloc(K), *dx_ref = tu_alloc(m);
+    float *dg_ref = tu_alloc(C), *db_ref = tu_alloc(C);
+    memcpy(dg_ref, dg0, C * 4), memcpy(db_ref, db0, C * 4);
+    ref->gn_forward(n, c, s, groups, x, gamma, beta, eps, y_ref, mean_ref, is_ref);
+    ref->gn_backward(n, c, s, groups, x, gamma, mean_ref, is_ref, dy, dx_ref, dg_ref, db_ref);
+
+    float *d_x = dev_floats(x, m), *d_g = dev_floats(gamma, C), *d_b = dev_floats(beta, C);
+    float *d_dy = dev_floats(dy, m), *d_y = dev_floats(garbage, m), *d_mean = dev_floats(NULL, K);
+    float *d_is = dev_floats(NULL, K), *d_dx = dev_floats(garbage, m), *d_dg = dev_floats(dg0, C);
+    float *d_db = dev_floats(db0, C), *d_mr = dev_floats(mean_ref, K), *d_ir = dev_floats(is_ref, K);
+    dev->gn_forward(n, c, s, groups, d_x, d_g, d_b, eps, d_y, d_mean, d_is);
+    dev->gn_backward(n, c, s, groups, d_x, d_g, d_mr, d_ir, d_dy, d_dx, d_dg, d_db);
+    ch_check("group norm");
+    float *y = tu_alloc(m), *mean = tu_alloc(K), *is = tu_alloc(K), *dx = tu_alloc(m), *dg = tu_alloc(C);
+    float *db = tu_alloc(C), *y2 = tu_alloc(m), *dx2 = tu_alloc(m);
+    get_floats(y, d_y, m), get_floats(mean, d_mean, K), get_floats(is, d_is, K), get_floats(dx, d_dx, m);
+    get_floats(dg, d_dg, C), get_floats(db, d_db, C);
+    fprintf(stderr, "-- group norm n%d c%d s%zu groups %d\n", n, c, s, groups);
+    tally(tu_compare("  y", y, y_ref, m, ATOL, RTOL));
+    tally(tu_compare("  mean", mean, mean_ref, K, ATOL, RTOL));
+    tally(tu_compare("  invstd", is, is_ref, K, ATOL, RTOL));
+    tally(tu_compare("  dx", dx, dx_ref, m, ATOL, RTOL));
+    tally(tu_compare("  dgamma (+= onto random)", dg, dg_ref, C, ATOL, RTOL));
+    tally(tu_compare("  dbeta (+= onto random)", db, db_ref, C, ATOL, RTOL));
+    /* again: the same bits; then dx NULL, dgamma and dbeta once more */
+    dev->gn_forward(n, c, s, groups, d_x, d_g, d_b, eps, d_y, d_mean, d_is);
+    dev->gn_backward(n, c, s, groups, d_x, d_g, d_mr, d_ir, d_dy, d_dx, NULL, NULL);
+    ref->gn_backward(n, c, s, groups, x, gamma, mean_ref, is_ref, dy, NULL, dg_ref, db_ref);
+    dev->gn_backward(n, c, s, groups, d_x, d_g, d_mr, d_ir, d_dy, NULL, d_dg, d_db);
+    ch_check("group norm again");
+    get_floats(y2, d_y, m), get_floats(dx2, d_dx, m), get_floats(dg, d_dg, C), get_floats(db, d_db, C);
+    same_bits("y repeats", y2, y, m);
+    same_bits("dx repeats (dgamma, dbeta NULL)", dx2, dx, m);
+    tally(tu_compare("  dgamma again, dx NULL", dg, dg_ref, C, ATOL, RTOL));
+    tally(tu_compare("  dbeta again, dx NULL", db, db_ref, C, ATOL, RTOL));
+    ch_free(d_x), ch_free(d_g), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_mean), ch_free(d_is);
+    ch_free(d_dx), ch_free(d_dg), ch_free(d_db), ch_free(d_mr), ch_free(d_ir);
+    free(x), free(gamma), free(beta), free(dy), free(dg0), free(db0), free(garbage), free(y_ref), free(mean_ref);
+    free(is_ref), free(dx_ref), free(dg_ref), free(db_ref), free(y), free(mean), free(is), free(dx), free(dg);
+    free(db), free(y2), free(dx2);
+}
+
+static void test_norm(uint64_t *st)
+{
+    /* s 1 (after a dense layer), s below, at and above a block's 256
+     * threads, s not dividing 256, volumes; many elements per channel */
+    static const struct {
+        int n, c;
+        size_t s;
+    } cases[] = {{1, 1, 1},  {64, 10, 1},   {2, 3, 7},        {1, 5, 256},     {3, 4, 257},   {2, 8, 143},
+                 {5, 3, 315}, {4, 32, 144}, {2, 3, 40000},    {1, 2, 5 * 7 * 9}, {7, 1, 100}, {64, 32, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) bn_case(st, cases[i].n, cases[i].c, cases[i].s);
+    static const struct {
+        int n, c;
+        size_t s;
+        int groups;
+    } gcases[] = {{1, 1, 1, 1},  {2, 4, 7, 2},   {2, 4, 7, 4},    {3, 6, 33, 1},  {2, 32, 144, 8},
+                  {1, 8, 315, 2}, {4, 3, 257, 3}, {2, 16, 1, 16},  {2, 6, 5000, 3}, {64, 10, 1, 1}};
+    for (size_t i = 0; i < sizeof gcases / sizeof *gcases; i++)
+        gn_case(st, gcases[i].n, gcases[i].c, gcases[i].s, gcases[i].groups);
+}
+
+static void test_prelu(uint64_t *st)
+{
+    static const struct {
+        int n, c;
+        size_t s;
+    } cases[] = {{1, 1, 1}, {2, 3, 7}, {64, 10, 1}, {3, 4, 257}, {2, 8, 143}, {2, 3, 100003}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int shared = 0; shared < 2; shared++) {
+            int n = cases[i].n, c = cases[i].c, ns = shared ? 1 : c;
+            size_t s = cases[i].s, m = (size_t)n * c * s;
+            float *x = rnd(st, m, -2, 2), *dy = rnd(st, m, -1, 1), *a = rnd(st, (size_t)ns, -0.5f, 0.5f);
+            float *da0 = rnd(st, (size_t)ns, -1, 1), *garbage = rnd(st, m, -9, 9);
+            for (size_t j = 0; j < m; j += 11) x[j] = 0; /* the kink */
+            float *y_ref = tu_alloc(m), *dx_ref = tu_alloc(m), *da_ref = tu_alloc((size_t)ns);
+            memcpy(da_ref, da0, (size_t)ns * 4);
+            ref->prelu_forward(n, c, s, ns, x, a, y_ref);
+            ref->prelu_backward(n, c, s, ns, x, a, dy, dx_ref, da_ref);
+            float *d_x = dev_floats(x, m), *d_dy = dev_floats(dy, m), *d_a = dev_floats(a, (size_t)ns);
+            float *d_da = dev_floats(da0, (size_t)ns), *d_y = dev_floats(garbage, m), *d_dx = dev_floats(garbage, m);
+            dev->prelu_forward(n, c, s, ns, d_x, d_a, d_y);
+            dev->prelu_backward(n, c, s, ns, d_x, d_a, d_dy, d_dx, d_da);
+            ch_check("prelu");
+            float *y = tu_alloc(m), *dx = tu_alloc(m), *da = tu_alloc((size_t)ns), *da1 = tu_alloc((size_t)ns);
+            get_floats(y, d_y, m), get_floats(dx, d_dx, m), get_floats(da, d_da, (size_t)ns);
+            fprintf(stderr, "-- prelu n%d c%d s%zu slopes %d\n", n, c, s, ns);
+            tally(tu_compare("  y", y, y_ref, m, ATOL, RTOL));
+            tally(tu_compare("  dx", dx, dx_ref, m, ATOL, RTOL));
+            tally(tu_compare("  da (+= onto random)", da, da_ref, (size_t)ns, sum_atol((double)m / ns), RTOL));
+            /* the sum alone, twice from zero: the same bits; then dx in place on dy, da NULL */
+            float *zero = tu_alloc((size_t)ns);
+            ch_free(d_da);
+            d_da = dev_floats(zero, (size_t)ns);
+            dev->prelu_backward(n, c, s, ns, d_x, d_a, d_dy, NULL, d_da);
+            ch_check("prelu da");
+            get_floats(da, d_da, (size_t)ns);
+            ch_free(d_da);
+            d_da = dev_floats(zero, (size_t)ns);
+            dev->prelu_backward(n, c, s, ns, d_x, d_a, d_dy, NULL, d_da);
+            dev->prelu_backward(n, c, s, ns, d_x, d_a, d_dy, d_dy, NULL);
+            ch_check("prelu in place");
+            get_floats(da1, d_da, (size_t)ns), get_floats(dx, d_dy, m);
+            same_bits("da repeats", da1, da, (size_t)ns);
+            tally(tu_compare("  dx in place on dy, da NULL", dx, dx_ref, m, ATOL, RTOL));
+            ch_free(d_x), ch_free(d_dy), ch_free(d_a), ch_free(d_da), ch_free(d_y), ch_free(d_dx);
+            free(x), free(dy), free(a), free(da0), free(garbage), free(y_ref), free(dx_ref), free(da_ref), free(y);
+            free(dx), free(da), free(da1), free(zero);
+        }
+}
+
+static void test_maxout(uint64_t *st)
+{
+    static const struct {
+        int n, c;
+        size_t s;
+        int k;
+    } cases[] = {{1, 1, 1, 1}, {2, 6, 7, 2}, {2, 6, 7, 3}, {64, 20, 1, 4}, {3, 8, 257, 2}, {2, 9, 143, 3},
+                 {1, 4, 315, 4}, {2, 4, 10000, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int n = cases[i].n, c = cases[i].c, k = cases[i].k;
+        size_t s = cases[i].s, m = (size_t)n * c * s, my = (size_t)n * (c / k) * s;
+        float *x = rnd(st, m, -1, 1), *dy = rnd(st, my, -1, 1), *garbage = rnd(st, m, -9, 9);
+        for (size_t j = 0; j < m; j++) x[j] = floorf(x[j] * 2) / 2; /* many ties */
+        for (size_t j = 13; j < m; j += 29) x[j] = NAN;             /* NaN wins only first */
+        float *y_ref = tu_alloc(my), *dx_ref = tu_alloc(m), *y = tu_alloc(my), *dx = tu_alloc(m);
+        int32_t *a_ref = calloc(my, 4), *a = calloc(my, 4);
+        if (!a_ref || !a) exit(1);
+        ref->maxout_forward(n, c, s, k, x, y_ref, a_ref);
+        ref->maxout_backward(n, c, s, k, dy, a_ref, dx_ref);
+        float *d_x = dev_floats(x, m), *d_y = dev_floats(garbage, my), *d_dy = dev_floats(dy, my);
+        float *d_dx = dev_floats(garbage, m);
+        int32_t *d_a = ch_up(NULL, my * 4);
+        dev->maxout_forward(n, c, s, k, d_x, d_y, d_a);
+        dev->maxout_backward(n, c, s, k, d_dy, d_a, d_dx);
+        ch_check("maxout");
+        get_floats(y, d_y, my), get_floats(dx, d_dx, m), ch_down(a, d_a, my * 4);
+        fprintf(stderr, "-- maxout n%d c%d s%zu k%d\n", n, c, s, k);
+        size_t bad_arg = 0, bad_nan = 0;
+        for (size_t j = 0; j < my; j++) bad_arg += a[j] != a_ref[j];
+        fprintf(stderr, "  arg: %zu of %zu differ %s\n", bad_arg, my, bad_arg ? "FAIL" : "ok");
+        tally(bad_arg);
+        for (size_t j = 0; j < my; j++)
+            if (isnan(y_ref[j])) {
+                bad_nan += !isnan(y[j]);
+                y[j] = y_ref[j] = 0;
+            }
+        tally(bad_nan);
+        tally(tu_compare("  y (exact)", y, y_ref, my, 0, 0));
+        tally(tu_compare("  dx (exact)", dx, dx_ref, m, 0, 0));
+        ch_free(d_x), ch_free(d_y), ch_free(d_dy), ch_free(d_dx), ch_free(d_a);
+        free(x), free(dy), free(garbage), free(y_ref), free(dx_ref), free(y), free(dx), free(a_ref), free(a);
+    }
 }
 
 int main(void)
@@ -739,7 +992,7 @@ int main(void)
     uint64_t st = tu_seed_for("test_ops_cuda");
     fprintf(stderr, "ops '%s' vs '%s', tolerance |a-ref| <= %g + %g*|ref|\n", dev->name, ref->name, ATOL, RTOL);
     test_conv(&st);
-    test_pool(&st);
+    test_pool(&st, EKN_POOL_MAX);
     test_dense(&st);
     test_act(&st);
     test_softmax(&st);
@@ -749,6 +1002,11 @@ int main(void)
     test_mfp(&st);
     test_upconv(&st);
     test_crop(&st);
+    /* appended, so the tests above keep the data they always drew */
+    test_pool(&st, EKN_POOL_MAXABS);
+    test_norm(&st);
+    test_prelu(&st);
+    test_maxout(&st);
     fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

@@ -519,6 +519,8 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
             C = L->units;
             break;
         }
+        default: /* the other kinds make a spec a graph (graph_run) */
+            break;
         }
         if (params > MAX_PARAMS)
             return cerr(err, s, L->line, "layer '%s' has too many parameters (%.3g)", L->name, params);

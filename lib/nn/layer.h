@@ -28,6 +28,7 @@
 #include "spec.h"
 
 struct ekn_net;
+struct ekn_rng;
 struct ekn_net_layer;
 struct ekn_net_tensor;
 

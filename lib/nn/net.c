@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 /* Allocates from the ops table's memory (the GPU's for cuda) and counts it
  * in *total, so that ekn-calc's memory estimate can be checked against it. */
 static float *alloc_floats(const ekn_ops *ops, size_t n, size_t *total)
@@ -154,7 +156,7 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
         fail = !(L->z = alloc_floats(ops, m, total));
         if (!fail) L->y = s->act == EKN_ACT_LINEAR ? L->z : alloc_floats(ops, m, total);
         fail = fail || !L->y;
-        L->out = L->y;
+        L->feed = L->y;
         if (!fail && s->dropout > 0) fail = !(L->mask = alloc_floats(ops, m, total));
         if (!fail && s->noise > 0) fail = !(L->noisy = alloc_floats(ops, m, total));
         if ((s->dropout > 0 || s->noise > 0) && m > max_draw) max_draw = m;
@@ -301,7 +303,7 @@ static void draw_normals(ekn_net *net, float *dst, size_t m, ekn_rng *rng)
 
 static const float *layer_input(const ekn_net *net, int j)
 {
-    return j == EKN_INPUT_NODE ? net->input : net->layers[j].out;
+    return j == EKN_INPUT_NODE ? net->input : net->layers[j].feed;
 }
 
 const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn_rng *rng)
@@ -334,12 +336,12 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
             if (!ops->host) ops->upload(L->mask, mask, m * sizeof *mask);
             ops->dropout_forward(m, L->y, L->mask);
         }
-        L->out = L->y;
+        L->feed = L->y;
         if (train && L->noisy) {
             /* readers see y + noise; y itself stays for the activation's backward */
             draw_normals(net, L->noisy, m, rng);
             ops->input_noise(m, L->y, L->noisy, s->noise, L->noisy);
-            L->out = L->noisy;
+            L->feed = L->noisy;
         }
     }
     return net->layers[net->nlayers - 1].y;

@@ -45,7 +45,7 @@ typedef struct ekn_net_layer {
     size_t st_off, nst;    /* slice of the state vector (norm: running mean, running variance) */
     float *z;              /* (N, out_size) pre-activation (logits for the last layer) */
     float *y;              /* (N, out_size) activation; == z when the activation is linear */
-    float *out;            /* what readers of the layer see: y, or y plus noise (training) */
+    float *feed;           /* what readers of the layer see: y, or y plus noise (training) */
     float *noisy;          /* (N, out_size) y + noise; NULL without noise */
     float *mask;           /* dropout scale per element (0 or 1/(1-rate)); NULL without dropout */
     int32_t *arg;          /* max-pool argmax */

@@ -27,28 +27,13 @@ static void rng_unpack(ekn_rng *r, const uint64_t v[6])
 static int save_params(ekn_h5 *h, ekn_net *net, ekn_err *err)
 {
     char name[128];
-    const float *theta = ekn_net_params_host(net);
-    for (int i = 0; i < net->nlayers; i++) {
-        const ekn_net_layer *L = &net->layers[i];
-        if (!L->nw) continue;
-        uint64_t dims[5];
-        int rank;
-        if (L->spec->kind == EKN_LAYER_CONV) {
-            int nd = net->spec->ndim;
-            dims[0] = (uint64_t)L->cout;
-            dims[1] = (uint64_t)L->cin;
-            for (int k = 0; k < nd; k++) dims[2 + k] = (uint64_t)L->spec->size[3 - nd + k];
-            rank = 2 + nd;
-        } else {
-            dims[0] = (uint64_t)L->cout;
-            dims[1] = L->in_size;
-            rank = 2;
-        }
-        snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
-        if (ekn_h5_put(h, name, EKN_F32, rank, dims, theta + L->w_off, err)) return -1;
-        snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
-        uint64_t nb = L->nb;
-        if (ekn_h5_put(h, name, EKN_F32, 1, &nb, theta + L->b_off, err)) return -1;
+    ekn_net_tensor t[EKN_NET_MAX_TENSORS];
+    int n = ekn_net_tensors(net, t, EKN_NET_MAX_TENSORS);
+    const float *theta = ekn_net_params_host(net), *state = ekn_net_state_host(net);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "/params/%s", t[i].name);
+        const float *src = (t[i].state ? state : theta) + t[i].offset;
+        if (ekn_h5_put(h, name, EKN_F32, t[i].rank, t[i].dims, src, err)) return -1;
     }
     return 0;
 }
@@ -113,17 +98,18 @@ int ekn_checkpoint_load_params(const char *path, ekn_net *net, ekn_err *err)
     if (ekn_h5_open(&h, path, err)) return -1;
     char name[128];
     int rc = 0;
-    float *theta = ekn_net_params_host(net);
-    for (int i = 0; i < net->nlayers && !rc; i++) {
-        const ekn_net_layer *L = &net->layers[i];
-        if (!L->nw) continue;
-        snprintf(name, sizeof name, "/params/%s.w", L->spec->name);
-        rc = ekn_h5_get(&h, name, EKN_F32, theta + L->w_off, L->nw, err);
-        snprintf(name, sizeof name, "/params/%s.b", L->spec->name);
-        if (!rc) rc = ekn_h5_get(&h, name, EKN_F32, theta + L->b_off, L->nb, err);
+    ekn_net_tensor t[EKN_NET_MAX_TENSORS];
+    int n = ekn_net_tensors(net, t, EKN_NET_MAX_TENSORS);
+    float *theta = ekn_net_params_host(net), *state = ekn_net_state_host(net);
+    for (int i = 0; i < n && !rc; i++) {
+        snprintf(name, sizeof name, "/params/%s", t[i].name);
+        rc = ekn_h5_get(&h, name, EKN_F32, (t[i].state ? state : theta) + t[i].offset, t[i].count, err);
     }
     ekn_h5_close(&h);
-    if (!rc) ekn_net_params_commit(net);
+    if (!rc) {
+        ekn_net_params_commit(net);
+        ekn_net_state_commit(net);
+    }
     return rc;
 }
 

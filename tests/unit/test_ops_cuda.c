@@ -1,7 +1,8 @@
 /* ekn_ops_cuda() against ekn_ops_ref() on fresh random inputs, op by op:
  * conv (1D, 2D, 3D, anisotropic, odd sizes, batch and channels 1 and > 1;
  * dx, dw += and db +=, and the dx = NULL pass; more geometries than the
- * plan cache holds), max pooling (ties on
+ * plan cache holds; zero padding and strides, geometries that differ only
+ * in them one after another, and both weight-gradient paths), max pooling (ties on
  * purpose: the argmax indices must agree exactly), dense (with and without
  * bias, dx and db), every activation forward and backward (kinks
  * included), softmax, softmax NLL (class weights, ignored labels, each lazy
@@ -59,10 +60,12 @@ static void get_floats(float *host, const float *d, size_t n) { ch_down(host, d,
 
 /* ---- conv ------------------------------------------------------------- */
 
-static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], const int k[3])
+/* stride and pad NULL: ekn_conv_geom_init (stride 1, pad 0) */
+static void conv_case_ex(uint64_t *st, int n, int cin, int cout, const int in[3], const int k[3], const int *stride,
+                         const int *pad)
 {
     ekn_conv_geom g;
-    if (ekn_conv_geom_init(&g, n, cin, cout, in, k)) {
+    if (stride ? ekn_conv_geom_init_ex(&g, n, cin, cout, in, k, stride, pad) : ekn_conv_geom_init(&g, n, cin, cout, in, k)) {
         fprintf(stderr, "bad test geometry\n");
         exit(1);
     }
@@ -87,9 +90,9 @@ static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], c
     dev->conv_backward(&g, d_x, d_w, d_dy, d_dx, d_dw, d_db, d_work);
     ch_check("conv");
     get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, cout);
-    char what[96];
-    snprintf(what, sizeof what, "conv n%d %d->%d %dx%dx%d k%dx%dx%d", n, cin, cout, in[0], in[1], in[2], k[0],
-             k[1], k[2]);
+    char what[128];
+    snprintf(what, sizeof what, "conv n%d %d->%d %dx%dx%d k%dx%dx%d s%dx%dx%d p%dx%dx%d", n, cin, cout, in[0], in[1],
+             in[2], k[0], k[1], k[2], g.stride[0], g.stride[1], g.stride[2], g.pad[0], g.pad[1], g.pad[2]);
     fprintf(stderr, "-- %s, workspace %zu floats\n", what, ws);
     double kvol = (double)k[0] * k[1] * k[2], positions = (double)n * g.out[0] * g.out[1] * g.out[2];
     tally(tu_compare("  y", y, y_ref, ny, sum_atol(cin * kvol), RTOL));
@@ -109,6 +112,40 @@ static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], c
     ch_free(d_db), ch_free(d_work);
     free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(garbage), free(y_ref), free(dx_ref);
     free(dw_ref), free(db_ref), free(y), free(dx), free(dw), free(db);
+}
+
+static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], const int k[3])
+{
+    conv_case_ex(st, n, cin, cout, in, k, NULL, NULL);
+}
+
+/* padding and strides (cuDNN's descriptor; the im2col + GEMM weight gradient) */
+static const struct {
+    int n, cin, cout, in[3], k[3], stride[3], pad[3];
+} conv_padded[] = {
+    {2, 3, 4, {1, 1, 17}, {1, 1, 5}, {1, 1, 1}, {0, 0, 2}},   /* 1D same, k 5 */
+    {1, 2, 3, {1, 1, 16}, {1, 1, 3}, {1, 1, 2}, {0, 0, 1}},   /* 1D pad 1, stride 2, batch 1 */
+    {2, 3, 5, {1, 13, 11}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}},  /* 2D same, k 3, odd sizes */
+    {1, 1, 8, {1, 28, 28}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}},  /* 2D same, k 5, batch 1 */
+    {2, 4, 6, {1, 15, 13}, {1, 5, 5}, {1, 2, 2}, {0, 2, 2}},  /* pad 2, stride 2 */
+    {2, 2, 3, {1, 9, 12}, {1, 3, 3}, {1, 1, 2}, {0, 1, 1}},   /* stride 2 in x only */
+    {2, 3, 4, {1, 12, 12}, {1, 3, 3}, {1, 2, 2}, {0, 0, 0}},  /* stride, no pad */
+    {1, 2, 2, {1, 7, 8}, {1, 2, 2}, {1, 3, 3}, {0, 1, 1}},    /* stride > k: skipped inputs */
+    {2, 1, 3, {1, 2, 3}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}},    /* kernel larger than the input */
+    {2, 3, 2, {5, 7, 9}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}},    /* 3D same, k 3 */
+    {1, 2, 3, {7, 9, 8}, {5, 5, 5}, {1, 1, 1}, {2, 2, 2}},    /* 3D same, k 5, batch 1 */
+    {2, 2, 2, {7, 9, 10}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}},   /* stride 2 on all axes */
+    {2, 3, 4, {6, 9, 11}, {3, 3, 3}, {2, 1, 1}, {1, 1, 1}},   /* stride 2 in z only */
+    {1, 4, 3, {5, 11, 10}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}},  /* anisotropic 1x3x3, same */
+    {2, 3, 4, {4, 13, 12}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}},  /* 1x3x3, stride (1,2,2) */
+    {3, 2, 3, {1, 61, 67}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}},  /* bias over several blocks per channel */
+};
+
+static void conv_padded_cases(uint64_t *st, int n)
+{
+    for (size_t i = 0; i < sizeof conv_padded / sizeof *conv_padded; i++)
+        conv_case_ex(st, n ? n : conv_padded[i].n, conv_padded[i].cin, conv_padded[i].cout, conv_padded[i].in,
+                     conv_padded[i].k, conv_padded[i].stride, conv_padded[i].pad);
 }
 
 static void test_conv(uint64_t *st)
@@ -146,12 +183,27 @@ static void test_conv(uint64_t *st)
     for (int i = 0; i < 40; i++) conv_case(st, 1, 2, 2, (int[3]){1, 1, 8 + i}, (int[3]){1, 1, 3});
     for (size_t i = 0; i < 3; i++)
         conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    /* padding and strides; then geometries equal but for them, one after
+     * another and back: a plan cache keyed without them would hand each the
+     * previous one's plan (wrong output shape or values) */
+    fprintf(stderr, "-- conv with padding and strides\n");
+    conv_padded_cases(st, 0);
+    {
+        static const int in[3] = {3, 10, 11}, k[3] = {3, 3, 3};
+        static const int variants[][2][3] = {
+            {{1, 1, 1}, {0, 0, 0}}, {{1, 1, 1}, {1, 1, 1}}, {{1, 2, 2}, {1, 1, 1}}, {{2, 1, 1}, {1, 1, 1}},
+            {{1, 1, 1}, {0, 1, 0}}, {{1, 1, 2}, {0, 0, 0}}, {{1, 1, 1}, {0, 0, 0}}, {{1, 1, 1}, {1, 1, 1}},
+        };
+        for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
+            conv_case_ex(st, 2, 2, 3, in, k, variants[i][0], variants[i][1]);
+    }
     /* non-deterministic algorithms admitted: new plans (batch 7 is used
      * nowhere above), the same tolerance */
     fprintf(stderr, "-- conv with ekn_cuda_set_deterministic(0)\n");
     ekn_cuda_set_deterministic(0);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_case(st, 7, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    conv_padded_cases(st, 7);
     ekn_cuda_set_deterministic(1);
     /* the weight gradient by im2col + GEMM everywhere (timing picks it only
      * where it is faster, which the small cases above may never be); batch 6
@@ -162,6 +214,7 @@ static void test_conv(uint64_t *st)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_case(&own, 6, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
     conv_case(&own, 1, 1, 20, (int[3]){5, 16, 16}, (int[3]){1, 4, 4}); /* aniso3d conv1's kind of layer */
+    conv_padded_cases(&own, 6); /* im2col with zeros for the padding */
     ekn_cuda_conv_wgrad(EKN_CONV_WGRAD_AUTO);
 }
 

@@ -20,6 +20,8 @@ static const ekn_ops cuda_ops = {
     ekn_cuda_last_error,
     // max fragment pooling (kernels/mfp_cuda.cu)
     ekn_mfp_crop_cuda, ekn_mfp_interleave_cuda,
+    // dense with tied weights (kernels/dense_cuda.cu)
+    ekn_dense_t_forward_cuda, ekn_dense_t_backward_cuda,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

@@ -71,6 +71,9 @@ static const ekn_ops cpu = {
     .argmax_count = ekn_argmax_count_cpu,
     .mfp_crop = ekn_mfp_crop_cpu,
     .mfp_interleave = ekn_mfp_interleave_cpu,
+    /* dense with tied weights */
+    .dense_t_forward = ekn_dense_t_forward_cpu,
+    .dense_t_backward = ekn_dense_t_backward_cpu,
     HOST_MEMORY,
 };
 
@@ -92,6 +95,9 @@ static const ekn_ops ref = {
     /* data movement only: the plain loops are their own reference */
     .mfp_crop = ekn_mfp_crop_cpu,
     .mfp_interleave = ekn_mfp_interleave_cpu,
+    /* dense with tied weights */
+    .dense_t_forward = ekn_dense_t_forward_ref,
+    .dense_t_backward = ekn_dense_t_backward_ref,
     HOST_MEMORY,
 };
 

@@ -75,6 +75,13 @@ typedef struct ekn_ops {
      * result; shift is in this table's memory like the other arrays. */
     void (*mfp_crop)(const ekn_mfp_crop_geom *g, const float *x, float *y);
     void (*mfp_interleave)(const ekn_mfp_interleave_geom *g, const int32_t *shift, const float *x, float *y);
+
+    /* ---- dense with tied (transposed) weights (kernels/dense.h) ----
+     * A decoder using an encoder's weight w (Out, In): y (N, In) = x W + b;
+     * dx overwritten, dw and db accumulate. */
+    void (*dense_t_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
+    void (*dense_t_backward)(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
+                             float *dw, float *db);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

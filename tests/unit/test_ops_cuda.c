@@ -3,8 +3,8 @@
  * dx, dw += and db +=, and the dx = NULL pass; more geometries than the
  * plan cache holds; zero padding and strides, geometries that differ only
  * in them one after another, and both weight-gradient paths), max pooling (ties on
- * purpose: the argmax indices must agree exactly), dense (with and without
- * bias, dx and db), every activation forward and backward (kinks
+ * purpose: the argmax indices must agree exactly), dense and dense with tied
+ * weights (with and without bias, dx and db), every activation forward and backward (kinks
  * included), softmax, softmax NLL (class weights, ignored labels, each lazy
  * label mode, confident predictions that hit the log clamp, in place), MSE
  * (NaN and inf targets ignored, dy = NULL), argmax_count (ties, NaN) and
@@ -187,7 +187,9 @@ static void test_conv(uint64_t *st)
      * another and back: a plan cache keyed without them would hand each the
      * previous one's plan (wrong output shape or values) */
     fprintf(stderr, "-- conv with padding and strides\n");
-    conv_padded_cases(st, 0);
+    /* their own stream, as below, so the later tests see the data they always saw */
+    uint64_t padded_st = *st ^ 0xd1b54a32d192ed03u;
+    conv_padded_cases(&padded_st, 0);
     {
         static const int in[3] = {3, 10, 11}, k[3] = {3, 3, 3};
         static const int variants[][2][3] = {
@@ -195,7 +197,7 @@ static void test_conv(uint64_t *st)
             {{1, 1, 1}, {0, 1, 0}}, {{1, 1, 2}, {0, 0, 0}}, {{1, 1, 1}, {0, 0, 0}}, {{1, 1, 1}, {1, 1, 1}},
         };
         for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
-            conv_case_ex(st, 2, 2, 3, in, k, variants[i][0], variants[i][1]);
+            conv_case_ex(&padded_st, 2, 2, 3, in, k, variants[i][0], variants[i][1]);
     }
     /* non-deterministic algorithms admitted: new plans (batch 7 is used
      * nowhere above), the same tolerance */
@@ -203,7 +205,7 @@ static void test_conv(uint64_t *st)
     ekn_cuda_set_deterministic(0);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_case(st, 7, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
-    conv_padded_cases(st, 7);
+    conv_padded_cases(&padded_st, 7);
     ekn_cuda_set_deterministic(1);
     /* the weight gradient by im2col + GEMM everywhere (timing picks it only
      * where it is faster, which the small cases above may never be); batch 6
@@ -304,6 +306,49 @@ static void test_dense(uint64_t *st)
                 tally(tu_compare("  db (+= onto random)", db, db_ref, out, sum_atol(n), RTOL));
             } else {
                 tally(tu_compare("  db untouched", db, db0, out, 0, 0));
+                tally(tu_compare("  dx untouched", dx, x, nx, 0, 0));
+            }
+            ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx);
+            ch_free(d_dw), ch_free(d_db);
+            free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(y_ref), free(dx_ref), free(y);
+            free(dx), free(dw_ref), free(db_ref), free(dw), free(db);
+        }
+}
+
+/* dense_t: x (N,Out) times the encoder's W (Out,In), y (N,In) */
+static void test_dense_t(uint64_t *st)
+{
+    static const struct {
+        int n, in, out;
+    } cases[] = {{1, 1, 1}, {2, 5, 3}, {3, 7, 5}, {17, 33, 10}, {64, 1024, 256}, {64, 784, 100}, {5, 9, 1}, {4, 1, 6}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int variant = 0; variant < 2; variant++) { /* 1: no bias, no dx, no db */
+            int n = cases[i].n, in = cases[i].in, out = cases[i].out;
+            size_t nx = (size_t)n * out, nw = (size_t)out * in, ny = (size_t)n * in;
+            float *x = rnd(st, nx, -1, 1), *w = rnd(st, nw, -1, 1), *b = rnd(st, in, -1, 1);
+            float *dy = rnd(st, ny, -1, 1), *dw0 = rnd(st, nw, -1, 1), *db0 = rnd(st, in, -1, 1);
+            float *y_ref = tu_alloc(ny), *dx_ref = tu_alloc(nx), *y = tu_alloc(ny), *dx = tu_alloc(nx);
+            float *dw_ref = tu_alloc(nw), *db_ref = tu_alloc(in), *dw = tu_alloc(nw), *db = tu_alloc(in);
+            memcpy(dw_ref, dw0, nw * 4), memcpy(db_ref, db0, in * 4);
+            const float *bb = variant ? NULL : b;
+            ref->dense_t_forward(n, in, out, x, w, bb, y_ref);
+            ref->dense_t_backward(n, in, out, x, w, dy, variant ? NULL : dx_ref, dw_ref, variant ? NULL : db_ref);
+            float *d_x = dev_floats(x, nx), *d_w = dev_floats(w, nw), *d_b = dev_floats(b, in);
+            float *d_dy = dev_floats(dy, ny), *d_y = dev_floats(dy, ny), *d_dx = dev_floats(x, nx);
+            float *d_dw = dev_floats(dw0, nw), *d_db = dev_floats(db0, in);
+            dev->dense_t_forward(n, in, out, d_x, d_w, variant ? NULL : d_b, d_y);
+            dev->dense_t_backward(n, in, out, d_x, d_w, d_dy, variant ? NULL : d_dx, d_dw, variant ? NULL : d_db);
+            ch_check("dense_t");
+            get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, in);
+            fprintf(stderr, "-- dense_t n%d out %d -> in %d%s\n", n, out, in,
+                    variant ? " (no bias, dx=NULL, db=NULL)" : "");
+            tally(tu_compare("  y", y, y_ref, ny, sum_atol(out), RTOL));
+            tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, sum_atol(n), RTOL));
+            if (!variant) {
+                tally(tu_compare("  dx", dx, dx_ref, nx, sum_atol(in), RTOL));
+                tally(tu_compare("  db (+= onto random)", db, db_ref, in, sum_atol(n), RTOL));
+            } else {
+                tally(tu_compare("  db untouched", db, db0, in, 0, 0));
                 tally(tu_compare("  dx untouched", dx, x, nx, 0, 0));
             }
             ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx);
@@ -653,6 +698,7 @@ int main(void)
     test_mse(&st);
     test_argmax(&st);
     test_mfp(&st);
+    test_dense_t(&st); /* last: the earlier tests keep the data they always saw */
     fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

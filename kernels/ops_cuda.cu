@@ -27,6 +27,8 @@ static const ekn_ops cuda_ops = {
     ekn_bn_forward_train_cuda, ekn_bn_forward_infer_cuda, ekn_bn_backward_cuda, ekn_gn_forward_cuda,
     ekn_gn_backward_cuda, ekn_prelu_forward_cuda, ekn_prelu_backward_cuda, ekn_maxout_forward_cuda,
     ekn_maxout_backward_cuda,
+    // dense with tied weights (kernels/dense_cuda.cu)
+    ekn_dense_t_forward_cuda, ekn_dense_t_backward_cuda,
 };
 
 extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }

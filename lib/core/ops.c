@@ -104,6 +104,9 @@ static const ekn_ops cpu = {
     .prelu_backward = ekn_prelu_backward_cpu,
     .maxout_forward = ekn_maxout_forward_cpu,
     .maxout_backward = ekn_maxout_backward_cpu,
+    /* dense with tied weights */
+    .dense_t_forward = ekn_dense_t_forward_cpu,
+    .dense_t_backward = ekn_dense_t_backward_cpu,
     HOST_MEMORY,
 };
 
@@ -141,6 +144,9 @@ static const ekn_ops ref = {
     .prelu_backward = ekn_prelu_backward_ref,
     .maxout_forward = ekn_maxout_forward_ref,
     .maxout_backward = ekn_maxout_backward_ref,
+    /* dense with tied weights */
+    .dense_t_forward = ekn_dense_t_forward_ref,
+    .dense_t_backward = ekn_dense_t_backward_ref,
     HOST_MEMORY,
 };
 

@@ -112,6 +112,12 @@ typedef struct ekn_ops {
                            float *dx, float *da);
     void (*maxout_forward)(int n, int c, size_t s, int k, const float *x, float *y, int32_t *arg);
     void (*maxout_backward)(int n, int c, size_t s, int k, const float *dy, const int32_t *arg, float *dx);
+    /* ---- dense with tied (transposed) weights (kernels/dense.h) ----
+     * A decoder using an encoder's weight w (Out, In): y (N, In) = x W + b;
+     * dx overwritten, dw and db accumulate. */
+    void (*dense_t_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
+    void (*dense_t_backward)(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
+                             float *dw, float *db);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

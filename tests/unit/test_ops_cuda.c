@@ -1,9 +1,10 @@
 /* ekn_ops_cuda() against ekn_ops_ref() on fresh random inputs, op by op:
  * conv (1D, 2D, 3D, anisotropic, odd sizes, batch and channels 1 and > 1;
  * dx, dw += and db +=, and the dx = NULL pass; more geometries than the
- * plan cache holds), max pooling (ties on
- * purpose: the argmax indices must agree exactly), dense (with and without
- * bias, dx and db), every activation forward and backward (kinks
+ * plan cache holds; zero padding and strides, geometries that differ only
+ * in them one after another, and both weight-gradient paths), max pooling (ties on
+ * purpose: the argmax indices must agree exactly), dense and dense with tied
+ * weights (with and without bias, dx and db), every activation forward and backward (kinks
  * included), softmax, softmax NLL (class weights, ignored labels, each lazy
  * label mode, confident predictions that hit the log clamp, in place), MSE
  * (NaN and inf targets ignored, dy = NULL), argmax_count (ties, NaN) and
@@ -69,10 +70,12 @@ static void get_floats(float *host, const float *d, size_t n) { ch_down(host, d,
 
 /* ---- conv ------------------------------------------------------------- */
 
-static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], const int k[3])
+/* stride and pad NULL: ekn_conv_geom_init (stride 1, pad 0) */
+static void conv_case_ex(uint64_t *st, int n, int cin, int cout, const int in[3], const int k[3], const int *stride,
+                         const int *pad)
 {
     ekn_conv_geom g;
-    if (ekn_conv_geom_init(&g, n, cin, cout, in, k)) {
+    if (stride ? ekn_conv_geom_init_ex(&g, n, cin, cout, in, k, stride, pad) : ekn_conv_geom_init(&g, n, cin, cout, in, k)) {
         fprintf(stderr, "bad test geometry\n");
         exit(1);
     }
@@ -97,9 +100,9 @@ static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], c
     dev->conv_backward(&g, d_x, d_w, d_dy, d_dx, d_dw, d_db, d_work);
     ch_check("conv");
     get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, cout);
-    char what[96];
-    snprintf(what, sizeof what, "conv n%d %d->%d %dx%dx%d k%dx%dx%d", n, cin, cout, in[0], in[1], in[2], k[0],
-             k[1], k[2]);
+    char what[128];
+    snprintf(what, sizeof what, "conv n%d %d->%d %dx%dx%d k%dx%dx%d s%dx%dx%d p%dx%dx%d", n, cin, cout, in[0], in[1],
+             in[2], k[0], k[1], k[2], g.stride[0], g.stride[1], g.stride[2], g.pad[0], g.pad[1], g.pad[2]);
     fprintf(stderr, "-- %s, workspace %zu floats\n", what, ws);
     double kvol = (double)k[0] * k[1] * k[2], positions = (double)n * g.out[0] * g.out[1] * g.out[2];
     tally(tu_compare("  y", y, y_ref, ny, sum_atol(cin * kvol), RTOL));
@@ -119,6 +122,40 @@ static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], c
     ch_free(d_db), ch_free(d_work);
     free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(garbage), free(y_ref), free(dx_ref);
     free(dw_ref), free(db_ref), free(y), free(dx), free(dw), free(db);
+}
+
+static void conv_case(uint64_t *st, int n, int cin, int cout, const int in[3], const int k[3])
+{
+    conv_case_ex(st, n, cin, cout, in, k, NULL, NULL);
+}
+
+/* padding and strides (cuDNN's descriptor; the im2col + GEMM weight gradient) */
+static const struct {
+    int n, cin, cout, in[3], k[3], stride[3], pad[3];
+} conv_padded[] = {
+    {2, 3, 4, {1, 1, 17}, {1, 1, 5}, {1, 1, 1}, {0, 0, 2}},   /* 1D same, k 5 */
+    {1, 2, 3, {1, 1, 16}, {1, 1, 3}, {1, 1, 2}, {0, 0, 1}},   /* 1D pad 1, stride 2, batch 1 */
+    {2, 3, 5, {1, 13, 11}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}},  /* 2D same, k 3, odd sizes */
+    {1, 1, 8, {1, 28, 28}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}},  /* 2D same, k 5, batch 1 */
+    {2, 4, 6, {1, 15, 13}, {1, 5, 5}, {1, 2, 2}, {0, 2, 2}},  /* pad 2, stride 2 */
+    {2, 2, 3, {1, 9, 12}, {1, 3, 3}, {1, 1, 2}, {0, 1, 1}},   /* stride 2 in x only */
+    {2, 3, 4, {1, 12, 12}, {1, 3, 3}, {1, 2, 2}, {0, 0, 0}},  /* stride, no pad */
+    {1, 2, 2, {1, 7, 8}, {1, 2, 2}, {1, 3, 3}, {0, 1, 1}},    /* stride > k: skipped inputs */
+    {2, 1, 3, {1, 2, 3}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}},    /* kernel larger than the input */
+    {2, 3, 2, {5, 7, 9}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}},    /* 3D same, k 3 */
+    {1, 2, 3, {7, 9, 8}, {5, 5, 5}, {1, 1, 1}, {2, 2, 2}},    /* 3D same, k 5, batch 1 */
+    {2, 2, 2, {7, 9, 10}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}},   /* stride 2 on all axes */
+    {2, 3, 4, {6, 9, 11}, {3, 3, 3}, {2, 1, 1}, {1, 1, 1}},   /* stride 2 in z only */
+    {1, 4, 3, {5, 11, 10}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}},  /* anisotropic 1x3x3, same */
+    {2, 3, 4, {4, 13, 12}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}},  /* 1x3x3, stride (1,2,2) */
+    {3, 2, 3, {1, 61, 67}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}},  /* bias over several blocks per channel */
+};
+
+static void conv_padded_cases(uint64_t *st, int n)
+{
+    for (size_t i = 0; i < sizeof conv_padded / sizeof *conv_padded; i++)
+        conv_case_ex(st, n ? n : conv_padded[i].n, conv_padded[i].cin, conv_padded[i].cout, conv_padded[i].in,
+                     conv_padded[i].k, conv_padded[i].stride, conv_padded[i].pad);
 }
 
 static void test_conv(uint64_t *st)
@@ -156,12 +193,29 @@ static void test_conv(uint64_t *st)
     for (int i = 0; i < 40; i++) conv_case(st, 1, 2, 2, (int[3]){1, 1, 8 + i}, (int[3]){1, 1, 3});
     for (size_t i = 0; i < 3; i++)
         conv_case(st, cases[i].n, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    /* padding and strides; then geometries equal but for them, one after
+     * another and back: a plan cache keyed without them would hand each the
+     * previous one's plan (wrong output shape or values) */
+    fprintf(stderr, "-- conv with padding and strides\n");
+    /* their own stream, as below, so the later tests see the data they always saw */
+    uint64_t padded_st = *st ^ 0xd1b54a32d192ed03u;
+    conv_padded_cases(&padded_st, 0);
+    {
+        static const int in[3] = {3, 10, 11}, k[3] = {3, 3, 3};
+        static const int variants[][2][3] = {
+            {{1, 1, 1}, {0, 0, 0}}, {{1, 1, 1}, {1, 1, 1}}, {{1, 2, 2}, {1, 1, 1}}, {{2, 1, 1}, {1, 1, 1}},
+            {{1, 1, 1}, {0, 1, 0}}, {{1, 1, 2}, {0, 0, 0}}, {{1, 1, 1}, {0, 0, 0}}, {{1, 1, 1}, {1, 1, 1}},
+        };
+        for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
+            conv_case_ex(&padded_st, 2, 2, 3, in, k, variants[i][0], variants[i][1]);
+    }
     /* non-deterministic algorithms admitted: new plans (batch 7 is used
      * nowhere above), the same tolerance */
     fprintf(stderr, "-- conv with ekn_cuda_set_deterministic(0)\n");
     ekn_cuda_set_deterministic(0);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_case(st, 7, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
+    conv_padded_cases(&padded_st, 7);
     ekn_cuda_set_deterministic(1);
     /* the weight gradient by im2col + GEMM everywhere (timing picks it only
      * where it is faster, which the small cases above may never be); batch 6
@@ -172,6 +226,7 @@ static void test_conv(uint64_t *st)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_case(&own, 6, cases[i].cin, cases[i].cout, cases[i].in, cases[i].k);
     conv_case(&own, 1, 1, 20, (int[3]){5, 16, 16}, (int[3]){1, 4, 4}); /* aniso3d conv1's kind of layer */
+    conv_padded_cases(&own, 6); /* im2col with zeros for the padding */
     ekn_cuda_conv_wgrad(EKN_CONV_WGRAD_AUTO);
 }
 
@@ -264,6 +319,49 @@ static void test_dense(uint64_t *st)
                 tally(tu_compare("  db (+= onto random)", db, db_ref, out, sum_atol(n), RTOL));
             } else {
                 tally(tu_compare("  db untouched", db, db0, out, 0, 0));
+                tally(tu_compare("  dx untouched", dx, x, nx, 0, 0));
+            }
+            ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx);
+            ch_free(d_dw), ch_free(d_db);
+            free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(y_ref), free(dx_ref), free(y);
+            free(dx), free(dw_ref), free(db_ref), free(dw), free(db);
+        }
+}
+
+/* dense_t: x (N,Out) times the encoder's W (Out,In), y (N,In) */
+static void test_dense_t(uint64_t *st)
+{
+    static const struct {
+        int n, in, out;
+    } cases[] = {{1, 1, 1}, {2, 5, 3}, {3, 7, 5}, {17, 33, 10}, {64, 1024, 256}, {64, 784, 100}, {5, 9, 1}, {4, 1, 6}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int variant = 0; variant < 2; variant++) { /* 1: no bias, no dx, no db */
+            int n = cases[i].n, in = cases[i].in, out = cases[i].out;
+            size_t nx = (size_t)n * out, nw = (size_t)out * in, ny = (size_t)n * in;
+            float *x = rnd(st, nx, -1, 1), *w = rnd(st, nw, -1, 1), *b = rnd(st, in, -1, 1);
+            float *dy = rnd(st, ny, -1, 1), *dw0 = rnd(st, nw, -1, 1), *db0 = rnd(st, in, -1, 1);
+            float *y_ref = tu_alloc(ny), *dx_ref = tu_alloc(nx), *y = tu_alloc(ny), *dx = tu_alloc(nx);
+            float *dw_ref = tu_alloc(nw), *db_ref = tu_alloc(in), *dw = tu_alloc(nw), *db = tu_alloc(in);
+            memcpy(dw_ref, dw0, nw * 4), memcpy(db_ref, db0, in * 4);
+            const float *bb = variant ? NULL : b;
+            ref->dense_t_forward(n, in, out, x, w, bb, y_ref);
+            ref->dense_t_backward(n, in, out, x, w, dy, variant ? NULL : dx_ref, dw_ref, variant ? NULL : db_ref);
+            float *d_x = dev_floats(x, nx), *d_w = dev_floats(w, nw), *d_b = dev_floats(b, in);
+            float *d_dy = dev_floats(dy, ny), *d_y = dev_floats(dy, ny), *d_dx = dev_floats(x, nx);
+            float *d_dw = dev_floats(dw0, nw), *d_db = dev_floats(db0, in);
+            dev->dense_t_forward(n, in, out, d_x, d_w, variant ? NULL : d_b, d_y);
+            dev->dense_t_backward(n, in, out, d_x, d_w, d_dy, variant ? NULL : d_dx, d_dw, variant ? NULL : d_db);
+            ch_check("dense_t");
+            get_floats(y, d_y, ny), get_floats(dx, d_dx, nx), get_floats(dw, d_dw, nw), get_floats(db, d_db, in);
+            fprintf(stderr, "-- dense_t n%d out %d -> in %d%s\n", n, out, in,
+                    variant ? " (no bias, dx=NULL, db=NULL)" : "");
+            tally(tu_compare("  y", y, y_ref, ny, sum_atol(out), RTOL));
+            tally(tu_compare("  dw (+= onto random)", dw, dw_ref, nw, sum_atol(n), RTOL));
+            if (!variant) {
+                tally(tu_compare("  dx", dx, dx_ref, nx, sum_atol(in), RTOL));
+                tally(tu_compare("  db (+= onto random)", db, db_ref, in, sum_atol(n), RTOL));
+            } else {
+                tally(tu_compare("  db untouched", db, db0, in, 0, 0));
                 tally(tu_compare("  dx untouched", dx, x, nx, 0, 0));
             }
             ch_free(d_x), ch_free(d_w), ch_free(d_b), ch_free(d_dy), ch_free(d_y), ch_free(d_dx);
@@ -1007,6 +1105,7 @@ int main(void)
     test_norm(&st);
     test_prelu(&st);
     test_maxout(&st);
+    test_dense_t(&st); /* last: the earlier tests keep the data they always saw */
     fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

@@ -59,12 +59,14 @@ double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
 
 /* ---- loss ----------------------------------------------------------------- */
 
-/* Loss of the net's last output for n examples of labels y / targets t;
- * writes dL/dout (fused through a softmax output) into dout. */
-static double batch_loss(ekn_trainer *tr, const float *out, int n, const int32_t *y, const float *t,
+/* Loss of the net's last output for n examples x of labels y / targets t
+ * (an autoencoder's, 'target = input', are x); writes dL/dout (fused
+ * through a softmax output) into dout. */
+static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int n, const int32_t *y, const float *t,
                          const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct, long *counted)
 {
     ekn_net *net = &tr->net;
+    if (tr->spec.target_input) t = x;
     if (net->classes) {
         ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->dev_cw : NULL, labelled, absent};
         double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
@@ -88,7 +90,7 @@ static double objective(void *ctx, const float *theta, float *grad)
     if (first) tr->rng_step = tr->rng_train;
     else tr->rng_train = tr->rng_step;
     const float *out = ekn_net_forward(net, tr->dev_x, tr->cur_n, 1, &tr->rng_train);
-    double loss = batch_loss(tr, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->dout,
+    double loss = batch_loss(tr, tr->dev_x, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->dout,
                              first ? &tr->correct : NULL, first ? &tr->counted : NULL);
     ekn_net_backward(net, tr->cur_n, tr->dout);
     if (grad != net->grad) net->ops->copy(grad, net->grad, net->nparams * sizeof(float));
@@ -99,7 +101,7 @@ static double objective(void *ctx, const float *theta, float *grad)
 static double batch_loss_eval(ekn_trainer *tr)
 {
     const float *out = ekn_net_forward(&tr->net, tr->dev_x, tr->cur_n, 0, NULL);
-    return batch_loss(tr, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->gtmp, NULL, NULL);
+    return batch_loss(tr, tr->dev_x, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->gtmp, NULL, NULL);
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -134,7 +136,7 @@ static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const fl
         const float *out = ekn_net_forward(net, xi, m, 0, NULL);
         long c = 0, k = 0;
         /* validation scores the dense labels; lazy masks only shape the training loss */
-        double l = batch_loss(tr, out, m, yi, ti, NULL, NULL, tr->gtmp, &c, &k);
+        double l = batch_loss(tr, xi, out, m, yi, ti, NULL, NULL, tr->gtmp, &c, &k);
         if (C && r->confusion && !ops->host) {
             ops->download(tr->host_out, out, (size_t)m * net->out_size * sizeof *out);
             out = tr->host_out;
@@ -232,6 +234,12 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
     if (net->classes && !d->has_labels)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network classifies (softmax) but the data has no 'label' records",
                            d->source);
+    if (tr->spec.target_input) {
+        if (net->out_size != net->in_size)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "%s: 'target = input' needs as many outputs as inputs, not %zu and %zu",
+                               tr->spec.file, net->out_size, net->in_size);
+        return 0;
+    }
     if (!net->classes && !d->has_targets)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network regresses (linear output) but the data has no 'target' records",
                            d->source);

@@ -832,6 +832,8 @@ static void test_crop(uint64_t *st)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         crop_case(st, cases[i].n, cases[i].c, cases[i].in, cases[i].off, cases[i].out, cases[i].cy, cases[i].c0);
+}
+
 /* ---- normalisation, PReLU, maxout ------------------------------------------ */
 
 /* a second device run must repeat the first bit for bit */

@@ -20,7 +20,9 @@
  *     dx = invstd/K * (K*g - sum g - xhat*sum g*xhat),   g = gamma_c*dy
  * the gradient of the training-mode forward (the statistics depend on x).
  * dx is OVERWRITTEN and may be NULL (skipped); dgamma and dbeta ACCUMULATE
- * (+=) and each may be NULL (skipped).  Gradients are +dL/dtheta.
+ * (+=) and each may be NULL (skipped).  Gradients are +dL/dtheta.  No
+ * output may alias an input.  Sizes n, c, s (and groups) are >= 1; gamma
+ * and beta are required (pass ones and zeros for no affine).
  *
  * _ref is plain loops in double (the oracle); _cpu streams each channel
  * plane contiguously, also in double; _cuda runs one block per channel

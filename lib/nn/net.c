@@ -304,3 +304,31 @@ void ekn_net_describe(const ekn_net *net, int i, char *buf, size_t cap)
              ekn_layer_kind_name(L->spec->kind), ekn_spec_act_name(L->spec->act), L->cin, L->in[0], L->in[1],
              L->in[2], L->cout, L->out[0], L->out[1], L->out[2], L->nw + L->nb);
 }
+
+int ekn_net_tensors(const ekn_net *net, ekn_net_tensor *out, int max)
+{
+    int n = 0, nd = net->spec->ndim;
+    for (int i = 0; i < net->nlayers; i++) {
+        const ekn_net_layer *L = &net->layers[i];
+        if (!L->nw) continue;
+        if (n + 2 > max) return -1;
+        ekn_net_tensor *w = &out[n++], *b = &out[n++];
+        memset(w, 0, sizeof *w);
+        memset(b, 0, sizeof *b);
+        snprintf(w->name, sizeof w->name, "%s.w", L->spec->name);
+        snprintf(b->name, sizeof b->name, "%s.b", L->spec->name);
+        w->dims[0] = (uint64_t)L->cout;
+        if (L->spec->kind == EKN_LAYER_CONV) {
+            w->dims[1] = (uint64_t)L->cin;
+            for (int k = 0; k < nd; k++) w->dims[2 + k] = (uint64_t)L->spec->size[3 - nd + k];
+            w->rank = 2 + nd;
+        } else {
+            w->dims[1] = L->in_size;
+            w->rank = 2;
+        }
+        w->offset = L->w_off, w->count = L->nw;
+        b->rank = 1, b->dims[0] = L->nb;
+        b->offset = L->b_off, b->count = L->nb;
+    }
+    return n;
+}

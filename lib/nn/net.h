@@ -99,6 +99,25 @@ int ekn_net_forward_host(ekn_net *net, const float *x, int n, float *out, ekn_er
 void ekn_net_backward(ekn_net *net, int n, const float *dout);
 void ekn_net_zero_grad(ekn_net *net);
 
+/* ---- the net's named tensors: its one boundary with checkpoints (ckpt.h) ----
+ * Every tensor the net keeps between runs, named and shaped as checkpoints
+ * store it.  A tensor is a contiguous slice of one of two host float
+ * vectors: theta (the trainable parameters, ekn_net_params_host) or, with
+ * state = 1, the net's non-trainable state (none today; later e.g. batch
+ * normalisation's running statistics). */
+typedef struct ekn_net_tensor {
+    char name[80];      /* "conv1.w", "conv1.b", later also "bn1.gamma", "bn1.running_mean" */
+    int rank;           /* 1..6 */
+    uint64_t dims[6];   /* as stored: conv w (Cout, Cin, [kz,] [ky,] kx) by the spec's ndim, dense w (Out, In), b (Out) */
+    size_t offset;      /* first float in the vector below */
+    size_t count;       /* floats */
+    int state;          /* 0: a slice of theta (trainable parameter), 1: a slice of the net's non-trainable state vector */
+} ekn_net_tensor;
+/* The net's named tensors in a fixed order (today: layer by layer, each
+ * layer's w then b; together they tile theta from offset 0 without gaps);
+ * returns how many (<= max), or -1 when max is too small. */
+int ekn_net_tensors(const ekn_net *net, ekn_net_tensor *out, int max);
+
 /* Index of the layer named `name`, or -1. */
 int ekn_net_find_layer(const ekn_net *net, const char *name);
 /* One-line description of the layers for -v ("conv1 conv 32x5x5 relu [1,28,28]->[32,24,24]"). */

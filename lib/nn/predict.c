@@ -10,7 +10,6 @@
 #include "stream.h"
 #include "tiling.h"
 #include "predict_internal.h"
-#include "train.h"
 
 int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *err)
 {
@@ -20,13 +19,27 @@ int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *er
     if (ekn_net_build(&p->net, &p->spec, shape, batch, p->ops, err)) return -1;
     p->built = 1;
     if (!p->theta) {
-        if (ekn_checkpoint_load_params(p->cfg->model, &p->net, err)) return -1;
+        ekn_net_tensor *t;
+        int n = ekn_ckpt_net_tensors(&p->net, &t, err);
+        if (n < 0) return -1;
         p->nparams = p->net.nparams;
-        if (!(p->theta = malloc(p->nparams * sizeof(float))))
-            return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-        memcpy(p->theta, ekn_net_params_host(&p->net), p->nparams * sizeof(float));
-    } else {
-        ekn_net_params_set(&p->net, p->theta);
+        p->theta = malloc((p->nparams ? p->nparams : 1) * sizeof(float));
+        p->state = malloc((p->net.nstate ? p->net.nstate : 1) * sizeof(float));
+        int rc = p->theta && p->state ? ekn_ckpt_read_params(&p->ckpt, t, n, p->theta, p->state, err)
+                                      : ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        free(t);
+        ekn_ckpt_close(&p->ckpt);
+        if (rc) {
+            free(p->theta);
+            free(p->state);
+            p->theta = p->state = NULL;
+            return -1;
+        }
+    }
+    ekn_net_params_set(&p->net, p->theta);
+    if (p->net.nstate) {
+        memcpy(ekn_net_state_host(&p->net), p->state, p->net.nstate * sizeof(float));
+        ekn_net_state_commit(&p->net);
     }
     return 0;
 }
@@ -223,18 +236,25 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     ekn_writer w;
     int have_w = 0, rc = 0;
     ekn_tensor a = EKN_TENSOR_INIT, b = EKN_TENSOR_INIT;
-    if (ekn_checkpoint_load_spec(cfg->model, &p.spec, err)) return -1;
+    if (ekn_ckpt_open(&p.ckpt, cfg->model, err)) return -1;
+    if (ekn_ckpt_read_spec(&p.ckpt, &p.spec, err)) {
+        ekn_ckpt_close(&p.ckpt);
+        return -1;
+    }
     p.classes = ekn_spec_classes(&p.spec);
     if (cfg->dense && p.spec.mode != EKN_MODE_IMG_IMG) {
+        ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': --dense needs an img-img model", cfg->model);
     }
     if (p.classes && !(p.confusion = calloc((size_t)p.classes * p.classes, sizeof *p.confusion))) {
+        ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
     }
     if (ekn_reader_open(&r, cfg->input, err)) {
         free(p.confusion);
+        ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return -1;
     }
@@ -290,11 +310,13 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     if (p.mfp_built) ekn_mfp_free(&p.mfp); /* before the net it borrows */
     if (p.built) ekn_net_free(&p.net);
     free(p.theta);
+    free(p.state);
     free(p.x);
     free(p.out);
     free(p.tile_out);
     free(p.cls);
     free(p.confusion);
+    ekn_ckpt_close(&p.ckpt); /* still open when no record came */
     ekn_spec_free(&p.spec);
     return rc;
 }

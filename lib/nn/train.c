@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h5.h"
+#include "ckpt.h"
 #include "progress.h"
 #include "train_internal.h"
 
@@ -333,18 +333,14 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
 /* Without --optimizer (cfg->optimizer NULL) a resumed run goes on with the
  * checkpoint's optimiser and parameters, also one chosen through the control
  * file; --opt-param then overrides those parameters. */
-static int create_optimizer(ekn_trainer *tr, ekn_err *err)
+static int create_optimizer(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
     if (cfg->optimizer)
         return ekn_optim_create_on(&tr->opt, cfg->optimizer, tr->net.nparams, cfg->optimizer_params, tr->net.ops,
                                    err);
-    ekn_h5 h;
     char *name = NULL, *params = NULL;
-    if (ekn_h5_open(&h, cfg->resume_path, err)) return -1;
-    int rc = ekn_h5_get_string(&h, "/optimizer/name", &name, err) ||
-             (ekn_h5_exists(&h, "/optimizer/params") && ekn_h5_get_string(&h, "/optimizer/params", &params, err));
-    ekn_h5_close(&h);
+    int rc = ekn_ckpt_read_optim_name(from, &name, &params, err);
     if (!rc && cfg->optimizer_params) {
         /* the checkpoint's parameters first, so the command line's win */
         size_t n = (params ? strlen(params) : 0) + strlen(cfg->optimizer_params) + 2;
@@ -362,9 +358,84 @@ static int create_optimizer(ekn_trainer *tr, ekn_err *err)
     return rc ? -1 : 0;
 }
 
-int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
+/* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
+
+int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
 {
-    memset(tr, 0, sizeof *tr);
+    ekn_net_tensor *t;
+    int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
+    if (n < 0) return -1;
+    ekn_ckpt_state s = {
+        .step = tr->step,
+        .epoch = tr->epoch,
+        .perm_pos = (int64_t)tr->perm_pos,
+        .plateau_count = tr->plateau_count,
+        .lr = tr->lr,
+        .momentum = tr->momentum,
+        .lr_scale = tr->lr_scale,
+        .control_lr = tr->control_lr,
+        .control_momentum = tr->control_momentum,
+        .best_val = tr->best_val,
+        .loss_smooth = tr->loss_smooth,
+        .elapsed = tr->elapsed_before + (tr->run_start > 0 ? ekn_now() - tr->run_start : 0),
+        .rng_data = tr->rng_data,
+        .rng_train = tr->rng_train,
+    };
+    ekn_ckpt c;
+    int rc = ekn_ckpt_create(&c, tr->cfg.save_path, tr->spec.text, err);
+    if (!rc) {
+        rc = ekn_ckpt_write_params(&c, t, n, ekn_net_params_host(&tr->net), ekn_net_state_host(&tr->net), err) ||
+             ekn_ckpt_write_optim(&c, &tr->opt, err) ||
+             ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err);
+        if (rc) ekn_ckpt_abort(&c);
+        else rc = ekn_ckpt_commit(&c, err);
+    }
+    free(t);
+    return rc ? -1 : 0;
+}
+
+/* The parameters, the optimiser's state and the run's state of a checkpoint. */
+static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+{
+    ekn_net *net = &tr->net;
+    ekn_net_tensor *t;
+    int n = ekn_ckpt_net_tensors(net, &t, err);
+    if (n < 0) return -1;
+    int rc = ekn_ckpt_read_params(from, t, n, ekn_net_params_host(net), ekn_net_state_host(net), err);
+    free(t);
+    if (rc) return -1;
+    ekn_net_params_commit(net);
+    ekn_net_state_commit(net);
+    ekn_ckpt_state s;
+    if (ekn_ckpt_read_state(from, &s, err) || ekn_ckpt_read_optim(from, &tr->opt, err)) return -1;
+    if (tr->perm && ekn_ckpt_read_perm(from, tr->perm, tr->train.n, err)) return -1;
+    const char *path = ekn_ckpt_path(from);
+    tr->step = s.step;
+    tr->epoch = s.epoch;
+    tr->lr = s.lr;
+    tr->momentum = s.momentum;
+    tr->best_val = s.best_val;
+    tr->loss_smooth = s.loss_smooth;
+    tr->elapsed_before = s.elapsed;
+    if (isfinite(s.control_lr)) {
+        ekn_train_set_control_lr(tr, s.control_lr);
+        ekn_warn("'%s': keeping the learning rate %g set through the control file", path, s.control_lr);
+    }
+    tr->lr_scale = s.lr_scale;
+    if (isfinite(s.control_momentum)) {
+        ekn_train_set_control_momentum(tr, s.control_momentum);
+        ekn_warn("'%s': keeping the momentum %g set through the control file", path, s.control_momentum);
+    }
+    tr->perm_pos = (uint64_t)s.perm_pos;
+    tr->plateau_count = (int)s.plateau_count;
+    tr->rng_data = s.rng_data;
+    tr->rng_train = s.rng_train;
+    return 0;
+}
+
+/* from: the checkpoint of --resume, open, or NULL. */
+static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *from, ekn_err *err)
+{
     tr->cfg = *cfg;
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
@@ -372,8 +443,8 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     tr->control_lr = tr->control_momentum = NAN;
     tr->best_val = INFINITY;
     tr->loss_smooth = NAN;
-    if (cfg->resume_path && !cfg->spec_path) {
-        if (ekn_checkpoint_load_spec(cfg->resume_path, &tr->spec, err)) return -1;
+    if (from && !cfg->spec_path) {
+        if (ekn_ckpt_read_spec(from, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
     if (open_training_data(tr, err)) return -1;
     if (cfg->val_path && ekn_dataset_load(&tr->val, cfg->val_path, err)) return -1;
@@ -386,7 +457,7 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
         return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
                            net->classes);
-    if (create_optimizer(tr, err)) return -1;
+    if (create_optimizer(tr, from, err)) return -1;
     size_t B = (size_t)cfg->batch, ls = ekn_train_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
                                                       : tr->train.lab_size;
     tr->bx = alloc_f(B * net->in_size);
@@ -412,9 +483,8 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
         for (size_t i = 0; i < tr->train.n; i++) tr->perm[i] = (uint32_t)i;
         ekn_rng_shuffle(&tr->rng_data, tr->perm, tr->train.n);
     }
-    if (cfg->resume_path) {
-        if (ekn_checkpoint_load_params(cfg->resume_path, net, err) || ekn_train_load_state(tr, cfg->resume_path, err))
-            return -1;
+    if (from) {
+        if (resume_from(tr, from, err)) return -1;
     } else {
         ekn_rng init;
         ekn_rng_seed(&init, cfg->seed, RNG_INIT);
@@ -437,6 +507,18 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     ekn_info("%zu parameters, input %dx%dx%dx%d, batch %ld, kernels %s", net->nparams, net->in_c, net->in[0],
              net->in[1], net->in[2], cfg->batch, net->ops->name);
     return 0;
+}
+
+int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
+{
+    memset(tr, 0, sizeof *tr);
+    if (!cfg->resume_path) return trainer_init(tr, cfg, NULL, err);
+    /* the checkpoint is opened once and read as init needs it */
+    ekn_ckpt from;
+    if (ekn_ckpt_open(&from, cfg->resume_path, err)) return -1;
+    int rc = trainer_init(tr, cfg, &from, err);
+    ekn_ckpt_close(&from);
+    return rc;
 }
 
 void ekn_trainer_free(ekn_trainer *tr)

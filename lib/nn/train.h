@@ -116,6 +116,7 @@ typedef struct ekn_trainer {
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err);
 /* Runs until a stop condition; returns 0, or -1 (NaN loss, I/O failure). */
 int ekn_trainer_run(ekn_trainer *tr, ekn_err *err);
+/* Writes the checkpoint cfg.save_path (ckpt.h) atomically. */
 int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
 void ekn_trainer_free(ekn_trainer *tr);
 
@@ -123,7 +124,4 @@ void ekn_trainer_free(ekn_trainer *tr);
 int ekn_schedule_parse(ekn_schedule *s, const char *text, const char *what, ekn_err *err);
 double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback);
 
-/* Loads a checkpoint's parameters into a net built from its spec (shared with ekn-predict). */
-int ekn_checkpoint_load_spec(const char *path, ekn_spec *spec, ekn_err *err);
-int ekn_checkpoint_load_params(const char *path, ekn_net *net, ekn_err *err);
 #endif

@@ -1,5 +1,4 @@
-/* train_internal: what lib/nn/train.c, lib/nn/train_batch.c and lib/nn/train_ckpt.c
- * share; not for callers of train.h. */
+/* train_internal: what lib/nn/train.c and lib/nn/train_batch.c share; not for callers of train.h. */
 #ifndef EKN_TRAIN_INTERNAL_H
 #define EKN_TRAIN_INTERNAL_H
 #include "train.h"
@@ -26,7 +25,4 @@ void ekn_train_upload_batch(ekn_trainer *tr);
  * schedules, and checkpoints keep them, so a resumed run goes on with them. */
 void ekn_train_set_control_lr(ekn_trainer *tr, double v);
 void ekn_train_set_control_momentum(ekn_trainer *tr, double v);
-
-/* The run's state from a checkpoint (after its parameters). */
-int ekn_train_load_state(ekn_trainer *tr, const char *path, ekn_err *err);
 #endif

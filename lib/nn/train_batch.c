@@ -90,9 +90,9 @@ static int take_group(ekn_trainer *tr, ekn_err *err)
     const ekn_net *net = &tr->net;
     if (d->n > (size_t)tr->cfg.batch)
         return ekn_err_set(err, EKN_EXIT_USAGE,
-                           "'%s': record %llu: a batch of %zu examples, more than --batch %ld: give ekn-train at least "
-                           "the -b of ekn-batch",
-                           d->source, (unsigned long long)tr->feed.g.first, d->n, tr->cfg.batch);
+                           "'%s': record %llu: a batch of %zu examples (batch= metadata), more than --batch %ld; give "
+                           "ekn-train --batch %zu or more",
+                           d->source, (unsigned long long)tr->feed.g.first, d->n, tr->cfg.batch, d->n);
     tr->feed_pos = d->n;
     tr->cur_n = (int)d->n;
     int as_is = !ekn_train_img_img(tr) || (!memcmp(d->shape, net->in, sizeof d->shape) && !ekn_train_labels_full_res(d));

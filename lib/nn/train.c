@@ -89,8 +89,9 @@ static double objective(void *ctx, const float *theta, float *grad)
     int first = tr->opt.diag.evals == 0;
     if (first) tr->rng_step = tr->rng_train;
     else tr->rng_train = tr->rng_step;
-    const float *out = ekn_net_forward(net, tr->dev_x, tr->cur_n, 1, &tr->rng_train);
-    double loss = batch_loss(tr, tr->dev_x, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->dout,
+    const ekn_dataset_dev *b = &tr->dev;
+    const float *out = ekn_net_forward(net, b->x, tr->cur_n, 1, &tr->rng_train);
+    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->dout,
                              first ? &tr->correct : NULL, first ? &tr->counted : NULL);
     ekn_net_backward(net, tr->cur_n, tr->dout);
     if (grad != net->grad) net->ops->copy(grad, net->grad, net->nparams * sizeof(float));
@@ -100,8 +101,9 @@ static double objective(void *ctx, const float *theta, float *grad)
 /* Deterministic loss (no dropout, no noise) of the current batch. */
 static double batch_loss_eval(ekn_trainer *tr)
 {
-    const float *out = ekn_net_forward(&tr->net, tr->dev_x, tr->cur_n, 0, NULL);
-    return batch_loss(tr, tr->dev_x, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->gtmp, NULL, NULL);
+    const ekn_dataset_dev *b = &tr->dev;
+    const float *out = ekn_net_forward(&tr->net, b->x, tr->cur_n, 0, NULL);
+    return batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->gtmp, NULL, NULL);
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -111,32 +113,25 @@ typedef struct eval_result {
     long *confusion; /* classes x classes, [label][predicted] */
 } eval_result;
 
-static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const float *t, size_t n, eval_result *r)
+/* Scores the first n examples of v (the net's layout), a batch at a time
+ * through the step's mirror, which is free between steps. */
+static void evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_result *r)
 {
     ekn_net *net = &tr->net;
     int B = (int)tr->cfg.batch, C = net->classes;
-    size_t ls = net->out_spatial * (C ? 1 : (size_t)net->out_c);
+    size_t ls = v->lab_size;
+    const int32_t *y = v->y;
     double loss_sum = 0, weight = 0;
     long correct = 0, counted = 0;
     const ekn_ops *ops = net->ops;
+    ekn_dataset_dev *b = &tr->dev;
     for (size_t i = 0; i < n; i += B) {
         int m = (int)(n - i < (size_t)B ? n - i : (size_t)B);
-        const float *xi = x + i * net->in_size;
-        const int32_t *yi = y ? y + i * ls : NULL;
-        const float *ti = t ? t + i * ls : NULL;
-        if (!ops->host) {
-            /* the batch buffers are free: validation runs between steps */
-            ops->upload(tr->dev_x, xi, (size_t)m * net->in_size * sizeof *xi);
-            if (yi) ops->upload(tr->dev_y, yi, (size_t)m * ls * sizeof *yi);
-            if (ti) ops->upload(tr->dev_t, ti, (size_t)m * ls * sizeof *ti);
-            xi = tr->dev_x;
-            yi = yi ? tr->dev_y : NULL;
-            ti = ti ? tr->dev_t : NULL;
-        }
-        const float *out = ekn_net_forward(net, xi, m, 0, NULL);
+        ekn_dataset_dev_put(b, v, i, (size_t)m);
+        const float *out = ekn_net_forward(net, b->x, m, 0, NULL);
         long c = 0, k = 0;
         /* validation scores the dense labels; lazy masks only shape the training loss */
-        double l = batch_loss(tr, xi, out, m, yi, ti, NULL, NULL, tr->gtmp, &c, &k);
+        double l = batch_loss(tr, b->x, out, m, b->y, b->t, NULL, NULL, tr->gtmp, &c, &k);
         if (C && r->confusion && !ops->host) {
             ops->download(tr->host_out, out, (size_t)m * net->out_size * sizeof *out);
             out = tr->host_out;
@@ -183,8 +178,6 @@ void ekn_train_set_control_momentum(ekn_trainer *tr, double v)
 }
 
 /* ---- setup ---------------------------------------------------------------- */
-
-static float *alloc_f(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
 /* img-img: the input patch is --patch, else the spec's shape, else the
  * largest valid size that fits the data. */
@@ -280,9 +273,7 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
     if (check_labels(tr, v, err)) return -1;
     if (!ekn_train_img_img(tr)) {
         tr->val_n = tr->cfg.val_examples && (size_t)tr->cfg.val_examples < v->n ? (size_t)tr->cfg.val_examples : v->n;
-        tr->val_x = v->x;
-        tr->val_y = v->y;
-        tr->val_t = v->t;
+        tr->val_set = v;
         return 0;
     }
     for (int k = 0; k < 3; k++)
@@ -290,17 +281,18 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
             return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': validation images are smaller than the input patch", v->source);
     /* fixed patches, drawn once, so every validation measures the same thing */
     tr->val_n = tr->cfg.val_examples ? (size_t)tr->cfg.val_examples : 64;
-    size_t ls = tr->net.out_spatial * (tr->net.classes ? 1 : (size_t)tr->net.out_c);
-    tr->val_x = alloc_f(tr->val_n * tr->net.in_size);
-    if (v->has_labels) tr->val_y = calloc(tr->val_n * ls, sizeof *tr->val_y);
-    else tr->val_t = alloc_f(tr->val_n * ls);
-    if (!tr->val_x || (!tr->val_y && !tr->val_t))
+    ekn_dataset *p = &tr->val_patches;
+    ekn_train_batch_layout(tr, v, p);
+    p->lazy_c = 0; /* validation scores the dense labels */
+    if (ekn_dataset_reserve(p, tr->val_n, err))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for validation patches");
     ekn_rng rng;
     ekn_rng_seed(&rng, tr->cfg.seed, RNG_VAL);
     for (size_t i = 0; i < tr->val_n; i++)
-        ekn_train_sample_patch(tr, &rng, v, tr->val_x + i * tr->net.in_size, tr->val_y ? tr->val_y + i * ls : NULL,
-                     tr->val_t ? tr->val_t + i * ls : NULL);
+        ekn_train_sample_patch(tr, &rng, v, p->x + i * p->ex_size, p->y ? p->y + i * p->lab_size : NULL,
+                               p->t ? p->t + i * p->lab_size : NULL);
+    p->n = tr->val_n;
+    tr->val_set = p;
     return 0;
 }
 
@@ -458,25 +450,16 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
         return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
                            net->classes);
     if (create_optimizer(tr, from, err)) return -1;
-    size_t B = (size_t)cfg->batch, ls = ekn_train_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
-                                                      : tr->train.lab_size;
-    tr->bx = alloc_f(B * net->in_size);
+    size_t B = (size_t)cfg->batch;
     tr->dout = ops->alloc(B * net->out_size * sizeof(float));
     tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));
-    if (tr->train.has_labels) tr->by = calloc(B * ls, sizeof *tr->by);
-    else tr->bt = alloc_f(B * ls);
     if (!ekn_train_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
-    if (tr->train.lazy_c) {
-        if (tr->train.lazy_c != net->classes)
-            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d",
-                               tr->train.source, tr->train.lazy_c, net->classes);
-        tr->blab = malloc(B * (size_t)net->classes);
-        tr->babs = malloc(B * (size_t)net->classes);
-        if (!tr->blab || !tr->babs) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-    }
-    if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!ekn_train_img_img(tr) && !tr->streaming && !tr->perm))
+    if (tr->train.lazy_c && tr->train.lazy_c != net->classes)
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d", tr->train.source,
+                           tr->train.lazy_c, net->classes);
+    if (!tr->dout || !tr->gtmp || (!ekn_train_img_img(tr) && !tr->streaming && !tr->perm))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
-    if (ekn_train_alloc_device_batch(tr, B, ls, err)) return -1;
+    if (ekn_train_alloc_batch(tr, err)) return -1;
     ekn_rng_seed(&tr->rng_data, cfg->seed, RNG_DATA);
     ekn_rng_seed(&tr->rng_train, cfg->seed, RNG_TRAIN);
     if (tr->perm) {
@@ -524,15 +507,8 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
 void ekn_trainer_free(ekn_trainer *tr)
 {
     if (tr->log) fclose(tr->log);
-    if (tr->val_x != tr->val.x) free(tr->val_x);
-    if (tr->val_y != tr->val.y) free(tr->val_y);
-    if (tr->val_t != tr->val.t) free(tr->val_t);
-    free(tr->bx);
-    free(tr->bt);
-    free(tr->by);
-    free(tr->blab);
-    free(tr->babs);
-    ekn_train_free_device_batch(tr);
+    ekn_dataset_free(&tr->val_patches);
+    ekn_train_free_batch(tr);
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
@@ -620,7 +596,7 @@ static void validate(ekn_trainer *tr, double *vloss, double *verr)
     int C = tr->net.classes;
     long *conf = C ? calloc((size_t)C * C, sizeof *conf) : NULL;
     eval_result r = {0, 0, conf};
-    evaluate(tr, tr->val_x, tr->val_y, tr->val_t, tr->val_n, &r);
+    evaluate(tr, tr->val_set, tr->val_n, &r);
     *vloss = r.loss;
     *verr = r.err;
     ekn_warn("step %lld: validation loss %.5g error %.4g on %zu %s", (long long)tr->step, r.loss, r.err, tr->val_n,
@@ -661,7 +637,9 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
     const ekn_train_config *c = &tr->cfg;
     double start = ekn_now(), last_log = start;
     tr->run_start = start;
-    int64_t last_log_step = tr->step, ep_size = epoch_size(tr);
+    int64_t ep_size = epoch_size(tr);
+    /* examples since the last log row: a stream's batches may be short */
+    double since_log = 0;
     int64_t max_steps = c->steps;
     if (c->epochs) {
         int64_t s = (c->epochs * ep_size + c->batch - 1) / c->batch;
@@ -717,12 +695,13 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;
         tr->loss_smooth = isnan(tr->loss_smooth) ? loss : 0.98 * tr->loss_smooth + 0.02 * loss;
         tr->step++;
+        since_log += tr->cur_n;
         double vloss = NAN, verr = NAN;
         if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) validate(tr, &vloss, &verr);
         int log_now = tr->log && (tr->step % c->log_every == 0 || !isnan(vloss) || gain_now);
         if (log_now) {
             double now = ekn_now();
-            double rate = now > last_log ? (double)(tr->step - last_log_step) * c->batch / (now - last_log) : NAN;
+            double rate = now > last_log ? since_log / (now - last_log) : NAN;
             /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
             double epoch = tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size;
             char f[8][32];
@@ -741,7 +720,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             if (fflush(tr->log) != 0 || ferror(tr->log))
                 return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);
             last_log = now;
-            last_log_step = tr->step;
+            since_log = 0;
         }
         if (c->save_every > 0 && tr->step % c->save_every == 0 && ekn_trainer_save(tr, err)) return -1;
         char extra[96];

@@ -370,3 +370,16 @@ print("ok")
 ' out.ekn reg.ekn "${BASH_REMATCH[1]}"
     assert_success
 }
+
+@test "a graph network (a small U-Net) trains on seg.ekn and predicts plainly; --dense refuses it with exit 3" {
+    local d=$BATS_FILE_TMPDIR
+    printf '%s\n' '[input]' 'mode = img-img' 'shape = 12,12' '[conv]' 'name = c1' 'filters = 3' 'size = 3,3' \
+        '[pool]' 'size = 2,2' '[conv]' 'filters = 4' 'size = 3,3' '[upconv]' 'name = up' 'filters = 3' 'size = 2,2' \
+        'act = linear' '[concat]' 'input = up, c1' '[norm]' 'act = relu' '[conv]' 'filters = 2' 'size = 1,1' \
+        'act = softmax' >unet.spec
+    ekn-train --spec unet.spec --batch 4 --lr 0.05 --seed 7 --steps 5 -o unet.h5 "$d/seg.ekn"
+    run --separate-stderr ekn-predict -m unet.h5 --dense "$d/seg.ekn"
+    assert_failure 3
+    assert_output ""
+    [[ $stderr == *"--dense cannot tile graph networks yet"* ]]
+}

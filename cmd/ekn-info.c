@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "group.h"
 #include "stats.h"
 #include "stream.h"
 
@@ -137,7 +138,7 @@ static void print_record(const char *file, uint64_t index, const ekn_tensor *t, 
     print_prefix(file, index, t->name);
     printf(tsv ? "\t%s\t%s" : " %s %s", ekn_dtype_name(t->dtype), shape);
     print_stats(st);
-    if (!strcmp(t->name, "label")) print_record_hist(st);
+    if (ekn_rec_kind_of(t->name) == EKN_KIND_LABEL) print_record_hist(st);
     else if (tsv) printf("\t");
     printf("\n");
 }
@@ -206,8 +207,7 @@ int main(int argc, char **argv)
         while ((rc = ekn_stream_read(&r, &t, &err)) == 1) {
             uint64_t index = r.record - 1;
             records++;
-            int is_example = !strcmp(t.name, "image") || !strcmp(t.name, "vector");
-            if (is_example) examples += examples_of(&t);
+            if (ekn_rec_is_input(&t)) examples += examples_of(&t);
             if (opt_count) continue;
             if (opt_meta) {
                 print_meta(label, index, &t);
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
             }
             ekn_stats st;
             ekn_stats_tensor(&st, &t);
-            int is_label = !strcmp(t.name, "label");
+            int is_label = ekn_rec_kind_of(t.name) == EKN_KIND_LABEL;
             if (is_label && ekn_hist_add(opt_summary ? &label_hist : &rec_hist, &t, &err)) ekn_die_err(&err);
             if (opt_summary) add_to_group(&t, &st);
             else print_record(label, index, &t, &st);

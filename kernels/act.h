@@ -11,8 +11,18 @@
  *             dx may alias dy.
  *
  * Conventions at the kinks (where f' is undefined): relu'(0) = 0,
- * leaky'(0) = alpha, abs'(0) = 0.  alpha is the slope for x < 0 of
- * EKN_ACT_LEAKY and ignored by the others.
+ * leaky'(0) = alpha, abs'(0) = 0, elu'(0) = alpha (the left derivative).
+ * alpha is the slope for x < 0 of EKN_ACT_LEAKY, the scale of EKN_ACT_ELU,
+ * and ignored by the others.
+ *
+ *   elu       x > 0 ? x : alpha*(exp(x) - 1)   (expm1: exact near 0)
+ *             f' = x > 0 ? 1 : alpha*exp(x)
+ *   silu      x*sigmoid(x)                     (swish)
+ *             f' = s*(1 + x*(1 - s)), s = sigmoid(x)
+ *   softplus  log(1 + exp(x)), as max(x, 0) + log1p(exp(-|x|)) so that
+ *             neither large nor very negative x overflows or loses digits
+ *             f' = sigmoid(x)
+ * All three compute their derivative from x.
  *
  * _ref switches per element; _cpu hoists the switch out of the loop so each
  * loop body is branch-free and vectorises (tanh and sigmoid stay bound by the
@@ -27,7 +37,11 @@ typedef enum ekn_act {
     EKN_ACT_LEAKY,
     EKN_ACT_TANH,
     EKN_ACT_SIGMOID,
-    EKN_ACT_ABS
+    EKN_ACT_ABS,
+    /* appended later; the values above never change */
+    EKN_ACT_ELU,
+    EKN_ACT_SILU,
+    EKN_ACT_SOFTPLUS
 } ekn_act;
 
 void ekn_act_forward_ref(ekn_act a, float alpha, size_t n, const float *x, float *y);
@@ -38,7 +52,8 @@ void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float
 void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, const float *y,
                           const float *dy, float *dx);
 
-/* Spec-file names: "linear", "relu", "leaky", "tanh", "sigmoid", "abs".
+/* Spec-file names: "linear", "relu", "leaky", "tanh", "sigmoid", "abs",
+ * "elu", "silu", "softplus".
  * ekn_act_from_name returns the enum value, or -1 for an unknown (or NULL)
  * name; ekn_act_name returns "?" for a value outside the enum. */
 int ekn_act_from_name(const char *name);

@@ -28,6 +28,15 @@ void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float
     case EKN_ACT_ABS:
         for (size_t i = 0; i < n; i++) y[i] = fabsf(x[i]);
         return;
+    case EKN_ACT_ELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * expm1f(x[i]);
+        return;
+    case EKN_ACT_SILU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+        return;
+    case EKN_ACT_SOFTPLUS:
+        for (size_t i = 0; i < n; i++) y[i] = fmaxf(x[i], 0.0f) + log1pf(expf(-fabsf(x[i])));
+        return;
     }
 }
 
@@ -55,6 +64,18 @@ void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, cons
         /* sign(x) as a difference of two masks: 0 at x = 0, like _ref */
         for (size_t i = 0; i < n; i++)
             dx[i] = ((float)(x[i] > 0) - (float)(x[i] < 0)) * dy[i];
+        return;
+    case EKN_ACT_ELU:
+        for (size_t i = 0; i < n; i++) dx[i] = (x[i] > 0 ? 1.0f : alpha * expf(x[i])) * dy[i];
+        return;
+    case EKN_ACT_SILU:
+        for (size_t i = 0; i < n; i++) {
+            float s = 1.0f / (1.0f + expf(-x[i]));
+            dx[i] = s * (1.0f + x[i] * (1.0f - s)) * dy[i];
+        }
+        return;
+    case EKN_ACT_SOFTPLUS:
+        for (size_t i = 0; i < n; i++) dx[i] = (1.0f / (1.0f + expf(-x[i]))) * dy[i];
         return;
     }
 }

@@ -19,6 +19,9 @@ __device__ float act_f(ekn_act a, float alpha, float x)
     case EKN_ACT_TANH: return tanhf(x);
     case EKN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
     case EKN_ACT_ABS: return fabsf(x);
+    case EKN_ACT_ELU: return x > 0 ? x : __fmul_rn(alpha, expm1f(x));
+    case EKN_ACT_SILU: return __fdiv_rn(x, __fadd_rn(1.0f, expf(-x)));
+    case EKN_ACT_SOFTPLUS: return __fadd_rn(fmaxf(x, 0.0f), log1pf(expf(-fabsf(x))));
     }
     return x;
 }
@@ -32,6 +35,12 @@ __device__ float act_df(ekn_act a, float alpha, float x, float y)
     case EKN_ACT_TANH: return __fsub_rn(1.0f, __fmul_rn(y, y));
     case EKN_ACT_SIGMOID: return __fmul_rn(y, __fsub_rn(1.0f, y));
     case EKN_ACT_ABS: return x > 0 ? 1.0f : (x < 0 ? -1.0f : 0.0f);
+    case EKN_ACT_ELU: return x > 0 ? 1.0f : __fmul_rn(alpha, expf(x));
+    case EKN_ACT_SILU: {
+        float s = __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-x)));
+        return __fmul_rn(s, __fadd_rn(1.0f, __fmul_rn(x, __fsub_rn(1.0f, s))));
+    }
+    case EKN_ACT_SOFTPLUS: return __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-x)));
     }
     return 1.0f;
 }

@@ -8,6 +8,7 @@
 static const char *const act_names[] = {
     [EKN_ACT_LINEAR] = "linear", [EKN_ACT_RELU] = "relu",       [EKN_ACT_LEAKY] = "leaky",
     [EKN_ACT_TANH] = "tanh",     [EKN_ACT_SIGMOID] = "sigmoid", [EKN_ACT_ABS] = "abs",
+    [EKN_ACT_ELU] = "elu",       [EKN_ACT_SILU] = "silu",       [EKN_ACT_SOFTPLUS] = "softplus",
 };
 #define N_ACT (sizeof act_names / sizeof act_names[0])
 
@@ -33,12 +34,15 @@ static float act_f(ekn_act a, float alpha, float x)
     case EKN_ACT_TANH: return tanhf(x);
     case EKN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
     case EKN_ACT_ABS: return fabsf(x);
+    case EKN_ACT_ELU: return x > 0 ? x : alpha * expm1f(x);
+    case EKN_ACT_SILU: return x / (1.0f + expf(-x));
+    case EKN_ACT_SOFTPLUS: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
     }
     return x;
 }
 
-/* derivative as a function of x (and y = f(x), which is cheaper for the
- * smooth ones: tanh' = 1 - y^2, sigmoid' = y (1 - y)) */
+/* derivative as a function of x (and y = f(x), which is cheaper for
+ * tanh' = 1 - y^2 and sigmoid' = y (1 - y); elu, silu and softplus use x) */
 static float act_df(ekn_act a, float alpha, float x, float y)
 {
     switch (a) {
@@ -48,6 +52,12 @@ static float act_df(ekn_act a, float alpha, float x, float y)
     case EKN_ACT_TANH: return 1.0f - y * y;
     case EKN_ACT_SIGMOID: return y * (1.0f - y);
     case EKN_ACT_ABS: return x > 0 ? 1.0f : (x < 0 ? -1.0f : 0.0f);
+    case EKN_ACT_ELU: return x > 0 ? 1.0f : alpha * expf(x);
+    case EKN_ACT_SILU: {
+        float s = 1.0f / (1.0f + expf(-x));
+        return s * (1.0f + x * (1.0f - s));
+    }
+    case EKN_ACT_SOFTPLUS: return 1.0f / (1.0f + expf(-x));
     }
     return 1.0f;
 }

@@ -26,6 +26,10 @@
  * (its inputs overlap its predecessor's); thread ranges are cut at example
  * boundaries when the batch has enough examples, so usually none is needed.
  *
+ * Stride and padding: conv_lower.c lowers such a geometry by its general
+ * path, one unit per output row; the chunks, threads and GEMMs here are
+ * the same, and a stride-1, pad-0 geometry takes the tuned copies as before.
+ *
  * Workspace: the documented size (K + Cout) * M is kept as an upper bound
  * that the plan never exceeds (fewer threads if need be), so lib/nn/calc.c's
  * estimate is unchanged; the chunks use a small part of it. */

@@ -6,7 +6,9 @@
 // use of that geometry and kept in a small table (the least recently used
 // plan gives way when it is full).  Geometries with Z = kz = 1 (1D and 2D
 // layers) get 4-d descriptors, where cuDNN has its fastest kernels; the
-// rest 5-d.
+// rest 5-d.  Stride and padding go to the convolution descriptor as they are
+// (cuDNN pads with zeros on both sides, as conv.h defines), and they are part
+// of the geometry a plan is kept for.
 //
 // Algorithms are chosen by measuring (cudnnFind*AlgorithmEx on scratch
 // buffers made and freed with the plan): the fastest one that is
@@ -68,10 +70,13 @@ const size_t WORKSPACE_CAP = (size_t)1 << 30;
 const size_t BIAS_ELEMS_PER_BLOCK = 4096;
 const unsigned BIAS_MAX_BLOCKS = 256;
 
+// The plan cache's key: everything of the geometry (stride and pad
+// included: two layers that differ only in them need different descriptors).
 bool same_geometry_but_n(const ekn_conv_geom *a, const ekn_conv_geom *b)
 {
     return a->cin == b->cin && a->cout == b->cout && !memcmp(a->in, b->in, sizeof a->in) &&
-           !memcmp(a->k, b->k, sizeof a->k);
+           !memcmp(a->k, b->k, sizeof a->k) && !memcmp(a->stride, b->stride, sizeof a->stride) &&
+           !memcmp(a->pad, b->pad, sizeof a->pad);
 }
 
 bool same_geometry(const ekn_conv_geom *a, const ekn_conv_geom *b)
@@ -113,9 +118,12 @@ void packed_strides(int nd, const int *dims, int *strides)
 
 bool describe(conv_plan *p, const ekn_conv_geom *g)
 {
+    // Z = kz = 1 forces pad 0 and out 1 along z (conv.h: pad < k), so the
+    // stride there is moot and the axis can go
     int sp = g->in[0] == 1 && g->k[0] == 1 ? 2 : 3; // spatial dims given to cuDNN
     int first = 3 - sp;                             // skip Z for 2D
     int nd = sp + 2, xd[5], yd[5], wd[5], xs[5], ys[5];
+    int pad[3], stride[3], one[3] = {1, 1, 1}, got[5];
     xd[0] = yd[0] = g->n;
     xd[1] = wd[1] = g->cin;
     yd[1] = wd[0] = g->cout;
@@ -123,10 +131,11 @@ bool describe(conv_plan *p, const ekn_conv_geom *g)
         xd[2 + d] = g->in[first + d];
         yd[2 + d] = g->out[first + d];
         wd[2 + d] = g->k[first + d];
+        pad[d] = g->pad[first + d];
+        stride[d] = g->stride[first + d];
     }
     packed_strides(nd, xd, xs);
     packed_strides(nd, yd, ys);
-    int pad[3] = {0, 0, 0}, one[3] = {1, 1, 1}, got[5];
     return ekn_cudnn_ok(cudnnCreateTensorDescriptor(&p->x), "cudnnCreateTensorDescriptor") &&
            ekn_cudnn_ok(cudnnCreateTensorDescriptor(&p->y), "cudnnCreateTensorDescriptor") &&
            ekn_cudnn_ok(cudnnCreateFilterDescriptor(&p->w), "cudnnCreateFilterDescriptor") &&
@@ -135,7 +144,7 @@ bool describe(conv_plan *p, const ekn_conv_geom *g)
            ekn_cudnn_ok(cudnnSetTensorNdDescriptor(p->y, CUDNN_DATA_FLOAT, nd, yd, ys), "cudnnSetTensorNdDescriptor") &&
            ekn_cudnn_ok(cudnnSetFilterNdDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, nd, wd),
                         "cudnnSetFilterNdDescriptor") &&
-           ekn_cudnn_ok(cudnnSetConvolutionNdDescriptor(p->conv, sp, pad, one, one, CUDNN_CROSS_CORRELATION,
+           ekn_cudnn_ok(cudnnSetConvolutionNdDescriptor(p->conv, sp, pad, stride, one, CUDNN_CROSS_CORRELATION,
                                                         CUDNN_DATA_FLOAT),
                         "cudnnSetConvolutionNdDescriptor") &&
            ekn_cudnn_ok(cudnnSetConvolutionMathType(p->conv, math_type(p->precision)), "cudnnSetConvolutionMathType") &&
@@ -362,9 +371,10 @@ conv_plan *plan_for(const ekn_conv_geom *g)
     // them (the first thing to look at when a shape is slow); -1 ms: not measured
     char filter[32];
     snprintf(filter, sizeof filter, victim->wgrad_gemm ? "im2col+gemm" : "algo %d", (int)victim->bwd_filter);
-    ekn_cuda_log("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d: fwd algo %d (%.3f ms), bwd data algo %d "
-                 "(%.3f ms), bwd filter %s (%.3f ms), workspace %zu bytes%s",
-                 g->n, g->cin, g->cout, g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], (int)victim->fwd,
+    ekn_cuda_log("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d stride %dx%dx%d pad %dx%dx%d: fwd algo %d "
+                 "(%.3f ms), bwd data algo %d (%.3f ms), bwd filter %s (%.3f ms), workspace %zu bytes%s",
+                 g->n, g->cin, g->cout, g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], g->stride[0],
+                 g->stride[1], g->stride[2], g->pad[0], g->pad[1], g->pad[2], (int)victim->fwd,
                  victim->fwd_ms, (int)victim->bwd_data, victim->bwd_data_ms, filter, victim->bwd_filter_ms,
                  victim->work_bytes, deterministic_only ? "" : ", non-deterministic allowed");
     victim->g = *g;

@@ -1,4 +1,5 @@
-// kernels/conv_gemm.h on the GPU: im2col, then one cuBLAS product per example.
+// kernels/conv_gemm.h on the GPU: im2col (zeros for the padding), then one
+// cuBLAS product per example.
 #include "cuda_check.h"
 extern "C" {
 #include "conv_gemm.h"
@@ -9,8 +10,10 @@ namespace {
 __global__ void im2col(ekn_conv_geom g, const float *x, float *col, size_t O, size_t total)
 {
     size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride)
-        col[i] = x[ekn_im2col_source(&g, i / O, i % O)];
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        size_t s = ekn_im2col_source(&g, i / O, i % O);
+        col[i] = s == EKN_IM2COL_PAD ? 0.0f : x[s];
+    }
 }
 
 } // namespace

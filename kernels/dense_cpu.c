@@ -45,3 +45,43 @@ void ekn_dense_backward_cpu(int n, int in, int out, const float *x, const float 
         }
     }
 }
+
+/* ---- tied: x (N,Out), w (Out,In) the encoder's, y (N,In) = x W + b ---- */
+
+void ekn_dense_t_forward_cpu(int n, int in, int out, const float *x, const float *w,
+                             const float *b, float *y)
+{
+    if (n <= 0 || in <= 0) return;
+    if (b) { /* bias first, sgemm adds on top (beta = 1), as the untied forward */
+        for (int i = 0; i < n; i++) memcpy(y + (size_t)i * in, b, (size_t)in * sizeof *y);
+    } else {
+        memset(y, 0, (size_t)n * in * sizeof *y);
+    }
+    if (out <= 0) return; /* y = b; Out = 0 would make lda = 0 */
+    /* y (N,In) += x (N,Out) W (Out,In) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, x, out, w, in, 1.0f,
+                y, in);
+}
+
+void ekn_dense_t_backward_cpu(int n, int in, int out, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db)
+{
+    if (n <= 0 || in <= 0) { /* no terms: dx is an empty sum, dw/db unchanged */
+        if (dx && n > 0 && out > 0) memset(dx, 0, (size_t)n * out * sizeof *dx);
+        return;
+    }
+    if (out > 0) {
+        if (dx) /* dx (N,Out) = dy (N,In) W^T (In,Out) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, dy, in, w, in,
+                        0.0f, dx, out);
+        /* dw (Out,In) += x^T (Out,N) dy (N,In) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, x, out, dy, in,
+                    1.0f, dw, in);
+    }
+    if (db) { /* column sums of dy, along rows so the inner loop vectorises */
+        for (int i = 0; i < n; i++) {
+            const float *dyi = dy + (size_t)i * in;
+            for (int k = 0; k < in; k++) db[k] += dyi[k];
+        }
+    }
+}

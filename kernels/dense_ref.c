@@ -46,3 +46,47 @@ void ekn_dense_backward_ref(int n, int in, int out, const float *x, const float 
         }
     }
 }
+
+/* ---- tied: x (N,Out), w (Out,In), y (N,In) = x W + b ---- */
+
+void ekn_dense_t_forward_ref(int n, int in, int out, const float *x, const float *w,
+                             const float *b, float *y)
+{
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * out;
+        for (int k = 0; k < in; k++) {
+            double acc = b ? b[k] : 0.0;
+            for (int o = 0; o < out; o++) acc += (double)xi[o] * w[(size_t)o * in + k];
+            y[(size_t)i * in + k] = (float)acc;
+        }
+    }
+}
+
+void ekn_dense_t_backward_ref(int n, int in, int out, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db)
+{
+    if (dx) { /* dx (N,Out) = dy (N,In) W^T */
+        for (int i = 0; i < n; i++)
+            for (int o = 0; o < out; o++) {
+                const float *wo = w + (size_t)o * in;
+                double acc = 0;
+                for (int k = 0; k < in; k++) acc += (double)dy[(size_t)i * in + k] * wo[k];
+                dx[(size_t)i * out + o] = (float)acc;
+            }
+    }
+    for (int o = 0; o < out; o++) { /* dw (Out,In) += x^T dy */
+        for (int k = 0; k < in; k++) {
+            double acc = 0;
+            for (int i = 0; i < n; i++)
+                acc += (double)x[(size_t)i * out + o] * dy[(size_t)i * in + k];
+            dw[(size_t)o * in + k] += (float)acc;
+        }
+    }
+    if (db) { /* db (In) += column sums of dy */
+        for (int k = 0; k < in; k++) {
+            double acc = 0;
+            for (int i = 0; i < n; i++) acc += dy[(size_t)i * in + k];
+            db[k] += (float)acc;
+        }
+    }
+}

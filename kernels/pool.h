@@ -10,6 +10,13 @@
  * result is deterministic and _ref and _cpu agree exactly.  Forward records
  * arg so backward needs neither x nor y.
  *
+ * Modes (g->mode): EKN_POOL_MAX, the largest value wins (the default, as
+ * ekn_pool_geom_init leaves it); EKN_POOL_MAXABS (ELEKTRONN's "maxabs"),
+ * the element of largest |x| wins and its SIGNED value is the output (ties
+ * in |x|, -3 against 3 included, again go to the first in scan order; a
+ * NaN wins only as a window's first element, in both modes).  Backward
+ * routes dy by arg alike in both modes.
+ *
  * _ref is plain loops (the test oracle), _cpu the cache-friendly version. */
 #ifndef EKN_POOL_H
 #define EKN_POOL_H
@@ -20,10 +27,14 @@ typedef struct ekn_pool_geom {
     int in[3];  /* Z, Y, X of the input */
     int p[3];   /* pooling factor per axis */
     int out[3]; /* in / p */
+    int mode;   /* EKN_POOL_MAX (0) or EKN_POOL_MAXABS */
 } ekn_pool_geom;
 
+enum { EKN_POOL_MAX = 0, EKN_POOL_MAXABS = 1 };
+
 /* Returns 0, or -1 when any size is < 1, some in[d] % p[d] != 0, or a plane
- * is too large for an int32 index; g is then unspecified. */
+ * is too large for an int32 index; g is then unspecified.  Sets mode to
+ * EKN_POOL_MAX; set g->mode afterwards for another. */
 int ekn_pool_geom_init(ekn_pool_geom *g, int n, int c, const int in[3], const int p[3]);
 
 /* y and arg overwritten. */

@@ -1,12 +1,20 @@
 /* Fast CPU max pooling.  Each output row (n,c,oz,oy) is built from its
  * pz*py input rows, read in order; the inner loop walks one input row
- * sequentially, so memory is streamed once and nothing is divided. */
+ * sequentially, so memory is streamed once and nothing is divided.  The
+ * maxabs mode compares |x| and keeps the signed value. */
 #include "pool.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
-void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, int32_t *arg)
+/* v beats the current m: a larger value, or (maxabs) a larger |value|.
+ * maxabs is a constant in each of the two expansions of pool_forward, so
+ * each inner loop keeps one comparison. */
+#define BEATS(v, m) (maxabs ? fabsf(v) > fabsf(m) : (v) > (m))
+
+static inline __attribute__((always_inline)) void pool_forward(const ekn_pool_geom *g, const float *x, float *y,
+                                                               int32_t *arg, const int maxabs)
 {
     const size_t Y = (size_t)g->in[1], X = (size_t)g->in[2];
     const int PZ = g->p[0], PY = g->p[1], PX = g->p[2];
@@ -27,7 +35,7 @@ void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, i
                     float m = xp[r0 + ix];
                     int32_t a = (int32_t)(r0 + ix);
                     for (int dx = 1; dx < PX; dx++)
-                        if (xp[r0 + ix + dx] > m) {
+                        if (BEATS(xp[r0 + ix + dx], m)) {
                             m = xp[r0 + ix + dx];
                             a = (int32_t)(r0 + ix + dx);
                         }
@@ -44,7 +52,7 @@ void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, i
                             float m = ym[ox];
                             int32_t a = am[ox];
                             for (int dx = 0; dx < PX; dx++)
-                                if (row[ix + dx] > m) { /* compiles to selects */
+                                if (BEATS(row[ix + dx], m)) { /* compiles to selects */
                                     m = row[ix + dx];
                                     a = (int32_t)(r + ix + dx);
                                 }
@@ -54,6 +62,16 @@ void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, i
                     }
             }
     }
+}
+
+#undef BEATS
+
+void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, int32_t *arg)
+{
+    if (g->mode == EKN_POOL_MAXABS)
+        pool_forward(g, x, y, arg, 1);
+    else
+        pool_forward(g, x, y, arg, 0);
 }
 
 void ekn_maxpool_backward_cpu(const ekn_pool_geom *g, const float *dy, const int32_t *arg, float *dx)

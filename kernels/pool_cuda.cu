@@ -1,9 +1,10 @@
 // ekn_maxpool_*_cuda (kernels/pool.h): one thread per output, scanning its
 // window in the reference's order (z, then y, then x) and replacing only on
-// a strict increase, so ties, NaNs and the int32 argmax are exactly
-// ekn_maxpool_forward_ref's.  Backward clears dx and adds each dy at its
-// argmax; windows do not overlap, so no element receives two adds and the
-// atomicAdd (there only for an arbitrary arg) changes no bit.
+// a strict increase (of x, or of |x| in maxabs mode), so ties, NaNs and the
+// int32 argmax are exactly ekn_maxpool_forward_ref's.  Backward clears dx
+// and adds each dy at its argmax; windows do not overlap, so no element
+// receives two adds and the atomicAdd (there only for an arbitrary arg)
+// changes no bit.
 #include "cuda_check.h"
 extern "C" {
 #include "pool.h"
@@ -15,6 +16,7 @@ __global__ void pool_forward(ekn_pool_geom g, const float *x, float *y, int32_t 
 {
     const int Y = g.in[1], X = g.in[2], OY = g.out[1], OX = g.out[2];
     const size_t plane = (size_t)g.in[0] * Y * X, oplane = (size_t)g.out[0] * OY * OX;
+    const bool maxabs = g.mode == EKN_POOL_MAXABS;
     size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t o = (size_t)blockIdx.x * blockDim.x + threadIdx.x; o < total; o += stride) {
         size_t nc = o / oplane, r = o % oplane;
@@ -26,7 +28,7 @@ __global__ void pool_forward(ekn_pool_geom g, const float *x, float *y, int32_t 
                 for (int dx = 0; dx < g.p[2]; dx++) {
                     int iz = oz * g.p[0] + dz, iy = oy * g.p[1] + dy, ix = ox * g.p[2] + dx;
                     int32_t i = (int32_t)(((size_t)iz * Y + iy) * X + ix);
-                    if (xp[i] > xp[best]) best = i;
+                    if (maxabs ? fabsf(xp[i]) > fabsf(xp[best]) : xp[i] > xp[best]) best = i;
                 }
         y[o] = xp[best];
         arg[o] = best;

@@ -177,13 +177,13 @@ EOF
 }
 
 @test "ekn-calc: spec errors are exit 3 with FILE:LINE" {
-    printf '[input]\nmode = img-scalar\nshape = 28,28\n[conv]\nfilters = 3\nsize = 3,3\nstride = 2\n' \
+    printf '[input]\nmode = img-scalar\nshape = 28,28\n[conv]\nfilters = 3\nsize = 3,3\nstrides = 2\n' \
         >"$BATS_TEST_TMPDIR/bad.spec"
     run --separate-stderr ekn-calc "$BATS_TEST_TMPDIR/bad.spec"
     assert_failure 3
     assert_output ""
     [ "${#stderr_lines[@]}" -eq 1 ]
-    [[ "$stderr" == "ekn-calc: $BATS_TEST_TMPDIR/bad.spec:7: unknown key 'stride' in [conv]"* ]]
+    [[ "$stderr" == "ekn-calc: $BATS_TEST_TMPDIR/bad.spec:7: unknown key 'strides' in [conv]"* ]]
 
     # img-img needs an odd field of view
     sed -e 's/img-scalar/img-img/' -e '/^shape/d' -e '/^\[dense\]/,$d' "$BATS_TEST_TMPDIR/net2d.spec" \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # ekn-train reading a pipe: examples are used in the order they come, the
 # run ends with the stream, labels of the net's output region (ekn-batch)
-# are placed by their offset=/stride= metadata, and a broken stream keeps
-# the training done so far.
+# are placed by their offset=/stride= metadata, ekn-batch's batches (batch=
+# metadata) are the steps, and a broken stream keeps the training done so far.
 load helper
 
 NETS="$BATS_TEST_DIRNAME/../examples/nets"
@@ -180,4 +180,26 @@ PY
     assert_failure 1
     assert_one_line_error
     [[ "$stderr" == *"'labelled' and 'absent'"* ]]
+}
+
+@test "ekn-batch's batches are honoured exactly: -b 10 | ekn-train -b 16 trains steps of 10, each epoch's short last batch included" {
+    # 512 examples: 51 batches of 10 and one of 2 per epoch, 2 epochs
+    run --separate-stderr bash -c "set -o pipefail; ekn-batch -b 10 --epochs 2 '$D/vec.ekn' |
+        ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} --log log.tsv --log-every 1 -o m.h5"
+    assert_success
+    [ "$(step_of m.h5)" = 104 ]
+    # the same batches through ekn-augment, which keeps batch=
+    run --separate-stderr bash -c "set -o pipefail; ekn-batch -b 10 --epochs 2 '$D/vec.ekn' | ekn-augment --noise 0.01 |
+        ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} -o a.h5"
+    assert_success
+    [ "$(step_of a.h5)" = 104 ]
+}
+
+@test "a batch of ekn-batch larger than ekn-train's --batch exits 2 with one line naming both sizes, and trains nothing" {
+    run --separate-stderr bash -c "ekn-batch -b 32 '$D/vec.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' ${OPTS[*]} -o m.h5"
+    assert_failure 2
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ "$stderr" == *"record 0: a batch of 32 examples"*"more than --batch 16; give ekn-train --batch 32 or more"* ]]
+    [ ! -e m.h5 ]
 }

@@ -183,6 +183,76 @@ int ekn_h5_shape(ekn_h5 *h, const char *name, uint64_t *dims, int max_rank, ekn_
     return rank;
 }
 
+int ekn_h5_info(ekn_h5 *h, const char *name, ekn_dtype *dt, uint64_t *dims, int max_rank, ekn_err *err)
+{
+    int rank = ekn_h5_shape(h, name, dims, max_rank, err);
+    if (rank < 0) return -1;
+    hid_t ds = H5Dopen2((hid_t)h->file, name, H5P_DEFAULT);
+    hid_t t = ds < 0 ? -1 : H5Dget_type(ds);
+    H5T_class_t cls = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    size_t size = t < 0 ? 0 : H5Tget_size(t);
+    *dt = EKN_DT_INVALID;
+    if (cls == H5T_FLOAT) *dt = size == 4 ? EKN_F32 : size == 8 ? EKN_F64 : size == 2 ? EKN_F16 : EKN_DT_INVALID;
+    else if (cls == H5T_INTEGER) {
+        int sig = H5Tget_sign(t) == H5T_SGN_2;
+        switch (size) {
+        case 1: *dt = sig ? EKN_I8 : EKN_U8; break;
+        case 2: *dt = sig ? EKN_I16 : EKN_U16; break;
+        case 4: *dt = sig ? EKN_I32 : EKN_U32; break;
+        case 8: *dt = sig ? EKN_I64 : EKN_U64; break;
+        default: break;
+        }
+    }
+    if (t >= 0) H5Tclose(t);
+    if (ds >= 0) H5Dclose(ds);
+    return rank;
+}
+
+typedef struct name_list {
+    char **names;
+    int n, cap, oom;
+} name_list;
+
+static herr_t add_name(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)group, (void)info;
+    name_list *l = data;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 16;
+        char **p = realloc(l->names, (size_t)cap * sizeof *p);
+        if (!p) return l->oom = 1, -1;
+        l->names = p, l->cap = cap;
+    }
+    if (!(l->names[l->n] = strdup(name))) return l->oom = 1, -1;
+    l->n++;
+    return 0;
+}
+
+int ekn_h5_list(ekn_h5 *h, const char *group, char ***names, int *n, ekn_err *err)
+{
+    *names = NULL, *n = 0;
+    if (!ekn_h5_exists(h, group)) return 0;
+    hid_t g = H5Gopen2((hid_t)h->file, group, H5P_DEFAULT);
+    if (g < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' is not a group", h->path, group);
+    name_list l = {0};
+    hsize_t idx = 0;
+    herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_name, &l);
+    H5Gclose(g);
+    if (rc < 0) {
+        ekn_h5_names_free(l.names, l.n);
+        return ekn_err_set(err, EKN_EXIT_FAIL, l.oom ? "'%s': out of memory listing '%s'" : "'%s': cannot list '%s'",
+                           h->path, group);
+    }
+    *names = l.names, *n = l.n;
+    return 0;
+}
+
+void ekn_h5_names_free(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
 int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t count, ekn_err *err)
 {
     uint64_t dims[32];

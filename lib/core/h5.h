@@ -39,6 +39,16 @@ int ekn_h5_exists(ekn_h5 *h, const char *name);
 int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t count, ekn_err *err);
 /* Shape of a dataset; returns its rank or -1. */
 int ekn_h5_shape(ekn_h5 *h, const char *name, uint64_t *dims, int max_rank, ekn_err *err);
+/* Stored element type and shape of a dataset: *dt is the ekn dtype of its
+ * numeric type (either byte order), EKN_DT_INVALID for anything else
+ * (strings, compounds); returns its rank, or -1 (missing, not a dataset,
+ * rank above max_rank). */
+int ekn_h5_info(ekn_h5 *h, const char *name, ekn_dtype *dt, uint64_t *dims, int max_rank, ekn_err *err);
+/* The names of the links directly inside group `group` ("/params"), in
+ * HDF5's name order: *names is a malloc'd array of *n malloc'd strings (free
+ * with ekn_h5_names_free).  A missing group has no names. */
+int ekn_h5_list(ekn_h5 *h, const char *group, char ***names, int *n, ekn_err *err);
+void ekn_h5_names_free(char **names, int n);
 int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err); /* malloc'd */
 int ekn_h5_get_f64(ekn_h5 *h, const char *name, double *v, ekn_err *err);
 int ekn_h5_get_i64(ekn_h5 *h, const char *name, int64_t *v, ekn_err *err);

@@ -21,6 +21,23 @@ static void conv_backward_ref(const ekn_conv_geom *g, const float *x, const floa
     ekn_conv_backward_ref(g, x, w, dy, dx, dw, db);
 }
 
+/* ---- U-Net ops for the ref table: upconv's reference needs no scratch ---- */
+static size_t upconv_no_workspace(const ekn_upconv_geom *g) { (void)g; return 1; }
+
+static void upconv_forward_ref(const ekn_upconv_geom *g, const float *x, const float *w, const float *b, float *y,
+                               float *work)
+{
+    (void)work;
+    ekn_upconv_forward_ref(g, x, w, b, y);
+}
+
+static void upconv_backward_ref(const ekn_upconv_geom *g, const float *x, const float *w, const float *dy,
+                                float *dx, float *dw, float *db, float *work)
+{
+    (void)work;
+    ekn_upconv_backward_ref(g, x, w, dy, dx, dw, db);
+}
+
 /* Host memory: what the cpu and ref tables compute on. */
 static void *host_alloc(size_t bytes)
 {
@@ -71,6 +88,25 @@ static const ekn_ops cpu = {
     .argmax_count = ekn_argmax_count_cpu,
     .mfp_crop = ekn_mfp_crop_cpu,
     .mfp_interleave = ekn_mfp_interleave_cpu,
+    /* U-Net */
+    .upconv_workspace = ekn_upconv_workspace_floats,
+    .upconv_forward = ekn_upconv_forward_cpu,
+    .upconv_backward = ekn_upconv_backward_cpu,
+    .crop_forward = ekn_crop_forward_cpu,
+    .crop_backward = ekn_crop_backward_cpu,
+    /* normalisation, PReLU, maxout */
+    .bn_forward_train = ekn_bn_forward_train_cpu,
+    .bn_forward_infer = ekn_bn_forward_infer_cpu,
+    .bn_backward = ekn_bn_backward_cpu,
+    .gn_forward = ekn_gn_forward_cpu,
+    .gn_backward = ekn_gn_backward_cpu,
+    .prelu_forward = ekn_prelu_forward_cpu,
+    .prelu_backward = ekn_prelu_backward_cpu,
+    .maxout_forward = ekn_maxout_forward_cpu,
+    .maxout_backward = ekn_maxout_backward_cpu,
+    /* dense with tied weights */
+    .dense_t_forward = ekn_dense_t_forward_cpu,
+    .dense_t_backward = ekn_dense_t_backward_cpu,
     HOST_MEMORY,
 };
 
@@ -92,6 +128,25 @@ static const ekn_ops ref = {
     /* data movement only: the plain loops are their own reference */
     .mfp_crop = ekn_mfp_crop_cpu,
     .mfp_interleave = ekn_mfp_interleave_cpu,
+    /* U-Net */
+    .upconv_workspace = upconv_no_workspace,
+    .upconv_forward = upconv_forward_ref,
+    .upconv_backward = upconv_backward_ref,
+    .crop_forward = ekn_crop_forward_ref,
+    .crop_backward = ekn_crop_backward_ref,
+    /* normalisation, PReLU, maxout */
+    .bn_forward_train = ekn_bn_forward_train_ref,
+    .bn_forward_infer = ekn_bn_forward_infer_ref,
+    .bn_backward = ekn_bn_backward_ref,
+    .gn_forward = ekn_gn_forward_ref,
+    .gn_backward = ekn_gn_backward_ref,
+    .prelu_forward = ekn_prelu_forward_ref,
+    .prelu_backward = ekn_prelu_backward_ref,
+    .maxout_forward = ekn_maxout_forward_ref,
+    .maxout_backward = ekn_maxout_backward_ref,
+    /* dense with tied weights */
+    .dense_t_forward = ekn_dense_t_forward_ref,
+    .dense_t_backward = ekn_dense_t_backward_ref,
     HOST_MEMORY,
 };
 

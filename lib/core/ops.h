@@ -15,12 +15,17 @@
 #define EKN_OPS_H
 #include "act.h"
 #include "conv.h"
+#include "crop.h"
 #include "cuda_common.h" /* EKN_PRECISION_*, ekn_cuda_set_precision, ... */
 #include "dense.h"
 #include "loss.h"
+#include "maxout.h"
 #include "mfp.h"
+#include "norm.h"
 #include "pool.h"
+#include "prelu.h"
 #include "softmax.h"
+#include "upconv.h"
 
 struct ekn_err;
 struct ekn_vec_ops;
@@ -96,6 +101,44 @@ typedef struct ekn_ops {
      * result; shift is in this table's memory like the other arrays. */
     void (*mfp_crop)(const ekn_mfp_crop_geom *g, const float *x, float *y);
     void (*mfp_interleave)(const ekn_mfp_interleave_geom *g, const int32_t *shift, const float *x, float *y);
+
+    /* ---- U-Net: up-convolution and the skips' crop (kernels/upconv.h, kernels/crop.h) ----
+     * upconv as conv: work holds upconv_workspace(g) floats of this
+     * table's memory (the ref table's is 1 float); dx overwritten (NULL
+     * skips), dw and db +=.  crop_forward copies (accumulate 0) or adds
+     * (1) x's window into y's channels [c0, c0+C); crop_backward adds dy's
+     * channels back onto dx's window (the caller zeroes dx). */
+    size_t (*upconv_workspace)(const ekn_upconv_geom *g);
+    void (*upconv_forward)(const ekn_upconv_geom *g, const float *x, const float *w, const float *b, float *y,
+                           float *work);
+    void (*upconv_backward)(const ekn_upconv_geom *g, const float *x, const float *w, const float *dy, float *dx,
+                            float *dw, float *db, float *work);
+    void (*crop_forward)(const ekn_crop_geom *g, const float *x, float *y, int accumulate);
+    void (*crop_backward)(const ekn_crop_geom *g, const float *dy, float *dx);
+    /* ---- normalisation, PReLU and maxout (kernels/norm.h, prelu.h, maxout.h) ----
+     * Layout (N, C, S), S = Z*Y*X; contracts in the kernel headers. */
+    void (*bn_forward_train)(int n, int c, size_t s, const float *x, const float *gamma, const float *beta,
+                             float eps, float momentum, float *run_mean, float *run_var, float *y, float *mean,
+                             float *invstd);
+    void (*bn_forward_infer)(int n, int c, size_t s, const float *x, const float *gamma, const float *beta,
+                             const float *run_mean, const float *run_var, float eps, float *y);
+    void (*bn_backward)(int n, int c, size_t s, const float *x, const float *gamma, const float *mean,
+                        const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+    void (*gn_forward)(int n, int c, size_t s, int groups, const float *x, const float *gamma, const float *beta,
+                       float eps, float *y, float *mean, float *invstd);
+    void (*gn_backward)(int n, int c, size_t s, int groups, const float *x, const float *gamma, const float *mean,
+                        const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+    void (*prelu_forward)(int n, int c, size_t s, int nslopes, const float *x, const float *a, float *y);
+    void (*prelu_backward)(int n, int c, size_t s, int nslopes, const float *x, const float *a, const float *dy,
+                           float *dx, float *da);
+    void (*maxout_forward)(int n, int c, size_t s, int k, const float *x, float *y, int32_t *arg);
+    void (*maxout_backward)(int n, int c, size_t s, int k, const float *dy, const int32_t *arg, float *dx);
+    /* ---- dense with tied (transposed) weights (kernels/dense.h) ----
+     * A decoder using an encoder's weight w (Out, In): y (N, In) = x W + b;
+     * dx overwritten, dw and db accumulate. */
+    void (*dense_t_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
+    void (*dense_t_backward)(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
+                             float *dw, float *db);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);
@@ -113,7 +156,7 @@ const ekn_ops *ekn_ops_default(void);
  * ekn_nll_args); the scalar results (returned losses, *count, *correct,
  * *counted) are host values.  It computes what ekn_ops_ref() defines:
  * conv through cuDNN (deterministic algorithms, FP32 math, plans cached per
- * geometry), dense through cuBLAS SGEMM, the rest in own kernels.  Ops run
+ * geometry), dense and upconv through cuBLAS SGEMM, the rest in own kernels.  Ops run
  * on the default stream of the current device; losses and counts wait for
  * their result, the others return once queued.
  *

@@ -36,6 +36,15 @@ static const ekn_ops cuda_ops = {
     ekn_cuda_last_error,
     // max fragment pooling (kernels/mfp_cuda.cu)
     ekn_mfp_crop_cuda, ekn_mfp_interleave_cuda,
+    // U-Net: up-convolution and the skips' crop (kernels/upconv_cuda.cu, kernels/crop_cuda.cu)
+    ekn_upconv_workspace_cuda, ekn_upconv_forward_cuda, ekn_upconv_backward_cuda,
+    ekn_crop_forward_cuda, ekn_crop_backward_cuda,
+    // normalisation, PReLU, maxout (kernels/norm_cuda.cu, prelu_cuda.cu, maxout_cuda.cu)
+    ekn_bn_forward_train_cuda, ekn_bn_forward_infer_cuda, ekn_bn_backward_cuda, ekn_gn_forward_cuda,
+    ekn_gn_backward_cuda, ekn_prelu_forward_cuda, ekn_prelu_backward_cuda, ekn_maxout_forward_cuda,
+    ekn_maxout_backward_cuda,
+    // dense with tied weights (kernels/dense_cuda.cu)
+    ekn_dense_t_forward_cuda, ekn_dense_t_backward_cuda,
 };
 
 static void log_line(const char *line) { ekn_info("%s", line); } // the conv plans, with -v

@@ -8,29 +8,26 @@
 #include <string.h>
 
 #include "augment.h"
+#include "group.h"
 #include "opt.h"
 #include "stream.h"
-
-#define MAX_GROUP 16
 
 typedef enum { LAB_NONE, LAB_SCALAR, LAB_FULL, LAB_GRID } label_form;
 
 typedef struct run_state {
     ekn_aug_run_cfg *cfg;
     ekn_aug_opts o;          /* cfg->o with in_plane resolved per group */
-    ekn_reader r;
+    ekn_group_reader gr;
     ekn_writer w;
     int writing;             /* w is open */
-    ekn_tensor grp[MAX_GROUP], look, out_img, out_lab, out_mask, out_tgt;
-    uint64_t first_record;   /* index of the group's first record */
+    ekn_group g;             /* the group being augmented */
+    ekn_tensor out_img, out_lab, out_mask, out_tgt;
     float *srcf; size_t srcf_cap;
     int32_t *labi; size_t labi_cap;
     uint8_t *masku8; size_t masku8_cap;
     uint8_t *keep; size_t keep_cap;
     ekn_aug_work work;
 } run_state;
-
-static int is_input(const ekn_tensor *t) { return !strcmp(t->name, "image") || !strcmp(t->name, "vector"); }
 
 static void *reserve(void *p, size_t *cap, size_t n, size_t elem)
 {
@@ -50,8 +47,8 @@ static int fail(run_state *s, ekn_err *err, int code, const char *what, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return ekn_err_set(err, code, "'%s': record %" PRIu64 " (%s): %s", ekn_reader_name(&s->r), s->first_record,
-                       what, msg);
+    return ekn_err_set(err, code, "'%s': record %" PRIu64 " (%s): %s", ekn_group_source(&s->gr), s->g.first, what,
+                       msg);
 }
 
 static int copy_meta(ekn_tensor *dst, const ekn_tensor *src, ekn_err *err)
@@ -60,18 +57,25 @@ static int copy_meta(ekn_tensor *dst, const ekn_tensor *src, ekn_err *err)
     return ekn_tensor_meta_assign(dst, src->meta, src->meta ? strlen(src->meta) : 0, err);
 }
 
+static void swap(ekn_tensor *a, ekn_tensor *b)
+{
+    ekn_tensor t = *a;
+    *a = *b;
+    *b = t;
+}
+
 /* ---- vectors ----------------------------------------------------------------- */
 
-static int vector_group(run_state *s, int n, ekn_err *err)
+static int vector_group(run_state *s, ekn_err *err)
 {
     const ekn_aug_opts *o = &s->o;
-    ekn_tensor *v = &s->grp[0];
-    if (v->rank != 2) return fail(s, err, EKN_EXIT_FAIL, "vector", "expected shape (N,F), got rank %d", v->rank);
+    ekn_tensor *v = &s->g.rec[0];
+    if (v->rank != 2) return fail(s, err, EKN_EXIT_FAIL, EKN_REC_VECTOR, "expected shape (N,F), got rank %d", v->rank);
     const char *bad = ekn_aug_has_geometry(o) ? "geometric transforms"
                       : o->brightness > 0 ? "--brightness" : o->contrast > 0 ? "--contrast"
                       : o->gamma > 1 ? "--gamma" : o->blur > 0 ? "--blur" : s->cfg->crop_dims ? "--crop" : NULL;
     if (bad)
-        return fail(s, err, EKN_EXIT_USAGE, "vector", "feature vectors take only --noise and --dropout, not %s", bad);
+        return fail(s, err, EKN_EXIT_USAGE, EKN_REC_VECTOR, "feature vectors take only --noise and --dropout, not %s", bad);
     uint64_t N = v->shape[0];
     size_t F = v->shape[1];
     if (copy_meta(&s->out_img, v, err) || ekn_tensor_reshape(&s->out_img, EKN_F32, 2, v->shape, err)) return -1;
@@ -89,10 +93,8 @@ static int vector_group(run_state *s, int n, ekn_err *err)
     }
     s->cfg->examples_in += N;
     s->cfg->examples_out += N;
-    if (ekn_stream_write(&s->w, &s->out_img, err)) return -1;
-    for (int i = 1; i < n; i++)
-        if (ekn_stream_write(&s->w, &s->grp[i], err)) return -1;
-    return 0;
+    swap(&s->out_img, &s->g.rec[0]);
+    return ekn_group_write(&s->w, &s->g, err);
 }
 
 /* ---- images ------------------------------------------------------------------ */
@@ -128,75 +130,66 @@ static int check_grid(run_state *s, const img_group *g, ekn_err *err)
 {
     const ekn_aug_opts *o = &s->o;
     if (ekn_aug_has_warp(o) || s->cfg->crop_dims)
-        return fail(s, err, EKN_EXIT_USAGE, "label",
+        return fail(s, err, EKN_EXIT_USAGE, EKN_REC_LABEL,
                     "labels at the network's output grid (%dx%dx%d, image %dx%dx%d) allow only mirrors, transposes "
                     "and 90-degree rotations; for warps and crops send full labels ('ekn-batch --margin')",
                     g->grid[0], g->grid[1], g->grid[2], g->src[0], g->src[1], g->src[2]);
     /* without offset= the labels are taken as centred */
-    long off[3], st[3] = {1, 1, 1}, v[3];
+    long off[3], st[3] = {1, 1, 1};
     for (int a = 0; a < 3; a++) off[a] = (g->src[a] - g->grid[a]) / 2;
-    char buf[256];
-    ekn_err perr = {0};
-    if (ekn_tensor_meta_get(g->lab, "offset", buf, sizeof buf)) {
-        int k = ekn_parse_int_list(buf, v, 3, 0, "offset=", &perr);
-        if (k < 0) return fail(s, err, EKN_EXIT_FAIL, "label", "bad metadata offset=%s", buf);
-        for (int i = 0; i < k; i++) off[3 - k + i] = v[i];
-    }
-    if (ekn_tensor_meta_get(g->lab, "stride", buf, sizeof buf)) {
-        int k = ekn_parse_int_list(buf, v, 3, 1, "stride=", &perr);
-        if (k < 0) return fail(s, err, EKN_EXIT_FAIL, "label", "bad metadata stride=%s", buf);
-        for (int i = 0; i < k; i++) st[3 - k + i] = v[i];
-    }
+    ekn_err merr = {0};
+    if (ekn_meta_zyx(g->lab, "offset", 0, off, &merr) < 0 || ekn_meta_zyx(g->lab, "stride", 1, st, &merr) < 0)
+        return fail(s, err, EKN_EXIT_FAIL, EKN_REC_LABEL, "%s", merr.msg);
     for (int a = 0; a < 3; a++) {
         int mirrored = o->flip[a] || (a > 0 && o->rot90);
         long last = off[a] + st[a] * (g->grid[a] - 1);
         if (mirrored && last != g->src[a] - 1 - off[a])
-            return fail(s, err, EKN_EXIT_USAGE, "label",
+            return fail(s, err, EKN_EXIT_USAGE, EKN_REC_LABEL,
                         "labels at offset %ld stride %ld do not lie symmetrically in axis %c of size %d, so it "
                         "cannot be mirrored", off[a], st[a], "ZYX"[a], g->src[a]);
     }
     if ((o->transpose || o->rot90) &&
         (g->src[1] != g->src[2] || g->grid[1] != g->grid[2] || off[1] != off[2] || st[1] != st[2]))
-        return fail(s, err, EKN_EXIT_USAGE, "label",
+        return fail(s, err, EKN_EXIT_USAGE, EKN_REC_LABEL,
                     "transposes and 90-degree rotations of labels at the output grid need a square Y,X image "
                     "(%dx%d) and square labels (%dx%d) placed alike", g->src[1], g->src[2], g->grid[1], g->grid[2]);
     return 0;
 }
 
-static int examine(run_state *s, int n, img_group *g, ekn_err *err)
+static int examine(run_state *s, img_group *g, ekn_err *err)
 {
     const ekn_aug_run_cfg *cfg = s->cfg;
-    ekn_tensor *im = &s->grp[0];
+    ekn_tensor *im = &s->g.rec[0];
     if (im->rank != 4 && im->rank != 5)
-        return fail(s, err, EKN_EXIT_FAIL, "image", "expected shape (N,C,Y,X) or (N,C,Z,Y,X), got rank %d", im->rank);
+        return fail(s, err, EKN_EXIT_FAIL, EKN_REC_IMAGE, "expected shape (N,C,Y,X) or (N,C,Z,Y,X), got rank %d", im->rank);
     memset(g, 0, sizeof *g);
     g->sd = im->rank - 2;
     g->N = im->shape[0];
     g->C = (int)im->shape[1];
     spatial_of(im, g->sd, g->src);
     if (g->C > EKN_AUG_MAX_CHANNELS && cfg->o.per_channel)
-        return fail(s, err, EKN_EXIT_FAIL, "image", "--per-channel handles up to %d channels, the image has %d",
+        return fail(s, err, EKN_EXIT_FAIL, EKN_REC_IMAGE, "--per-channel handles up to %d channels, the image has %d",
                     EKN_AUG_MAX_CHANNELS, g->C);
     if ((uint64_t)g->src[0] * (uint64_t)g->src[1] * (uint64_t)g->src[2] > INT32_MAX)
-        return fail(s, err, EKN_EXIT_FAIL, "image", "more than 2^31 voxels per example");
+        return fail(s, err, EKN_EXIT_FAIL, EKN_REC_IMAGE, "more than 2^31 voxels per example");
     memcpy(g->out, g->src, sizeof g->out);
     if (cfg->crop_dims == 3 && g->sd == 2 && cfg->crop[0] != 1)
-        return fail(s, err, EKN_EXIT_SPEC, "image", "--crop gives %d slices, the images are 2D", cfg->crop[0]);
+        return fail(s, err, EKN_EXIT_SPEC, EKN_REC_IMAGE, "--crop gives %d slices, the images are 2D", cfg->crop[0]);
     if (cfg->crop_dims) {
         for (int k = 3 - cfg->crop_dims; k < 3; k++) g->out[k] = cfg->crop[k];
         for (int k = 0; k < 3; k++)
             if (g->out[k] > g->src[k])
-                return fail(s, err, EKN_EXIT_SPEC, "image", "crop %dx%dx%d is larger than the image %dx%dx%d",
+                return fail(s, err, EKN_EXIT_SPEC, EKN_REC_IMAGE, "crop %dx%dx%d is larger than the image %dx%dx%d",
                             g->out[0], g->out[1], g->out[2], g->src[0], g->src[1], g->src[2]);
     }
-    for (int i = 1; i < n; i++) {
-        ekn_tensor *t = &s->grp[i];
+    for (int i = 1; i < s->g.n; i++) {
+        ekn_tensor *t = &s->g.rec[i];
         if (t->rank < 1 || t->shape[0] != g->N)
             return fail(s, err, EKN_EXIT_FAIL, t->name, "%" PRIu64 " examples, the image record has %" PRIu64,
                         t->rank ? t->shape[0] : 0, g->N);
-        int lab = !strcmp(t->name, "label"), tgt = !strcmp(t->name, "target");
+        ekn_rec_kind kind = ekn_rec_kind_of(t->name);
+        int lab = kind == EKN_KIND_LABEL, tgt = kind == EKN_KIND_TARGET;
         if (lab || tgt) {
-            if (g->lab || g->tgt) return fail(s, err, EKN_EXIT_FAIL, t->name, "a second label or target record");
             int grid[3] = {0, 0, 0};
             label_form f = classify(t, g, grid);
             int larger = f == LAB_GRID && (grid[0] > g->src[0] || grid[1] > g->src[1] || grid[2] > g->src[2]);
@@ -206,9 +199,9 @@ static int examine(run_state *s, int n, img_group *g, ekn_err *err)
             if (lab) g->lab = t, g->lab_form = f, memcpy(g->grid, grid, sizeof grid);
             else g->tgt = t, g->tgt_form = f == LAB_FULL ? LAB_FULL : LAB_NONE;
             if (tgt && f == LAB_GRID && ekn_aug_has_geometry(&s->o))
-                return fail(s, err, EKN_EXIT_USAGE, "target",
+                return fail(s, err, EKN_EXIT_USAGE, EKN_REC_TARGET,
                             "per-voxel targets must have the image's shape to be transformed");
-        } else if (!strcmp(t->name, "mask")) {
+        } else if (kind == EKN_KIND_MASK) {
             g->mask = t;
         }
     }
@@ -217,17 +210,17 @@ static int examine(run_state *s, int n, img_group *g, ekn_err *err)
         if (g->lab && g->lab_form == LAB_GRID) memcpy(want, g->grid, sizeof want);
         else memcpy(want, g->src, sizeof want);
         if (g->mask->rank != 1 + g->sd || (spatial_of(g->mask, g->sd, got), memcmp(got, want, sizeof got)))
-            return fail(s, err, EKN_EXIT_FAIL, "mask", "shape does not match the labels (%dx%dx%d)", want[0],
+            return fail(s, err, EKN_EXIT_FAIL, EKN_REC_MASK, "shape does not match the labels (%dx%dx%d)", want[0],
                         want[1], want[2]);
         if (g->mask->dtype == EKN_F32 || g->mask->dtype == EKN_F64 || g->mask->dtype == EKN_F16 ||
             g->mask->dtype == EKN_BF16)
-            return fail(s, err, EKN_EXIT_FAIL, "mask", "dtype %s, expected an integer type",
+            return fail(s, err, EKN_EXIT_FAIL, EKN_REC_MASK, "dtype %s, expected an integer type",
                         ekn_dtype_name(g->mask->dtype));
     }
     if (g->lab && g->lab_form == LAB_GRID && check_grid(s, g, err)) return -1;
     if (g->lab && (g->lab->dtype == EKN_F32 || g->lab->dtype == EKN_F64 || g->lab->dtype == EKN_F16 ||
                    g->lab->dtype == EKN_BF16))
-        return fail(s, err, EKN_EXIT_FAIL, "label", "dtype %s, expected an integer type", ekn_dtype_name(g->lab->dtype));
+        return fail(s, err, EKN_EXIT_FAIL, EKN_REC_LABEL, "dtype %s, expected an integer type", ekn_dtype_name(g->lab->dtype));
     return 0;
 }
 
@@ -239,7 +232,7 @@ static int resolve_in_plane(const run_state *s, const img_group *g)
     char buf[256];
     double sp[3];
     ekn_err perr = {0};
-    if (ekn_tensor_meta_get(&s->grp[0], "spacing", buf, sizeof buf) &&
+    if (ekn_tensor_meta_get(&s->g.rec[0], "spacing", buf, sizeof buf) &&
         ekn_parse_float_list(buf, sp, 3, "spacing=", &perr) == 3 && sp[1] > 0)
         return sp[0] >= 2 * sp[1];
     return 4 * g->src[0] <= g->src[1];
@@ -274,13 +267,13 @@ static int out_tensor(ekn_tensor *out, const ekn_tensor *in, ekn_dtype dt, const
     return ekn_tensor_reshape(out, dt, rank, shape, err);
 }
 
-static int image_group(run_state *s, int n, ekn_err *err)
+static int image_group(run_state *s, ekn_err *err)
 {
     img_group g;
-    if (examine(s, n, &g, err)) return -1;
+    if (examine(s, &g, err)) return -1;
     s->o.in_plane = resolve_in_plane(s, &g);
     const ekn_aug_opts *o = &s->o;
-    ekn_tensor *im = &s->grp[0];
+    ekn_tensor *im = &s->g.rec[0];
     const size_t svol = (size_t)g.src[0] * g.src[1] * g.src[2], ovol = (size_t)g.out[0] * g.out[1] * g.out[2];
     const size_t gvol = (size_t)g.grid[0] * g.grid[1] * g.grid[2];
     const int grid = g.lab && g.lab_form == LAB_GRID;
@@ -313,7 +306,7 @@ static int image_group(run_state *s, int n, ekn_err *err)
     }
     const float *tgt = NULL;
     if (g.tgt && g.tgt_form == LAB_FULL) {
-        if (g.tgt->dtype != EKN_F32) return fail(s, err, EKN_EXIT_FAIL, "target", "dtype must be f32");
+        if (g.tgt->dtype != EKN_F32) return fail(s, err, EKN_EXIT_FAIL, EKN_REC_TARGET, "dtype must be f32");
         tgt = g.tgt->data;
     }
     uint8_t *keep = reserve(s->keep, &s->keep_cap, g.N ? g.N : 1, 1);
@@ -368,14 +361,15 @@ static int image_group(run_state *s, int n, ekn_err *err)
     s->cfg->examples_in += g.N;
     s->cfg->examples_out += kept;
     if (!kept) return 0; /* every example rejected: the group is dropped whole */
+    /* the outputs take the places of their sources in the group, which is written whole */
     s->out_img.shape[0] = kept;
-    if (ekn_stream_write(&s->w, &s->out_img, err)) return -1;
-    for (int i = 1; i < n; i++) {
-        ekn_tensor *t = &s->grp[i];
+    swap(&s->out_img, im);
+    for (int i = 1; i < s->g.n; i++) {
+        ekn_tensor *t = &s->g.rec[i];
         ekn_tensor *out = t == g.lab && lab ? &s->out_lab : t == g.mask ? &s->out_mask : t == g.tgt && tgt ? &s->out_tgt : NULL;
         if (out) {
             out->shape[0] = kept;
-            if (ekn_stream_write(&s->w, out, err)) return -1;
+            swap(out, t);
             continue;
         }
         if (kept < g.N) { /* per-example records lose the rejected rows */
@@ -385,40 +379,23 @@ static int image_group(run_state *s, int n, ekn_err *err)
                 if (keep[e]) memmove(d + j++ * row, d + e * row, row);
             t->shape[0] = kept;
         }
-        if (ekn_stream_write(&s->w, t, err)) return -1;
     }
-    return 0;
+    return ekn_group_write(&s->w, &s->g, err);
 }
 
 /* ---- the loop ------------------------------------------------------------------ */
 
-static void swap(ekn_tensor *a, ekn_tensor *b)
-{
-    ekn_tensor t = *a;
-    *a = *b;
-    *b = t;
-}
-
 static int run(run_state *s, ekn_err *err)
 {
-    if (ekn_reader_open(&s->r, s->cfg->input, err)) return -1;
+    if (ekn_group_reader_open(&s->gr, s->cfg->input, err)) return -1;
     if (ekn_writer_open(&s->w, s->cfg->output, s->cfg->force, err)) return -1;
     s->writing = 1;
-    int rc = ekn_stream_read(&s->r, &s->look, err);
-    if (rc == 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': empty stream, no examples", ekn_reader_name(&s->r));
-    while (rc > 0) {
-        s->first_record = s->r.record - 1;
-        if (!is_input(&s->look))
-            return fail(s, err, EKN_EXIT_FAIL, s->look.name, "expected an 'image' or 'vector' record");
-        swap(&s->look, &s->grp[0]);
-        int n = 1;
-        while ((rc = ekn_stream_read(&s->r, &s->look, err)) > 0 && !is_input(&s->look)) {
-            if (n == MAX_GROUP) return fail(s, err, EKN_EXIT_FAIL, s->grp[0].name, "more than %d records in a group", MAX_GROUP);
-            swap(&s->look, &s->grp[n++]);
-        }
-        if (rc < 0) return -1;
+    int rc = ekn_group_read(&s->gr, &s->g, err);
+    if (rc == 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': empty stream, no examples", ekn_group_source(&s->gr));
+    for (; rc > 0; rc = ekn_group_read(&s->gr, &s->g, err)) {
         s->o = s->cfg->o;
-        if (!strcmp(s->grp[0].name, "vector") ? vector_group(s, n, err) : image_group(s, n, err)) return -1;
+        int vec = ekn_rec_kind_of(s->g.rec[0].name) == EKN_KIND_VECTOR;
+        if (vec ? vector_group(s, err) : image_group(s, err)) return -1;
     }
     if (rc < 0) return -1;
     s->writing = 0;
@@ -432,9 +409,8 @@ int ekn_aug_run(ekn_aug_run_cfg *cfg, ekn_err *err)
     s->cfg = cfg;
     int rc = run(s, err);
     if (rc && s->writing) ekn_writer_abort(&s->w);
-    ekn_reader_close(&s->r);
-    for (int i = 0; i < MAX_GROUP; i++) ekn_tensor_free(&s->grp[i]);
-    ekn_tensor_free(&s->look);
+    ekn_group_reader_close(&s->gr);
+    ekn_group_free(&s->g);
     ekn_tensor_free(&s->out_img);
     ekn_tensor_free(&s->out_lab);
     ekn_tensor_free(&s->out_mask);

@@ -14,55 +14,44 @@ static int is_regular_file(const char *path)
     return strcmp(path, "-") && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Batch layout of patches: image (B,C,size), labels (B,lab) with the lattice in the metadata. */
-static void patch_layout(ekn_batch_buf *b, const ekn_sampler *s, const ekn_dataset *sets, int nsets, long batch)
+/* Batch layout of patches: image (B,C,size), labels (B,lab) placed on the net's lattice. */
+static int patch_layout(ekn_dataset *b, const ekn_sampler *s, const ekn_dataset *sets, int nsets, long batch,
+                        ekn_err *err)
 {
     const ekn_dataset *d = &sets[0];
     const ekn_patch_geom *g = &s->o.geom;
-    memset(b, 0, sizeof *b);
-    b->cap = (int)batch;
-    b->c = d->c;
-    b->ndim = d->ndim;
+    ekn_dataset_layout(b, d);
     memcpy(b->shape, s->size, sizeof b->shape);
-    b->x_size = (size_t)d->c * s->size[0] * s->size[1] * s->size[2];
-    b->lab_kind = d->has_labels ? 1 : d->has_targets ? 2 : 0;
+    b->is_vector = 0;
+    b->ex_size = (size_t)d->c * s->size[0] * s->size[1] * s->size[2];
     b->lab_ndim = d->ndim;
     memcpy(b->lab_shape, s->lab, sizeof b->lab_shape);
     b->lab_size = (size_t)s->lab[0] * s->lab[1] * s->lab[2];
+    b->classes = 0;
     for (int i = 0; i < nsets; i++)
         if (sets[i].has_labels && sets[i].classes > b->classes) b->classes = sets[i].classes;
-    b->lazy_c = d->lazy_c;
-    if (!g->full_labels) {
-        /* as many values as the label record has spatial axes */
-        char off[64] = "", str[64] = "";
-        for (int k = 3 - d->ndim; k < 3; k++) {
-            const char *sep = k > 3 - d->ndim ? "," : "";
-            snprintf(off + strlen(off), sizeof off - strlen(off), "%s%d", sep, g->offset[k]);
-            snprintf(str + strlen(str), sizeof str - strlen(str), "%s%d", sep, g->stride[k]);
-        }
-        snprintf(b->lab_meta, sizeof b->lab_meta, "offset=%s\nstride=%s\n", off, str);
-    }
+    b->lab_placed = !g->full_labels;
+    memcpy(b->lab_offset, g->offset, sizeof b->lab_offset);
+    memcpy(b->lab_stride, g->stride, sizeof b->lab_stride);
+    return ekn_dataset_reserve(b, (size_t)batch, err);
 }
 
 /* One batch of n patches; ceil(share * n) of them, at random places in the
  * batch, come from corners whose labels contain the class. */
-static void draw_batch(ekn_sampler *s, ekn_batch_buf *b, int n, uint32_t *order)
+static void draw_batch(ekn_sampler *s, ekn_dataset *b, int n, uint32_t *order)
 {
     int ncls = s->o.class_k >= 0 ? (int)ceil(s->o.class_share * n - 1e-9) : 0;
     for (int i = 0; i < n; i++) order[i] = (uint32_t)i;
     if (ncls > 0 && ncls < n) ekn_rng_shuffle(&s->rng, order, (size_t)n);
     for (int i = 0; i < n; i++) {
         size_t k = order[i];
-        const ekn_volume *v = ekn_sampler_draw(s, i < ncls, b->x + k * b->x_size, b->y ? b->y + k * b->lab_size : NULL,
+        const ekn_volume *v = ekn_sampler_draw(s, i < ncls, b->x + k * b->ex_size, b->y ? b->y + k * b->lab_size : NULL,
                                                b->t ? b->t + k * b->lab_size : NULL);
-        if (b->lazy_c) {
-            memcpy(b->labelled + k * b->lazy_c, v->d->labelled + v->e * b->lazy_c, (size_t)b->lazy_c);
-            memcpy(b->absent + k * b->lazy_c, v->d->absent + v->e * b->lazy_c, (size_t)b->lazy_c);
-        }
+        ekn_dataset_copy_lazy(b, k, v->d, v->e);
     }
 }
 
-static int run_patches(const ekn_batch_opts *o, ekn_sampler *s, ekn_batch_buf *b, ekn_writer *w, ekn_err *err)
+static int run_patches(const ekn_batch_opts *o, ekn_sampler *s, ekn_dataset *b, ekn_writer *w, ekn_err *err)
 {
     uint64_t ppe = o->patches_per_epoch ? o->patches_per_epoch : ekn_sampler_tiles(s);
     if (o->drop_last && ppe < (uint64_t)o->batch)
@@ -71,13 +60,14 @@ static int run_patches(const ekn_batch_opts *o, ekn_sampler *s, ekn_batch_buf *b
     ekn_info("%llu patches per epoch", (unsigned long long)ppe);
     uint32_t *order = malloc((size_t)o->batch * sizeof *order);
     if (!order) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    ekn_batch_out out = {w, 0};
     int rc = 0;
     for (uint64_t epoch = 0; !rc && (!o->epochs || epoch < o->epochs); epoch++)
         for (uint64_t i = 0; !rc && i < ppe; i += (uint64_t)o->batch) {
             int n = (int)(ppe - i < (uint64_t)o->batch ? ppe - i : (uint64_t)o->batch);
             if (n < o->batch && o->drop_last) break;
             draw_batch(s, b, n, order);
-            rc = ekn_batch_buf_write(b, w, n, epoch, err);
+            rc = ekn_batch_write(&out, b, (size_t)n, epoch, err);
         }
     free(order);
     return rc;
@@ -102,14 +92,11 @@ static int patches(const ekn_batch_opts *o, ekn_writer *w, ekn_err *err)
                          sets[0].ndim);
     if (!rc && o->region) rc = ekn_region_parse(&so.region, o->region, sets[0].ndim, err);
     ekn_sampler s = {0};
-    ekn_batch_buf b = {0};
+    ekn_dataset b = {0};
     if (!rc) rc = ekn_sampler_init(&s, &so, sets, weights, names, n, err);
-    if (!rc) {
-        patch_layout(&b, &s, sets, n, o->batch);
-        rc = ekn_batch_buf_alloc(&b, err);
-    }
+    if (!rc) rc = patch_layout(&b, &s, sets, n, o->batch, err);
     if (!rc) rc = run_patches(o, &s, &b, w, err);
-    ekn_batch_buf_free(&b);
+    ekn_dataset_free(&b);
     ekn_sampler_free(&s);
     for (int i = 0; i < n; i++) ekn_dataset_free(&sets[i]);
     free(sets);

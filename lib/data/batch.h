@@ -14,9 +14,9 @@
  *
  * Files: batch.c (driver), batch_geom.c (net geometry from an ekn-calc
  * shell file or options; regions; from a spec: nn/patch_spec.h), batch_patch.c (the patch
- * sampler), batch_scan.c (lattice counts for class-aware sampling and the
- * ignored-label threshold), batch_examples.c (whole-example batches),
- * batch_write.c (batch records). */
+ * sampler; the patches are cut by ekn_dataset_cut), batch_scan.c (lattice
+ * counts for class-aware sampling and the ignored-label threshold),
+ * batch_examples.c (whole-example batches), batch_write.c (batch records). */
 #ifndef EKN_BATCH_H
 #define EKN_BATCH_H
 #include <stddef.h>
@@ -122,33 +122,17 @@ void ekn_sampler_free(ekn_sampler *s);
 
 /* ---- batch records (batch_write.c) ---------------------------------------- */
 
-/* One batch being assembled, then written as records `image` (or `vector`),
- * `label` or `target`, and `labelled`/`absent` when the data has lazy
- * labels; each carries batch=<index> and epoch=<e>. */
-typedef struct ekn_batch_buf {
-    int cap;              /* B */
-    int c, ndim;          /* channels, spatial dims of the image record */
-    int shape[3];         /* image spatial (Z,Y,X) */
-    int is_vector;        /* write (B, F) `vector` records */
-    size_t x_size;        /* floats per example */
-    int lab_kind;         /* 0 none, 1 label (int32), 2 target (float) */
-    int lab_ndim;         /* spatial dims of the label record (0: one per example) */
-    int lab_shape[3];
-    size_t lab_size;
-    int classes;          /* classes= metadata, 0: none */
-    char lab_meta[256];   /* extra label metadata (offset=, stride=) */
-    int lazy_c;
-    float *x;
-    int32_t *y;
-    float *t;
-    uint8_t *labelled, *absent;
+/* A batch is examples in memory (an ekn_dataset of cap B) written as one
+ * group (ekn_dataset_write): `image` (or `vector`), `label` or `target`,
+ * and `labelled`/`absent` when the data has lazy labels; each record
+ * carries batch=<index> and epoch=<e>. */
+typedef struct ekn_batch_out {
+    ekn_writer *w;
     uint64_t index;       /* of the next batch written */
-} ekn_batch_buf;
+} ekn_batch_out;
 
-int ekn_batch_buf_alloc(ekn_batch_buf *b, ekn_err *err); /* after the fields above are set */
-/* Writes the first n examples of the buffer as one batch of epoch `epoch`. */
-int ekn_batch_buf_write(ekn_batch_buf *b, ekn_writer *w, int n, uint64_t epoch, ekn_err *err);
-void ekn_batch_buf_free(ekn_batch_buf *b);
+/* Writes the first n examples of b as one batch of epoch `epoch`. */
+int ekn_batch_write(ekn_batch_out *o, const ekn_dataset *b, size_t n, uint64_t epoch, ekn_err *err);
 
 /* ---- the command's options and driver (batch.c, batch_examples.c) ---------- */
 

@@ -1,6 +1,6 @@
 /* The img-img patch sampler: random patches of one shape out of volumes,
  * with the labels under the net's output lattice (or the whole patch).
- * A patch is a strided copy of rows; the only per-patch decisions are a
+ * A patch is cut by ekn_dataset_cut; the only per-patch decisions are a
  * volume (by weight) and a corner (uniform, or from the corner lists that
  * the start-up scan built for --max-ignored and --class). */
 #include <stdlib.h>
@@ -157,29 +157,6 @@ static int pick_volume(ekn_sampler *s, const double *cum)
     return lo;
 }
 
-static void copy_box(const float *src, const int S[3], const int at[3], const int size[3], float *dst)
-{
-    for (int z = 0; z < size[0]; z++)
-        for (int y = 0; y < size[1]; y++) {
-            memcpy(dst, src + ((size_t)(at[0] + z) * S[1] + at[1] + y) * S[2] + at[2], (size_t)size[2] * sizeof *dst);
-            dst += size[2];
-        }
-}
-
-/* Labels (4-byte elements: int32 or float) at start + stride * k. */
-static void copy_lattice(const uint32_t *src, const int S[3], const int start[3], const int stride[3],
-                         const int out[3], uint32_t *dst)
-{
-    for (int z = 0; z < out[0]; z++)
-        for (int y = 0; y < out[1]; y++) {
-            const uint32_t *row = src + ((size_t)(start[0] + stride[0] * z) * S[1] + start[1] + stride[1] * y) * S[2] + start[2];
-            if (stride[2] == 1) memcpy(dst, row, (size_t)out[2] * sizeof *dst);
-            else
-                for (int x = 0; x < out[2]; x++) dst[x] = row[(size_t)stride[2] * x];
-            dst += out[2];
-        }
-}
-
 const ekn_volume *ekn_sampler_draw(ekn_sampler *s, int want_class, float *x, int32_t *y, float *t)
 {
     const ekn_volume *v = &s->vol[pick_volume(s, want_class ? s->cum_cls : s->cum)];
@@ -191,22 +168,14 @@ const ekn_volume *ekn_sampler_draw(ekn_sampler *s, int want_class, float *x, int
     else idx = ekn_rng_below(&s->rng, (uint64_t)v->n[0] * v->n[1] * v->n[2]);
     int corner[3] = {v->lo[0] + (int)(idx / ((uint64_t)v->n[1] * v->n[2])), v->lo[1] + (int)(idx / v->n[2] % v->n[1]),
                      v->lo[2] + (int)(idx % v->n[2])};
-    size_t m = vol_elems(d);
-    const float *vx = d->x + v->e * d->ex_size;
-    for (int c = 0; c < d->c; c++)
-        copy_box(vx + c * m, d->shape, corner, s->size, x + (size_t)c * s->size[0] * s->size[1] * s->size[2]);
-    const void *lab = y && d->has_labels ? (const void *)(d->y + v->e * d->lab_size)
-                    : t && d->has_targets ? (const void *)(d->t + v->e * d->lab_size) : NULL;
-    void *dst = y ? (void *)y : (void *)t;
-    if (!lab) return v;
-    if (g->full_labels) {
-        /* int32 and float are both 4 bytes: copied as floats, bit for bit */
-        copy_box(lab, d->shape, corner, s->size, dst);
-    } else {
-        int start[3];
-        for (int k = 0; k < 3; k++) start[k] = corner[k] + g->offset[k];
-        copy_lattice(lab, d->shape, start, g->stride, g->out, dst);
+    /* full labels: the patch's own box; else the net's output lattice */
+    ekn_lattice lat;
+    for (int k = 0; k < 3; k++) {
+        lat.offset[k] = g->full_labels ? 0 : g->offset[k];
+        lat.stride[k] = g->full_labels ? 1 : g->stride[k];
+        lat.out[k] = g->full_labels ? s->size[k] : g->out[k];
     }
+    ekn_dataset_cut(d, v->e, corner, s->size, &lat, x, y, t);
     return v;
 }
 

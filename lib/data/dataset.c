@@ -1,60 +1,162 @@
 #include "dataset.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "group.h"
 #include "stream.h"
 #include "tensor.h"
 
-int ekn_is_input_record(const ekn_tensor *t) { return !strcmp(t->name, "image") || !strcmp(t->name, "vector"); }
+/* ---- memory ----------------------------------------------------------------- */
 
-int ekn_input_geometry(const ekn_tensor *t, int *c, int *ndim, int shape[3])
+static int lazy_alloc(ekn_dataset *d, size_t cap, ekn_err *err)
 {
-    shape[0] = shape[1] = shape[2] = 1;
-    if (!strcmp(t->name, "vector")) {
-        if (t->rank != 2) return -1;
-        *c = 1;
-        *ndim = 1;
-        shape[2] = (int)t->shape[1];
-        return 0;
+    uint8_t **lazy[2] = {&d->labelled, &d->absent};
+    for (int i = 0; i < 2 && d->lazy_c; i++) {
+        uint8_t *p = realloc(*lazy[i], cap * (size_t)d->lazy_c);
+        if (!p) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
+        *lazy[i] = p;
     }
-    if (t->rank < 3 || t->rank > 5) return -1;
-    *c = (int)t->shape[1];
-    *ndim = t->rank - 2;
-    for (int i = 0; i < *ndim; i++) shape[3 - *ndim + i] = (int)t->shape[2 + i];
     return 0;
 }
 
+int ekn_dataset_reserve(ekn_dataset *d, size_t cap, ekn_err *err)
+{
+    if (cap <= d->cap) return 0;
+    float *x = realloc(d->x, cap * d->ex_size * sizeof *x);
+    if (!x) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory for %zu examples", d->source, cap);
+    d->x = x;
+    if (d->lab_size && d->has_labels) {
+        int32_t *y = realloc(d->y, cap * d->lab_size * sizeof *y);
+        if (!y) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
+        d->y = y;
+    } else if (d->lab_size && d->has_targets) {
+        float *t = realloc(d->t, cap * d->lab_size * sizeof *t);
+        if (!t) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
+        d->t = t;
+    }
+    if (lazy_alloc(d, cap, err)) return -1;
+    d->cap = cap;
+    return 0;
+}
+
+/* Room for need examples, doubling as a stream is appended. */
 static int grow(ekn_dataset *d, size_t need, ekn_err *err)
 {
     if (need <= d->cap) return 0;
     size_t cap = d->cap ? d->cap : 64;
     while (cap < need) cap *= 2;
-    float *x = realloc(d->x, cap * d->ex_size * sizeof *x);
-    if (!x) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory for %zu examples", d->source, need);
-    d->x = x;
-    if (d->lab_size) {
-        if (d->has_labels) {
-            int32_t *y = realloc(d->y, cap * d->lab_size * sizeof *y);
-            if (!y) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
-            d->y = y;
-        } else {
-            float *t = realloc(d->t, cap * d->lab_size * sizeof *t);
-            if (!t) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
-            d->t = t;
+    return ekn_dataset_reserve(d, cap, err);
+}
+
+void ekn_dataset_layout(ekn_dataset *dst, const ekn_dataset *src)
+{
+    *dst = *src;
+    dst->n = dst->cap = 0;
+    dst->lazy_count[0] = dst->lazy_count[1] = 0;
+    dst->x = NULL, dst->y = NULL, dst->t = NULL, dst->labelled = NULL, dst->absent = NULL;
+}
+
+void ekn_dataset_copy_lazy(ekn_dataset *dst, size_t i, const ekn_dataset *src, size_t j)
+{
+    size_t c = (size_t)dst->lazy_c;
+    if (!c || !src->labelled) return;
+    memcpy(dst->labelled + i * c, src->labelled + j * c, c);
+    memcpy(dst->absent + i * c, src->absent + j * c, c);
+}
+
+void ekn_dataset_copy_example(ekn_dataset *dst, size_t i, const ekn_dataset *src, size_t j)
+{
+    memcpy(dst->x + i * dst->ex_size, src->x + j * src->ex_size, dst->ex_size * sizeof *dst->x);
+    size_t ls = dst->lab_size;
+    if (dst->has_labels) memcpy(dst->y + i * ls, src->y + j * ls, ls * sizeof *dst->y);
+    if (dst->has_targets) memcpy(dst->t + i * ls, src->t + j * ls, ls * sizeof *dst->t);
+    ekn_dataset_copy_lazy(dst, i, src, j);
+}
+
+/* ---- the patch cutter ------------------------------------------------------- */
+
+/* 4-byte elements (floats, int32 labels) at start + stride * k, k < out, of
+ * a (S[0], S[1], S[2]) array; a stride of 1 along X copies whole rows. */
+static void copy_lattice(const uint32_t *src, const int S[3], const int start[3], const int stride[3],
+                         const int out[3], uint32_t *dst)
+{
+    for (int z = 0; z < out[0]; z++)
+        for (int y = 0; y < out[1]; y++) {
+            const uint32_t *row = src + ((size_t)(start[0] + stride[0] * z) * S[1] + start[1] + stride[1] * y) * S[2] + start[2];
+            if (stride[2] == 1) memcpy(dst, row, (size_t)out[2] * sizeof *dst);
+            else
+                for (int x = 0; x < out[2]; x++) dst[x] = row[(size_t)stride[2] * x];
+            dst += out[2];
         }
+}
+
+void ekn_dataset_cut(const ekn_dataset *d, size_t e, const int corner[3], const int size[3], const ekn_lattice *lab,
+                     float *x, int32_t *y, float *t)
+{
+    static const int one[3] = {1, 1, 1};
+    size_t m = (size_t)d->shape[0] * d->shape[1] * d->shape[2], box = (size_t)size[0] * size[1] * size[2];
+    const float *vx = d->x + e * d->ex_size;
+    /* float and int32 are both 4 bytes: copied bit for bit */
+    for (int c = 0; c < d->c; c++)
+        copy_lattice((const uint32_t *)(vx + c * m), d->shape, corner, one, size, (uint32_t *)(x + c * box));
+    const void *src = y && d->has_labels ? (const void *)(d->y + e * d->lab_size)
+                    : t && d->has_targets ? (const void *)(d->t + e * d->lab_size) : NULL;
+    void *dst = y && d->has_labels ? (void *)y : (void *)t;
+    if (!src) return;
+    if (!lab) {
+        memcpy(dst, src, d->lab_size * 4);
+        return;
     }
-    uint8_t **lazy[2] = {&d->labelled, &d->absent};
-    for (int i = 0; i < 2; i++)
-        if (*lazy[i]) {
-            uint8_t *p = realloc(*lazy[i], cap * (size_t)d->lazy_c);
-            if (!p) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
-            *lazy[i] = p;
+    int start[3];
+    for (int k = 0; k < 3; k++) start[k] = corner[k] + lab->offset[k];
+    copy_lattice(src, d->lab_shape, start, lab->stride, lab->out, dst);
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+int ekn_dataset_write(const ekn_dataset *d, size_t n, const char *meta, ekn_writer *w, ekn_err *err)
+{
+    uint64_t shape[EKN_MAX_RANK];
+    int rank = 0;
+    shape[rank++] = (uint64_t)n;
+    if (d->is_vector) {
+        shape[rank++] = d->ex_size;
+    } else {
+        shape[rank++] = (uint64_t)d->c;
+        for (int k = 3 - d->ndim; k < 3; k++) shape[rank++] = (uint64_t)d->shape[k];
+    }
+    if (ekn_stream_write_raw(w, EKN_F32, rank, shape, d->is_vector ? EKN_REC_VECTOR : EKN_REC_IMAGE, meta, d->x, err))
+        return -1;
+    if (d->has_labels || d->has_targets) {
+        rank = 1;
+        for (int k = 3 - d->lab_ndim; k < 3; k++) shape[rank++] = (uint64_t)d->lab_shape[k];
+        char cls[32] = "", off[64] = "", str[64] = "", lab_meta[512];
+        if (d->has_labels && d->classes) snprintf(cls, sizeof cls, "classes=%d\n", d->classes);
+        /* as many values as the image has spatial axes */
+        for (int k = 3 - d->ndim; d->lab_placed && k < 3; k++) {
+            const char *sep = k > 3 - d->ndim ? "," : "offset=";
+            snprintf(off + strlen(off), sizeof off - strlen(off), "%s%d", sep, d->lab_offset[k]);
+            snprintf(str + strlen(str), sizeof str - strlen(str), "%s%d", k > 3 - d->ndim ? "," : "stride=",
+                     d->lab_stride[k]);
         }
-    d->cap = cap;
+        snprintf(lab_meta, sizeof lab_meta, "%s%s%s%s%s%s", meta, cls, off, *off ? "\n" : "", str, *str ? "\n" : "");
+        if (d->has_labels ? ekn_stream_write_raw(w, EKN_I32, rank, shape, EKN_REC_LABEL, lab_meta, d->y, err)
+                          : ekn_stream_write_raw(w, EKN_F32, rank, shape, EKN_REC_TARGET, lab_meta, d->t, err))
+            return -1;
+    }
+    if (d->lazy_c) {
+        shape[1] = (uint64_t)d->lazy_c;
+        if (ekn_stream_write_raw(w, EKN_U8, 2, shape, EKN_REC_LABELLED, meta, d->labelled, err) ||
+            ekn_stream_write_raw(w, EKN_U8, 2, shape, EKN_REC_ABSENT, meta, d->absent, err))
+            return -1;
+    }
     return 0;
 }
+
+/* ---- reading ---------------------------------------------------------------- */
 
 /* Lazy-label masks describe the examples of the pair before them. */
 static int add_lazy(ekn_dataset *d, const ekn_tensor *m, size_t last_n, unsigned long long rec, ekn_err *err)
@@ -67,17 +169,17 @@ static int add_lazy(ekn_dataset *d, const ekn_tensor *m, size_t last_n, unsigned
     if (d->lazy_c && c != d->lazy_c)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: %d classes in '%s', earlier records had %d", src, rec, c,
                            m->name, d->lazy_c);
-    d->lazy_c = c;
-    int which = strcmp(m->name, "labelled") != 0;
-    uint8_t **dst = which ? &d->absent : &d->labelled;
+    int which = ekn_rec_kind_of(m->name) != EKN_KIND_LABELLED;
     if (d->lazy_count[which] != d->n - last_n)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' records must follow every pair, or none", src, rec,
                            m->name);
+    /* sized to the examples' capacity, once: reserve() keeps it so afterwards */
+    if (!d->lazy_c) {
+        d->lazy_c = c;
+        if (lazy_alloc(d, d->cap, err)) return -1;
+    }
     d->lazy_count[which] = d->n;
-    /* sized to the examples' capacity, once: grow() keeps it so afterwards */
-    if (!*dst && !(*dst = malloc(d->cap * (size_t)c)))
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", src);
-    uint8_t *p = *dst;
+    uint8_t *p = which ? d->absent : d->labelled;
     size_t base = (d->n - last_n) * (size_t)c;
     for (size_t k = 0; k < last_n * (size_t)c; k++) {
         double v = ekn_tensor_get(m, k);
@@ -92,38 +194,32 @@ static int add_lazy(ekn_dataset *d, const ekn_tensor *m, size_t last_n, unsigned
 /* Where a label record that covers only the network's output region sits in
  * its image: label[k] is image position offset + stride * k (ekn-batch's
  * metadata).  Spatial axes are (Z,Y,X) with unused leading axes 0 / 1. */
-static void read_placement(ekn_dataset *d, const ekn_tensor *lab)
+static int read_placement(ekn_dataset *d, const ekn_tensor *lab, unsigned long long rec, ekn_err *err)
 {
-    char v[96];
-    int a[3], n;
-    if (ekn_tensor_meta_get(lab, "offset", v, sizeof v) && (n = sscanf(v, "%d,%d,%d", &a[0], &a[1], &a[2])) >= 1) {
-        d->lab_placed = 1;
-        d->lab_offset[0] = d->lab_offset[1] = d->lab_offset[2] = 0;
-        for (int i = 0; i < n; i++) d->lab_offset[3 - n + i] = a[i];
-    }
-    if (ekn_tensor_meta_get(lab, "stride", v, sizeof v) && (n = sscanf(v, "%d,%d,%d", &a[0], &a[1], &a[2])) >= 1) {
-        d->lab_stride[0] = d->lab_stride[1] = d->lab_stride[2] = 1;
-        for (int i = 0; i < n; i++) d->lab_stride[3 - n + i] = a[i];
-    }
+    long off[3] = {0, 0, 0}, st[3] = {1, 1, 1};
+    int k = ekn_meta_zyx(lab, "offset", 0, off, err);
+    if (k < 0 || ekn_meta_zyx(lab, "stride", 1, st, err) < 0) return ekn_err_prefix(err, "'%s': record %llu", d->source, rec);
+    d->lab_placed = k > 0;
+    for (int i = 0; i < 3; i++) d->lab_offset[i] = (int)off[i], d->lab_stride[i] = (int)st[i];
+    return 0;
 }
 
 static int first_pair(ekn_dataset *d, const ekn_tensor *in, const ekn_tensor *lab, int c, int ndim, const int shape[3],
-                      size_t n)
+                      size_t n, unsigned long long rec, ekn_err *err)
 {
     d->c = c;
     d->ndim = ndim;
     memcpy(d->shape, shape, sizeof d->shape);
+    d->is_vector = ekn_rec_kind_of(in->name) == EKN_KIND_VECTOR;
     d->ex_size = ekn_tensor_numel(in) / n;
-    d->has_labels = !strcmp(lab->name, "label");
+    d->has_labels = ekn_rec_kind_of(lab->name) == EKN_KIND_LABEL;
     d->has_targets = !d->has_labels;
     d->lab_size = ekn_tensor_numel(lab) / n;
     d->lab_ndim = lab->rank - 1;
     d->lab_shape[0] = d->lab_shape[1] = d->lab_shape[2] = 1;
     for (int i = 1; i < lab->rank && i <= 3; i++) d->lab_shape[3 - d->lab_ndim + i - 1] = (int)lab->shape[i];
-    d->lab_stride[0] = d->lab_stride[1] = d->lab_stride[2] = 1;
-    read_placement(d, lab);
-    char cls[32];
-    if (d->has_labels && ekn_tensor_meta_get(lab, "classes", cls, sizeof cls)) d->classes = atoi(cls);
+    if (read_placement(d, lab, rec, err)) return -1;
+    if (d->has_labels) d->classes = (int)ekn_meta_int(lab, "classes", 0);
     return 0;
 }
 
@@ -176,29 +272,15 @@ static int apply_mask(ekn_dataset *d, const ekn_tensor *m, size_t n, unsigned lo
     return 0;
 }
 
-/* Reads the next record into t: the one read ahead, if any. */
-static int next_record(ekn_dataset_reader *dr, ekn_tensor *t, ekn_err *err)
-{
-    if (dr->has_pending) {
-        ekn_tensor tmp = *t;
-        *t = dr->pending;
-        dr->pending = tmp;
-        dr->has_pending = 0;
-        return 1;
-    }
-    return ekn_stream_read(&dr->r, t, err);
-}
-
 int ekn_dataset_read_group(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *err)
 {
-    ekn_tensor *in = &dr->in, *lab = &dr->lab;
+    ekn_group *g = &dr->g;
+    int got = ekn_group_read(&dr->gr, g, err);
+    if (got <= 0) return got;
+    if (ekn_group_check(&dr->gr, g, EKN_GROUP_NEED_LABELS | EKN_GROUP_NO_OTHER, err)) return -1;
+    const ekn_tensor *in = &g->rec[0], *lab = &g->rec[g->lab];
     const char *src = d->source;
-    int got;
-    if ((got = next_record(dr, in, err)) != 1) return got;
-    unsigned long long rec = (unsigned long long)dr->r.record - 1;
-    if (!ekn_is_input_record(in))
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: expected an 'image' or 'vector' record, found '%s'",
-                           src, rec, in->name);
+    unsigned long long rec = (unsigned long long)g->first;
     int c, ndim, shape[3];
     char s[256];
     ekn_shape_str(in->rank, in->shape, s, sizeof s);
@@ -211,39 +293,26 @@ int ekn_dataset_read_group(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *err)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: shape %s does not match the first record's examples",
                            src, rec, s);
     size_t n = (size_t)in->shape[0];
-    got = ekn_stream_read(&dr->r, lab, err);
-    if (got < 0) return -1;
-    int is_lab = got == 1 && !strcmp(lab->name, "label"), is_tgt = got == 1 && !strcmp(lab->name, "target");
-    if (!is_lab && !is_tgt)
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record is not followed by its 'label' or 'target' record",
-                           src, rec, in->name);
+    int is_lab = ekn_rec_kind_of(lab->name) == EKN_KIND_LABEL;
     if (lab->rank < 1 || lab->shape[0] != n)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: %s count does not match the %zu examples of record %llu",
                            src, rec + 1, lab->name, n, rec);
-    if (!d->ex_size) first_pair(d, in, lab, c, ndim, shape, n);
-    else if (ekn_tensor_numel(lab) / n != d->lab_size || is_lab != d->has_labels)
+    if (!d->ex_size) {
+        if (first_pair(d, in, lab, c, ndim, shape, n, rec + 1, err)) return -1;
+    } else if (ekn_tensor_numel(lab) / n != d->lab_size || is_lab != d->has_labels) {
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: %s record differs in kind or shape from the first", src,
                            rec + 1, lab->name);
-    char ep[32];
-    dr->epoch = ekn_tensor_meta_get(in, "epoch", ep, sizeof ep) ? atoll(ep) : -1;
+    }
+    dr->epoch = ekn_meta_int(in, "epoch", -1);
+    dr->batch = ekn_meta_int(in, "batch", -1);
     if (append_pair(dr, d, in, lab, rec, err)) return -1;
     /* masks and lazy-label records describe the pair before them */
-    while ((got = ekn_stream_read(&dr->r, &dr->pending, err)) == 1) {
-        unsigned long long r2 = (unsigned long long)dr->r.record - 1;
-        if (!strcmp(dr->pending.name, "mask")) {
-            if (apply_mask(d, &dr->pending, n, r2, err)) return -1;
-            continue;
-        }
-        if (strcmp(dr->pending.name, "labelled") && strcmp(dr->pending.name, "absent")) {
-            dr->has_pending = 1;
-            break;
-        }
-        if (add_lazy(d, &dr->pending, n, r2, err)) return -1;
-    }
-    if (got < 0) return -1;
+    if (g->mask >= 0 && apply_mask(d, &g->rec[g->mask], n, rec + (unsigned long long)g->mask, err)) return -1;
+    if (g->labelled >= 0 && add_lazy(d, &g->rec[g->labelled], n, rec + (unsigned long long)g->labelled, err)) return -1;
+    if (g->absent >= 0 && add_lazy(d, &g->rec[g->absent], n, rec + (unsigned long long)g->absent, err)) return -1;
     if (d->lazy_c && (d->lazy_count[0] != d->n || d->lazy_count[1] != d->n))
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: lazy labels need both 'labelled' and 'absent' records after every pair",
-                           src, rec + 1);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: lazy labels need both '%s' and '%s' records after every pair",
+                           src, rec + 1, EKN_REC_LABELLED, EKN_REC_ABSENT);
     return 1;
 }
 
@@ -251,11 +320,10 @@ int ekn_dataset_reader_open(ekn_dataset_reader *dr, ekn_dataset *d, const char *
 {
     memset(dr, 0, sizeof *dr);
     memset(d, 0, sizeof *d);
-    dr->in = dr->lab = dr->pending = (ekn_tensor)EKN_TENSOR_INIT;
     dr->max_label = -1;
-    dr->epoch = -1;
-    if (ekn_reader_open(&dr->r, path, err)) return -1;
-    snprintf(d->source, sizeof d->source, "%s", ekn_reader_name(&dr->r));
+    dr->epoch = dr->batch = -1;
+    if (ekn_group_reader_open(&dr->gr, path, err)) return -1;
+    snprintf(d->source, sizeof d->source, "%s", ekn_group_source(&dr->gr));
     return 0;
 }
 
@@ -277,10 +345,8 @@ void ekn_dataset_clear(ekn_dataset *d)
 
 void ekn_dataset_reader_close(ekn_dataset_reader *dr)
 {
-    ekn_reader_close(&dr->r);
-    ekn_tensor_free(&dr->in);
-    ekn_tensor_free(&dr->lab);
-    ekn_tensor_free(&dr->pending);
+    ekn_group_reader_close(&dr->gr);
+    ekn_group_free(&dr->g);
     memset(dr, 0, sizeof *dr);
 }
 

@@ -1,23 +1,25 @@
-/* dataset: a whole stream of examples held in memory for training,
- * validation and evaluation.
+/* dataset: examples in memory, the one struct for them wherever they are
+ * held: a whole stream read for training, validation and evaluation, one
+ * streamed record group, a batch being assembled or trained on, a shuffle
+ * buffer.  Its device mirror is dataset_dev.h.
  *
- * The stream is a sequence of record pairs (ekn-stream(5)): an `image`
- * (N,C,[Z,]Y,X) or `vector` (N,F) record of any numeric dtype, then its
- * `label` (N) / (N,[Z,]Y,X) integer record or `target` (N,...) float record.
- * A `mask` record after a pair (its labels' shape, 0 where a label does not
- * count) turns the masked labels into the ignore label -1, and masked
- * targets into NaN.  Lazy
+ * Examples are read group by group (group.h): an `image` (N,C,[Z,]Y,X) or
+ * `vector` (N,F) record of any numeric dtype, then its `label` (N) /
+ * (N,[Z,]Y,X) integer record or `target` (N,...) float record.  A `mask`
+ * (its labels' shape, 0 where a label does not count) turns the masked
+ * labels into the ignore label -1, and masked targets into NaN.  Lazy
  * labels (for data that is not densely labelled) come as `labelled` and
- * `absent` records of shape (N, classes), any integer dtype, 0 or 1, after
- * a pair: labelled[n,k] = 1 where class k is labelled in example n,
- * absent[n,k] = 1 where class k does not occur in it (see ekn-train(1)).
- * All examples must share one shape; inputs become float32, labels int32. */
+ * `absent` records of shape (N, classes), any integer dtype, 0 or 1:
+ * labelled[n,k] = 1 where class k is labelled in example n, absent[n,k] = 1
+ * where class k does not occur in it (see ekn-train(1)).  All examples
+ * share one shape; inputs become float32, labels int32. */
 #ifndef EKN_DATASET_H
 #define EKN_DATASET_H
 #include <stddef.h>
 #include <stdint.h>
 
 #include "diag.h"
+#include "group.h"
 #include "stream.h"
 #include "tensor.h"
 
@@ -27,6 +29,7 @@ typedef struct ekn_dataset {
     int c;               /* channels (1 for vectors) */
     int ndim;            /* spatial dims of the input record (vectors: 1) */
     int shape[3];        /* spatial (Z,Y,X), leading unused axes 1; vectors: (1,1,F) */
+    int is_vector;       /* the inputs are `vector` records (N,F) */
     size_t ex_size;      /* floats per example */
     float *x;            /* (n, ex_size) */
     int has_labels;      /* class labels (int32) */
@@ -52,20 +55,12 @@ typedef struct ekn_dataset {
  * and the mask and lazy-label records after them.  Streamed training reads
  * this way; ekn_dataset_load reads every group. */
 typedef struct ekn_dataset_reader {
-    ekn_reader r;
-    ekn_tensor in, lab;
-    ekn_tensor pending;  /* the record read ahead: the next group's input */
-    int has_pending;
+    ekn_group_reader gr;
+    ekn_group g;         /* the last group read */
     int max_label;
     long long epoch;     /* the `epoch=` metadata of the last input record, -1 without */
+    long long batch;     /* the `batch=` metadata of the last input record (ekn-batch's batches), -1 without */
 } ekn_dataset_reader;
-
-/* 1 for an `image` or `vector` record (a network input). */
-int ekn_is_input_record(const ekn_tensor *t);
-/* Channels, spatial dims and spatial shape (Z,Y,X; unused leading axes 1) of
- * an input record: image (N,C,[Z,]Y,X) or vector (N,F) as (1,1,F).  -1 if
- * the rank does not fit. */
-int ekn_input_geometry(const ekn_tensor *t, int *c, int *ndim, int shape[3]);
 
 int ekn_dataset_load(ekn_dataset *d, const char *path, ekn_err *err);
 
@@ -78,5 +73,42 @@ int ekn_dataset_check_classes(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *e
 /* Forgets the examples but keeps the geometry and the memory. */
 void ekn_dataset_clear(ekn_dataset *d);
 void ekn_dataset_reader_close(ekn_dataset_reader *dr);
+
+/* ---- examples held, copied, cut and written -------------------------------- */
+
+/* dst gets src's layout (geometry, label kind and placement, classes,
+ * lazy_c, source) and no examples or memory. */
+void ekn_dataset_layout(ekn_dataset *dst, const ekn_dataset *src);
+/* Room for cap examples of d's layout (inputs, labels or targets, lazy
+ * masks); keeps the examples held.  0, or -1 (EKN_EXIT_FAIL). */
+int ekn_dataset_reserve(ekn_dataset *d, size_t cap, ekn_err *err);
+/* Copies example j of src into slot i of dst (same layout): inputs, labels
+ * or targets, and the lazy masks when dst has them. */
+void ekn_dataset_copy_example(ekn_dataset *dst, size_t i, const ekn_dataset *src, size_t j);
+/* Copies only the lazy masks of example j of src into slot i of dst (when dst has them). */
+void ekn_dataset_copy_lazy(ekn_dataset *dst, size_t i, const ekn_dataset *src, size_t j);
+
+/* Where the labels of a patch lie in it: label k (per axis Z,Y,X, k < out)
+ * at patch position offset + stride * k.  {0, 1, size} is the patch itself. */
+typedef struct ekn_lattice {
+    int offset[3], stride[3], out[3];
+} ekn_lattice;
+
+/* The patch cutter: copies the box corner + [0, size) (Z,Y,X) of every
+ * channel of example e into x (C, size...), and, into y or t (whichever is
+ * not NULL and d has: int32 labels, float targets), the labels under the
+ * lattice lab placed at corner (label position corner + offset + stride * k,
+ * in the label array of shape lab_shape), or with lab NULL the example's
+ * labels as they are.  The box and the lattice must lie inside the example. */
+void ekn_dataset_cut(const ekn_dataset *d, size_t e, const int corner[3], const int size[3], const ekn_lattice *lab,
+                     float *x, int32_t *y, float *t);
+
+/* Writes examples [0, n) as one group (group.h): `image` (n,C,[Z,]Y,X) or
+ * `vector` (n,F), its `label` or `target` record (with classes= when
+ * d->classes, and offset=/stride= over the spatial axes when
+ * d->lab_placed), and `labelled`, `absent` when d has lazy labels; every
+ * record carries meta ("key=value\n" lines, may be "") first. */
+int ekn_dataset_write(const ekn_dataset *d, size_t n, const char *meta, ekn_writer *w, ekn_err *err);
+
 void ekn_dataset_free(ekn_dataset *d);
 #endif

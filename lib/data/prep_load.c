@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "archive_io.h"
+#include "group.h"
 #include "opt.h"
 #include "prep.h"
 
@@ -357,7 +358,7 @@ int ekn_prep_load(const ekn_prep_opts *o, ekn_csv_schema *schema, ekn_prep_data 
         d->classes = schema->nlabels;
         if (d->has_labels) {
             snprintf(d->label_source, sizeof d->label_source, "%s", o->input);
-            ekn_tensor_set_name(&d->y, "label");
+            ekn_tensor_set_name(&d->y, EKN_REC_LABEL);
         }
     } else {
         char ax[EKN_MAX_RANK + 1];

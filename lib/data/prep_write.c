@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "group.h"
 #include "opt.h"
 #include "outfile.h"
 #include "prep.h"
@@ -131,8 +132,8 @@ static int sink_open(sink *s, const char *kind, const char *path, int force, con
     if (s->kind == OUT_NPY) {
         for (int i = 0; i < np; i++) {
             char name[4200];
-            const char *what = !strcmp(parts[i].name, "label") ? "labels"
-                             : !strcmp(parts[i].name, "target") ? "targets" : parts[i].name;
+            ekn_rec_kind k = ekn_rec_kind_of(parts[i].name);
+            const char *what = k == EKN_KIND_LABEL ? "labels" : k == EKN_KIND_TARGET ? "targets" : parts[i].name;
             if (i == 0) snprintf(name, sizeof name, "%s", path);
             else side_name(path, what, name, sizeof name);
             if (ekn_outfile_open(&s->f[i], name, 0, force, err)) return -1;
@@ -342,16 +343,16 @@ int ekn_prep_run(const ekn_prep_opts *o, ekn_err *err)
     ekn_info("transform: %s", desc);
     part parts[3];
     int np = 0;
-    parts[np] = (part){d.vectors ? "vector" : "image", EKN_F32, d.x.rank, {0}, im.meta};
+    parts[np] = (part){d.vectors ? EKN_REC_VECTOR : EKN_REC_IMAGE, EKN_F32, d.x.rank, {0}, im.meta};
     memcpy(parts[np].shape, d.x.shape, sizeof d.x.shape);
     parts[np++].shape[0] = n;
     if (d.has_labels || d.has_targets) {
-        parts[np] = (part){d.has_targets ? "target" : "label", d.y.dtype, d.y.rank, {0}, lm.meta};
+        parts[np] = (part){d.has_targets ? EKN_REC_TARGET : EKN_REC_LABEL, d.y.dtype, d.y.rank, {0}, lm.meta};
         memcpy(parts[np].shape, d.y.shape, sizeof d.y.shape);
         parts[np++].shape[0] = n;
     }
     if (d.has_mask) {
-        parts[np] = (part){"mask", EKN_U8, d.mask.rank, {0}, NULL};
+        parts[np] = (part){EKN_REC_MASK, EKN_U8, d.mask.rank, {0}, NULL};
         memcpy(parts[np].shape, d.mask.shape, sizeof d.mask.shape);
         parts[np++].shape[0] = n;
     }

@@ -2,11 +2,18 @@
 #include "calc.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "layer.h"
+#include "net.h"
+#include "ops.h"
+
 #define MAX_FOV (1 << 30)
+/* graphs: candidate input sizes tried per axis when looking for valid ones */
+#define GRAPH_SCAN (1 << 20)
 #define MAX_PARAMS 4.0e18
 
 static const char axis_char[3] = {'Z', 'Y', 'X'};
@@ -41,7 +48,7 @@ static int check_spec(const ekn_spec *s, ekn_err *err)
         return cerr(err, s, s->input_line, "the input has %d channels", s->channels);
     for (int i = 0; i < s->nlayers; i++) {
         const ekn_spec_layer *L = &s->layers[i];
-        if (L->kind != EKN_LAYER_POOL && L->units < 1)
+        if ((L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_DENSE || L->kind == EKN_LAYER_UPCONV) && L->units < 1)
             return cerr(err, s, L->line, "layer '%s' has %d outputs", L->name, L->units);
         for (int d = 0; d < 3; d++)
             if (L->size[d] < 1 || L->size[d] > MAX_FOV)
@@ -56,10 +63,13 @@ static int used_axis(const ekn_spec *s, int dim)
     return dim >= 3 - s->ndim;
 }
 
+static int graph_dim_info(const ekn_spec *s, int dim, ekn_calc_dim *o, ekn_err *err);
+
 static int dim_info(const ekn_spec *s, int dim, int with_mfp, ekn_calc_dim *o, ekn_err *err)
 {
     *o = (ekn_calc_dim){.fov = 1, .stride = 1, .offset = 0, .base = 1, .step = 0, .frags = 1};
     if (!used_axis(s, dim)) return 0;
+    if (s->graph) return graph_dim_info(s, dim, o, err);
     long long fov = 1, stride = 1, extra = 0, frags = 1;
     int last_line = s->input_line;
     for (int i = 0; i < s->nlayers; i++) {
@@ -121,9 +131,114 @@ static void nearest_text(const ekn_calc_dim *di, int dim, long long n, char *buf
     }
 }
 
+/* ---- graphs ------------------------------------------------------------------ */
+
+/* The node whose output the spatial geometry describes: the last layer in
+ * img-img, else what the first dense layer reads (-1: the input). */
+static int spatial_end(const ekn_spec *s)
+{
+    if (s->mode == EKN_MODE_IMG_IMG) return s->nlayers - 1;
+    for (int i = 0; i < s->nlayers; i++)
+        if (s->layers[i].kind == EKN_LAYER_DENSE) return s->layers[i].inputs[0];
+    return s->nlayers - 1;
+}
+
+/* Every layer's size, crops and geometry along axis d for input size n.
+ * Returns 0, or -1 with *bad the failing layer and why its reason. */
+static int graph_axis(const ekn_spec *s, int d, int n, int *sizes, int (*crops)[EKN_MAX_INPUTS], ekn_geo *geo,
+                      int *bad, char *why, size_t cap)
+{
+    const ekn_geo g0 = {0, 1, 1};
+    for (int i = 0; i < s->nlayers; i++) {
+        const ekn_spec_layer *L = &s->layers[i];
+        int in[EKN_MAX_INPUTS];
+        ekn_geo gin[EKN_MAX_INPUTS];
+        for (int k = 0; k < L->ninputs; k++) {
+            int j = L->inputs[k];
+            in[k] = j == EKN_INPUT_NODE ? n : sizes[j];
+            gin[k] = j == EKN_INPUT_NODE ? g0 : geo[j];
+        }
+        memset(crops[i], 0, sizeof crops[i]);
+        if (ekn_layer_class_of(L->kind)->dim(L, d, in, gin, L->ninputs, &sizes[i], crops[i], &geo[i], why, cap)) {
+            *bad = i;
+            return -1;
+        }
+        if (sizes[i] > MAX_FOV || geo[i].fov > MAX_FOV) {
+            snprintf(why, cap, "the output or its field of view grows past %d", MAX_FOV);
+            *bad = i;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* 1 if n fits along d (every layer's rule holds and, in img-img, output 0
+ * has a centre pixel at an integer step). */
+static int graph_fits(const ekn_spec *s, int d, int n, char *why, size_t cap, int *bad)
+{
+    int sizes[EKN_MAX_LAYERS], crops[EKN_MAX_LAYERS][EKN_MAX_INPUTS];
+    ekn_geo geo[EKN_MAX_LAYERS];
+    if (graph_axis(s, d, n, sizes, crops, geo, bad, why, cap)) return 0;
+    int e = spatial_end(s);
+    if (s->mode == EKN_MODE_IMG_IMG && e >= 0) {
+        const ekn_geo *g = &geo[e];
+        if (fabs(g->step - floor(g->step + 0.5)) > 1e-9 || g->step < 1 - 1e-9 ||
+            fabs(g->centre - floor(g->centre + 0.5)) > 1e-9) {
+            snprintf(why, cap, "the output's step (%g) and the centre of its first pixel (%g) must be whole "
+                     "numbers of input pixels", g->step, g->centre);
+            *bad = e;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int graph_dim_info(const ekn_spec *s, int dim, ekn_calc_dim *o, ekn_err *err)
+{
+    int found[2], nf = 0, bad = 0;
+    char why[300] = "";
+    for (int n = 1; n <= GRAPH_SCAN && nf < 2; n++)
+        if (graph_fits(s, dim, n, why, sizeof why, &bad)) found[nf++] = n;
+    if (!nf)
+        return cerr(err, s, s->layers[bad].line, "no input size up to %d fits in %c (at layer '%s': %s)", GRAPH_SCAN,
+                    axis_char[dim], s->layers[bad].name, why);
+    int sizes[EKN_MAX_LAYERS], crops[EKN_MAX_LAYERS][EKN_MAX_INPUTS];
+    ekn_geo geo[EKN_MAX_LAYERS];
+    graph_axis(s, dim, found[0], sizes, crops, geo, &bad, why, sizeof why);
+    int e = spatial_end(s);
+    ekn_geo g = e >= 0 ? geo[e] : (ekn_geo){0, 1, 1};
+    o->fov = (int)ceil(g.fov - 1e-9);
+    o->stride = (int)floor(g.step + 0.5);
+    o->offset = (int)floor(g.centre + 1e-9);
+    o->base = found[0];
+    o->step = nf > 1 ? found[1] - found[0] : 0;
+    return 0;
+}
+
+/* The largest size <= n that fits along d, or the smallest that does. */
+static int graph_nearest(const ekn_spec *s, int d, int n, ekn_err *err)
+{
+    char why[300];
+    int bad;
+    for (int v = n; v >= 1; v--)
+        if (graph_fits(s, d, v, why, sizeof why, &bad)) return v;
+    ekn_calc_dim di;
+    if (graph_dim_info(s, d, &di, err)) return -1;
+    return di.base;
+}
+
 int ekn_calc_valid_sizes(const ekn_spec *spec, int dim, int with_mfp, int *sizes, int max,
                          ekn_err *err)
 {
+    if (spec && spec->graph && used_axis(spec, dim) && dim >= 0 && dim <= 2) {
+        ekn_calc_dim di;
+        if (ekn_calc_dim_info(spec, dim, with_mfp, &di, err)) return -1;
+        char why[300];
+        int n = 0, bad;
+        for (long v = di.base; n < max && v <= GRAPH_SCAN; v++)
+            if (graph_fits(spec, dim, (int)v, why, sizeof why, &bad)) sizes[n++] = (int)v;
+        return n;
+    }
     ekn_calc_dim di;
     if (ekn_calc_dim_info(spec, dim, with_mfp, &di, err)) return -1;
     if (max < 1) return 0;
@@ -143,6 +258,7 @@ int ekn_calc_nearest(const ekn_spec *spec, int dim, int with_mfp, int desired, e
     if (desired < 1)
         return ekn_err_set(err, EKN_EXIT_USAGE, "desired size %d in %c is not positive", desired,
                            axis_char[dim]);
+    if (spec->graph && used_axis(spec, dim)) return graph_nearest(spec, dim, desired, err);
     return (int)nearest_below(&di, desired);
 }
 
@@ -150,6 +266,11 @@ int ekn_calc_is_valid(const ekn_spec *spec, int dim, int with_mfp, int n, ekn_er
 {
     ekn_calc_dim di;
     if (ekn_calc_dim_info(spec, dim, with_mfp, &di, err)) return -1;
+    if (spec->graph && used_axis(spec, dim)) {
+        char why[300];
+        int bad;
+        return n >= 1 && graph_fits(spec, dim, n, why, sizeof why, &bad);
+    }
     if (di.step == 0) return n == di.base;
     return n >= di.base && (n - di.base) % di.step == 0;
 }
@@ -168,6 +289,124 @@ static int misfit(const ekn_spec *s, const ekn_spec_layer *L, int d, int with_mf
     if (dim_info(s, d, with_mfp, &di, err) == 0) nearest_text(&di, d, n_in, near, sizeof near);
     return cerr(err, s, L->line, "layer '%s': input size %d in %c does not fit: %s; %s", L->name,
                 n_in, axis_char[d], why, near);
+}
+
+/* The graph path of ekn_calc_run_mfp: sh has been checked against the axes. */
+static int graph_run(const ekn_spec *s, const int sh[3], ekn_calc *out, ekn_err *err)
+{
+    int sizes[3][EKN_MAX_LAYERS], crops[3][EKN_MAX_LAYERS][EKN_MAX_INPUTS];
+    ekn_geo geo[3][EKN_MAX_LAYERS];
+    for (int d = 0; d < 3; d++) {
+        char why[300];
+        int bad = 0;
+        if (!graph_fits(s, d, sh[d], why, sizeof why, &bad)) {
+            ekn_calc_dim di;
+            char near[160] = "";
+            if (used_axis(s, d) && graph_dim_info(s, d, &di, err) == 0) {
+                if (sh[d] < di.base)
+                    snprintf(near, sizeof near, "the smallest valid input size in %c is %d", axis_char[d], di.base);
+                else {
+                    int lo = graph_nearest(s, d, sh[d], err), hi = -1;
+                    for (int v = sh[d] + 1; v <= GRAPH_SCAN && hi < 0; v++) {
+                        char w2[300];
+                        int b2;
+                        if (graph_fits(s, d, v, w2, sizeof w2, &b2)) hi = v;
+                    }
+                    snprintf(near, sizeof near, "nearest valid input sizes in %c: %d, %d", axis_char[d], lo, hi);
+                }
+            } else if (!used_axis(s, d)) {
+                snprintf(near, sizeof near, "only 1 fits in %c", axis_char[d]);
+            }
+            const ekn_spec_layer *L = &s->layers[bad];
+            return cerr(err, s, L->line, "layer '%s': input size %d in %c does not fit: %s; %s", L->name, sh[d],
+                        axis_char[d], why, near);
+        }
+        graph_axis(s, d, sh[d], sizes[d], crops[d], geo[d], &bad, why, sizeof why);
+    }
+    out->graph = 1;
+    out->in_channels = s->channels;
+    double input = (double)s->channels * sh[0] * sh[1] * sh[2];
+    out->act_bytes = 8.0 * input; /* the batch's input and its noisy copy */
+    double max_elts = input;
+    int chans[EKN_MAX_LAYERS];
+    for (int i = 0; i < s->nlayers; i++) {
+        const ekn_spec_layer *L = &s->layers[i];
+        const ekn_layer_class *cls = ekn_layer_class_of(L->kind);
+        ekn_calc_layer *cl = &out->layers[i];
+        int cin[EKN_MAX_INPUTS];
+        cl->nin = L->ninputs;
+        for (int k = 0; k < L->ninputs; k++) {
+            int j = L->inputs[k];
+            cin[k] = j == EKN_INPUT_NODE ? s->channels : chans[j];
+            cl->in_c[k] = cin[k];
+            for (int d = 0; d < 3; d++) {
+                cl->in_sz[k][d] = j == EKN_INPUT_NODE ? sh[d] : sizes[d][j];
+                cl->crop[k][d] = crops[d][i][k];
+            }
+        }
+        memcpy(cl->in, cl->in_sz[0], sizeof cl->in);
+        cl->channels_in = cin[0];
+        double flat = (double)cin[0] * cl->in[0] * cl->in[1] * cl->in[2];
+        char why[300] = "";
+        if (cls->channels(s, L, cin, L->ninputs, flat, &chans[i], why, sizeof why))
+            return cerr(err, s, L->line, "layer '%s': %s", L->name, why);
+        cl->channels_out = chans[i];
+        for (int d = 0; d < 3; d++) {
+            cl->out[d] = sizes[d][i];
+            cl->frags[d] = 1;
+            cl->fov[d] = (int)ceil(geo[d][i].fov - 1e-9);
+            cl->stride[d] = (int)floor(geo[d][i].step + 0.5);
+            cl->offset[d] = (int)floor(geo[d][i].centre + 1e-9);
+            cl->centre[d] = geo[d][i].centre;
+            cl->step[d] = geo[d][i].step;
+        }
+        double outn = (double)cl->out[0] * cl->out[1] * cl->out[2], elts = chans[i] * outn;
+        if (flat > INT_MAX || elts > INT_MAX)
+            return cerr(err, s, L->line, "layer '%s' has %.0f elements per example (at most %d)", L->name,
+                        flat > elts ? flat : elts, INT_MAX);
+        double nw, nb, nst;
+        cls->params(L, cin[0], chans[i], flat, &nw, &nb, &nst);
+        if (nw + nb > MAX_PARAMS)
+            return cerr(err, s, L->line, "layer '%s' has too many parameters (%.3g)", L->name, nw + nb);
+        cl->params = (long)(nw + nb);
+        cl->state = (long)nst;
+        cl->flops = cls->flops(L, cin[0], chans[i], flat, outn);
+        double per_ex = 0, per_batch = 0;
+        if (cls->scratch) cls->scratch(L, chans[i], outn, &per_ex, &per_batch);
+        /* as lib/nn/net.c allocates: z, y unless linear, a dropout mask, the
+         * noisy output, a pool's argmax, the kind's own scratch */
+        cl->act_bytes = elts * (L->act == EKN_ACT_LINEAR ? 4 : 8) + (L->dropout > 0 ? 4 * elts : 0) +
+                        (L->noise > 0 ? 4 * elts : 0) + (L->kind == EKN_LAYER_POOL ? 4 * elts : 0) + 4 * per_ex;
+        cl->work_bytes = cls->workspace ? 4.0 * cls->workspace(ekn_ops_cpu(), L, cl, 1) : 0;
+        out->batch_bytes += 4 * per_batch + 4.0 * nst;
+        if (elts > max_elts) max_elts = elts;
+        out->params += cl->params;
+        out->flops += cl->flops;
+        out->act_bytes += cl->act_bytes;
+        if (cl->work_bytes > out->work_bytes) out->work_bytes = cl->work_bytes;
+    }
+    ekn_net_layer plan[EKN_MAX_LAYERS];
+    out->grad_slots = ekn_net_plan(s, plan);
+    out->act_bytes += 4.0 * out->grad_slots * max_elts;
+    out->nlayers = s->nlayers;
+    const ekn_calc_layer *last = &out->layers[s->nlayers - 1];
+    memcpy(out->in, sh, sizeof out->in);
+    memcpy(out->out, last->out, sizeof out->out);
+    out->out_channels = last->channels_out;
+    int e = spatial_end(s);
+    for (int d = 0; d < 3; d++) {
+        out->frags[d] = 1;
+        out->dense_out[d] = last->out[d];
+        if (e >= 0) {
+            out->fov[d] = out->layers[e].fov[d];
+            out->stride[d] = out->layers[e].stride[d];
+            out->offset[d] = out->layers[e].offset[d];
+        } else {
+            out->fov[d] = out->stride[d] = 1;
+            out->offset[d] = 0;
+        }
+    }
+    return 0;
 }
 
 int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn_calc *out,
@@ -198,6 +437,7 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
                         axis_char[d]);
     }
 
+    if (s->graph) return graph_run(s, sh, out, err);
     int cur[3] = {sh[0], sh[1], sh[2]}, frags[3] = {1, 1, 1};
     long long fov[3] = {1, 1, 1}, stride[3] = {1, 1, 1};
     int C = s->channels;
@@ -213,6 +453,9 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
         ekn_calc_layer *cl = &out->layers[i];
         memcpy(cl->in, cur, sizeof cur);
         cl->channels_in = C;
+        cl->nin = 1;
+        cl->in_c[0] = C;
+        memcpy(cl->in_sz[0], cur, sizeof cur);
         double nfr = (double)frags[0] * frags[1] * frags[2];
         double kvol = (double)L->size[0] * L->size[1] * L->size[2];
         double params = 0;
@@ -276,6 +519,8 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
             C = L->units;
             break;
         }
+        default: /* the other kinds make a spec a graph (graph_run) */
+            break;
         }
         if (params > MAX_PARAMS)
             return cerr(err, s, L->line, "layer '%s' has too many parameters (%.3g)", L->name, params);
@@ -304,6 +549,7 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
     }
     /* two gradient buffers of the largest layer, ping-ponged by the backward pass */
     out->act_bytes += 8 * max_elts;
+    out->grad_slots = 2;
     out->nlayers = s->nlayers;
     memcpy(out->in, sh, sizeof sh);
     memcpy(out->out, cur, sizeof cur);
@@ -320,5 +566,5 @@ int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn
 
 double ekn_calc_train_bytes(const ekn_calc *c, long batch)
 {
-    return (c->act_bytes + c->work_bytes) * batch + 16.0 * c->params;
+    return (c->act_bytes + c->work_bytes) * batch + 16.0 * c->params + c->batch_bytes;
 }

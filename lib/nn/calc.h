@@ -55,6 +55,12 @@ typedef struct ekn_calc_layer {
     double work_bytes;        /* per example: the conv workspace (lowered input + GEMM output) */
     int channels_in;
     int frags[3];             /* MFP fragments per axis after this layer (1 without MFP) */
+    /* every input (graphs): channels, size, and the crop offset where a
+     * merge centre-crops it to the output */
+    int nin;
+    int in_c[EKN_MAX_INPUTS], in_sz[EKN_MAX_INPUTS][3], crop[EKN_MAX_INPUTS][3];
+    double centre[3], step[3]; /* graphs: output 0's centre and the output step, in input pixels */
+    long state;               /* non-trainable floats (norm running statistics) */
 } ekn_calc_layer;
 
 typedef struct ekn_calc {
@@ -72,6 +78,9 @@ typedef struct ekn_calc {
     int mfp;                  /* computed with max fragment pooling */
     int frags[3];             /* fragments per axis at the output (1 without MFP) */
     int dense_out[3];         /* outputs per axis of all fragments together: frags * out */
+    int graph;                /* computed by the graph path (spec->graph) */
+    int grad_slots;           /* gradient buffers backward needs (ekn_net_plan) */
+    double batch_bytes;       /* per batch, whatever its size: norm statistics and state */
 } ekn_calc;
 
 /* What ekn-train allocates for the net with SGD: a batch's activations and
@@ -79,7 +88,15 @@ typedef struct ekn_calc {
  * decay, velocity).  On a GPU cuDNN's workspace takes the CPU one's place. */
 double ekn_calc_train_bytes(const ekn_calc *c, long batch);
 
-/* Per-axis analysis; dim 0=Z, 1=Y, 2=X.  with_mfp applies the spec's mfp = 1
+/* Graphs (spec->graph): the valid sizes along an axis are found by running
+ * the per-axis shape rules of every layer (layer.h) on each candidate size,
+ * so up-convolutions, crops of merges, strides and padding all count; a
+ * merge whose inputs differ by an odd number (no centred crop) or are not
+ * aligned rejects the size.  base and step describe the first two valid
+ * sizes found.  An img-img graph needs an integer output step and an
+ * integer offset of output 0 (its centre pixel).
+ *
+ * Per-axis analysis; dim 0=Z, 1=Y, 2=X.  with_mfp applies the spec's mfp = 1
  * pools.  Fails for an invalid dim, or an even field of view in img-img. */
 int ekn_calc_dim_info(const ekn_spec *spec, int dim, int with_mfp, ekn_calc_dim *out, ekn_err *err);
 

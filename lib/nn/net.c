@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 /* Allocates from the ops table's memory (the GPU's for cuda) and counts it
  * in *total, so that ekn-calc's memory estimate can be checked against it. */
 static float *alloc_floats(const ekn_ops *ops, size_t n, size_t *total)
@@ -15,6 +17,69 @@ static float *alloc_floats(const ekn_ops *ops, size_t n, size_t *total)
 }
 
 static size_t prod3(const int v[3]) { return (size_t)v[0] * v[1] * v[2]; }
+
+static int needs_dz(const ekn_spec_layer *s)
+{
+    return s->act != EKN_ACT_SOFTMAX && (s->dropout > 0 || s->act != EKN_ACT_LINEAR);
+}
+
+/* ---- the backward plan --------------------------------------------------------
+ * Walking the layers backwards, a layer's output gradient takes a slot when
+ * the first of its readers (the last in spec order) writes it, and gives it
+ * back once the layer itself has used it; dL/dz of an activation, and the
+ * gradient a second reader adds onto a first's, take a slot for the step.
+ * The lowest free slot is taken, so a plain chain runs on two. */
+typedef struct slot_pool {
+    int busy[2 * EKN_MAX_LAYERS + 2];
+    int n;
+} slot_pool;
+
+static int slot_take(slot_pool *p)
+{
+    for (int k = 0; k < p->n; k++)
+        if (!p->busy[k]) return p->busy[k] = 1, k;
+    p->busy[p->n] = 1;
+    return p->n++;
+}
+
+static void slot_give(slot_pool *p, int k)
+{
+    if (k >= 0) p->busy[k] = 0;
+}
+
+int ekn_net_plan(const ekn_spec *spec, ekn_net_layer *layers)
+{
+    slot_pool pool = {{0}, 0};
+    int last = spec->nlayers - 1;
+    for (int i = 0; i <= last; i++) {
+        layers[i].gslot = layers[i].dzslot = -1;
+        for (int k = 0; k < EKN_MAX_INPUTS; k++) layers[i].first[k] = 0, layers[i].tslot[k] = -1;
+    }
+    for (int i = last; i >= 0; i--) {
+        const ekn_spec_layer *s = &spec->layers[i];
+        ekn_net_layer *L = &layers[i];
+        int acc = ekn_layer_class_of(s->kind)->accumulates_dx;
+        if (needs_dz(s)) {
+            L->dzslot = slot_take(&pool);
+            slot_give(&pool, L->gslot);
+        }
+        for (int k = 0; k < s->ninputs; k++) {
+            int j = s->inputs[k];
+            if (j == EKN_INPUT_NODE) continue;
+            if (layers[j].gslot < 0) {
+                layers[j].gslot = slot_take(&pool);
+                L->first[k] = 1;
+            } else if (!acc) {
+                L->tslot[k] = slot_take(&pool);
+            }
+        }
+        for (int k = 0; k < s->ninputs; k++) slot_give(&pool, L->tslot[k]);
+        slot_give(&pool, L->dzslot >= 0 ? L->dzslot : L->gslot);
+    }
+    return pool.n;
+}
+
+/* ---- building ----------------------------------------------------------------- */
 
 int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops,
                   ekn_err *err)
@@ -31,35 +96,44 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
     net->in_size = (size_t)net->in_c * prod3(net->in);
     net->classes = ekn_spec_classes(spec);
 
-    size_t off = 0, max_act = net->in_size;
-    ekn_conv_geom cg;
+    size_t off = 0, st = 0, max_act = net->in_size;
     for (int i = 0; i < net->nlayers; i++) {
         ekn_net_layer *L = &net->layers[i];
         const ekn_calc_layer *cl = &c->layers[i];
         L->spec = &spec->layers[i];
+        L->cls = ekn_layer_class_of(L->spec->kind);
         L->cin = cl->channels_in;
         L->cout = cl->channels_out;
         memcpy(L->in, cl->in, sizeof L->in);
         memcpy(L->out, cl->out, sizeof L->out);
         L->in_size = (size_t)L->cin * prod3(L->in);
         L->out_size = (size_t)L->cout * prod3(L->out);
-        if (L->spec->kind == EKN_LAYER_CONV) {
-            L->nw = (size_t)L->cout * L->cin * prod3(L->spec->size);
-            L->nb = (size_t)L->cout;
-            if (ekn_conv_geom_init(&cg, max_batch, L->cin, L->cout, L->in, L->spec->size))
-                return ekn_err_set(err, EKN_EXIT_SPEC, "layer '%s': filter larger than its input", L->spec->name);
-            size_t ws = ops->conv_workspace(&cg);
+        L->nin = cl->nin;
+        memcpy(L->in_c, cl->in_c, sizeof L->in_c);
+        memcpy(L->in_sz, cl->in_sz, sizeof L->in_sz);
+        memcpy(L->crop, cl->crop, sizeof L->crop);
+        double nw, nb, nst;
+        L->cls->params(L->spec, L->cin, L->cout, (double)L->in_size, &nw, &nb, &nst);
+        L->nw = (size_t)nw;
+        L->nb = (size_t)nb;
+        L->nst = (size_t)nst;
+        if (L->cls->workspace) {
+            size_t ws = L->cls->workspace(ops, L->spec, cl, max_batch);
+            if (!ws)
+                return ekn_err_set(err, EKN_EXIT_SPEC, "layer '%s': its shapes do not fit the kernels", L->spec->name);
             if (ws > net->work_floats) net->work_floats = ws;
-        } else if (L->spec->kind == EKN_LAYER_DENSE) {
-            L->nw = (size_t)L->cout * L->in_size;
-            L->nb = (size_t)L->cout;
         }
         L->w_off = off;
         L->b_off = off + L->nw;
         off += L->nw + L->nb;
+        L->st_off = st;
+        st += L->nst;
         if (L->out_size > max_act) max_act = L->out_size;
     }
     net->nparams = off;
+    net->nstate = st;
+    net->max_act = max_act;
+    net->nslots = ekn_net_plan(spec, net->layers);
     const ekn_net_layer *last = &net->layers[net->nlayers - 1];
     net->out_c = last->cout;
     memcpy(net->out, last->out, sizeof net->out);
@@ -71,29 +145,36 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
     int fail = !(net->theta = alloc_floats(ops, off, total)) || !(net->grad = alloc_floats(ops, off, total)) ||
                !(net->decay = alloc_floats(ops, off, total)) ||
                !(net->x_noisy = alloc_floats(ops, N * net->in_size, total)) ||
-               !(net->dbuf[0] = alloc_floats(ops, N * max_act, total)) ||
-               !(net->dbuf[1] = alloc_floats(ops, N * max_act, total)) ||
-               !(net->work = alloc_floats(ops, net->work_floats, total));
-    size_t max_mask = 0;
+               !(net->work = alloc_floats(ops, net->work_floats, total)) ||
+               (st && !(net->state = alloc_floats(ops, st, total)));
+    for (int k = 0; k < net->nslots && !fail; k++) fail = !(net->slot[k] = alloc_floats(ops, N * max_act, total));
+    size_t max_draw = 0;
     for (int i = 0; i < net->nlayers && !fail; i++) {
         ekn_net_layer *L = &net->layers[i];
-        int linear = L->spec->act == EKN_ACT_LINEAR;
-        fail = !(L->z = alloc_floats(ops, N * L->out_size, total));
-        if (!fail) L->y = linear ? L->z : alloc_floats(ops, N * L->out_size, total);
+        const ekn_spec_layer *s = L->spec;
+        size_t m = N * L->out_size;
+        fail = !(L->z = alloc_floats(ops, m, total));
+        if (!fail) L->y = s->act == EKN_ACT_LINEAR ? L->z : alloc_floats(ops, m, total);
         fail = fail || !L->y;
-        if (!fail && L->spec->dropout > 0) {
-            fail = !(L->mask = alloc_floats(ops, N * L->out_size, total));
-            if (N * L->out_size > max_mask) max_mask = N * L->out_size;
+        L->feed = L->y;
+        if (!fail && s->dropout > 0) fail = !(L->mask = alloc_floats(ops, m, total));
+        if (!fail && s->noise > 0) fail = !(L->noisy = alloc_floats(ops, m, total));
+        if ((s->dropout > 0 || s->noise > 0) && m > max_draw) max_draw = m;
+        if (!fail && s->kind == EKN_LAYER_POOL) fail = !(L->arg = (int32_t *)alloc_floats(ops, m, total));
+        if (!fail && L->cls->scratch) {
+            double per_ex = 0, per_batch = 0;
+            L->cls->scratch(s, L->cout, (double)prod3(L->out), &per_ex, &per_batch);
+            size_t sc = (size_t)(per_ex * N + per_batch);
+            if (sc) fail = !(L->stats = alloc_floats(ops, sc, total));
         }
-        if (!fail && L->spec->kind == EKN_LAYER_POOL)
-            fail = !(L->arg = (int32_t *)alloc_floats(ops, N * L->out_size, total));
     }
     /* device memory: the host draws masks and noise (the same numbers as a
-     * CPU run of the seed) and keeps a copy of theta for checkpoints */
+     * CPU run of the seed) and keeps copies of theta and state for checkpoints */
     if (!fail && !ops->host) {
-        size_t draw = spec->noise > 0 && N * net->in_size > max_mask ? N * net->in_size : max_mask;
+        size_t draw = spec->noise > 0 && N * net->in_size > max_draw ? N * net->in_size : max_draw;
         fail = (draw && !(net->host_draw = malloc(draw * sizeof(float)))) ||
-               !(net->host_theta = malloc((off ? off : 1) * sizeof(float)));
+               !(net->host_theta = malloc((off ? off : 1) * sizeof(float))) ||
+               (st && !(net->host_state = malloc(st * sizeof(float))));
     }
     if (fail) {
         ekn_err why = {0};
@@ -124,17 +205,20 @@ void ekn_net_free(ekn_net *net)
         if (L->y != L->z) ops->free(L->y);
         ops->free(L->z);
         ops->free(L->mask);
+        ops->free(L->noisy);
         ops->free(L->arg);
+        ops->free(L->stats);
     }
     ops->free(net->theta);
     ops->free(net->grad);
     ops->free(net->decay);
     ops->free(net->x_noisy);
-    ops->free(net->dbuf[0]);
-    ops->free(net->dbuf[1]);
+    for (int k = 0; k < net->nslots; k++) ops->free(net->slot[k]);
     ops->free(net->work);
+    ops->free(net->state);
     free(net->host_draw);
     free(net->host_theta);
+    free(net->host_state);
     memset(net, 0, sizeof *net);
 }
 
@@ -168,33 +252,58 @@ void ekn_net_params_commit(ekn_net *net)
     if (!net->ops->host) net->ops->upload(net->theta, net->host_theta, net->nparams * sizeof(float));
 }
 
+float *ekn_net_state_host(ekn_net *net)
+{
+    if (net->ops->host || !net->nstate) return net->state;
+    net->ops->download(net->host_state, net->state, net->nstate * sizeof(float));
+    return net->host_state;
+}
+
+void ekn_net_state_commit(ekn_net *net)
+{
+    if (!net->ops->host && net->nstate) net->ops->upload(net->state, net->host_state, net->nstate * sizeof(float));
+}
+
+int ekn_net_tensors(const ekn_net *net, ekn_net_tensor *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        ekn_net_tensor t[4];
+        int k = net->layers[i].cls->tensors(net, &net->layers[i], t);
+        if (n + k > max) return -1;
+        memcpy(out + n, t, (size_t)k * sizeof *t);
+        n += k;
+    }
+    return n;
+}
+
 void ekn_net_init_params(ekn_net *net, ekn_rng *rng)
 {
     float *theta = net->ops->host ? net->theta : net->host_theta;
+    float *state = net->ops->host ? net->state : net->host_state;
     for (int i = 0; i < net->nlayers; i++) {
         ekn_net_layer *L = &net->layers[i];
-        if (!L->nw) continue;
-        double fan_in = (double)L->nw / L->cout;
-        double fan_out = (double)L->nw / L->cin;
-        if (L->spec->kind == EKN_LAYER_DENSE) fan_out = L->cout;
-        float *w = theta + L->w_off;
-        if (L->spec->init == EKN_INIT_HE) {
-            double sd = sqrt(2.0 / fan_in);
-            for (size_t k = 0; k < L->nw; k++) w[k] = (float)(sd * ekn_rng_normal(rng));
-        } else {
-            double a = sqrt(6.0 / (fan_in + fan_out));
-            for (size_t k = 0; k < L->nw; k++) w[k] = (float)(a * (2 * ekn_rng_uniform(rng) - 1));
-        }
-        memset(theta + L->b_off, 0, L->nb * sizeof(float));
+        if (L->cls->init) L->cls->init(net, L, theta, state, rng);
+        if (L->nb && L->spec->kind != EKN_LAYER_NORM) memset(theta + L->b_off, 0, L->nb * sizeof(float));
     }
     ekn_net_params_commit(net);
+    ekn_net_state_commit(net);
 }
 
 void ekn_net_zero_grad(ekn_net *net) { net->ops->zero(net->grad, net->nparams * sizeof(float)); }
-
-static void pool_geom(const ekn_net_layer *L, int n, ekn_pool_geom *g)
+/* Draws m standard normals on the host and puts them where dst (the
+ * table's memory) is, for ops->input_noise. */
+static void draw_normals(ekn_net *net, float *dst, size_t m, ekn_rng *rng)
 {
-    ekn_pool_geom_init(g, n, L->cin, L->in, L->spec->size);
+    const ekn_ops *ops = net->ops;
+    float *normal = ops->host ? dst : net->host_draw;
+    for (size_t k = 0; k < m; k++) normal[k] = (float)ekn_rng_normal(rng);
+    if (!ops->host) ops->upload(dst, normal, m * sizeof *normal);
+}
+
+static const float *layer_input(const ekn_net *net, int j)
+{
+    return j == EKN_INPUT_NODE ? net->input : net->layers[j].feed;
 }
 
 const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn_rng *rng)
@@ -203,9 +312,7 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
     const float *in = x;
     if (train && net->spec->noise > 0) {
         size_t m = (size_t)n * net->in_size;
-        float *normal = ops->host ? net->x_noisy : net->host_draw;
-        for (size_t k = 0; k < m; k++) normal[k] = (float)ekn_rng_normal(rng);
-        if (!ops->host) ops->upload(net->x_noisy, normal, m * sizeof *normal);
+        draw_normals(net, net->x_noisy, m, rng);
         ops->input_noise(m, x, net->x_noisy, net->spec->noise, net->x_noisy);
         in = net->x_noisy;
     }
@@ -213,19 +320,10 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
     for (int i = 0; i < net->nlayers; i++) {
         ekn_net_layer *L = &net->layers[i];
         const ekn_spec_layer *s = L->spec;
-        const float *w = net->theta + L->w_off, *b = net->theta + L->b_off;
+        const float *xs[EKN_MAX_INPUTS];
+        for (int k = 0; k < s->ninputs; k++) xs[k] = layer_input(net, s->inputs[k]);
         size_t m = (size_t)n * L->out_size;
-        if (s->kind == EKN_LAYER_CONV) {
-            ekn_conv_geom g;
-            ekn_conv_geom_init(&g, n, L->cin, L->cout, L->in, s->size);
-            ops->conv_forward(&g, in, w, b, L->z, net->work);
-        } else if (s->kind == EKN_LAYER_POOL) {
-            ekn_pool_geom g;
-            pool_geom(L, n, &g);
-            ops->pool_forward(&g, in, L->z, L->arg);
-        } else {
-            ops->dense_forward(n, (int)L->in_size, L->cout, in, w, b, L->z);
-        }
+        L->cls->forward(net, L, xs, n, train);
         if (s->act == EKN_ACT_SOFTMAX)
             ops->softmax_forward(n, L->cout, L->out_size / L->cout, L->z, L->y);
         else if (s->act != EKN_ACT_LINEAR)
@@ -238,7 +336,13 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
             if (!ops->host) ops->upload(L->mask, mask, m * sizeof *mask);
             ops->dropout_forward(m, L->y, L->mask);
         }
-        in = L->y;
+        L->feed = L->y;
+        if (train && L->noisy) {
+            /* readers see y + noise; y itself stays for the activation's backward */
+            draw_normals(net, L->noisy, m, rng);
+            ops->input_noise(m, L->y, L->noisy, s->noise, L->noisy);
+            L->feed = L->noisy;
+        }
     }
     return net->layers[net->nlayers - 1].y;
 }
@@ -246,47 +350,48 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
 void ekn_net_backward(ekn_net *net, int n, const float *dout)
 {
     const ekn_ops *ops = net->ops;
-    int cur = 0;
-    /* the incoming gradient w.r.t. this layer's output activation y (or logits z) */
-    const float *dy = dout;
-    for (int i = net->nlayers - 1; i >= 0; i--) {
+    int last = net->nlayers - 1;
+    for (int i = last; i >= 0; i--) {
         ekn_net_layer *L = &net->layers[i];
         const ekn_spec_layer *s = L->spec;
         size_t m = (size_t)n * L->out_size;
+        /* the gradient w.r.t. what readers saw (noise adds nothing to it) */
+        const float *dy = i == last ? dout : net->slot[L->gslot];
         const float *dz = dy;
-        if (s->act != EKN_ACT_SOFTMAX && (L->mask || s->act != EKN_ACT_LINEAR)) {
-            float *g = net->dbuf[cur];
+        if (L->dzslot >= 0) {
+            float *g = net->slot[L->dzslot];
             if (L->mask) {
                 ops->dropout_backward(m, dy, L->mask, g);
                 dy = g;
                 /* forward scaled y by the mask, but act_backward takes f'
                  * from y (tanh, sigmoid): restore the unmasked activation
-                 * (the next layer's backward, which read y, has run) */
+                 * (the readers' backward, which read y, has run) */
                 if (s->act != EKN_ACT_LINEAR) ops->act_forward((ekn_act)s->act, s->alpha, m, L->z, L->y);
             }
             if (s->act != EKN_ACT_LINEAR) ops->act_backward((ekn_act)s->act, s->alpha, m, L->z, L->y, dy, g);
             dz = g;
-            cur ^= 1;
         }
-        const float *x = i ? net->layers[i - 1].y : net->input;
-        float *dx = i ? net->dbuf[cur] : NULL;
-        const float *w = net->theta + L->w_off;
-        float *dw = net->grad + L->w_off, *db = net->grad + L->b_off;
-        if (s->kind == EKN_LAYER_CONV) {
-            ekn_conv_geom g;
-            ekn_conv_geom_init(&g, n, L->cin, L->cout, L->in, s->size);
-            ops->conv_backward(&g, x, w, dz, dx, dw, db, net->work);
-        } else if (s->kind == EKN_LAYER_POOL) {
-            if (dx) {
-                ekn_pool_geom g;
-                pool_geom(L, n, &g);
-                ops->pool_backward(&g, dz, L->arg, dx);
+        const float *xs[EKN_MAX_INPUTS];
+        float *dx[EKN_MAX_INPUTS];
+        for (int k = 0; k < s->ninputs; k++) {
+            int j = s->inputs[k];
+            xs[k] = layer_input(net, j);
+            dx[k] = NULL;
+            if (j == EKN_INPUT_NODE) continue;
+            float *gj = net->slot[net->layers[j].gslot];
+            if (L->cls->accumulates_dx) {
+                if (L->first[k]) ops->zero(gj, (size_t)n * net->layers[j].out_size * sizeof *gj);
+                dx[k] = gj;
+            } else {
+                dx[k] = L->first[k] ? gj : net->slot[L->tslot[k]];
             }
-        } else {
-            ops->dense_backward(n, (int)L->in_size, L->cout, x, w, dz, dx, dw, db);
         }
-        dy = dx;
-        cur ^= 1;
+        L->cls->backward(net, L, xs, dz, dx, n);
+        for (int k = 0; k < s->ninputs; k++)
+            if (L->tslot[k] >= 0) {
+                const ekn_net_layer *J = &net->layers[s->inputs[k]];
+                ops->vec->axpy((size_t)n * J->out_size, 1.0f, dx[k], net->slot[J->gslot]);
+            }
     }
 }
 

@@ -1,5 +1,12 @@
 /* net: a network built from a spec for one input shape and a maximum batch.
  *
+ * The layers form a graph (spec.h), evaluated in spec order; each kind's
+ * arithmetic lives in its layer module (layer.h), this file only wires
+ * them: buffers, the inputs of each layer, activation, dropout and noise,
+ * and in backward the gradient of each layer's output, which sums over
+ * every layer that reads it.  Gradients of outputs live in a few shared
+ * slots (a plain chain needs two) planned when the net is built.
+ *
  * All parameters live in one flat vector `theta` (and their gradients in
  * `grad`), layer after layer: conv weights (Cout,Cin,kz,ky,kx) then biases
  * (Cout); dense weights (Out,In) then biases (Out).  Optimisers work on the
@@ -20,6 +27,7 @@
 
 #include "calc.h"
 #include "conv.h"
+#include "layer.h"
 #include "ops.h"
 #include "pool.h"
 #include "rng.h"
@@ -27,15 +35,40 @@
 
 typedef struct ekn_net_layer {
     const ekn_spec_layer *spec;
-    int cin, cout;
-    int in[3], out[3];     /* spatial (Z,Y,X); dense: out = 1,1,1 */
-    size_t in_size, out_size; /* floats per example */
-    size_t w_off, nw, b_off, nb; /* slices of theta/grad */
+    const ekn_layer_class *cls;
+    int cin, cout;         /* cin: the first input's channels */
+    int in[3], out[3];     /* spatial (Z,Y,X) of the first input and the output; dense: out = 1,1,1 */
+    size_t in_size, out_size; /* floats per example (first input, output) */
+    int nin;               /* inputs: spec->inputs[], with their channels, sizes and crops */
+    int in_c[EKN_MAX_INPUTS], in_sz[EKN_MAX_INPUTS][3], crop[EKN_MAX_INPUTS][3];
+    size_t w_off, nw, b_off, nb; /* slices of theta/grad (norm: gamma, beta) */
+    size_t st_off, nst;    /* slice of the state vector (norm: running mean, running variance) */
     float *z;              /* (N, out_size) pre-activation (logits for the last layer) */
     float *y;              /* (N, out_size) activation; == z when the activation is linear */
+    float *feed;           /* what readers of the layer see: y, or y plus noise (training) */
+    float *noisy;          /* (N, out_size) y + noise; NULL without noise */
     float *mask;           /* dropout scale per element (0 or 1/(1-rate)); NULL without dropout */
     int32_t *arg;          /* max-pool argmax */
+    float *stats;          /* norm: the last training forward's mean and 1/std */
+    /* backward plan: the gradient slot of this layer's output (-1: the
+     * caller's dout), a scratch slot for dL/dz (-1: none), and per input
+     * whether this layer writes its gradient first (else a temporary slot
+     * or, for merges, straight accumulation) */
+    int gslot, dzslot;
+    int first[EKN_MAX_INPUTS], tslot[EKN_MAX_INPUTS];
 } ekn_net_layer;
+
+/* A named tensor of the net, for checkpoints: a slice of theta (state = 0)
+ * or of the non-trainable state vector (state = 1). */
+typedef struct ekn_net_tensor {
+    char name[80];      /* "conv1.w", "conv1.b", "bn1.gamma", "bn1.running_mean" */
+    int rank;           /* 1..6 */
+    uint64_t dims[6];   /* conv w (Cout, Cin, [kz,] [ky,] kx) by the spec's ndim, dense w (Out, In), b (Out) */
+    size_t offset;      /* first float in theta or state */
+    size_t count;       /* floats */
+    int state;
+} ekn_net_tensor;
+#define EKN_NET_MAX_TENSORS (4 * EKN_MAX_LAYERS)
 
 typedef struct ekn_net {
     const ekn_spec *spec;  /* borrowed: must outlive the net */
@@ -55,7 +88,12 @@ typedef struct ekn_net {
     float *decay;          /* per parameter: the layer's decay multiplier for weights, 0 for biases */
     float *x_noisy;        /* (N, in_size) the input plus training noise */
     const float *input;    /* what the last forward fed the first layer (for backward) */
-    float *dbuf[2];        /* gradient ping-pong buffers */
+    float *slot[2 * EKN_MAX_LAYERS + 2]; /* gradient slots, N * max_act floats each */
+    int nslots;
+    size_t max_act;        /* floats per example of the largest layer output (or input) */
+    float *state;          /* non-trainable state (norm running statistics), nstate floats */
+    size_t nstate;
+    float *host_state;     /* device nets: host copy of state */
     float *work;           /* conv workspace */
     size_t work_floats;
     size_t alloc_bytes;  /* everything ekn_net_build allocated in the ops table's memory (ekn-calc's
@@ -81,6 +119,18 @@ float *ekn_net_params_host(ekn_net *net);
 void ekn_net_params_commit(ekn_net *net);
 /* theta = host_src (nparams floats). */
 void ekn_net_params_set(ekn_net *net, const float *host_src);
+
+/* state on the host (as ekn_net_params_host), and back */
+float *ekn_net_state_host(ekn_net *net);
+void ekn_net_state_commit(ekn_net *net);
+
+/* The net's named tensors in a fixed order; returns how many (<= max), or -1 when max is too small. */
+int ekn_net_tensors(const ekn_net *net, ekn_net_tensor *out, int max);
+
+/* The backward plan for a spec (which slot holds each gradient): fills the
+ * plan fields of layers[] (spec order) and returns the number of slots.
+ * ekn-calc's memory figure and ekn_net_build both use it. */
+int ekn_net_plan(const ekn_spec *spec, ekn_net_layer *layers);
 
 /* He (normal, std sqrt(2/fan_in)) or Glorot (uniform, +-sqrt(6/(fan_in+fan_out))) weights, zero biases. */
 void ekn_net_init_params(ekn_net *net, ekn_rng *rng);

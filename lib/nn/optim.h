@@ -118,15 +118,19 @@ const char *ekn_optim_names(void);
 /* Value of a parameter by key (NaN if the optimiser has none of that name). */
 double ekn_optim_param_value(const ekn_optim *o, const char *key);
 
-/* "key=value,..." of every parameter's current value; returns the length. */
+/* ---- in checkpoints: implemented in ckpt.c, the format's home ------------ */
+
+/* "key=value,..." of every parameter's current value (/optimizer/params);
+ * returns the length. */
 int ekn_optim_describe(const ekn_optim *o, char *buf, size_t cap);
 
-/* Checkpoints (HDF5, lib/core/h5.h): /optimizer/name, /optimizer/params, one
- * dataset per state vector and scalar, by name.  State goes through a host
- * buffer allocated here (ops->download, ops->upload), so the file is the
- * same whichever table wrote it, and loads into any.  Loading a checkpoint
- * written by another optimiser leaves this one's fresh state: that is how
- * a run switches optimiser. */
+/* Checkpoints (HDF5, lib/core/h5.h; ekn-checkpoint(5)): /optimizer/name,
+ * /optimizer/params, one dataset per state vector and scalar, by name.
+ * State goes through a host buffer allocated here (ops->download,
+ * ops->upload), so the file is the same whichever table wrote it, and loads
+ * into any.  Loading a checkpoint written by another optimiser leaves this
+ * one's fresh state: that is how a run switches optimiser.  Commands reach
+ * these through ekn_ckpt_write_optim and ekn_ckpt_read_optim (ckpt.h). */
 struct ekn_h5;
 int ekn_optim_save(const ekn_optim *o, struct ekn_h5 *h, ekn_err *err);
 int ekn_optim_load(ekn_optim *o, struct ekn_h5 *h, ekn_err *err);

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "group.h"
 #include "net.h"
 #include "net_mfp.h"
 #include "stream.h"
 #include "tiling.h"
 #include "predict_internal.h"
-#include "train.h"
 
 int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *err)
 {
@@ -20,13 +20,27 @@ int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *er
     if (ekn_net_build(&p->net, &p->spec, shape, batch, p->ops, err)) return -1;
     p->built = 1;
     if (!p->theta) {
-        if (ekn_checkpoint_load_params(p->cfg->model, &p->net, err)) return -1;
+        ekn_net_tensor *t;
+        int n = ekn_ckpt_net_tensors(&p->net, &t, err);
+        if (n < 0) return -1;
         p->nparams = p->net.nparams;
-        if (!(p->theta = malloc(p->nparams * sizeof(float))))
-            return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-        memcpy(p->theta, ekn_net_params_host(&p->net), p->nparams * sizeof(float));
-    } else {
-        ekn_net_params_set(&p->net, p->theta);
+        p->theta = malloc((p->nparams ? p->nparams : 1) * sizeof(float));
+        p->state = malloc((p->net.nstate ? p->net.nstate : 1) * sizeof(float));
+        int rc = p->theta && p->state ? ekn_ckpt_read_params(&p->ckpt, t, n, p->theta, p->state, err)
+                                      : ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        free(t);
+        ekn_ckpt_close(&p->ckpt);
+        if (rc) {
+            free(p->theta);
+            free(p->state);
+            p->theta = p->state = NULL;
+            return -1;
+        }
+    }
+    ekn_net_params_set(&p->net, p->theta);
+    if (p->net.nstate) {
+        memcpy(ekn_net_state_host(&p->net), p->state, p->net.nstate * sizeof(float));
+        ekn_net_state_commit(&p->net);
     }
     return 0;
 }
@@ -179,12 +193,12 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
         snprintf(meta, sizeof meta, "offset=%d,%d,%d\nstride=%d,%d,%d\n", net->calc.offset[0], net->calc.offset[1],
                  net->calc.offset[2], net->calc.stride[0], net->calc.stride[1], net->calc.stride[2]);
     if ((p->cfg->want_prob || !p->classes) &&
-        ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? "prob" : "output", meta, p->out, err))
+        ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? EKN_REC_PROB : EKN_REC_OUTPUT, meta, p->out, err))
         return -1;
     if (p->cfg->want_class && p->classes) {
         uint64_t cs[4] = {n};
         for (int k = 0; k < nd; k++) cs[1 + k] = shp[2 + k];
-        if (ekn_stream_write_raw(w, EKN_I32, 1 + nd, cs, "class", meta, p->cls, err)) return -1;
+        if (ekn_stream_write_raw(w, EKN_I32, 1 + nd, cs, EKN_REC_CLASS, meta, p->cls, err)) return -1;
     }
     return 0;
 }
@@ -219,63 +233,63 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     predictor p = {0};
     p.cfg = cfg;
     p.ops = cfg->ops ? cfg->ops : ekn_ops_default();
-    ekn_reader r;
+    ekn_group_reader gr;
+    ekn_group g = {0};
     ekn_writer w;
     int have_w = 0, rc = 0;
-    ekn_tensor a = EKN_TENSOR_INIT, b = EKN_TENSOR_INIT;
-    if (ekn_checkpoint_load_spec(cfg->model, &p.spec, err)) return -1;
+    if (ekn_ckpt_open(&p.ckpt, cfg->model, err)) return -1;
+    if (ekn_ckpt_read_spec(&p.ckpt, &p.spec, err)) {
+        ekn_ckpt_close(&p.ckpt);
+        return -1;
+    }
     p.classes = ekn_spec_classes(&p.spec);
     if (cfg->dense && p.spec.mode != EKN_MODE_IMG_IMG) {
+        ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': --dense needs an img-img model", cfg->model);
     }
     if (p.classes && !(p.confusion = calloc((size_t)p.classes * p.classes, sizeof *p.confusion))) {
+        ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
     }
-    if (ekn_reader_open(&r, cfg->input, err)) {
+    if (ekn_group_reader_open(&gr, cfg->input, err)) {
         free(p.confusion);
+        ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return -1;
     }
-    const char *src = ekn_reader_name(&r);
+    const char *src = ekn_group_source(&gr);
     if (cfg->output) {
         if (ekn_writer_open(&w, cfg->output, cfg->force, err)) rc = -1;
         else have_w = 1;
     }
-    /* one record of lookahead: an input may or may not be followed by its labels */
-    int got = rc ? 0 : ekn_stream_read(&r, &a, err);
+    /* a group: an input record, and its labels or not */
+    int got = 0;
     size_t inputs = 0, labelled = 0;
-    while (!rc && got == 1) {
-        unsigned long long rec = (unsigned long long)r.record - 1;
-        if (!ekn_is_input_record(&a)) {
-            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: expected an 'image' or 'vector' record, found '%s'",
-                             src, rec, a.name);
+    while (!rc && (got = ekn_group_read(&gr, &g, err)) == 1) {
+        unsigned long long rec = (unsigned long long)g.first;
+        if (ekn_group_check(&gr, &g, EKN_GROUP_BARE, err)) {
+            rc = -1;
             break;
         }
-        got = ekn_stream_read(&r, &b, err);
-        if (got < 0) { rc = -1; break; }
-        int has_lab = got == 1 && (!strcmp(b.name, "label") || !strcmp(b.name, "target"));
-        if (has_lab && (b.rank < 1 || b.shape[0] != a.shape[0])) {
+        const ekn_tensor *a = &g.rec[0], *b = g.lab >= 0 ? &g.rec[g.lab] : NULL;
+        if (b && (b->rank < 1 || b->shape[0] != a->shape[0])) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: %llu labels for %llu examples", src, rec + 1,
-                             (unsigned long long)(b.rank ? b.shape[0] : 0), (unsigned long long)a.shape[0]);
+                             (unsigned long long)(b->rank ? b->shape[0] : 0), (unsigned long long)a->shape[0]);
             break;
         }
-        if (cfg->eval && !has_lab) {
-            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --eval needs a 'label' or 'target' record after each input",
-                             src, rec);
+        if (cfg->eval && !b) {
+            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --eval needs a '%s' or '%s' record after each input",
+                             src, rec, EKN_REC_LABEL, EKN_REC_TARGET);
             break;
         }
-        if ((cfg->dense ? ekn_predict_process_dense : process)(&p, &a, has_lab && cfg->eval ? &b : NULL, have_w ? &w : NULL, src, rec, err)) { rc = -1; break; }
+        if ((cfg->dense ? ekn_predict_process_dense : process)(&p, a, cfg->eval ? b : NULL, have_w ? &w : NULL, src, rec, err)) {
+            rc = -1;
+            break;
+        }
         inputs++;
-        labelled += has_lab;
-        if (has_lab) got = ekn_stream_read(&r, &a, err);
-        else if (got == 1) {
-            ekn_tensor t = a;
-            a = b;
-            b = t;
-        }
-        if (got < 0) rc = -1;
+        labelled += b != NULL;
     }
     if (!rc && got < 0) rc = -1;
     if (!rc && inputs == 0) rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no input records", src);
@@ -284,17 +298,18 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         if (rc) ekn_writer_abort(&w);
         else if (ekn_writer_close(&w, err)) rc = -1;
     }
-    ekn_reader_close(&r);
-    ekn_tensor_free(&a);
-    ekn_tensor_free(&b);
+    ekn_group_reader_close(&gr);
+    ekn_group_free(&g);
     if (p.mfp_built) ekn_mfp_free(&p.mfp); /* before the net it borrows */
     if (p.built) ekn_net_free(&p.net);
     free(p.theta);
+    free(p.state);
     free(p.x);
     free(p.out);
     free(p.tile_out);
     free(p.cls);
     free(p.confusion);
+    ekn_ckpt_close(&p.ckpt); /* still open when no record came */
     ekn_spec_free(&p.spec);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "group.h"
 #include "predict_internal.h"
 
 /* --eval for dense outputs: dense output q sits on volume voxel q + offset - pad per axis. */
@@ -86,9 +87,9 @@ static int write_dense(predictor *p, const ekn_tiling *t, size_t n, int nd, ekn_
     snprintf(meta, sizeof meta, "offset=%d,%d,%d\nstride=1,1,1\n", t->ax[0].offset - t->ax[0].pad,
              t->ax[1].offset - t->ax[1].pad, t->ax[2].offset - t->ax[2].pad);
     if ((p->cfg->want_prob || !p->classes) &&
-        ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? "prob" : "output", meta, p->out, err))
+        ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? EKN_REC_PROB : EKN_REC_OUTPUT, meta, p->out, err))
         return -1;
-    if (p->cfg->want_class && p->classes && ekn_stream_write_raw(w, EKN_I32, 1 + nd, cs, "class", meta, p->cls, err))
+    if (p->cfg->want_class && p->classes && ekn_stream_write_raw(w, EKN_I32, 1 + nd, cs, EKN_REC_CLASS, meta, p->cls, err))
         return -1;
     return 0;
 }
@@ -98,7 +99,7 @@ int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tens
                          unsigned long long rec, ekn_err *err)
 {
     int c, nd, S[3];
-    if (strcmp(in->name, "image") || ekn_input_geometry(in, &c, &nd, S) || in->shape[0] == 0) {
+    if (ekn_rec_kind_of(in->name) != EKN_KIND_IMAGE || ekn_input_geometry(in, &c, &nd, S) || in->shape[0] == 0) {
         char s[256];
         ekn_shape_str(in->rank, in->shape, s, sizeof s);
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record of shape %s is not an image (N,C,[Z,]Y,X)",

@@ -2,6 +2,7 @@
  * for callers of predict.h. */
 #ifndef EKN_PREDICT_INTERNAL_H
 #define EKN_PREDICT_INTERNAL_H
+#include "ckpt.h"
 #include "dataset.h"
 #include "net.h"
 #include "net_mfp.h"
@@ -12,6 +13,7 @@
 typedef struct predictor {
     const ekn_predict_config *cfg;
     const ekn_ops *ops;      /* where the net computes */
+    ekn_ckpt ckpt;           /* the model: open until its parameters are read (closing twice is safe) */
     ekn_spec spec;
     ekn_net net;
     int built;
@@ -19,6 +21,7 @@ typedef struct predictor {
     int mfp_built;
     float *theta;            /* the checkpoint's parameters, kept across rebuilds */
     size_t nparams;
+    float *state;            /* its non-trainable state (norm running statistics), likewise */
     float *x;                /* one batch of (cut) inputs */
     float *out;              /* the whole record's outputs */
     float *tile_out;         /* --dense: one batch of tile outputs on the host */
@@ -32,7 +35,8 @@ typedef struct predictor {
 } predictor;
 
 /* Builds the net for this input shape and batch (the checkpoint's
- * parameters, read once); nothing when the one built fits. */
+ * parameters, read once at the first build, when the file is closed);
+ * nothing when the one built fits. */
 int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *err);
 /* Grows *buf to at least bytes. */
 int ekn_predict_grow(void **buf, size_t *cap, size_t bytes, ekn_err *err);

@@ -25,23 +25,33 @@
 
 enum key {
     K_NAME, K_INPUT, K_MODE, K_CHANNELS, K_SHAPE, K_NOISE, K_FILTERS, K_UNITS,
-    K_SIZE, K_ACT, K_ALPHA, K_DROPOUT, K_DECAY, K_INIT, K_MFP, NKEYS
+    K_SIZE, K_ACT, K_ALPHA, K_DROPOUT, K_DECAY, K_INIT, K_MFP, K_STRIDE, K_PAD, K_TIED,
+    K_KIND, K_GROUPS, K_MOMENTUM, K_EPS, K_TARGET, NKEYS
 };
 static const char *const key_names[NKEYS] = {
     "name", "input", "mode", "channels", "shape", "noise", "filters", "units",
-    "size", "act", "alpha", "dropout", "decay", "init", "mfp",
+    "size", "act", "alpha", "dropout", "decay", "init", "mfp", "stride", "pad", "tied",
+    "kind", "groups", "momentum", "eps", "target",
 };
 
-enum sect { S_INPUT, S_CONV, S_POOL, S_DENSE, NSECT };
-static const char *const sect_names[NSECT] = {"input", "conv", "pool", "dense"};
+/* Sections after [input] are in ekn_layer_kind's order. */
+enum sect { S_INPUT, S_CONV, S_POOL, S_DENSE, S_UPCONV, S_CONCAT, S_ADD, S_NORM, NSECT };
+static const char *const sect_names[NSECT] = {"input", "conv", "pool", "dense", "upconv", "concat", "add", "norm"};
 #define B(k) (1u << (k))
+#define ACT_KEYS (B(K_ACT) | B(K_ALPHA) | B(K_DROPOUT))
 static const unsigned sect_keys[NSECT] = {
-    [S_INPUT] = B(K_NAME) | B(K_MODE) | B(K_CHANNELS) | B(K_SHAPE) | B(K_NOISE),
-    [S_CONV] = B(K_NAME) | B(K_INPUT) | B(K_FILTERS) | B(K_SIZE) | B(K_ACT) | B(K_ALPHA) |
-               B(K_DROPOUT) | B(K_DECAY) | B(K_INIT),
-    [S_POOL] = B(K_NAME) | B(K_INPUT) | B(K_SIZE) | B(K_MFP),
-    [S_DENSE] = B(K_NAME) | B(K_INPUT) | B(K_UNITS) | B(K_ACT) | B(K_ALPHA) | B(K_DROPOUT) |
-                B(K_DECAY) | B(K_INIT),
+    [S_INPUT] = B(K_NAME) | B(K_MODE) | B(K_CHANNELS) | B(K_SHAPE) | B(K_NOISE) | B(K_TARGET),
+    [S_CONV] = B(K_NAME) | B(K_INPUT) | B(K_FILTERS) | B(K_SIZE) | ACT_KEYS | B(K_DECAY) | B(K_INIT) |
+               B(K_STRIDE) | B(K_PAD) | B(K_NOISE),
+    [S_POOL] = B(K_NAME) | B(K_INPUT) | B(K_SIZE) | B(K_MFP) | B(K_MODE) | B(K_NOISE),
+    [S_DENSE] = B(K_NAME) | B(K_INPUT) | B(K_UNITS) | ACT_KEYS | B(K_DECAY) | B(K_INIT) | B(K_TIED) |
+                B(K_NOISE),
+    [S_UPCONV] = B(K_NAME) | B(K_INPUT) | B(K_FILTERS) | B(K_SIZE) | ACT_KEYS | B(K_DECAY) | B(K_INIT) |
+                 B(K_NOISE),
+    [S_CONCAT] = B(K_NAME) | B(K_INPUT) | B(K_NOISE),
+    [S_ADD] = B(K_NAME) | B(K_INPUT) | ACT_KEYS | B(K_NOISE),
+    [S_NORM] = B(K_NAME) | B(K_INPUT) | B(K_KIND) | B(K_GROUPS) | B(K_MOMENTUM) | B(K_EPS) | ACT_KEYS |
+               B(K_DECAY) | B(K_NOISE),
 };
 
 typedef struct parser {
@@ -82,12 +92,7 @@ const char *ekn_mode_name(ekn_mode m)
 
 const char *ekn_layer_kind_name(ekn_layer_kind k)
 {
-    switch (k) {
-    case EKN_LAYER_CONV: return "conv";
-    case EKN_LAYER_POOL: return "pool";
-    case EKN_LAYER_DENSE: return "dense";
-    }
-    return "?";
+    return (unsigned)k < EKN_LAYER_KINDS ? sect_names[k + 1] : "?";
 }
 
 const char *ekn_spec_act_name(int act)
@@ -221,6 +226,15 @@ static int finish_input(parser *p)
     if (p->kline[K_NOISE] &&
         parse_float(p, K_NOISE, p->val[K_NOISE], 0, 1e6, 0, &s->noise))
         return -1;
+    if (p->kline[K_TARGET]) {
+        if (strcmp(p->val[K_TARGET], "input") && strcmp(p->val[K_TARGET], "label"))
+            return perr(p, p->kline[K_TARGET], "'target' must be 'input' (an autoencoder) or 'label', not '%s'",
+                        p->val[K_TARGET]);
+        s->target_input = !strcmp(p->val[K_TARGET], "input");
+        if (s->target_input && s->mode == EKN_MODE_IMG_IMG)
+            return perr(p, p->kline[K_TARGET], "'target = input' needs mode = img-scalar or vect-scalar (the output "
+                                               "is compared with the whole input)");
+    }
 
     s->shape[0] = s->shape[1] = s->shape[2] = 0;
     if (p->kline[K_SHAPE]) {
@@ -245,6 +259,85 @@ static int finish_input(parser *p)
     return 0;
 }
 
+/* The layer `name` names: an earlier layer's index or EKN_INPUT_NODE;
+ * -2 with the error set otherwise. */
+static int resolve_input(parser *p, int idx, const char *name)
+{
+    const ekn_spec *s = p->spec;
+    if (!strcmp(name, p->input_name)) return EKN_INPUT_NODE;
+    for (int j = 0; j < idx; j++)
+        if (!strcmp(s->layers[j].name, name)) return j;
+    perr(p, p->kline[K_INPUT], "'input': no layer '%s' before this one (a layer reads only layers above it, "
+                               "so the network has no cycles)", name);
+    return -2;
+}
+
+static int parse_inputs(parser *p, ekn_spec_layer *L, int idx)
+{
+    const ekn_spec *s = p->spec;
+    L->ninputs = 1;
+    L->inputs[0] = idx ? idx - 1 : EKN_INPUT_NODE;
+    if (!p->kline[K_INPUT]) return 0;
+    char buf[MAX_VALUE];
+    snprintf(buf, sizeof buf, "%s", p->val[K_INPUT]);
+    int n = 0;
+    for (char *cur = buf, *comma;; cur = comma + 1) {
+        comma = strchr(cur, ',');
+        if (comma) *comma = '\0';
+        const char *item = trim(cur);
+        if (!*item) return perr(p, p->kline[K_INPUT], "'input': empty item in '%s'", p->val[K_INPUT]);
+        if (n == EKN_MAX_INPUTS)
+            return perr(p, p->kline[K_INPUT], "'input': more than %d layers", EKN_MAX_INPUTS);
+        int j = resolve_input(p, idx, item);
+        if (j == -2) return -1;
+        for (int k = 0; k < n; k++)
+            if (L->inputs[k] == j) return perr(p, p->kline[K_INPUT], "'input': '%s' is named twice", item);
+        L->inputs[n++] = j;
+        if (!comma) break;
+    }
+    L->ninputs = n;
+    (void)s;
+    return 0;
+}
+
+static int parse_choice(parser *p, enum key k, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(p->val[k], names[i])) return *out = i, 0;
+    char list[128] = "";
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", i ? (i == n - 1 ? " or " : ", ") : "", names[i]);
+    }
+    return perr(p, p->kline[k], "'%s': unknown value '%s' (%s)", key_names[k], p->val[k], list);
+}
+
+/* Per-axis integers (size, stride) into v (Z,Y,X), unused leading axes 1;
+ * the first list given decides the spec's spatial dimensions. */
+static int parse_axes(parser *p, enum key k, long lo, long hi, int v[3])
+{
+    ekn_spec *s = p->spec;
+    int vals[3], n;
+    v[0] = v[1] = v[2] = 1;
+    if (parse_list(p, k, p->val[k], lo, hi, vals, &n)) return -1;
+    if (!s->ndim) {
+        s->ndim = n;
+        snprintf(p->ndim_src, sizeof p->ndim_src, "'%s' at line %d", key_names[k], p->kline[k]);
+    } else if (n != s->ndim) {
+        return perr(p, p->kline[k],
+                    "'%s' has %d value%s but the input has %d spatial dimension%s (%s, "
+                    "from %s)", key_names[k], n, n == 1 ? "" : "s", s->ndim, s->ndim == 1 ? "" : "s",
+                    axis_names(s->ndim), p->ndim_src);
+    }
+    for (int i = 0; i < n; i++) v[3 - n + i] = vals[i];
+    return 0;
+}
+
+static int flattened(const ekn_spec *s, int input)
+{
+    return input != EKN_INPUT_NODE && s->layers[input].kind == EKN_LAYER_DENSE;
+}
+
 static int finish_layer(parser *p)
 {
     ekn_spec *s = p->spec;
@@ -253,12 +346,13 @@ static int finish_layer(parser *p)
     int idx = s->nlayers;
     ekn_spec_layer *L = &s->layers[idx];
     memset(L, 0, sizeof *L);
-    L->kind = p->sect == S_CONV ? EKN_LAYER_CONV : p->sect == S_POOL ? EKN_LAYER_POOL
-                                                                     : EKN_LAYER_DENSE;
+    L->kind = (ekn_layer_kind)(p->sect - 1);
     L->line = p->line;
+    L->tied = -1;
     const char *kind = sect_names[p->sect];
+    int spatial = L->kind != EKN_LAYER_DENSE, merge = L->kind == EKN_LAYER_CONCAT || L->kind == EKN_LAYER_ADD;
 
-    /* name, then the layer it reads */
+    /* name, then the layers it reads */
     if (p->kline[K_NAME]) {
         if (!valid_name(p->val[K_NAME]))
             return perr(p, p->kline[K_NAME],
@@ -276,38 +370,34 @@ static int finish_layer(parser *p)
             return perr(p, p->kline[K_NAME] ? p->kline[K_NAME] : p->line,
                         "layer name '%s' is already used by the layer at line %d", L->name,
                         s->layers[j].line);
-    if (p->kline[K_INPUT]) {
-        const char *want = p->val[K_INPUT];
-        const char *prev = idx ? s->layers[idx - 1].name : p->input_name;
-        if (strcmp(want, prev) != 0) {
-            int earlier = !strcmp(want, p->input_name);
-            for (int j = 0; j < idx; j++)
-                if (!strcmp(s->layers[j].name, want)) earlier = 1;
-            if (earlier)
-                return perr(p, p->kline[K_INPUT],
-                            "'input = %s': reading a layer other than the previous one ('%s') "
-                            "is not supported yet", want, prev);
-            return perr(p, p->kline[K_INPUT], "'input': no layer '%s' before this one", want);
-        }
-    }
+    if (parse_inputs(p, L, idx)) return -1;
+    if (merge && L->ninputs < 2)
+        return perr(p, p->kline[K_INPUT] ? p->kline[K_INPUT] : p->line,
+                    "[%s] merges layers: name at least two in 'input' (e.g. input = up1, conv2)", kind);
+    if (!merge && L->ninputs > 1)
+        return perr(p, p->kline[K_INPUT], "[%s] reads one layer, not %d (merge them with [concat] or [add] first)",
+                    kind, L->ninputs);
 
     /* where this kind of layer may go */
-    if (s->mode == EKN_MODE_VECT_SCALAR && L->kind != EKN_LAYER_DENSE)
+    if (s->mode == EKN_MODE_VECT_SCALAR && L->kind != EKN_LAYER_DENSE && L->kind != EKN_LAYER_ADD &&
+        L->kind != EKN_LAYER_CONCAT && L->kind != EKN_LAYER_NORM)
         return perr(p, p->line, "[%s] is not allowed with mode = vect-scalar (feature vectors "
                                 "have no spatial axes: use [dense])", kind);
     if (s->mode == EKN_MODE_IMG_IMG && L->kind == EKN_LAYER_DENSE)
         return perr(p, p->line, "[dense] is not allowed with mode = img-img (only conv and pool "
                                 "layers; use a 1x1 conv for per-pixel outputs)");
-    if (L->kind != EKN_LAYER_DENSE && idx > 0 && s->layers[idx - 1].kind == EKN_LAYER_DENSE)
-        return perr(p, p->line, "[%s] after [dense] '%s': dense flattens its input, so conv and "
-                                "pool layers must come first", kind, s->layers[idx - 1].name);
+    for (int k = 0; k < L->ninputs; k++)
+        if (spatial && !merge && L->kind != EKN_LAYER_NORM && flattened(s, L->inputs[k]))
+            return perr(p, p->line, "[%s] after [dense] '%s': dense flattens its input, so conv and "
+                                    "pool layers must come first", kind, s->layers[L->inputs[k]].name);
 
     /* required keys */
-    if (L->kind == EKN_LAYER_CONV && !p->kline[K_FILTERS])
-        return perr(p, p->line, "[conv]: missing required key 'filters'");
-    if (L->kind == EKN_LAYER_DENSE && !p->kline[K_UNITS])
+    if ((L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_UPCONV) && !p->kline[K_FILTERS])
+        return perr(p, p->line, "[%s]: missing required key 'filters'", kind);
+    if (L->kind == EKN_LAYER_DENSE && !p->kline[K_UNITS] && !p->kline[K_TIED])
         return perr(p, p->line, "[dense]: missing required key 'units'");
-    if (L->kind != EKN_LAYER_DENSE && !p->kline[K_SIZE])
+    if ((L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_POOL || L->kind == EKN_LAYER_UPCONV) &&
+        !p->kline[K_SIZE])
         return perr(p, p->line, "[%s]: missing required key 'size'", kind);
 
     if (p->kline[K_FILTERS] && parse_int(p, K_FILTERS, p->val[K_FILTERS], 1, MAX_UNITS, &L->units))
@@ -316,41 +406,49 @@ static int finish_layer(parser *p)
         return -1;
 
     L->size[0] = L->size[1] = L->size[2] = 1;
-    if (p->kline[K_SIZE]) {
-        int v[3], n;
-        if (parse_list(p, K_SIZE, p->val[K_SIZE], 1, MAX_KERNEL, v, &n)) return -1;
-        if (!s->ndim) {
-            s->ndim = n;
-            snprintf(p->ndim_src, sizeof p->ndim_src, "'size' at line %d", p->kline[K_SIZE]);
-        } else if (n != s->ndim) {
-            return perr(p, p->kline[K_SIZE],
-                        "'size' has %d value%s but the input has %d spatial dimension%s (%s, "
-                        "from %s)", n, n == 1 ? "" : "s", s->ndim, s->ndim == 1 ? "" : "s",
-                        axis_names(s->ndim), p->ndim_src);
-        }
-        for (int i = 0; i < n; i++) L->size[3 - n + i] = v[i];
+    L->stride[0] = L->stride[1] = L->stride[2] = 1;
+    if (p->kline[K_SIZE] && parse_axes(p, K_SIZE, 1, MAX_KERNEL, L->size)) return -1;
+    if (p->kline[K_STRIDE] && parse_axes(p, K_STRIDE, 1, MAX_KERNEL, L->stride)) return -1;
+    if (p->kline[K_PAD]) {
+        static const char *const pads[] = {"valid", "same"};
+        if (parse_choice(p, K_PAD, pads, 2, &L->pad)) return -1;
+        for (int d = 0; L->pad == EKN_PAD_SAME && d < 3; d++)
+            if (L->size[d] % 2 == 0)
+                return perr(p, p->kline[K_PAD], "'pad = same' needs odd filter sizes (the padding is (size-1)/2 on "
+                                                "each side), not %d in %c", L->size[d], "ZYX"[d]);
+    }
+    if (p->kline[K_MODE]) {
+        static const char *const modes[] = {"max", "maxabs"};
+        if (parse_choice(p, K_MODE, modes, 2, &L->pool_mode)) return -1;
     }
 
     /* activation and its companions */
-    L->act = L->kind == EKN_LAYER_POOL ? EKN_ACT_LINEAR : EKN_ACT_RELU;
+    L->act = L->kind == EKN_LAYER_POOL || L->kind == EKN_LAYER_CONCAT || L->kind == EKN_LAYER_ADD ||
+                     L->kind == EKN_LAYER_NORM ? EKN_ACT_LINEAR : EKN_ACT_RELU;
     if (p->kline[K_ACT]) {
         const char *a = p->val[K_ACT];
         int act = !strcmp(a, "softmax") ? EKN_ACT_SOFTMAX : ekn_act_from_name(a);
         if (act < 0)
             return perr(p, p->kline[K_ACT], "'act': unknown activation '%s' (linear, relu, leaky, "
-                                            "tanh, sigmoid, abs, softmax)", a);
+                                            "tanh, sigmoid, abs, elu, silu, softplus, softmax)", a);
         L->act = act;
     }
     L->alpha = 0.01f;
     if (p->kline[K_ALPHA]) {
-        if (L->act != EKN_ACT_LEAKY)
-            return perr(p, p->kline[K_ALPHA], "'alpha' is only used with act = leaky");
-        if (parse_float(p, K_ALPHA, p->val[K_ALPHA], 0, 1, 1, &L->alpha)) return -1;
+        if (L->act != EKN_ACT_LEAKY && L->act != EKN_ACT_ELU)
+            return perr(p, p->kline[K_ALPHA], "'alpha' is only used with act = leaky or act = elu");
+        if (parse_float(p, K_ALPHA, p->val[K_ALPHA], 0, L->act == EKN_ACT_ELU ? 1e3 : 1, L->act == EKN_ACT_LEAKY,
+                        &L->alpha))
+            return -1;
+    } else if (L->act == EKN_ACT_ELU) {
+        L->alpha = 1.0f;
     }
     if (p->kline[K_DROPOUT] &&
         parse_float(p, K_DROPOUT, p->val[K_DROPOUT], 0, 1, 1, &L->dropout))
         return -1;
-    L->decay_mult = 1;
+    if (p->kline[K_NOISE] && parse_float(p, K_NOISE, p->val[K_NOISE], 0, 1e6, 0, &L->noise)) return -1;
+    /* batch statistics' scale and shift are not pulled towards 0 unless asked */
+    L->decay_mult = L->kind == EKN_LAYER_NORM ? 0 : 1;
     if (p->kline[K_DECAY] && parse_float(p, K_DECAY, p->val[K_DECAY], 0, 1e6, 0, &L->decay_mult))
         return -1;
     L->init = (L->act == EKN_ACT_RELU || L->act == EKN_ACT_LEAKY || L->act == EKN_ACT_ABS)
@@ -369,6 +467,40 @@ static int finish_layer(parser *p)
         if (L->mfp && s->mode != EKN_MODE_IMG_IMG)
             return perr(p, p->kline[K_MFP], "'mfp = 1' needs mode = img-img (max fragment "
                                             "pooling serves dense prediction)");
+    }
+
+    /* tied weights: the transpose of an earlier dense layer's */
+    if (p->kline[K_TIED]) {
+        int j = -2;
+        for (int k = 0; k < idx; k++)
+            if (!strcmp(s->layers[k].name, p->val[K_TIED])) j = k;
+        if (j < 0)
+            return perr(p, p->kline[K_TIED], "'tied': no layer '%s' before this one", p->val[K_TIED]);
+        if (s->layers[j].kind != EKN_LAYER_DENSE || s->layers[j].tied >= 0)
+            return perr(p, p->kline[K_TIED], "'tied = %s': the layer must be an untied [dense]", p->val[K_TIED]);
+        L->tied = j;
+        if (p->kline[K_INIT]) return perr(p, p->kline[K_INIT], "'init' has no meaning with 'tied' (the weights are '%s''s)",
+                                          p->val[K_TIED]);
+    }
+
+    /* normalisation */
+    L->momentum = 0.1f;
+    L->eps = 1e-5f;
+    if (L->kind == EKN_LAYER_NORM) {
+        static const char *const norms[] = {"batch", "group", "instance"};
+        if (p->kline[K_KIND] && parse_choice(p, K_KIND, norms, 3, &L->norm)) return -1;
+        if (L->norm == EKN_NORM_GROUP && !p->kline[K_GROUPS])
+            return perr(p, p->line, "[norm]: kind = group needs 'groups'");
+        if (p->kline[K_GROUPS]) {
+            if (L->norm != EKN_NORM_GROUP) return perr(p, p->kline[K_GROUPS], "'groups' is only used with kind = group");
+            if (parse_int(p, K_GROUPS, p->val[K_GROUPS], 1, MAX_UNITS, &L->groups)) return -1;
+        }
+        if (p->kline[K_MOMENTUM]) {
+            if (L->norm != EKN_NORM_BATCH)
+                return perr(p, p->kline[K_MOMENTUM], "'momentum' is only used with kind = batch");
+            if (parse_float(p, K_MOMENTUM, p->val[K_MOMENTUM], 0, 1, 0, &L->momentum)) return -1;
+        }
+        if (p->kline[K_EPS] && parse_float(p, K_EPS, p->val[K_EPS], 1e-12, 1, 0, &L->eps)) return -1;
     }
     s->nlayers++;
     return 0;
@@ -411,6 +543,34 @@ static int finish_all(parser *p, int last_line)
     if (!s->has_shape)
         for (int d = 0; d < 3; d++) s->shape[d] = 0;
 
+    int used[EKN_MAX_LAYERS] = {0};
+    for (int i = 0; i < s->nlayers; i++) {
+        for (int k = 0; k < s->layers[i].ninputs; k++)
+            if (s->layers[i].inputs[k] >= 0) used[s->layers[i].inputs[k]] = 1;
+        if (ekn_spec_layer_is_graph(s, i)) s->graph = 1;
+    }
+    for (int i = 0; i < s->nlayers - 1; i++)
+        if (!used[i])
+            return perr(p, s->layers[i].line, "layer '%s': its output is not used (the last layer, '%s', is the "
+                                              "net's output; name this one in some layer's 'input')",
+                        s->layers[i].name, s->layers[s->nlayers - 1].name);
+    for (int i = 0; i < s->nlayers; i++) {
+        ekn_spec_layer *L = &s->layers[i];
+        if (L->tied < 0 || L->units) continue;
+        /* a tied decoder gives back what its encoder read */
+        const ekn_spec_layer *E = &s->layers[L->tied];
+        int src = E->inputs[0];
+        if (src == EKN_INPUT_NODE && s->has_shape)
+            L->units = s->channels * s->shape[0] * s->shape[1] * s->shape[2];
+        else if (src != EKN_INPUT_NODE && s->layers[src].kind == EKN_LAYER_DENSE)
+            L->units = s->layers[src].units;
+        else
+            return perr(p, L->line, "layer '%s': give 'units' (the size of what '%s' reads)", L->name, E->name);
+    }
+    for (int i = 0; s->graph && i < s->nlayers; i++)
+        if (s->layers[i].mfp)
+            return perr(p, s->layers[i].line, "layer '%s': max fragment pooling (mfp = 1) needs a plain chain of "
+                                              "valid conv and pool layers", s->layers[i].name);
     for (int i = 0; i < s->nlayers - 1; i++)
         if (s->layers[i].act == EKN_ACT_SOFTMAX)
             return perr(p, s->layers[i].line, "layer '%s': act = softmax is only allowed on the "
@@ -430,6 +590,10 @@ static int finish_all(parser *p, int last_line)
     if (last->dropout > 0)
         return perr(p, last->line, "the last layer ('%s') cannot have dropout", last->name);
 
+    if (s->target_input && last->act == EKN_ACT_SOFTMAX)
+        return perr(p, last->line, "the last layer ('%s'): 'target = input' regresses onto the input, so it needs "
+                                   "act = linear", last->name);
+    if (s->graph) return 0; /* the calculator checks a graph's geometry */
     int fov[3];
     if (spec_fov(p, fov)) return -1;
     if (s->mode == EKN_MODE_IMG_IMG)
@@ -461,7 +625,8 @@ static int parse_line(parser *p, char *raw, int lineno)
         for (int i = 0; i < NSECT; i++)
             if (!strcmp(name, sect_names[i])) sect = i;
         if (sect < 0)
-            return perr(p, lineno, "unknown section [%s] (sections: input, conv, pool, dense)", name);
+            return perr(p, lineno, "unknown section [%s] (sections: input, conv, pool, dense, upconv, concat, add, "
+                                   "norm)", name);
         if (finish_section(p)) return -1;
         if (sect == S_INPUT && p->input_line)
             return perr(p, lineno, "duplicate section [input] (first at line %d)", p->input_line);
@@ -601,6 +766,15 @@ int ekn_spec_classes(const ekn_spec *spec)
     if (!spec->nlayers) return 0;
     const ekn_spec_layer *last = &spec->layers[spec->nlayers - 1];
     return last->act == EKN_ACT_SOFTMAX ? last->units : 0;
+}
+
+int ekn_spec_layer_is_graph(const ekn_spec *spec, int i)
+{
+    const ekn_spec_layer *L = &spec->layers[i];
+    int prev = i ? i - 1 : EKN_INPUT_NODE;
+    return L->ninputs != 1 || L->inputs[0] != prev || L->kind > EKN_LAYER_DENSE || L->stride[0] != 1 ||
+           L->stride[1] != 1 || L->stride[2] != 1 || L->pad != EKN_PAD_VALID || L->noise > 0 || L->tied >= 0 ||
+           L->pool_mode != EKN_POOLMODE_MAX;
 }
 
 int ekn_spec_has_mfp(const ekn_spec *spec)

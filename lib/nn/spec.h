@@ -1,7 +1,12 @@
 /* spec: the network spec format (see ekn-spec(5)).
  *
  * A spec is a strict INI file: one [input] section first, then one section
- * per layer ([conv], [pool], [dense]) in the order data flows through them.
+ * per layer ([conv], [pool], [dense], [upconv], [concat], [add], [norm]).
+ * A layer reads the layer above it unless it names its inputs
+ * ('input = a, b'); it may only read layers above it, so every spec is a
+ * graph without cycles, listed in an order data can flow in (the layer
+ * order is the evaluation order).  The last layer is the net's output, and
+ * every other layer must feed some layer.
  *
  *     [input]
  *     mode = img-scalar
@@ -33,7 +38,15 @@
 enum { EKN_INIT_HE, EKN_INIT_GLOROT };
 
 typedef enum { EKN_MODE_IMG_IMG, EKN_MODE_IMG_SCALAR, EKN_MODE_VECT_SCALAR } ekn_mode;
-typedef enum { EKN_LAYER_CONV, EKN_LAYER_POOL, EKN_LAYER_DENSE } ekn_layer_kind;
+typedef enum {
+    EKN_LAYER_CONV, EKN_LAYER_POOL, EKN_LAYER_DENSE, EKN_LAYER_UPCONV, EKN_LAYER_CONCAT, EKN_LAYER_ADD,
+    EKN_LAYER_NORM, EKN_LAYER_KINDS
+} ekn_layer_kind;
+#define EKN_MAX_INPUTS 8
+#define EKN_INPUT_NODE (-1) /* an input index meaning the [input] section */
+enum { EKN_PAD_VALID, EKN_PAD_SAME };
+enum { EKN_NORM_BATCH, EKN_NORM_GROUP, EKN_NORM_INSTANCE };
+enum { EKN_POOLMODE_MAX, EKN_POOLMODE_MAXABS };
 
 typedef struct ekn_spec_layer {
     ekn_layer_kind kind;
@@ -47,6 +60,17 @@ typedef struct ekn_spec_layer {
     float decay_mult; /* weight-decay multiplier */
     int init;         /* EKN_INIT_HE or EKN_INIT_GLOROT */
     int mfp;          /* pool: max fragment pooling */
+    int ninputs;      /* 1 (concat, add: 2..EKN_MAX_INPUTS) */
+    int inputs[EKN_MAX_INPUTS]; /* earlier layer indices, or EKN_INPUT_NODE */
+    int stride[3];    /* conv: step per axis (1 unless given) */
+    int pad;          /* conv: EKN_PAD_VALID or EKN_PAD_SAME (zeros, (size-1)/2 per side) */
+    float noise;      /* additive Gaussian noise on the output while training (0: none) */
+    int tied;         /* dense: the layer whose weight it uses transposed, or -1 */
+    int norm;         /* norm: EKN_NORM_BATCH, EKN_NORM_GROUP or EKN_NORM_INSTANCE */
+    int groups;       /* norm: groups of channels (group norm; instance: = channels) */
+    float momentum;   /* norm (batch): running statistics' update rate */
+    float eps;        /* norm: added to the variance */
+    int pool_mode;    /* pool: EKN_POOLMODE_MAX or EKN_POOLMODE_MAXABS */
 } ekn_spec_layer;
 
 typedef struct ekn_spec {
@@ -56,6 +80,8 @@ typedef struct ekn_spec {
     int shape[3];     /* input spatial size (Z,Y,X), unused leading axes = 1; 0 where not given */
     int has_shape;
     float noise;
+    int target_input; /* 'target = input': the net regresses onto its input (autoencoders) */
+    int graph;        /* 1 when some layer is more than a link of a conv/pool/dense chain */
     int nlayers;
     ekn_spec_layer layers[EKN_MAX_LAYERS];
     char *text;       /* the whole spec text (owned; stored verbatim in checkpoints) */
@@ -78,6 +104,11 @@ int ekn_spec_outputs(const ekn_spec *spec);
 const char *ekn_mode_name(ekn_mode m);
 const char *ekn_layer_kind_name(ekn_layer_kind k);
 const char *ekn_spec_act_name(int act);
+/* 1 if the layer reads anything but the layer above it, or is of a kind
+ * or uses a key a plain conv/pool/dense chain does not have (stride, pad,
+ * noise, tied, maxabs pooling): such specs go through the calculator's
+ * graph path. */
+int ekn_spec_layer_is_graph(const ekn_spec *spec, int i);
 /* 1 if any pool layer sets mfp = 1. */
 int ekn_spec_has_mfp(const ekn_spec *spec);
 #endif

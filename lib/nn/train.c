@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h5.h"
+#include "ckpt.h"
 #include "progress.h"
 #include "train_internal.h"
 
@@ -59,12 +59,14 @@ double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
 
 /* ---- loss ----------------------------------------------------------------- */
 
-/* Loss of the net's last output for n examples of labels y / targets t;
- * writes dL/dout (fused through a softmax output) into dout. */
-static double batch_loss(ekn_trainer *tr, const float *out, int n, const int32_t *y, const float *t,
+/* Loss of the net's last output for n examples x of labels y / targets t
+ * (an autoencoder's, 'target = input', are x); writes dL/dout (fused
+ * through a softmax output) into dout. */
+static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int n, const int32_t *y, const float *t,
                          const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct, long *counted)
 {
     ekn_net *net = &tr->net;
+    if (tr->spec.target_input) t = x;
     if (net->classes) {
         ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->dev_cw : NULL, labelled, absent};
         double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
@@ -87,8 +89,9 @@ static double objective(void *ctx, const float *theta, float *grad)
     int first = tr->opt.diag.evals == 0;
     if (first) tr->rng_step = tr->rng_train;
     else tr->rng_train = tr->rng_step;
-    const float *out = ekn_net_forward(net, tr->dev_x, tr->cur_n, 1, &tr->rng_train);
-    double loss = batch_loss(tr, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->dout,
+    const ekn_dataset_dev *b = &tr->dev;
+    const float *out = ekn_net_forward(net, b->x, tr->cur_n, 1, &tr->rng_train);
+    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->dout,
                              first ? &tr->correct : NULL, first ? &tr->counted : NULL);
     ekn_net_backward(net, tr->cur_n, tr->dout);
     if (grad != net->grad) net->ops->copy(grad, net->grad, net->nparams * sizeof(float));
@@ -98,8 +101,9 @@ static double objective(void *ctx, const float *theta, float *grad)
 /* Deterministic loss (no dropout, no noise) of the current batch. */
 static double batch_loss_eval(ekn_trainer *tr)
 {
-    const float *out = ekn_net_forward(&tr->net, tr->dev_x, tr->cur_n, 0, NULL);
-    return batch_loss(tr, out, tr->cur_n, tr->dev_y, tr->dev_t, tr->dev_lab, tr->dev_abs, tr->gtmp, NULL, NULL);
+    const ekn_dataset_dev *b = &tr->dev;
+    const float *out = ekn_net_forward(&tr->net, b->x, tr->cur_n, 0, NULL);
+    return batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->gtmp, NULL, NULL);
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -109,32 +113,25 @@ typedef struct eval_result {
     long *confusion; /* classes x classes, [label][predicted] */
 } eval_result;
 
-static void evaluate(ekn_trainer *tr, const float *x, const int32_t *y, const float *t, size_t n, eval_result *r)
+/* Scores the first n examples of v (the net's layout), a batch at a time
+ * through the step's mirror, which is free between steps. */
+static void evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_result *r)
 {
     ekn_net *net = &tr->net;
     int B = (int)tr->cfg.batch, C = net->classes;
-    size_t ls = net->out_spatial * (C ? 1 : (size_t)net->out_c);
+    size_t ls = v->lab_size;
+    const int32_t *y = v->y;
     double loss_sum = 0, weight = 0;
     long correct = 0, counted = 0;
     const ekn_ops *ops = net->ops;
+    ekn_dataset_dev *b = &tr->dev;
     for (size_t i = 0; i < n; i += B) {
         int m = (int)(n - i < (size_t)B ? n - i : (size_t)B);
-        const float *xi = x + i * net->in_size;
-        const int32_t *yi = y ? y + i * ls : NULL;
-        const float *ti = t ? t + i * ls : NULL;
-        if (!ops->host) {
-            /* the batch buffers are free: validation runs between steps */
-            ops->upload(tr->dev_x, xi, (size_t)m * net->in_size * sizeof *xi);
-            if (yi) ops->upload(tr->dev_y, yi, (size_t)m * ls * sizeof *yi);
-            if (ti) ops->upload(tr->dev_t, ti, (size_t)m * ls * sizeof *ti);
-            xi = tr->dev_x;
-            yi = yi ? tr->dev_y : NULL;
-            ti = ti ? tr->dev_t : NULL;
-        }
-        const float *out = ekn_net_forward(net, xi, m, 0, NULL);
+        ekn_dataset_dev_put(b, v, i, (size_t)m);
+        const float *out = ekn_net_forward(net, b->x, m, 0, NULL);
         long c = 0, k = 0;
         /* validation scores the dense labels; lazy masks only shape the training loss */
-        double l = batch_loss(tr, out, m, yi, ti, NULL, NULL, tr->gtmp, &c, &k);
+        double l = batch_loss(tr, b->x, out, m, b->y, b->t, NULL, NULL, tr->gtmp, &c, &k);
         if (C && r->confusion && !ops->host) {
             ops->download(tr->host_out, out, (size_t)m * net->out_size * sizeof *out);
             out = tr->host_out;
@@ -181,8 +178,6 @@ void ekn_train_set_control_momentum(ekn_trainer *tr, double v)
 }
 
 /* ---- setup ---------------------------------------------------------------- */
-
-static float *alloc_f(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
 /* img-img: the input patch is --patch, else the spec's shape, else the
  * largest valid size that fits the data. */
@@ -232,6 +227,12 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
     if (net->classes && !d->has_labels)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network classifies (softmax) but the data has no 'label' records",
                            d->source);
+    if (tr->spec.target_input) {
+        if (net->out_size != net->in_size)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "%s: 'target = input' needs as many outputs as inputs, not %zu and %zu",
+                               tr->spec.file, net->out_size, net->in_size);
+        return 0;
+    }
     if (!net->classes && !d->has_targets)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network regresses (linear output) but the data has no 'target' records",
                            d->source);
@@ -272,9 +273,7 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
     if (check_labels(tr, v, err)) return -1;
     if (!ekn_train_img_img(tr)) {
         tr->val_n = tr->cfg.val_examples && (size_t)tr->cfg.val_examples < v->n ? (size_t)tr->cfg.val_examples : v->n;
-        tr->val_x = v->x;
-        tr->val_y = v->y;
-        tr->val_t = v->t;
+        tr->val_set = v;
         return 0;
     }
     for (int k = 0; k < 3; k++)
@@ -282,17 +281,18 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
             return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': validation images are smaller than the input patch", v->source);
     /* fixed patches, drawn once, so every validation measures the same thing */
     tr->val_n = tr->cfg.val_examples ? (size_t)tr->cfg.val_examples : 64;
-    size_t ls = tr->net.out_spatial * (tr->net.classes ? 1 : (size_t)tr->net.out_c);
-    tr->val_x = alloc_f(tr->val_n * tr->net.in_size);
-    if (v->has_labels) tr->val_y = calloc(tr->val_n * ls, sizeof *tr->val_y);
-    else tr->val_t = alloc_f(tr->val_n * ls);
-    if (!tr->val_x || (!tr->val_y && !tr->val_t))
+    ekn_dataset *p = &tr->val_patches;
+    ekn_train_batch_layout(tr, v, p);
+    p->lazy_c = 0; /* validation scores the dense labels */
+    if (ekn_dataset_reserve(p, tr->val_n, err))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for validation patches");
     ekn_rng rng;
     ekn_rng_seed(&rng, tr->cfg.seed, RNG_VAL);
     for (size_t i = 0; i < tr->val_n; i++)
-        ekn_train_sample_patch(tr, &rng, v, tr->val_x + i * tr->net.in_size, tr->val_y ? tr->val_y + i * ls : NULL,
-                     tr->val_t ? tr->val_t + i * ls : NULL);
+        ekn_train_sample_patch(tr, &rng, v, p->x + i * p->ex_size, p->y ? p->y + i * p->lab_size : NULL,
+                               p->t ? p->t + i * p->lab_size : NULL);
+    p->n = tr->val_n;
+    tr->val_set = p;
     return 0;
 }
 
@@ -325,18 +325,14 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
 /* Without --optimizer (cfg->optimizer NULL) a resumed run goes on with the
  * checkpoint's optimiser and parameters, also one chosen through the control
  * file; --opt-param then overrides those parameters. */
-static int create_optimizer(ekn_trainer *tr, ekn_err *err)
+static int create_optimizer(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
     if (cfg->optimizer)
         return ekn_optim_create_on(&tr->opt, cfg->optimizer, tr->net.nparams, cfg->optimizer_params, tr->net.ops,
                                    err);
-    ekn_h5 h;
     char *name = NULL, *params = NULL;
-    if (ekn_h5_open(&h, cfg->resume_path, err)) return -1;
-    int rc = ekn_h5_get_string(&h, "/optimizer/name", &name, err) ||
-             (ekn_h5_exists(&h, "/optimizer/params") && ekn_h5_get_string(&h, "/optimizer/params", &params, err));
-    ekn_h5_close(&h);
+    int rc = ekn_ckpt_read_optim_name(from, &name, &params, err);
     if (!rc && cfg->optimizer_params) {
         /* the checkpoint's parameters first, so the command line's win */
         size_t n = (params ? strlen(params) : 0) + strlen(cfg->optimizer_params) + 2;
@@ -354,9 +350,84 @@ static int create_optimizer(ekn_trainer *tr, ekn_err *err)
     return rc ? -1 : 0;
 }
 
-int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
+/* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
+
+int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
 {
-    memset(tr, 0, sizeof *tr);
+    ekn_net_tensor *t;
+    int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
+    if (n < 0) return -1;
+    ekn_ckpt_state s = {
+        .step = tr->step,
+        .epoch = tr->epoch,
+        .perm_pos = (int64_t)tr->perm_pos,
+        .plateau_count = tr->plateau_count,
+        .lr = tr->lr,
+        .momentum = tr->momentum,
+        .lr_scale = tr->lr_scale,
+        .control_lr = tr->control_lr,
+        .control_momentum = tr->control_momentum,
+        .best_val = tr->best_val,
+        .loss_smooth = tr->loss_smooth,
+        .elapsed = tr->elapsed_before + (tr->run_start > 0 ? ekn_now() - tr->run_start : 0),
+        .rng_data = tr->rng_data,
+        .rng_train = tr->rng_train,
+    };
+    ekn_ckpt c;
+    int rc = ekn_ckpt_create(&c, tr->cfg.save_path, tr->spec.text, err);
+    if (!rc) {
+        rc = ekn_ckpt_write_params(&c, t, n, ekn_net_params_host(&tr->net), ekn_net_state_host(&tr->net), err) ||
+             ekn_ckpt_write_optim(&c, &tr->opt, err) ||
+             ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err);
+        if (rc) ekn_ckpt_abort(&c);
+        else rc = ekn_ckpt_commit(&c, err);
+    }
+    free(t);
+    return rc ? -1 : 0;
+}
+
+/* The parameters, the optimiser's state and the run's state of a checkpoint. */
+static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+{
+    ekn_net *net = &tr->net;
+    ekn_net_tensor *t;
+    int n = ekn_ckpt_net_tensors(net, &t, err);
+    if (n < 0) return -1;
+    int rc = ekn_ckpt_read_params(from, t, n, ekn_net_params_host(net), ekn_net_state_host(net), err);
+    free(t);
+    if (rc) return -1;
+    ekn_net_params_commit(net);
+    ekn_net_state_commit(net);
+    ekn_ckpt_state s;
+    if (ekn_ckpt_read_state(from, &s, err) || ekn_ckpt_read_optim(from, &tr->opt, err)) return -1;
+    if (tr->perm && ekn_ckpt_read_perm(from, tr->perm, tr->train.n, err)) return -1;
+    const char *path = ekn_ckpt_path(from);
+    tr->step = s.step;
+    tr->epoch = s.epoch;
+    tr->lr = s.lr;
+    tr->momentum = s.momentum;
+    tr->best_val = s.best_val;
+    tr->loss_smooth = s.loss_smooth;
+    tr->elapsed_before = s.elapsed;
+    if (isfinite(s.control_lr)) {
+        ekn_train_set_control_lr(tr, s.control_lr);
+        ekn_warn("'%s': keeping the learning rate %g set through the control file", path, s.control_lr);
+    }
+    tr->lr_scale = s.lr_scale;
+    if (isfinite(s.control_momentum)) {
+        ekn_train_set_control_momentum(tr, s.control_momentum);
+        ekn_warn("'%s': keeping the momentum %g set through the control file", path, s.control_momentum);
+    }
+    tr->perm_pos = (uint64_t)s.perm_pos;
+    tr->plateau_count = (int)s.plateau_count;
+    tr->rng_data = s.rng_data;
+    tr->rng_train = s.rng_train;
+    return 0;
+}
+
+/* from: the checkpoint of --resume, open, or NULL. */
+static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *from, ekn_err *err)
+{
     tr->cfg = *cfg;
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
@@ -364,8 +435,8 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     tr->control_lr = tr->control_momentum = NAN;
     tr->best_val = INFINITY;
     tr->loss_smooth = NAN;
-    if (cfg->resume_path && !cfg->spec_path) {
-        if (ekn_checkpoint_load_spec(cfg->resume_path, &tr->spec, err)) return -1;
+    if (from && !cfg->spec_path) {
+        if (ekn_ckpt_read_spec(from, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
     if (open_training_data(tr, err)) return -1;
     if (cfg->val_path && ekn_dataset_load(&tr->val, cfg->val_path, err)) return -1;
@@ -378,35 +449,25 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
         return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
                            net->classes);
-    if (create_optimizer(tr, err)) return -1;
-    size_t B = (size_t)cfg->batch, ls = ekn_train_img_img(tr) ? net->out_spatial * (net->classes ? 1 : (size_t)net->out_c)
-                                                      : tr->train.lab_size;
-    tr->bx = alloc_f(B * net->in_size);
+    if (create_optimizer(tr, from, err)) return -1;
+    size_t B = (size_t)cfg->batch;
     tr->dout = ops->alloc(B * net->out_size * sizeof(float));
     tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));
-    if (tr->train.has_labels) tr->by = calloc(B * ls, sizeof *tr->by);
-    else tr->bt = alloc_f(B * ls);
     if (!ekn_train_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
-    if (tr->train.lazy_c) {
-        if (tr->train.lazy_c != net->classes)
-            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d",
-                               tr->train.source, tr->train.lazy_c, net->classes);
-        tr->blab = malloc(B * (size_t)net->classes);
-        tr->babs = malloc(B * (size_t)net->classes);
-        if (!tr->blab || !tr->babs) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-    }
-    if (!tr->bx || !tr->dout || !tr->gtmp || (!tr->by && !tr->bt) || (!ekn_train_img_img(tr) && !tr->streaming && !tr->perm))
+    if (tr->train.lazy_c && tr->train.lazy_c != net->classes)
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d", tr->train.source,
+                           tr->train.lazy_c, net->classes);
+    if (!tr->dout || !tr->gtmp || (!ekn_train_img_img(tr) && !tr->streaming && !tr->perm))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
-    if (ekn_train_alloc_device_batch(tr, B, ls, err)) return -1;
+    if (ekn_train_alloc_batch(tr, err)) return -1;
     ekn_rng_seed(&tr->rng_data, cfg->seed, RNG_DATA);
     ekn_rng_seed(&tr->rng_train, cfg->seed, RNG_TRAIN);
     if (tr->perm) {
         for (size_t i = 0; i < tr->train.n; i++) tr->perm[i] = (uint32_t)i;
         ekn_rng_shuffle(&tr->rng_data, tr->perm, tr->train.n);
     }
-    if (cfg->resume_path) {
-        if (ekn_checkpoint_load_params(cfg->resume_path, net, err) || ekn_train_load_state(tr, cfg->resume_path, err))
-            return -1;
+    if (from) {
+        if (resume_from(tr, from, err)) return -1;
     } else {
         ekn_rng init;
         ekn_rng_seed(&init, cfg->seed, RNG_INIT);
@@ -431,18 +492,23 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
     return 0;
 }
 
+int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
+{
+    memset(tr, 0, sizeof *tr);
+    if (!cfg->resume_path) return trainer_init(tr, cfg, NULL, err);
+    /* the checkpoint is opened once and read as init needs it */
+    ekn_ckpt from;
+    if (ekn_ckpt_open(&from, cfg->resume_path, err)) return -1;
+    int rc = trainer_init(tr, cfg, &from, err);
+    ekn_ckpt_close(&from);
+    return rc;
+}
+
 void ekn_trainer_free(ekn_trainer *tr)
 {
     if (tr->log) fclose(tr->log);
-    if (tr->val_x != tr->val.x) free(tr->val_x);
-    if (tr->val_y != tr->val.y) free(tr->val_y);
-    if (tr->val_t != tr->val.t) free(tr->val_t);
-    free(tr->bx);
-    free(tr->bt);
-    free(tr->by);
-    free(tr->blab);
-    free(tr->babs);
-    ekn_train_free_device_batch(tr);
+    ekn_dataset_free(&tr->val_patches);
+    ekn_train_free_batch(tr);
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
@@ -530,7 +596,7 @@ static void validate(ekn_trainer *tr, double *vloss, double *verr)
     int C = tr->net.classes;
     long *conf = C ? calloc((size_t)C * C, sizeof *conf) : NULL;
     eval_result r = {0, 0, conf};
-    evaluate(tr, tr->val_x, tr->val_y, tr->val_t, tr->val_n, &r);
+    evaluate(tr, tr->val_set, tr->val_n, &r);
     *vloss = r.loss;
     *verr = r.err;
     ekn_warn("step %lld: validation loss %.5g error %.4g on %zu %s", (long long)tr->step, r.loss, r.err, tr->val_n,
@@ -571,7 +637,9 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
     const ekn_train_config *c = &tr->cfg;
     double start = ekn_now(), last_log = start;
     tr->run_start = start;
-    int64_t last_log_step = tr->step, ep_size = epoch_size(tr);
+    int64_t ep_size = epoch_size(tr);
+    /* examples since the last log row: a stream's batches may be short */
+    double since_log = 0;
     int64_t max_steps = c->steps;
     if (c->epochs) {
         int64_t s = (c->epochs * ep_size + c->batch - 1) / c->batch;
@@ -627,12 +695,13 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;
         tr->loss_smooth = isnan(tr->loss_smooth) ? loss : 0.98 * tr->loss_smooth + 0.02 * loss;
         tr->step++;
+        since_log += tr->cur_n;
         double vloss = NAN, verr = NAN;
         if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) validate(tr, &vloss, &verr);
         int log_now = tr->log && (tr->step % c->log_every == 0 || !isnan(vloss) || gain_now);
         if (log_now) {
             double now = ekn_now();
-            double rate = now > last_log ? (double)(tr->step - last_log_step) * c->batch / (now - last_log) : NAN;
+            double rate = now > last_log ? since_log / (now - last_log) : NAN;
             /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
             double epoch = tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size;
             char f[8][32];
@@ -651,7 +720,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             if (fflush(tr->log) != 0 || ferror(tr->log))
                 return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);
             last_log = now;
-            last_log_step = tr->step;
+            since_log = 0;
         }
         if (c->save_every > 0 && tr->step % c->save_every == 0 && ekn_trainer_save(tr, err)) return -1;
         char extra[96];

@@ -12,7 +12,11 @@
  * A pipe (e.g. from ekn-batch | ekn-augment) is streamed instead: examples
  * are taken in the order they come, record group by record group, and the
  * run ends with the stream.  The producer then owns shuffling and epochs,
- * and a resumed run continues with whatever the pipe delivers.
+ * and a resumed run continues with whatever the pipe delivers.  A group of
+ * ekn-batch's (batch= metadata) is one step as it comes, trained on where
+ * it was read (no copy into the batch, no second patch sampling), and must
+ * not hold more than cfg.batch examples; other groups are cut into batches
+ * of cfg.batch.
  *
  * Log (TSV, one row per logged step; documented in ekn-train(1)):
  *   step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum
@@ -24,6 +28,7 @@
 #include <stdio.h>
 
 #include "dataset.h"
+#include "dataset_dev.h"
 #include "net.h"
 #include "optim.h"
 #include "rng.h"
@@ -92,20 +97,21 @@ typedef struct ekn_trainer {
     double loss_smooth;
     double elapsed_before;    /* seconds trained before this run (resume) */
     double run_start;         /* ekn_now() when this run started, 0 outside a run */
-    /* batch buffers, allocated once */
-    float *bx, *bt;           /* host */
-    int32_t *by;
-    uint8_t *blab, *babs;     /* lazy-label masks of the batch, (batch, classes) */
-    /* in the ops table's memory: the batch (== the host buffers on the CPU), gradients, class weights */
-    float *dev_x, *dev_t, *dout, *gtmp, *dev_cw;
-    int32_t *dev_y;
-    uint8_t *dev_lab, *dev_abs;
-    float *host_out;          /* GPU: a batch of outputs on the host (validation's confusion counts) */
-    float *val_x;             /* img-img: fixed validation patches */
-    int32_t *val_y;
-    float *val_t;
-    size_t val_n;
+    /* The step's examples.  batch is allocated once for cfg.batch examples
+     * of the net's input and output (labels per output voxel in img-img);
+     * cur is the batch, or a streamed group of ekn-batch's that is trained
+     * on as it is (&train, no copy); dev mirrors cur in the ops table's
+     * memory (cur's own arrays on the CPU, one upload per array on a GPU). */
+    ekn_dataset batch;
+    const ekn_dataset *cur;
+    ekn_dataset_dev dev;
     int cur_n;                /* examples in the current batch */
+    /* in the ops table's memory: gradients, class weights */
+    float *dout, *gtmp, *dev_cw;
+    float *host_out;          /* GPU: a batch of outputs on the host (validation's confusion counts) */
+    ekn_dataset val_patches;  /* img-img: fixed validation patches */
+    const ekn_dataset *val_set; /* what validation scores: val or val_patches */
+    size_t val_n;
     double mean_label;
     long correct, counted;    /* of the current batch */
     FILE *log;
@@ -116,6 +122,7 @@ typedef struct ekn_trainer {
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err);
 /* Runs until a stop condition; returns 0, or -1 (NaN loss, I/O failure). */
 int ekn_trainer_run(ekn_trainer *tr, ekn_err *err);
+/* Writes the checkpoint cfg.save_path (ckpt.h) atomically. */
 int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
 void ekn_trainer_free(ekn_trainer *tr);
 
@@ -123,7 +130,4 @@ void ekn_trainer_free(ekn_trainer *tr);
 int ekn_schedule_parse(ekn_schedule *s, const char *text, const char *what, ekn_err *err);
 double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback);
 
-/* Loads a checkpoint's parameters into a net built from its spec (shared with ekn-predict). */
-int ekn_checkpoint_load_spec(const char *path, ekn_spec *spec, ekn_err *err);
-int ekn_checkpoint_load_params(const char *path, ekn_net *net, ekn_err *err);
 #endif

@@ -1,5 +1,4 @@
-/* train_internal: what lib/nn/train.c, lib/nn/train_batch.c and lib/nn/train_ckpt.c
- * share; not for callers of train.h. */
+/* train_internal: what lib/nn/train.c and lib/nn/train_batch.c share; not for callers of train.h. */
 #ifndef EKN_TRAIN_INTERNAL_H
 #define EKN_TRAIN_INTERNAL_H
 #include "train.h"
@@ -8,25 +7,29 @@
 enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4 };
 
 int ekn_train_img_img(const ekn_trainer *tr);
+/* dst gets src's layout as the net sees it: img-img, the net's input patch
+ * and its labels per output voxel; otherwise src's own. */
+void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_dataset *dst);
 /* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
 int ekn_train_labels_full_res(const ekn_dataset *d);
 /* A random example of d and a random input patch of it into x (labels into y or t); returns the example. */
 size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t);
-/* Fills the batch buffers: 1, or 0 when a stream has ended before the
- * batch's first example, or -1.  A stream that ends mid-batch gives a
- * short last batch. */
+/* Makes the next step's examples tr->cur (tr->cur_n of them): 1, or 0 when
+ * a stream has ended before the batch's first example, or -1.  A stream
+ * that ends mid-batch gives a short last batch; a group of ekn-batch's is
+ * one step as it comes. */
 int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err);
 
-/* The batch in the ops table's memory (the host buffers themselves on the CPU). */
-int ekn_train_alloc_device_batch(ekn_trainer *tr, size_t B, size_t ls, ekn_err *err);
-void ekn_train_free_device_batch(ekn_trainer *tr);
+/* The batch (tr->batch, cfg.batch examples of the net's layout), its
+ * mirror in the ops table's memory, the class weights there, and the host
+ * copy of a batch of outputs a GPU needs; 0 or -1. */
+int ekn_train_alloc_batch(ekn_trainer *tr, ekn_err *err);
+void ekn_train_free_batch(ekn_trainer *tr);
+/* Puts the step's examples into the mirror: tr->dev then holds them. */
 void ekn_train_upload_batch(ekn_trainer *tr);
 
 /* Rates set through the control file replace the command line's and its
  * schedules, and checkpoints keep them, so a resumed run goes on with them. */
 void ekn_train_set_control_lr(ekn_trainer *tr, double v);
 void ekn_train_set_control_momentum(ekn_trainer *tr, double v);
-
-/* The run's state from a checkpoint (after its parameters). */
-int ekn_train_load_state(ekn_trainer *tr, const char *path, ekn_err *err);
 #endif

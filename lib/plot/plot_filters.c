@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5.h"
+#include "ckpt.h"
 #include "plot.h"
 #include "spec.h"
 
@@ -75,17 +75,13 @@ int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, l
                             char *title, size_t cap, ekn_err *err)
 {
     r->rgb = NULL;
-    ekn_h5 h;
-    if (ekn_h5_open(&h, ckpt, err)) return -1;
+    ekn_ckpt c;
+    if (ekn_ckpt_open(&c, ckpt, err)) return -1;
     ekn_spec s = {0};
     ekn_tensor w = EKN_TENSOR_INIT;
-    char *text = NULL, name[64];
+    char name[64];
     int rc = -1;
-    if (ekn_h5_get_string(&h, "/spec", &text, err)) {
-        ekn_err_prefix(err, "'%s': not an ekn checkpoint", ckpt);
-        goto done;
-    }
-    if (ekn_spec_parse(&s, text, ckpt, err)) goto done;
+    if (ekn_ckpt_read_spec(&c, &s, err)) goto done;
     const ekn_spec_layer *l = find_layer(&s, layer);
     if (!l) {
         if (layer) ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no layer '%s'", ckpt, layer);
@@ -96,24 +92,17 @@ int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, l
         ekn_err_set(err, EKN_EXIT_FAIL, "'%s': layer '%s' is a pool layer: it has no weights", ckpt, l->name);
         goto done;
     }
-    snprintf(name, sizeof name, "/params/%s.w", l->name);
-    uint64_t dims[EKN_MAX_RANK];
-    int rank = ekn_h5_shape(&h, name, dims, EKN_MAX_RANK, err);
-    if (rank < 0) goto done;
-    if (rank < 2 || (l->kind == EKN_LAYER_CONV && rank < 3)) {
-        ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' has rank %d", ckpt, name, rank);
+    snprintf(name, sizeof name, "%s.w", l->name);
+    if (ekn_ckpt_read_tensor(&c, name, &w, err)) goto done;
+    if (w.rank < 2 || (l->kind == EKN_LAYER_CONV && w.rank < 3)) {
+        ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' has rank %d", ckpt, name, w.rank);
         goto done;
     }
-    if (ekn_tensor_reshape(&w, EKN_F32, rank, dims, err) ||
-        ekn_h5_get(&h, name, EKN_F32, w.data, (size_t)ekn_tensor_numel(&w), err))
-        goto done;
-    snprintf(w.name, sizeof w.name, "%s", name);
     rc = draw(&s, l, &w, channel, index, r, title, cap, ckpt, err);
 done:
     if (rc) ekn_plot_raster_free(r);
     ekn_tensor_free(&w);
     ekn_spec_free(&s);
-    free(text);
-    ekn_h5_close(&h);
+    ekn_ckpt_close(&c);
     return rc;
 }

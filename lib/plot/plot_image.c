@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "group.h"
 #include "plot.h"
 #include "stream.h"
 
@@ -100,7 +101,7 @@ static long overlay_index(const grid *g, int axis_k, int off, int stride, long s
 static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint64_t seen, const char *src, ekn_err *err)
 {
     const ekn_plot_image_opts *o = g->o;
-    int has_channel = !strcmp(t->name, "prob");
+    int has_channel = ekn_rec_kind_of(t->name) == EKN_KIND_PROB;
     int lab_nd = t->rank - 1 - has_channel;
     if (lab_nd < 1 || lab_nd > 3 || lab_nd > g->nd)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' record of rank %d does not fit images of %d spatial axes",
@@ -117,7 +118,7 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         uint64_t shp[4] = {t->shape[0]};
         for (int a = 2; a < t->rank; a++) shp[a - 1] = t->shape[a];
         if (ekn_tensor_reshape(&cls, EKN_F32, t->rank - 1, shp, err)) return -1;
-        snprintf(cls.name, sizeof cls.name, "class");
+        ekn_tensor_set_name(&cls, EKN_REC_CLASS);
         uint64_t C = t->shape[1], S = ekn_tensor_numel(&cls) / (t->shape[0] ? t->shape[0] : 1);
         float *out = cls.data;
         for (uint64_t n = 0; n < t->shape[0]; n++)
@@ -174,15 +175,16 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
     while ((rc = ekn_stream_read(&rd, &t, err)) == 1) {
         if (!t.rank) continue;
         if (!overlay) {
-            if (strcmp(t.name, "image")) continue;
+            if (ekn_rec_kind_of(t.name) != EKN_KIND_IMAGE) continue;
             if (draw_images(g, r, &t, seen, ekn_reader_name(&rd), err)) {
                 rc = -1;
                 break;
             }
         } else {
-            int is = !strcmp(t.name, "class") || !strcmp(t.name, "label") || !strcmp(t.name, "prob");
+            ekn_rec_kind k = ekn_rec_kind_of(t.name);
+            int is = k == EKN_KIND_CLASS || k == EKN_KIND_LABEL || k == EKN_KIND_PROB;
             if (!is || (kind && strcmp(kind, t.name))) continue;
-            if (!kind) kind = !strcmp(t.name, "class") ? "class" : !strcmp(t.name, "label") ? "label" : "prob";
+            if (!kind) kind = k == EKN_KIND_CLASS ? EKN_REC_CLASS : k == EKN_KIND_LABEL ? EKN_REC_LABEL : EKN_REC_PROB;
             if (draw_overlay_record(g, r, &t, seen, ekn_reader_name(&rd), err)) {
                 rc = -1;
                 break;
@@ -194,7 +196,7 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
     }
     if (rc == 0 && !found)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no %s records", ekn_reader_name(&rd),
-                         overlay ? "label, class or prob" : "image");
+                         overlay ? EKN_REC_LABEL ", " EKN_REC_CLASS " or " EKN_REC_PROB : EKN_REC_IMAGE);
     else if (rc == 0 && !overlay && !g->drawn)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %llu examples, none from example %llu on", ekn_reader_name(&rd),
                          (unsigned long long)seen, (unsigned long long)g->o->first);

@@ -1,5 +1,6 @@
-/* Activations: (a) gradient check of _ref by central differences,
- * (b) hand values and the name table, (c) _cpu against _ref, and the
+/* Activations: (a) gradient check of _ref by central differences (with a
+ * negative control), (b) hand values, values far out (saturation,
+ * softplus's tail) and the name table, (c) _cpu against _ref, and the
  * in-place (aliasing) forms. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,8 +23,8 @@
 #define CMP_ATOL 1e-5
 #define CMP_RTOL 1e-4
 
-static const ekn_act all_acts[] = {EKN_ACT_LINEAR, EKN_ACT_RELU,    EKN_ACT_LEAKY,
-                                   EKN_ACT_TANH,   EKN_ACT_SIGMOID, EKN_ACT_ABS};
+static const ekn_act all_acts[] = {EKN_ACT_LINEAR, EKN_ACT_RELU, EKN_ACT_LEAKY, EKN_ACT_TANH,    EKN_ACT_SIGMOID,
+                                   EKN_ACT_ABS,    EKN_ACT_ELU,  EKN_ACT_SILU,  EKN_ACT_SOFTPLUS};
 #define N_ACTS (sizeof all_acts / sizeof all_acts[0])
 
 static void grad_check_one(uint64_t *st, ekn_act a, float alpha, size_t n, size_t *bad)
@@ -58,7 +59,26 @@ static void test_gradcheck(void **state)
     for (size_t k = 0; k < N_ACTS; k++) grad_check_one(&st, all_acts[k], 0.1f, 97, &bad);
     grad_check_one(&st, EKN_ACT_LEAKY, 0.3f, 33, &bad);
     grad_check_one(&st, EKN_ACT_LEAKY, -0.5f, 33, &bad);
+    grad_check_one(&st, EKN_ACT_ELU, 1.0f, 33, &bad);
+    grad_check_one(&st, EKN_ACT_ELU, 2.5f, 33, &bad);
     assert_int_equal(bad, 0);
+
+    /* negative control: the check must catch a wrong derivative.  elu's
+     * derivative taken as y + alpha (right) for x <= 0 but with alpha
+     * doubled there (wrong) */
+    float x[32], y[32], r[32], dx[32], num[32];
+    tu_fill(&st, x, 32, -2, -0.1f);
+    tu_fill(&st, r, 32, -1, 1);
+    ekn_act_forward_ref(EKN_ACT_ELU, 0.5f, 32, x, y);
+    for (int i = 0; i < 32; i++) {
+        float up = x[i] + GRAD_EPS, dn = x[i] - GRAD_EPS, fu, fd;
+        ekn_act_forward_ref(EKN_ACT_ELU, 0.5f, 1, &up, &fu);
+        ekn_act_forward_ref(EKN_ACT_ELU, 0.5f, 1, &dn, &fd);
+        num[i] = (float)(((double)fu - fd) * r[i] / ((double)up - dn));
+        dx[i] = (y[i] + 2 * 0.5f) * r[i];
+    }
+    fprintf(stderr, "negative control (wrong elu derivative), failure expected:\n");
+    assert_true(tu_compare("  elu dx vs numeric", dx, num, 32, GRAD_ATOL, GRAD_RTOL) > 0);
 }
 
 /* (b) hand values, for both implementations */
@@ -83,6 +103,19 @@ static void test_closed_form(void **state)
          {1 / (1 + e2), 0.3775406687981454f, 0.5f, 0.8175744761936437f},
          {0.10499358540350652f, 0.2350037122015945f, 0.25f, 0.14914645207033284f}},
         {EKN_ACT_ABS, {2, 0.5f, 0, 1.5f}, {-1, -1, 0, 1}},
+        /* elu (alpha 0.1) = alpha (e^x - 1) for x <= 0, f' = alpha e^x there
+         * (alpha at the kink) */
+        {EKN_ACT_ELU,
+         {-0.08646647167633874f, -0.03934693402873666f, 0, 1.5f},
+         {0.013533528323661271f, 0.06065306597126335f, 0.1f, 1}},
+        /* silu = x s(x), f' = s (1 + x (1 - s)) */
+        {EKN_ACT_SILU,
+         {-0.2384058440442351f, -0.1887703343990727f, 0, 1.2263617142904655f},
+         {-0.09078424878489547f, 0.2600388126973482f, 0.5f, 1.041294154299143f}},
+        /* softplus = log(1 + e^x), f' = s(x) */
+        {EKN_ACT_SOFTPLUS,
+         {0.1269280110429725f, 0.4740769841801067f, 0.6931471805599453f, 1.7014132779827524f},
+         {0.11920292202211755f, 0.3775406687981454f, 0.5f, 0.8175744761936437f}},
     };
     const float ones[4] = {1, 1, 1, 1};
     size_t bad = 0;
@@ -114,13 +147,46 @@ static void test_closed_form(void **state)
         bad += tu_compare("sigmoid saturation", yb, sig_ref, 4, 1e-7, 0);
         bad += tu_compare("tanh saturation", yr, tanh_ref, 4, 1e-7, 0);
     }
+    /* elu, silu, softplus far out: finite values, finite derivatives, and
+     * softplus's small tail accurate where log(1 + e^x) in float would be 0 */
+    const float far[] = {-100, 100, -1e30f, 1e30f, -20, 20};
+    const float far_ref[3][6] = {
+        {-0.1f, 100, -0.1f, 1e30f, -0.099999999794f, 20},        /* elu, alpha 0.1 */
+        {0, 100, 0, 1e30f, -4.1223072e-08f, 20},                  /* silu */
+        {0, 100, 0, 1e30f, 2.0611536e-09f, 20},                   /* softplus */
+    };
+    const float dfar_ref[3][6] = {
+        {0, 1, 0, 1, 2.0611536e-10f, 1},                          /* elu */
+        {0, 1, 0, 1, -3.9161919e-08f, 1},                         /* silu */
+        {0, 1, 0, 1, 2.0611536e-09f, 1},                          /* softplus */
+    };
+    const float ones6[6] = {1, 1, 1, 1, 1, 1};
+    const ekn_act smooth[3] = {EKN_ACT_ELU, EKN_ACT_SILU, EKN_ACT_SOFTPLUS};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 3; k++) {
+            float yf[6], df[6];
+            (i ? ekn_act_forward_cpu : ekn_act_forward_ref)(smooth[k], 0.1f, 6, far, yf);
+            (i ? ekn_act_backward_cpu : ekn_act_backward_ref)(smooth[k], 0.1f, 6, far, yf, ones6, df);
+            char what[64];
+            snprintf(what, sizeof what, "%s %s far out", i ? "cpu" : "ref", ekn_act_name(smooth[k]));
+            bad += tu_compare(what, yf, far_ref[k], 6, 1e-30, 1e-5);
+            snprintf(what, sizeof what, "%s %s' far out", i ? "cpu" : "ref", ekn_act_name(smooth[k]));
+            bad += tu_compare(what, df, dfar_ref[k], 6, 1e-30, 1e-4);
+        }
     assert_int_equal(bad, 0);
 }
 
 static void test_names(void **state)
 {
     (void)state;
-    static const char *const names[] = {"linear", "relu", "leaky", "tanh", "sigmoid", "abs"};
+    static const char *const names[] = {"linear", "relu",    "leaky", "tanh",    "sigmoid",
+                                        "abs",    "elu",     "silu",  "softplus"};
+    /* the enum's values are stable (appended, never renumbered) */
+    assert_int_equal(EKN_ACT_ABS, 5);
+    assert_int_equal(EKN_ACT_ELU, 6);
+    assert_int_equal(EKN_ACT_SILU, 7);
+    assert_int_equal(EKN_ACT_SOFTPLUS, 8);
+    assert_string_equal(ekn_act_name((ekn_act)9), "?");
     for (size_t k = 0; k < N_ACTS; k++) {
         assert_int_equal(ekn_act_from_name(names[k]), (int)all_acts[k]);
         assert_string_equal(ekn_act_name(all_acts[k]), names[k]);

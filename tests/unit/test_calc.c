@@ -326,13 +326,123 @@ static void test_handmade(void **state)
     assert_int_equal(ekn_calc_valid_sizes(&s, X, 0, (int[1]){0}, 1, &err), -1);
 }
 
+static void load(ekn_spec *s, const char *path)
+{
+    ekn_err err = {0};
+    int rc = ekn_spec_load(s, path, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+/* The U-Net paper's network (figure 1): 572 -> 388, valid inputs 188 + 16k,
+ * the next smaller valid input 556 gives 372; output 0 is centred on input
+ * pixel 92 = (572 - 388) / 2 at stride 1. */
+static void test_unet_paper(void **state)
+{
+    (void)state;
+    ekn_spec s;
+    ekn_calc c;
+    ekn_err err = {0};
+    load(&s, "examples/nets/unet-paper.spec");
+    assert_true(s.graph);
+    assert_int_equal(ekn_calc_run(&s, NULL, &c, &err), 0);
+    assert_int_equal(c.out[1], 388);
+    assert_int_equal(c.out[2], 388);
+    assert_int_equal(c.out_channels, 2);
+    assert_int_equal(c.stride[2], 1);
+    assert_int_equal(c.offset[2], 92);
+    assert_int_equal(ekn_calc_nearest(&s, 2, 0, 571, &err), 556);
+    int v[3];
+    assert_int_equal(ekn_calc_valid_sizes(&s, 2, 0, v, 3, &err), 3);
+    assert_int_equal(v[0], 188);
+    assert_int_equal(v[1], 204);
+    assert_int_equal(v[2], 220);
+    assert_int_equal(ekn_calc_is_valid(&s, 2, 0, 572, &err), 1);
+    assert_int_equal(ekn_calc_is_valid(&s, 2, 0, 570, &err), 0);
+    const int sh[3] = {1, 556, 556};
+    assert_int_equal(ekn_calc_run(&s, sh, &c, &err), 0);
+    assert_int_equal(c.out[2], 372);
+    /* 31,030,658 weights and biases, summed by hand over the 23 convolutions and 4 up-convolutions */
+    assert_int_equal(c.params, 31030658);
+    const int bad[3] = {1, 570, 570};
+    assert_int_equal(ekn_calc_run(&s, bad, &c, &err), -1);
+    fprintf(stderr, "%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "nearest valid input sizes in Y: 556, 572"));
+    ekn_spec_free(&s);
+}
+
+/* The 3D anisotropic U-Net: planar levels keep Z, the coarse ones pool it. */
+static void test_unet_aniso(void **state)
+{
+    (void)state;
+    ekn_spec s;
+    ekn_err err = {0};
+    load(&s, "examples/nets/unet-aniso-3d.spec");
+    ekn_calc_dim z, x;
+    assert_int_equal(ekn_calc_dim_info(&s, 0, 0, &z, &err), 0);
+    assert_int_equal(ekn_calc_dim_info(&s, 2, 0, &x, &err), 0);
+    fprintf(stderr, "aniso U-Net: Z base %d step %d, X base %d step %d\n", z.base, z.step, x.base, x.step);
+    assert_true(z.step > 0 && x.step > z.step); /* X is pooled more often than Z */
+    const int sh[3] = {z.base + z.step, x.base + x.step, x.base + x.step};
+    ekn_calc c;
+    assert_int_equal(ekn_calc_run(&s, sh, &c, &err), 0);
+    assert_int_equal(c.stride[0], 1);
+    assert_true(c.out[0] >= 1 && c.out[2] >= 1);
+    assert_int_equal((sh[0] - c.out[0]) % 2, 0);
+    assert_int_equal(c.offset[2], (sh[2] - c.out[2]) / 2);
+    assert_int_equal(c.offset[0], (sh[0] - c.out[0]) / 2);
+    ekn_spec_free(&s);
+}
+
+/* Impossible graphs fail with FILE:LINE and the reason. */
+static void test_graph_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *phrase;
+        int parse_fails;
+    } bad[] = {
+        /* a layer may read only layers above it: no cycles */
+        {"[input]\nmode = img-img\n[conv]\nname = a\ninput = b\nfilters = 2\nsize = 3,3\n"
+         "[conv]\nname = b\nfilters = 2\nsize = 1,1\nact = softmax\n", "no layer 'b' before this one", 1},
+        {"[input]\nmode = img-img\n[conv]\nfilters = 2\nsize = 3,3\n[concat]\ninput = conv1\n"
+         "[conv]\nfilters = 2\nsize = 1,1\nact = softmax\n", "at least two", 1},
+        {"[input]\nmode = img-img\n[conv]\nfilters = 2\nsize = 3,3\n[conv]\nfilters = 2\nsize = 3,3\n"
+         "[conv]\ninput = conv1\nfilters = 2\nsize = 1,1\nact = softmax\n", "its output is not used", 1},
+        /* an odd size difference: no centred crop at any input size */
+        {"[input]\nmode = img-img\nshape = 9,9\n[conv]\nname = a\nfilters = 2\nsize = 2,2\n"
+         "[concat]\ninput = a, input\n[conv]\nfilters = 2\nsize = 2,2\nact = softmax\n",
+         "cannot be centre-cropped", 0},
+        /* add with different channels */
+        {"[input]\nmode = img-img\nshape = 9,9\n[conv]\nname = a\nfilters = 2\nsize = 3,3\n"
+         "[add]\ninput = a, input\n[conv]\nfilters = 2\nsize = 1,1\nact = softmax\n", "equal channels", 0},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ekn_spec s;
+        ekn_err err = {0};
+        int rc = ekn_spec_parse(&s, bad[i].text, "g.spec", &err);
+        if (!bad[i].parse_fails) {
+            assert_int_equal(rc, 0);
+            ekn_calc c;
+            rc = ekn_calc_run(&s, NULL, &c, &err);
+            ekn_spec_free(&s);
+        }
+        fprintf(stderr, "case %zu: %s\n", i, err.msg);
+        assert_int_equal(rc, -1);
+        assert_int_equal(err.code, EKN_EXIT_SPEC);
+        assert_non_null(strstr(err.msg, "g.spec:"));
+        assert_non_null(strstr(err.msg, bad[i].phrase));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_2d),           cmocka_unit_test(test_2d_misfit),
         cmocka_unit_test(test_3d),           cmocka_unit_test(test_fmnist),
         cmocka_unit_test(test_vect),         cmocka_unit_test(test_pool_remainder),
-        cmocka_unit_test(test_handmade),
+        cmocka_unit_test(test_handmade),     cmocka_unit_test(test_unet_paper),
+        cmocka_unit_test(test_unet_aniso),   cmocka_unit_test(test_graph_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

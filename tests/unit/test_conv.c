@@ -10,7 +10,11 @@
  *     Cin and Cout of 1 and more);
  *   - the same with the _cpu kernels' chunks shrunk to a few columns and
  *     spread over 2, 3 and 9 threads, so that chunk and thread boundaries fall
- *     inside rows, planes and examples.
+ *     inside rows, planes and examples;
+ *   - all of that again with zero padding and strides (ekn_conv_geom_init_ex):
+ *     pad 1 and 2 with k 3 and 5, stride 2 on one axis or all, "same"
+ *     padding in 2D and 3D, anisotropic 1x3x3 kernels, strides larger than
+ *     the kernel (skipped inputs), kernels larger than the input.
  * Set EKN_TEST_SEED to replay a run; the seed is printed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +44,18 @@
 typedef struct {
     int n, cin, cout, in[3], k[3];
 } case_t;
+/* a case with stride and padding (ekn_conv_geom_init_ex) */
+typedef struct {
+    case_t c;
+    int stride[3], pad[3];
+} padded_t;
+
+/* stride and pad NULL: ekn_conv_geom_init (stride 1, pad 0) */
+static int geom_of(ekn_conv_geom *g, const case_t *c, const int *stride, const int *pad)
+{
+    if (!stride) return ekn_conv_geom_init(g, c->n, c->cin, c->cout, c->in, c->k);
+    return ekn_conv_geom_init_ex(g, c->n, c->cin, c->cout, c->in, c->k, stride, pad);
+}
 
 static float *alloc_f(size_t n)
 {
@@ -68,8 +84,9 @@ static size_t w_size(const ekn_conv_geom *g)
 
 static void describe(char *buf, size_t len, const ekn_conv_geom *g, const char *what)
 {
-    snprintf(buf, len, "%s n%d %d->%d %dx%dx%d k%dx%dx%d", what, g->n, g->cin, g->cout, g->in[0],
-             g->in[1], g->in[2], g->k[0], g->k[1], g->k[2]);
+    snprintf(buf, len, "%s n%d %d->%d %dx%dx%d k%dx%dx%d s%d%d%d p%d%d%d", what, g->n, g->cin, g->cout,
+             g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], g->stride[0], g->stride[1],
+             g->stride[2], g->pad[0], g->pad[1], g->pad[2]);
 }
 
 static void test_geom_init(void **state)
@@ -108,6 +125,75 @@ static void test_geom_init(void **state)
     /* N*outvol beyond the int dimensions SGEMM takes */
     assert_int_equal(ekn_conv_geom_init(&g, 1 << 20, 1, 1, (int[]){1, 1 << 12, 1}, (int[]){1, 1, 1}), -1);
     assert_int_equal(ekn_conv_geom_init(NULL, 2, 3, 4, ok, kk), -1);
+}
+
+static void test_geom_init_ex(void **state)
+{
+    (void)state;
+    ekn_conv_geom g, h;
+    const int in[3] = {5, 7, 9}, k[3] = {3, 3, 5}, one[3] = {1, 1, 1}, zero[3] = {0, 0, 0};
+    /* ekn_conv_geom_init is init_ex with stride 1, pad 0 */
+    memset(&g, 0x5a, sizeof g);
+    memset(&h, 0x33, sizeof h);
+    assert_int_equal(ekn_conv_geom_init(&g, 2, 3, 4, in, k), 0);
+    assert_int_equal(ekn_conv_geom_init_ex(&h, 2, 3, 4, in, k, one, zero), 0);
+    assert_memory_equal(&g, &h, sizeof g);
+    for (int d = 0; d < 3; d++) assert_true(g.stride[d] == 1 && g.pad[d] == 0 && g.out[d] == in[d] - k[d] + 1);
+
+    /* out = (in + 2 pad - k) / stride + 1, floor */
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, (int[]){2, 1, 3}, (int[]){1, 1, 2}), 0);
+    assert_int_equal(g.out[0], 3); /* (5+2-3)/2+1 */
+    assert_int_equal(g.out[1], 7); /* (7+2-3)/1+1: same */
+    assert_int_equal(g.out[2], 3); /* (9+4-5)/3+1 = 2.67 -> 3 */
+    assert_int_equal(g.stride[2], 3);
+    assert_int_equal(g.pad[2], 2);
+    assert_int_equal(ekn_conv_workspace_floats(&g), (size_t)(3 * 45 + 4) * 2 * 3 * 7 * 3);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 1, 1, 1, (int[]){1, 6, 7}, (int[]){1, 3, 3}, (int[]){1, 2, 2},
+                                           zero), 0);
+    assert_true(g.out[0] == 1 && g.out[1] == 2 && g.out[2] == 3); /* floor: the last inputs unused */
+    /* a kernel larger than the input fits once padded */
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 1, 1, 1, (int[]){1, 2, 3}, (int[]){1, 5, 5}, one,
+                                           (int[]){0, 2, 2}), 0);
+    assert_true(g.out[0] == 1 && g.out[1] == 2 && g.out[2] == 3);
+
+    const int s_ok[3] = {1, 2, 1}, p_ok[3] = {0, 1, 2};
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, s_ok, p_ok), 0);
+    for (int d = 0; d < 3; d++) {
+        int s[3] = {1, 2, 1}, p[3] = {0, 1, 2};
+        s[d] = 0;
+        assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, s, p_ok), -1);
+        s[d] = -1;
+        assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, s, p_ok), -1);
+        p[d] = -1;
+        assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, s_ok, p), -1);
+        p[d] = k[d]; /* a window of padding only */
+        assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, s_ok, p), -1);
+        p[d] = k[d] - 1;
+        assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, s_ok, p), 0);
+    }
+    /* in + 2 pad < k: no output, even where C's division would round -1/2 to 0 */
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 1, 1, 1, (int[]){1, 1, 1}, (int[]){1, 1, 4}, (int[]){1, 1, 2},
+                                           (int[]){0, 0, 1}), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 1, 1, 1, (int[]){1, 1, 2}, (int[]){1, 1, 4}, (int[]){1, 1, 2},
+                                           (int[]){0, 0, 1}), 0);
+    assert_int_equal(g.out[2], 1);
+    /* sizes < 1 are refused as by ekn_conv_geom_init */
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 0, 3, 4, in, k, s_ok, p_ok), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 0, 4, in, k, s_ok, p_ok), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 0, in, k, s_ok, p_ok), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, (int[]){5, 0, 9}, k, s_ok, p_ok), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, (int[]){3, 0, 5}, s_ok, p_ok), -1);
+    /* padding that makes N*outvol overflow SGEMM's int, and sizes whose
+     * sum in + 2 pad would overflow int */
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 1 << 19, 1, 1, (int[]){1, 4094, 1}, (int[]){1, 3, 1}, one,
+                                           zero), 0);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 1 << 19, 1, 1, (int[]){1, 4094, 1}, (int[]){1, 3, 1}, one,
+                                           (int[]){0, 2, 0}), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 1, 1, 1, (int[]){1, 1, 0x7fffffff}, (int[]){1, 1, 0x7fffffff},
+                                           one, (int[]){0, 0, 0x7ffffffe}), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(NULL, 2, 3, 4, in, k, s_ok, p_ok), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, NULL, p_ok), -1);
+    assert_int_equal(ekn_conv_geom_init_ex(&g, 2, 3, 4, in, k, s_ok, NULL), -1);
 }
 
 /* Both implementations, so a wrong layout in either is caught directly. */
@@ -174,6 +260,45 @@ static void test_known_answer(void **state)
     }
 }
 
+/* Padding and stride by hand, both implementations. */
+static void test_known_answer_padded(void **state)
+{
+    (void)state;
+    fwd_fn fns[2] = {fwd_ref, ekn_conv_forward_cpu};
+    for (int f = 0; f < 2; f++) {
+        /* 1D, k 3, pad 1, stride 2: windows start at -1, 1, 3 */
+        ekn_conv_geom g;
+        assert_int_equal(ekn_conv_geom_init_ex(&g, 1, 1, 1, (int[]){1, 1, 5}, (int[]){1, 1, 3}, (int[]){1, 1, 2},
+                                               (int[]){0, 0, 1}), 0);
+        assert_int_equal(g.out[2], 3);
+        float x[5] = {1, 2, 3, 4, 5}, w[3] = {1, 10, 100}, b[1] = {0.5f}, y[3];
+        float *work = alloc_f(ekn_conv_workspace_floats(&g));
+        fns[f](&g, x, w, b, y, work);
+        free(work);
+        fprintf(stderr, "known answer 1D pad 1 stride 2 (%s): %g %g %g\n", f ? "cpu" : "ref", y[0], y[1], y[2]);
+        assert_true(y[0] == 210.5f && y[1] == 432.5f && y[2] == 54.5f);
+
+        /* 2D "same": 3x3 of ones on 1..9 with pad 1 sums each neighbourhood;
+         * with stride 2 too, only the corners remain */
+        const float x2[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, zero[1] = {0};
+        const float same[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28}, corners[4] = {12, 16, 24, 28};
+        float y2[9];
+        for (int stride = 1; stride <= 2; stride++) {
+            assert_int_equal(ekn_conv_geom_init_ex(&g, 1, 1, 1, (int[]){1, 3, 3}, (int[]){1, 3, 3},
+                                                   (int[]){1, stride, stride}, (int[]){0, 1, 1}), 0);
+            int m = g.out[1] * g.out[2];
+            assert_int_equal(m, stride == 1 ? 9 : 4);
+            work = alloc_f(ekn_conv_workspace_floats(&g));
+            fns[f](&g, x2, ones, zero, y2, work);
+            free(work);
+            size_t bad = 0;
+            for (int i = 0; i < m; i++) bad += y2[i] != (stride == 1 ? same : corners)[i];
+            fprintf(stderr, "known answer 2D same, stride %d (%s): %zu wrong\n", stride, f ? "cpu" : "ref", bad);
+            assert_int_equal(bad, 0);
+        }
+    }
+}
+
 /* L = sum(y * r), accumulated in double */
 static double loss(const ekn_conv_geom *g, const float *x, const float *w, const float *b,
                    const float *r, float *y)
@@ -233,9 +358,21 @@ static void test_gradcheck_ref(void **state)
         {2, 2, 3, {4, 5, 5}, {2, 3, 2}},  /* 3D, anisotropic */
         {1, 3, 2, {3, 3, 4}, {1, 1, 1}},  /* 1x1x1 */
     };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const padded_t padded[] = {
+        {{2, 2, 3, {1, 1, 9}, {1, 1, 3}}, {1, 1, 2}, {0, 0, 1}},   /* 1D, pad 1, stride 2 */
+        {{1, 2, 2, {1, 7, 6}, {1, 5, 3}}, {1, 1, 2}, {0, 2, 1}},   /* 2D same in y, stride 2 in x */
+        {{2, 2, 2, {5, 6, 5}, {3, 3, 3}}, {2, 2, 2}, {1, 1, 1}},   /* 3D, stride 2 and pad 1 everywhere */
+        {{1, 2, 3, {3, 5, 6}, {1, 3, 3}}, {1, 1, 1}, {0, 1, 1}},   /* anisotropic 1x3x3, same */
+        {{2, 1, 2, {2, 5, 7}, {2, 2, 1}}, {1, 3, 3}, {1, 0, 0}},   /* stride > k: skipped inputs */
+        {{1, 1, 1, {1, 2, 3}, {1, 5, 5}}, {1, 1, 1}, {0, 2, 2}},   /* kernel larger than the input */
+    };
+    const size_t plain = sizeof cases / sizeof cases[0], all = plain + sizeof padded / sizeof padded[0];
+    for (size_t c = 0; c < all; c++) {
         ekn_conv_geom g;
-        assert_int_equal(ekn_conv_geom_init(&g, cases[c].n, cases[c].cin, cases[c].cout, cases[c].in, cases[c].k), 0);
+        if (c < plain)
+            assert_int_equal(geom_of(&g, &cases[c], NULL, NULL), 0);
+        else
+            assert_int_equal(geom_of(&g, &padded[c - plain].c, padded[c - plain].stride, padded[c - plain].pad), 0);
         char name[128];
         describe(name, sizeof name, &g, "gradcheck");
         fprintf(stderr, "%s\n", name);
@@ -269,10 +406,10 @@ static void test_gradcheck_ref(void **state)
     }
 }
 
-static size_t cpu_vs_ref(const case_t *cs, uint64_t *seed)
+static size_t cpu_vs_ref_ex(const case_t *cs, const int *stride, const int *pad, uint64_t *seed)
 {
     ekn_conv_geom g;
-    assert_int_equal(ekn_conv_geom_init(&g, cs->n, cs->cin, cs->cout, cs->in, cs->k), 0);
+    assert_int_equal(geom_of(&g, cs, stride, pad), 0);
     char name[160];
     size_t nx = x_size(&g), nw = w_size(&g), ny = y_size(&g), nb = (size_t)g.cout;
     size_t nwork = ekn_conv_workspace_floats(&g);
@@ -327,6 +464,8 @@ static size_t cpu_vs_ref(const case_t *cs, uint64_t *seed)
     return bad;
 }
 
+static size_t cpu_vs_ref(const case_t *cs, uint64_t *seed) { return cpu_vs_ref_ex(cs, NULL, NULL, seed); }
+
 static void test_cpu_vs_ref(void **state)
 {
     (void)state;
@@ -363,10 +502,52 @@ static void test_cpu_vs_ref(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Padding and stride: the general lowering (conv_lower.c) against _ref. */
+static const padded_t padded_cases[] = {
+    /* 1D */
+    {{2, 3, 4, {1, 1, 17}, {1, 1, 5}}, {1, 1, 1}, {0, 0, 2}},     /* same, k 5 */
+    {{1, 2, 3, {1, 1, 16}, {1, 1, 3}}, {1, 1, 2}, {0, 0, 1}},     /* pad 1, stride 2, batch 1 */
+    {{3, 1, 2, {1, 1, 11}, {1, 1, 5}}, {1, 1, 3}, {0, 0, 2}},     /* stride 3, floor */
+    /* 2D */
+    {{2, 3, 5, {1, 13, 11}, {1, 3, 3}}, {1, 1, 1}, {0, 1, 1}},    /* same, k 3, odd sizes */
+    {{1, 1, 8, {1, 28, 28}, {1, 5, 5}}, {1, 1, 1}, {0, 2, 2}},    /* same, k 5, batch 1 */
+    {{2, 4, 6, {1, 15, 13}, {1, 5, 5}}, {1, 2, 2}, {0, 2, 2}},    /* pad 2, stride 2 */
+    {{2, 2, 3, {1, 9, 12}, {1, 3, 3}}, {1, 1, 2}, {0, 1, 1}},     /* stride 2 in x only */
+    {{3, 2, 2, {1, 10, 7}, {1, 3, 3}}, {1, 2, 1}, {0, 1, 0}},     /* stride 2, pad 1, in y only */
+    {{2, 3, 4, {1, 12, 12}, {1, 3, 3}}, {1, 2, 2}, {0, 0, 0}},    /* stride, no pad */
+    {{2, 2, 3, {1, 11, 9}, {1, 1, 1}}, {1, 2, 2}, {0, 0, 0}},     /* 1x1, stride 2: downsampling */
+    {{1, 2, 2, {1, 7, 8}, {1, 2, 2}}, {1, 3, 3}, {0, 1, 1}},      /* stride > k: skipped inputs */
+    {{2, 1, 3, {1, 2, 3}, {1, 5, 5}}, {1, 1, 1}, {0, 2, 2}},      /* kernel larger than the input */
+    {{1, 2, 2, {1, 5, 1}, {1, 3, 3}}, {1, 2, 1}, {0, 1, 1}},      /* X = 1: one padded tap each side */
+    /* 3D */
+    {{2, 3, 2, {5, 7, 9}, {3, 3, 3}}, {1, 1, 1}, {1, 1, 1}},      /* same, k 3 */
+    {{1, 2, 3, {7, 9, 8}, {5, 5, 5}}, {1, 1, 1}, {2, 2, 2}},      /* same, k 5, batch 1 */
+    {{2, 2, 2, {7, 9, 10}, {3, 3, 3}}, {2, 2, 2}, {1, 1, 1}},     /* stride 2 on all axes */
+    {{2, 3, 4, {6, 9, 11}, {3, 3, 3}}, {2, 1, 1}, {1, 1, 1}},     /* stride 2 in z only */
+    {{1, 4, 3, {5, 11, 10}, {1, 3, 3}}, {1, 1, 1}, {0, 1, 1}},    /* anisotropic 1x3x3, same */
+    {{2, 3, 4, {4, 13, 12}, {1, 3, 3}}, {1, 2, 2}, {0, 1, 1}},    /* 1x3x3, stride (1,2,2) */
+    {{3, 2, 3, {3, 18, 20}, {1, 3, 3}}, {1, 1, 1}, {0, 1, 1}},    /* >= 256 outputs per example */
+    {{1, 1, 6, {3, 21, 20}, {2, 3, 3}}, {1, 2, 2}, {1, 1, 1}},    /* Cin 1, odd sizes, batch 1 */
+    {{2, 2, 2, {4, 6, 5}, {3, 1, 1}}, {2, 1, 1}, {2, 0, 0}},      /* pad 2 with k 3 in z */
+};
+
+static void test_cpu_vs_ref_padded(void **state)
+{
+    (void)state;
+    uint64_t seed = tu_seed();
+    fprintf(stderr, "seed %llu (EKN_TEST_SEED), |cpu-ref| <= %g + %g*|ref|\n",
+            (unsigned long long)seed, ATOL, RTOL);
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof padded_cases / sizeof *padded_cases; c++)
+        bad += cpu_vs_ref_ex(&padded_cases[c].c, padded_cases[c].stride, padded_cases[c].pad, &seed);
+    assert_int_equal(bad, 0);
+}
+
 /* Chunks of one unit (a row of outputs, or a plane or volume when the
  * kernel spans x or y), of a few units not dividing the count, and over
  * threads: 2 threads on an even batch split at an example boundary, on a
- * batch of 1 or 3 inside an example (private dx summed at the end). */
+ * batch of 1 or 3 inside an example (private dx summed at the end); the
+ * padded and strided cases too (one output row per unit). */
 static void test_cpu_chunked(void **state)
 {
     (void)state;
@@ -398,6 +579,8 @@ static void test_cpu_chunked(void **state)
                 tunings[t].threads);
         ekn_conv_cpu_tune(tunings[t].col_floats, tunings[t].threads);
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) bad += cpu_vs_ref(&cases[c], &seed);
+        for (size_t c = 0; c < sizeof padded_cases / sizeof *padded_cases; c++)
+            bad += cpu_vs_ref_ex(&padded_cases[c].c, padded_cases[c].stride, padded_cases[c].pad, &seed);
     }
     ekn_conv_cpu_tune(0, 0);
     assert_int_equal(bad, 0);
@@ -407,9 +590,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_geom_init),
+        cmocka_unit_test(test_geom_init_ex),
         cmocka_unit_test(test_known_answer),
+        cmocka_unit_test(test_known_answer_padded),
         cmocka_unit_test(test_gradcheck_ref),
         cmocka_unit_test(test_cpu_vs_ref),
+        cmocka_unit_test(test_cpu_vs_ref_padded),
         cmocka_unit_test(test_cpu_chunked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

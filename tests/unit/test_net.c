@@ -133,6 +133,62 @@ static const net_case cases[] = {
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
+/* Graphs (spec.h): every kind of layer, fan-out, merges with centre crops,
+ * normalisation in training mode (its backward needs the batch statistics
+ * of a training forward), tied weights and noise inside the net.
+ *
+ * A small U-Net: c1 feeds both the pool and the skip; input 12 gives c1
+ * 10, pool 5, conv 3, up 6, and c1 centre-cropped by 2 to 6; batch norm
+ * after the concat. */
+static const char spec_unet[] =
+    "[input]\nmode = img-img\nchannels = 1\n"
+    "[conv]\nname = c1\nfilters = 3\nsize = 3,3\nact = tanh\n"
+    "[pool]\nsize = 2,2\n"
+    "[conv]\nfilters = 4\nsize = 3,3\nact = tanh\n"
+    "[upconv]\nname = up\nfilters = 3\nsize = 2,2\nact = linear\n"
+    "[concat]\nname = cat\ninput = up, c1\n"
+    "[norm]\nact = tanh\n"
+    "[conv]\nfilters = 2\nsize = 1,1\nact = softmax\n";
+
+/* A residual MLP: d1 feeds d2 and the add; batch norm over features. */
+static const char spec_residual_mlp[] =
+    "[input]\nmode = vect-scalar\nshape = 7\n"
+    "[dense]\nname = d1\nunits = 6\nact = tanh\n"
+    "[dense]\nname = d2\nunits = 6\nact = sigmoid\n"
+    "[add]\ninput = d1, d2\nact = tanh\n"
+    "[norm]\nmomentum = 0.2\n"
+    "[dense]\nunits = 3\nact = softmax\n";
+
+/* ELEKTRONN's tied autoencoder in small: noise in the central layer, the
+ * decoders use the encoders' weights transposed. */
+static const char spec_tied_ae[] =
+    "[input]\nmode = vect-scalar\nshape = 8\n"
+    "[dense]\nname = e1\nunits = 6\nact = tanh\n"
+    "[dense]\nname = e2\nunits = 4\nact = tanh\nnoise = 0.3\n"
+    "[dense]\ntied = e2\nact = tanh\n"
+    "[dense]\ntied = e1\nact = linear\n";
+
+/* Same padding, stride 2, group norm, maxabs pooling, a residual add of
+ * two convolutions and an instance norm before the dense output. */
+static const char spec_conv_graph[] =
+    "[input]\nmode = img-scalar\nchannels = 2\nshape = 9,9\n"
+    "[conv]\nname = a\nfilters = 4\nsize = 3,3\npad = same\nact = tanh\n"
+    "[norm]\nkind = group\ngroups = 2\nact = tanh\n"
+    "[conv]\nname = b\nfilters = 4\nsize = 3,3\npad = same\nact = sigmoid\n"
+    "[add]\ninput = a, b\n"
+    "[conv]\nfilters = 3\nsize = 3,3\nstride = 2,2\nact = tanh\n"
+    "[pool]\nsize = 2,2\nmode = maxabs\n"
+    "[norm]\nkind = instance\n"
+    "[dense]\nunits = 3\nact = softmax\n";
+
+static const net_case graph_cases[] = {
+    {"graph U-Net 2D", spec_unet, {1, 12, 12}, 3, 1, 1},
+    {"graph residual MLP", spec_residual_mlp, {0}, 5, 1, 1},
+    {"graph tied autoencoder", spec_tied_ae, {0}, 4, 0, 0},
+    {"graph conv same/stride", spec_conv_graph, {0}, 3, 1, 1},
+};
+#define NGRAPH (sizeof graph_cases / sizeof graph_cases[0])
+
 /* One net with its batch: inputs, labels or targets, loss gradient buffer. */
 typedef struct harness {
     ekn_spec spec;
@@ -521,6 +577,24 @@ static void test_gradcheck(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* (a'') graphs, in training mode (batch statistics, noise inside). */
+static void test_gradcheck_graph(void **state)
+{
+    (void)state;
+    uint64_t s = tu_seed_for("gradcheck_graph");
+    int fails = 0;
+    double worst = 0;
+    for (size_t c = 0; c < NGRAPH; c++) {
+        harness h;
+        harness_init(&h, &graph_cases[c], ops_ref_frozen(), graph_cases[c].batch, &s);
+        fails += grad_check(&h, graph_cases[c].name, 1, &s, &worst);
+        harness_free(&h);
+        frozen_reset();
+    }
+    fprintf(stderr, "gradcheck_graph: max rel_err %.3g (tolerance %g)\n", worst, FD_TOL);
+    assert_int_equal(fails, 0);
+}
+
 /* (a') dropout and noise: the same masks in forward and backward. */
 static void test_gradcheck_dropout(void **state)
 {
@@ -619,6 +693,10 @@ static void test_cpu_vs_ref(void **state)
     /* training mode: the same rng gives the same masks and noise to both */
     const net_case d = {"dropout+noise", spec_dropout, {0}, 4, 1, 1};
     for (int b = 0; b < 2; b++) bad += cpu_vs_ref_case(&d, batches[b], 1, tu_next(&s), &worst);
+    for (size_t c = 0; c < NGRAPH; c++)
+        for (int b = 0; b < 2; b++)
+            for (int train = 0; train < 2; train++)
+                bad += cpu_vs_ref_case(&graph_cases[c], batches[b] + 1, train, tu_next(&s), &worst);
     fprintf(stderr, "cpu_vs_ref: max rel err of gradients above 1e-4: %.3g\n", worst);
     assert_int_equal(bad, 0);
 }
@@ -748,6 +826,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_gradcheck_dropout),
+        cmocka_unit_test(test_gradcheck_graph),
         cmocka_unit_test(test_cpu_vs_ref),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_rebuild_larger),

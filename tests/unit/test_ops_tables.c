@@ -25,6 +25,13 @@ static void check_table(const ekn_ops *o, int host)
     FILLED(argmax_count), FILLED(alloc), FILLED(free), FILLED(zero), FILLED(upload), FILLED(download);
     FILLED(copy), FILLED(dropout_forward), FILLED(dropout_backward), FILLED(input_noise), FILLED(vec);
     FILLED(mfp_crop), FILLED(mfp_interleave);
+    FILLED(upconv_workspace), FILLED(upconv_forward), FILLED(upconv_backward); /* U-Net */
+    FILLED(crop_forward), FILLED(crop_backward);
+    /* normalisation, PReLU, maxout */
+    FILLED(bn_forward_train), FILLED(bn_forward_infer), FILLED(bn_backward), FILLED(gn_forward);
+    FILLED(gn_backward), FILLED(prelu_forward), FILLED(prelu_backward), FILLED(maxout_forward);
+    FILLED(maxout_backward);
+    FILLED(dense_t_forward), FILLED(dense_t_backward); /* dense with tied weights */
     FILLED(vec->dot), FILLED(vec->axpy), FILLED(vec->scale), FILLED(vec->neg), FILLED(vec->lincomb);
     FILLED(vec->decay_penalty), FILLED(vec->sgd), FILLED(vec->rprop), FILLED(vec->adam), FILLED(vec->pr_numerator);
     FILLED(vec->cg_direction), FILLED(vec->lbfgs_pair);

@@ -1,11 +1,13 @@
-/* Max-pooling tests.
- *   - geometry validation;
- *   - a known answer with ties and infinities (first in scan order wins);
+/* Max-pooling tests, both modes (EKN_POOL_MAX and EKN_POOL_MAXABS).
+ *   - geometry validation (init leaves the mode at EKN_POOL_MAX);
+ *   - a known answer with ties and infinities (first in scan order wins),
+ *     and one for maxabs (signed output; ties in |x|, -3 against 3; NaN);
  *   - gradient check of _ref by central differences on inputs with distinct,
  *     well separated values (so the max never switches within +-h), with a
  *     negative control proving the check can fail;
  *   - _cpu against _ref over pools 1x2x2, 2x2x2, 3x1x2, 1x1x1, 1D and
- *     whole-plane, on random inputs and on inputs full of ties.
+ *     whole-plane, on random inputs and on inputs full of ties (for maxabs,
+ *     ties in |x| between opposite signs).
  * Pooling selects and copies values, it computes nothing, so _cpu must match
  * _ref exactly (tolerance 0), arg included.
  * Set EKN_TEST_SEED to replay a run; the seed is printed. */
@@ -72,7 +74,10 @@ static void test_geom_init(void **state)
 {
     (void)state;
     ekn_pool_geom g;
+    memset(&g, 0xff, sizeof g); /* init sets every field, the mode included */
     assert_int_equal(ekn_pool_geom_init(&g, 2, 3, (int[]){6, 4, 9}, (int[]){3, 1, 3}), 0);
+    assert_int_equal(g.mode, EKN_POOL_MAX);
+    assert_int_equal(EKN_POOL_MAX, 0);
     assert_int_equal(g.n, 2);
     assert_int_equal(g.c, 3);
     assert_int_equal(g.out[0], 2);
@@ -146,6 +151,52 @@ static void test_known_answer(void **state)
     }
 }
 
+static void test_known_answer_maxabs(void **state)
+{
+    (void)state;
+    const fwd_fn fwd[2] = {ekn_maxpool_forward_ref, ekn_maxpool_forward_cpu};
+    const bwd_fn bwd[2] = {ekn_maxpool_backward_ref, ekn_maxpool_backward_cpu};
+    const float I = INFINITY, Q = NAN;
+    /* 2 channels of 1x2x4, pooled 1x2x2 into 1x1x2 */
+    const float x[16] = {
+        /* c0 */ -3, 3, 1, -5,   2, -1, 5, 0,
+        /* c1 */ Q, 9, 1, Q,     1, 1, -I, 2,
+    };
+    /* the largest |x| wins with its sign; |-3| = |3| and |-5| = |5| go to
+     * the first in scan order; a NaN first wins, a NaN later never does */
+    const float y_want[4] = {-3, -5, Q, -I};
+    const int32_t arg_want[4] = {0, 3, 0, 6};
+    const float dy[4] = {1, 2, 3, 4};
+    ekn_pool_geom g;
+    assert_int_equal(ekn_pool_geom_init(&g, 1, 2, (int[]){1, 2, 4}, (int[]){1, 2, 2}), 0);
+    g.mode = EKN_POOL_MAXABS;
+    for (int f = 0; f < 2; f++) {
+        float y[4], dx[16];
+        int32_t arg[4];
+        fwd[f](&g, x, y, arg);
+        size_t bad = 0;
+        for (int i = 0; i < 4; i++)
+            bad += !(y[i] == y_want[i] || (isnan(y[i]) && isnan(y_want[i]))) || arg[i] != arg_want[i];
+        for (int i = 0; i < 16; i++) dx[i] = NAN;
+        bwd[f](&g, dy, arg, dx);
+        for (int i = 0; i < 16; i++) {
+            int c = i / 8, j = i % 8;
+            float want = 0;
+            for (int o = 0; o < 2; o++)
+                if (arg_want[c * 2 + o] == j) want = dy[c * 2 + o];
+            bad += dx[i] != want;
+        }
+        fprintf(stderr, "known answer maxabs (%s): %zu wrong\n", f ? "cpu" : "ref", bad);
+        assert_int_equal(bad, 0);
+    }
+    /* the same input in max mode: the plain maxima */
+    g.mode = EKN_POOL_MAX;
+    float y[4];
+    int32_t arg[4];
+    ekn_maxpool_forward_cpu(&g, x, y, arg);
+    assert_true(y[0] == 3 && arg[0] == 1 && y[1] == 5 && arg[1] == 6);
+}
+
 /* L = sum(y * r), accumulated in double */
 static double loss(const ekn_pool_geom *g, const float *x, const float *r, float *y, int32_t *arg)
 {
@@ -188,44 +239,49 @@ static void test_gradcheck_ref(void **state)
         {2, 2, {4, 4, 2}, {2, 2, 2}},
         {1, 2, {6, 3, 4}, {3, 1, 2}},
     };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        ekn_pool_geom g;
-        assert_int_equal(ekn_pool_geom_init(&g, cases[c].n, cases[c].c, cases[c].in, cases[c].p), 0);
-        char name[128];
-        describe(name, sizeof name, &g, "gradcheck");
-        fprintf(stderr, "%s\n", name);
-        size_t nx = in_size(&g), ny = out_size(&g);
-        float *x = alloc(nx, sizeof(float)), *dx = alloc(nx, sizeof(float));
-        float *y = alloc(ny, sizeof(float)), *r = alloc(ny, sizeof(float));
-        int32_t *arg = alloc(ny, sizeof(int32_t));
-        fill_distinct(&seed, x, nx, FD_SPACING);
-        tu_fill(&seed, r, ny, 0.5f, 1.5f); /* away from 0 so every max has a visible gradient */
-        ekn_maxpool_forward_ref(&g, x, y, arg);
-        ekn_maxpool_backward_ref(&g, r, arg, dx);
-        assert_int_equal(fd_check("dx", &g, x, r, y, arg, dx), 0);
+    for (int mode = EKN_POOL_MAX; mode <= EKN_POOL_MAXABS; mode++)
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            ekn_pool_geom g;
+            assert_int_equal(ekn_pool_geom_init(&g, cases[c].n, cases[c].c, cases[c].in, cases[c].p), 0);
+            g.mode = mode;
+            char name[128];
+            describe(name, sizeof name, &g, mode ? "gradcheck maxabs" : "gradcheck");
+            fprintf(stderr, "%s\n", name);
+            size_t nx = in_size(&g), ny = out_size(&g);
+            float *x = alloc(nx, sizeof(float)), *dx = alloc(nx, sizeof(float));
+            float *y = alloc(ny, sizeof(float)), *r = alloc(ny, sizeof(float));
+            int32_t *arg = alloc(ny, sizeof(int32_t));
+            fill_distinct(&seed, x, nx, FD_SPACING);
+            if (mode == EKN_POOL_MAXABS) /* off the grid by a third: |x| distinct and at least 0.0167 apart */
+                for (size_t i = 0; i < nx; i++) x[i] += FD_SPACING / 3;
+            tu_fill(&seed, r, ny, 0.5f, 1.5f); /* away from 0 so every max has a visible gradient */
+            ekn_maxpool_forward_ref(&g, x, y, arg);
+            ekn_maxpool_backward_ref(&g, r, arg, dx);
+            assert_int_equal(fd_check("dx", &g, x, r, y, arg, dx), 0);
 
-        /* negative control: routing each gradient to another element of its
-         * window (the first, or its x neighbour when the first is the max;
-         * every case here has px >= 2) must be caught */
-        ekn_maxpool_forward_ref(&g, x, y, arg);
-        for (size_t nc = 0, o = 0; nc < (size_t)g.n * g.c; nc++)
-            for (int oz = 0; oz < g.out[0]; oz++)
-                for (int oy = 0; oy < g.out[1]; oy++)
-                    for (int ox = 0; ox < g.out[2]; ox++, o++) {
-                        int32_t f = (int32_t)(((oz * g.p[0]) * g.in[1] + oy * g.p[1]) * g.in[2] + ox * g.p[2]);
-                        arg[o] = arg[o] == f ? f + 1 : f;
-                    }
-        ekn_maxpool_backward_ref(&g, r, arg, dx);
-        fprintf(stderr, "  negative control (wrong argmax), failure expected:\n");
-        assert_true(fd_check("dx", &g, x, r, y, arg, dx) > 0);
-        free(x), free(dx), free(y), free(r), free(arg);
-    }
+            /* negative control: routing each gradient to another element of its
+             * window (the first, or its x neighbour when the first is the max;
+             * every case here has px >= 2) must be caught */
+            ekn_maxpool_forward_ref(&g, x, y, arg);
+            for (size_t nc = 0, o = 0; nc < (size_t)g.n * g.c; nc++)
+                for (int oz = 0; oz < g.out[0]; oz++)
+                    for (int oy = 0; oy < g.out[1]; oy++)
+                        for (int ox = 0; ox < g.out[2]; ox++, o++) {
+                            int32_t f = (int32_t)(((oz * g.p[0]) * g.in[1] + oy * g.p[1]) * g.in[2] + ox * g.p[2]);
+                            arg[o] = arg[o] == f ? f + 1 : f;
+                        }
+            ekn_maxpool_backward_ref(&g, r, arg, dx);
+            fprintf(stderr, "  negative control (wrong argmax), failure expected:\n");
+            assert_true(fd_check("dx", &g, x, r, y, arg, dx) > 0);
+            free(x), free(dx), free(y), free(r), free(arg);
+        }
 }
 
-static size_t cpu_vs_ref(const case_t *cs, uint64_t *seed, int ties)
+static size_t cpu_vs_ref(const case_t *cs, uint64_t *seed, int ties, int mode)
 {
     ekn_pool_geom g;
     assert_int_equal(ekn_pool_geom_init(&g, cs->n, cs->c, cs->in, cs->p), 0);
+    g.mode = mode;
     char name[160];
     size_t nx = in_size(&g), ny = out_size(&g);
     float *x = alloc(nx, sizeof(float)), *dy = alloc(ny, sizeof(float));
@@ -280,9 +336,12 @@ static void test_cpu_vs_ref(void **state)
         {1, 1, {1, 1, 1}, {1, 1, 1}},     /* smallest */
     };
     size_t bad = 0;
-    for (int ties = 0; ties < 2; ties++)
-        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
-            bad += cpu_vs_ref(&cases[c], &seed, ties);
+    for (int mode = EKN_POOL_MAX; mode <= EKN_POOL_MAXABS; mode++) {
+        fprintf(stderr, "mode %s\n", mode ? "maxabs" : "max");
+        for (int ties = 0; ties < 2; ties++)
+            for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+                bad += cpu_vs_ref(&cases[c], &seed, ties, mode);
+    }
     assert_int_equal(bad, 0);
 }
 
@@ -291,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_geom_init),
         cmocka_unit_test(test_known_answer),
+        cmocka_unit_test(test_known_answer_maxabs),
         cmocka_unit_test(test_gradcheck_ref),
         cmocka_unit_test(test_cpu_vs_ref),
     };

@@ -1,0 +1,94 @@
+/* ckpt: the checkpoint file, the format's one home (ekn-checkpoint(5)).
+ *
+ * A checkpoint is an HDF5 file (lib/core/h5.h) that h5py and h5dump read:
+ *   /format      "ekn-checkpoint 1"
+ *   /spec        the spec text, verbatim
+ *   /params/T    each trainable tensor T of the net (ekn_net_tensors), f32
+ *   /buffers/T   each non-trainable state tensor of the net (none today), f32
+ *   /optimizer/  the optimiser's name, parameters, state vectors and scalars
+ *   /state/      what else decides the next training step (counters, rates,
+ *                RNG states, the data order)
+ * Only this file knows the names, types and shapes above; the net's side of
+ * the boundary is ekn_net_tensors (net.h), the trainer's ekn_ckpt_state.
+ *
+ * Writing is atomic: ekn_ckpt_create writes to "<path>.tmp.<pid>", the
+ * ekn_ckpt_write_* calls fill it, ekn_ckpt_commit fsyncs and renames it
+ * over path; ekn_ckpt_abort (after any failed write) removes it and leaves
+ * the old file untouched.
+ *
+ * Reading: a command opens the file once (ekn_ckpt_open checks /format),
+ * reads what it needs with ekn_ckpt_read_*, and closes it.  Every problem
+ * is a one-line error naming the file (EKN_EXIT_FAIL). */
+#ifndef EKN_CKPT_H
+#define EKN_CKPT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "h5.h"
+#include "net.h"
+#include "optim.h"
+#include "rng.h"
+#include "spec.h"
+#include "tensor.h"
+
+#define EKN_CKPT_FORMAT "ekn-checkpoint 1"
+
+typedef struct ekn_ckpt {
+    ekn_h5 h5;
+} ekn_ckpt;
+
+/* The trainer's state under /state (all but the data order). */
+typedef struct ekn_ckpt_state {
+    int64_t step, epoch, perm_pos, plateau_count;
+    double lr, momentum, lr_scale;
+    double control_lr, control_momentum; /* NaN: never set through the control file (also read so from files without them) */
+    double best_val, loss_smooth;
+    double elapsed;                      /* seconds trained */
+    ekn_rng rng_data, rng_train;
+} ekn_ckpt_state;
+
+/* ---- writing ---- */
+/* Starts the temporary file and writes /format and /spec. */
+int ekn_ckpt_create(ekn_ckpt *c, const char *path, const char *spec_text, ekn_err *err);
+/* /params/NAME (state 0, from theta) and /buffers/NAME (state 1, from
+ * state; may be NULL when no tensor has state 1): float32 of t[i].dims,
+ * t[i].count floats from t[i].offset. */
+int ekn_ckpt_write_params(ekn_ckpt *c, const ekn_net_tensor *t, int n, const float *theta, const float *state,
+                          ekn_err *err);
+/* /optimizer/...: name, params, state vectors, scalars (ekn_optim_save). */
+int ekn_ckpt_write_optim(ekn_ckpt *c, const ekn_optim *o, ekn_err *err);
+/* /state/...; perm (perm_n uint32, the data order) may be NULL. */
+int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *perm, size_t perm_n, ekn_err *err);
+/* fsync and rename into place; the handle is closed either way. */
+int ekn_ckpt_commit(ekn_ckpt *c, ekn_err *err);
+void ekn_ckpt_abort(ekn_ckpt *c);
+
+/* ---- reading ---- */
+/* Opens path and checks /format: "ekn-checkpoint 1", or a later minor
+ * version "ekn-checkpoint 1.N" (which only adds what 1 readers skip). */
+int ekn_ckpt_open(ekn_ckpt *c, const char *path, ekn_err *err);
+void ekn_ckpt_close(ekn_ckpt *c);   /* safe on a closed or zeroed handle */
+const char *ekn_ckpt_path(const ekn_ckpt *c);
+/* /spec parsed; messages name "PATH:/spec:LINE". */
+int ekn_ckpt_read_spec(ekn_ckpt *c, ekn_spec *spec, ekn_err *err);
+/* Every tensor of t (the net's, ekn_net_tensors) into theta or state at
+ * its offset.  Each must exist as float32 with exactly t[i].dims, and the
+ * file must hold no other tensor in /params and /buffers; otherwise one
+ * line such as "'m.h5': tensor 'conv2.w' has shape [32,16,5,5], the spec
+ * needs [32,32,5,5]".  state may be NULL when no tensor has state 1. */
+int ekn_ckpt_read_params(ekn_ckpt *c, const ekn_net_tensor *t, int n, float *theta, float *state, ekn_err *err);
+/* One trainable tensor by name ("conv1.w"), float32 of any shape, into out. */
+int ekn_ckpt_read_tensor(ekn_ckpt *c, const char *name, ekn_tensor *out, ekn_err *err);
+/* The optimiser's name and "key=value,..." parameters (NULL when the file
+ * has none), malloc'd. */
+int ekn_ckpt_read_optim_name(ekn_ckpt *c, char **name, char **params, ekn_err *err);
+/* The optimiser's state (ekn_optim_load: nothing when the file holds another optimiser's). */
+int ekn_ckpt_read_optim(ekn_ckpt *c, ekn_optim *o, ekn_err *err);
+int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err);
+/* The data order of n examples; an error when the file has none or another length. */
+int ekn_ckpt_read_perm(ekn_ckpt *c, uint32_t *perm, size_t n, ekn_err *err);
+
+/* ekn_net_tensors(net) in a malloc'd array (*out, free it); returns the count, or -1 out of memory. */
+int ekn_ckpt_net_tensors(const ekn_net *net, ekn_net_tensor **out, ekn_err *err);
+#endif

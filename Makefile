@@ -22,8 +22,9 @@ Q         := $(if $(V),,@)
 PKGS      := hdf5 openblas libarchive
 # lib/ is grouped into wings (lib/README says what each owns and may include);
 # each wing is an include directory, so headers are named without their wing.
+# kernels/ (and its CUDA runtime, kernels/cuda/) are the leaves below them.
 WINGS     := core data nn plot
-LIB_INCLUDES := $(WINGS:%=-Ilib/%) -Ikernels
+LIB_INCLUDES := $(WINGS:%=-Ilib/%) -Ikernels -Ikernels/cuda
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -46,18 +47,19 @@ endif
 # -Werror all-warnings: nvcc's own warnings fail the build too, as -Werror does for cc.
 NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 ifdef HAVE_CUDA
-  CU_SRC     := $(wildcard kernels/*.cu)
+  CU_SRC     := $(wildcard kernels/*.cu kernels/cuda/*.cu)
   CU_OBJ     := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
   LDLIBS_EKN += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
-  BACKEND_STUB :=
+  NOT_BUILT  := %_none.c
 else
   CU_OBJ     :=
-  BACKEND_STUB := lib/core/cuda_none.c
+  NOT_BUILT  := %_cuda.c
 endif
 
-# Sources ending in _none.c are the stand-ins a CPU-only build links instead of
-# the CUDA objects; they never go into a CUDA build.
-LIB_SRC  := $(filter-out %_none.c,$(wildcard $(WINGS:%=lib/%/*.c) kernels/*.c)) $(BACKEND_STUB)
+# lib/ sources ending in _cuda.c (the CUDA ops table) go only into a CUDA
+# build; those ending in _none.c are the stand-ins a CPU-only build links
+# instead of them and the CUDA objects, and never go into a CUDA build.
+LIB_SRC  := $(filter-out $(NOT_BUILT),$(wildcard $(WINGS:%=lib/%/*.c) kernels/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_OBJ)
 LIB      := $(BUILD)/libekn.a
 CMD_SRC  := $(wildcard cmd/ekn-*.c)

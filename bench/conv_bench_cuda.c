@@ -12,27 +12,8 @@
 
 #include "conv.h"
 #include "conv_layers.h"
-#include "device.h"
 #include "ops.h"
 #include "progress.h"
-
-static void *dev_random(const ekn_backend *be, size_t n)
-{
-    ekn_err err = {0};
-    float *h = malloc(n * sizeof *h);
-    void *d = be->alloc(n * sizeof *h, &err);
-    if (!h || !d) {
-        fprintf(stderr, "conv_bench_cuda: %s\n", d ? "out of host memory" : err.msg);
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) h[i] = (float)rand() / RAND_MAX - 0.5f;
-    if (be->to_device(d, h, n * sizeof *h, &err) < 0) {
-        fprintf(stderr, "conv_bench_cuda: %s\n", err.msg);
-        exit(1);
-    }
-    free(h);
-    return d;
-}
 
 /* waits for the queued work and reports a recorded CUDA error */
 static void sync_or_die(const char *what)
@@ -44,15 +25,30 @@ static void sync_or_die(const char *what)
     }
 }
 
+static void *dev_random(const ekn_ops *ops, size_t n)
+{
+    float *h = malloc(n * sizeof *h);
+    void *d = ops->alloc(n * sizeof *h);
+    if (!d) sync_or_die("alloc");
+    if (!h || !d) {
+        fprintf(stderr, "conv_bench_cuda: out of %s memory\n", d ? "host" : "device");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) h[i] = (float)rand() / RAND_MAX - 0.5f;
+    ops->upload(d, h, n * sizeof *h);
+    sync_or_die("upload");
+    free(h);
+    return d;
+}
+
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 1.0;
     ekn_set_progname("conv_bench_cuda");
     ekn_verbose = 1; /* the conv plans' algorithms, on stderr */
-    const ekn_backend *be = ekn_cuda_backend();
     const ekn_ops *ops = ekn_ops_cuda();
     ekn_err err = {0};
-    if (!be || !ops || be->device_count() <= 0 || be->select(0, &err) < 0) {
+    if (!ops || ops->device_count() <= 0 || ops->select(0, &err) < 0) {
         fprintf(stderr, "conv_bench_cuda: no CUDA device%s%s\n", err.msg[0] ? ": " : "", err.msg);
         return 77;
     }
@@ -64,9 +60,9 @@ int main(int argc, char **argv)
         size_t ny = (size_t)g.n * g.cout * g.out[0] * g.out[1] * g.out[2];
         size_t nw = (size_t)g.cout * g.cin * g.k[0] * g.k[1] * g.k[2];
         size_t ws = ops->conv_workspace(&g);
-        float *x = dev_random(be, nx), *y = dev_random(be, ny), *dy = dev_random(be, ny), *dx = dev_random(be, nx);
-        float *w = dev_random(be, nw), *dw = dev_random(be, nw), *b = dev_random(be, (size_t)g.cout);
-        float *db = dev_random(be, (size_t)g.cout), *work = dev_random(be, ws);
+        float *x = dev_random(ops, nx), *y = dev_random(ops, ny), *dy = dev_random(ops, ny), *dx = dev_random(ops, nx);
+        float *w = dev_random(ops, nw), *dw = dev_random(ops, nw), *b = dev_random(ops, (size_t)g.cout);
+        float *db = dev_random(ops, (size_t)g.cout), *work = dev_random(ops, ws);
         double flops = 3.0 * 2.0 * (double)ny * g.cin * g.k[0] * g.k[1] * g.k[2];
         for (int warm = 0; warm < 2; warm++) {
             ops->conv_forward(&g, x, w, b, y, work);
@@ -85,8 +81,8 @@ int main(int argc, char **argv)
         } while ((t = ekn_now() - t0) < seconds);
         printf("conv %-14s %9.4f ms %8.2f TFLOP/s\n", L->name, 1e3 * t / reps, flops * reps / t / 1e12);
         fflush(stdout);
-        be->free(x), be->free(y), be->free(dy), be->free(dx), be->free(w), be->free(dw), be->free(b);
-        be->free(db), be->free(work);
+        ops->free(x), ops->free(y), ops->free(dy), ops->free(dx), ops->free(w), ops->free(dw), ops->free(b);
+        ops->free(db), ops->free(work);
     }
     return 0;
 }

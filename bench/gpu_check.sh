@@ -82,7 +82,7 @@ bench_bin=$logdir/conv_bench_cuda
 cuda_home=${CUDA_HOME:-/usr/local/cuda}
 build_bench() {
     [ "$prebuilt" = 1 ] && [ -x "$bench_bin" ] && return 0
-    timeout 120 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib/core -Ilib/data -Ilib/nn -Ilib/plot -Ikernels bench/conv_bench_cuda.c "$build/libekn.a" \
+    timeout 120 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib/core -Ilib/data -Ilib/nn -Ilib/plot -Ikernels -Ikernels/cuda bench/conv_bench_cuda.c "$build/libekn.a" \
         $(pkg-config --libs hdf5 openblas libarchive) -L"$cuda_home/lib64" -Wl,-rpath,"$cuda_home/lib64" \
         -lcudnn -lcublas -lcudart -lstdc++ -lm -lpthread -o "$bench_bin" 2>"$logdir/bench_build.log"
 }

@@ -20,7 +20,7 @@ static const ekn_option options[] = {
     {0, "labels", EKN_OPT_STRING, &o.labels, "FILE", "class labels: one per example, or one per pixel/voxel", 0, 0, NULL, 0, NULL},
     {0, "targets", EKN_OPT_STRING, &o.targets, "FILE", "float regression targets instead of labels", 0, 0, NULL, 0, NULL},
     {0, "mask", EKN_OPT_STRING, &o.mask, "FILE", "a mask (nonzero = use) shaped as the labels", 0, 0, NULL, 0, NULL},
-    {0, "format", EKN_OPT_CHOICE, &o.format, "FMT", "input format [detected]", 0, 0, "idx|npy|h5|raw|csv", 0, NULL},
+    {0, "format", EKN_OPT_CHOICE, &o.format, "FMT", "input format [detected]", 0, 0, ekn_format_choices, 0, NULL},
     {0, "shape", EKN_OPT_STRING, &o.shape, "DIMS", "raw: the array's shape, slowest axis first (30,512,512)", 0, 0, NULL, 0, NULL},
     {0, "dtype", EKN_OPT_STRING, &o.dtype, "TYPE", "raw: element type (u8 i8 u16 i16 u32 i32 u64 i64 f32 f64) [u8]", 0, 0, NULL, 0, NULL},
     {0, "label-dtype", EKN_OPT_STRING, &o.label_dtype, "TYPE", "raw labels, targets, mask: element type [--dtype]", 0, 0, NULL, 0, NULL},

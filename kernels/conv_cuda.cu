@@ -30,11 +30,10 @@
 #include <string.h>
 
 #include "cuda_check.h"
-#include "device.h" // diag.h's ekn_info, with C linkage
 extern "C" {
 #include "conv.h"
 #include "conv_gemm.h"
-#include "ops.h"
+#include "cuda_common.h"
 }
 
 namespace {
@@ -95,7 +94,7 @@ void destroy(conv_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-// The descriptor's math type for a precision (lib/core/ops.h): FMA keeps FP32
+// The descriptor's math type for a precision (kernels/cuda/cuda_common.h): FMA keeps FP32
 // exact in the 1e-4 sense above; the tensor-op types let cuDNN round the
 // inputs to TF32, with FP32 accumulation.
 cudnnMathType_t math_type(int precision)
@@ -368,16 +367,16 @@ conv_plan *plan_for(const ekn_conv_geom *g)
         destroy(victim);
         return NULL;
     }
-    // with -v: which algorithms serve which shape and how fast cuDNN measured
+    // in the log (-v): which algorithms serve which shape and how fast cuDNN measured
     // them (the first thing to look at when a shape is slow); -1 ms: not measured
     char filter[32];
     snprintf(filter, sizeof filter, victim->wgrad_gemm ? "im2col+gemm" : "algo %d", (int)victim->bwd_filter);
-    ekn_info("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d stride %dx%dx%d pad %dx%dx%d: fwd algo %d "
-             "(%.3f ms), bwd data algo %d (%.3f ms), bwd filter %s (%.3f ms), workspace %zu bytes%s",
-             g->n, g->cin, g->cout, g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], g->stride[0],
-             g->stride[1], g->stride[2], g->pad[0], g->pad[1], g->pad[2], (int)victim->fwd,
-             victim->fwd_ms, (int)victim->bwd_data, victim->bwd_data_ms, filter, victim->bwd_filter_ms,
-             victim->work_bytes, deterministic_only ? "" : ", non-deterministic allowed");
+    ekn_cuda_log("cuda: conv plan n%d %d->%d in %dx%dx%d k %dx%dx%d stride %dx%dx%d pad %dx%dx%d: fwd algo %d "
+                 "(%.3f ms), bwd data algo %d (%.3f ms), bwd filter %s (%.3f ms), workspace %zu bytes%s",
+                 g->n, g->cin, g->cout, g->in[0], g->in[1], g->in[2], g->k[0], g->k[1], g->k[2], g->stride[0],
+                 g->stride[1], g->stride[2], g->pad[0], g->pad[1], g->pad[2], (int)victim->fwd,
+                 victim->fwd_ms, (int)victim->bwd_data, victim->bwd_data_ms, filter, victim->bwd_filter_ms,
+                 victim->work_bytes, deterministic_only ? "" : ", non-deterministic allowed");
     victim->g = *g;
     victim->made = true;
     victim->last_use = ++use_clock;

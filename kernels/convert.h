@@ -10,12 +10,12 @@
 #define EKN_KERNEL_CONVERT_H
 #include <stddef.h>
 
-#include "diag.h"
-#include "tensor.h"
+#include "dtype.h"
 
 void ekn_convert_affine_ref(ekn_dtype dt, const void *src, float *dst, size_t n, float scale, float shift);
 void ekn_convert_affine_cpu(ekn_dtype dt, const void *src, float *dst, size_t n, float scale, float shift);
-/* Device pointers; only in CUDA builds (kernels/convert_cuda.cu). */
-int ekn_convert_affine_cuda(ekn_dtype dt, const void *src, float *dst, size_t n, float scale, float shift,
-                            ekn_err *err);
+/* Device pointers; only in CUDA builds (kernels/convert_cuda.cu).  Like
+ * the other _cuda kernels it returns once queued and records a failure (a
+ * bad launch, an unknown dtype) for ekn_cuda_last_error (lib/core/ops.h). */
+void ekn_convert_affine_cuda(ekn_dtype dt, const void *src, float *dst, size_t n, float scale, float shift);
 #endif

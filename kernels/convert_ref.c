@@ -8,6 +8,7 @@
  * build is ISO C, where GCC does not contract).  f16 and bf16 go through
  * ekn_convert_to_f32.  An unknown dtype writes NaN. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "convert.h"

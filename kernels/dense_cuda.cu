@@ -12,7 +12,6 @@
 #include "cuda_check.h"
 extern "C" {
 #include "dense.h"
-#include "ops.h"
 }
 
 namespace {

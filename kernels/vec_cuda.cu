@@ -4,7 +4,7 @@
 // product and sum is written as __fmul_rn/__fadd_rn/__fsub_rn (nvcc would
 // fuse a*b+c, the C build does not), and the double terms of the reductions
 // as __dmul_rn/__dadd_rn, so each term is rounded as ekn_vec_cpu rounds it
-// and only the order of the sum differs (fixed by the grid, kernels/cuda_check.h).
+// and only the order of the sum differs (fixed by the grid, kernels/cuda/cuda_check.h).
 #include <math.h>
 
 #include "cuda_check.h"

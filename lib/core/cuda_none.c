@@ -1,16 +1,17 @@
-/* Stand-in linked into CPU-only builds (CUDA=0 or no nvcc/cuDNN): reports
- * that no CUDA backend and no CUDA ops table exist, so callers fall back to
- * the CPU.  The device-only entry points (kernels/optim_cuda.h,
- * kernels/dropout_cuda.h) exist so that code mentioning them links; called
- * anyway, they do nothing and ekn_cuda_last_error reports it. */
-#include "device.h"
+/* Stand-in linked into CPU-only builds (CUDA=0 or no nvcc/cuDNN) instead
+ * of lib/core/ops_cuda.c: reports that no CUDA ops table exists, so callers
+ * fall back to the CPU.  The device-only entry points (kernels/optim_cuda.h,
+ * kernels/dropout_cuda.h, kernels/convert.h) exist so that code mentioning
+ * them links; called anyway, they do nothing and ekn_cuda_last_error
+ * reports it. */
+#include "convert.h"
+#include "diag.h"
 #include "dropout_cuda.h"
 #include "ops.h"
 #include "optim_cuda.h"
 
 static int called;
 
-const ekn_backend *ekn_cuda_backend(void) { return NULL; }
 const ekn_ops *ekn_ops_cuda(void) { return NULL; }
 
 void ekn_cuda_set_precision(int precision) { (void)precision; }
@@ -77,5 +78,11 @@ void ekn_dropout_backward_cuda(size_t m, const float *dy, const float *mask, flo
 void ekn_input_noise_cuda(size_t m, const float *x, const float *normal, float sigma, float *out)
 {
     (void)m, (void)x, (void)normal, (void)sigma, (void)out;
+    called = 1;
+}
+
+void ekn_convert_affine_cuda(ekn_dtype dt, const void *src, float *dst, size_t n, float scale, float shift)
+{
+    (void)dt, (void)src, (void)dst, (void)n, (void)scale, (void)shift;
     called = 1;
 }

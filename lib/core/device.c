@@ -12,7 +12,7 @@ static void set_cpu(ekn_device *dev)
 {
     dev->is_cuda = 0;
     dev->index = 0;
-    dev->be = NULL;
+    dev->ops = NULL;
 }
 
 /* "cuda:N": N is plain decimal digits, no sign or spaces, below 1<<20. */
@@ -27,7 +27,7 @@ static int parse_index(const char *digits, int *index)
     return 0;
 }
 
-int ekn_device_parse_backend(const char *s, const ekn_backend *cuda, ekn_device *dev, ekn_err *err)
+int ekn_device_parse_backend(const char *s, const ekn_ops *cuda, ekn_device *dev, ekn_err *err)
 {
     const char *word = s ? s : "auto";
     int index = 0, is_auto = !strcmp(word, "auto");
@@ -36,7 +36,7 @@ int ekn_device_parse_backend(const char *s, const ekn_backend *cuda, ekn_device 
     if (!is_auto && strcmp(word, "cuda") && (strncmp(word, "cuda:", 5) || parse_index(word + 5, &index) < 0))
         return ekn_err_set(err, EKN_EXIT_USAGE, "unknown device '%s' (expected " DEVICE_WORDS ")", word);
 
-    int count = cuda ? cuda->device_count() : 0;
+    int count = cuda && cuda->device_count ? cuda->device_count() : 0;
     if (is_auto && count <= 0) return 0;
     if (!cuda)
         return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': this ekn was built without CUDA (CUDA=0)", word);
@@ -49,63 +49,29 @@ int ekn_device_parse_backend(const char *s, const ekn_backend *cuda, ekn_device 
     if (index >= count)
         return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': no CUDA device %d: found %d device%s", word,
                            index, count, count == 1 ? "" : "s");
-    if (cuda->select(index, err) < 0) return ekn_err_prefix(err, "device '%s'", word);
+    if (cuda->select && cuda->select(index, err) < 0) return ekn_err_prefix(err, "device '%s'", word);
     dev->is_cuda = 1;
     dev->index = index;
-    dev->be = cuda;
+    dev->ops = cuda;
     return 0;
 }
 
 int ekn_device_parse(const char *s, ekn_device *dev, ekn_err *err)
 {
-    return ekn_device_parse_backend(s, ekn_cuda_backend(), dev, err);
+    return ekn_device_parse_backend(s, ekn_ops_cuda(), dev, err);
 }
 
 const char *ekn_device_describe(const ekn_device *dev, char *buf, size_t cap)
 {
     if (!cap) return buf;
-    if (!dev->is_cuda || !dev->be) {
+    if (!dev->is_cuda || !dev->ops) {
         snprintf(buf, cap, "cpu");
         return buf;
     }
     char what[256] = "";
-    if (dev->be->describe) dev->be->describe(dev->index, what, sizeof what);
+    if (dev->ops->describe) dev->ops->describe(dev->index, what, sizeof what);
     snprintf(buf, cap, "cuda:%d%s%s%s", dev->index, *what ? " (" : "", what, *what ? ")" : "");
     return buf;
-}
-
-static int name_error(const ekn_tensor *t, ekn_err *err)
-{
-    return t->name[0] ? ekn_err_prefix(err, "tensor '%s'", t->name) : -1;
-}
-
-int ekn_device_upload(const ekn_device *dev, const ekn_tensor *host, void **dev_ptr, size_t *cap,
-                      ekn_err *err)
-{
-    if (!dev->is_cuda) {
-        *dev_ptr = host->data;
-        return 0;
-    }
-    size_t bytes = ekn_tensor_bytes(host);
-    if (!*dev_ptr || *cap < bytes) {
-        dev->be->free(*dev_ptr);
-        *dev_ptr = NULL;
-        *cap = 0;
-        void *p = dev->be->alloc(bytes, err);
-        if (!p) return name_error(host, err);
-        *dev_ptr = p;
-        *cap = bytes;
-    }
-    if (bytes && dev->be->to_device(*dev_ptr, host->data, bytes, err) < 0)
-        return name_error(host, err);
-    return 0;
-}
-
-void ekn_device_release(const ekn_device *dev, void **dev_ptr, size_t *cap)
-{
-    if (dev->is_cuda && *dev_ptr) dev->be->free(*dev_ptr);
-    *dev_ptr = NULL;
-    *cap = 0;
 }
 
 int ekn_device_ops(const char *s, const char *precision, int deterministic, const ekn_ops **ops, ekn_err *err)
@@ -118,8 +84,7 @@ int ekn_device_ops(const char *s, const char *precision, int deterministic, cons
         return ekn_err_set(err, EKN_EXIT_USAGE, "unknown precision '%s' (expected fp32 or tf32)", precision);
     ekn_device dev;
     if (ekn_device_parse(s, &dev, err)) return -1;
-    *ops = dev.is_cuda ? ekn_ops_cuda() : ekn_ops_default();
-    if (!*ops) return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': this ekn was built without CUDA (CUDA=0)", s);
+    *ops = dev.is_cuda ? dev.ops : ekn_ops_default();
     if (dev.is_cuda) {
         ekn_cuda_set_precision(p);
         ekn_cuda_set_deterministic(deterministic);

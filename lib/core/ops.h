@@ -1,12 +1,22 @@
 /* ops: the kernel dispatch table.  Layer code calls kernels only through
  * it, so the reference kernels (EKN_KERNELS=ref, for whole-network checks),
- * the fast CPU ones and, later, a CUDA table are interchangeable without a
- * single #ifdef in layer code. */
+ * the fast CPU ones and the CUDA ones are interchangeable without a single
+ * #ifdef in layer code.  A table is a whole backend: its kernels, where its
+ * arrays live (alloc, upload, download, ...), its devices and its error
+ * check.
+ *
+ * Every table is here in lib/core: cpu, ref and staged in ops.c, cuda in
+ * ops_cuda.c (CUDA builds only).  The tables bind kernels/ to lib/ (the
+ * ekn_err of check and select), so kernels/ stay leaves that include
+ * nothing from lib/: their functions are plain C, the _cuda ones record
+ * their errors in kernels/cuda/cuda_common.h's slot, which
+ * ekn_cuda_last_error turns into an ekn_err. */
 #ifndef EKN_OPS_H
 #define EKN_OPS_H
 #include "act.h"
 #include "conv.h"
 #include "crop.h"
+#include "cuda_common.h" /* EKN_PRECISION_*, ekn_cuda_set_precision, ... */
 #include "dense.h"
 #include "loss.h"
 #include "maxout.h"
@@ -55,6 +65,17 @@ typedef struct ekn_ops {
     void (*upload)(void *dst, const void *host_src, size_t bytes);
     void (*download)(void *host_dst, const void *src, size_t bytes);
     void (*copy)(void *dst, const void *src, size_t bytes);
+
+    /* ---- devices: the GPUs of this backend (cuda; NULL in the host tables) ----
+     * device_count: 0 when the driver or GPU is missing, never an error.
+     * select: later calls of this thread use `device`; 0, or -1 with err
+     *   ("cuda: cudaSetDevice(1) failed: ...").
+     * describe: device >= 0 a one-line description ("NVIDIA H100 80GB
+     *   HBM3, 79.1 GiB, sm_90"); device == -1 why device_count() is 0
+     *   ("cudaGetDeviceCount: no CUDA-capable device is detected"), or "". */
+    int (*device_count)(void);
+    int (*select)(int device, struct ekn_err *err);
+    void (*describe)(int device, char *buf, size_t cap);
 
     /* ---- dropout and input noise ----
      * The host draws the masks (0 or 1/(1-rate)) and the standard normals
@@ -146,37 +167,15 @@ const ekn_ops *ekn_ops_default(void);
  * CUDNN_STATUS_BAD_PARAM", EKN_EXIT_FAIL) and clears the record.  After an
  * error the outputs of that step are undefined.  One host thread drives the
  * GPU: the error record, the cuDNN/cuBLAS handles and conv's plan cache are
- * process-wide and unlocked. */
+ * process-wide and unlocked.  ekn_ops_cuda() also sends the CUDA code's
+ * notes (each conv plan it makes) to ekn_info, shown with -v. */
 struct ekn_err;
 const ekn_ops *ekn_ops_cuda(void);
 int ekn_cuda_last_error(struct ekn_err *err);
-/* The compute precision of the CUDA table's convolutions (cuDNN) and
- * matrix products (cuBLAS); tensors, parameters and optimiser state stay
- * FP32 (the master weights), and so do the other kernels:
- *   FP32  plain FP32 arithmetic (the default; agrees with the CPU to 1e-4)
- *   TF32  tensor cores, inputs rounded to TF32 (10-bit mantissa), FP32 sums
- * (An FP16 mode through cuDNN's and cuBLAS's down-conversion permissions
- * was tried on an H200: with FP32 tensors both libraries chose the same
- * TF32 kernels, bit for bit, so it was dropped; true FP16/BF16 compute
- * needs half-precision activations.)
- * Set it before the first op: convolution plans keep the precision they
- * were made with.  A no-op in builds without CUDA. */
-enum { EKN_PRECISION_FP32, EKN_PRECISION_TF32 };
-void ekn_cuda_set_precision(int precision);
+/* The CUDA table's settings, ekn_cuda_set_precision (FP32 or TF32),
+ * ekn_cuda_set_deterministic and ekn_cuda_conv_wgrad, are declared in
+ * kernels/cuda/cuda_common.h (included above); no-ops without CUDA. */
 
 /* ops->check(err), or 0 for a table without one. */
 int ekn_ops_check(const ekn_ops *ops, struct ekn_err *err);
-
-/* on = 1 (the default): the CUDA conv uses deterministic algorithms only, so
- * a run repeats bit for bit.  on = 0 also admits cuDNN's non-deterministic
- * ones (atomics in the backward passes: faster for some shapes, results
- * that vary in the last bits); still no FFT or Winograd.  It applies to
- * conv plans made afterwards, so call it before building the net.  A no-op
- * in builds without CUDA. */
-void ekn_cuda_set_deterministic(int on);
-/* How new convolution plans compute the weight gradient: AUTO times cuDNN's
- * choice against im2col + GEMM (kernels/conv_gemm.h) and keeps the faster;
- * GEMM and CUDNN force one (GEMM where its workspace fits), for tests. */
-enum { EKN_CONV_WGRAD_AUTO, EKN_CONV_WGRAD_GEMM, EKN_CONV_WGRAD_CUDNN };
-void ekn_cuda_conv_wgrad(int mode);
 #endif

@@ -10,21 +10,10 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "dtype.h" /* ekn_dtype, its sizes and names (kernels/dtype.h) */
 
 #define EKN_MAX_RANK 8
 #define EKN_NAME_MAX 255
-
-/* On-disk codes: never renumber, only append. */
-typedef enum ekn_dtype {
-    EKN_DT_INVALID = 0,
-    EKN_U8 = 1, EKN_I8 = 2, EKN_U16 = 3, EKN_I16 = 4, EKN_U32 = 5, EKN_I32 = 6,
-    EKN_U64 = 7, EKN_I64 = 8, EKN_F16 = 9, EKN_BF16 = 10, EKN_F32 = 11, EKN_F64 = 12,
-    EKN_DT_COUNT
-} ekn_dtype;
-
-size_t ekn_dtype_size(ekn_dtype dt);          /* 0 for an unknown code */
-const char *ekn_dtype_name(ekn_dtype dt);     /* "u8", "f32", ...; "?" if unknown */
-ekn_dtype ekn_dtype_from_name(const char *s); /* EKN_DT_INVALID if unknown */
 
 typedef struct ekn_tensor {
     ekn_dtype dtype;
@@ -63,8 +52,8 @@ int ekn_tensor_meta_get(const ekn_tensor *t, const char *key, char *buf, size_t 
 /* "[60000,1,28,28]" */
 void ekn_shape_str(int rank, const uint64_t *shape, char *buf, size_t cap);
 
-/* Converts any numeric tensor's elements to float (used by readers and commands). */
-void ekn_convert_to_f32(ekn_dtype dt, const void *src, float *dst, size_t n);
+/* ekn_convert_to_f32 (kernels/dtype.h) converts any numeric tensor's
+ * elements to float. */
 /* Element i of a numeric tensor as double. */
 double ekn_tensor_get(const ekn_tensor *t, size_t i);
 #endif

@@ -154,47 +154,42 @@ static int arrange(ekn_tensor *in, const char *ax, const char *want, ekn_tensor 
     return 0;
 }
 
-static int is_dataset(ekn_format f) { return f == EKN_FMT_IDX || f == EKN_FMT_NPY; }
+static int is_dataset(const ekn_file_reader *r) { return (r->flags & EKN_READER_DATASET) != 0; }
 
 typedef struct raw_spec { int have; int rank; uint64_t shape[EKN_MAX_RANK]; ekn_dtype dt; } raw_spec;
 
-/* Reads one input file (any format but CSV, which is left in *blob). */
-static int read_any(const char *spec, ekn_format forced, const raw_spec *raw, ekn_tensor *t, ekn_blob *blob,
-                    ekn_format *fmt, ekn_err *err)
+/* Reads one input file with its row of the reader table: forced (--format),
+ * else the one detected (readers.h).  A table (CSV) is left in *blob. */
+static int read_any(const char *spec, const ekn_file_reader *forced, const raw_spec *raw, ekn_tensor *t, ekn_blob *blob,
+                    const ekn_file_reader **fmt, ekn_err *err)
 {
     char file[4096], member[4096];
     if (ekn_input_split(spec, file, member, err)) return -1;
-    ekn_format f = forced;
-    if ((f == EKN_FMT_AUTO || f == EKN_FMT_H5) && strcmp(file, "-")) {
+    ekn_read_src src = {spec, file, member, NULL, raw->have, raw->rank, raw->shape, raw->dt};
+    const ekn_file_reader *r = forced;
+    if ((!r || r->flags & EKN_READER_BY_PATH) && strcmp(file, "-")) {
+        /* a format read by path is told from the file's first 8 bytes */
         unsigned char head[8];
         FILE *fp = fopen(file, "rb");
         if (!fp) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", file);
         size_t got = fread(head, 1, sizeof head, fp);
         fclose(fp);
-        if (ekn_is_hdf5(head, got)) f = EKN_FMT_H5;
+        for (const ekn_file_reader *const *p = ekn_file_readers; !r && *p; p++)
+            if ((*p)->flags & EKN_READER_BY_PATH && (*p)->probe && (*p)->probe(head, got)) r = *p;
     }
-    *fmt = f;
-    if (f == EKN_FMT_H5) return ekn_read_h5(file, member, t, err);
+    *fmt = r;
+    if (r && r->flags & EKN_READER_BY_PATH) return r->read(&src, t, err);
     if (ekn_input_load(spec, blob, 0, err)) return -1;
     if (blob->len == 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': empty file", spec);
-    if (f == EKN_FMT_AUTO) f = ekn_format_detect(spec, blob->data, blob->len, raw->have);
-    *fmt = f;
-    switch (f) {
-    case EKN_FMT_IDX: return ekn_read_idx(blob, spec, t, err);
-    case EKN_FMT_NPY: return ekn_read_npy(blob, spec, t, err);
-    case EKN_FMT_RAW:
-        if (!raw->have) return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': a raw file needs --shape (and --dtype)", spec);
-        return ekn_read_raw(blob, spec, raw->dt, raw->rank, raw->shape, t, err);
-    case EKN_FMT_CSV: return 0;
-    case EKN_FMT_H5:
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a compressed or archived HDF5 file (extract it first)", spec);
-    default:
-        if (blob->len > 262 && !memcmp(blob->data + 257, "ustar", 5))
-            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a tar archive: name a member as '%s:MEMBER'", spec, spec);
-        if (blob->len > 4 && !memcmp(blob->data, "PK\3\4", 4))
-            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a zip archive: name a member as '%s:MEMBER'", spec, spec);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot tell the format (use --format idx|npy|h5|raw|csv)", spec);
-    }
+    if (!r) r = ekn_file_reader_detect(spec, blob->data, blob->len, raw->have);
+    *fmt = r;
+    src.blob = blob;
+    if (r) return r->read ? r->read(&src, t, err) : 0;
+    if (blob->len > 262 && !memcmp(blob->data + 257, "ustar", 5))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a tar archive: name a member as '%s:MEMBER'", spec, spec);
+    if (blob->len > 4 && !memcmp(blob->data, "PK\3\4", 4))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a zip archive: name a member as '%s:MEMBER'", spec, spec);
+    return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot tell the format (use --format %s)", spec, ekn_format_choices);
 }
 
 /* Labels become i32 class indices >= -1. */
@@ -245,16 +240,16 @@ static int parse_chan(const char *s)
 }
 
 /* Reads a labels/targets/mask file and arranges it to match the input. */
-static int load_side(const ekn_prep_opts *o, const char *spec, int what, const raw_spec *raw, ekn_format forced,
-                     int in_rank, ekn_prep_data *d, ekn_tensor *dst, ekn_err *err)
+static int load_side(const ekn_prep_opts *o, const char *spec, int what, const raw_spec *raw,
+                     const ekn_file_reader *forced, int in_rank, ekn_prep_data *d, ekn_tensor *dst, ekn_err *err)
 {
     static const char *kind[] = {"labels", "targets", "mask"};
     ekn_tensor t = EKN_TENSOR_INIT;
     ekn_blob blob = {0};
-    ekn_format f;
+    const ekn_file_reader *f;
     int rc = -1;
     if (read_any(spec, forced, raw, &t, &blob, &f, err)) goto out;
-    if (f == EKN_FMT_CSV) {
+    if (!f->read) {
         ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s from a CSV file are not supported (CSV inputs have --label-column)",
                     spec, kind[what]);
         goto out;
@@ -343,14 +338,13 @@ int ekn_prep_load(const ekn_prep_opts *o, ekn_csv_schema *schema, ekn_prep_data 
     snprintf(d->source, sizeof d->source, "%s", o->input);
     raw_spec raw, side;
     if (parse_raw(o, &raw, &side, err)) return -1;
-    int fi = ekn_format_from_name(o->format);
-    ekn_format forced = fi > 0 ? (ekn_format)fi : EKN_FMT_AUTO, f;
+    const ekn_file_reader *forced = ekn_file_reader_of((ekn_format)ekn_format_from_name(o->format)), *f; /* NULL: detect */
     ekn_tensor t = EKN_TENSOR_INIT;
     ekn_blob blob = {0};
     int rc = -1;
     if (read_any(o->input, forced, &raw, &t, &blob, &f, err)) goto out;
     int in_rank = t.rank;
-    if (f == EKN_FMT_CSV) {
+    if (!f->read) { /* a table: CSV */
         ekn_missing miss = EKN_MISSING_MEAN;
         if (o->missing) miss = !strcmp(o->missing, "zero") ? EKN_MISSING_ZERO : !strcmp(o->missing, "drop")
                                ? EKN_MISSING_DROP : !strcmp(o->missing, "error") ? EKN_MISSING_ERROR : EKN_MISSING_MEAN;

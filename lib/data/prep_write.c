@@ -28,7 +28,8 @@ int ekn_prep_check(const ekn_prep_opts *o, ekn_err *err)
     if (o->normalise && std_on) return ekn_err_set(err, U, "--normalise and --standardise exclude each other");
     if (o->labels && o->targets) return ekn_err_set(err, U, "--labels and --targets exclude each other");
     if (o->part && !o->split) return ekn_err_set(err, U, "--part needs --split");
-    if (o->slices && o->format && (!strcmp(o->format, "idx") || !strcmp(o->format, "npy") || !strcmp(o->format, "csv")))
+    const ekn_file_reader *forced = ekn_file_reader_of((ekn_format)ekn_format_from_name(o->format)); /* NULL: detect */
+    if (o->slices && forced && !(forced->flags & EKN_READER_VOLUME))
         return ekn_err_set(err, U, "--slices applies to raw and HDF5 volumes, not --format %s", o->format);
     if (o->dtype && !ekn_dtype_from_name(o->dtype)) return ekn_err_set(err, U, "--dtype: unknown dtype '%s'", o->dtype);
     if (o->label_dtype && !ekn_dtype_from_name(o->label_dtype))

@@ -616,3 +616,12 @@ char *ekn_csv_feature_names(const ekn_csv_schema *s)
     }
     return b.p ? b.p : strdup("");
 }
+
+/* ---- its row of the reader table (readers.h): a table, which
+ * ekn_prep_load reads with the CSV options (read is NULL) ---- */
+const ekn_file_reader ekn_file_reader_csv = {
+    .format = EKN_FMT_CSV,
+    .name = "csv",
+    .suffixes = (const char *const[]){".csv", ".tsv", ".data", ".test", ".txt", NULL},
+    .flags = EKN_READER_TEXT,
+};

@@ -100,3 +100,21 @@ out:
     H5Fclose(f);
     return rc;
 }
+
+/* ---- its row of the reader table (readers.h) ---- */
+static int row_read(const ekn_read_src *s, ekn_tensor *t, ekn_err *err)
+{
+    if (s->blob) /* found in loaded bytes: HDF5 needs the file itself */
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a compressed or archived HDF5 file (extract it first)", s->spec);
+    return ekn_read_h5(s->file, s->member, t, err);
+}
+
+const ekn_file_reader ekn_file_reader_h5 = {
+    .format = EKN_FMT_H5,
+    .name = "h5",
+    .alias = "hdf5",
+    .probe = ekn_is_hdf5,
+    .suffixes = (const char *const[]){".h5", ".hdf5", ".hdf", NULL},
+    .flags = EKN_READER_BY_PATH | EKN_READER_VOLUME,
+    .read = row_read,
+};

@@ -78,3 +78,25 @@ int ekn_read_idx(const ekn_blob *b, const char *name, ekn_tensor *t, ekn_err *er
         for (size_t k = 0; k < size; k++) dst[i * size + k] = src[i * size + size - 1 - k];
     return 0;
 }
+
+/* ---- its row of the reader table (readers.h) ---- */
+static int row_probe(const unsigned char *p, size_t len)
+{
+    ekn_idx_header h;
+    return ekn_idx_parse_header(p, len, &h, NULL) == 0;
+}
+
+static int row_read(const ekn_read_src *s, ekn_tensor *t, ekn_err *err)
+{
+    return ekn_read_idx(s->blob, s->spec, t, err);
+}
+
+const ekn_file_reader ekn_file_reader_idx = {
+    .format = EKN_FMT_IDX,
+    .name = "idx",
+    .probe = row_probe,
+    .suffixes = (const char *const[]){"-ubyte", ".idx", NULL}, /* t10k-images-idx3-ubyte */
+    .infixes = (const char *const[]){"-idx", ".idx", NULL},    /* train.idx3.bin */
+    .flags = EKN_READER_DATASET,
+    .read = row_read,
+};

@@ -183,3 +183,20 @@ size_t ekn_npy_encode_header(unsigned char *buf, size_t cap, ekn_dtype dt, int r
     buf[total - 1] = '\n';
     return total;
 }
+
+/* ---- its row of the reader table (readers.h) ---- */
+static int row_probe(const unsigned char *p, size_t len) { return len >= 6 && !memcmp(p, "\x93NUMPY", 6); }
+
+static int row_read(const ekn_read_src *s, ekn_tensor *t, ekn_err *err)
+{
+    return ekn_read_npy(s->blob, s->spec, t, err);
+}
+
+const ekn_file_reader ekn_file_reader_npy = {
+    .format = EKN_FMT_NPY,
+    .name = "npy",
+    .probe = row_probe,
+    .suffixes = (const char *const[]){".npy", NULL},
+    .flags = EKN_READER_DATASET,
+    .read = row_read,
+};

@@ -23,3 +23,17 @@ int ekn_read_raw(const ekn_blob *b, const char *name, ekn_dtype dt, int rank, co
     memcpy(t->data, b->data, b->len);
     return 0;
 }
+
+/* ---- its row of the reader table (readers.h) ---- */
+static int row_read(const ekn_read_src *s, ekn_tensor *t, ekn_err *err)
+{
+    if (!s->have_shape) return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': a raw file needs --shape (and --dtype)", s->spec);
+    return ekn_read_raw(s->blob, s->spec, s->dtype, s->rank, s->shape, t, err);
+}
+
+const ekn_file_reader ekn_file_reader_raw = {
+    .format = EKN_FMT_RAW,
+    .name = "raw",
+    .flags = EKN_READER_SHAPED | EKN_READER_VOLUME,
+    .read = row_read,
+};

@@ -22,17 +22,83 @@
 #include "diag.h"
 #include "tensor.h"
 
+/* ---- the reader table ---------------------------------------------------
+ * One row per input format, each defined in its reader file; the table
+ * (read_detect.c) lists them in the order of --format's choices, and
+ * detection, dispatch (lib/data/prep_load.c) and the choices all come from
+ * it.  A new format is its reader file with its row, a line in the table
+ * and its code here. */
 typedef enum ekn_format {
     EKN_FMT_AUTO = 0, EKN_FMT_IDX, EKN_FMT_NPY, EKN_FMT_H5, EKN_FMT_RAW, EKN_FMT_CSV,
 } ekn_format;
 
-/* "idx" -> EKN_FMT_IDX ...; EKN_FMT_AUTO for "auto" or NULL; -1 if unknown. */
+/* One input as a reader sees it. */
+typedef struct ekn_read_src {
+    const char *spec;          /* "file[:member]" as the user gave it: messages name it */
+    const char *file, *member; /* spec split by ekn_input_split */
+    const ekn_blob *blob;      /* the bytes (decompressed; the member); NULL for a BY_PATH read */
+    int have_shape;            /* --shape given: rank, shape and dtype hold it (raw) */
+    int rank;
+    const uint64_t *shape;
+    ekn_dtype dtype;
+} ekn_read_src;
+
+enum {
+    /* read from the file by name (HDF5: random access), told by probe on
+     * the file's first 8 bytes before anything is loaded; read called with
+     * a blob means the file was compressed or archived */
+    EKN_READER_BY_PATH = 1 << 0,
+    EKN_READER_SHAPED = 1 << 1,  /* headerless: what a file is when --shape is given and nothing else tells (raw) */
+    EKN_READER_TEXT = 1 << 2,    /* text: its suffixes yield to --shape, and printable bytes are it (CSV) */
+    EKN_READER_DATASET = 1 << 3, /* arrays whose first axis is the examples (IDX, NPY) */
+    EKN_READER_VOLUME = 1 << 4,  /* volumes: --slices and --axes apply (raw, HDF5) */
+};
+
+typedef struct ekn_file_reader {
+    ekn_format format;
+    const char *name;  /* --format's word */
+    const char *alias; /* another word --format takes ("hdf5"), or NULL */
+    /* 1 if the bytes start with this format's magic (a whole IDX header
+     * must match the size exactly); NULL: it has none */
+    int (*probe)(const unsigned char *p, size_t len);
+    /* file names that tell the format, NULL-terminated lists (or NULL):
+     * suffixes end the name (any case), infixes occur in it (this case) */
+    const char *const *suffixes;
+    const char *const *infixes;
+    unsigned flags; /* EKN_READER_* */
+    /* Reads an array whole into t (native dtype, the file's axis order);
+     * NULL for a table (CSV), whose blob the caller reads with ekn_read_csv
+     * and the CSV options.  Errors as every reader's (above). */
+    int (*read)(const ekn_read_src *src, ekn_tensor *t, ekn_err *err);
+} ekn_file_reader;
+
+/* the rows, each in its reader file */
+extern const ekn_file_reader ekn_file_reader_idx, ekn_file_reader_npy, ekn_file_reader_h5, ekn_file_reader_raw,
+    ekn_file_reader_csv;
+
+/* The table's rows in order, NULL-terminated. */
+extern const ekn_file_reader *const ekn_file_readers[];
+/* The row of code f; NULL for EKN_FMT_AUTO or an unknown code (such as
+ * ekn_format_from_name's -1). */
+const ekn_file_reader *ekn_file_reader_of(ekn_format f);
+/* --format's choices, the table's names in order: "idx|npy|h5|raw|csv".
+ * Joined before main runs, so that a static option table can point at it. */
+extern char ekn_format_choices[];
+
+/* "idx" -> EKN_FMT_IDX (a row's name or alias); EKN_FMT_AUTO for "auto" or
+ * NULL; -1 if unknown. */
 int ekn_format_from_name(const char *s);
-const char *ekn_format_name(ekn_format f);
-/* Guesses the format of a loaded file: by magic (npy, HDF5, IDX whose
- * header matches the size exactly), then by name (…idx…, *-ubyte, .npy,
- * .h5, .csv/.data/.test/.txt), then raw if have_shape, then CSV if the
- * start is printable text.  EKN_FMT_AUTO if nothing fits. */
+const char *ekn_format_name(ekn_format f); /* "idx", ...; "auto"; "?" if unknown */
+/* Guesses the format of a loaded file from the table, by the strongest
+ * evidence, rows in table order within each kind:
+ *   1. magic (a row's probe)
+ *   2. the name, without the directory and a compression suffix (.gz ...):
+ *      the suffixes and infixes of rows that are not TEXT
+ *   3. have_shape: the SHAPED row (raw)
+ *   4. the suffixes of TEXT rows (CSV: .csv .tsv .data .test .txt)
+ *   5. printable text in the first 4 KiB: the first TEXT row (CSV)
+ * NULL if nothing fits (ekn_format_detect: EKN_FMT_AUTO). */
+const ekn_file_reader *ekn_file_reader_detect(const char *name, const unsigned char *p, size_t len, int have_shape);
 ekn_format ekn_format_detect(const char *name, const unsigned char *p, size_t len, int have_shape);
 /* 1 if the bytes start with the HDF5 signature. */
 int ekn_is_hdf5(const unsigned char *p, size_t len);

@@ -8,7 +8,9 @@
  * roundings (convert.h), so they should in fact agree bit for bit; the
  * number of elements that differ at all is printed too.
  * Also checked: the kernel writes nothing past dst[n-1] (a NaN guard band
- * of 64 floats), n = 0 is a no-op, an unknown dtype is an error.
+ * of 64 floats), n = 0 is a no-op, an unknown dtype is an error (recorded
+ * for ekn_cuda_last_error, as the kernels' errors are).  Memory and the
+ * device come from ekn_ops_cuda().
  *
  * Plain C (no cmocka): exit 0 all agree, 1 a mismatch or a CUDA error,
  * 77 no CUDA in this build or no device on this machine. */
@@ -19,7 +21,8 @@
 #include <string.h>
 
 #include "convert.h"
-#include "device.h"
+#include "diag.h"
+#include "ops.h"
 #include "testutil.h"
 
 #define ATOL 1e-7
@@ -27,7 +30,7 @@
 #define GUARD 64 /* floats after dst[n-1] that must stay untouched */
 static const uint32_t guard_bits = 0x7fc0dead;
 
-static const ekn_backend *be;
+static const ekn_ops *ops; /* ekn_ops_cuda(): its memory and devices */
 static size_t n_cases, n_failed;
 static double worst_rel;
 
@@ -83,15 +86,18 @@ static void one_case(uint64_t *st, ekn_dtype dt, size_t n, float scale, float sh
     ekn_convert_affine_cpu(dt, src, ref, n, scale, shift);
 
     for (size_t i = 0; i < n + GUARD; i++) memcpy(&got[i], &guard_bits, 4); /* dst garbage: overwritten */
-    void *d_src = be->alloc(in_bytes, &err), *d_dst = NULL;
-    if (!d_src || !(d_dst = be->alloc(out_bytes, &err))) fail_cuda("alloc", &err);
-    if (be->to_device(d_src, src, in_bytes, &err) < 0 || be->to_device(d_dst, got, out_bytes, &err) < 0)
-        fail_cuda("to_device", &err);
-    if (be->convert_affine(dt, d_src, d_dst, n, scale, shift, &err) < 0) fail_cuda("convert_affine", &err);
+    void *d_src = ops->alloc(in_bytes), *d_dst = NULL;
+    if (!d_src || !(d_dst = ops->alloc(out_bytes))) ekn_cuda_last_error(&err), fail_cuda("alloc", &err);
+    ops->upload(d_src, src, in_bytes);
+    ops->upload(d_dst, got, out_bytes);
+    if (ekn_cuda_last_error(&err) < 0) fail_cuda("upload", &err);
+    ekn_convert_affine_cuda(dt, d_src, d_dst, n, scale, shift);
+    if (ekn_cuda_last_error(&err) < 0) fail_cuda("convert_affine", &err);
     memset(got, 0, out_bytes);
-    if (be->to_host(got, d_dst, out_bytes, &err) < 0) fail_cuda("to_host", &err);
-    be->free(d_src);
-    be->free(d_dst);
+    ops->download(got, d_dst, out_bytes);
+    if (ekn_cuda_last_error(&err) < 0) fail_cuda("download", &err);
+    ops->free(d_src);
+    ops->free(d_dst);
 
     char what[96];
     snprintf(what, sizeof what, "convert_cuda %-4s scale=%-10.4g shift=%-8.4g", ekn_dtype_name(dt), (double)scale,
@@ -119,18 +125,18 @@ static float uniform(uint64_t *st, float lo, float hi)
 
 int main(void)
 {
-    be = ekn_cuda_backend();
-    int count = be ? be->device_count() : 0;
+    ops = ekn_ops_cuda();
+    int count = ops ? ops->device_count() : 0;
     if (count <= 0) {
         char why[256] = "this ekn was built without CUDA";
-        if (be && be->describe) be->describe(-1, why, sizeof why);
+        if (ops) ops->describe(-1, why, sizeof why);
         printf("skip: no CUDA device (%s)\n", why);
         return EKN_TEST_SKIP;
     }
     ekn_err err = {0};
-    if (be->select(0, &err) < 0) fail_cuda("select", &err);
+    if (ops->select(0, &err) < 0) fail_cuda("select", &err);
     char name[256] = "";
-    if (be->describe) be->describe(0, name, sizeof name);
+    ops->describe(0, name, sizeof name);
     uint64_t st = tu_seed();
     fprintf(stderr, "test_convert_cuda: seed %llu (EKN_TEST_SEED), device 0: %s\n", (unsigned long long)st, name);
     fprintf(stderr, "tolerance |cuda-cpu| <= %g*|cpu| + %g\n", RTOL, ATOL);
@@ -144,12 +150,14 @@ int main(void)
         }
 
     /* n = 0 launches nothing; an unknown dtype is an error, not a crash */
-    if (be->convert_affine(EKN_F32, NULL, NULL, 0, 1, 0, &err) < 0) fail_cuda("convert_affine n=0", &err);
-    void *d = be->alloc(64, &err);
-    if (!d) fail_cuda("alloc", &err);
+    ekn_convert_affine_cuda(EKN_F32, NULL, NULL, 0, 1, 0);
+    if (ekn_cuda_last_error(&err) < 0) fail_cuda("convert_affine n=0", &err);
+    void *d = ops->alloc(64);
+    if (!d) ekn_cuda_last_error(&err), fail_cuda("alloc", &err);
     ekn_err bad = {0};
-    int rc_bad = be->convert_affine(EKN_DT_INVALID, d, d, 4, 1, 0, &bad);
-    be->free(d);
+    ekn_convert_affine_cuda(EKN_DT_INVALID, d, d, 4, 1, 0);
+    int rc_bad = ekn_cuda_last_error(&bad);
+    ops->free(d);
     fprintf(stderr, "unknown dtype -> %d: %s\n", rc_bad, bad.msg);
     if (rc_bad != -1 || !bad.msg[0]) {
         fprintf(stderr, "FAIL: an unknown dtype was not an error\n");

@@ -1,6 +1,6 @@
-/* Device selection (the --device option) and the upload helper, on the CPU:
- * fake CUDA backends with 0, 1 and 2 devices stand in for the GPU, so every
- * branch of ekn_device_parse_backend runs in both build modes; then the real
+/* Device selection (the --device option), on the CPU: fake CUDA tables with
+ * 0, 1 and 2 devices stand in for the GPU, so every branch of
+ * ekn_device_parse_backend runs in both build modes; then the real
  * ekn_device_parse, whose answer depends on this build and this machine. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,10 +13,11 @@
 #include <cmocka.h>
 
 #include "device.h"
+#include "ops.h"
 
-/* ---- a fake backend: host memory, counted calls ---- */
+/* ---- a fake CUDA table: only its devices ---- */
 static int print_errors = 1; /* each message once in the log */
-static int fake_count, fake_selected, fake_select_fails, fake_allocs, fake_frees, fake_copies;
+static int fake_count, fake_selected, fake_select_fails;
 
 static int fake_device_count(void) { return fake_count; }
 static int fake_select(int device, ekn_err *err)
@@ -25,48 +26,30 @@ static int fake_select(int device, ekn_err *err)
     fake_selected = device;
     return 0;
 }
-static void *fake_alloc(size_t bytes, ekn_err *err)
-{
-    (void)err;
-    fake_allocs++;
-    return malloc(bytes ? bytes : 1);
-}
-static void fake_free(void *p)
-{
-    if (p) fake_frees++;
-    free(p);
-}
-static int fake_copy(void *dst, const void *src, size_t bytes, ekn_err *err)
-{
-    (void)err;
-    fake_copies++;
-    memcpy(dst, src, bytes);
-    return 0;
-}
 static void fake_describe(int device, char *buf, size_t cap)
 {
     if (device < 0) snprintf(buf, cap, "%s", fake_count ? "" : "cudaGetDeviceCount: no CUDA-capable device is detected");
     else snprintf(buf, cap, "Fake GPU %d", device);
 }
-static const ekn_backend fake = {"fake", fake_device_count, fake_select, fake_alloc, fake_free,
-                                 fake_copy,  fake_copy,         NULL,        fake_describe};
+static const ekn_ops fake = {
+    .name = "fake", .device_count = fake_device_count, .select = fake_select, .describe = fake_describe};
 
 static int setup(void **state)
 {
     (void)state;
     fake_count = fake_selected = -1;
-    fake_select_fails = fake_allocs = fake_frees = fake_copies = 0;
+    fake_select_fails = 0;
     return 0;
 }
 
-static void expect_cpu(const char *word, const ekn_backend *be)
+static void expect_cpu(const char *word, const ekn_ops *cuda)
 {
-    ekn_device d = {.is_cuda = 7, .index = 7, .be = &fake};
+    ekn_device d = {.is_cuda = 7, .index = 7, .ops = &fake};
     ekn_err err = {0};
-    assert_int_equal(ekn_device_parse_backend(word, be, &d, &err), 0);
+    assert_int_equal(ekn_device_parse_backend(word, cuda, &d, &err), 0);
     assert_int_equal(d.is_cuda, 0);
     assert_int_equal(d.index, 0);
-    assert_null(d.be);
+    assert_null(d.ops);
     assert_int_equal(err.code, 0);
 }
 
@@ -78,17 +61,17 @@ static void expect_cuda(const char *word, int index)
     assert_int_equal(ekn_device_parse_backend(word, &fake, &d, &err), 0);
     assert_int_equal(d.is_cuda, 1);
     assert_int_equal(d.index, index);
-    assert_ptr_equal(d.be, &fake);
+    assert_ptr_equal(d.ops, &fake);
     assert_int_equal(fake_selected, index); /* and it was selected */
 }
 
-/* The error's code and message; with a fake backend no select() may happen. */
-static void expect_error(const char *word, const ekn_backend *be, int code, const char *msg)
+/* The error's code and message; with a fake table no select() may happen. */
+static void expect_error(const char *word, const ekn_ops *cuda, int code, const char *msg)
 {
-    ekn_device d = {.is_cuda = 1, .index = 3, .be = &fake};
+    ekn_device d = {.is_cuda = 1, .index = 3, .ops = &fake};
     ekn_err err = {0};
     fake_selected = -1;
-    assert_int_equal(ekn_device_parse_backend(word, be, &d, &err), -1);
+    assert_int_equal(ekn_device_parse_backend(word, cuda, &d, &err), -1);
     if (print_errors) fprintf(stderr, "'%s' -> %s\n", word ? word : "(null)", err.msg);
     assert_int_equal(err.code, code);
     assert_string_equal(err.msg, msg);
@@ -185,80 +168,14 @@ static void test_describe(void **state)
 {
     (void)state;
     char buf[128];
-    ekn_device cpu = {0}, gpu = {.is_cuda = 1, .index = 1, .be = &fake};
+    ekn_device cpu = {0}, gpu = {.is_cuda = 1, .index = 1, .ops = &fake};
     assert_string_equal(ekn_device_describe(&cpu, buf, sizeof buf), "cpu");
     assert_string_equal(ekn_device_describe(&gpu, buf, sizeof buf), "cuda:1 (Fake GPU 1)");
     assert_string_equal(ekn_device_describe(&gpu, buf, 5), "cuda"); /* truncated, terminated */
-    ekn_backend quiet = fake;
+    ekn_ops quiet = fake;
     quiet.describe = NULL;
-    gpu.be = &quiet;
+    gpu.ops = &quiet;
     assert_string_equal(ekn_device_describe(&gpu, buf, sizeof buf), "cuda:1");
-}
-
-static void test_upload_reuses(void **state)
-{
-    (void)state;
-    fake_count = 1;
-    ekn_device d;
-    ekn_err err = {0};
-    assert_int_equal(ekn_device_parse_backend("cuda", &fake, &d, &err), 0);
-    ekn_tensor t = EKN_TENSOR_INIT;
-    void *p = NULL;
-    size_t cap = 0;
-    uint64_t big[2] = {10, 100}, small[2] = {3, 7}, bigger[2] = {10, 101};
-
-    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 2, big, &err), 0);
-    for (size_t i = 0; i < 1000; i++) ((float *)t.data)[i] = (float)i;
-    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
-    assert_non_null(p);
-    assert_int_equal(cap, 4000);
-    assert_int_equal(fake_allocs, 1);
-    assert_memory_equal(p, t.data, 4000);
-
-    void *first = p; /* smaller and equal sizes: same buffer, only copies */
-    assert_int_equal(ekn_tensor_reshape(&t, EKN_U8, 2, small, &err), 0);
-    memset(t.data, 0xab, 21);
-    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
-    assert_ptr_equal(p, first);
-    assert_int_equal(cap, 4000);
-    assert_memory_equal(p, t.data, 21);
-    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 2, big, &err), 0);
-    for (int step = 0; step < 5; step++) assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
-    assert_int_equal(fake_allocs, 1);
-    assert_int_equal(fake_copies, 7);
-
-    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 2, bigger, &err), 0); /* grows once */
-    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
-    assert_int_equal(cap, 4040);
-    assert_int_equal(fake_allocs, 2);
-    assert_int_equal(fake_frees, 1);
-
-    ekn_device_release(&d, &p, &cap);
-    assert_null(p);
-    assert_int_equal(cap, 0);
-    assert_int_equal(fake_frees, 2);
-    ekn_tensor_free(&t);
-}
-
-static void test_upload_cpu_aliases(void **state)
-{
-    (void)state;
-    ekn_device d;
-    ekn_err err = {0};
-    assert_int_equal(ekn_device_parse_backend("cpu", &fake, &d, &err), 0);
-    ekn_tensor t = EKN_TENSOR_INIT;
-    uint64_t shape[1] = {16};
-    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 1, shape, &err), 0);
-    void *p = NULL;
-    size_t cap = 0;
-    assert_int_equal(ekn_device_upload(&d, &t, &p, &cap, &err), 0);
-    assert_ptr_equal(p, t.data);
-    assert_int_equal(cap, 0);
-    assert_int_equal(fake_allocs + fake_copies, 0);
-    ekn_device_release(&d, &p, &cap);
-    assert_null(p);
-    assert_int_equal(fake_frees, 0);
-    ekn_tensor_free(&t);
 }
 
 /* The real thing: "auto" is CUDA exactly when this build has CUDA and this
@@ -266,9 +183,9 @@ static void test_upload_cpu_aliases(void **state)
 static void test_this_machine(void **state)
 {
     (void)state;
-    const ekn_backend *be = ekn_cuda_backend();
-    int count = be ? be->device_count() : 0;
-    fprintf(stderr, "this build: %s, %d CUDA device%s\n", be ? "CUDA" : "CPU only", count, count == 1 ? "" : "s");
+    const ekn_ops *cuda = ekn_ops_cuda();
+    int count = cuda ? cuda->device_count() : 0;
+    fprintf(stderr, "this build: %s, %d CUDA device%s\n", cuda ? "CUDA" : "CPU only", count, count == 1 ? "" : "s");
     ekn_device d;
     ekn_err err = {0};
     char buf[256];
@@ -286,7 +203,7 @@ static void test_this_machine(void **state)
     fprintf(stderr, "cuda -> %s\n", err.msg);
     assert_int_equal(rc, -1);
     assert_int_equal(err.code, EKN_EXIT_FAIL);
-    assert_non_null(strstr(err.msg, be ? "device 'cuda': no CUDA device found" : "built without CUDA (CUDA=0)"));
+    assert_non_null(strstr(err.msg, cuda ? "device 'cuda': no CUDA device found" : "built without CUDA (CUDA=0)"));
     assert_int_equal(ekn_device_parse("cuda:x", &d, &err), -1);
     assert_int_equal(err.code, EKN_EXIT_USAGE);
 }
@@ -297,8 +214,7 @@ int main(void)
         cmocka_unit_test_setup(test_cpu_always, setup),   cmocka_unit_test_setup(test_auto, setup),
         cmocka_unit_test_setup(test_cuda_present, setup), cmocka_unit_test_setup(test_cuda_missing, setup),
         cmocka_unit_test_setup(test_select_fails, setup), cmocka_unit_test_setup(test_unknown_words, setup),
-        cmocka_unit_test_setup(test_describe, setup),     cmocka_unit_test_setup(test_upload_reuses, setup),
-        cmocka_unit_test_setup(test_upload_cpu_aliases, setup), cmocka_unit_test(test_this_machine),
+        cmocka_unit_test_setup(test_describe, setup),     cmocka_unit_test(test_this_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,14 @@ static void check_table(const ekn_ops *o, int host)
     assert_true(host ? o->check == NULL : 1);
 }
 
+/* The devices: the GPU table has all three, the host tables none. */
+static void check_devices(const ekn_ops *o, int gpu)
+{
+    assert_true((o->device_count != NULL) == gpu);
+    assert_true((o->select != NULL) == gpu);
+    assert_true((o->describe != NULL) == gpu);
+}
+
 static void test_host_tables(void **state)
 {
     (void)state;
@@ -48,6 +56,9 @@ static void test_host_tables(void **state)
     check_table(ekn_ops_ref(), 1);
     check_table(ekn_ops_staged(), 0);
     assert_null(ekn_ops_staged()->check);
+    check_devices(ekn_ops_cpu(), 0);
+    check_devices(ekn_ops_ref(), 0);
+    check_devices(ekn_ops_staged(), 0);
 }
 
 static void test_cuda_table(void **state)
@@ -56,6 +67,7 @@ static void test_cuda_table(void **state)
     const ekn_ops *o = ekn_ops_cuda();
     if (!o) skip(); /* a build without CUDA */
     check_table(o, 0);
+    check_devices(o, 1);
     assert_non_null(o->check);
     assert_string_equal(o->name, "cuda");
     assert_string_equal(o->vec->name, "cuda");

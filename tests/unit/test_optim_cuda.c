@@ -118,8 +118,8 @@ static void optimiser_case(const char *name, const float *theta0, const float *d
     float *d_theta = ch_up(theta0, N * 4), *d_decay = ch_up(decay, N * 4), *d_grad = ch_up(NULL, N * 4);
     float *d_s0 = ch_up(NULL, N * 4), *d_s1 = ch_up(NULL, N * 4);
     float *zero = tu_alloc(N);
-    ekn_err e2 = {0};
-    if (ch_be->to_device(d_s0, zero, N * 4, &e2) < 0 || ch_be->to_device(d_s1, zero, N * 4, &e2) < 0) exit(1);
+    ch_put(d_s0, zero, N * 4);
+    ch_put(d_s1, zero, N * 4);
     fprintf(stderr, "-- %s, %d steps, n=%d, lr %g mu %g wd %g\n", name, STEPS, N, h.lr, h.momentum,
             h.weight_decay);
     double mean_dev = NAN;
@@ -129,7 +129,7 @@ static void optimiser_case(const char *name, const float *theta0, const float *d
             fprintf(stderr, "%s\n", err.msg);
             exit(1);
         }
-        if (ch_be->to_device(d_grad, grads + (size_t)step_now * N, N * 4, &e2) < 0) exit(1);
+        ch_put(d_grad, grads + (size_t)step_now * N, N * 4);
         const float lr = (float)h.lr, mu = (float)h.momentum, wd = (float)h.weight_decay;
         if (!strcmp(name, "sgd") || !strcmp(name, "nesterov"))
             K.sgd(N, d_theta, d_grad, d_s0, d_decay, lr, mu, wd, !strcmp(name, "nesterov"));
@@ -429,7 +429,7 @@ static void test_dropout_noise(uint64_t *st)
     for (size_t k = 0; k < m; k++) want[k] = dy[k] * mask[k];
     tally(compare_bits("  dropout backward (in place)", got, want, m, 1));
 
-    if (ch_be->to_device(d_y, y, m * 4, &(ekn_err){0}) < 0) exit(1);
+    ch_put(d_y, y, m * 4);
     K.noise(m, d_y, d_n, sigma, d_out);
     ch_check("input_noise");
     ch_down(got, d_out, m * 4);

@@ -301,6 +301,55 @@ static void test_detect(void **state)
     assert_string_equal(ekn_format_name(EKN_FMT_CSV), "csv");
 }
 
+/* The reader table: every row reachable by its code and its name, the
+ * choices are its names in order, and detection ranks the evidence as
+ * readers.h says (magic, then strong names, then --shape, then text). */
+static void test_reader_table(void **state)
+{
+    (void)state;
+    char joined[256] = "";
+    int shaped = 0, text = 0, n = 0;
+    for (const ekn_file_reader *const *r = ekn_file_readers; *r; r++, n++) {
+        assert_ptr_equal(ekn_file_reader_of((*r)->format), *r);
+        assert_int_equal(ekn_format_from_name((*r)->name), (*r)->format);
+        if ((*r)->alias) assert_int_equal(ekn_format_from_name((*r)->alias), (*r)->format);
+        assert_string_equal(ekn_format_name((*r)->format), (*r)->name);
+        assert_true((*r)->read != NULL || !((*r)->flags & EKN_READER_BY_PATH));
+        assert_true((*r)->probe != NULL || !((*r)->flags & EKN_READER_BY_PATH));
+        shaped += ((*r)->flags & EKN_READER_SHAPED) != 0;
+        text += ((*r)->flags & EKN_READER_TEXT) != 0;
+        snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s", n ? "|" : "", (*r)->name);
+    }
+    assert_int_equal(n, 5);
+    assert_int_equal(shaped, 1);
+    assert_int_equal(text, 1);
+    assert_string_equal(ekn_format_choices, joined);
+    assert_string_equal(ekn_format_choices, "idx|npy|h5|raw|csv");
+    assert_null(ekn_file_reader_of(EKN_FMT_AUTO));
+    assert_null(ekn_file_reader_of((ekn_format)-1));
+    assert_int_equal(ekn_format_from_name("auto"), EKN_FMT_AUTO);
+    assert_int_equal(ekn_format_from_name(NULL), EKN_FMT_AUTO);
+    assert_string_equal(ekn_format_name(EKN_FMT_AUTO), "auto");
+    assert_string_equal(ekn_format_name((ekn_format)99), "?");
+
+    const unsigned char *bin = (const unsigned char *)"\x01\x02\x00";
+    /* suffixes in any case, infixes in this case only */
+    assert_int_equal(ekn_format_detect("A/TRAIN.IDX", bin, 3, 0), EKN_FMT_IDX);
+    assert_int_equal(ekn_format_detect("t10k-images-IDX3-UBYTE", bin, 3, 0), EKN_FMT_IDX);
+    assert_int_equal(ekn_format_detect("train-idx3.bin", bin, 3, 0), EKN_FMT_IDX);
+    assert_int_equal(ekn_format_detect("train-IDX3.bin", bin, 3, 0), EKN_FMT_AUTO);
+    assert_int_equal(ekn_format_detect("x.NPY.bz2", bin, 3, 0), EKN_FMT_NPY);
+    assert_int_equal(ekn_format_detect("vol.hdf.xz", bin, 3, 1), EKN_FMT_H5); /* a strong name beats --shape */
+    /* a text name yields to --shape, and names to magic */
+    assert_int_equal(ekn_format_detect("vol.data", bin, 3, 1), EKN_FMT_RAW);
+    assert_int_equal(ekn_format_detect("vol.data", bin, 3, 0), EKN_FMT_CSV);
+    assert_int_equal(ekn_format_detect("t.csv", (const unsigned char *)"\x93NUMPY\x01", 7, 0), EKN_FMT_NPY);
+    assert_int_equal(ekn_format_detect("a,b", (const unsigned char *)"1,2\n", 4, 1), EKN_FMT_RAW);
+    assert_int_equal(ekn_format_detect("empty", bin, 0, 0), EKN_FMT_AUTO);
+    assert_ptr_equal(ekn_file_reader_detect("x.tsv", bin, 3, 0), &ekn_file_reader_csv);
+    assert_null(ekn_file_reader_detect("noise", bin, 3, 0));
+}
+
 static void test_parse_number(void **state)
 {
     (void)state;
@@ -510,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_npy_encode_roundtrip),
         cmocka_unit_test(test_raw),
         cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_reader_table),
         cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_permute),

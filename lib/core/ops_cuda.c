@@ -1,9 +1,23 @@
-// ekn_ops_cuda (lib/core/ops.h): the dispatch table of the CUDA kernels.
-extern "C" {
+// ekn_ops_cuda (lib/core/ops.h): the dispatch table of the CUDA kernels;
+// CUDA builds only (lib/core/cuda_none.c stands in otherwise).
+#include "cuda_common.h"
+#include "device_cuda.h"
+#include "diag.h"
 #include "dropout_cuda.h"
 #include "mem_cuda.h"
 #include "ops.h"
 #include "vec.h"
+
+int ekn_cuda_last_error(ekn_err *err)
+{
+    char msg[sizeof err->msg];
+    return ekn_cuda_take_error(msg, sizeof msg) ? ekn_err_set(err, EKN_EXIT_FAIL, "%s", msg) : 0;
+}
+
+static int cuda_select(int device, ekn_err *err)
+{
+    char why[sizeof err->msg];
+    return ekn_cuda_select(device, why, sizeof why) ? ekn_err_set(err, EKN_EXIT_FAIL, "%s", why) : 0;
 }
 
 static const ekn_ops cuda_ops = {
@@ -11,9 +25,11 @@ static const ekn_ops cuda_ops = {
     ekn_maxpool_forward_cuda, ekn_maxpool_backward_cuda, ekn_dense_forward_cuda, ekn_dense_backward_cuda,
     ekn_act_forward_cuda, ekn_act_backward_cuda, ekn_softmax_forward_cuda, ekn_softmax_nll_cuda, ekn_mse_cuda,
     ekn_argmax_count_cuda,
-    // memory (kernels/mem_cuda.cu)
+    // memory (kernels/cuda/mem_cuda.cu)
     0, ekn_mem_alloc_cuda, ekn_mem_free_cuda, ekn_mem_zero_cuda, ekn_mem_upload_cuda, ekn_mem_download_cuda,
     ekn_mem_copy_cuda,
+    // devices (kernels/cuda/device_cuda.cu)
+    ekn_cuda_device_count, cuda_select, ekn_cuda_describe,
     // dropout and noise (kernels/dropout_cuda.cu)
     ekn_dropout_forward_cuda, ekn_dropout_backward_cuda, ekn_input_noise_cuda,
     &ekn_vec_cuda,
@@ -31,4 +47,10 @@ static const ekn_ops cuda_ops = {
     ekn_dense_t_forward_cuda, ekn_dense_t_backward_cuda,
 };
 
-extern "C" const ekn_ops *ekn_ops_cuda(void) { return &cuda_ops; }
+static void log_line(const char *line) { ekn_info("%s", line); } // the conv plans, with -v
+
+const ekn_ops *ekn_ops_cuda(void)
+{
+    ekn_cuda_set_log(log_line);
+    return &cuda_ops;
+}

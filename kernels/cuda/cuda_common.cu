@@ -1,16 +1,17 @@
-// The CUDA ops' shared machinery (cuda_check.h): the error slot behind
-// ekn_cuda_last_error, the cuDNN and cuBLAS handles, the reduction scratch.
+// The CUDA ops' shared machinery (cuda_check.h, cuda_common.h): the error
+// slot behind ekn_cuda_take_error, the notes' log, the cuDNN and cuBLAS
+// handles, the reduction scratch.
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "cuda_check.h"
-#include "device.h"
 extern "C" {
-#include "ops.h"
+#include "cuda_common.h"
 }
 
 static int precision = EKN_PRECISION_FP32;
 
-extern "C" void ekn_cuda_set_precision(int p) { precision = p; }
+void ekn_cuda_set_precision(int p) { precision = p; }
 int ekn_cuda_precision(void) { return precision; }
 
 static char first_error[512];
@@ -55,14 +56,30 @@ bool ekn_launch_ok(const char *kernel)
     return false;
 }
 
-extern "C" int ekn_cuda_last_error(ekn_err *err)
+int ekn_cuda_take_error(char *msg, size_t cap)
 {
     // Wait for queued kernels so that a fault while one ran is caught here,
     // at the step that caused it, rather than at some later copy.
     ekn_cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     if (!have_error) return 0;
     have_error = 0;
-    return ekn_err_set(err, EKN_EXIT_FAIL, "%s", first_error);
+    if (cap) snprintf(msg, cap, "%s", first_error);
+    return -1;
+}
+
+static void (*log_sink)(const char *line);
+
+void ekn_cuda_set_log(void (*log)(const char *line)) { log_sink = log; }
+
+void ekn_cuda_log(const char *fmt, ...)
+{
+    if (!log_sink) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_sink(line);
 }
 
 cudnnHandle_t ekn_cudnn_handle(void)

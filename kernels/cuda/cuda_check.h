@@ -1,8 +1,9 @@
-// cuda_check: what every kernels/*_cuda.cu file shares (C++ only).
+// cuda_check: what every kernels/*_cuda.cu file shares (C++ only; the C
+// side is cuda_common.h).
 //
-// The ops table (lib/core/ops.h) returns void, so a failing CUDA, cuBLAS or cuDNN
-// call cannot report through its caller.  Instead the first failure since
-// the last ekn_cuda_last_error() is kept in one process-wide slot, with a
+// The _cuda kernels return void, so a failing CUDA, cuBLAS or cuDNN call
+// cannot report through its caller.  Instead the first failure since the
+// last ekn_cuda_take_error() is kept in one process-wide slot, with a
 // message naming the call ("cuda: cudnnConvolutionForward:
 // CUDNN_STATUS_BAD_PARAM"); later failures are dropped, because the first
 // is the cause and the rest its echoes.  The checks return false on failure
@@ -27,8 +28,12 @@ bool ekn_cublas_ok(cublasStatus_t s, const char *call);
 bool ekn_launch_ok(const char *kernel);
 
 // The compute precision of convolutions and matrix products
-// (ekn_cuda_set_precision, lib/core/ops.h); storage is always FP32.
+// (ekn_cuda_set_precision, cuda_common.h); storage is always FP32.
 int ekn_cuda_precision(void);
+
+// A note for the log of ekn_cuda_set_log (cuda_common.h), printf-style,
+// one line; nothing when no log is set.
+void ekn_cuda_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // C = alpha op(A) op(B) + beta C (cuBLAS, column-major, float storage) in
 // the current precision: SGEMM at FP32, tensor cores at TF32.

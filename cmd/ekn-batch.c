@@ -17,7 +17,8 @@ static struct ekn_batch_args *const a = &o.args;
 
 static const ekn_option options[] = {
     OPT_STRING('o', "output", &o.output, "FILE", "write to FILE (atomically) instead of stdout"),
-    OPT_LIST('i', "input", o.args.inputs, "FILE[:W]", "an input stream; W weighs its volumes (repeatable)", EKN_BATCH_MAX_INPUTS),
+    OPT_LIST('i', "input", o.args.inputs, "FILE[:W]", "an input stream; W weighs its volumes (repeatable)",
+             EKN_BATCH_MAX_INPUTS),
     OPT_INT('b', "batch", &o.batch, "N", "examples or patches per batch", 1, 1 << 20),
     OPT_FLAG(0, "drop-last", &o.drop_last, "drop the last batch of an epoch when it is short"),
     OPT_INT(0, "epochs", &o.epochs, "N", "passes over the data (0: forever)", 0, 1e15),
@@ -29,9 +30,11 @@ static const ekn_option options[] = {
     OPT_ZYX(0, "patch", &o.args.patch, "Z,Y,X", "img-img: the net's input patch [the spec's]", 1, EKN_ZYX_MAX),
     OPT_STRING(0, "net", &o.args.net, "SPEC", "take the patch geometry from this spec (ekn-spec(5))"),
     OPT_STRING(0, "calc", &o.args.calc, "FILE", "take it from 'ekn-calc --format shell' output"),
-    OPT_ZYX(0, "offset", &o.args.offset, "Z,Y,X", "with --patch: first label's position in the patch [0]", 0, EKN_ZYX_MAX),
+    OPT_ZYX(0, "offset", &o.args.offset, "Z,Y,X", "with --patch: first label's position in the patch [0]",
+            0, EKN_ZYX_MAX),
     OPT_ZYX(0, "stride", &o.args.stride, "Z,Y,X", "with --patch: distance between labels [1]", 1, EKN_ZYX_MAX),
-    OPT_ZYX(0, "label-shape", &o.args.label_shape, "Z,Y,X", "with --patch: labels per axis [as many as fit]", 1, EKN_ZYX_MAX),
+    OPT_ZYX(0, "label-shape", &o.args.label_shape, "Z,Y,X", "with --patch: labels per axis [as many as fit]",
+            1, EKN_ZYX_MAX),
     OPT_FLAG(0, "full-labels", &o.args.full_labels, "labels for the whole image patch, no offset or stride"),
     OPT_ZYX(0, "margin", &o.args.margin, "M|Z,Y,X", "enlarge the image patch by M on each side (implies --full-labels)",
             0, EKN_ZYX_MAX),
@@ -40,7 +43,8 @@ static const ekn_option options[] = {
     OPT_FLOAT(0, "class-share", &o.class_share, "F", "at least this fraction of each batch's patches contains --class", 0, 1,
               .given = &o.args.class_share_given),
     OPT_STRING(0, "region", &o.region, "A:B,...", "patches lie entirely in this box (Z first; ends optional)"),
-    OPT_INT(0, "patches-per-epoch", &o.patches_per_epoch, "N", "img-img: patches per epoch [as many as tile the volumes]", 1, 1e15),
+    OPT_INT(0, "patches-per-epoch", &o.patches_per_epoch, "N",
+            "img-img: patches per epoch [as many as tile the volumes]", 1, 1e15),
     OPT_FLAG('f', "force", &o.force, "write a binary stream to a terminal"),
     OPT_END(),
 };

@@ -81,8 +81,10 @@ void ekn_zyx_place_real(const ekn_zyx *z, double out[3]);
 
 /* ---- rows --------------------------------------------------------------------------
  * s: short name (0: none), l: long name, d: destination, a: argument name,
- * h: help, lo/hi: the range of numbers.  The trailing arguments are more
- * designated initialisers: .flags = ..., .given = &o.x_given. */
+ * h: help, lo/hi: the range of numbers (for an int destination, a range
+ * that fits an int).  The trailing arguments are more designated
+ * initialisers: .flags = ..., .given = &o.x_given (OPT_ZYX_REAL sets .flags
+ * itself; a second one is a -Woverride-init error). */
 #define EKN_OPT_DEST_(T, d) _Generic((d), T: (void *)(d))
 #define OPT_FLAG(s, l, d, h, ...)                                                                        \
     {.short_name = (s), .long_name = (l), .type = EKN_OPT_FLAG, .dest = EKN_OPT_DEST_(int *, d), .help = (h), \

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     ekn_train_config *c = &o.c;
     const ekn_option options[] = {
         OPT_STRING('s', "spec", &c->spec_path, "FILE",
-                   "network spec (ekn-spec(5)), required unless --resume takes the checkpoint's"),
+                   "network spec (ekn-spec(5)); required unless --resume gives the one in the checkpoint"),
         OPT_STRING(0, "val", &c->val_path, "FILE", "validation stream"),
         OPT_STRING('o', "save", &c->save_path, "FILE", "checkpoint file (HDF5), written atomically"),
         OPT_STRING(0, "resume", &c->resume_path, "FILE", "continue the run saved in this checkpoint"),

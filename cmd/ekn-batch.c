@@ -11,37 +11,42 @@
 #include "cmd.h"
 #include "patch_spec.h"
 
-static const char *output = "-", *patch, *net, *calc, *offset, *stride, *label_shape, *margin, *region;
-static const char *inputs[EKN_BATCH_MAX_INPUTS + 1];
-static long batch = 64, epochs = 1, seed = 1, shuffle_buffer = 10000, class_k = -1, per_epoch;
-static double max_ignored = 1, class_share;
-static int drop_last, repeat, no_shuffle, full_labels, force, buffer_given, share_given;
+static ekn_batch_opts o = {.output = "-", .batch = 64, .epochs = 1, .seed = 1, .shuffle_buffer = 10000, .class_k = -1,
+                          .max_ignored = 1};
+static struct ekn_batch_args *const a = &o.args;
 
 static const ekn_option options[] = {
-    {'o', "output", EKN_OPT_STRING, &output, "FILE", "write to FILE (atomically) instead of stdout", 0, 0, NULL, 0, NULL},
-    {'i', "input", EKN_OPT_LIST, inputs, "FILE[:W]", "an input stream; W weighs its volumes (repeatable)", 0, EKN_BATCH_MAX_INPUTS, NULL, 0, NULL},
-    {'b', "batch", EKN_OPT_INT, &batch, "N", "examples or patches per batch", 1, 1 << 20, NULL, 0, NULL},
-    {0, "drop-last", EKN_OPT_FLAG, &drop_last, NULL, "drop the last batch of an epoch when it is short", 0, 0, NULL, 0, NULL},
-    {0, "epochs", EKN_OPT_INT, &epochs, "N", "passes over the data (0: forever)", 0, 1e15, NULL, 0, NULL},
-    {0, "repeat", EKN_OPT_FLAG, &repeat, NULL, "repeat forever (--epochs 0)", 0, 0, NULL, 0, NULL},
-    {0, "seed", EKN_OPT_INT, &seed, "S", "seed of every random choice", 0, 9007199254740991.0, NULL, 0, NULL},
-    {0, "shuffle-buffer", EKN_OPT_INT, &shuffle_buffer, "N", "examples held to shuffle a pipe read once", 1, 1e9, NULL, 0, &buffer_given},
-    {0, "no-shuffle", EKN_OPT_FLAG, &no_shuffle, NULL, "keep the input order (whole examples)", 0, 0, NULL, 0, NULL},
-    {0, "patch", EKN_OPT_STRING, &patch, "Z,Y,X", "img-img: the net's input patch [the spec's]", 0, 0, NULL, 0, NULL},
-    {0, "net", EKN_OPT_STRING, &net, "SPEC", "take the patch geometry from this spec (ekn-spec(5))", 0, 0, NULL, 0, NULL},
-    {0, "calc", EKN_OPT_STRING, &calc, "FILE", "take it from 'ekn-calc --format shell' output", 0, 0, NULL, 0, NULL},
-    {0, "offset", EKN_OPT_STRING, &offset, "Z,Y,X", "with --patch: first label's position in the patch [0]", 0, 0, NULL, 0, NULL},
-    {0, "stride", EKN_OPT_STRING, &stride, "Z,Y,X", "with --patch: distance between labels [1]", 0, 0, NULL, 0, NULL},
-    {0, "label-shape", EKN_OPT_STRING, &label_shape, "Z,Y,X", "with --patch: labels per axis [as many as fit]", 0, 0, NULL, 0, NULL},
-    {0, "full-labels", EKN_OPT_FLAG, &full_labels, NULL, "labels for the whole image patch, no offset or stride", 0, 0, NULL, 0, NULL},
-    {0, "margin", EKN_OPT_STRING, &margin, "M|Z,Y,X", "enlarge the image patch by M on each side (implies --full-labels)", 0, 0, NULL, 0, NULL},
-    {0, "max-ignored", EKN_OPT_FLOAT, &max_ignored, "F", "reject patches with more than this fraction of labels < 0", 0, 1, NULL, 0, NULL},
-    {0, "class", EKN_OPT_INT, &class_k, "K", "class that --class-share guarantees", 0, 2147483647.0, NULL, 0, NULL},
-    {0, "class-share", EKN_OPT_FLOAT, &class_share, "F", "at least this fraction of each batch's patches contains --class", 0, 1, NULL, 0, &share_given},
-    {0, "region", EKN_OPT_STRING, &region, "A:B,...", "patches lie entirely in this box (Z first; ends optional)", 0, 0, NULL, 0, NULL},
-    {0, "patches-per-epoch", EKN_OPT_INT, &per_epoch, "N", "img-img: patches per epoch [as many as tile the volumes]", 1, 1e15, NULL, 0, NULL},
-    {'f', "force", EKN_OPT_FLAG, &force, NULL, "write a binary stream to a terminal", 0, 0, NULL, 0, NULL},
-    {0},
+    OPT_STRING('o', "output", &o.output, "FILE", "write to FILE (atomically) instead of stdout"),
+    OPT_LIST('i', "input", o.args.inputs, "FILE[:W]", "an input stream; W weighs its volumes (repeatable)",
+             EKN_BATCH_MAX_INPUTS),
+    OPT_INT('b', "batch", &o.batch, "N", "examples or patches per batch", 1, 1 << 20),
+    OPT_FLAG(0, "drop-last", &o.drop_last, "drop the last batch of an epoch when it is short"),
+    OPT_INT(0, "epochs", &o.epochs, "N", "passes over the data (0: forever)", 0, 1e15),
+    OPT_FLAG(0, "repeat", &o.args.repeat, "repeat forever (--epochs 0)"),
+    OPT_INT(0, "seed", &o.seed, "S", "seed of every random choice", 0, 9007199254740991.0),
+    OPT_INT(0, "shuffle-buffer", &o.shuffle_buffer, "N", "examples held to shuffle a pipe read once", 1, 1e9,
+            .given = &o.shuffle_buffer_given),
+    OPT_FLAG(0, "no-shuffle", &o.no_shuffle, "keep the input order (whole examples)"),
+    OPT_ZYX(0, "patch", &o.args.patch, "Z,Y,X", "img-img: the net's input patch [the spec's]", 1, EKN_ZYX_MAX),
+    OPT_STRING(0, "net", &o.args.net, "SPEC", "take the patch geometry from this spec (ekn-spec(5))"),
+    OPT_STRING(0, "calc", &o.args.calc, "FILE", "take it from 'ekn-calc --format shell' output"),
+    OPT_ZYX(0, "offset", &o.args.offset, "Z,Y,X", "with --patch: first label's position in the patch [0]",
+            0, EKN_ZYX_MAX),
+    OPT_ZYX(0, "stride", &o.args.stride, "Z,Y,X", "with --patch: distance between labels [1]", 1, EKN_ZYX_MAX),
+    OPT_ZYX(0, "label-shape", &o.args.label_shape, "Z,Y,X", "with --patch: labels per axis [as many as fit]",
+            1, EKN_ZYX_MAX),
+    OPT_FLAG(0, "full-labels", &o.args.full_labels, "labels for the whole image patch, no offset or stride"),
+    OPT_ZYX(0, "margin", &o.args.margin, "M|Z,Y,X", "enlarge the image patch by M on each side (implies --full-labels)",
+            0, EKN_ZYX_MAX),
+    OPT_FLOAT(0, "max-ignored", &o.max_ignored, "F", "reject patches with more than this fraction of labels < 0", 0, 1),
+    OPT_INT(0, "class", &o.class_k, "K", "class that --class-share guarantees", 0, 2147483647.0),
+    OPT_FLOAT(0, "class-share", &o.class_share, "F", "at least this fraction of each batch's patches contains --class", 0, 1,
+              .given = &o.args.class_share_given),
+    OPT_STRING(0, "region", &o.region, "A:B,...", "patches lie entirely in this box (Z first; ends optional)"),
+    OPT_INT(0, "patches-per-epoch", &o.patches_per_epoch, "N",
+            "img-img: patches per epoch [as many as tile the volumes]", 1, 1e15),
+    OPT_FLAG('f', "force", &o.force, "write a binary stream to a terminal"),
+    OPT_END(),
 };
 
 static const ekn_command cmd = {
@@ -51,21 +56,11 @@ static const ekn_command cmd = {
     options,
 };
 
-/* "1,2,3" right-aligned into v (leading axes keep their value). */
-static void axes(const char *text, const char *what, long min, int v[3])
-{
-    ekn_err err = {0};
-    long l[3];
-    int n = ekn_parse_int_list(text, l, 3, min, what, &err);
-    if (n < 0) ekn_usage_die(&cmd, "%s", err.msg);
-    for (int k = 0; k < n; k++) v[3 - n + k] = (int)l[k];
-}
-
 /* FILE, FILE@W or FILE:W (sep): a trailing number after sep is the weight. */
-static void add_input(ekn_batch_opts *o, char *arg, char sep)
+static void add_input(char *arg, char sep)
 {
-    if (o->ninputs == EKN_BATCH_MAX_INPUTS) ekn_usage_die(&cmd, "more than %d inputs", EKN_BATCH_MAX_INPUTS);
-    ekn_batch_input *in = &o->inputs[o->ninputs++];
+    if (o.ninputs == EKN_BATCH_MAX_INPUTS) ekn_usage_die(&cmd, "more than %d inputs", EKN_BATCH_MAX_INPUTS);
+    ekn_batch_input *in = &o.inputs[o.ninputs++];
     in->path = arg;
     in->weight = 1;
     char *at = strrchr(arg, sep), *end;
@@ -78,46 +73,46 @@ static void add_input(ekn_batch_opts *o, char *arg, char sep)
     in->weight = w;
 }
 
-static void geometry(ekn_batch_opts *o)
+static void geometry(void)
 {
     ekn_err err = {0};
-    ekn_patch_geom *g = &o->geom;
+    ekn_patch_geom *g = &o.geom;
     int in[3] = {1, 1, 1};
-    if (patch) axes(patch, "--patch", 1, in);
-    if (net && calc) ekn_usage_die(&cmd, "--net and --calc both give the geometry; say one");
-    if ((net || calc) && (offset || stride || label_shape))
+    ekn_zyx_place(&a->patch, in);
+    int patch = a->patch.n > 0, offset = a->offset.n > 0, stride = a->stride.n > 0, label_shape = a->label_shape.n > 0;
+    if (a->net && a->calc) ekn_usage_die(&cmd, "--net and --calc both give the geometry; say one");
+    if ((a->net || a->calc) && (offset || stride || label_shape))
         ekn_usage_die(&cmd, "--offset, --stride and --label-shape go with --patch, not with --net or --calc");
-    if (net && ekn_patch_geom_from_spec(g, &o->img_img, net, patch ? in : NULL, &err)) ekn_die_err(&err);
-    if (calc && ekn_patch_geom_from_calc(g, &o->img_img, calc, &err)) ekn_die_err(&err);
-    if (calc && patch) ekn_usage_die(&cmd, "--calc fixes the patch; leave out --patch");
-    if (!net && !calc && patch) {
-        o->img_img = 1;
+    if (a->net && ekn_patch_geom_from_spec(g, &o.img_img, a->net, patch ? in : NULL, &err)) ekn_die_err(&err);
+    if (a->calc && ekn_patch_geom_from_calc(g, &o.img_img, a->calc, &err)) ekn_die_err(&err);
+    if (a->calc && patch) ekn_usage_die(&cmd, "--calc fixes the patch; leave out --patch");
+    if (!a->net && !a->calc && patch) {
+        o.img_img = 1;
         memcpy(g->in, in, sizeof in);
         for (int k = 0; k < 3; k++) g->stride[k] = 1;
-        if (offset) axes(offset, "--offset", 0, g->offset);
-        if (stride) axes(stride, "--stride", 1, g->stride);
+        ekn_zyx_place(&a->offset, g->offset);
+        ekn_zyx_place(&a->stride, g->stride);
         for (int k = 0; k < 3; k++) g->out[k] = in[k] > 2 * g->offset[k] ? (in[k] - 2 * g->offset[k] - 1) / g->stride[k] + 1 : 0;
-        if (label_shape) axes(label_shape, "--label-shape", 1, g->out);
+        ekn_zyx_place(&a->label_shape, g->out);
         for (int k = 0; k < 3; k++)
             if (g->out[k] < 1 || g->offset[k] + g->stride[k] * (g->out[k] - 1) >= in[k])
                 ekn_usage_die(&cmd, "labels at offset %d, stride %d, %d of them, do not fit in a patch of %d (axis %c)",
                               g->offset[k], g->stride[k], g->out[k], in[k], "ZYX"[k]);
-    } else if (!o->img_img && (offset || stride || label_shape)) {
+    } else if (!o.img_img && (offset || stride || label_shape)) {
         ekn_usage_die(&cmd, "--offset, --stride and --label-shape need --patch");
     }
-    if (margin) {
-        long m[3];
-        int n = ekn_parse_int_list(margin, m, 3, 0, "--margin", &err);
-        if (n < 0) ekn_usage_die(&cmd, "%s", err.msg);
+    const ekn_zyx *m = &a->margin;
+    if (m->n) {
         /* one value applies to the axes the patch spans (a 2D patch keeps Z = 1) */
         for (int k = 0; k < 3; k++) {
             int used = g->ndim ? k >= 3 - g->ndim : g->in[k] > 1;
-            g->margin[k] = (int)(n == 1 ? (used ? m[0] : 0) : k >= 3 - n ? m[k - 3 + n] : 0);
+            g->margin[k] = (int)(m->n == 1 ? (used ? m->v[0] : 0) : k >= 3 - m->n ? m->v[k - 3 + m->n] : 0);
         }
-        full_labels = 1;
+        a->full_labels = 1;
     }
-    g->full_labels = full_labels;
-    if (!o->img_img && (margin || full_labels || region || class_k >= 0 || share_given || max_ignored < 1 || per_epoch))
+    g->full_labels = a->full_labels;
+    if (!o.img_img && (m->n || a->full_labels || o.region || o.class_k >= 0 || a->class_share_given || o.max_ignored < 1 ||
+                       o.patches_per_epoch))
         ekn_usage_die(&cmd, "--margin, --full-labels, --region, --class, --class-share, --max-ignored and "
                             "--patches-per-epoch need img-img patches (--patch, or an img-img --net or --calc)");
 }
@@ -125,28 +120,15 @@ static void geometry(ekn_batch_opts *o)
 int main(int argc, char **argv)
 {
     int first = ekn_cmd_start(&cmd, argc, argv);
-    static ekn_batch_opts o;
-    for (int i = 0; inputs[i]; i++) add_input(&o, (char *)inputs[i], ':');
-    for (int i = first; i < argc; i++) add_input(&o, argv[i], '@');
-    if (!o.ninputs) add_input(&o, "-", '@');
-    if ((class_k >= 0) != share_given) ekn_usage_die(&cmd, "--class and --class-share go together");
-    if (share_given && class_share <= 0) ekn_usage_die(&cmd, "--class-share must be > 0, you specified %g", class_share);
-    geometry(&o);
-    o.output = output;
-    o.force = force;
-    o.batch = batch;
-    o.drop_last = drop_last;
-    o.epochs = repeat ? 0 : (uint64_t)epochs;
-    if (repeat && epochs != 1) ekn_usage_die(&cmd, "--repeat and --epochs clash; say one");
-    o.seed = (uint64_t)seed;
-    o.shuffle_buffer = shuffle_buffer;
-    o.shuffle_buffer_given = buffer_given;
-    o.no_shuffle = no_shuffle;
-    o.region = region;
-    o.max_ignored = max_ignored;
-    o.class_k = (int)class_k;
-    o.class_share = class_share;
-    o.patches_per_epoch = (uint64_t)per_epoch;
+    for (int i = 0; a->inputs[i]; i++) add_input((char *)a->inputs[i], ':');
+    for (int i = first; i < argc; i++) add_input(argv[i], '@');
+    if (!o.ninputs) add_input("-", '@');
+    if ((o.class_k >= 0) != a->class_share_given) ekn_usage_die(&cmd, "--class and --class-share go together");
+    if (a->class_share_given && o.class_share <= 0)
+        ekn_usage_die(&cmd, "--class-share must be > 0, you specified %g", o.class_share);
+    geometry();
+    if (a->repeat && o.epochs != 1) ekn_usage_die(&cmd, "--repeat and --epochs clash; say one");
+    if (a->repeat) o.epochs = 0;
     ekn_err err = {0};
     if (ekn_batch_run(&o, &err)) {
         if (err.code == EKN_EXIT_USAGE) ekn_usage_die(&cmd, "%s", err.msg);

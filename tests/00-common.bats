@@ -88,6 +88,17 @@ man_options() {
     report
 }
 
+@test "every command: --help states each default once" {
+    # a default the help text gives in brackets ("[auto]", "[sgd; ...]") and
+    # the engine's "[auto]" after it would say the same thing twice
+    local c bad
+    for c in "${COMMANDS[@]}"; do
+        bad=$("$c" --help | grep -E '\[([A-Za-z0-9_.-]+)[]:;].*\[\1\]$') &&
+            failed "$c --help: a default twice: $bad"
+    done
+    report
+}
+
 @test "every command: --completion-helper prints long options, --help among them" {
     local c l
     for c in "${COMMANDS[@]}"; do

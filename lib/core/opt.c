@@ -9,11 +9,11 @@
 static int help_flag, version_flag, completion_flag;
 
 static const ekn_option common_options[] = {
-    {'h', "help", EKN_OPT_FLAG, &help_flag, NULL, "print this help and exit", 0, 0, NULL, 0, NULL},
-    {0, "version", EKN_OPT_FLAG, &version_flag, NULL, "print the version and exit", 0, 0, NULL, 0, NULL},
-    {'v', "verbose", EKN_OPT_FLAG, NULL, NULL, "more messages on stderr (repeatable)", 0, 0, NULL, 0, NULL},
-    {0, "completion-helper", EKN_OPT_FLAG, &completion_flag, NULL, NULL, 0, 0, NULL, EKN_OPTF_HIDDEN, NULL},
-    {0},
+    OPT_FLAG('h', "help", &help_flag, "print this help and exit"),
+    OPT_FLAG(0, "version", &version_flag, "print the version and exit"),
+    {.short_name = 'v', .long_name = "verbose", .type = EKN_OPT_FLAG, .help = "more messages on stderr (repeatable)"},
+    OPT_FLAG(0, "completion-helper", &completion_flag, NULL, .flags = EKN_OPTF_HIDDEN),
+    OPT_END(),
 };
 
 static int usage_error(const ekn_command *cmd, ekn_err *err, const char *fmt, ...)
@@ -62,7 +62,7 @@ static int in_range(const ekn_option *o, double v)
 
 static void range_text(const ekn_option *o, char *buf, size_t cap)
 {
-    if (o->type == EKN_OPT_INT)
+    if (o->type == EKN_OPT_INT || o->type == EKN_OPT_INT32)
         snprintf(buf, cap, "an integer from %.0f to %.0f", o->min, o->max);
     else if (o->flags & EKN_OPTF_GT_MIN)
         snprintf(buf, cap, "a number > %g and <= %g", o->min, o->max);
@@ -80,7 +80,8 @@ static int apply(const ekn_command *cmd, const ekn_option *o, const char *arg, e
         if (!strcmp(o->long_name ? o->long_name : "", "verbose")) ekn_verbose++;
         else *(int *)o->dest = 1;
         return 0;
-    case EKN_OPT_INT: {
+    case EKN_OPT_INT:
+    case EKN_OPT_INT32: {
         char *end;
         errno = 0;
         long long v = strtoll(arg, &end, 10);
@@ -89,7 +90,8 @@ static int apply(const ekn_command *cmd, const ekn_option *o, const char *arg, e
             range_text(o, range, sizeof range);
             return usage_error(cmd, err, "%s must be %s, you specified %s", label, range, arg);
         }
-        *(long *)o->dest = (long)v;
+        if (o->type == EKN_OPT_INT32) *(int *)o->dest = (int)v;
+        else *(long *)o->dest = (long)v; /* long, or a uint64_t of a value the range keeps >= 0 */
         return 0;
     }
     case EKN_OPT_FLOAT: {
@@ -128,6 +130,12 @@ static int apply(const ekn_command *cmd, const ekn_option *o, const char *arg, e
         if (i >= max - 1) return usage_error(cmd, err, "%s given more than %d times", label, max - 1);
         list[i] = arg;
         list[i + 1] = NULL;
+        return 0;
+    }
+    case EKN_OPT_ZYX: {
+        ekn_err e = {0};
+        if (ekn_zyx_parse(o->dest, arg, (o->flags & EKN_OPTF_REAL) != 0, o->min, o->max, label, &e))
+            return usage_error(cmd, err, "%s", e.msg);
         return 0;
     }
     default:
@@ -212,12 +220,23 @@ static void default_text(const ekn_option *o, char *buf, size_t cap)
     buf[0] = 0;
     if (!o->dest) return;
     switch (o->type) {
-    case EKN_OPT_INT: snprintf(buf, cap, " [%ld]", *(long *)o->dest); break;
+    case EKN_OPT_INT:
+    case EKN_OPT_INT32:
+        snprintf(buf, cap, " [%ld]", o->type == EKN_OPT_INT32 ? (long)*(int *)o->dest : *(long *)o->dest);
+        break;
     case EKN_OPT_FLOAT: snprintf(buf, cap, " [%g]", *(double *)o->dest); break;
     case EKN_OPT_STRING:
     case EKN_OPT_CHOICE:
         if (*(const char **)o->dest) snprintf(buf, cap, " [%s]", *(const char **)o->dest);
         break;
+    case EKN_OPT_ZYX: {
+        const ekn_zyx *z = o->dest;
+        size_t n = 0;
+        for (int k = 0; k < z->n && n < cap; k++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%g", k ? "," : " [", z->v[k]);
+        if (z->n && n < cap) snprintf(buf + n, cap - n, "]");
+        break;
+    }
     default: break;
     }
 }
@@ -235,7 +254,9 @@ void ekn_opt_print_help(const ekn_command *cmd)
             if (o->long_name)
                 snprintf(left + n, sizeof left - n, " --%s%s%s", o->long_name, o->argname ? " " : "",
                          o->argname ? o->argname : "");
-            default_text(o, def, sizeof def);
+            /* a help text that states its default keeps the only one */
+            if (o->flags & EKN_OPTF_OWN_DEFAULT) def[0] = 0;
+            else default_text(o, def, sizeof def);
             if (o->type == EKN_OPT_CHOICE && o->choices)
                 printf("%-28s %s (%s)%s\n", left, o->help, o->choices, def);
             else
@@ -278,4 +299,48 @@ int ekn_parse_float_list(const char *s, double *vals, int max, const char *what,
         p = end + 1;
     }
     return n;
+}
+
+int ekn_zyx_parse(ekn_zyx *z, const char *s, int real, double min, double max, const char *what, ekn_err *err)
+{
+    ekn_zyx r = {0, {0, 0, 0}, s};
+    if (!real && ((min == 0 && max == 0) || max > EKN_ZYX_MAX)) max = EKN_ZYX_MAX; /* so they fit an int */
+    const char *p = s;
+    while (1) {
+        char *end;
+        errno = 0;
+        double v;
+        int bad;
+        if (real) {
+            v = strtod(p, &end);
+            bad = end == p || errno || !isfinite(v) || r.n >= 3 || (*end && *end != ',');
+        } else {
+            long l = strtol(p, &end, 10);
+            v = (double)l;
+            bad = end == p || errno || v < min || r.n >= 3 || (*end && *end != ',' && *end != 'x');
+        }
+        if (bad)
+            return real ? ekn_err_set(err, EKN_EXIT_USAGE,
+                                      "%s must be up to 3 numbers separated by commas, you specified '%s'", what, s)
+                        : ekn_err_set(err, EKN_EXIT_USAGE,
+                                      "%s must be up to 3 integers >= %ld separated by commas, you specified '%s'",
+                                      what, (long)min, s);
+        r.v[r.n++] = v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    for (int k = 0; !real && k < r.n; k++)
+        if (r.v[k] > max) return ekn_err_set(err, EKN_EXIT_USAGE, "%s: %.0f is too large", what, r.v[k]);
+    *z = r;
+    return 0;
+}
+
+void ekn_zyx_place(const ekn_zyx *z, int out[3])
+{
+    for (int k = 0; k < z->n; k++) out[3 - z->n + k] = (int)z->v[k];
+}
+
+void ekn_zyx_place_real(const ekn_zyx *z, double out[3])
+{
+    for (int k = 0; k < z->n; k++) out[3 - z->n + k] = z->v[k];
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "opt.h"
 #include "rng.h"
 
 #define EKN_AUG_MAX_CHANNELS 64
@@ -160,7 +161,24 @@ typedef struct ekn_aug_run_cfg {
     int in_plane_mode;      /* -1: automatic (spacing= or a thin Z); 0: no; 1: yes */
     int reject;             /* drop examples that sample outside instead of ignoring labels there */
     uint64_t examples_in, examples_out, warped; /* counts, filled by the run */
+    /* the command line as given, which ekn_aug_cfg_resolve turns into the
+     * fields above (the run reads none of it) */
+    struct ekn_aug_args {
+        const char *flip;       /* --flip: letters of z,y,x */
+        const char *scale;      /* --scale A:B */
+        ekn_zyx translate;      /* --translate T, Y,X or Z,Y,X (reals) */
+        const char *elastic;    /* --elastic A,S */
+        ekn_zyx crop;           /* --crop Y,X or Z,Y,X */
+        const char *calc;       /* --calc FILE: the crop from ekn-calc's shell output */
+        const char *in_plane;   /* auto|yes|no */
+        const char *outside;    /* ignore|reject */
+    } args;
 } ekn_aug_run_cfg;
+
+/* Checks cfg->args and fills the rest of cfg from them (augment_opts.c).
+ * Errors: EKN_EXIT_USAGE for a bad option ("--flip takes letters of z,y,x,
+ * you specified 'q'"), or the error of reading --calc's file. */
+int ekn_aug_cfg_resolve(ekn_aug_run_cfg *cfg, ekn_err *err);
 
 /* Errors: EKN_EXIT_FAIL for bad or inconsistent input (an empty stream,
  * mismatched shapes), EKN_EXIT_SPEC for a crop larger than the image,

@@ -24,6 +24,7 @@
 
 #include "dataset.h"
 #include "diag.h"
+#include "opt.h"
 #include "rng.h"
 #include "stream.h"
 
@@ -160,6 +161,14 @@ typedef struct ekn_batch_opts {
     int class_k;
     double class_share;
     uint64_t patches_per_epoch; /* 0: ekn_sampler_tiles */
+    /* the command line as given, which ekn-batch resolves into inputs,
+     * epochs and geom above (the run reads none of it) */
+    struct ekn_batch_args {
+        const char *inputs[EKN_BATCH_MAX_INPUTS + 1]; /* -i FILE[:W], NULL-terminated */
+        const char *net, *calc;                        /* --net SPEC, --calc FILE */
+        ekn_zyx patch, offset, stride, label_shape, margin;
+        int full_labels, repeat, class_share_given;
+    } args;
 } ekn_batch_opts;
 
 int ekn_batch_run(const ekn_batch_opts *o, ekn_err *err);

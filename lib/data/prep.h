@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "opt.h"
 #include "readers.h"
 #include "stream.h"
 #include "tensor.h"
@@ -59,7 +60,7 @@ typedef struct ekn_prep_opts {
     const char *output_format; /* stream|npy|h5 */
     long chunk;
     int force;
-    const char *spacing;       /* "z,y,x" or "y,x" */
+    ekn_zyx spacing;           /* z,y,x or y,x (reals); its text goes into the metadata */
 } ekn_prep_opts;
 
 typedef enum { EKN_NORM_NONE = 0, EKN_NORM_MINMAX, EKN_NORM_STANDARDISE } ekn_norm;

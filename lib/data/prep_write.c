@@ -36,12 +36,10 @@ int ekn_prep_check(const ekn_prep_opts *o, ekn_err *err)
         return ekn_err_set(err, U, "--label-dtype: unknown dtype '%s'", o->label_dtype);
     long dims[EKN_MAX_RANK];
     if (o->shape && ekn_parse_int_list(o->shape, dims, EKN_MAX_RANK, 1, "--shape", err) < 0) return -1;
-    double sp[3];
-    int nsp = o->spacing ? ekn_parse_float_list(o->spacing, sp, 3, "--spacing", err) : 0;
-    if (nsp < 0) return -1;
-    for (int i = 0; i < nsp; i++)
-        if (!(sp[i] > 0)) return ekn_err_set(err, U, "--spacing values must be > 0, you specified '%s'", o->spacing);
-    if (o->spacing && nsp < 2) return ekn_err_set(err, U, "--spacing needs 2 or 3 values (y,x or z,y,x)");
+    for (int i = 0; i < o->spacing.n; i++)
+        if (!(o->spacing.v[i] > 0))
+            return ekn_err_set(err, U, "--spacing values must be > 0, you specified '%s'", o->spacing.text);
+    if (o->spacing.n == 1) return ekn_err_set(err, U, "--spacing needs 2 or 3 values (y,x or z,y,x)");
     const char *of = o->output_format ? o->output_format : "stream";
     if (o->fit && !strcmp(o->fit, "-") && (!o->output || !strcmp(o->output, "-")))
         return ekn_err_set(err, U, "--fit - and the data cannot both go to stdout (use -o FILE)");
@@ -255,7 +253,7 @@ static int image_meta(const ekn_prep_opts *o, const ekn_prep_stats *st, const ek
     if (ekn_tensor_meta_set(t, "transform", buf, err)) return -1;
     if (o->fit && ekn_tensor_meta_set(t, "stats", o->fit, err)) return -1;
     if (o->apply && ekn_tensor_meta_set(t, "stats", o->apply, err)) return -1;
-    if (o->spacing && ekn_tensor_meta_set(t, "spacing", o->spacing, err)) return -1;
+    if (o->spacing.n && ekn_tensor_meta_set(t, "spacing", o->spacing.text, err)) return -1;
     if (d->csv && d->csv->fitted) {
         char *names = ekn_csv_feature_names(d->csv);
         int rc = names && strlen(names) < 65536 ? ekn_tensor_meta_set(t, "features", names, err) : 0;

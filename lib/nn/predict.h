@@ -20,6 +20,7 @@
 #define EKN_PREDICT_H
 #include <stdio.h>
 
+#include "device_opts.h"
 #include "diag.h"
 #include "tiling.h"
 
@@ -42,4 +43,21 @@ typedef struct ekn_predict_config {
 
 /* report: where --eval prints its accuracy, confusion matrix and per-class precision/recall. */
 int ekn_predict_run(const ekn_predict_config *cfg, FILE *report, ekn_err *err);
+
+/* ---- ekn-predict's command line (predict_opts.c) ---------------------------
+ * The option table fills c directly and the rest as given;
+ * ekn_predict_opts_resolve turns the rest into c. */
+typedef struct ekn_predict_opts {
+    ekn_predict_config c;
+    const char *write;          /* --write: prob|class|both */
+    const char *pad;            /* --pad: none|mirror|zero */
+    ekn_zyx tile;               /* --tile: right-aligned, the leading axes 0 (chosen) */
+    double max_mib;             /* --max-memory, MiB */
+    int pad_given, mem_given;
+    ekn_device_opts dev;        /* applied by the command (ekn_device_opts_apply) */
+} ekn_predict_opts;
+
+/* Fills o->c: the records to write, the output (stdout unless --eval),
+ * the padding, the tile and the memory budget. */
+void ekn_predict_opts_resolve(ekn_predict_opts *o);
 #endif

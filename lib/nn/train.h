@@ -29,6 +29,7 @@
 
 #include "dataset.h"
 #include "dataset_dev.h"
+#include "device_opts.h"
 #include "net.h"
 #include "optim.h"
 #include "rng.h"
@@ -129,5 +130,23 @@ void ekn_trainer_free(ekn_trainer *tr);
 /* "0:0.1,1000:0.01" -> schedule sorted by step; duplicate steps are an error. */
 int ekn_schedule_parse(ekn_schedule *s, const char *text, const char *what, ekn_err *err);
 double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback);
+
+/* ---- ekn-train's command line (train_opts.c) -------------------------------
+ * The option table fills c directly and the texts below as given;
+ * ekn_train_opts_resolve turns the texts into c. */
+typedef struct ekn_train_opts {
+    ekn_train_config c;
+    const char *input;             /* --input: auto|memory|stream */
+    ekn_zyx patch;                 /* --patch: right-aligned, the leading axes 1 */
+    const char *lr_schedule, *momentum_schedule, *class_weights;
+    int optimizer_given;           /* without --optimizer a resumed run keeps the checkpoint's */
+    ekn_device_opts dev;           /* applied by the command (ekn_device_opts_apply) */
+} ekn_train_opts;
+
+/* Checks the texts and fills o->c: the optimiser (NULL for a resume
+ * without --optimizer) after a probe of its --opt-param, the input mode,
+ * the patch, both schedules and the class weights.  Errors are
+ * EKN_EXIT_USAGE: "--momentum-schedule values must be below 1, you specified 1". */
+int ekn_train_opts_resolve(ekn_train_opts *o, ekn_err *err);
 
 #endif

@@ -189,4 +189,21 @@ int ekn_plot_confusion_read(ekn_plot_confusion *c, const char *path, ekn_err *er
 void ekn_plot_confusion_free(ekn_plot_confusion *c);
 /* A heat map of the row-normalised matrix (recall per label), counts in the cells. */
 void ekn_plot_confusion_script(FILE *f, const ekn_plot_confusion *c, const char *title);
+/* ---- ekn-plot's command line ------------------------------------------ */
+
+typedef struct ekn_plot_opts {
+    const char *output, *format; /* picture file; png|svg|pdf|text (NULL: from the extension) */
+    const char *size;            /* "W,H" */
+    int terminal, script, follow;
+    const char *title;
+    const char *what, *x;        /* log: the picture (ekn_plot_what_parse), the x axis */
+    long window;                 /* log: moving average rows */
+    double interval;             /* log: seconds between redraws with follow */
+    const char *axis;            /* image: "z", "y" or "x" */
+    long index, channel, first, count; /* image, filters: slice, channel; image: first example, grid size */
+    const char *overlay;         /* image: labels or predictions drawn in colour */
+    double alpha;
+    const char *layer;           /* filters: NULL: the first with weights */
+} ekn_plot_opts;
+
 #endif

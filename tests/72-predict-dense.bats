@@ -371,15 +371,35 @@ print("ok")
     assert_success
 }
 
-@test "a graph network (a small U-Net) trains on seg.ekn and predicts plainly; --dense refuses it with exit 3" {
+@test "a graph network (a small U-Net): --dense at any tile size equals the plain net on the whole image (|d| <= 1e-5)" {
     local d=$BATS_FILE_TMPDIR
     printf '%s\n' '[input]' 'mode = img-img' 'shape = 12,12' '[conv]' 'name = c1' 'filters = 3' 'size = 3,3' \
         '[pool]' 'size = 2,2' '[conv]' 'filters = 4' 'size = 3,3' '[upconv]' 'name = up' 'filters = 3' 'size = 2,2' \
         'act = linear' '[concat]' 'input = up, c1' '[norm]' 'act = relu' '[conv]' 'filters = 2' 'size = 1,1' \
         'act = softmax' >unet.spec
     ekn-train --spec unet.spec --batch 4 --lr 0.05 --seed 7 --steps 5 -o unet.h5 "$d/seg.ekn"
-    run --separate-stderr ekn-predict -m unet.h5 --dense "$d/seg.ekn"
-    assert_failure 3
-    assert_output ""
-    [[ $stderr == *"--dense cannot tile graph networks yet"* ]]
+    # 24 is a valid input (12 + 2k): the plain net gives its 18x18 centre, as --dense does without padding
+    py '
+rng = np.random.default_rng(5)
+with open("img24.ekn", "wb") as f:
+    es.write(f, "image", rng.standard_normal((2, 1, 24, 24)).astype(np.float32))
+'
+    ekn-predict -m unet.h5 img24.ekn >plain.ekn
+    for opts in "" "--tile 12,12" "--tile 14,16 -b 1" "--max-memory 1"; do
+        ekn-predict -m unet.h5 --dense $opts img24.ekn >dense.ekn
+        py '
+a = [r for r in records("plain.ekn") if r[0] == "prob"][0][1]
+b = [r for r in records("dense.ekn") if r[0] == "prob"][0][1]
+assert a.shape == b.shape == (2, 2, 18, 18), (a.shape, b.shape)
+d = np.abs(a - b).max()
+print("max |d|", d)
+assert d <= 1e-5, d
+'
+    done
+    # mirror padding gives every pixel
+    ekn-predict -m unet.h5 --dense --pad mirror img24.ekn >padded.ekn
+    py '
+b = [r for r in records("padded.ekn") if r[0] == "prob"][0][1]
+assert b.shape == (2, 2, 24, 24), b.shape
+'
 }

@@ -248,13 +248,6 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': --dense needs an img-img model", cfg->model);
     }
-    if (cfg->dense && p.spec.graph) {
-        /* the tiling assumes a chain's geometry (valid-size step = output stride) */
-        ekn_ckpt_close(&p.ckpt);
-        ekn_spec_free(&p.spec);
-        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': --dense cannot tile graph networks yet; predict inputs of a "
-                           "valid size without --dense (ekn-calc lists them)", cfg->model);
-    }
     if (p.classes && !(p.confusion = calloc((size_t)p.classes * p.classes, sizeof *p.confusion))) {
         ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);

@@ -15,6 +15,12 @@ static int tile_side(const ekn_tiling_axis *a, int o)
     return a->base + a->step * (o - 1);
 }
 
+/* Outputs (at the stride) of a tile with m steps of the valid sizes. */
+static int tile_outputs(const ekn_tiling_axis *a, int m)
+{
+    return a->out_base + a->out_step * (m - 1);
+}
+
 static int tile_bytes(const ekn_spec *spec, const ekn_tiling *t, const int o[3], double *bytes, ekn_err *err)
 {
     int shape[3];
@@ -59,7 +65,10 @@ static int max_tile_out(const ekn_tiling_axis *a, int mfp)
 {
     if (mfp) return a->out / a->step;
     int rmax = a->stride - 1 < a->out - 1 ? a->stride - 1 : a->out - 1;
-    return (a->out - 1 - rmax) / a->stride + 1;
+    int outputs = (a->out - 1 - rmax) / a->stride + 1;
+    /* the largest m whose outputs fit (at least 1: a smaller volume is refused in ekn_tiling_plan) */
+    int m = outputs < a->out_base ? 1 : (outputs - a->out_base) / a->out_step + 1;
+    return m;
 }
 
 static void list_starts(ekn_tiling_axis *a)
@@ -83,7 +92,7 @@ static int choose_tiles(ekn_tiling *t, const ekn_spec *spec, const int tile[3], 
     for (int k = 0; k < 3; k++) {
         ekn_tiling_axis *a = &t->ax[k];
         cap[k] = a->unused ? 1 : max_tile_out(a, t->mfp);
-        shifts *= a->step;
+        shifts *= t->mfp ? a->step : a->stride;
         o[k] = 1;
         frozen[k] = cap[k] == 1;
         if (tile && tile[k] > 0) {
@@ -122,7 +131,7 @@ static int choose_tiles(ekn_tiling *t, const ekn_spec *spec, const int tile[3], 
         }
     }
     for (int k = 0; k < 3; k++) {
-        t->ax[k].tile_out = t->mfp ? t->ax[k].step * o[k] : o[k];
+        t->ax[k].tile_out = t->mfp ? t->ax[k].step * o[k] : tile_outputs(&t->ax[k], o[k]);
         t->ax[k].tile = tile_side(&t->ax[k], o[k]);
     }
     t->tile_bytes = bytes;
@@ -131,26 +140,67 @@ static int choose_tiles(ekn_tiling *t, const ekn_spec *spec, const int tile[3], 
     return 0;
 }
 
+/* A graph's outputs per axis at its smallest valid input (outs[0]) and
+ * one valid step larger (outs[1]), in units of its output stride. */
+static int graph_outputs(const ekn_spec *spec, int outs[2][3], ekn_err *err)
+{
+    int base[3], step[3];
+    for (int k = 0; k < 3; k++) {
+        ekn_calc_dim di;
+        if (ekn_calc_dim_info(spec, k, 0, &di, err)) return -1;
+        base[k] = di.base;
+        step[k] = di.step;
+    }
+    ekn_calc *c = malloc(sizeof *c);
+    if (!c) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    int rc = ekn_calc_run(spec, base, c, err);
+    for (int k = 0; k < 3 && !rc; k++) outs[0][k] = c->out[k];
+    for (int k = 0; k < 3 && !rc; k++) {
+        int shape[3] = {base[0], base[1], base[2]};
+        shape[k] += step[k];
+        rc = ekn_calc_run(spec, shape, c, err);
+        if (!rc) outs[1][k] = c->out[k];
+    }
+    free(c);
+    return rc;
+}
+
 int ekn_tiling_plan(ekn_tiling *t, const ekn_spec *spec, const int in[3], ekn_pad_mode pad, const int tile[3],
                     double max_bytes, int max_batch, int mfp, ekn_err *err)
 {
     memset(t, 0, sizeof *t);
     t->mfp = mfp;
+    int outs[2][3] = {{1, 1, 1}, {2, 2, 2}};
+    if (spec->graph && graph_outputs(spec, outs, err)) return -1;
     for (int k = 0; k < 3; k++) {
         ekn_calc_dim di, dm;
         ekn_tiling_axis *a = &t->ax[k];
         if (ekn_calc_dim_info(spec, k, 0, &di, err) || (mfp && ekn_calc_dim_info(spec, k, 1, &dm, err))) return -1;
-        a->fov = di.fov;
         a->unused = di.step == 0;
         a->step = di.step > 0 ? di.step : 1;
-        a->stride = mfp ? 1 : a->step;
+        a->stride = mfp ? 1 : spec->graph ? (di.stride > 0 ? di.stride : 1) : a->step;
         a->base = mfp ? dm.base : di.base;
+        a->out_base = outs[0][k];
+        a->out_step = a->unused ? 1 : outs[1][k] - outs[0][k];
+        a->fov = spec->graph ? a->base - a->stride * (a->out_base - 1) : di.fov;
         a->offset = di.offset;
+        if (a->out_step < 1)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "the net's outputs do not grow with its input in %c", axis_char[k]);
         a->pad = pad == EKN_PAD_NONE ? 0 : a->offset;
         a->in = in[k];
         if (plan_axis(a, k, pad, err)) {
             ekn_tiling_free(t);
             return -1;
+        }
+        if (!mfp && !a->unused) {
+            int rmax = a->stride - 1 < a->out - 1 ? a->stride - 1 : a->out - 1;
+            if ((a->out - 1 - rmax) / a->stride + 1 < a->out_base) {
+                ekn_err_set(err, EKN_EXIT_SPEC, "volume of %d in axis %c is smaller than the net's smallest tile of %d "
+                            "voxels (%d outputs)%s", a->in, axis_char[k], a->base, a->out_base,
+                            pad == EKN_PAD_NONE ? " (--pad mirror or zero pads it)" : "");
+                ekn_tiling_free(t);
+                return -1;
+            }
         }
         /* fragments need a volume of one net stride of outputs at least */
         if (mfp && a->out < a->step) t->mfp = 0;

@@ -21,6 +21,14 @@
  * falls back to shift and stitch (t->mfp says which is used), ignoring
  * the tile sizes asked for.
  *
+ * Graph networks (spec.h) need not have valid input sizes one stride
+ * apart: a U-Net takes tiles of base + step * (m - 1) voxels (step: the
+ * distance between valid sizes) and gives out_base + out_step * (m - 1)
+ * outputs at its stride, e.g. 44 + 4 (m - 1) voxels to 4 + 4 (m - 1)
+ * outputs at stride 1.  The plan counts tile sizes by m and outputs by that
+ * rule (a chain has out_base = out_step = 1), and the field of view is the
+ * effective one, base - stride * (out_base - 1).
+ *
  * Padding (pad = offset on each side): zero, or mirror, which reflects
  * about the edge voxel without repeating it (numpy's mode 'reflect',
  * periodically for pads wider than the volume).  Then out == n. */
@@ -37,7 +45,8 @@ typedef struct ekn_tiling_axis {
     int fov, step, offset;   /* of the net along this axis (step: its stride) */
     int base;                /* smallest tile: fov, with MFP fov + step - 1 */
     int unused;              /* an axis the spec does not use: tiles of 1, the volume slice by slice */
-    int stride;              /* of the outputs within a tile: step, 1 with MFP */
+    int stride;              /* of the outputs within a tile: the net's stride, 1 with MFP */
+    int out_base, out_step;  /* outputs of the smallest tile, and per step of its size (chains: 1, 1) */
     int pad;                 /* voxels added on each side */
     int in, out;             /* volume size; dense outputs in + 2 * pad - fov + 1 */
     int tile, tile_out;      /* tile input size, and its (strided) outputs */

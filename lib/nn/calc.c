@@ -366,6 +366,7 @@ static int graph_run(const ekn_spec *s, const int sh[3], ekn_calc *out, ekn_err 
                         flat > elts ? flat : elts, INT_MAX);
         double nw, nb, nst;
         cls->params(L, cin[0], chans[i], flat, &nw, &nb, &nst);
+        if (L->act == EKN_ACT_PRELU) nb += chans[i]; /* the slopes (net.c) */
         if (nw + nb > MAX_PARAMS)
             return cerr(err, s, L->line, "layer '%s' has too many parameters (%.3g)", L->name, nw + nb);
         cl->params = (long)(nw + nb);

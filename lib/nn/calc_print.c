@@ -95,17 +95,18 @@ void ekn_calc_print_table(const ekn_calc_report *x)
         int flat = flat_layer(x, i);
         int in_flat = s->mode == EKN_MODE_VECT_SCALAR || (i > 0 && flat_layer(x, i - 1));
         char outs[16] = "-", size[32] = "-", act[16] = "-";
+        int has_units = L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_DENSE || L->kind == EKN_LAYER_UPCONV;
         if (L->kind != EKN_LAYER_POOL) {
-            snprintf(outs, sizeof outs, "%d", L->units);
+            if (has_units) snprintf(outs, sizeof outs, "%d", L->units);
             snprintf(act, sizeof act, "%s", ekn_spec_act_name(L->act));
         }
-        if (L->kind != EKN_LAYER_DENSE)
+        if (L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_POOL || L->kind == EKN_LAYER_UPCONV)
             snprintf(size, sizeof size, "%s%s", dims(x, L->size, "x", a, sizeof a),
                      L->kind == EKN_LAYER_POOL && L->mfp && c->mfp ? "*" : "");
         int overlap[3];
         for (int d = 0; d < 3; d++) overlap[d] = cl->fov[d] - cl->stride[d];
         int show_geom = is_img(x);
-        printf("%3d %-5s %-12s %7s %-7s %-7s %16s -> %-16s %-9s %-9s %-9s %-9s %9s %9s %10s\n",
+        printf("%3d %-5s %-12s %7s %-7s %-7s %16s -> %-16s %-9s %-9s %-9s %-9s %9s %9s %10s",
                i + 1, ekn_layer_kind_name(L->kind), L->name, outs, size, act,
                tensor(x, cl->channels_in, cl->in, in_flat, b, sizeof b),
                tensor(x, cl->channels_out, cl->out, flat, f, sizeof f),
@@ -115,6 +116,10 @@ void ekn_calc_print_table(const ekn_calc_report *x)
                show_geom ? dims(x, cl->offset, "x", m, sizeof m) : "-",
                human((double)cl->params, n, sizeof n), human(cl->flops, o, sizeof o),
                bytes(cl->act_bytes, a, sizeof a));
+        /* a graph's rows name what each layer reads (the chain's is the row above) */
+        for (int k = 0; s->graph && k < L->ninputs; k++)
+            printf("%s%s", k ? ", " : "  <- ", L->inputs[k] < 0 ? "input" : s->layers[L->inputs[k]].name);
+        printf("\n");
     }
     if (c->mfp) printf("    (* max fragment pooling; shapes are per fragment)\n");
 
@@ -295,6 +300,20 @@ void ekn_calc_print_json(const ekn_calc_report *x)
             json_dims(x, L->size);
         }
         if (L->kind == EKN_LAYER_POOL) printf(",\"mfp\":%s", L->mfp ? "true" : "false");
+        if (s->graph) {
+            /* the graph: each node's inputs, and where a merge centre-crops them */
+            printf(",\"inputs\":[");
+            for (int k = 0; k < L->ninputs; k++) {
+                printf("%s{\"name\":", k ? "," : "");
+                json_str(L->inputs[k] < 0 ? "input" : s->layers[L->inputs[k]].name);
+                printf(",\"channels\":%d,\"size\":", cl->in_c[k]);
+                json_dims(x, cl->in_sz[k]);
+                printf(",\"crop\":");
+                json_dims(x, cl->crop[k]);
+                printf("}");
+            }
+            printf("]");
+        }
         printf(",\"channels_in\":%d,\"in\":", cl->channels_in);
         json_dims(x, cl->in);
         printf(",\"channels_out\":%d,\"out\":", cl->channels_out);

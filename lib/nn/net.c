@@ -126,6 +126,9 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
         L->w_off = off;
         L->b_off = off + L->nw;
         off += L->nw + L->nb;
+        L->na = L->spec->act == EKN_ACT_PRELU ? (size_t)L->cout : 0;
+        L->a_off = off;
+        off += L->na;
         L->st_off = st;
         st += L->nst;
         if (L->out_size > max_act) max_act = L->out_size;
@@ -269,7 +272,17 @@ int ekn_net_tensors(const ekn_net *net, ekn_net_tensor *out, int max)
     int n = 0;
     for (int i = 0; i < net->nlayers; i++) {
         ekn_net_tensor t[4];
-        int k = net->layers[i].cls->tensors(net, &net->layers[i], t);
+        const ekn_net_layer *L = &net->layers[i];
+        int k = L->cls->tensors(net, L, t);
+        if (L->na) {
+            ekn_net_tensor *a = &t[k++];
+            memset(a, 0, sizeof *a);
+            snprintf(a->name, sizeof a->name, "%s.prelu", L->spec->name);
+            a->rank = 1;
+            a->dims[0] = L->na;
+            a->offset = L->a_off;
+            a->count = L->na;
+        }
         if (n + k > max) return -1;
         memcpy(out + n, t, (size_t)k * sizeof *t);
         n += k;
@@ -285,6 +298,7 @@ void ekn_net_init_params(ekn_net *net, ekn_rng *rng)
         ekn_net_layer *L = &net->layers[i];
         if (L->cls->init) L->cls->init(net, L, theta, state, rng);
         if (L->nb && L->spec->kind != EKN_LAYER_NORM) memset(theta + L->b_off, 0, L->nb * sizeof(float));
+        for (size_t k = 0; k < L->na; k++) theta[L->a_off + k] = 0.25f; /* PyTorch's initial slope */
     }
     ekn_net_params_commit(net);
     ekn_net_state_commit(net);
@@ -299,6 +313,11 @@ static void draw_normals(ekn_net *net, float *dst, size_t m, ekn_rng *rng)
     float *normal = ops->host ? dst : net->host_draw;
     for (size_t k = 0; k < m; k++) normal[k] = (float)ekn_rng_normal(rng);
     if (!ops->host) ops->upload(dst, normal, m * sizeof *normal);
+}
+
+static void prelu_forward(ekn_net *net, const ekn_net_layer *L, int n)
+{
+    net->ops->prelu_forward(n, L->cout, L->out_size / L->cout, L->cout, L->z, net->theta + L->a_off, L->y);
 }
 
 static const float *layer_input(const ekn_net *net, int j)
@@ -326,6 +345,8 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
         L->cls->forward(net, L, xs, n, train);
         if (s->act == EKN_ACT_SOFTMAX)
             ops->softmax_forward(n, L->cout, L->out_size / L->cout, L->z, L->y);
+        else if (s->act == EKN_ACT_PRELU)
+            prelu_forward(net, L, n);
         else if (s->act != EKN_ACT_LINEAR)
             ops->act_forward((ekn_act)s->act, s->alpha, m, L->z, L->y);
         if (train && L->mask) {
@@ -366,9 +387,14 @@ void ekn_net_backward(ekn_net *net, int n, const float *dout)
                 /* forward scaled y by the mask, but act_backward takes f'
                  * from y (tanh, sigmoid): restore the unmasked activation
                  * (the readers' backward, which read y, has run) */
-                if (s->act != EKN_ACT_LINEAR) ops->act_forward((ekn_act)s->act, s->alpha, m, L->z, L->y);
+                if (s->act == EKN_ACT_PRELU) prelu_forward(net, L, n);
+                else if (s->act != EKN_ACT_LINEAR) ops->act_forward((ekn_act)s->act, s->alpha, m, L->z, L->y);
             }
-            if (s->act != EKN_ACT_LINEAR) ops->act_backward((ekn_act)s->act, s->alpha, m, L->z, L->y, dy, g);
+            if (s->act == EKN_ACT_PRELU)
+                ops->prelu_backward(n, L->cout, L->out_size / L->cout, L->cout, L->z, net->theta + L->a_off, dy, g,
+                                    net->grad + L->a_off);
+            else if (s->act != EKN_ACT_LINEAR)
+                ops->act_backward((ekn_act)s->act, s->alpha, m, L->z, L->y, dy, g);
             dz = g;
         }
         const float *xs[EKN_MAX_INPUTS];

@@ -42,6 +42,7 @@ typedef struct ekn_net_layer {
     int nin;               /* inputs: spec->inputs[], with their channels, sizes and crops */
     int in_c[EKN_MAX_INPUTS], in_sz[EKN_MAX_INPUTS][3], crop[EKN_MAX_INPUTS][3];
     size_t w_off, nw, b_off, nb; /* slices of theta/grad (norm: gamma, beta) */
+    size_t a_off, na;      /* act = prelu: the slopes, one per output channel, after the biases */
     size_t st_off, nst;    /* slice of the state vector (norm: running mean, running variance) */
     float *z;              /* (N, out_size) pre-activation (logits for the last layer) */
     float *y;              /* (N, out_size) activation; == z when the activation is linear */

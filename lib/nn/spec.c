@@ -98,6 +98,7 @@ const char *ekn_layer_kind_name(ekn_layer_kind k)
 const char *ekn_spec_act_name(int act)
 {
     if (act == EKN_ACT_SOFTMAX) return "softmax";
+    if (act == EKN_ACT_PRELU) return "prelu";
     return ekn_act_name((ekn_act)act);
 }
 
@@ -427,10 +428,10 @@ static int finish_layer(parser *p)
                      L->kind == EKN_LAYER_NORM ? EKN_ACT_LINEAR : EKN_ACT_RELU;
     if (p->kline[K_ACT]) {
         const char *a = p->val[K_ACT];
-        int act = !strcmp(a, "softmax") ? EKN_ACT_SOFTMAX : ekn_act_from_name(a);
+        int act = !strcmp(a, "softmax") ? EKN_ACT_SOFTMAX : !strcmp(a, "prelu") ? EKN_ACT_PRELU : ekn_act_from_name(a);
         if (act < 0)
             return perr(p, p->kline[K_ACT], "'act': unknown activation '%s' (linear, relu, leaky, "
-                                            "tanh, sigmoid, abs, elu, silu, softplus, softmax)", a);
+                                            "tanh, sigmoid, abs, elu, silu, softplus, prelu, softmax)", a);
         L->act = act;
     }
     L->alpha = 0.01f;
@@ -451,7 +452,7 @@ static int finish_layer(parser *p)
     L->decay_mult = L->kind == EKN_LAYER_NORM ? 0 : 1;
     if (p->kline[K_DECAY] && parse_float(p, K_DECAY, p->val[K_DECAY], 0, 1e6, 0, &L->decay_mult))
         return -1;
-    L->init = (L->act == EKN_ACT_RELU || L->act == EKN_ACT_LEAKY || L->act == EKN_ACT_ABS)
+    L->init = (L->act == EKN_ACT_RELU || L->act == EKN_ACT_LEAKY || L->act == EKN_ACT_ABS || L->act == EKN_ACT_PRELU)
                   ? EKN_INIT_HE : EKN_INIT_GLOROT;
     if (p->kline[K_INIT]) {
         const char *v = p->val[K_INIT];
@@ -774,7 +775,7 @@ int ekn_spec_layer_is_graph(const ekn_spec *spec, int i)
     int prev = i ? i - 1 : EKN_INPUT_NODE;
     return L->ninputs != 1 || L->inputs[0] != prev || L->kind > EKN_LAYER_DENSE || L->stride[0] != 1 ||
            L->stride[1] != 1 || L->stride[2] != 1 || L->pad != EKN_PAD_VALID || L->noise > 0 || L->tied >= 0 ||
-           L->pool_mode != EKN_POOLMODE_MAX;
+           L->pool_mode != EKN_POOLMODE_MAX || L->act == EKN_ACT_PRELU;
 }
 
 int ekn_spec_has_mfp(const ekn_spec *spec)

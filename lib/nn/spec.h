@@ -33,6 +33,7 @@
 
 #define EKN_MAX_LAYERS 64
 #define EKN_ACT_SOFTMAX 100 /* beside the ekn_act values of act.h */
+#define EKN_ACT_PRELU 101   /* a learnt slope per channel for x < 0 (NAME.prelu, initially 0.25) */
 #define EKN_SPEC_NAME_MAX 32
 
 enum { EKN_INIT_HE, EKN_INIT_GLOROT };

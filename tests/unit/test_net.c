@@ -181,11 +181,22 @@ static const char spec_conv_graph[] =
     "[norm]\nkind = instance\n"
     "[dense]\nunits = 3\nact = softmax\n";
 
+/* The newer activations, PReLU's learnt slopes among them, on an MLP and a conv. */
+static const char spec_acts[] =
+    "[input]\nmode = img-scalar\nchannels = 2\nshape = 5,5\n"
+    "[conv]\nfilters = 3\nsize = 3,3\nact = prelu\n"
+    "[dense]\nunits = 6\nact = elu\nalpha = 0.7\n"
+    "[dense]\nunits = 5\nact = silu\n"
+    "[dense]\nunits = 5\nact = softplus\n"
+    "[dense]\nunits = 4\nact = prelu\ndropout = 0.2\n"
+    "[dense]\nunits = 3\nact = softmax\n";
+
 static const net_case graph_cases[] = {
     {"graph U-Net 2D", spec_unet, {1, 12, 12}, 3, 1, 1},
     {"graph residual MLP", spec_residual_mlp, {0}, 5, 1, 1},
     {"graph tied autoencoder", spec_tied_ae, {0}, 4, 0, 0},
     {"graph conv same/stride", spec_conv_graph, {0}, 3, 1, 1},
+    {"graph activations", spec_acts, {0}, 4, 1, 1},
 };
 #define NGRAPH (sizeof graph_cases / sizeof graph_cases[0])
 

@@ -234,6 +234,28 @@ EOF
     diff <(h5dump -d /params/conv1.w A.h5 | tail -n +2) <(h5dump -d /params/conv1.w B.h5 | tail -n +2)
 }
 
+@test "--resume: a graph net (U-Net with batch norm and noise) ends bit-identical, running statistics included" {
+    printf '%s\n' '[input]' 'mode = img-img' 'shape = 12,12' '[conv]' 'name = c1' 'filters = 3' 'size = 3,3' \
+        '[pool]' 'size = 2,2' '[conv]' 'filters = 4' 'size = 3,3' 'noise = 0.1' '[upconv]' 'name = up' 'filters = 3' \
+        'size = 2,2' 'act = linear' '[concat]' 'input = up, c1' '[norm]' 'name = bn' 'act = relu' '[conv]' \
+        'filters = 2' 'size = 1,1' 'act = softmax' >unet.spec
+    for opt in sgd adam; do
+        local opts=("${TRAIN_OPTS[@]}" --batch 4 --optimizer $opt --lr 0.01)
+        run --separate-stderr ekn-train "${opts[@]}" --spec unet.spec --steps 40 -o A.h5 "$D/seg.ekn"
+        assert_success
+        run --separate-stderr ekn-train "${opts[@]}" --spec unet.spec --steps 20 -o B.h5 "$D/seg.ekn"
+        assert_success
+        run --separate-stderr ekn-train --resume B.h5 "${opts[@]}" --steps 40 -o B.h5 "$D/seg.ekn"
+        assert_success
+        run h5_same A.h5 B.h5
+        echo "$output"
+        assert_success
+    done
+    # the running statistics moved away from their start (mean 0, var 1) and are in the file
+    run ekn_py -c "import h5py; f = h5py.File('A.h5'); m = f['buffers/bn.running_mean'][()]; v = f['buffers/bn.running_var'][()]; print(m.shape, abs(m).max() > 1e-3, abs(v - 1).max() > 1e-3)"
+    assert_output "(6,) True True"
+}
+
 # ---- signals and the control file -------------------------------------------
 
 @test "SIGTERM: exit 143, the checkpoint is saved and loads in ekn-predict, no temp file is left" {

@@ -1,7 +1,8 @@
 /* device_opts: the options that say where and on how many threads a
  * command computes, as ekn-train and ekn-predict share them: one struct,
  * one set of option rows (EKN_DEVICE_OPTIONS), one function that applies
- * them.  (Apart from device.h, which the CUDA translation units include.) */
+ * them.  A module of its own so that device.h stays free of the option
+ * engine. */
 #ifndef EKN_DEVICE_OPTS_H
 #define EKN_DEVICE_OPTS_H
 #include "device.h"

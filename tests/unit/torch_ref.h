@@ -45,7 +45,7 @@ static void npy_free(npy *a)
 }
 
 /* Loads CASE/REL (e.g. "unet/init/c1.w.npy"); returns 0, or -1 when the
- * file does not exist (missing = 1), failing the test on any other error. */
+ * file cannot be read and missing_ok is set, failing the test on any other error. */
 static int npy_load(const char *cas, const char *rel, npy *a, int missing_ok)
 {
     char path[1024];

@@ -26,6 +26,7 @@
 #include "calc.h"
 #include "ops.h"
 #include "spec.h"
+#include "spec_keys.h"
 
 struct ekn_net;
 struct ekn_rng;
@@ -40,6 +41,21 @@ typedef struct ekn_layer_class {
     const char *name;
     /* 1 if backward adds into its inputs' gradients instead of writing them */
     int accumulates_dx;
+
+    /* ---- the spec section [name] (spec.c, spec_keys.h) ----
+     * keys: the EKN_KEY_BIT()s the section accepts besides EKN_KEYS_LAYER
+     * (name, input, noise); spec.c reads the shared ones among them
+     * (EKN_KEYS_ACT, decay, init).  default_act: act unless given (an
+     * ekn_act or EKN_ACT_SOFTMAX/PRELU); no_decay: 1 if decay is 0 unless
+     * given (else 1).  parse (NULL: nothing) reads the kind's own keys into
+     * L before spec.c reads the shared keys; check (NULL: nothing) those read
+     * after them (keys that refer to the shared ones or to earlier layers).
+     * Each returns 0 or -1 with the error set (spec_keys.h helpers). */
+    unsigned keys;
+    int default_act;
+    int no_decay;
+    int (*parse)(ekn_spec_ctx *c, ekn_spec_layer *L);
+    int (*check)(ekn_spec_ctx *c, ekn_spec_layer *L);
 
     /* ---- from the spec: one axis d (0=Z, 1=Y, 2=X) ----
      * in[k]: the size of input k along d, gin[k] its geometry.  Writes the

@@ -92,8 +92,30 @@ static int conv_tensors(const ekn_net *net, const ekn_net_layer *L, ekn_net_tens
     return ekn_layer_wb_tensors(net, L, out, "w", rank, dims, "b");
 }
 
+/* [conv]: filters and size required; stride; pad = same needs odd sizes */
+static int conv_parse(ekn_spec_ctx *c, ekn_spec_layer *L)
+{
+    static const char *const pads[] = {"valid", "same"};
+    if (ekn_spec_key_require(c, L, EKN_KEY_FILTERS) || ekn_spec_key_require(c, L, EKN_KEY_SIZE) ||
+        ekn_spec_key_int(c, EKN_KEY_FILTERS, 1, EKN_SPEC_MAX_UNITS, &L->units) ||
+        ekn_spec_key_axes(c, EKN_KEY_SIZE, 1, EKN_SPEC_MAX_KERNEL, L->size) ||
+        ekn_spec_key_axes(c, EKN_KEY_STRIDE, 1, EKN_SPEC_MAX_KERNEL, L->stride) ||
+        ekn_spec_key_choice(c, EKN_KEY_PAD, pads, 2, &L->pad))
+        return -1;
+    for (int d = 0; L->pad == EKN_PAD_SAME && d < 3; d++)
+        if (L->size[d] % 2 == 0)
+            return ekn_spec_error(c, ekn_spec_key_given(c, EKN_KEY_PAD),
+                                  "'pad = same' needs odd filter sizes (the padding is (size-1)/2 on "
+                                  "each side), not %d in %c", L->size[d], "ZYX"[d]);
+    return 0;
+}
+
 const ekn_layer_class ekn_layer_conv = {
     .name = "conv",
+    .keys = EKN_KEY_BIT(EKN_KEY_FILTERS) | EKN_KEY_BIT(EKN_KEY_SIZE) | EKN_KEYS_ACT | EKN_KEY_BIT(EKN_KEY_DECAY) |
+            EKN_KEY_BIT(EKN_KEY_INIT) | EKN_KEY_BIT(EKN_KEY_STRIDE) | EKN_KEY_BIT(EKN_KEY_PAD),
+    .default_act = EKN_ACT_RELU,
+    .parse = conv_parse,
     .dim = conv_dim,
     .channels = conv_channels,
     .params = conv_params,

@@ -2,6 +2,7 @@
  * input.  With 'tied = ENC' it uses ENC's weight transposed (a tied
  * autoencoder's decoder) and has a bias of its own only. */
 #include <stdio.h>
+#include <string.h>
 
 #include "layer.h"
 #include "net.h"
@@ -84,8 +85,41 @@ static int dense_tensors(const ekn_net *net, const ekn_net_layer *L, ekn_net_ten
     return ekn_layer_wb_tensors(net, L, out, "w", 2, dims, "b");
 }
 
+/* [dense]: units required unless tied */
+static int dense_parse(ekn_spec_ctx *c, ekn_spec_layer *L)
+{
+    if (!ekn_spec_key_given(c, EKN_KEY_UNITS) && !ekn_spec_key_given(c, EKN_KEY_TIED))
+        return ekn_spec_key_require(c, L, EKN_KEY_UNITS);
+    return ekn_spec_key_int(c, EKN_KEY_UNITS, 1, EKN_SPEC_MAX_UNITS, &L->units);
+}
+
+/* tied = LAYER: the transpose of an earlier untied dense layer's weights */
+static int dense_check(ekn_spec_ctx *c, ekn_spec_layer *L)
+{
+    int line = ekn_spec_key_given(c, EKN_KEY_TIED);
+    if (!line) return 0;
+    const ekn_spec *s = ekn_spec_of(c);
+    const char *v = ekn_spec_key_value(c, EKN_KEY_TIED);
+    int j = -2;
+    for (int k = 0; k < s->nlayers; k++)
+        if (!strcmp(s->layers[k].name, v)) j = k;
+    if (j < 0) return ekn_spec_error(c, line, "'tied': no layer '%s' before this one", v);
+    if (s->layers[j].kind != EKN_LAYER_DENSE || s->layers[j].tied >= 0)
+        return ekn_spec_error(c, line, "'tied = %s': the layer must be an untied [dense]", v);
+    L->tied = j;
+    if (ekn_spec_key_given(c, EKN_KEY_INIT))
+        return ekn_spec_error(c, ekn_spec_key_given(c, EKN_KEY_INIT),
+                              "'init' has no meaning with 'tied' (the weights are '%s''s)", v);
+    return 0;
+}
+
 const ekn_layer_class ekn_layer_dense = {
     .name = "dense",
+    .keys = EKN_KEY_BIT(EKN_KEY_UNITS) | EKN_KEYS_ACT | EKN_KEY_BIT(EKN_KEY_DECAY) | EKN_KEY_BIT(EKN_KEY_INIT) |
+            EKN_KEY_BIT(EKN_KEY_TIED),
+    .default_act = EKN_ACT_RELU,
+    .parse = dense_parse,
+    .check = dense_check,
     .dim = dense_dim,
     .channels = dense_channels,
     .params = dense_params,

@@ -123,6 +123,8 @@ static void add_backward(ekn_net *net, ekn_net_layer *L, const float *const *x, 
 
 const ekn_layer_class ekn_layer_concat = {
     .name = "concat",
+    .keys = 0,
+    .default_act = EKN_ACT_LINEAR,
     .accumulates_dx = 1,
     .dim = merge_dim,
     .channels = concat_channels,
@@ -135,6 +137,8 @@ const ekn_layer_class ekn_layer_concat = {
 
 const ekn_layer_class ekn_layer_add = {
     .name = "add",
+    .keys = EKN_KEYS_ACT,
+    .default_act = EKN_ACT_LINEAR,
     .accumulates_dx = 1,
     .dim = merge_dim,
     .channels = add_channels,

@@ -134,8 +134,30 @@ static int norm_tensors(const ekn_net *net, const ekn_net_layer *L, ekn_net_tens
     return n;
 }
 
+/* kind = batch, group (needs groups) or instance; momentum (batch only), eps */
+static int norm_check(ekn_spec_ctx *c, ekn_spec_layer *L)
+{
+    static const char *const norms[] = {"batch", "group", "instance"};
+    if (ekn_spec_key_choice(c, EKN_KEY_KIND, norms, 3, &L->norm)) return -1;
+    int groups = ekn_spec_key_given(c, EKN_KEY_GROUPS), momentum = ekn_spec_key_given(c, EKN_KEY_MOMENTUM);
+    if (L->norm == EKN_NORM_GROUP && !groups) return ekn_spec_error(c, L->line, "[norm]: kind = group needs 'groups'");
+    if (groups && L->norm != EKN_NORM_GROUP)
+        return ekn_spec_error(c, groups, "'groups' is only used with kind = group");
+    if (ekn_spec_key_int(c, EKN_KEY_GROUPS, 1, EKN_SPEC_MAX_UNITS, &L->groups)) return -1;
+    if (momentum && L->norm != EKN_NORM_BATCH)
+        return ekn_spec_error(c, momentum, "'momentum' is only used with kind = batch");
+    return ekn_spec_key_float(c, EKN_KEY_MOMENTUM, 0, 1, 0, &L->momentum) ||
+                   ekn_spec_key_float(c, EKN_KEY_EPS, 1e-12, 1, 0, &L->eps)
+               ? -1 : 0;
+}
+
 const ekn_layer_class ekn_layer_norm = {
     .name = "norm",
+    .keys = EKN_KEY_BIT(EKN_KEY_KIND) | EKN_KEY_BIT(EKN_KEY_GROUPS) | EKN_KEY_BIT(EKN_KEY_MOMENTUM) |
+            EKN_KEY_BIT(EKN_KEY_EPS) | EKN_KEYS_ACT | EKN_KEY_BIT(EKN_KEY_DECAY),
+    .default_act = EKN_ACT_LINEAR,
+    .no_decay = 1, /* batch statistics' scale and shift are not pulled towards 0 unless asked */
+    .check = norm_check,
     .dim = norm_dim,
     .channels = norm_channels,
     .params = norm_params,

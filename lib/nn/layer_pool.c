@@ -1,6 +1,7 @@
 /* layer_pool: non-overlapping max pooling, or ELEKTRONN's maxabs pooling
  * (the signed value of largest magnitude), kernels/pool.h. */
 #include <stdio.h>
+#include <string.h>
 
 #include "layer.h"
 #include "net.h"
@@ -45,8 +46,36 @@ static void pool_backward(ekn_net *net, ekn_net_layer *L, const float *const *x,
     net->ops->pool_backward(&g, dz, L->arg, dx[0]);
 }
 
+/* [pool]: size required; mode = max or maxabs */
+static int pool_parse(ekn_spec_ctx *c, ekn_spec_layer *L)
+{
+    static const char *const modes[] = {"max", "maxabs"};
+    return ekn_spec_key_require(c, L, EKN_KEY_SIZE) ||
+                   ekn_spec_key_axes(c, EKN_KEY_SIZE, 1, EKN_SPEC_MAX_KERNEL, L->size) ||
+                   ekn_spec_key_choice(c, EKN_KEY_MODE, modes, 2, &L->pool_mode)
+               ? -1 : 0;
+}
+
+/* mfp = 0 or 1; max fragment pooling only in img-img nets */
+static int pool_check(ekn_spec_ctx *c, ekn_spec_layer *L)
+{
+    int line = ekn_spec_key_given(c, EKN_KEY_MFP);
+    if (!line) return 0;
+    const char *v = ekn_spec_key_value(c, EKN_KEY_MFP);
+    if (strcmp(v, "0") && strcmp(v, "1")) return ekn_spec_error(c, line, "'mfp' must be 0 or 1, not '%s'", v);
+    L->mfp = v[0] == '1';
+    if (L->mfp && ekn_spec_of(c)->mode != EKN_MODE_IMG_IMG)
+        return ekn_spec_error(c, line, "'mfp = 1' needs mode = img-img (max fragment "
+                                       "pooling serves dense prediction)");
+    return 0;
+}
+
 const ekn_layer_class ekn_layer_pool = {
     .name = "pool",
+    .keys = EKN_KEY_BIT(EKN_KEY_SIZE) | EKN_KEY_BIT(EKN_KEY_MFP) | EKN_KEY_BIT(EKN_KEY_MODE),
+    .default_act = EKN_ACT_LINEAR,
+    .parse = pool_parse,
+    .check = pool_check,
     .dim = pool_dim,
     .channels = ekn_layer_same_channels,
     .params = ekn_layer_no_params,

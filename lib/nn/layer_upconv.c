@@ -83,8 +83,21 @@ static int upconv_tensors(const ekn_net *net, const ekn_net_layer *L, ekn_net_te
     return ekn_layer_wb_tensors(net, L, out, "w", rank, dims, "b");
 }
 
+/* [upconv]: filters and size (the up-sampling factor) required */
+static int upconv_parse(ekn_spec_ctx *c, ekn_spec_layer *L)
+{
+    return ekn_spec_key_require(c, L, EKN_KEY_FILTERS) || ekn_spec_key_require(c, L, EKN_KEY_SIZE) ||
+                   ekn_spec_key_int(c, EKN_KEY_FILTERS, 1, EKN_SPEC_MAX_UNITS, &L->units) ||
+                   ekn_spec_key_axes(c, EKN_KEY_SIZE, 1, EKN_SPEC_MAX_KERNEL, L->size)
+               ? -1 : 0;
+}
+
 const ekn_layer_class ekn_layer_upconv = {
     .name = "upconv",
+    .keys = EKN_KEY_BIT(EKN_KEY_FILTERS) | EKN_KEY_BIT(EKN_KEY_SIZE) | EKN_KEYS_ACT | EKN_KEY_BIT(EKN_KEY_DECAY) |
+            EKN_KEY_BIT(EKN_KEY_INIT),
+    .default_act = EKN_ACT_RELU,
+    .parse = upconv_parse,
     .dim = upconv_dim,
     .channels = upconv_channels,
     .params = upconv_params,

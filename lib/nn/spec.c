@@ -6,6 +6,9 @@
  * last, odd field of view for img-img) run at the end of the text. */
 #include "spec.h"
 
+#include "layer.h"
+#include "spec_keys.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -18,54 +21,46 @@
 #define MAX_LINE 1024
 #define MAX_VALUE 256
 #define MAX_SPEC_BYTES (1 << 20)
-#define MAX_UNITS (1 << 20)     /* filters, units, channels */
+#define MAX_UNITS EKN_SPEC_MAX_UNITS
 #define MAX_EXTENT (1 << 24)    /* spatial size per axis, features */
-#define MAX_KERNEL (1 << 16)    /* filter or pool size per axis */
 #define MAX_FOV (1 << 30)       /* field of view / stride, kept well inside int */
 
-enum key {
-    K_NAME, K_INPUT, K_MODE, K_CHANNELS, K_SHAPE, K_NOISE, K_FILTERS, K_UNITS,
-    K_SIZE, K_ACT, K_ALPHA, K_DROPOUT, K_DECAY, K_INIT, K_MFP, K_STRIDE, K_PAD, K_TIED,
-    K_KIND, K_GROUPS, K_MOMENTUM, K_EPS, K_TARGET, NKEYS
-};
-static const char *const key_names[NKEYS] = {
+static const char *const key_names[EKN_NKEYS] = {
     "name", "input", "mode", "channels", "shape", "noise", "filters", "units",
     "size", "act", "alpha", "dropout", "decay", "init", "mfp", "stride", "pad", "tied",
     "kind", "groups", "momentum", "eps", "target",
 };
 
-/* Sections after [input] are in ekn_layer_kind's order. */
-enum sect { S_INPUT, S_CONV, S_POOL, S_DENSE, S_UPCONV, S_CONCAT, S_ADD, S_NORM, NSECT };
-static const char *const sect_names[NSECT] = {"input", "conv", "pool", "dense", "upconv", "concat", "add", "norm"};
-#define B(k) (1u << (k))
-#define ACT_KEYS (B(K_ACT) | B(K_ALPHA) | B(K_DROPOUT))
-static const unsigned sect_keys[NSECT] = {
-    [S_INPUT] = B(K_NAME) | B(K_MODE) | B(K_CHANNELS) | B(K_SHAPE) | B(K_NOISE) | B(K_TARGET),
-    [S_CONV] = B(K_NAME) | B(K_INPUT) | B(K_FILTERS) | B(K_SIZE) | ACT_KEYS | B(K_DECAY) | B(K_INIT) |
-               B(K_STRIDE) | B(K_PAD) | B(K_NOISE),
-    [S_POOL] = B(K_NAME) | B(K_INPUT) | B(K_SIZE) | B(K_MFP) | B(K_MODE) | B(K_NOISE),
-    [S_DENSE] = B(K_NAME) | B(K_INPUT) | B(K_UNITS) | ACT_KEYS | B(K_DECAY) | B(K_INIT) | B(K_TIED) |
-                B(K_NOISE),
-    [S_UPCONV] = B(K_NAME) | B(K_INPUT) | B(K_FILTERS) | B(K_SIZE) | ACT_KEYS | B(K_DECAY) | B(K_INIT) |
-                 B(K_NOISE),
-    [S_CONCAT] = B(K_NAME) | B(K_INPUT) | B(K_NOISE),
-    [S_ADD] = B(K_NAME) | B(K_INPUT) | ACT_KEYS | B(K_NOISE),
-    [S_NORM] = B(K_NAME) | B(K_INPUT) | B(K_KIND) | B(K_GROUPS) | B(K_MOMENTUM) | B(K_EPS) | ACT_KEYS |
-               B(K_DECAY) | B(K_NOISE),
-};
+/* Sections: [input], then one per layer kind in ekn_layer_kind's order
+ * (section i is kind i - 1), named and keyed by the kinds' classes. */
+enum { S_INPUT, NSECT = EKN_LAYER_KINDS + 1 };
+#define B(k) EKN_KEY_BIT(k)
+static const unsigned input_keys = B(EKN_KEY_NAME) | B(EKN_KEY_MODE) | B(EKN_KEY_CHANNELS) | B(EKN_KEY_SHAPE) |
+                                   B(EKN_KEY_NOISE) | B(EKN_KEY_TARGET);
 
-typedef struct parser {
+static const char *sect_name(int sect)
+{
+    return sect == S_INPUT ? "input" : ekn_layer_class_of((ekn_layer_kind)(sect - 1))->name;
+}
+
+static unsigned sect_keys(int sect)
+{
+    return sect == S_INPUT ? input_keys : EKN_KEYS_LAYER | ekn_layer_class_of((ekn_layer_kind)(sect - 1))->keys;
+}
+
+struct ekn_spec_ctx {
     ekn_spec *spec;
     const char *file;
     ekn_err *err;
     int sect;               /* current section, -1 before the first */
     int line;               /* header line of the current section */
-    int kline[NKEYS];       /* line of each key given in the current section, 0 = absent */
-    char val[NKEYS][MAX_VALUE];
+    int kline[EKN_NKEYS];       /* line of each key given in the current section, 0 = absent */
+    char val[EKN_NKEYS][MAX_VALUE];
     int input_line;         /* line of [input], 0 until seen */
     char input_name[EKN_SPEC_NAME_MAX];
     char ndim_src[64];      /* where ndim came from, for messages */
-} parser;
+};
+typedef ekn_spec_ctx parser;
 
 static int perr(parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int perr(parser *p, int line, const char *fmt, ...)
@@ -92,7 +87,7 @@ const char *ekn_mode_name(ekn_mode m)
 
 const char *ekn_layer_kind_name(ekn_layer_kind k)
 {
-    return (unsigned)k < EKN_LAYER_KINDS ? sect_names[k + 1] : "?";
+    return (unsigned)k < EKN_LAYER_KINDS ? ekn_layer_class_of(k)->name : "?";
 }
 
 const char *ekn_spec_act_name(int act)
@@ -112,7 +107,7 @@ static char *trim(char *s)
     return s;
 }
 
-static int parse_int(parser *p, enum key k, const char *s, long lo, long hi, int *out)
+static int parse_int(parser *p, int k, const char *s, long lo, long hi, int *out)
 {
     int line = p->kline[k];
     if (!(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
@@ -128,7 +123,7 @@ static int parse_int(parser *p, enum key k, const char *s, long lo, long hi, int
 }
 
 /* A float in [lo, hi] (hi_open: [lo, hi)). */
-static int parse_float(parser *p, enum key k, const char *s, double lo, double hi, int hi_open,
+static int parse_float(parser *p, int k, const char *s, double lo, double hi, int hi_open,
                        float *out)
 {
     int line = p->kline[k];
@@ -147,7 +142,7 @@ static int parse_float(parser *p, enum key k, const char *s, double lo, double h
 }
 
 /* Comma-separated integers ("5,5" or "1, 4, 4"), 1..3 of them. */
-static int parse_list(parser *p, enum key k, const char *s, long lo, long hi, int v[3], int *n)
+static int parse_list(parser *p, int k, const char *s, long lo, long hi, int v[3], int *n)
 {
     int line = p->kline[k];
     char buf[MAX_VALUE];
@@ -198,57 +193,57 @@ static const char *axis_names(int ndim)
 static int finish_input(parser *p)
 {
     ekn_spec *s = p->spec;
-    if (p->kline[K_NAME]) {
-        if (!valid_name(p->val[K_NAME]))
-            return perr(p, p->kline[K_NAME],
+    if (p->kline[EKN_KEY_NAME]) {
+        if (!valid_name(p->val[EKN_KEY_NAME]))
+            return perr(p, p->kline[EKN_KEY_NAME],
                         "'name': '%s' is not a valid name (letters, digits, '_', '-'; at most %d "
-                        "characters)", p->val[K_NAME], EKN_SPEC_NAME_MAX - 1);
-        snprintf(p->input_name, sizeof p->input_name, "%s", p->val[K_NAME]);
+                        "characters)", p->val[EKN_KEY_NAME], EKN_SPEC_NAME_MAX - 1);
+        snprintf(p->input_name, sizeof p->input_name, "%s", p->val[EKN_KEY_NAME]);
     }
-    if (!p->kline[K_MODE])
+    if (!p->kline[EKN_KEY_MODE])
         return perr(p, p->line, "[input]: missing required key 'mode' (img-img, img-scalar or "
                                 "vect-scalar)");
-    const char *m = p->val[K_MODE];
+    const char *m = p->val[EKN_KEY_MODE];
     if (!strcmp(m, "img-img")) s->mode = EKN_MODE_IMG_IMG;
     else if (!strcmp(m, "img-scalar")) s->mode = EKN_MODE_IMG_SCALAR;
     else if (!strcmp(m, "vect-scalar")) s->mode = EKN_MODE_VECT_SCALAR;
     else
-        return perr(p, p->kline[K_MODE],
+        return perr(p, p->kline[EKN_KEY_MODE],
                     "'mode': unknown mode '%s' (img-img, img-scalar or vect-scalar)", m);
 
     s->channels = 1;
-    if (p->kline[K_CHANNELS]) {
-        if (parse_int(p, K_CHANNELS, p->val[K_CHANNELS], 1, MAX_UNITS, &s->channels)) return -1;
+    if (p->kline[EKN_KEY_CHANNELS]) {
+        if (parse_int(p, EKN_KEY_CHANNELS, p->val[EKN_KEY_CHANNELS], 1, MAX_UNITS, &s->channels)) return -1;
         if (s->mode == EKN_MODE_VECT_SCALAR && s->channels != 1)
-            return perr(p, p->kline[K_CHANNELS],
+            return perr(p, p->kline[EKN_KEY_CHANNELS],
                         "'channels' must be 1 with mode = vect-scalar (give the feature count "
                         "as 'shape')");
     }
-    if (p->kline[K_NOISE] &&
-        parse_float(p, K_NOISE, p->val[K_NOISE], 0, 1e6, 0, &s->noise))
+    if (p->kline[EKN_KEY_NOISE] &&
+        parse_float(p, EKN_KEY_NOISE, p->val[EKN_KEY_NOISE], 0, 1e6, 0, &s->noise))
         return -1;
-    if (p->kline[K_TARGET]) {
-        if (strcmp(p->val[K_TARGET], "input") && strcmp(p->val[K_TARGET], "label"))
-            return perr(p, p->kline[K_TARGET], "'target' must be 'input' (an autoencoder) or 'label', not '%s'",
-                        p->val[K_TARGET]);
-        s->target_input = !strcmp(p->val[K_TARGET], "input");
+    if (p->kline[EKN_KEY_TARGET]) {
+        if (strcmp(p->val[EKN_KEY_TARGET], "input") && strcmp(p->val[EKN_KEY_TARGET], "label"))
+            return perr(p, p->kline[EKN_KEY_TARGET], "'target' must be 'input' (an autoencoder) or 'label', not '%s'",
+                        p->val[EKN_KEY_TARGET]);
+        s->target_input = !strcmp(p->val[EKN_KEY_TARGET], "input");
         if (s->target_input && s->mode == EKN_MODE_IMG_IMG)
-            return perr(p, p->kline[K_TARGET], "'target = input' needs mode = img-scalar or vect-scalar (the output "
+            return perr(p, p->kline[EKN_KEY_TARGET], "'target = input' needs mode = img-scalar or vect-scalar (the output "
                                                "is compared with the whole input)");
     }
 
     s->shape[0] = s->shape[1] = s->shape[2] = 0;
-    if (p->kline[K_SHAPE]) {
+    if (p->kline[EKN_KEY_SHAPE]) {
         int v[3], n;
-        if (parse_list(p, K_SHAPE, p->val[K_SHAPE], 1, MAX_EXTENT, v, &n)) return -1;
+        if (parse_list(p, EKN_KEY_SHAPE, p->val[EKN_KEY_SHAPE], 1, MAX_EXTENT, v, &n)) return -1;
         if (s->mode == EKN_MODE_VECT_SCALAR && n != 1)
-            return perr(p, p->kline[K_SHAPE],
+            return perr(p, p->kline[EKN_KEY_SHAPE],
                         "'shape' must be one number (the feature count) with mode = vect-scalar");
         for (int d = 0; d < 3; d++) s->shape[d] = 1;
         for (int i = 0; i < n; i++) s->shape[3 - n + i] = v[i];
         s->ndim = n;
         s->has_shape = 1;
-        snprintf(p->ndim_src, sizeof p->ndim_src, "'shape' at line %d", p->kline[K_SHAPE]);
+        snprintf(p->ndim_src, sizeof p->ndim_src, "'shape' at line %d", p->kline[EKN_KEY_SHAPE]);
     } else if (s->mode == EKN_MODE_IMG_SCALAR) {
         return perr(p, p->line, "[input]: missing required key 'shape' (required with mode = "
                                 "img-scalar: the dense layers need the input size)");
@@ -268,7 +263,7 @@ static int resolve_input(parser *p, int idx, const char *name)
     if (!strcmp(name, p->input_name)) return EKN_INPUT_NODE;
     for (int j = 0; j < idx; j++)
         if (!strcmp(s->layers[j].name, name)) return j;
-    perr(p, p->kline[K_INPUT], "'input': no layer '%s' before this one (a layer reads only layers above it, "
+    perr(p, p->kline[EKN_KEY_INPUT], "'input': no layer '%s' before this one (a layer reads only layers above it, "
                                "so the network has no cycles)", name);
     return -2;
 }
@@ -278,21 +273,21 @@ static int parse_inputs(parser *p, ekn_spec_layer *L, int idx)
     const ekn_spec *s = p->spec;
     L->ninputs = 1;
     L->inputs[0] = idx ? idx - 1 : EKN_INPUT_NODE;
-    if (!p->kline[K_INPUT]) return 0;
+    if (!p->kline[EKN_KEY_INPUT]) return 0;
     char buf[MAX_VALUE];
-    snprintf(buf, sizeof buf, "%s", p->val[K_INPUT]);
+    snprintf(buf, sizeof buf, "%s", p->val[EKN_KEY_INPUT]);
     int n = 0;
     for (char *cur = buf, *comma;; cur = comma + 1) {
         comma = strchr(cur, ',');
         if (comma) *comma = '\0';
         const char *item = trim(cur);
-        if (!*item) return perr(p, p->kline[K_INPUT], "'input': empty item in '%s'", p->val[K_INPUT]);
+        if (!*item) return perr(p, p->kline[EKN_KEY_INPUT], "'input': empty item in '%s'", p->val[EKN_KEY_INPUT]);
         if (n == EKN_MAX_INPUTS)
-            return perr(p, p->kline[K_INPUT], "'input': more than %d layers", EKN_MAX_INPUTS);
+            return perr(p, p->kline[EKN_KEY_INPUT], "'input': more than %d layers", EKN_MAX_INPUTS);
         int j = resolve_input(p, idx, item);
         if (j == -2) return -1;
         for (int k = 0; k < n; k++)
-            if (L->inputs[k] == j) return perr(p, p->kline[K_INPUT], "'input': '%s' is named twice", item);
+            if (L->inputs[k] == j) return perr(p, p->kline[EKN_KEY_INPUT], "'input': '%s' is named twice", item);
         L->inputs[n++] = j;
         if (!comma) break;
     }
@@ -301,7 +296,7 @@ static int parse_inputs(parser *p, ekn_spec_layer *L, int idx)
     return 0;
 }
 
-static int parse_choice(parser *p, enum key k, const char *const *names, int n, int *out)
+static int parse_choice(parser *p, int k, const char *const *names, int n, int *out)
 {
     for (int i = 0; i < n; i++)
         if (!strcmp(p->val[k], names[i])) return *out = i, 0;
@@ -315,7 +310,7 @@ static int parse_choice(parser *p, enum key k, const char *const *names, int n, 
 
 /* Per-axis integers (size, stride) into v (Z,Y,X), unused leading axes 1;
  * the first list given decides the spec's spatial dimensions. */
-static int parse_axes(parser *p, enum key k, long lo, long hi, int v[3])
+static int parse_axes(parser *p, int k, long lo, long hi, int v[3])
 {
     ekn_spec *s = p->spec;
     int vals[3], n;
@@ -334,6 +329,55 @@ static int parse_axes(parser *p, enum key k, long lo, long hi, int v[3])
     return 0;
 }
 
+/* ---- what the layer kinds read their keys with (spec_keys.h) --------------- */
+
+const char *ekn_spec_key_name(int key) { return (unsigned)key < EKN_NKEYS ? key_names[key] : "?"; }
+
+ekn_spec *ekn_spec_of(ekn_spec_ctx *c) { return c->spec; }
+
+int ekn_spec_key_given(const ekn_spec_ctx *c, int key) { return (unsigned)key < EKN_NKEYS ? c->kline[key] : 0; }
+
+const char *ekn_spec_key_value(const ekn_spec_ctx *c, int key)
+{
+    return ekn_spec_key_given(c, key) ? c->val[key] : "";
+}
+
+int ekn_spec_error(ekn_spec_ctx *c, int line, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return perr(c, line, "%s", buf);
+}
+
+int ekn_spec_key_require(ekn_spec_ctx *c, const ekn_spec_layer *L, int key)
+{
+    if (ekn_spec_key_given(c, key)) return 0;
+    return perr(c, c->line, "[%s]: missing required key '%s'", ekn_layer_kind_name(L->kind), ekn_spec_key_name(key));
+}
+
+int ekn_spec_key_int(ekn_spec_ctx *c, int key, long lo, long hi, int *out)
+{
+    return ekn_spec_key_given(c, key) ? parse_int(c, key, c->val[key], lo, hi, out) : 0;
+}
+
+int ekn_spec_key_float(ekn_spec_ctx *c, int key, double lo, double hi, int hi_open, float *out)
+{
+    return ekn_spec_key_given(c, key) ? parse_float(c, key, c->val[key], lo, hi, hi_open, out) : 0;
+}
+
+int ekn_spec_key_axes(ekn_spec_ctx *c, int key, long lo, long hi, int v[3])
+{
+    return ekn_spec_key_given(c, key) ? parse_axes(c, key, lo, hi, v) : 0;
+}
+
+int ekn_spec_key_choice(ekn_spec_ctx *c, int key, const char *const *names, int n, int *out)
+{
+    return ekn_spec_key_given(c, key) ? parse_choice(c, key, names, n, out) : 0;
+}
+
 static int flattened(const ekn_spec *s, int input)
 {
     return input != EKN_INPUT_NODE && s->layers[input].kind == EKN_LAYER_DENSE;
@@ -350,33 +394,34 @@ static int finish_layer(parser *p)
     L->kind = (ekn_layer_kind)(p->sect - 1);
     L->line = p->line;
     L->tied = -1;
-    const char *kind = sect_names[p->sect];
+    const char *kind = sect_name(p->sect);
+    const ekn_layer_class *cls = ekn_layer_class_of(L->kind);
     int spatial = L->kind != EKN_LAYER_DENSE, merge = L->kind == EKN_LAYER_CONCAT || L->kind == EKN_LAYER_ADD;
 
     /* name, then the layers it reads */
-    if (p->kline[K_NAME]) {
-        if (!valid_name(p->val[K_NAME]))
-            return perr(p, p->kline[K_NAME],
+    if (p->kline[EKN_KEY_NAME]) {
+        if (!valid_name(p->val[EKN_KEY_NAME]))
+            return perr(p, p->kline[EKN_KEY_NAME],
                         "'name': '%s' is not a valid name (letters, digits, '_', '-'; at most %d "
-                        "characters)", p->val[K_NAME], EKN_SPEC_NAME_MAX - 1);
-        snprintf(L->name, sizeof L->name, "%s", p->val[K_NAME]);
+                        "characters)", p->val[EKN_KEY_NAME], EKN_SPEC_NAME_MAX - 1);
+        snprintf(L->name, sizeof L->name, "%s", p->val[EKN_KEY_NAME]);
     } else {
         snprintf(L->name, sizeof L->name, "%s%d", kind, idx + 1);
     }
     if (!strcmp(L->name, p->input_name))
-        return perr(p, p->kline[K_NAME] ? p->kline[K_NAME] : p->line,
+        return perr(p, p->kline[EKN_KEY_NAME] ? p->kline[EKN_KEY_NAME] : p->line,
                     "layer name '%s' is already the name of [input]", L->name);
     for (int j = 0; j < idx; j++)
         if (!strcmp(s->layers[j].name, L->name))
-            return perr(p, p->kline[K_NAME] ? p->kline[K_NAME] : p->line,
+            return perr(p, p->kline[EKN_KEY_NAME] ? p->kline[EKN_KEY_NAME] : p->line,
                         "layer name '%s' is already used by the layer at line %d", L->name,
                         s->layers[j].line);
     if (parse_inputs(p, L, idx)) return -1;
     if (merge && L->ninputs < 2)
-        return perr(p, p->kline[K_INPUT] ? p->kline[K_INPUT] : p->line,
+        return perr(p, p->kline[EKN_KEY_INPUT] ? p->kline[EKN_KEY_INPUT] : p->line,
                     "[%s] merges layers: name at least two in 'input' (e.g. input = up1, conv2)", kind);
     if (!merge && L->ninputs > 1)
-        return perr(p, p->kline[K_INPUT], "[%s] reads one layer, not %d (merge them with [concat] or [add] first)",
+        return perr(p, p->kline[EKN_KEY_INPUT], "[%s] reads one layer, not %d (merge them with [concat] or [add] first)",
                     kind, L->ninputs);
 
     /* where this kind of layer may go */
@@ -392,117 +437,51 @@ static int finish_layer(parser *p)
             return perr(p, p->line, "[%s] after [dense] '%s': dense flattens its input, so conv and "
                                     "pool layers must come first", kind, s->layers[L->inputs[k]].name);
 
-    /* required keys */
-    if ((L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_UPCONV) && !p->kline[K_FILTERS])
-        return perr(p, p->line, "[%s]: missing required key 'filters'", kind);
-    if (L->kind == EKN_LAYER_DENSE && !p->kline[K_UNITS] && !p->kline[K_TIED])
-        return perr(p, p->line, "[dense]: missing required key 'units'");
-    if ((L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_POOL || L->kind == EKN_LAYER_UPCONV) &&
-        !p->kline[K_SIZE])
-        return perr(p, p->line, "[%s]: missing required key 'size'", kind);
-
-    if (p->kline[K_FILTERS] && parse_int(p, K_FILTERS, p->val[K_FILTERS], 1, MAX_UNITS, &L->units))
-        return -1;
-    if (p->kline[K_UNITS] && parse_int(p, K_UNITS, p->val[K_UNITS], 1, MAX_UNITS, &L->units))
-        return -1;
-
+    /* what the kind reads first (required keys, sizes), spec.c's defaults */
     L->size[0] = L->size[1] = L->size[2] = 1;
     L->stride[0] = L->stride[1] = L->stride[2] = 1;
-    if (p->kline[K_SIZE] && parse_axes(p, K_SIZE, 1, MAX_KERNEL, L->size)) return -1;
-    if (p->kline[K_STRIDE] && parse_axes(p, K_STRIDE, 1, MAX_KERNEL, L->stride)) return -1;
-    if (p->kline[K_PAD]) {
-        static const char *const pads[] = {"valid", "same"};
-        if (parse_choice(p, K_PAD, pads, 2, &L->pad)) return -1;
-        for (int d = 0; L->pad == EKN_PAD_SAME && d < 3; d++)
-            if (L->size[d] % 2 == 0)
-                return perr(p, p->kline[K_PAD], "'pad = same' needs odd filter sizes (the padding is (size-1)/2 on "
-                                                "each side), not %d in %c", L->size[d], "ZYX"[d]);
-    }
-    if (p->kline[K_MODE]) {
-        static const char *const modes[] = {"max", "maxabs"};
-        if (parse_choice(p, K_MODE, modes, 2, &L->pool_mode)) return -1;
-    }
+    if (cls->parse && cls->parse(p, L)) return -1;
 
     /* activation and its companions */
-    L->act = L->kind == EKN_LAYER_POOL || L->kind == EKN_LAYER_CONCAT || L->kind == EKN_LAYER_ADD ||
-                     L->kind == EKN_LAYER_NORM ? EKN_ACT_LINEAR : EKN_ACT_RELU;
-    if (p->kline[K_ACT]) {
-        const char *a = p->val[K_ACT];
+    L->act = cls->default_act;
+    if (p->kline[EKN_KEY_ACT]) {
+        const char *a = p->val[EKN_KEY_ACT];
         int act = !strcmp(a, "softmax") ? EKN_ACT_SOFTMAX : !strcmp(a, "prelu") ? EKN_ACT_PRELU : ekn_act_from_name(a);
         if (act < 0)
-            return perr(p, p->kline[K_ACT], "'act': unknown activation '%s' (linear, relu, leaky, "
+            return perr(p, p->kline[EKN_KEY_ACT], "'act': unknown activation '%s' (linear, relu, leaky, "
                                             "tanh, sigmoid, abs, elu, silu, softplus, prelu, softmax)", a);
         L->act = act;
     }
     L->alpha = 0.01f;
-    if (p->kline[K_ALPHA]) {
+    if (p->kline[EKN_KEY_ALPHA]) {
         if (L->act != EKN_ACT_LEAKY && L->act != EKN_ACT_ELU)
-            return perr(p, p->kline[K_ALPHA], "'alpha' is only used with act = leaky or act = elu");
-        if (parse_float(p, K_ALPHA, p->val[K_ALPHA], 0, L->act == EKN_ACT_ELU ? 1e3 : 1, L->act == EKN_ACT_LEAKY,
+            return perr(p, p->kline[EKN_KEY_ALPHA], "'alpha' is only used with act = leaky or act = elu");
+        if (parse_float(p, EKN_KEY_ALPHA, p->val[EKN_KEY_ALPHA], 0, L->act == EKN_ACT_ELU ? 1e3 : 1, L->act == EKN_ACT_LEAKY,
                         &L->alpha))
             return -1;
     } else if (L->act == EKN_ACT_ELU) {
         L->alpha = 1.0f;
     }
-    if (p->kline[K_DROPOUT] &&
-        parse_float(p, K_DROPOUT, p->val[K_DROPOUT], 0, 1, 1, &L->dropout))
+    if (p->kline[EKN_KEY_DROPOUT] &&
+        parse_float(p, EKN_KEY_DROPOUT, p->val[EKN_KEY_DROPOUT], 0, 1, 1, &L->dropout))
         return -1;
-    if (p->kline[K_NOISE] && parse_float(p, K_NOISE, p->val[K_NOISE], 0, 1e6, 0, &L->noise)) return -1;
-    /* batch statistics' scale and shift are not pulled towards 0 unless asked */
-    L->decay_mult = L->kind == EKN_LAYER_NORM ? 0 : 1;
-    if (p->kline[K_DECAY] && parse_float(p, K_DECAY, p->val[K_DECAY], 0, 1e6, 0, &L->decay_mult))
+    if (p->kline[EKN_KEY_NOISE] && parse_float(p, EKN_KEY_NOISE, p->val[EKN_KEY_NOISE], 0, 1e6, 0, &L->noise)) return -1;
+    L->decay_mult = cls->no_decay ? 0 : 1;
+    if (p->kline[EKN_KEY_DECAY] && parse_float(p, EKN_KEY_DECAY, p->val[EKN_KEY_DECAY], 0, 1e6, 0, &L->decay_mult))
         return -1;
     L->init = (L->act == EKN_ACT_RELU || L->act == EKN_ACT_LEAKY || L->act == EKN_ACT_ABS || L->act == EKN_ACT_PRELU)
                   ? EKN_INIT_HE : EKN_INIT_GLOROT;
-    if (p->kline[K_INIT]) {
-        const char *v = p->val[K_INIT];
+    if (p->kline[EKN_KEY_INIT]) {
+        const char *v = p->val[EKN_KEY_INIT];
         if (!strcmp(v, "he")) L->init = EKN_INIT_HE;
         else if (!strcmp(v, "glorot")) L->init = EKN_INIT_GLOROT;
-        else return perr(p, p->kline[K_INIT], "'init': unknown initialisation '%s' (he or glorot)", v);
+        else return perr(p, p->kline[EKN_KEY_INIT], "'init': unknown initialisation '%s' (he or glorot)", v);
     }
-    if (p->kline[K_MFP]) {
-        const char *v = p->val[K_MFP];
-        if (strcmp(v, "0") && strcmp(v, "1"))
-            return perr(p, p->kline[K_MFP], "'mfp' must be 0 or 1, not '%s'", v);
-        L->mfp = v[0] == '1';
-        if (L->mfp && s->mode != EKN_MODE_IMG_IMG)
-            return perr(p, p->kline[K_MFP], "'mfp = 1' needs mode = img-img (max fragment "
-                                            "pooling serves dense prediction)");
-    }
-
-    /* tied weights: the transpose of an earlier dense layer's */
-    if (p->kline[K_TIED]) {
-        int j = -2;
-        for (int k = 0; k < idx; k++)
-            if (!strcmp(s->layers[k].name, p->val[K_TIED])) j = k;
-        if (j < 0)
-            return perr(p, p->kline[K_TIED], "'tied': no layer '%s' before this one", p->val[K_TIED]);
-        if (s->layers[j].kind != EKN_LAYER_DENSE || s->layers[j].tied >= 0)
-            return perr(p, p->kline[K_TIED], "'tied = %s': the layer must be an untied [dense]", p->val[K_TIED]);
-        L->tied = j;
-        if (p->kline[K_INIT]) return perr(p, p->kline[K_INIT], "'init' has no meaning with 'tied' (the weights are '%s''s)",
-                                          p->val[K_TIED]);
-    }
-
-    /* normalisation */
     L->momentum = 0.1f;
     L->eps = 1e-5f;
-    if (L->kind == EKN_LAYER_NORM) {
-        static const char *const norms[] = {"batch", "group", "instance"};
-        if (p->kline[K_KIND] && parse_choice(p, K_KIND, norms, 3, &L->norm)) return -1;
-        if (L->norm == EKN_NORM_GROUP && !p->kline[K_GROUPS])
-            return perr(p, p->line, "[norm]: kind = group needs 'groups'");
-        if (p->kline[K_GROUPS]) {
-            if (L->norm != EKN_NORM_GROUP) return perr(p, p->kline[K_GROUPS], "'groups' is only used with kind = group");
-            if (parse_int(p, K_GROUPS, p->val[K_GROUPS], 1, MAX_UNITS, &L->groups)) return -1;
-        }
-        if (p->kline[K_MOMENTUM]) {
-            if (L->norm != EKN_NORM_BATCH)
-                return perr(p, p->kline[K_MOMENTUM], "'momentum' is only used with kind = batch");
-            if (parse_float(p, K_MOMENTUM, p->val[K_MOMENTUM], 0, 1, 0, &L->momentum)) return -1;
-        }
-        if (p->kline[K_EPS] && parse_float(p, K_EPS, p->val[K_EPS], 1e-12, 1, 0, &L->eps)) return -1;
-    }
+
+    /* what the kind reads after the shared keys */
+    if (cls->check && cls->check(p, L)) return -1;
     s->nlayers++;
     return 0;
 }
@@ -624,10 +603,15 @@ static int parse_line(parser *p, char *raw, int lineno)
         const char *name = trim(s + 1);
         int sect = -1;
         for (int i = 0; i < NSECT; i++)
-            if (!strcmp(name, sect_names[i])) sect = i;
-        if (sect < 0)
-            return perr(p, lineno, "unknown section [%s] (sections: input, conv, pool, dense, upconv, concat, add, "
-                                   "norm)", name);
+            if (!strcmp(name, sect_name(i))) sect = i;
+        if (sect < 0) {
+            char list[256] = "";
+            for (int i = 0; i < NSECT; i++) {
+                size_t used = strlen(list);
+                snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", sect_name(i));
+            }
+            return perr(p, lineno, "unknown section [%s] (sections: %s)", name, list);
+        }
         if (finish_section(p)) return -1;
         if (sect == S_INPUT && p->input_line)
             return perr(p, lineno, "duplicate section [input] (first at line %d)", p->input_line);
@@ -647,19 +631,19 @@ static int parse_line(parser *p, char *raw, int lineno)
     const char *val = trim(eq + 1);
     if (!*key) return perr(p, lineno, "missing key before '='");
     int k = -1;
-    for (int i = 0; i < NKEYS; i++)
+    for (int i = 0; i < EKN_NKEYS; i++)
         if (!strcmp(key, key_names[i])) k = i;
     if (p->sect < 0)
         return perr(p, lineno, "key '%s' before the first section (a spec starts with [input])", key);
-    if (k < 0 || !(sect_keys[p->sect] & B(k))) {
+    if (k < 0 || !(sect_keys(p->sect) & B(k))) {
         char list[256] = "";
-        for (int i = 0; i < NKEYS; i++)
-            if (sect_keys[p->sect] & B(i)) {
+        for (int i = 0; i < EKN_NKEYS; i++)
+            if (sect_keys(p->sect) & B(i)) {
                 size_t used = strlen(list);
                 snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", key_names[i]);
             }
         return perr(p, lineno, "unknown key '%s' in [%s] (keys: %s)", key,
-                    sect_names[p->sect], list);
+                    sect_name(p->sect), list);
     }
     if (p->kline[k])
         return perr(p, lineno, "duplicate key '%s' (first at line %d)", key, p->kline[k]);

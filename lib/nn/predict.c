@@ -273,7 +273,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     }
     /* a group: an input record, and its labels or not */
     int got = 0;
-    size_t inputs = 0, labelled = 0;
+    size_t inputs = 0;
     while (!rc && (got = ekn_group_read(&gr, &g, err)) == 1) {
         unsigned long long rec = (unsigned long long)g.first;
         if (ekn_group_check(&gr, &g, EKN_GROUP_BARE, err)) {
@@ -286,6 +286,9 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
                              (unsigned long long)(b->rank ? b->shape[0] : 0), (unsigned long long)a->shape[0]);
             break;
         }
+        /* an autoencoder ('target = input') regresses onto its input: that is its target, and a
+         * label record after it (class labels) is not (score() reads the input as (N, C) targets) */
+        if (p.spec.target_input) b = a;
         if (cfg->eval && !b) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --eval needs a '%s' or '%s' record after each input",
                              src, rec, EKN_REC_LABEL, EKN_REC_TARGET);
@@ -296,7 +299,6 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
             break;
         }
         inputs++;
-        labelled += b != NULL;
     }
     if (!rc && got < 0) rc = -1;
     if (!rc && inputs == 0) rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no input records", src);

@@ -15,7 +15,10 @@
  *
  * Output records per input record: `prob` f32 (N, C, out...) with the
  * class probabilities (regression: `output`), and/or `class` i32
- * (N, out...) with the argmax. */
+ * (N, out...) with the argmax.
+ *
+ * --eval of an autoencoder ('target = input') scores each output against
+ * the input it came from: label records are ignored and not required. */
 #ifndef EKN_PREDICT_H
 #define EKN_PREDICT_H
 #include <stdio.h>

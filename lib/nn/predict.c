@@ -192,8 +192,13 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
     if (nd)
         snprintf(meta, sizeof meta, "offset=%d,%d,%d\nstride=%d,%d,%d\n", net->calc.offset[0], net->calc.offset[1],
                  net->calc.offset[2], net->calc.stride[0], net->calc.stride[1], net->calc.stride[2]);
+    int rank = 2 + nd;
+    if (p->spec.target_input) { /* an autoencoder's outputs lie in its input's space: give them its shape */
+        rank = in->rank;
+        for (int k = 0; k < rank; k++) shp[k] = in->shape[k];
+    }
     if ((p->cfg->want_prob || !p->classes) &&
-        ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? EKN_REC_PROB : EKN_REC_OUTPUT, meta, p->out, err))
+        ekn_stream_write_raw(w, EKN_F32, rank, shp, p->classes ? EKN_REC_PROB : EKN_REC_OUTPUT, meta, p->out, err))
         return -1;
     if (p->cfg->want_class && p->classes) {
         uint64_t cs[4] = {n};

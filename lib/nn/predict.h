@@ -17,8 +17,9 @@
  * class probabilities (regression: `output`), and/or `class` i32
  * (N, out...) with the argmax.
  *
- * --eval of an autoencoder ('target = input') scores each output against
- * the input it came from: label records are ignored and not required. */
+ * An autoencoder ('target = input') writes its `output` in the shape of the
+ * input record it came from ((N,C,[Z,]Y,X) or (N,F)), and --eval scores it
+ * against that input: label records are ignored and not required. */
 #ifndef EKN_PREDICT_H
 #define EKN_PREDICT_H
 #include <stdio.h>

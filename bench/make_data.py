@@ -26,3 +26,6 @@ with open(f"{out}/fmnist-random.ekn", "wb") as f:
 with open(f"{out}/aniso-random.ekn", "wb") as f:
     record(f, "image", rng.random((1, 1, 30, 160, 160), dtype=np.float32))
     record(f, "label", rng.integers(0, 2, (1, 30, 160, 160), dtype=np.int32), b"classes=2\n")
+with open(f"{out}/isbi-random.ekn", "wb") as f:  # 2D slices for the U-Net's 92x92 patches
+    record(f, "image", rng.random((4, 1, 256, 256), dtype=np.float32))
+    record(f, "label", rng.integers(0, 2, (4, 256, 256), dtype=np.int32), b"classes=2\n")

@@ -225,6 +225,36 @@ assert abs(m - float(args[2])) <= 1e-5 + 1e-3 * m, (m, args[2])
     assert_success
 }
 
+@test "--eval of an autoencoder (target = input): mse against its inputs, class labels ignored, none needed" {
+    printf '%s\n' '[input]' 'mode = vect-scalar' 'shape = 10' 'target = input' \
+        '[dense]' 'name = enc' 'units = 4' 'act = tanh' '[dense]' 'tied = enc' 'act = linear' >ae.spec
+    ekn-train --spec ae.spec --batch 16 --optimizer adam --lr 0.01 --seed 7 --steps 200 -o ae.h5 "$D/vec.ekn" 2>/dev/null
+    # vec-test.ekn has class labels after each vector: they are not the model's targets
+    run --separate-stderr ekn-predict -m ae.h5 --eval -o ae.ekn "$D/vec-test.ekn"
+    refute_crash
+    assert_success
+    echo "$output"
+    [[ ${lines[0]} =~ ^mse$'\t'[0-9.e+-]+$ ]]
+    local mse=${lines[0]#mse$'\t'}
+    # the same stream without its labels gives the same report
+    py 'es.write(open(args[1], "wb"), "vector", records(args[0])[0][1])' "$D/vec-test.ekn" nolabel.ekn
+    run --separate-stderr ekn-predict -m ae.h5 --eval nolabel.ekn
+    assert_success
+    assert_equal "${lines[0]}" "mse"$'\t'"$mse"
+    # numpy's mse of the written outputs against the inputs, well below the inputs' variance
+    run py '
+o = records(args[0])[0][1].astype(np.float64)
+x = records(args[1])[0][1]
+assert o.shape == x.shape, (o.shape, x.shape)
+m = float(((o - x) ** 2).mean())
+print(m, x.var())
+assert abs(m - float(args[2])) <= 1e-6 + 1e-4 * m, (m, args[2])
+assert m < 0.9 * x.var(), (m, x.var())
+' ae.ekn "$D/vec-test.ekn" "$mse"
+    echo "$output"
+    assert_success
+}
+
 @test "--eval: inputs without labels exit 1; --eval with -o - exits 2" {
     run --separate-stderr ekn-predict -m "$D/img.h5" --eval "$D/img-nolabel.ekn"
     refute_crash

@@ -349,6 +349,23 @@ teardown() {
     [[ $stderr == *"--index 4 out of range: y has 4 slices"* ]] || fail "message: $stderr"
 }
 
+@test "image: output records (an autoencoder's reconstructions) are drawn like images, in stream order" {
+    # one 4x5 image of sequential values, then an output record of the same values
+    ekn_write_stream in.ekn image f32 1 1 4 5
+    ekn_write_stream out.ekn output f32 1 1 4 5
+    cat in.ekn out.ekn >both.ekn
+    run --separate-stderr ekn-plot image -g 2 --script both.ekn
+    assert_success
+    printf '%s\n' "$output" >s.gp
+    # a 1x2 grid: 4 rows of 5 + gap + 5, the output's cell the same as the image's
+    assert_equal "$(block s.gp raster | wc -l)" 4
+    assert_equal "$(block s.gp raster | head -1 | wc -w)" 11
+    block s.gp raster | awk '{ for (i = 1; i <= 5; i++) if ($i != $(i + 6)) exit 1 }' ||
+        fail "the output's cell differs from the image's"
+    run --separate-stderr ekn-plot image --script out.ekn
+    assert_success
+}
+
 @test "image --overlay: labels in colour on the image, predictions where their offset puts them" {
     run --separate-stderr ekn-plot image -g 4 -s 300,300 --overlay "$D/seg.ekn" -o lab.png "$D/seg.ekn"
     assert_success

@@ -192,8 +192,13 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
     if (nd)
         snprintf(meta, sizeof meta, "offset=%d,%d,%d\nstride=%d,%d,%d\n", net->calc.offset[0], net->calc.offset[1],
                  net->calc.offset[2], net->calc.stride[0], net->calc.stride[1], net->calc.stride[2]);
+    int rank = 2 + nd;
+    if (p->spec.target_input) { /* an autoencoder's outputs lie in its input's space: give them its shape */
+        rank = in->rank;
+        for (int k = 0; k < rank; k++) shp[k] = in->shape[k];
+    }
     if ((p->cfg->want_prob || !p->classes) &&
-        ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? EKN_REC_PROB : EKN_REC_OUTPUT, meta, p->out, err))
+        ekn_stream_write_raw(w, EKN_F32, rank, shp, p->classes ? EKN_REC_PROB : EKN_REC_OUTPUT, meta, p->out, err))
         return -1;
     if (p->cfg->want_class && p->classes) {
         uint64_t cs[4] = {n};
@@ -266,7 +271,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     }
     /* a group: an input record, and its labels or not */
     int got = 0;
-    size_t inputs = 0, labelled = 0;
+    size_t inputs = 0;
     while (!rc && (got = ekn_group_read(&gr, &g, err)) == 1) {
         unsigned long long rec = (unsigned long long)g.first;
         if (ekn_group_check(&gr, &g, EKN_GROUP_BARE, err)) {
@@ -279,6 +284,9 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
                              (unsigned long long)(b->rank ? b->shape[0] : 0), (unsigned long long)a->shape[0]);
             break;
         }
+        /* an autoencoder ('target = input') regresses onto its input: that is its target, and a
+         * label record after it (class labels) is not (score() reads the input as (N, C) targets) */
+        if (p.spec.target_input) b = a;
         if (cfg->eval && !b) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --eval needs a '%s' or '%s' record after each input",
                              src, rec, EKN_REC_LABEL, EKN_REC_TARGET);
@@ -289,7 +297,6 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
             break;
         }
         inputs++;
-        labelled += b != NULL;
     }
     if (!rc && got < 0) rc = -1;
     if (!rc && inputs == 0) rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no input records", src);

@@ -15,7 +15,11 @@
  *
  * Output records per input record: `prob` f32 (N, C, out...) with the
  * class probabilities (regression: `output`), and/or `class` i32
- * (N, out...) with the argmax. */
+ * (N, out...) with the argmax.
+ *
+ * An autoencoder ('target = input') writes its `output` in the shape of the
+ * input record it came from ((N,C,[Z,]Y,X) or (N,F)), and --eval scores it
+ * against that input: label records are ignored and not required. */
 #ifndef EKN_PREDICT_H
 #define EKN_PREDICT_H
 #include <stdio.h>

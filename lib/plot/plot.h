@@ -149,9 +149,9 @@ void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title
 void ekn_plot_grid_shape(int count, int *cols, int *rows);
 
 typedef struct ekn_plot_image_opts {
-    const char *path;    /* stream with image records (N,C,[Z,]Y,X) */
+    const char *path;    /* stream with image or output records (N,C,[Z,]Y,X), drawn alike in stream order */
     const char *overlay; /* NULL, or a stream with label, class or prob records (may be path) */
-    uint64_t first;      /* first example, counted over all image records */
+    uint64_t first;      /* first example, counted over all image and output records */
     int count;           /* examples in the grid */
     long channel;
     char axis;           /* 'z', 'y' or 'x' */

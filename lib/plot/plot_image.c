@@ -175,7 +175,9 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
     while ((rc = ekn_stream_read(&rd, &t, err)) == 1) {
         if (!t.rank) continue;
         if (!overlay) {
-            if (ekn_rec_kind_of(t.name) != EKN_KIND_IMAGE) continue;
+            /* an autoencoder's (or img-img regression's) outputs are pictures too */
+            ekn_rec_kind k = ekn_rec_kind_of(t.name);
+            if (k != EKN_KIND_IMAGE && k != EKN_KIND_OUTPUT) continue;
             if (draw_images(g, r, &t, seen, ekn_reader_name(&rd), err)) {
                 rc = -1;
                 break;
@@ -196,7 +198,8 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
     }
     if (rc == 0 && !found)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no %s records", ekn_reader_name(&rd),
-                         overlay ? EKN_REC_LABEL ", " EKN_REC_CLASS " or " EKN_REC_PROB : EKN_REC_IMAGE);
+                         overlay ? EKN_REC_LABEL ", " EKN_REC_CLASS " or " EKN_REC_PROB
+                                 : EKN_REC_IMAGE " records or " EKN_REC_OUTPUT);
     else if (rc == 0 && !overlay && !g->drawn)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %llu examples, none from example %llu on", ekn_reader_name(&rd),
                          (unsigned long long)seen, (unsigned long long)g->o->first);

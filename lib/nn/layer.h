@@ -2,6 +2,9 @@
  * (layer_conv.c, layer_pool.c, layer_dense.c, layer_upconv.c,
  * layer_merge.c for concat and add, layer_norm.c).
  *
+ * A kind owns its spec section: its name, the keys it accepts and how
+ * they are read and checked (the parse and check hooks, spec_keys.h).
+ *
  * A network is a graph of layers (spec.h): each reads one or more earlier
  * layers' outputs (or the input) and writes one output.  The calculator
  * (calc.c) asks a kind for its shapes, geometry, parameters, FLOPs and

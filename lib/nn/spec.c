@@ -3,7 +3,13 @@
  * The text is read line by line.  The keys of a section are collected first
  * (so their order within a section does not matter) and checked when the
  * section ends; checks that need the whole network (last layer, softmax only
- * last, odd field of view for img-img) run at the end of the text. */
+ * last, odd field of view for img-img) run at the end of the text.
+ *
+ * A layer section's name, accepted keys and kind-specific keys belong to its
+ * kind (ekn_layer_class in layer.h, layer_*.c): this file reads what every
+ * layer shares (name, input, act, alpha, dropout, noise, decay, init) and
+ * calls the kind's parse and check hooks, which read their own keys through
+ * the helpers of spec_keys.h. */
 #include "spec.h"
 
 #include "layer.h"

@@ -77,48 +77,51 @@ static void crop_geom(const ekn_net_layer *L, int k, int n, int c0, ekn_crop_geo
     ekn_crop_geom_init(g, n, L->in_c[k], L->in_sz[k], L->crop[k], L->out, L->cout, c0);
 }
 
+/* Input k's window goes to channels [c0, c0 + C_k) of the output: stacked
+ * after each other for concat, all at 0 for add (summed after the first). */
+static void merge_forward(ekn_net *net, ekn_net_layer *L, const float *const *x, int n, int stack)
+{
+    for (int k = 0, c0 = 0; k < L->nin; c0 += stack ? L->in_c[k] : 0, k++) {
+        ekn_crop_geom g;
+        crop_geom(L, k, n, c0, &g);
+        net->ops->crop_forward(&g, x[k], L->z, !stack && k > 0);
+    }
+}
+
+static void merge_backward(ekn_net *net, ekn_net_layer *L, const float *dz, float *const *dx, int n, int stack)
+{
+    for (int k = 0, c0 = 0; k < L->nin; c0 += stack ? L->in_c[k] : 0, k++) {
+        if (!dx[k]) continue;
+        ekn_crop_geom g;
+        crop_geom(L, k, n, c0, &g);
+        net->ops->crop_backward(&g, dz, dx[k]);
+    }
+}
+
 static void concat_forward(ekn_net *net, ekn_net_layer *L, const float *const *x, int n, int train)
 {
     (void)train;
-    for (int k = 0, c0 = 0; k < L->nin; c0 += L->in_c[k], k++) {
-        ekn_crop_geom g;
-        crop_geom(L, k, n, c0, &g);
-        net->ops->crop_forward(&g, x[k], L->z, 0);
-    }
+    merge_forward(net, L, x, n, 1);
 }
 
 static void concat_backward(ekn_net *net, ekn_net_layer *L, const float *const *x, const float *dz,
                             float *const *dx, int n)
 {
     (void)x;
-    for (int k = 0, c0 = 0; k < L->nin; c0 += L->in_c[k], k++) {
-        if (!dx[k]) continue;
-        ekn_crop_geom g;
-        crop_geom(L, k, n, c0, &g);
-        net->ops->crop_backward(&g, dz, dx[k]);
-    }
+    merge_backward(net, L, dz, dx, n, 1);
 }
 
 static void add_forward(ekn_net *net, ekn_net_layer *L, const float *const *x, int n, int train)
 {
     (void)train;
-    for (int k = 0; k < L->nin; k++) {
-        ekn_crop_geom g;
-        crop_geom(L, k, n, 0, &g);
-        net->ops->crop_forward(&g, x[k], L->z, k > 0);
-    }
+    merge_forward(net, L, x, n, 0);
 }
 
 static void add_backward(ekn_net *net, ekn_net_layer *L, const float *const *x, const float *dz, float *const *dx,
                          int n)
 {
     (void)x;
-    for (int k = 0; k < L->nin; k++) {
-        if (!dx[k]) continue;
-        ekn_crop_geom g;
-        crop_geom(L, k, n, 0, &g);
-        net->ops->crop_backward(&g, dz, dx[k]);
-    }
+    merge_backward(net, L, dz, dx, n, 0);
 }
 
 const ekn_layer_class ekn_layer_concat = {

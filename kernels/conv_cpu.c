@@ -16,11 +16,10 @@
  * Why threads of our own: the copies are a large share of the time and ran
  * on one core while OpenBLAS threaded only the GEMMs.  Each thread now runs
  * the whole pipeline (copies and single-threaded SGEMMs) on its own range
- * of chunks, so nothing is serial and threads meet only at the end.  For
- * that, OpenBLAS is set to one thread during the call and restored after:
- * openblas_set_num_threads is process-wide, so another thread calling BLAS
- * at the same moment would run single-threaded meanwhile (ekn calls BLAS
- * from one thread only).  The thread count is OpenBLAS's (ekn-train -j).
+ * of chunks, so nothing is serial and threads meet only at the end.  The
+ * threads and their count are cpu_threads.h's (ekn-train -j), which also
+ * says why OpenBLAS runs one thread.  A layer whose batch is one chunk runs
+ * as one task whose GEMMs split themselves over the threads instead.
  * Races: dW and db of threads other than 0 go to private buffers summed at
  * the end; dx too, for a thread whose first chunk starts inside an example
  * (its inputs overlap its predecessor's); thread ranges are cut at example
@@ -36,12 +35,12 @@
 #include "conv.h"
 
 #include <cblas.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "conv_lower.h"
+#include "cpu_threads.h"
 
-enum { MAX_THREADS = 64, DIRECT_MIN_COLUMNS = 256 };
+enum { MAX_THREADS = EKN_CPU_MAX_THREADS, DIRECT_MIN_COLUMNS = 256 };
 
 /* 128 Ki floats = 512 KiB of col per chunk, half the 1 MiB L2 of the
  * machine measured on; 64 Ki to 512 Ki floats measured alike there */
@@ -112,7 +111,7 @@ static void make_plan(plan *p, const ekn_conv_geom *g)
     p->chunk_units = cu;
     p->ldc = cu * p->u.run;
     size_t chunks = (p->u.count + cu - 1) / cu;
-    int threads = thread_override ? thread_override : openblas_get_num_threads();
+    int threads = thread_override ? thread_override : ekn_cpu_threads();
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     if ((size_t)threads > chunks) threads = (int)chunks;
     if (threads < 1) threads = 1;
@@ -139,24 +138,33 @@ static void carve(const plan *p, float *work, task *tasks)
     }
 }
 
-/* Calls fn on every task, tasks 1.. on threads of their own; a thread that
- * cannot be created has its task run here instead, which is merely slower. */
+typedef struct {
+    task *tasks;
+    void *(*fn)(void *);
+} task_set;
+
+static void run_task(void *arg, int i)
+{
+    task_set *s = arg;
+    s->fn(&s->tasks[i]);
+}
+
+/* Calls fn on every task, tasks 1.. on threads of their own.  In a process
+ * that never set the threads (cpu_threads.h), OpenBLAS threads its calls,
+ * so it is held to one thread while the tasks run. */
 static void run_tasks(const plan *p, task *tasks, void *(*fn)(void *))
 {
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    int saved = openblas_get_num_threads();
-    if (p->threads > 1) openblas_set_num_threads(1);
-    for (int t = 1; t < p->threads; t++) started[t] = !pthread_create(&tid[t], NULL, fn, &tasks[t]);
-    fn(&tasks[0]);
-    for (int t = 1; t < p->threads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            fn(&tasks[t]);
-    }
-    if (p->threads > 1) openblas_set_num_threads(saved);
+    int hold = p->threads > 1 && !ekn_cpu_threads_owned();
+    int saved = hold ? openblas_get_num_threads() : 1;
+    if (hold) openblas_set_num_threads(1);
+    task_set s = {tasks, fn};
+    ekn_cpu_run(p->threads, run_task, &s);
+    if (hold) openblas_set_num_threads(saved);
 }
+
+/* A single task's GEMMs may split themselves over the threads; each of
+ * several tasks runs its own on its thread alone. */
+#define GEMM(p, ...) ((p)->threads > 1 ? cblas_sgemm(CblasRowMajor, __VA_ARGS__) : ekn_sgemm_cpu(__VA_ARGS__))
 
 /* Columns [c, c1) that lie in one example, from column c on: y's or dy's
  * run for that example starts at *s.  Returns their count. */
@@ -201,11 +209,11 @@ static void *forward_task(void *arg)
                 float *row = yb + (size_t)co * p->S;
                 for (size_t i = 0; i < mc; i++) row[i] = bias;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f,
+            GEMM(p, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f,
                         k->w, (int)p->K, k->col, (int)p->ldc, 1.0f, yb, (int)p->S);
             continue;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f, k->w,
+        GEMM(p, CblasNoTrans, CblasNoTrans, cout, (int)mc, (int)p->K, 1.0f, k->w,
                     (int)p->K, k->col, (int)p->ldc, 0.0f, k->mat, (int)p->ldc);
         /* (Cout, columns) -> (N, Cout, S), bias fused into the copy */
         for (int co = 0; co < cout; co++) {
@@ -285,10 +293,10 @@ static void *backward_task(void *arg)
         /* col is rebuilt rather than kept from forward so that the
          * workspace can be shared between layers. */
         ekn_vol2col_units(p->g, &p->u, u0, u1, k->x, k->col, p->ldc);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, (int)p->K, (int)mc, 1.0f, dyt,
+        GEMM(p, CblasNoTrans, CblasTrans, cout, (int)p->K, (int)mc, 1.0f, dyt,
                     (int)lddyt, k->col, (int)p->ldc, 1.0f, dw, (int)p->K);
         if (!k->dx) continue;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p->K, (int)mc, cout, 1.0f, k->w,
+        GEMM(p, CblasTrans, CblasNoTrans, (int)p->K, (int)mc, cout, 1.0f, k->w,
                     (int)p->K, dyt, (int)lddyt, 0.0f, k->col, (int)p->ldc);
         ekn_col2vol_units(p->g, &p->u, u0, u1, k->col, p->ldc, dx);
     }

@@ -1,10 +1,10 @@
-/* Dense layer on the CPU through OpenBLAS.  Row-major throughout, so the
+/* Dense layer on the CPU through OpenBLAS (split over threads by cpu_threads.h).  Row-major throughout, so the
  * transposes below are the ones of the math in dense.h. */
 #include <stddef.h>
 #include <string.h>
 
-#include <cblas.h>
 
+#include "cpu_threads.h"
 #include "dense.h"
 
 void ekn_dense_forward_cpu(int n, int in, int out, const float *x, const float *w,
@@ -19,7 +19,7 @@ void ekn_dense_forward_cpu(int n, int in, int out, const float *x, const float *
         memset(y, 0, (size_t)n * out * sizeof *y);
     }
     if (in <= 0) return; /* y = b; and In = 0 would make lda = 0, which BLAS rejects */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f,
+    ekn_sgemm_cpu(CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f,
                 y, out);
 }
 
@@ -32,10 +32,10 @@ void ekn_dense_backward_cpu(int n, int in, int out, const float *x, const float 
     }
     if (in > 0) {
         if (dx) /* dx (N,In) = dy (N,Out) W (Out,In) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w,
+            ekn_sgemm_cpu(CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w,
                         in, 0.0f, dx, in);
         /* dw (Out,In) += dy^T (Out,N) x (N,In) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
+        ekn_sgemm_cpu(CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
                     1.0f, dw, in);
     }
     if (db) { /* column sums of dy; the inner loop runs along a row so it vectorises */
@@ -59,7 +59,7 @@ void ekn_dense_t_forward_cpu(int n, int in, int out, const float *x, const float
     }
     if (out <= 0) return; /* y = b; Out = 0 would make lda = 0 */
     /* y (N,In) += x (N,Out) W (Out,In) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, x, out, w, in, 1.0f,
+    ekn_sgemm_cpu(CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, x, out, w, in, 1.0f,
                 y, in);
 }
 
@@ -72,10 +72,10 @@ void ekn_dense_t_backward_cpu(int n, int in, int out, const float *x, const floa
     }
     if (out > 0) {
         if (dx) /* dx (N,Out) = dy (N,In) W^T (In,Out) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, dy, in, w, in,
+            ekn_sgemm_cpu(CblasNoTrans, CblasTrans, n, out, in, 1.0f, dy, in, w, in,
                         0.0f, dx, out);
         /* dw (Out,In) += x^T (Out,N) dy (N,In) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, x, out, dy, in,
+        ekn_sgemm_cpu(CblasTrans, CblasNoTrans, out, in, n, 1.0f, x, out, dy, in,
                     1.0f, dw, in);
     }
     if (db) { /* column sums of dy, along rows so the inner loop vectorises */

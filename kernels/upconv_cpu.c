@@ -5,15 +5,14 @@
  *     forward   Y'  = W^T x_n       (R x S) in work, scattered into y + b
  *     backward  dY' = dy_n gathered (R x S) in work
  *               dx_n = W dY'        dW += x_n dY'^T
- * Threads: OpenBLAS threads the SGEMMs (its thread count, ekn-train -j);
- * the copies run on the calling thread.  kernels/conv_cpu.c splits its
- * work over threads of its own because its vol2col copies are a large
- * share; here the copies move each output once (the GEMM's Cin
- * multiply-adds per output dominate), so one thread pool, OpenBLAS's, is
- * kept, as CONVENTIONS.md asks. */
+ * Threads: the SGEMMs split themselves over the kernels' threads
+ * (cpu_threads.h, ekn-train -j); the copies run on the calling thread.
+ * kernels/conv_cpu.c splits its whole pipeline because its vol2col copies
+ * are a large share; here the copies move each output once (the GEMM's Cin
+ * multiply-adds per output dominate). */
 #include "upconv.h"
 
-#include <cblas.h>
+#include "cpu_threads.h"
 
 static size_t volume(const int v[3]) { return (size_t)v[0] * v[1] * v[2]; }
 
@@ -77,7 +76,7 @@ void ekn_upconv_forward_cpu(const ekn_upconv_geom *g, const float *x, const floa
     const int R = g->cout * (int)volume(g->f), S = (int)volume(g->in);
     const size_t xplane = (size_t)g->cin * S, yplane = (size_t)g->cout * volume(g->out);
     for (int n = 0; n < g->n; n++) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, S, g->cin, 1.0f, w, R, x + n * xplane, S, 0.0f,
+        ekn_sgemm_cpu(CblasTrans, CblasNoTrans, R, S, g->cin, 1.0f, w, R, x + n * xplane, S, 0.0f,
                     work, S);
         scatter(g, work, b, y + n * yplane);
     }
@@ -111,10 +110,10 @@ void ekn_upconv_backward_cpu(const ekn_upconv_geom *g, const float *x, const flo
     }
     for (int n = 0; n < g->n; n++) {
         gather(g, dy + n * yplane, work);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cin, R, S, 1.0f, x + n * xplane, S, work, S, 1.0f,
+        ekn_sgemm_cpu(CblasNoTrans, CblasTrans, g->cin, R, S, 1.0f, x + n * xplane, S, work, S, 1.0f,
                     dw, R);
         if (dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cin, S, R, 1.0f, w, R, work, S, 0.0f,
+            ekn_sgemm_cpu(CblasNoTrans, CblasNoTrans, g->cin, S, R, 1.0f, w, R, work, S, 0.0f,
                         dx + n * xplane, S);
     }
 }

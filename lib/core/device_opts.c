@@ -1,10 +1,10 @@
 #include "device_opts.h"
 
-#include <cblas.h>
+#include "cpu_threads.h"
 
 void ekn_set_threads(long n)
 {
-    if (n > 0) openblas_set_num_threads((int)n);
+    ekn_cpu_threads_set(n > 0 ? (int)n : 0);
 }
 
 int ekn_device_opts_apply(const ekn_device_opts *d, const struct ekn_ops **ops, ekn_err *err)

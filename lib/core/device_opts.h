@@ -12,7 +12,7 @@ typedef struct ekn_device_opts {
     const char *device;    /* --device: auto|cpu|cuda|cuda:N (ekn_device_parse) */
     const char *precision; /* --precision: fp32|tf32 */
     int nondeterministic;  /* --nondeterministic: cuDNN may pick algorithms whose sums vary */
-    long threads;          /* -j/--threads: OpenBLAS's and the conv kernels' threads; 0: OpenBLAS's default */
+    long threads;          /* -j/--threads: the CPU kernels' threads (cpu_threads.h); 0: OpenBLAS's default count */
 } ekn_device_opts;
 
 #define EKN_DEVICE_OPTS_INIT {.device = "auto", .precision = "fp32"}
@@ -25,14 +25,15 @@ typedef struct ekn_device_opts {
                "fp32|tf32"),                                                                                    \
     OPT_FLAG(0, "nondeterministic", &(d)->nondeterministic,                                                     \
              "GPU: let cuDNN use faster algorithms whose sums vary from run to run"),                           \
-    OPT_INT('j', "threads", &(d)->threads, "N", "threads of the conv kernels and OpenBLAS (0: OpenBLAS's default)", \
+    OPT_INT('j', "threads", &(d)->threads, "N", "threads of the CPU kernels (0: OpenBLAS's default)", \
             0, 1024)
 
 /* Sets the threads (ekn_set_threads), then resolves the device into the
  * ops table that computes there (ekn_device_ops, whose errors it returns). */
 int ekn_device_opts_apply(const ekn_device_opts *d, const struct ekn_ops **ops, ekn_err *err);
 
-/* The threads OpenBLAS (and so the conv kernels) uses in this process;
- * n <= 0 leaves its default (OPENBLAS_NUM_THREADS, else the cores). */
+/* The threads the CPU kernels use in this process (kernels/cpu_threads.h:
+ * OpenBLAS itself then runs one); n <= 0: OpenBLAS's default
+ * count (OPENBLAS_NUM_THREADS, else the cores). */
 void ekn_set_threads(long n);
 #endif

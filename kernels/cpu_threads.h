@@ -1,0 +1,43 @@
+/* cpu_threads: how many threads the CPU kernels use, a way to run work on
+ * them, and an SGEMM that splits its output over them.
+ *
+ * Why the kernels thread themselves instead of leaving it to OpenBLAS:
+ * after every call it threads, an OpenBLAS worker busy-waits (sched_yield)
+ * for about 2^28 cycles before it sleeps.  The conv kernels run their own
+ * threads, each with single-threaded GEMMs, and on a 2-core machine the
+ * spinning worker took a core from them: a U-Net step on -j 2 took longer
+ * than on -j 1 (8.0 s against 6.5 s for 60 steps).  So once the count is
+ * set here, OpenBLAS itself runs one thread, and every GEMM of the kernels
+ * goes through ekn_sgemm_cpu, which cuts C into one slab per thread.
+ *
+ * Until ekn_cpu_threads_set is called, nothing changes: the count is
+ * OpenBLAS's and ekn_sgemm_cpu is cblas_sgemm (as for a program that links
+ * the library and never sets threads). */
+#ifndef EKN_CPU_THREADS_H
+#define EKN_CPU_THREADS_H
+#include <cblas.h>
+
+/* n >= 1 threads for the kernels (at most EKN_CPU_MAX_THREADS); OpenBLAS
+ * is set to one thread.  n < 1: OpenBLAS's own count, which is
+ * OPENBLAS_NUM_THREADS or else the cores. */
+void ekn_cpu_threads_set(int n);
+/* The count set above, else OpenBLAS's own count. */
+int ekn_cpu_threads(void);
+/* 1 once ekn_cpu_threads_set was called: the kernels own the threading. */
+int ekn_cpu_threads_owned(void);
+
+enum { EKN_CPU_MAX_THREADS = 64 };
+
+/* Calls fn(arg, i) for i = 0..n-1 (n <= EKN_CPU_MAX_THREADS), i = 0 on the
+ * calling thread and the others on threads of their own, and returns when
+ * all are done.  A thread that cannot be created has its task run on the
+ * caller instead, which is merely slower. */
+void ekn_cpu_run(int n, void (*fn)(void *arg, int i), void *arg);
+
+/* Row-major cblas_sgemm: C (M x N) = alpha op(A) op(B) + beta C.  When the
+ * kernels own the threads and the product is large enough, the larger of M
+ * and N is cut into slabs (multiples of 16), one single-threaded SGEMM per
+ * thread; every element of C is still one SGEMM's sum over K. */
+void ekn_sgemm_cpu(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+#endif

@@ -5,7 +5,7 @@
 #include "cmd.h"
 #include "predict.h"
 
-static ekn_predict_opts o = {.c = {.batch = 64}, .write = "both", .pad = "none", .max_mib = 1024,
+static ekn_predict_opts o = {.c = {.batch = 64, .boundary = 1, .threshold = 0.5}, .write = "both", .pad = "none", .max_mib = 1024,
                              .dev = EKN_DEVICE_OPTS_INIT};
 static ekn_predict_config *const c = &o.c;
 
@@ -14,7 +14,12 @@ static const ekn_option options[] = {
     OPT_STRING('o', "output", &o.c.output, "FILE", "output stream ('-': stdout) [stdout unless --eval]"),
     OPT_CHOICE(0, "write", &o.write, "WHAT", "records to write", "prob|class|both"),
     OPT_FLAG(0, "eval", &o.c.eval,
-             "compare with the labels in the stream: accuracy, confusion matrix, precision and recall on stdout"),
+             "compare with the labels in the stream: accuracy, confusion matrix, per-class scores, and for img-img the "
+             "segmentation scores, on stdout"),
+    OPT_INT(0, "boundary-class", &o.c.boundary, "K",
+            "--eval, img-img: the class that marks membranes, for the segmentation scores [1]", 0, 1 << 20),
+    OPT_FLOAT(0, "threshold", &o.c.threshold, "P",
+              "--eval, img-img: membrane where the boundary class's probability exceeds P [0.5]", 0, 1),
     OPT_INT('b', "batch", &o.c.batch, "N", "examples per forward pass", 1, 1 << 20),
     EKN_DEVICE_OPTIONS(&o.dev),
     OPT_FLAG(0, "dense", &o.c.dense,

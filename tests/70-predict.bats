@@ -179,7 +179,7 @@ assert acc >= 0.8 and shifted < acc - 0.05, (acc, shifted)
 
 # ---- --eval ------------------------------------------------------------------
 
-@test "--eval: accuracy, confusion matrix and per-class precision/recall on stdout" {
+@test "--eval: accuracy, confusion matrix and per-class precision, recall, IoU and Dice on stdout" {
     run --separate-stderr ekn-predict -m "$D/img.h5" --eval "$D/img-test.ekn"
     refute_crash
     assert_success
@@ -188,18 +188,88 @@ assert acc >= 0.8 and shifted < acc - 0.05, (acc, shifted)
     [[ ${lines[0]} =~ ^accuracy$'\t'(0|1)\.[0-9]{4}$'\t'\(([0-9]+)\ of\ 128\)$ ]]
     local right=${BASH_REMATCH[2]}
     [[ ${lines[1]} == "confusion (rows: label, columns: predicted)" ]]
-    [[ ${lines[4]} == "class"$'\t'"precision"$'\t'"recall"$'\t'"support" ]]
+    [[ ${lines[4]} == "class"$'\t'"precision"$'\t'"recall"$'\t'"support"$'\t'"iou"$'\t'"dice" ]]
     ((${#lines[@]} == 7))
-    # the matrix: 2x2, its total the examples, its diagonal the right ones
+    # the matrix: 2x2, its total the examples, its diagonal the right ones;
+    # IoU = tp / (tp + fp + fn) and Dice = 2 tp / (2 tp + fp + fn) from it
     run awk -F'\t' -v right="$right" '
-        NR == 3 || NR == 4 { if (NF != 3 || $1 != NR - 3) bad = 1; t += $2 + $3; d += $(NR - 1); sup[NR - 3] = $2 + $3 }
-        NR == 6 || NR == 7 { if (NF != 4 || $1 != NR - 6 || $4 != sup[NR - 6] || $2 < 0 || $2 > 1 || $3 < 0 || $3 > 1) bad = 1 }
+        function off(a, b) { return a - b > 5e-5 || b - a > 5e-5 }
+        NR == 3 || NR == 4 { if (NF != 3 || $1 != NR - 3) bad = 1; t += $2 + $3; d += $(NR - 1); sup[NR - 3] = $2 + $3
+                             m[NR - 3, 0] = $2; m[NR - 3, 1] = $3 }
+        NR == 6 || NR == 7 { k = NR - 6; tp = m[k, k]; fp = m[1 - k, k]; fn = m[k, 1 - k]
+                             if (NF != 6 || $1 != k || $4 != sup[k] || $2 < 0 || $2 > 1 || $3 < 0 || $3 > 1) bad = 1
+                             if (off($5, tp / (tp + fp + fn)) || off($6, 2 * tp / (2 * tp + fp + fn))) bad = 1 }
         END { if (t != 128 || d != right) bad = 1; exit bad }' <<<"$(ekn-predict -m "$D/img.h5" --eval "$D/img-test.ekn")"
     assert_success
     # and the count agrees with numpy on the written classes
     ekn-predict -m "$D/img.h5" "$D/img-test.ekn" >out.ekn
     run py 'print(int((records(args[0])[1][1] == records(args[1])[1][1]).sum()))' out.ekn "$D/img-test.ekn"
     assert_output "$right"
+}
+
+@test "--eval on ISBI slices: pixel error, and V_rand and V_info equal scikit-image's on the same predictions" {
+    local i=$SHARED/data/isbi2012
+    ekn_need_file "$i/train-volume.u8"
+    ekn_py -c 'import skimage' 2>/dev/null || skip "python3-skimage is not installed"
+    local raw=(--format raw --shape 30,512,512 --dtype u8 --slices --labels "$i/train-labels.u8")
+    ekn-preprocess "${raw[@]}" --range 0:4 --standardise global --fit isbi.stats "$i/train-volume.u8" -o train.ekn
+    ekn-preprocess "${raw[@]}" --range 25:27 --apply isbi.stats "$i/train-volume.u8" -o test.ekn
+    ekn-train --spec "$NETS/isbi-2d.spec" --patch 113,113 --batch 4 --steps 40 --seed 3 -o isbi.h5 train.ekn
+    run --separate-stderr ekn-predict -m isbi.h5 --dense --pad mirror --eval -o prob.ekn test.ekn
+    assert_success
+    echo "$output"
+    echo "$output" >report.txt
+    assert_line --regexp $'^segmentation\t2 slices\t'
+    run py '
+from skimage.measure import label
+from skimage.metrics import adapted_rand_error, variation_of_information
+rep = dict(l.split("\t")[:2] for l in open(args[0]) if "\t" in l)
+prob = [r[1] for r in records(args[1]) if r[0] == "prob"][0]
+lab = [r[1] for r in records(args[2]) if r[0] == "label"][0]
+got = {k: [] for k in ("v_rand", "v_rand_split", "v_rand_merge", "vi_split", "vi_merge", "v_info")}
+wrong = 0
+for z in range(lab.shape[0]):
+    truth = label(lab[z] != 1, connectivity=1)          # cells: 4-connected non-membrane regions
+    pred = label(prob[z, 1] <= 0.5, connectivity=1)     # the same of the prediction
+    # skimage 0.19 divides by the pairs within truth regions for "precision": the split score
+    are, split, merge = adapted_rand_error(truth, pred)
+    # in bits, H(pred | truth) first (whatever its docstring calls it)
+    vi_split, vi_merge = variation_of_information(truth, pred, ignore_labels=(0,))
+    got["v_rand"].append(1 - are); got["v_rand_split"].append(split); got["v_rand_merge"].append(merge)
+    got["vi_split"].append(vi_split); got["vi_merge"].append(vi_merge)
+    # V_info from a contingency table of our own: 2 I / (H(t) + H(p)) over the cells
+    t, p = truth[truth > 0], pred[truth > 0]
+    _, n_ij = np.unique(np.stack([t, p]), axis=1, return_counts=True)
+    H = lambda c: -np.sum(c / c.sum() * np.log(c / c.sum()))
+    ht, hp, htp = H(np.unique(t, return_counts=True)[1]), H(np.unique(p, return_counts=True)[1]), H(n_ij)
+    got["v_info"].append(2 * (ht + hp - htp) / (ht + hp))
+    wrong += int(((prob[z, 1] > 0.5) != (lab[z] == 1)).sum())
+for k, v in got.items():
+    if abs(float(rep[k]) - np.mean(v)) > 1.5e-4:
+        print(k, rep[k], np.mean(v)); sys.exit(1)
+if abs(float(rep["pixel_error"]) - wrong / lab.size) > 1e-4:
+    print("pixel_error", rep["pixel_error"], wrong / lab.size); sys.exit(1)
+print("agree", {k: round(float(np.mean(v)), 4) for k, v in got.items()})
+' report.txt prob.ekn test.ekn
+    echo "$output"
+    assert_success
+    assert_output --partial agree
+}
+
+@test "--eval of img-img: a --boundary-class the model lacks is a usage error; --threshold moves the segmentation" {
+    run --separate-stderr ekn-predict -m "$D/seg.h5" --eval --boundary-class 2 "$D/seg-test.ekn"
+    refute_crash
+    assert_failure 2
+    assert_one_line_error ekn-predict
+    [[ $stderr == *"--boundary-class 2: '$D/seg.h5' has 2 classes (0..1)"* ]]
+    run --separate-stderr ekn-predict -m "$D/seg.h5" --eval --threshold 1.5 "$D/seg-test.ekn"
+    assert_failure 2
+    # everything inside (threshold 1): one region per slice, and nothing split
+    run --separate-stderr ekn-predict -m "$D/seg.h5" --eval --threshold 1 "$D/seg-test.ekn"
+    assert_success
+    assert_line --regexp $'^pixel_error\t0\.[0-9]{4}$'
+    assert_line $'v_rand_split\t1.0000'
+    assert_line $'vi_split\t0.0000'
 }
 
 @test "--eval with -o FILE also writes the stream; regression reports mse" {

@@ -97,35 +97,73 @@ static void cut_input(const float *src, int c, const int S[3], const int in[3], 
             }
 }
 
-static void score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3], const char *src)
+/* Where example e's labels sit for its output positions: labels of the
+ * image's shape are read at each output's voxel (offset + stride *
+ * position), labels of the output's shape as they are. */
+typedef struct {
+    const ekn_tensor *lab;
+    const ekn_net *net;
+    size_t e, per;
+    int full, S[3], classes;
+} label_pos;
+
+static size_t label_index(const label_pos *q, size_t s)
+{
+    if (!q->full) return q->e * q->per + s;
+    const int *off = q->net->calc.offset, *st = q->net->calc.stride, *out = q->net->out, *S = q->S;
+    int z = (int)(s / ((size_t)out[1] * out[2])), y = (int)(s / out[2] % out[1]), x = (int)(s % out[2]);
+    return q->e * q->per + ((size_t)(off[0] + st[0] * z) * S[1] + off[1] + st[1] * y) * S[2] + off[2] + st[2] * x;
+}
+
+/* The class label of output position s, -1 when there is none. */
+static int label_at(const void *ctx, size_t s)
+{
+    const label_pos *q = ctx;
+    double v = ekn_tensor_get(q->lab, label_index(q, s));
+    return v >= 0 && v < q->classes ? (int)v : -1;
+}
+
+int ekn_predict_score_slices(predictor *p, size_t e, const int out[3], size_t spatial,
+                             int (*label_of)(const void *ctx, size_t s), const void *ctx, ekn_err *err)
+{
+    if (p->spec.mode != EKN_MODE_IMG_IMG || p->classes < 2) return 0;
+    size_t plane = (size_t)out[1] * out[2];
+    if (ekn_predict_grow((void **)&p->slice_lab, &p->slice_cap, plane * sizeof *p->slice_lab, err)) return -1;
+    const float *prob = p->out + (e * (size_t)p->classes + (size_t)p->cfg->boundary) * spatial;
+    for (int z = 0; z < out[0]; z++) {
+        for (size_t s = 0; s < plane; s++) p->slice_lab[s] = label_of(ctx, (size_t)z * plane + s);
+        if (ekn_seg_score_slice(&p->seg, p->slice_lab, prob + (size_t)z * plane, out[1], out[2]))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the segmentation scores");
+    }
+    return 0;
+}
+
+static int score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3], ekn_err *err)
 {
     ekn_net *net = &p->net;
-    const int *off = net->calc.offset, *st = net->calc.stride, *out = net->out;
     size_t per = ekn_tensor_numel(lab) / (n ? n : 1);
-    int full = p->spec.mode == EKN_MODE_IMG_IMG && per == (size_t)S[0] * S[1] * S[2];
-    (void)src;
-    for (size_t e = 0; e < n; e++)
+    label_pos q = {lab, net, 0, per, p->spec.mode == EKN_MODE_IMG_IMG && per == (size_t)S[0] * S[1] * S[2],
+                   {S[0], S[1], S[2]}, p->classes};
+    for (size_t e = 0; e < n; e++) {
+        q.e = e;
         for (size_t s = 0; s < net->out_spatial; s++) {
-            size_t li = e * per + s;
-            if (full) {
-                int z = (int)(s / ((size_t)out[1] * out[2])), y = (int)(s / out[2] % out[1]), x = (int)(s % out[2]);
-                li = e * per + ((size_t)(off[0] + st[0] * z) * S[1] + off[1] + st[1] * y) * S[2] + off[2] + st[2] * x;
-            }
-            double v = ekn_tensor_get(lab, li);
             if (p->classes) {
-                int l = (int)v;
-                if (l < 0 || l >= p->classes) continue;
-                p->confusion[l * p->classes + p->cls[e * net->out_spatial + s]]++;
-            } else {
-                for (int c = 0; c < net->out_c; c++) {
-                    /* targets are (N, C, positions...): per = C * positions */
-                    size_t ti = li + (size_t)c * (per / (size_t)net->out_c);
-                    double t = ti < (e + 1) * per ? ekn_tensor_get(lab, ti) : NAN;
-                    double y = p->out[(e * net->out_c + c) * net->out_spatial + s];
-                    if (isfinite(t)) p->se_sum += (y - t) * (y - t), p->se_n++;
-                }
+                int l = label_at(&q, s);
+                if (l >= 0) p->confusion[l * p->classes + p->cls[e * net->out_spatial + s]]++;
+                continue;
+            }
+            size_t li = label_index(&q, s);
+            for (int c = 0; c < net->out_c; c++) {
+                /* targets are (N, C, positions...): per = C * positions */
+                size_t ti = li + (size_t)c * (per / (size_t)net->out_c);
+                double t = ti < (e + 1) * per ? ekn_tensor_get(lab, ti) : NAN;
+                double y = p->out[(e * net->out_c + c) * net->out_spatial + s];
+                if (isfinite(t)) p->se_sum += (y - t) * (y - t), p->se_n++;
             }
         }
+        if (p->classes && ekn_predict_score_slices(p, e, net->out, net->out_spatial, label_at, &q, err)) return -1;
+    }
+    return 0;
 }
 
 static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w, const char *src,
@@ -183,7 +221,7 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
     }
     free(conv);
     ekn_predict_argmax(p, n, net->out_spatial);
-    if (lab) score(p, lab, n, S, src);
+    if (lab && score(p, lab, n, S, err)) return -1;
     if (!w) return 0;
     int nd = p->spec.mode == EKN_MODE_IMG_IMG ? p->spec.ndim : 0;
     uint64_t shp[5] = {n, (uint64_t)net->out_c};
@@ -225,11 +263,17 @@ static void report(const predictor *p, FILE *f)
         for (int j = 0; j < C; j++) fprintf(f, "\t%ld", p->confusion[i * C + j]);
         fputc('\n', f);
     }
-    fprintf(f, "class\tprecision\trecall\tsupport\n");
+    fprintf(f, "class\tprecision\trecall\tsupport\tiou\tdice\n");
     for (int k = 0; k < C; k++) {
         long tp = p->confusion[k * C + k], pred = 0, lab = 0;
         for (int j = 0; j < C; j++) pred += p->confusion[j * C + k], lab += p->confusion[k * C + j];
-        fprintf(f, "%d\t%.4f\t%.4f\t%ld\n", k, pred ? (double)tp / pred : NAN, lab ? (double)tp / lab : NAN, lab);
+        long uni = pred + lab - tp; /* tp + fp + fn */
+        fprintf(f, "%d\t%.4f\t%.4f\t%ld\t%.4f\t%.4f\n", k, pred ? (double)tp / pred : NAN, lab ? (double)tp / lab : NAN,
+                lab, uni ? (double)tp / uni : NAN, pred + lab ? 2.0 * tp / (pred + lab) : NAN);
+    }
+    if (p->spec.mode == EKN_MODE_IMG_IMG) {
+        fprintf(f, "pixel_error\t%.4f\n", total ? 1 - (double)right / total : NAN);
+        ekn_seg_score_print(&p->seg, f);
     }
 }
 
@@ -248,6 +292,14 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         return -1;
     }
     p.classes = ekn_spec_classes(&p.spec);
+    p.seg.boundary = cfg->boundary;
+    p.seg.threshold = cfg->threshold;
+    if (cfg->eval && p.spec.mode == EKN_MODE_IMG_IMG && p.classes && cfg->boundary >= p.classes) {
+        ekn_ckpt_close(&p.ckpt);
+        ekn_spec_free(&p.spec);
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--boundary-class %d: '%s' has %d classes (0..%d)", cfg->boundary,
+                           cfg->model, p.classes, p.classes - 1);
+    }
     if (cfg->dense && p.spec.mode != EKN_MODE_IMG_IMG) {
         ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
@@ -316,6 +368,8 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     free(p.tile_out);
     free(p.cls);
     free(p.confusion);
+    free(p.slice_lab);
+    ekn_seg_score_free(&p.seg);
     ekn_ckpt_close(&p.ckpt); /* still open when no record came */
     ekn_spec_free(&p.spec);
     return rc;

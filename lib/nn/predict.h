@@ -34,6 +34,8 @@ typedef struct ekn_predict_config {
     const char *output;  /* NULL: no stream output; "-" for stdout */
     int want_prob, want_class;
     int eval;            /* compare with the labels in the stream */
+    int boundary;        /* eval, img-img: the membrane class of the segmentation scores (seg_score.h) */
+    double threshold;    /* eval, img-img: membrane where its probability exceeds this */
     long batch;
     int force;           /* write a binary stream to a terminal */
     int dense;           /* img-img: every position at stride 1 (tiling.h) */

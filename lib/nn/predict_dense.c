@@ -9,6 +9,28 @@
 #include "predict_internal.h"
 
 /* --eval for dense outputs: dense output q sits on volume voxel q + offset - pad per axis. */
+typedef struct {
+    const ekn_tensor *lab;
+    const ekn_tiling_axis *a;
+    size_t e, per;
+    int classes;
+} dense_pos;
+
+static size_t dense_voxel(const dense_pos *q, size_t s)
+{
+    const ekn_tiling_axis *a = q->a;
+    size_t x = s % (size_t)a[2].out, y = s / (size_t)a[2].out % (size_t)a[1].out,
+           z = s / ((size_t)a[2].out * (size_t)a[1].out);
+    return ((z + a[0].offset - a[0].pad) * a[1].in + (y + a[1].offset - a[1].pad)) * a[2].in + (x + a[2].offset - a[2].pad);
+}
+
+static int dense_label(const void *ctx, size_t s)
+{
+    const dense_pos *q = ctx;
+    double v = ekn_tensor_get(q->lab, q->e * q->per + dense_voxel(q, s));
+    return v >= 0 && v < q->classes ? (int)v : -1;
+}
+
 static int score_dense(predictor *p, const ekn_tensor *lab, size_t n, const ekn_tiling *t, const char *src,
                        unsigned long long rec, ekn_err *err)
 {
@@ -18,24 +40,25 @@ static int score_dense(predictor *p, const ekn_tensor *lab, size_t n, const ekn_
     if (per != chans * vox)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --dense --eval needs %s of the image's shape (%zu values per example, got %zu)",
                            src, rec + 1, p->classes ? "labels" : "targets", chans * vox, per);
-    for (size_t e = 0; e < n; e++)
-        for (int z = 0; z < a[0].out; z++)
-            for (int y = 0; y < a[1].out; y++)
-                for (int x = 0; x < a[2].out; x++) {
-                    size_t s = ((size_t)z * a[1].out + y) * a[2].out + x;
-                    size_t v = ((size_t)(z + a[0].offset - a[0].pad) * a[1].in + (size_t)(y + a[1].offset - a[1].pad)) *
-                                   a[2].in + (size_t)(x + a[2].offset - a[2].pad);
-                    if (p->classes) {
-                        int l = (int)ekn_tensor_get(lab, e * per + v);
-                        if (l >= 0 && l < p->classes) p->confusion[l * p->classes + p->cls[e * spatial + s]]++;
-                        continue;
-                    }
-                    for (size_t c = 0; c < chans; c++) {
-                        double tv = ekn_tensor_get(lab, e * per + c * vox + v);
-                        double y_ = p->out[(e * chans + c) * spatial + s];
-                        if (isfinite(tv)) p->se_sum += (y_ - tv) * (y_ - tv), p->se_n++;
-                    }
-                }
+    const int out[3] = {a[0].out, a[1].out, a[2].out};
+    dense_pos q = {lab, a, 0, per, p->classes};
+    for (size_t e = 0; e < n; e++) {
+        q.e = e;
+        for (size_t s = 0; s < spatial; s++) {
+            if (p->classes) {
+                int l = dense_label(&q, s);
+                if (l >= 0) p->confusion[l * p->classes + p->cls[e * spatial + s]]++;
+                continue;
+            }
+            size_t v = dense_voxel(&q, s);
+            for (size_t c = 0; c < chans; c++) {
+                double tv = ekn_tensor_get(lab, e * per + c * vox + v);
+                double y_ = p->out[(e * chans + c) * spatial + s];
+                if (isfinite(tv)) p->se_sum += (y_ - tv) * (y_ - tv), p->se_n++;
+            }
+        }
+        if (p->classes && ekn_predict_score_slices(p, e, out, spatial, dense_label, &q, err)) return -1;
+    }
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "net.h"
 #include "net_mfp.h"
 #include "predict.h"
+#include "seg_score.h"
 #include "stream.h"
 #include "tiling.h"
 
@@ -30,6 +31,9 @@ typedef struct predictor {
     size_t out_cap, x_cap;
     long *confusion;
     int classes;
+    ekn_seg_score seg;       /* img-img classifiers: the ISBI segmentation scores of each slice */
+    int32_t *slice_lab;      /* one output slice's labels */
+    size_t slice_cap;
     double se_sum;           /* regression: squared error */
     size_t se_n;
 } predictor;
@@ -42,6 +46,11 @@ int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *er
 int ekn_predict_grow(void **buf, size_t *cap, size_t bytes, ekn_err *err);
 /* p->cls = the argmax class of each of n examples' spatial positions (classifiers only). */
 void ekn_predict_argmax(predictor *p, size_t n, size_t spatial);
+/* --eval of an img-img classifier: scores the 2D slices of example e,
+ * its outputs (Z, Y, X) = out[0..2] in p->out with `spatial` positions per
+ * channel; label_at(ctx, s) gives the label of output position s. */
+int ekn_predict_score_slices(predictor *p, size_t e, const int out[3], size_t spatial,
+                             int (*label_at)(const void *ctx, size_t s), const void *ctx, ekn_err *err);
 /* --dense: one input record (and its labels with --eval) through the tiles. */
 int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w,
                               const char *src, unsigned long long rec, ekn_err *err);

@@ -31,6 +31,9 @@ static const ekn_option options[] = {
     OPT_FLOAT(0, "max-memory", &o.max_mib, "MIB", "--dense: network memory for choosing the tile size", 1, 1e9,
               .given = &o.mem_given),
     OPT_FLAG(0, "no-mfp", &o.c.no_mfp, "--dense: shift and stitch even when every pool sets mfp = 1"),
+    OPT_CHOICE(0, "tta", &o.c.tta, "SET",
+               "test-time augmentation: average the probabilities over mirrored or rotated copies (and back)",
+               "flips|d4|d8"),
     OPT_FLAG(0, "force", &o.c.force, "write a binary stream even to a terminal"),
     OPT_END(),
 };

@@ -272,6 +272,62 @@ print("agree", {k: round(float(np.mean(v)), 4) for k, v in got.items()})
     assert_line $'vi_split\t0.0000'
 }
 
+@test "--tta: the mean of the predictions of the mirrored and rotated copies, each mapped back (img-scalar, img-img, --dense)" {
+    run py '
+import itertools, subprocess
+def predict(model, x, *opts):
+    with open("x.ekn", "wb") as f:
+        es.write(f, "image", np.ascontiguousarray(x))
+    subprocess.run(["ekn-predict", "-m", model, *opts, "-o", "p.ekn", "x.ekn"], check=True)
+    return [r[1] for r in records("p.ekn") if r[0] == "prob"][0]
+def maps(name, nd):
+    if name == "flips":
+        return [(0, f) for f in itertools.product((0, 1), repeat=nd)]
+    rot = [(0, (0, 0)), (1, (0, 1)), (0, (1, 1)), (1, (1, 0))]
+    mir = [(0, (0, 1)), (0, (1, 0)), (1, (0, 0)), (1, (1, 1))]
+    return [(t, (0,) * (nd - 2) + f) for t, f in (rot if name == "d4" else rot + mir)]
+def g(v, m):  # mirror the spatial axes, then transpose Y with X
+    t, f = m
+    for k, on in enumerate(f):
+        if on: v = np.flip(v, axis=v.ndim - len(f) + k)
+    return np.swapaxes(v, -1, -2) if t else v
+def g_inv(v, m):
+    t, f = m
+    if t: v = np.swapaxes(v, -1, -2)
+    for k, on in enumerate(f):
+        if on: v = np.flip(v, axis=v.ndim - len(f) + k)
+    return v
+worst = 0
+img = records(args[0])[0][1]
+for name in ("flips", "d4", "d8"):
+    want = np.mean([predict(args[1], g(img, m)) for m in maps(name, 3)], axis=0)
+    worst = max(worst, np.abs(predict(args[1], img, "--tta", name) - want).max())
+seg = records(args[2])[0][1]
+out = predict(args[3], seg).shape[-1]
+crop = seg[..., : 7 + 2 * (out - 1), : 7 + 2 * (out - 1)]  # the net input, where the outputs are centred
+for name, x, opts in (("flips", crop, ()), ("d8", crop, ()), ("d8", seg, ("--dense", "--pad", "mirror"))):
+    want = np.mean([g_inv(predict(args[3], g(x, m), *opts), m) for m in maps(name, 2)], axis=0)
+    got = predict(args[3], x, "--tta", name, *opts)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    worst = max(worst, np.abs(got - want).max())
+print("worst", worst)
+assert worst <= 1e-6, worst
+' "$D/img-test.ekn" "$D/img.h5" "$D/seg-test.ekn" "$D/seg.h5"
+    echo "$output"
+    assert_success
+    # what cannot be mapped back is refused: a vect-scalar model, a transpose of a non-square image
+    run --separate-stderr ekn-predict -m "$D/vec.h5" --tta flips "$D/vec-test.ekn"
+    assert_failure 2
+    [[ $stderr == *"--tta: '$D/vec.h5' is a vect-scalar model"* ]]
+    py 'x = records(args[0])[0][1][:, :, :, :20]
+with open("wide.ekn", "wb") as f: es.write(f, "image", np.ascontiguousarray(x))' "$D/seg-test.ekn"
+    run --separate-stderr ekn-predict -m "$D/seg.h5" --dense --tta d4 wide.ekn
+    refute_crash
+    assert_failure 2
+    assert_one_line_error ekn-predict
+    [[ $stderr == *"--tta d4 transposes Y and X, which needs square images and outputs (here 24x20 in"* ]]
+}
+
 @test "--eval with -o FILE also writes the stream; regression reports mse" {
     run --separate-stderr ekn-predict -m "$D/img.h5" --eval -o out.ekn "$D/img-test.ekn"
     assert_success

@@ -97,6 +97,52 @@ static void cut_input(const float *src, int c, const int S[3], const int in[3], 
             }
 }
 
+int ekn_predict_tta_check(const predictor *p, const int in[3], const int out[3], const int left[3], const int step[3],
+                          const char *src, unsigned long long rec, ekn_err *err)
+{
+    int flips[3] = {0, 0, 0};
+    for (int i = 0; i < p->ntta; i++)
+        for (int k = 0; k < 3; k++) flips[k] |= p->tta[i].flip[k] || (k && p->tta[i].transpose);
+    if (ekn_tta_transposes(p->tta, p->ntta) && (in[1] != in[2] || (out && out[1] != out[2])))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': record %llu: --tta %s transposes Y and X, which needs square "
+                                                "images and outputs (here %dx%d in, %dx%d out)",
+                           src, rec, p->cfg->tta, in[1], in[2], out ? out[1] : 1, out ? out[2] : 1);
+    for (int k = 0; out && k < 3; k++) {
+        int right = in[k] - 1 - left[k] - step[k] * (out[k] - 1);
+        if (flips[k] && right != left[k])
+            return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': record %llu: --tta %s mirrors %c, but the outputs are not "
+                                                    "centred there (%d voxels before them, %d after); give an input of a "
+                                                    "valid size (ekn-calc)",
+                               src, rec, p->cfg->tta, "ZYX"[k], left[k], right);
+    }
+    return 0;
+}
+
+int ekn_predict_tta(predictor *p, const float *x, int m, float *dst, int in_c, const int in[3], int out_c,
+                    const int out[3], ekn_predict_fn predict, void *ctx, ekn_err *err)
+{
+    if (!p->ntta) return predict(ctx, x, m, dst, err);
+    size_t in_size = (size_t)in_c * in[0] * in[1] * in[2], out_size = (size_t)out_c * out[0] * out[1] * out[2];
+    if (ekn_predict_grow((void **)&p->tta_x, &p->tta_x_cap, (size_t)m * in_size * sizeof(float), err) ||
+        ekn_predict_grow((void **)&p->tta_out, &p->tta_out_cap, (size_t)m * out_size * sizeof(float), err))
+        return -1;
+    memset(dst, 0, (size_t)m * out_size * sizeof *dst);
+    for (int i = 0; i < p->ntta; i++) {
+        for (int e = 0; e < m; e++) ekn_tta_apply(&p->tta[i], x + e * in_size, p->tta_x + e * in_size, in_c, in);
+        if (predict(ctx, p->tta_x, m, p->tta_out, err)) return -1;
+        for (int e = 0; e < m; e++) ekn_tta_add_inverse(&p->tta[i], p->tta_out + e * out_size, dst + e * out_size, out_c, out);
+    }
+    const float k = 1.0f / (float)p->ntta;
+    for (size_t j = 0; j < (size_t)m * out_size; j++) dst[j] *= k;
+    return 0;
+}
+
+static int forward_plain(void *ctx, const float *x, int m, float *y, ekn_err *err)
+{
+    predictor *p = ctx;
+    return ekn_net_forward_host(&p->net, x, m, y, err);
+}
+
 /* Where example e's labels sit for its output positions: labels of the
  * image's shape are read at each output's voxel (offset + stride *
  * position), labels of the output's shape as they are. */
@@ -201,6 +247,9 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
     free(p->cls);
     if (!(p->cls = malloc(n * net->out_spatial * sizeof *p->cls + 1)))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    if (p->ntta && ekn_predict_tta_check(p, net->in, p->spec.mode == EKN_MODE_IMG_IMG ? net->out : NULL,
+                                         net->calc.offset, net->calc.stride, src, rec, err))
+        return -1;
     /* float32 examples of the net's own input shape go in as they are:
      * no conversion, no cut, one copy less to a GPU */
     int direct = in->dtype == EKN_F32 && !memcmp(S, net->in, sizeof S);
@@ -214,7 +263,9 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
             ekn_convert_to_f32(in->dtype, (const char *)in->data + (i + e) * ex * esz, conv, ex);
             cut_input(conv, c, S, net->in, p->x + e * net->in_size);
         }
-        if (ekn_net_forward_host(net, x, m, p->out + i * net->out_size, err)) {
+        int img = p->spec.mode == EKN_MODE_IMG_IMG, one[3] = {1, 1, 1};
+        if (ekn_predict_tta(p, x, m, p->out + i * net->out_size, net->in_c, net->in, img ? net->out_c : (int)net->out_size,
+                            img ? net->out : one, forward_plain, p, err)) {
             free(conv);
             return -1;
         }
@@ -292,6 +343,13 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         return -1;
     }
     p.classes = ekn_spec_classes(&p.spec);
+    if (cfg->tta && (p.ntta = ekn_tta_maps(cfg->tta, p.spec.ndim, p.tta)) < 0) p.ntta = 0;
+    if (cfg->tta && p.spec.mode == EKN_MODE_VECT_SCALAR) {
+        ekn_ckpt_close(&p.ckpt);
+        ekn_spec_free(&p.spec);
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--tta: '%s' is a vect-scalar model; its inputs have no image symmetries",
+                           cfg->model);
+    }
     p.seg.boundary = cfg->boundary;
     p.seg.threshold = cfg->threshold;
     if (cfg->eval && p.spec.mode == EKN_MODE_IMG_IMG && p.classes && cfg->boundary >= p.classes) {
@@ -369,6 +427,8 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     free(p.cls);
     free(p.confusion);
     free(p.slice_lab);
+    free(p.tta_x);
+    free(p.tta_out);
     ekn_seg_score_free(&p.seg);
     ekn_ckpt_close(&p.ckpt); /* still open when no record came */
     ekn_spec_free(&p.spec);

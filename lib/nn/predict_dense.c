@@ -102,6 +102,19 @@ static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, fl
     return 0;
 }
 
+typedef struct {
+    predictor *p;
+    const ekn_tiling *t;
+} tiles_ctx;
+
+/* ekn_predict_fn of one example (m = 1) through the tiles */
+static int predict_one(void *ctx, const float *x, int m, float *y, ekn_err *err)
+{
+    const tiles_ctx *tc = ctx;
+    (void)m;
+    return predict_tiles(tc->p, tc->t, x, y, err);
+}
+
 static int write_dense(predictor *p, const ekn_tiling *t, size_t n, int nd, ekn_writer *w, ekn_err *err)
 {
     uint64_t shp[5] = {n, (uint64_t)p->net.out_c}, cs[4] = {n};
@@ -156,9 +169,15 @@ int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tens
         ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
         goto done;
     }
+    const int out[3] = {t.ax[0].out, t.ax[1].out, t.ax[2].out}, step[3] = {1, 1, 1};
+    int left[3];
+    for (int k = 0; k < 3; k++) left[k] = t.ax[k].offset - t.ax[k].pad;
+    if (p->ntta && ekn_predict_tta_check(p, S, out, left, step, src, rec, err)) goto done;
+    tiles_ctx tc = {p, &t};
     for (size_t e = 0; e < n; e++) {
         ekn_convert_to_f32(in->dtype, (const char *)in->data + e * ex * ekn_dtype_size(in->dtype), conv, ex);
-        if (predict_tiles(p, &t, conv, p->out + e * net->out_c * spatial, err)) goto done;
+        if (ekn_predict_tta(p, conv, 1, p->out + e * net->out_c * spatial, c, S, net->out_c, out, predict_one, &tc, err))
+            goto done;
     }
     ekn_predict_argmax(p, n, spatial);
     if (lab && score_dense(p, lab, n, &t, src, rec, err)) goto done;

@@ -8,6 +8,7 @@
 #include "net_mfp.h"
 #include "predict.h"
 #include "seg_score.h"
+#include "tta.h"
 #include "stream.h"
 #include "tiling.h"
 
@@ -31,6 +32,10 @@ typedef struct predictor {
     size_t out_cap, x_cap;
     long *confusion;
     int classes;
+    ekn_tta_map tta[EKN_TTA_MAX]; /* --tta: the maps, the identity first */
+    int ntta;                /* 0 without --tta */
+    float *tta_x, *tta_out;  /* transformed inputs, and their outputs */
+    size_t tta_x_cap, tta_out_cap;
     ekn_seg_score seg;       /* img-img classifiers: the ISBI segmentation scores of each slice */
     int32_t *slice_lab;      /* one output slice's labels */
     size_t slice_cap;
@@ -51,6 +56,18 @@ void ekn_predict_argmax(predictor *p, size_t n, size_t spatial);
  * channel; label_at(ctx, s) gives the label of output position s. */
 int ekn_predict_score_slices(predictor *p, size_t e, const int out[3], size_t spatial,
                              int (*label_at)(const void *ctx, size_t s), const void *ctx, ekn_err *err);
+/* --tta: outputs (C, out) of inputs `in` (the output grid starts `left`
+ * voxels in, `step` apart) must map onto themselves under every map;
+ * NULL out: a classifier of whole images.  0, or -1 naming what does not. */
+int ekn_predict_tta_check(const predictor *p, const int in[3], const int out[3], const int left[3], const int step[3],
+                          const char *src, unsigned long long rec, ekn_err *err);
+/* --tta: dst = the mean over the maps g of g^-1(predict(g(x))) for m
+ * examples, x holding (in_c, in) values each and dst (out_c, out); predict
+ * (ctx, x, m, y, err) is the prediction without augmentation, called
+ * directly without --tta. */
+typedef int (*ekn_predict_fn)(void *ctx, const float *x, int m, float *y, ekn_err *err);
+int ekn_predict_tta(predictor *p, const float *x, int m, float *dst, int in_c, const int in[3], int out_c,
+                    const int out[3], ekn_predict_fn predict, void *ctx, ekn_err *err);
 /* --dense: one input record (and its labels with --eval) through the tiles. */
 int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w,
                               const char *src, unsigned long long rec, ekn_err *err);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "archive_io.h"
+#include "finite.h"
 #include "group.h"
 #include "opt.h"
 #include "prep.h"
@@ -299,6 +300,9 @@ static int load_side(const ekn_prep_opts *o, const char *spec, int what, const r
     if (what == 0) {
         if (to_labels(dst, spec, &mx, err)) goto out;
         d->classes = mx + 1 > 1 ? mx + 1 : 1;
+    } else if (what == 1 && ekn_tensor_check_f32(dst, err)) {
+        ekn_err_prefix(err, "'%s'", spec);
+        goto out;
     } else if (to_dtype(dst, what == 1 ? EKN_F32 : EKN_U8, spec, err)) {
         goto out;
     }
@@ -344,6 +348,11 @@ int ekn_prep_load(const ekn_prep_opts *o, ekn_csv_schema *schema, ekn_prep_data 
     int rc = -1;
     if (read_any(o->input, forced, &raw, &t, &blob, &f, err)) goto out;
     int in_rank = t.rank;
+    /* at read time: a value float32 cannot hold (NaN, Inf, f64 1e300) would become NaN or Inf unnoticed */
+    if (f->read && ekn_tensor_check_f32(&t, err)) {
+        ekn_err_prefix(err, "'%s'", o->input);
+        goto out;
+    }
     if (!f->read) { /* a table: CSV */
         ekn_missing miss = EKN_MISSING_MEAN;
         if (o->missing) miss = !strcmp(o->missing, "zero") ? EKN_MISSING_ZERO : !strcmp(o->missing, "drop")

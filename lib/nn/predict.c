@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "finite.h"
 #include "group.h"
 #include "net.h"
 #include "net_mfp.h"
@@ -84,6 +85,29 @@ void ekn_predict_argmax(predictor *p, size_t n, size_t spatial)
                 if (q[k * spatial] > q[best * spatial]) best = k;
             p->cls[e * spatial + s] = best;
         }
+}
+
+/* The input record holds only values that are finite as float32: one NaN
+ * would predict class 0 for its example without a word. */
+static int check_input(const ekn_tensor *in, const char *src, unsigned long long rec, ekn_err *err)
+{
+    if (ekn_tensor_check_f32(in, err)) return ekn_err_prefix(err, "'%s': record %llu: '%s'", src, rec, in->name);
+    return 0;
+}
+
+/* --eval: every label of the record is a class of the model or -1 (none);
+ * a label the model cannot predict would be dropped from the score unseen. */
+static int check_labels(const ekn_tensor *lab, int classes, const char *src, unsigned long long rec, ekn_err *err)
+{
+    size_t n = (size_t)ekn_tensor_numel(lab);
+    for (size_t i = 0; i < n; i++) {
+        double v = ekn_tensor_get(lab, i);
+        if (!(v >= -1 && v < classes) || v != floor(v))
+            return ekn_err_set(err, EKN_EXIT_FAIL,
+                               "'%s': record %llu: label %g (element %zu) is not a class of the model (0 to %d, or -1 for none)",
+                               src, rec, v, i, classes - 1);
+    }
+    return 0;
 }
 
 /* Copies example e of the record, cut to the net's input, into dst. */
@@ -290,6 +314,11 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         if (cfg->eval && !b) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --eval needs a '%s' or '%s' record after each input",
                              src, rec, EKN_REC_LABEL, EKN_REC_TARGET);
+            break;
+        }
+        if (check_input(a, src, rec, err) ||
+            (cfg->eval && p.classes && !p.spec.target_input && check_labels(b, p.classes, src, rec + (uint64_t)g.lab, err))) {
+            rc = -1;
             break;
         }
         if ((cfg->dense ? ekn_predict_process_dense : process)(&p, a, cfg->eval ? b : NULL, have_w ? &w : NULL, src, rec, err)) {

@@ -1,12 +1,28 @@
 /* Fast activations: the switch is outside the loops, and each loop body is a
  * branch-free select, so GCC vectorises the piecewise-linear ones at -O3.
- * No restrict: y may be x and dx may be dy (in-place use), which is safe
- * because element i is read before it is written. */
+ *
+ * The loops are written on restrict pointers.  In-place use (y == x,
+ * dx == dy) is allowed by the contract, but without restrict GCC guards its
+ * vector loop with an overlap test that in-place calls fail, and then runs a
+ * scalar loop with a branch per element: relu's backward alone took 15% of
+ * a U-Net training step that way.  Aliased calls therefore go through a
+ * small stack block that holds the inputs dx (or y) would overwrite. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "act.h"
 
-void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float *y)
+enum { BLOCK = 1024 };
+
+static int overlap(const float *a, const float *b, size_t n)
+{
+    if (!a || !b) return 0;
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b, len = n * sizeof(float);
+    return pa < pb + len && pb < pa + len;
+}
+
+static void forward_apart(ekn_act a, float alpha, size_t n, const float *restrict x, float *restrict y)
 {
     switch (a) {
     case EKN_ACT_LINEAR:
@@ -40,8 +56,8 @@ void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float
     }
 }
 
-void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, const float *y,
-                          const float *dy, float *dx)
+static void backward_apart(ekn_act a, float alpha, size_t n, const float *restrict x, const float *restrict y,
+                           const float *restrict dy, float *restrict dx)
 {
     switch (a) {
     case EKN_ACT_LINEAR:
@@ -49,7 +65,11 @@ void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, cons
             for (size_t i = 0; i < n; i++) dx[i] = dy[i];
         return;
     case EKN_ACT_RELU:
-        for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f;
+        /* dy is loaded whatever the sign: a load under the condition is not if-converted */
+        for (size_t i = 0; i < n; i++) {
+            float g = dy[i];
+            dx[i] = x[i] > 0 ? g : 0.0f;
+        }
         return;
     case EKN_ACT_LEAKY:
         for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : alpha * dy[i];
@@ -77,5 +97,40 @@ void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, cons
     case EKN_ACT_SOFTPLUS:
         for (size_t i = 0; i < n; i++) dx[i] = (1.0f / (1.0f + expf(-x[i]))) * dy[i];
         return;
+    }
+}
+
+void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float *y)
+{
+    if (a == EKN_ACT_LINEAR && x == y) return;
+    if (!overlap(x, y, n)) {
+        forward_apart(a, alpha, n, x, y);
+        return;
+    }
+    float tx[BLOCK];
+    for (size_t o = 0; o < n; o += BLOCK) {
+        size_t m = n - o < BLOCK ? n - o : BLOCK;
+        memcpy(tx, x + o, m * sizeof *tx);
+        forward_apart(a, alpha, m, tx, y + o);
+    }
+}
+
+void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, const float *y,
+                          const float *dy, float *dx)
+{
+    if (a == EKN_ACT_LINEAR && dy == dx) return;
+    int ax = overlap(x, dx, n), ay = overlap(y, dx, n), ady = overlap(dy, dx, n);
+    if (!ax && !ay && !ady) {
+        backward_apart(a, alpha, n, x, y, dy, dx);
+        return;
+    }
+    float tx[BLOCK], ty[BLOCK], tdy[BLOCK];
+    for (size_t o = 0; o < n; o += BLOCK) {
+        size_t m = n - o < BLOCK ? n - o : BLOCK;
+        const float *bx = x ? x + o : NULL, *by = y ? y + o : NULL, *bdy = dy + o;
+        if (ax) bx = memcpy(tx, bx, m * sizeof *tx);
+        if (ay) by = memcpy(ty, by, m * sizeof *ty);
+        if (ady) bdy = memcpy(tdy, bdy, m * sizeof *tdy);
+        backward_apart(a, alpha, m, bx, by, bdy, dx + o);
     }
 }

@@ -235,3 +235,43 @@ EOF
     assert_line "--mfp"
     assert_line "--shape="
 }
+
+@test "ekn-calc: channel maxout divides the channels, keeps the geometry, and its errors name the line" {
+    cat >"$BATS_TEST_TMPDIR/maxout.spec" <<'EOF2'
+[input]
+mode = img-scalar
+channels = 1
+shape = 12,12
+[conv]
+filters = 6
+size = 3,3
+act = linear
+[pool]
+maxout = 3
+[dense]
+units = 2
+act = softmax
+EOF2
+    run ekn-calc --format json "$BATS_TEST_TMPDIR/maxout.spec"
+    assert_success
+    /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); L = d["layers"]
+assert L[1]["maxout"] == 3, L[1]
+assert L[1]["channels_in"] == 6 and L[1]["channels_out"] == 2, L[1]
+assert L[1]["out"] == L[0]["out"] == [10, 10], L[1]
+assert d["params"] == 6 * 9 + 6 + 2 * 100 * 2 + 2, d["params"]
+' "$output"
+    sed 's/maxout = 3/maxout = 4/' "$BATS_TEST_TMPDIR/maxout.spec" >"$BATS_TEST_TMPDIR/bad.spec"
+    run ekn-calc "$BATS_TEST_TMPDIR/bad.spec"
+    assert_failure 3
+    assert_output --partial "bad.spec:9: layer 'pool2': maxout = 4 needs a multiple of 4 channels, not 6"
+    sed 's/maxout = 3/maxout = 3\nsize = 2,2/' "$BATS_TEST_TMPDIR/maxout.spec" >"$BATS_TEST_TMPDIR/bad.spec"
+    run ekn-calc "$BATS_TEST_TMPDIR/bad.spec"
+    assert_failure 3
+    assert_output --partial "bad.spec:11: 'size' with 'maxout'"
+    sed 's/maxout = 3/maxout = 1/' "$BATS_TEST_TMPDIR/maxout.spec" >"$BATS_TEST_TMPDIR/bad.spec"
+    run ekn-calc "$BATS_TEST_TMPDIR/bad.spec"
+    assert_failure 3
+    assert_output --partial "'maxout' must be in 2.."
+}

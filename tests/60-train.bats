@@ -426,6 +426,25 @@ EOF
     [[ $stderr == *"typo.spec:$line:"*filtres* ]]
 }
 
+@test "bad input: a graph whose channels or geometry cannot agree exits 3 with file:line before reading any data" {
+    printf '%s\n' '[input]' 'mode = img-img' 'channels = 1' 'shape = 20,20' '[conv]' 'name = a' 'filters = 4' \
+        'size = 3,3' '[conv]' 'name = b' 'input = input' 'filters = 3' 'size = 3,3' '[concat]' 'input = a, b' \
+        '[pool]' 'maxout = 3' '[conv]' 'filters = 2' 'size = 1,1' 'act = softmax' >maxout.spec
+    # a FIFO nobody writes: reading the data first would hang (and time out) instead of failing
+    mkfifo never
+    run --separate-stderr timeout 20 ekn-train --spec maxout.spec -o m.h5 never
+    refute_crash
+    assert_failure 3
+    assert_one_line_error ekn-train
+    [[ $stderr == *"maxout.spec:16: layer 'pool4': maxout = 3 needs a multiple of 3 channels, not 7"* ]]
+    sed 's/^maxout = 3/maxout = 7/; s/^size = 1,1/size = 2,2/' maxout.spec >even.spec
+    run --separate-stderr timeout 20 ekn-train --spec even.spec -o m.h5 never
+    refute_crash
+    assert_failure 3
+    [[ $stderr == *"even.spec:18: no input size up to "*" fits in Y (at layer 'conv5': "* ]]
+    [ ! -e m.h5 ]
+}
+
 @test "bad input: data whose shape does not fit the spec exits 3" {
     run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "$D/shape.ekn"
     refute_crash

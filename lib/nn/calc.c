@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "layer.h"
@@ -64,6 +65,7 @@ static int used_axis(const ekn_spec *s, int dim)
 }
 
 static int graph_dim_info(const ekn_spec *s, int dim, ekn_calc_dim *o, ekn_err *err);
+static int graph_run(const ekn_spec *s, const int sh[3], ekn_calc *out, ekn_err *err);
 
 static int dim_info(const ekn_spec *s, int dim, int with_mfp, ekn_calc_dim *o, ekn_err *err)
 {
@@ -273,6 +275,23 @@ int ekn_calc_is_valid(const ekn_spec *spec, int dim, int with_mfp, int n, ekn_er
     }
     if (di.step == 0) return n == di.base;
     return n >= di.base && (n - di.base) % di.step == 0;
+}
+
+int ekn_calc_check(const ekn_spec *spec, ekn_err *err)
+{
+    if (check_spec(spec, err)) return -1;
+    if (!spec->graph) return 0;
+    int shape[3] = {1, 1, 1};
+    for (int d = 0; d < 3; d++) {
+        ekn_calc_dim di;
+        if (dim_info(spec, d, 0, &di, err)) return -1;
+        shape[d] = di.base;
+    }
+    ekn_calc *c = malloc(sizeof *c); /* too large for the stack */
+    if (!c) return ekn_err_set(err, EKN_EXIT_FAIL, "%s: out of memory", spec_file(spec));
+    int rc = graph_run(spec, shape, c, err);
+    free(c);
+    return rc;
 }
 
 int ekn_calc_run(const ekn_spec *spec, const int shape[3], ekn_calc *out, ekn_err *err)

@@ -109,6 +109,13 @@ int ekn_calc_run(const ekn_spec *spec, const int shape[3], ekn_calc *out, ekn_er
 int ekn_calc_run_mfp(const ekn_spec *spec, const int shape[3], int with_mfp, ekn_calc *out,
                      ekn_err *err);
 
+/* A graph spec's geometry before any data is read: every used axis has a
+ * valid input size and the net's channels and merges agree at the smallest
+ * one (what ekn_calc_run would refuse for every input).  Chains, whose
+ * errors depend only on the input's size, pass.  0, or -1 (EKN_EXIT_SPEC)
+ * naming FILE:LINE and the layer. */
+int ekn_calc_check(const ekn_spec *spec, ekn_err *err);
+
 /* The first `max` valid sizes in dimension dim (0=Z,1=Y,2=X) into sizes[];
  * returns how many were written (an unused axis has just 1), or -1. */
 int ekn_calc_valid_sizes(const ekn_spec *spec, int dim, int with_mfp, int *sizes, int max,

@@ -100,7 +100,9 @@ void ekn_calc_print_table(const ekn_calc_report *x)
             if (has_units) snprintf(outs, sizeof outs, "%d", L->units);
             snprintf(act, sizeof act, "%s", ekn_spec_act_name(L->act));
         }
-        if (L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_POOL || L->kind == EKN_LAYER_UPCONV)
+        if (L->kind == EKN_LAYER_POOL && L->pool_mode == EKN_POOLMODE_MAXOUT)
+            snprintf(size, sizeof size, "C/%d", L->maxout); /* channel maxout */
+        else if (L->kind == EKN_LAYER_CONV || L->kind == EKN_LAYER_POOL || L->kind == EKN_LAYER_UPCONV)
             snprintf(size, sizeof size, "%s%s", dims(x, L->size, "x", a, sizeof a),
                      L->kind == EKN_LAYER_POOL && L->mfp && c->mfp ? "*" : "");
         int overlap[3];
@@ -300,6 +302,7 @@ void ekn_calc_print_json(const ekn_calc_report *x)
             json_dims(x, L->size);
         }
         if (L->kind == EKN_LAYER_POOL) printf(",\"mfp\":%s", L->mfp ? "true" : "false");
+        if (L->kind == EKN_LAYER_POOL && L->pool_mode == EKN_POOLMODE_MAXOUT) printf(",\"maxout\":%d", L->maxout);
         if (s->graph) {
             /* the graph: each node's inputs, and where a merge centre-crops them */
             printf(",\"inputs\":[");

@@ -34,7 +34,7 @@
 static const char *const key_names[EKN_NKEYS] = {
     "name", "input", "mode", "channels", "shape", "noise", "filters", "units",
     "size", "act", "alpha", "dropout", "decay", "init", "mfp", "stride", "pad", "tied",
-    "kind", "groups", "momentum", "eps", "target",
+    "kind", "groups", "momentum", "eps", "target", "maxout",
 };
 
 /* Sections: [input], then one per layer kind in ekn_layer_kind's order

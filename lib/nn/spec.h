@@ -47,7 +47,7 @@ typedef enum {
 #define EKN_INPUT_NODE (-1) /* an input index meaning the [input] section */
 enum { EKN_PAD_VALID, EKN_PAD_SAME };
 enum { EKN_NORM_BATCH, EKN_NORM_GROUP, EKN_NORM_INSTANCE };
-enum { EKN_POOLMODE_MAX, EKN_POOLMODE_MAXABS };
+enum { EKN_POOLMODE_MAX, EKN_POOLMODE_MAXABS, EKN_POOLMODE_MAXOUT };
 
 typedef struct ekn_spec_layer {
     ekn_layer_kind kind;
@@ -71,7 +71,8 @@ typedef struct ekn_spec_layer {
     int groups;       /* norm: groups of channels (group norm; instance: = channels) */
     float momentum;   /* norm (batch): running statistics' update rate */
     float eps;        /* norm: added to the variance */
-    int pool_mode;    /* pool: EKN_POOLMODE_MAX or EKN_POOLMODE_MAXABS */
+    int pool_mode;    /* pool: EKN_POOLMODE_MAX, _MAXABS or _MAXOUT (over channels) */
+    int maxout;       /* pool, EKN_POOLMODE_MAXOUT: channels per group (the max of each k consecutive) */
 } ekn_spec_layer;
 
 typedef struct ekn_spec {

@@ -438,6 +438,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     if (from && !cfg->spec_path) {
         if (ekn_ckpt_read_spec(from, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
+    if (ekn_calc_check(&tr->spec, err)) return -1; /* before any data is read */
     if (open_training_data(tr, err)) return -1;
     if (cfg->val_path && ekn_dataset_load(&tr->val, cfg->val_path, err)) return -1;
     int shape[3];

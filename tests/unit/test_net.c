@@ -191,12 +191,23 @@ static const char spec_acts[] =
     "[dense]\nunits = 4\nact = prelu\ndropout = 0.2\n"
     "[dense]\nunits = 3\nact = softmax\n";
 
+/* Channel maxout (pool maxout = K) after a linear conv, as ELEKTRONN's
+ * maxout nets, and again after a same-padded one. */
+static const char spec_maxout[] =
+    "[input]\nmode = img-scalar\nchannels = 2\nshape = 7,7\n"
+    "[conv]\nfilters = 6\nsize = 3,3\nact = linear\n"
+    "[pool]\nmaxout = 3\n"
+    "[conv]\nfilters = 4\nsize = 3,3\npad = same\nact = linear\n"
+    "[pool]\nmaxout = 2\n"
+    "[dense]\nunits = 3\nact = softmax\n";
+
 static const net_case graph_cases[] = {
     {"graph U-Net 2D", spec_unet, {1, 12, 12}, 3, 1, 1},
     {"graph residual MLP", spec_residual_mlp, {0}, 5, 1, 1},
     {"graph tied autoencoder", spec_tied_ae, {0}, 4, 0, 0},
     {"graph conv same/stride", spec_conv_graph, {0}, 3, 1, 1},
     {"graph activations", spec_acts, {0}, 4, 1, 1},
+    {"graph maxout", spec_maxout, {0}, 3, 1, 1},
 };
 #define NGRAPH (sizeof graph_cases / sizeof graph_cases[0])
 

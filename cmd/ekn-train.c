@@ -57,7 +57,7 @@ int main(int argc, char **argv)
         OPT_INT('n', "steps", &c->steps, "N", "stop after N steps in all (0: no limit)", 0, 1e15),
         OPT_INT(0, "epochs", &c->epochs, "N", "stop after N passes over the data (0: no limit)", 0, 1e9),
         OPT_FLOAT(0, "time", &c->max_time, "SECONDS", "stop after this much training time (0: no limit)", 0, 1e12),
-        OPT_FLOAT(0, "lr", &c->lr, "RATE", "learning rate", 0, 1e6, .flags = EKN_OPTF_GT_MIN),
+        EKN_OPT_ROW_LR(&c->lr), /* the control file's "lr" is checked by the same row */
         OPT_STRING(0, "lr-schedule", &o.lr_schedule, "S:V,...", "learning rate from step S on"),
         OPT_FLOAT(0, "lr-decay", &c->lr_decay, "F", "multiply the rate by F every --lr-decay-every steps", 0, 1,
                   .flags = EKN_OPTF_GT_MIN),
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
                 "scale the rate by --plateau-factor after N validations without improvement (0: off)", 0, 1e9),
         OPT_FLOAT(0, "plateau-factor", &c->plateau_factor, "F", "reduction on a plateau", 0, 1,
                   .flags = EKN_OPTF_GT_MIN),
-        OPT_FLOAT('m', "momentum", &c->momentum, "MU", "momentum", 0, 0.999999),
+        EKN_OPT_ROW_MOMENTUM(&c->momentum),
         OPT_STRING(0, "momentum-schedule", &o.momentum_schedule, "S:V,...", "momentum from step S on"),
         OPT_FLOAT(0, "weight-decay", &c->weight_decay, "LAMBDA", "L2 weight decay (times each layer's decay)", 0, 1e3),
         OPT_STRING(0, "class-weights", &o.class_weights, "W,...", "weight of each class in the loss (not normalised)"),

@@ -496,6 +496,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
 {
     memset(tr, 0, sizeof *tr);
+    ekn_control_init(&tr->control, cfg->control_path);
     if (!cfg->resume_path) return trainer_init(tr, cfg, NULL, err);
     /* the checkpoint is opened once and read as init needs it */
     ekn_ckpt from;
@@ -517,63 +518,46 @@ void ekn_trainer_free(ekn_trainer *tr)
     ekn_dataset_free(&tr->train);
     ekn_dataset_free(&tr->val);
     ekn_spec_free(&tr->spec);
+    ekn_control_close(&tr->control);
     memset(tr, 0, sizeof *tr);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
 
-/* "optimizer NAME [KEY=VALUE,...]": the new optimiser starts with fresh state;
- * a bad name or parameter keeps the current one. */
-static int switch_optimizer(ekn_trainer *tr, const char *line)
+/* The control file's commands (control.h).  "optimizer": the new optimiser
+ * starts with fresh state; a bad parameter keeps the current one. */
+typedef struct control_ctx {
+    ekn_trainer *tr;
+    int *stop, *save;
+} control_ctx;
+
+static int run_control(void *ctx, const ekn_control_cmd *cmd, const char *line, ekn_err *err)
 {
-    char name[64] = "", params[192] = "";
-    int k = sscanf(line, "%*s %63s %191s", name, params);
-    ekn_optim o;
-    ekn_err e = {0};
-    if (k < 1) ekn_err_set(&e, EKN_EXIT_USAGE, "'optimizer' needs a name (%s)", ekn_optim_names());
-    if (k < 1 || ekn_optim_create_on(&o, name, tr->net.nparams, k == 2 ? params : NULL, tr->net.ops, &e)) {
-        ekn_warn("'%s': %s; keeping '%s'", tr->cfg.control_path, e.msg, tr->opt.vt->name);
-        return -1;
+    control_ctx *x = ctx;
+    ekn_trainer *tr = x->tr;
+    switch (cmd->op) {
+    case EKN_CTL_LR: ekn_train_set_control_lr(tr, cmd->value); break;
+    case EKN_CTL_MOMENTUM: ekn_train_set_control_momentum(tr, cmd->value); break;
+    case EKN_CTL_OPTIMIZER: {
+        ekn_optim o;
+        if (ekn_optim_create_on(&o, cmd->name, tr->net.nparams, cmd->params[0] ? cmd->params : NULL, tr->net.ops,
+                                err))
+            return -1; /* the current one is kept */
+        ekn_optim_free(&tr->opt);
+        tr->opt = o;
+        break;
     }
-    ekn_optim_free(&tr->opt);
-    tr->opt = o;
+    case EKN_CTL_SAVE: *x->save = 1; break;
+    case EKN_CTL_STOP: *x->stop = 1; break;
+    }
+    ekn_warn("control: %s", line);
     return 0;
 }
 
 static void apply_control(ekn_trainer *tr, int *stop, int *save)
 {
-    const char *path = tr->cfg.control_path;
-    if (!path) return;
-    /* taken away first, so a command written while we read lands in a new file */
-    char taken[4200];
-    snprintf(taken, sizeof taken, "%s.reading", path);
-    if (rename(path, taken) != 0) return;
-    FILE *f = fopen(taken, "r");
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        char cmd[64];
-        double v;
-        int k = sscanf(line, "%63s %lf", cmd, &v);
-        if (k < 1 || cmd[0] == '#') continue;
-        if (!strcmp(cmd, "lr") && k == 2 && v > 0 && isfinite(v)) {
-            ekn_train_set_control_lr(tr, v);
-        } else if (!strcmp(cmd, "momentum") && k == 2 && v >= 0 && v < 1) {
-            ekn_train_set_control_momentum(tr, v);
-        } else if (!strcmp(cmd, "optimizer")) {
-            if (switch_optimizer(tr, line)) continue;
-        } else if (!strcmp(cmd, "save")) *save = 1;
-        else if (!strcmp(cmd, "stop")) *stop = 1;
-        else {
-            line[strcspn(line, "\n")] = 0;
-            ekn_warn("'%s': ignoring unknown control command '%s'", path, line);
-            continue;
-        }
-        line[strcspn(line, "\n")] = 0;
-        ekn_warn("control: %s", line);
-    }
-    fclose(f);
-    unlink(taken);
+    control_ctx x = {tr, stop, save};
+    ekn_control_poll(&tr->control, run_control, &x);
 }
 
 static void update_hyper(ekn_trainer *tr)

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "control.h"
 #include "dataset.h"
 #include "dataset_dev.h"
 #include "device_opts.h"
@@ -116,6 +117,7 @@ typedef struct ekn_trainer {
     double mean_label;
     long correct, counted;    /* of the current batch */
     FILE *log;
+    ekn_control control;      /* cfg.control_path, polled before each step */
     volatile int *stop_flag;  /* set by signal handlers in the command */
     volatile int *save_flag;
 } ekn_trainer;

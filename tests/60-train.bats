@@ -418,6 +418,39 @@ EOF
     [[ -p ctl ]]
 }
 
+# ---- memory ------------------------------------------------------------------
+
+@test "--max-memory: a run that needs more is refused before anything is allocated, naming the figure" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 100000 --steps 2 --max-memory 1 \
+        -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *"training with batch 100000 needs "*" MiB (network "*", optimiser 'sgd' "*", batch "*"), more than --max-memory 1 MiB; try a smaller --batch"* ]]
+    [[ ! -e m.h5 ]]
+    # the same run fits a larger limit
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 100000 --steps 2 --max-memory 100 \
+        -o m.h5 "$D/vec.ekn"
+    assert_success
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --max-memory 0 -o m.h5 "$D/vec.ekn"
+    assert_failure 2
+}
+
+@test "--max-memory: by default a net larger than the available memory stops at once (16 TiB), img-img hints --patch" {
+    printf '[input]\nmode = vect-scalar\nshape = 10\n[dense]\nunits = 1048576\n[dense]\nunits = 1048576\n[dense]\nunits = 2\nact = softmax\n' >big.spec
+    run --separate-stderr timeout 60 ekn-train --spec big.spec --batch 4 --steps 1 --optimizer adam -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *"needs 20.0 TiB (network 12.0 TiB, optimiser 'adam' 8.0 TiB, "*"), more than the "*" of memory available; try a smaller --batch, or set --max-memory"* ]]
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-img.spec" --batch 64 --steps 1 --max-memory 1 \
+        -o m.h5 "$D/seg.ekn"
+    assert_failure 1
+    [[ $stderr == *"try a smaller --batch or --patch"* ]]
+}
+
 # ---- NaN ---------------------------------------------------------------------
 
 @test "NaN: a diverging run exits 1 with one line about the loss and keeps the last checkpoint" {

@@ -7,6 +7,7 @@
 #include "dataset.h"
 #include "finite.h"
 #include "group.h"
+#include "memlimit.h"
 #include "net.h"
 #include "net_mfp.h"
 #include "stream.h"
@@ -18,6 +19,17 @@ int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *er
     if (p->built && !memcmp(p->net.in, shape, 3 * sizeof *shape) && p->net.max_batch >= batch) return 0;
     if (p->built) ekn_net_free(&p->net);
     p->built = 0;
+    /* what the net will allocate and a batch of inputs and outputs, against --max-memory */
+    ekn_net_size ns;
+    if (ekn_net_measure(&p->spec, shape, batch, p->ops, &ns, err)) return -1;
+    double io = 4.0 * batch * (ns.in_size + ns.out_size), need = (double)ns.bytes + io;
+    char a[32], b[32], detail[96], what[64];
+    snprintf(detail, sizeof detail, "network %s, batch %s", ekn_mem_text((double)ns.bytes, a, sizeof a),
+             ekn_mem_text(io, b, sizeof b));
+    snprintf(what, sizeof what, "predicting with batch %d on %dx%dx%d", batch, shape[0], shape[1], shape[2]);
+    if (ekn_mem_check(need, detail, p->cfg->max_memory, p->ops->host, what,
+                      p->cfg->dense ? "try a smaller --batch or --tile" : "try a smaller --batch", err))
+        return -1;
     if (ekn_net_build(&p->net, &p->spec, shape, batch, p->ops, err)) return -1;
     p->built = 1;
     if (!p->theta) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "memlimit.h"
 #include "progress.h"
 #include "train_internal.h"
 
@@ -325,29 +326,60 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
 /* Without --optimizer (cfg->optimizer NULL) a resumed run goes on with the
  * checkpoint's optimiser and parameters, also one chosen through the control
  * file; --opt-param then overrides those parameters. */
-static int create_optimizer(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+/* The optimiser's name and parameters (malloc'd): the command line's, or
+ * with --resume and no --optimizer the checkpoint's (its parameters first,
+ * so the command line's --opt-param win). */
+static int optimizer_choice(const ekn_trainer *tr, ekn_ckpt *from, char **name, char **params, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
-    if (cfg->optimizer)
-        return ekn_optim_create_on(&tr->opt, cfg->optimizer, tr->net.nparams, cfg->optimizer_params, tr->net.ops,
-                                   err);
-    char *name = NULL, *params = NULL;
-    int rc = ekn_ckpt_read_optim_name(from, &name, &params, err);
-    if (!rc && cfg->optimizer_params) {
-        /* the checkpoint's parameters first, so the command line's win */
-        size_t n = (params ? strlen(params) : 0) + strlen(cfg->optimizer_params) + 2;
-        char *both = malloc(n);
-        if (!both) rc = ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-        else snprintf(both, n, "%s%s%s", params && *params ? params : "", params && *params ? "," : "",
-                      cfg->optimizer_params);
-        free(params);
-        params = both;
+    *name = *params = NULL;
+    if (cfg->optimizer) {
+        *name = strdup(cfg->optimizer);
+        *params = cfg->optimizer_params ? strdup(cfg->optimizer_params) : NULL;
+        if (!*name || (cfg->optimizer_params && !*params)) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        return 0;
     }
-    if (!rc) rc = ekn_optim_create_on(&tr->opt, name, tr->net.nparams, params, tr->net.ops, err);
-    if (!rc) ekn_info("'%s': going on with its optimiser %s", cfg->resume_path, name);
-    free(name);
-    free(params);
-    return rc ? -1 : 0;
+    if (ekn_ckpt_read_optim_name(from, name, params, err)) return -1;
+    if (cfg->optimizer_params) {
+        size_t n = (*params ? strlen(*params) : 0) + strlen(cfg->optimizer_params) + 2;
+        char *both = malloc(n);
+        if (!both) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        snprintf(both, n, "%s%s%s", *params && **params ? *params : "", *params && **params ? "," : "",
+                 cfg->optimizer_params);
+        free(*params);
+        *params = both;
+    }
+    return 0;
+}
+
+static int create_optimizer(ekn_trainer *tr, const char *name, const char *params, ekn_err *err)
+{
+    if (ekn_optim_create_on(&tr->opt, name, tr->net.nparams, params, tr->net.ops, err)) return -1;
+    if (!tr->cfg.optimizer) ekn_info("'%s': going on with its optimiser %s", tr->cfg.resume_path, name);
+    return 0;
+}
+
+/* What the run will allocate (the net, the optimiser, a batch's buffers),
+ * measured by the code that allocates, against --max-memory (memlimit.h). */
+static int check_memory(const ekn_trainer *tr, const int shape[3], const ekn_ops *ops, const char *optim,
+                        const char *params, ekn_err *err)
+{
+    ekn_net_size ns;
+    double opt_bytes;
+    if (ekn_net_measure(&tr->spec, shape, (int)tr->cfg.batch, ops, &ns, err) ||
+        ekn_optim_bytes(optim, ns.nparams, params, &opt_bytes, err))
+        return -1;
+    double B = (double)tr->cfg.batch;
+    /* the batch (inputs and labels) on the host, its mirror on a device, and dout and gtmp */
+    double batch = 4.0 * B * (ns.in_size + ns.out_size) * (ops->host ? 1 : 2) + 8.0 * B * ns.out_size;
+    char a[32], b[32], c[32], detail[160], hint[96];
+    snprintf(detail, sizeof detail, "network %s, optimiser '%s' %s, batch %s", ekn_mem_text((double)ns.bytes, a, sizeof a),
+             optim, ekn_mem_text(opt_bytes, b, sizeof b), ekn_mem_text(batch, c, sizeof c));
+    snprintf(hint, sizeof hint, "try a smaller --batch%s", ekn_train_img_img(tr) ? " or --patch" : "");
+    char what[64];
+    snprintf(what, sizeof what, "training with batch %ld", tr->cfg.batch);
+    return ekn_mem_check((double)ns.bytes + opt_bytes + batch, detail, tr->cfg.max_memory, ops->host, what, hint,
+                         err);
 }
 
 /* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
@@ -444,13 +476,19 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     int shape[3];
     if (choose_input_shape(tr, shape, err)) return -1;
     const ekn_ops *ops = cfg->ops ? cfg->ops : ekn_ops_default();
-    if (ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ops, err) || ekn_ops_check(ops, err)) return -1;
+    char *optim = NULL, *params = NULL;
+    int rc = optimizer_choice(tr, from, &optim, &params, err);
+    if (!rc) rc = check_memory(tr, shape, ops, optim, params, err);
+    if (!rc) rc = ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ops, err) || ekn_ops_check(ops, err);
     ekn_net *net = &tr->net;
-    if (check_labels(tr, &tr->train, err)) return -1;
-    if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
-        return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
-                           net->classes);
-    if (create_optimizer(tr, from, err)) return -1;
+    if (!rc && check_labels(tr, &tr->train, err)) rc = -1;
+    if (!rc && cfg->nclass_weights && cfg->nclass_weights != net->classes)
+        rc = ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
+                         net->classes);
+    if (!rc) rc = create_optimizer(tr, optim, params, err);
+    free(optim);
+    free(params);
+    if (rc) return -1;
     size_t B = (size_t)cfg->batch;
     tr->dout = ops->alloc(B * net->out_size * sizeof(float));
     tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));

@@ -28,8 +28,9 @@ static const ekn_option options[] = {
             1, EKN_ZYX_MAX),
     OPT_CHOICE(0, "pad", &o.pad, "MODE", "--dense: pad each side by the offset, so every voxel gets a prediction",
                "none|mirror|zero", .given = &o.pad_given),
-    OPT_FLOAT(0, "max-memory", &o.max_mib, "MIB", "--dense: network memory for choosing the tile size", 1, 1e9,
-              .given = &o.mem_given),
+    OPT_FLOAT(0, "max-memory", &o.max_mib, "MIB",
+              "refuse a network that needs more [the available memory; a GPU: none]; --dense: tiles within it [1024]",
+              1, 1e12, .given = &o.mem_given, .flags = EKN_OPTF_OWN_DEFAULT),
     OPT_FLAG(0, "no-mfp", &o.c.no_mfp, "--dense: shift and stitch even when every pool sets mfp = 1"),
     OPT_CHOICE(0, "tta", &o.c.tta, "SET",
                "test-time augmentation: average the probabilities over mirrored or rotated copies (and back)",
@@ -48,8 +49,8 @@ int main(int argc, char **argv)
     if (!c->model) ekn_usage_die(&cmd, "--model is required");
     if (c->eval && c->output && !strcmp(c->output, "-"))
         ekn_usage_die(&cmd, "--eval prints its report on stdout; write the stream to a file with -o FILE");
-    if (!c->dense && (o.tile.n || o.pad_given || o.mem_given || c->no_mfp))
-        ekn_usage_die(&cmd, "--tile, --pad, --max-memory and --no-mfp need --dense");
+    if (!c->dense && (o.tile.n || o.pad_given || c->no_mfp))
+        ekn_usage_die(&cmd, "--tile, --pad and --no-mfp need --dense");
     c->input = first < argc ? argv[first] : "-";
     ekn_predict_opts_resolve(&o);
     ekn_err err = {0};

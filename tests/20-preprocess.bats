@@ -474,3 +474,26 @@ np.save('$d/b.npy', np.zeros((3, 4, 5), '>f4'))"
     grep -q 'ekn-preprocess' "$EKN_SRC/man/ekn-preprocess.1"
     mandoc -Tlint -Wwarning "$EKN_SRC/man/ekn-preprocess.1"
 }
+
+@test "decompression is bounded: an IDX header's own size, --max-input, and an error naming the file" {
+    # a 50 KB gzip whose IDX header claims 10 bytes but that expands to 50 MiB
+    ekn_py -c "
+import gzip, struct
+h = b'\0\0\x08\x02' + struct.pack('>II', 2, 5)
+with gzip.open('bomb.idx.gz', 'wb') as f:
+    f.write(h + bytes(10) + bytes(50 << 20))
+with gzip.open('big.raw.gz', 'wb') as f:
+    f.write(bytes(30 << 20))
+with gzip.open('ok.idx.gz', 'wb') as f:
+    f.write(h + bytes(range(10)))
+"
+    expect_error 1 "more than the 22 bytes its header claims (stopped decompressing there)" ekn-preprocess bomb.idx.gz
+    # no header to believe: --max-input caps it
+    expect_error 1 "'big.raw.gz': more than 10485760 bytes of input (--max-input)" \
+        ekn-preprocess --shape 30,1024,1024 --max-input 10 big.raw.gz
+    run --separate-stderr ekn-preprocess --shape 30,1024,1024 --max-input 31 big.raw.gz
+    assert_success
+    # what the header claims exactly still reads
+    run --separate-stderr ekn-preprocess ok.idx.gz
+    assert_success
+}

@@ -365,6 +365,92 @@ EOF
     assert_output 0.001
 }
 
+@test "--control: lines are taken whole and checked as the options are; bad ones are reported by line and not run" {
+    # a comment past the old 256-byte buffer ending in "stop", values --lr refuses,
+    # commands with trailing words, a command line over the limit: none runs
+    {
+        printf '#%0300d stop\n' 0
+        printf 'lr 1e308\nstop now\nlr 0.1 0.2\nmomentum 1\n'
+        printf 'lr%2000s0.5\n' ''
+        printf 'lr 0.02\n'
+    } >ctl
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" "${TRAIN_OPTS[@]}" --steps 6 --log run.tsv \
+        --log-every 1 --control ctl -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_success
+    assert_no_stdout
+    echo "$stderr"
+    [[ $stderr == *"'ctl':2: lr must be a number > 0 and <= 1e+06, you specified 1e308; not run"* ]]
+    [[ $stderr == *"'ctl':3: 'stop' takes no value, found 'now'; not run"* ]]
+    [[ $stderr == *"'ctl':4: 'lr' takes one value, found '0.2' after it; not run"* ]]
+    [[ $stderr == *"'ctl':5: momentum must be a number from 0 to 0.999999, you specified 1; not run"* ]]
+    [[ $stderr == *"'ctl':6: line longer than"*"; not run"* ]]
+    [[ $stderr != *"'ctl':1:"* ]]
+    [[ $stderr == *"control: lr 0.02"* ]]
+    [[ ! -e ctl && ! -e ctl.reading ]]
+    # all six steps ran, at the rate of the one good line
+    run ekn_py -c "import h5py; f = h5py.File('m.h5'); print(int(f['state/step'][()]), f['state/lr'][()])"
+    assert_output "6 0.02"
+}
+
+@test "--control FIFO: no writer never blocks; commands written into it run, the FIFO stays" {
+    mkfifo ctl
+    run --separate-stderr timeout 60 ekn-train --spec "$NETS/tiny-mlp.spec" "${TRAIN_OPTS[@]}" --steps 5 \
+        --control ctl -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_success
+    [[ -p ctl ]]
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-mlp.spec" "${TRAIN_OPTS[@]}" --steps 1000000 \
+        --log run.tsv --log-every 5 --control ctl -o f.h5 "$D/vec.ekn" >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    wait_until 20 log_rows_at_least run.tsv 2 || { kill -KILL "$pid"; fail "no log rows"; }
+    # the trainer holds the read end, so these opens return at once
+    timeout 10 bash -c 'echo "lr 0.001" >ctl' || { kill -KILL "$pid"; fail "writing the FIFO blocked"; }
+    wait_until 20 awk -F'\t' '$9 == 0.001 { found = 1 } END { exit !found }' run.tsv ||
+        { kill -KILL "$pid"; fail "the log never shows lr 0.001"; }
+    timeout 10 bash -c 'printf "stop now\nstop\n" >ctl' || { kill -KILL "$pid"; fail "writing the FIFO blocked"; }
+    local rc=0
+    wait "$pid" || rc=$?
+    cat err.txt
+    ((rc == 0))
+    grep -q "'ctl':2: 'stop' takes no value" err.txt
+    grep -q "control: stop" err.txt
+    [[ -p ctl ]]
+}
+
+# ---- memory ------------------------------------------------------------------
+
+@test "--max-memory: a run that needs more is refused before anything is allocated, naming the figure" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 100000 --steps 2 --max-memory 1 \
+        -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *"training with batch 100000 needs "*" MiB (network "*", optimiser 'sgd' "*", batch "*"), more than --max-memory 1 MiB; try a smaller --batch"* ]]
+    [[ ! -e m.h5 ]]
+    # the same run fits a larger limit
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 100000 --steps 2 --max-memory 100 \
+        -o m.h5 "$D/vec.ekn"
+    assert_success
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --max-memory 0 -o m.h5 "$D/vec.ekn"
+    assert_failure 2
+}
+
+@test "--max-memory: by default a net larger than the available memory stops at once (16 TiB), img-img hints --patch" {
+    printf '[input]\nmode = vect-scalar\nshape = 10\n[dense]\nunits = 1048576\n[dense]\nunits = 1048576\n[dense]\nunits = 2\nact = softmax\n' >big.spec
+    run --separate-stderr timeout 60 ekn-train --spec big.spec --batch 4 --steps 1 --optimizer adam -o m.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-train
+    [[ $stderr == *"needs 20.0 TiB (network 12.0 TiB, optimiser 'adam' 8.0 TiB, "*"), more than the "*" of memory available; try a smaller --batch, or set --max-memory"* ]]
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-img.spec" --batch 64 --steps 1 --max-memory 1 \
+        -o m.h5 "$D/seg.ekn"
+    assert_failure 1
+    [[ $stderr == *"try a smaller --batch or --patch"* ]]
+}
+
 # ---- NaN ---------------------------------------------------------------------
 
 @test "NaN: a diverging run exits 1 with one line about the loss and keeps the last checkpoint" {

@@ -176,8 +176,8 @@ print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["opt
     run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 32 --steps 5 --control ctl -o m.h5 "$D/vec.ekn"
     refute_crash
     assert_success
-    [[ $stderr == *"unknown optimiser 'adagrad'"*"keeping 'sgd'"* ]]
-    [[ $stderr == *"has no parameter 'beta3' (known: beta1, beta2, eps)"* ]]
+    [[ $stderr == *"'ctl':1: unknown optimiser 'adagrad'"*"; not run"* ]]
+    [[ $stderr == *"'ctl':2: "*"has no parameter 'beta3' (known: beta1, beta2, eps); not run"* ]]
     [[ $stderr == *"control: lr 0.02"* ]]
     run h5_get m.h5 /optimizer/name
     assert_output sgd

@@ -471,6 +471,17 @@ assert m < 0.9 * x.var(), (m, x.var())
     assert_one_line_error ekn-predict
 }
 
+@test "--max-memory: a batch whose network needs more is refused before it is built; a larger limit predicts" {
+    run --separate-stderr ekn-predict -m "$D/img.h5" -b 100000 --max-memory 1 "$D/img-test.ekn"
+    refute_crash
+    assert_failure 1
+    assert_no_stdout
+    assert_one_line_error ekn-predict
+    [[ $stderr == *"predicting with batch "*" needs "*" MiB (network "*", batch "*"), more than --max-memory 1 MiB; try a smaller --batch"* ]]
+    ekn-predict -m "$D/img.h5" --max-memory 1000 --write class "$D/img-test.ekn" >out.ekn
+    [[ -s out.ekn ]]
+}
+
 @test "writing to /dev/full exits 1 with one line" {
     [[ -w /dev/full ]] || skip "no /dev/full"
     run --separate-stderr bash -c "ekn-predict -m '$D/img.h5' '$D/img-test.ekn' > /dev/full"

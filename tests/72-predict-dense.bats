@@ -280,8 +280,8 @@ print("ok")
     [[ $stderr == *img.h5*img-img* ]]
 }
 
-@test "--tile, --pad, --max-memory and --no-mfp need --dense (2); a tile that is not a valid size exits 3" {
-    for o in "--tile 9,9" "--pad mirror" "--max-memory 10" "--no-mfp"; do
+@test "--tile, --pad and --no-mfp need --dense (2); a tile that is not a valid size exits 3" {
+    for o in "--tile 9,9" "--pad mirror" "--no-mfp"; do
         run --separate-stderr ekn-predict -m "$D/seg.h5" $o "$D/vol2d.ekn"
         assert_failure 2
         assert_no_stdout

@@ -61,21 +61,37 @@ void ekn_blob_free(ekn_blob *b)
     b->len = 0;
 }
 
-/* Appends everything archive_read_data gives to b. */
-static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, size_t limit, ekn_err *err)
+static int too_large(const char *spec, const ekn_input_limits *lim, ekn_err *err)
 {
+    if (lim->max_text)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input (%s)", spec, lim->max, lim->max_text);
+    return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input", spec, lim->max);
+}
+
+/* Appends everything archive_read_data gives to b, stopping past lim->max
+ * bytes, or past the size the contents' header claims (lim->claim). */
+static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, const ekn_input_limits *lim,
+                 ekn_err *err)
+{
+    size_t limit = lim->max, claimed = 0;
+    int decided = !lim->claim, by_claim = 0;
     size_t cap = hint ? hint + 1 : (1u << 16);
     if (limit && cap > limit + 1) cap = limit + 1;
     unsigned char *buf = malloc(cap + 1);
     if (!buf) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", spec);
     size_t len = 0;
     for (;;) {
+        if (limit && len > limit) {
+            free(buf);
+            if (by_claim)
+                return ekn_err_set(err, EKN_EXIT_FAIL,
+                                   "'%s': more than the %zu bytes its header claims (stopped decompressing there)", spec,
+                                   claimed);
+            return too_large(spec, lim, err);
+        }
         if (len == cap) {
-            if (limit && len > limit) {
-                free(buf);
-                return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input", spec, limit);
-            }
             size_t ncap = cap < SIZE_MAX / 4 ? cap * 2 : SIZE_MAX / 2;
+            if (limit && ncap > limit + 1) ncap = limit + 1; /* one byte past the limit shows it is passed */
             unsigned char *p = realloc(buf, ncap + 1);
             if (!p) {
                 free(buf);
@@ -94,10 +110,23 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s", spec, why ? why : "read error");
         }
         len += (size_t)n;
+        if (!decided) {
+            uint64_t total = 0;
+            int k = lim->claim(lim->ctx, buf, len, &total);
+            if (k == 1 && total < SIZE_MAX - 1 && (!limit || total < limit)) {
+                limit = claimed = (size_t)total;
+                by_claim = 1;
+            }
+            decided = k == 1 || len >= EKN_INPUT_CLAIM_HEAD;
+        }
     }
     if (limit && len > limit) {
         free(buf);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input", spec, limit);
+        if (by_claim)
+            return ekn_err_set(err, EKN_EXIT_FAIL,
+                               "'%s': more than the %zu bytes its header claims (stopped decompressing there)", spec,
+                               claimed);
+        return too_large(spec, lim, err);
     }
     buf[len] = 0;
     b->data = buf;
@@ -122,7 +151,7 @@ static int same_member(const char *entry, const char *want)
 }
 
 /* Decodes a compressed blob in memory (a compressed member of an archive). */
-static int decompress_blob(const char *spec, ekn_blob *b, size_t limit, ekn_err *err)
+static int decompress_blob(const char *spec, ekn_blob *b, const ekn_input_limits *lim, ekn_err *err)
 {
     struct archive *a = archive_read_new();
     if (!a) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", spec);
@@ -135,7 +164,7 @@ static int decompress_blob(const char *spec, ekn_blob *b, size_t limit, ekn_err 
         archive_read_next_header(a, &e) != ARCHIVE_OK)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s", spec, why(a));
     else
-        rc = slurp(a, spec, &out, b->len * 4, limit, err);
+        rc = slurp(a, spec, &out, b->len * 4, lim, err);
     archive_read_free(a);
     if (rc) return -1;
     ekn_blob_free(b);
@@ -144,6 +173,12 @@ static int decompress_blob(const char *spec, ekn_blob *b, size_t limit, ekn_err 
 }
 
 int ekn_input_load(const char *spec, ekn_blob *b, size_t limit, ekn_err *err)
+{
+    ekn_input_limits lim = {.max = limit};
+    return ekn_input_load_limited(spec, b, &lim, err);
+}
+
+int ekn_input_load_limited(const char *spec, ekn_blob *b, const ekn_input_limits *lim, ekn_err *err)
 {
     char file[4096], member[4096];
     b->data = NULL;
@@ -193,7 +228,9 @@ int ekn_input_load(const char *spec, ekn_blob *b, size_t limit, ekn_err *err)
         } else {
             /* plain files: the size is known, so one allocation suffices */
             int plain = archive_filter_count(a) <= 1;
-            rc = slurp(a, spec, b, plain ? hint : hint * 4, limit, err);
+            ekn_input_limits plain_lim = *lim; /* a plain file's size is known: no header to trust */
+            plain_lim.claim = NULL;
+            rc = slurp(a, spec, b, plain ? hint : hint * 4, plain ? &plain_lim : lim, err);
         }
     } else {
         int found = 0, h;
@@ -202,7 +239,7 @@ int ekn_input_load(const char *spec, ekn_blob *b, size_t limit, ekn_err *err)
             if (name && same_member(name, member) && archive_entry_filetype(e) == AE_IFREG) {
                 found = 1;
                 int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-                rc = slurp(a, spec, b, size > 0 ? (size_t)size : 0, limit, err);
+                rc = slurp(a, spec, b, size > 0 ? (size_t)size : 0, lim, err);
                 break;
             }
             archive_read_data_skip(a);
@@ -213,7 +250,7 @@ int ekn_input_load(const char *spec, ekn_blob *b, size_t limit, ekn_err *err)
             else
                 rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s", file, why(a));
         }
-        if (!rc && ekn_is_compressed(b->data, b->len)) rc = decompress_blob(spec, b, limit, err);
+        if (!rc && ekn_is_compressed(b->data, b->len)) rc = decompress_blob(spec, b, lim, err);
     }
     archive_read_free(a);
     if (fd) close(fd);

@@ -17,6 +17,7 @@
 #ifndef EKN_ARCHIVE_IO_H
 #define EKN_ARCHIVE_IO_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diag.h"
 
@@ -35,6 +36,25 @@ int ekn_input_split(const char *spec, char *file, char *member, ekn_err *err);
  * `limit` bytes are refused (0: no limit).  Errors: missing or unreadable
  * file, a directory, a corrupt compressed stream, a missing member. */
 int ekn_input_load(const char *spec, ekn_blob *b, size_t limit, ekn_err *err);
+/* Bounds on what is decompressed, checked as the bytes arrive, so a small
+ * compressed file cannot expand without bound before an error:
+ *   max    the most bytes taken (0: no cap); past it, "'SPEC': more than
+ *          MAX bytes of input (MAX_TEXT)";
+ *   claim  (optional) told the first bytes as they arrive, until it answers
+ *          1 or EKN_INPUT_CLAIM_HEAD bytes have come: 1 with *total when
+ *          they begin with a header that states the whole size (an IDX or
+ *          NPY header), which then bounds the input too: "'SPEC': more than
+ *          the N bytes its header claims (stopped decompressing there)";
+ *          0 when they do not (yet).
+ * A plain file is bounded by max alone (its size is known). */
+#define EKN_INPUT_CLAIM_HEAD (1u << 17)
+typedef struct ekn_input_limits {
+    size_t max;
+    const char *max_text; /* what sets max, for the message ("--max-input"), or NULL */
+    int (*claim)(void *ctx, const unsigned char *p, size_t len, uint64_t *total);
+    void *ctx;
+} ekn_input_limits;
+int ekn_input_load_limited(const char *spec, ekn_blob *b, const ekn_input_limits *lim, ekn_err *err);
 void ekn_blob_free(ekn_blob *b);
 
 /* 1 if the bytes start with the magic of a compression filter libarchive

@@ -25,6 +25,7 @@ static int usage_error(const ekn_command *cmd, ekn_err *err, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!cmd) return ekn_err_set(err, EKN_EXIT_USAGE, "%s", msg); /* ekn_opt_set: no command line to hint at */
     /* the hint goes on its own line, as coreutils and git print it */
     return ekn_err_set(err, EKN_EXIT_USAGE, "%s\nTry '%s --help' for more information.", msg, cmd->name);
 }
@@ -70,10 +71,11 @@ static void range_text(const ekn_option *o, char *buf, size_t cap)
         snprintf(buf, cap, "a number from %g to %g", o->min, o->max);
 }
 
-static int apply(const ekn_command *cmd, const ekn_option *o, const char *arg, ekn_err *err)
+static int apply_as(const ekn_command *cmd, const ekn_option *o, const char *name, const char *arg, ekn_err *err)
 {
     char label[96], range[128];
-    opt_label(o, label, sizeof label);
+    if (name) snprintf(label, sizeof label, "%s", name);
+    else opt_label(o, label, sizeof label);
     if (o->given) *o->given = 1;
     switch (o->type) {
     case EKN_OPT_FLAG:
@@ -141,6 +143,17 @@ static int apply(const ekn_command *cmd, const ekn_option *o, const char *arg, e
     default:
         return usage_error(cmd, err, "%s: internal error: unknown option type", label);
     }
+}
+
+static int apply(const ekn_command *cmd, const ekn_option *o, const char *arg, ekn_err *err)
+{
+    return apply_as(cmd, o, NULL, arg, err);
+}
+
+int ekn_opt_set(const ekn_option *o, const char *name, const char *arg, ekn_err *err)
+{
+    if (o->type == EKN_OPT_FLAG) return 0; /* a flag has no value to check (and --verbose counts) */
+    return apply_as(NULL, o, name, arg, err);
 }
 
 static void print_completion(const ekn_command *cmd)

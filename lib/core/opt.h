@@ -130,6 +130,13 @@ enum { EKN_OPT_CONTINUE = 0, EKN_OPT_DONE = 1 };
  * words to stdout (the caller exits 0), or -1 with err->code = EKN_EXIT_USAGE. */
 int ekn_opt_parse(const ekn_command *cmd, int argc, char **argv, int *first_arg, ekn_err *err);
 void ekn_opt_print_help(const ekn_command *cmd);
+/* One value for one row outside the command line (a control file's
+ * command): parsed, range-checked and stored as parsing would, with the
+ * same message naming `name` (NULL: "--long-name") instead of the option,
+ * and no --help hint.  Copy a row and point its dest elsewhere to check a
+ * value without storing it.  0, or -1 with err (EKN_EXIT_USAGE).  A FLAG
+ * row takes no value: 0, nothing stored. */
+int ekn_opt_set(const ekn_option *o, const char *name, const char *arg, ekn_err *err);
 
 /* "30,512,512" -> {30,512,512}; returns the count (1..max) or -1.  All values >= min_value. */
 int ekn_parse_int_list(const char *s, long *vals, int max, long min_value, const char *what, ekn_err *err);

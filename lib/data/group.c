@@ -1,6 +1,7 @@
 /* group: record names, groups of records and their metadata (see group.h). */
 #include "group.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,20 @@ long long ekn_meta_int(const ekn_tensor *t, const char *key, long long dflt)
     return ekn_tensor_meta_get(t, key, buf, sizeof buf) ? atoll(buf) : dflt;
 }
 
+int ekn_meta_int_checked(const ekn_tensor *t, const char *key, long long min, long long max, long long *v,
+                         ekn_err *err)
+{
+    char buf[64];
+    if (!ekn_tensor_meta_get(t, key, buf, sizeof buf)) return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(buf, &end, 10);
+    if (end == buf || *end || errno || x < min || x > max)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "bad metadata %s=%s (an integer from %lld to %lld)", key, buf, min, max);
+    *v = x;
+    return 1;
+}
+
 /* ---- groups ------------------------------------------------------------- */
 
 int ekn_group_reader_open(ekn_group_reader *gr, const char *path, ekn_err *err)
@@ -90,6 +105,16 @@ static void swap(ekn_tensor *a, ekn_tensor *b)
     *b = t;
 }
 
+/* classes= on a label record, if there, is an integer 0..INT32_MAX: read
+ * into an int it must not wrap (4294967298 would become 2). */
+static int check_classes(const ekn_tensor *t, const char *src, unsigned long long rec, ekn_err *err)
+{
+    long long v;
+    if (ekn_meta_int_checked(t, "classes", 0, INT32_MAX, &v, err) < 0)
+        return ekn_err_prefix(err, "'%s': record %llu", src, rec);
+    return 0;
+}
+
 /* Files the record just taken in as rec[i] under its kind. */
 static int classify(const ekn_group_reader *gr, ekn_group *g, int i, ekn_err *err)
 {
@@ -98,6 +123,8 @@ static int classify(const ekn_group_reader *gr, ekn_group *g, int i, ekn_err *er
     int *slot = NULL;
     switch (ekn_rec_kind_of(name)) {
     case EKN_KIND_LABEL:
+        if (check_classes(&g->rec[i], src, rec, err)) return -1;
+        /* fall through */
     case EKN_KIND_TARGET:
         if (g->lab >= 0)
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: a second 'label' or 'target' record for the '%s' record %llu",

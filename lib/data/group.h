@@ -67,6 +67,12 @@ int ekn_input_geometry(const ekn_tensor *t, int *c, int *ndim, int shape[3]);
 int ekn_meta_zyx(const ekn_tensor *t, const char *key, long min, long v[3], ekn_err *err);
 /* An integer metadata value (classes=, batch=, epoch=), or dflt without the key. */
 long long ekn_meta_int(const ekn_tensor *t, const char *key, long long dflt);
+/* An integer metadata value checked whole and in [min, max]: 1 and *v, 0
+ * without the key, -1 (err, EKN_EXIT_FAIL: "bad metadata KEY=VALUE ...")
+ * when it is not such an integer.  ekn_group_read checks a label record's
+ * classes= this way (0 to INT32_MAX). */
+int ekn_meta_int_checked(const ekn_tensor *t, const char *key, long long min, long long max, long long *v,
+                         ekn_err *err);
 
 /* ---- groups ------------------------------------------------------------- */
 

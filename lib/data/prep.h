@@ -41,6 +41,8 @@ typedef struct ekn_prep_opts {
     const char *axes;          /* zyx (default) | xyz */
     const char *channels;      /* first|last|none; default depends on the format */
     int slices;                /* volumes: first spatial axis becomes N */
+    double max_input_mib;      /* --max-input: the most bytes a file may decompress to, MiB; 0: half the
+                                * available memory (an IDX or NPY header's own size bounds it too) */
     /* CSV */
     int header;
     const char *label_column, *categorical, *missing;

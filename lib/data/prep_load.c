@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "archive_io.h"
+#include "memlimit.h"
+#include "finite.h"
 #include "group.h"
 #include "opt.h"
 #include "prep.h"
@@ -158,10 +160,43 @@ static int is_dataset(const ekn_file_reader *r) { return (r->flags & EKN_READER_
 
 typedef struct raw_spec { int have; int rank; uint64_t shape[EKN_MAX_RANK]; ekn_dtype dt; } raw_spec;
 
+/* The size an IDX or NPY header at p claims (ekn_input_limits' claim): of
+ * the format forced, else of the one its magic shows; a raw file (--shape)
+ * has no header to believe. */
+typedef struct claim_ctx {
+    const ekn_file_reader *forced;
+    int have_shape;
+} claim_ctx;
+
+static int claim_size(void *ctx, const unsigned char *p, size_t len, uint64_t *total)
+{
+    const claim_ctx *c = ctx;
+    const ekn_file_reader *r = c->forced;
+    if (!r && c->have_shape) return 0;
+    int idx = r ? r->format == EKN_FMT_IDX : len >= 2 && p[0] == 0 && p[1] == 0;
+    int npy = r ? r->format == EKN_FMT_NPY : len >= 6 && !memcmp(p, "\x93NUMPY", 6);
+    if (idx) {
+        ekn_idx_header h;
+        ekn_idx_parse_header(p, len, &h, NULL);
+        if (!h.header_ok) return 0;
+        *total = h.header_len + h.data_len;
+        return 1;
+    }
+    if (npy) {
+        ekn_npy_header h;
+        ekn_npy_parse_header(p, len, &h, NULL);
+        if (!h.header_ok) return 0;
+        *total = h.header_len + h.data_len;
+        return 1;
+    }
+    return 0;
+}
+
 /* Reads one input file with its row of the reader table: forced (--format),
- * else the one detected (readers.h).  A table (CSV) is left in *blob. */
-static int read_any(const char *spec, const ekn_file_reader *forced, const raw_spec *raw, ekn_tensor *t, ekn_blob *blob,
-                    const ekn_file_reader **fmt, ekn_err *err)
+ * else the one detected (readers.h).  A table (CSV) is left in *blob.
+ * max_input: --max-input in bytes (0: half the available memory). */
+static int read_any(const char *spec, const ekn_file_reader *forced, const raw_spec *raw, double max_input,
+                    ekn_tensor *t, ekn_blob *blob, const ekn_file_reader **fmt, ekn_err *err)
 {
     char file[4096], member[4096];
     if (ekn_input_split(spec, file, member, err)) return -1;
@@ -179,7 +214,14 @@ static int read_any(const char *spec, const ekn_file_reader *forced, const raw_s
     }
     *fmt = r;
     if (r && r->flags & EKN_READER_BY_PATH) return r->read(&src, t, err);
-    if (ekn_input_load(spec, blob, 0, err)) return -1;
+    claim_ctx cc = {r, raw->have};
+    ekn_input_limits lim = {.max_text = "--max-input", .claim = claim_size, .ctx = &cc};
+    if (max_input <= 0) {
+        max_input = ekn_mem_available() / 2;
+        lim.max_text = "half the available memory; --max-input sets the cap";
+    }
+    lim.max = max_input >= (double)SIZE_MAX ? 0 : (size_t)max_input;
+    if (ekn_input_load_limited(spec, blob, &lim, err)) return -1;
     if (blob->len == 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': empty file", spec);
     if (!r) r = ekn_file_reader_detect(spec, blob->data, blob->len, raw->have);
     *fmt = r;
@@ -248,7 +290,7 @@ static int load_side(const ekn_prep_opts *o, const char *spec, int what, const r
     ekn_blob blob = {0};
     const ekn_file_reader *f;
     int rc = -1;
-    if (read_any(spec, forced, raw, &t, &blob, &f, err)) goto out;
+    if (read_any(spec, forced, raw, o->max_input_mib * 1048576.0, &t, &blob, &f, err)) goto out;
     if (!f->read) {
         ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s from a CSV file are not supported (CSV inputs have --label-column)",
                     spec, kind[what]);
@@ -299,6 +341,9 @@ static int load_side(const ekn_prep_opts *o, const char *spec, int what, const r
     if (what == 0) {
         if (to_labels(dst, spec, &mx, err)) goto out;
         d->classes = mx + 1 > 1 ? mx + 1 : 1;
+    } else if (what == 1 && ekn_tensor_check_f32(dst, err)) {
+        ekn_err_prefix(err, "'%s'", spec);
+        goto out;
     } else if (to_dtype(dst, what == 1 ? EKN_F32 : EKN_U8, spec, err)) {
         goto out;
     }
@@ -342,8 +387,13 @@ int ekn_prep_load(const ekn_prep_opts *o, ekn_csv_schema *schema, ekn_prep_data 
     ekn_tensor t = EKN_TENSOR_INIT;
     ekn_blob blob = {0};
     int rc = -1;
-    if (read_any(o->input, forced, &raw, &t, &blob, &f, err)) goto out;
+    if (read_any(o->input, forced, &raw, o->max_input_mib * 1048576.0, &t, &blob, &f, err)) goto out;
     int in_rank = t.rank;
+    /* at read time: a value float32 cannot hold (NaN, Inf, f64 1e300) would become NaN or Inf unnoticed */
+    if (f->read && ekn_tensor_check_f32(&t, err)) {
+        ekn_err_prefix(err, "'%s'", o->input);
+        goto out;
+    }
     if (!f->read) { /* a table: CSV */
         ekn_missing miss = EKN_MISSING_MEAN;
         if (o->missing) miss = !strcmp(o->missing, "zero") ? EKN_MISSING_ZERO : !strcmp(o->missing, "drop")

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "finite.h"
 #include "readers.h"
 
 int ekn_parse_number(const char *s, double *v)
@@ -271,7 +272,7 @@ static int fit_schema(const table *t, const char *name, const ekn_csv_opts *o, e
             const char *cell = t->cells[r * nc + c];
             if (is_missing(cell)) continue;
             if (!ekn_parse_number(cell, &v)) { rc = bad_value(name, t, r, c, s, "is not a number", err); break; }
-            if (!isfinite(v)) { rc = bad_value(name, t, r, c, s, "is not a finite number", err); break; }
+            if (!ekn_f32_fits(v)) { rc = bad_value(name, t, r, c, s, ekn_f32_why(v), err); break; }
             sum += v;
             n++;
         }
@@ -373,7 +374,7 @@ int ekn_read_csv(ekn_blob *b, const char *name, const ekn_csv_opts *o, ekn_csv_s
                 double v;
                 if (is_missing(cell)) v = o->missing == EKN_MISSING_ZERO ? 0.0 : col->impute;
                 else if (!ekn_parse_number(cell, &v)) { bad_value(name, &t, r, c, s, "is not a number", err); goto out; }
-                else if (!isfinite(v)) { bad_value(name, &t, r, c, s, "is not a finite number", err); goto out; }
+                else if (!ekn_f32_fits(v)) { bad_value(name, &t, r, c, s, ekn_f32_why(v), err); goto out; }
                 row[col->feature] = (float)v;
             }
         }

@@ -49,6 +49,7 @@ int ekn_idx_parse_header(const unsigned char *p, size_t len, ekn_idx_header *h, 
     if (ekn_shape_numel(h->rank, h->shape, (UINT64_MAX >> 4) / size, &numel, &e))
         return ekn_err_set(err, EKN_EXIT_FAIL, "IDX header: %s", e.msg);
     h->data_len = numel * size;
+    h->header_ok = 1;
     uint64_t have = len - h->header_len;
     if (have < h->data_len) {
         char s[256];

@@ -138,6 +138,7 @@ int ekn_npy_parse_header(const unsigned char *p, size_t len, ekn_npy_header *h, 
         goto out;
     }
     h->data_len = numel * size;
+    h->header_ok = 1;
     uint64_t have = len - h->header_len;
     if (have < h->data_len)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "truncated NPY data: %llu of %llu bytes", (unsigned long long)have,

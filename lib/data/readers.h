@@ -110,6 +110,8 @@ typedef struct ekn_idx_header {
     uint64_t shape[EKN_MAX_RANK];
     size_t header_len;    /* 4 + 4 * rank */
     uint64_t data_len;    /* prod(shape) * sizeof(dtype) */
+    int header_ok;        /* the header parsed: header_len + data_len is the size it claims (also when
+                           * the bytes after it are missing or too many) */
 } ekn_idx_header;
 
 /* Parses the header at p (len bytes available: the whole file).  Checks the
@@ -128,6 +130,7 @@ typedef struct ekn_npy_header {
     uint64_t shape[EKN_MAX_RANK];
     size_t header_len;    /* bytes before the data */
     uint64_t data_len;
+    int header_ok;        /* as ekn_idx_header's */
 } ekn_npy_header;
 
 /* Parses magic, version and the header dict ('descr', 'fortran_order',

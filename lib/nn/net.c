@@ -1,6 +1,7 @@
 #include "net.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,14 @@
 #include "vec.h"
 
 /* Allocates from the ops table's memory (the GPU's for cuda) and counts it
- * in *total, so that ekn-calc's memory estimate can be checked against it. */
-static float *alloc_floats(const ekn_ops *ops, size_t n, size_t *total)
+ * in *total, so that ekn-calc's memory estimate can be checked against it.
+ * counting (ekn_net_measure): nothing is allocated, the bytes are added up
+ * and a placeholder that is never dereferenced stands for the array. */
+static float *alloc_floats(const ekn_ops *ops, size_t n, size_t *total, int counting)
 {
-    float *p = ops->alloc((n ? n : 1) * sizeof(float));
+    static float placeholder;
+    if (n > SIZE_MAX / sizeof(float) / 2) return NULL;
+    float *p = counting ? &placeholder : ops->alloc((n ? n : 1) * sizeof(float));
     if (p) *total += n * sizeof(float);
     return p;
 }
@@ -81,8 +86,8 @@ int ekn_net_plan(const ekn_spec *spec, ekn_net_layer *layers)
 
 /* ---- building ----------------------------------------------------------------- */
 
-int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops,
-                  ekn_err *err)
+static int build(ekn_net *net, const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops,
+                 int counting, ekn_err *err)
 {
     memset(net, 0, sizeof *net);
     net->spec = spec;
@@ -145,32 +150,35 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
 
     size_t N = (size_t)max_batch;
     size_t *total = &net->alloc_bytes;
-    int fail = !(net->theta = alloc_floats(ops, off, total)) || !(net->grad = alloc_floats(ops, off, total)) ||
-               !(net->decay = alloc_floats(ops, off, total)) ||
-               !(net->x_noisy = alloc_floats(ops, N * net->in_size, total)) ||
-               !(net->work = alloc_floats(ops, net->work_floats, total)) ||
-               (st && !(net->state = alloc_floats(ops, st, total)));
-    for (int k = 0; k < net->nslots && !fail; k++) fail = !(net->slot[k] = alloc_floats(ops, N * max_act, total));
+    int fail = !(net->theta = alloc_floats(ops, off, total, counting)) || !(net->grad = alloc_floats(ops, off, total, counting)) ||
+               !(net->decay = alloc_floats(ops, off, total, counting)) ||
+               !(net->x_noisy = alloc_floats(ops, N * net->in_size, total, counting)) ||
+               !(net->work = alloc_floats(ops, net->work_floats, total, counting)) ||
+               (st && !(net->state = alloc_floats(ops, st, total, counting)));
+    for (int k = 0; k < net->nslots && !fail; k++) fail = !(net->slot[k] = alloc_floats(ops, N * max_act, total, counting));
     size_t max_draw = 0;
     for (int i = 0; i < net->nlayers && !fail; i++) {
         ekn_net_layer *L = &net->layers[i];
         const ekn_spec_layer *s = L->spec;
         size_t m = N * L->out_size;
-        fail = !(L->z = alloc_floats(ops, m, total));
-        if (!fail) L->y = s->act == EKN_ACT_LINEAR ? L->z : alloc_floats(ops, m, total);
+        fail = !(L->z = alloc_floats(ops, m, total, counting));
+        if (!fail) L->y = s->act == EKN_ACT_LINEAR ? L->z : alloc_floats(ops, m, total, counting);
         fail = fail || !L->y;
         L->feed = L->y;
-        if (!fail && s->dropout > 0) fail = !(L->mask = alloc_floats(ops, m, total));
-        if (!fail && s->noise > 0) fail = !(L->noisy = alloc_floats(ops, m, total));
+        if (!fail && s->dropout > 0) fail = !(L->mask = alloc_floats(ops, m, total, counting));
+        if (!fail && s->noise > 0) fail = !(L->noisy = alloc_floats(ops, m, total, counting));
         if ((s->dropout > 0 || s->noise > 0) && m > max_draw) max_draw = m;
-        if (!fail && s->kind == EKN_LAYER_POOL) fail = !(L->arg = (int32_t *)alloc_floats(ops, m, total));
+        if (!fail && s->kind == EKN_LAYER_POOL) fail = !(L->arg = (int32_t *)alloc_floats(ops, m, total, counting));
         if (!fail && L->cls->scratch) {
             double per_ex = 0, per_batch = 0;
             L->cls->scratch(s, L->cout, (double)prod3(L->out), &per_ex, &per_batch);
             size_t sc = (size_t)(per_ex * N + per_batch);
-            if (sc) fail = !(L->stats = alloc_floats(ops, sc, total));
+            if (sc) fail = !(L->stats = alloc_floats(ops, sc, total, counting));
         }
     }
+    if (counting) return fail ? ekn_err_set(err, EKN_EXIT_FAIL, "the network for batch %d is too large to address",
+                                            max_batch)
+                              : 0;
     /* device memory: the host draws masks and noise (the same numbers as a
      * CPU run of the seed) and keeps copies of theta and state for checkpoints */
     if (!fail && !ops->host) {
@@ -197,6 +205,23 @@ int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int ma
     }
     if (!ops->host) ops->upload(net->decay, decay, off * sizeof *decay);
     return 0;
+}
+
+int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops,
+                  ekn_err *err)
+{
+    return build(net, spec, shape, max_batch, ops, 0, err);
+}
+
+int ekn_net_measure(const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops, ekn_net_size *out,
+                    ekn_err *err)
+{
+    ekn_net *net = malloc(sizeof *net); /* large: one entry per possible layer */
+    if (!net) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    int rc = build(net, spec, shape, max_batch, ops, 1, err);
+    if (!rc) *out = (ekn_net_size){net->alloc_bytes, net->nparams, net->in_size, net->out_size};
+    free(net); /* its arrays are placeholders: nothing else to free */
+    return rc;
 }
 
 void ekn_net_free(ekn_net *net)

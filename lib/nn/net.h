@@ -112,6 +112,16 @@ typedef struct ekn_net {
 int ekn_net_build(ekn_net *net, const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops,
                   ekn_err *err);
 void ekn_net_free(ekn_net *net);
+/* What ekn_net_build(spec, shape, max_batch, ops) would allocate in ops's
+ * memory (its alloc_bytes), found by running the same code without
+ * allocating, so a caller can compare it with a limit first (memlimit.h):
+ * 0 with *out, or -1 with ekn_net_build's errors. */
+typedef struct ekn_net_size {
+    size_t bytes;             /* alloc_bytes */
+    size_t nparams, in_size, out_size; /* as the built net's fields */
+} ekn_net_size;
+int ekn_net_measure(const ekn_spec *spec, const int shape[3], int max_batch, const ekn_ops *ops, ekn_net_size *out,
+                    ekn_err *err);
 
 /* theta on the host: the net's own for host memory, else a copy
  * downloaded into host_theta.  After changing it, ekn_net_params_commit

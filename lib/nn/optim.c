@@ -86,8 +86,9 @@ static float *alloc_vector(const ekn_ops *ops, size_t floats, ekn_err *err)
     return NULL;
 }
 
-int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops,
-                        ekn_err *err)
+/* count: NULL allocates; else nothing is allocated and *count gets the bytes it would take */
+static int create(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops, double *count,
+                  ekn_err *err)
 {
     memset(o, 0, sizeof *o);
     for (size_t k = 0; k < sizeof all / sizeof *all; k++) {
@@ -106,14 +107,31 @@ int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *pa
             if (n && rows > SIZE_MAX / n)
                 return fail_create(o, ekn_err_set(err, EKN_EXIT_FAIL, "optimiser state of %zu x %zu floats is too large",
                                                   rows, n));
-            if (!(o->state[s] = alloc_vector(ops, n * rows, err))) return fail_create(o, -1);
+            if (count) *count += 4.0 * n * rows;
+            else if (!(o->state[s] = alloc_vector(ops, n * rows, err))) return fail_create(o, -1);
         }
         for (int w = 0; w < o->vt->nwork; w++)
-            if (!(o->work[w] = alloc_vector(ops, n, err))) return fail_create(o, -1);
+            if (count) *count += 4.0 * n;
+            else if (!(o->work[w] = alloc_vector(ops, n, err))) return fail_create(o, -1);
         o->diag.step_size = o->diag.beta = NAN;
         return 0;
     }
     return ekn_err_set(err, EKN_EXIT_USAGE, "unknown optimiser '%s' (known: %s)", name, ekn_optim_names());
+}
+
+int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops,
+                        ekn_err *err)
+{
+    return create(o, name, n, params, ops, NULL, err);
+}
+
+int ekn_optim_bytes(const char *name, size_t n, const char *params, double *bytes, ekn_err *err)
+{
+    ekn_optim o;
+    *bytes = 0;
+    int rc = create(&o, name, n, params, ekn_ops_cpu(), bytes, err);
+    memset(&o, 0, sizeof o); /* nothing was allocated */
+    return rc;
 }
 
 int ekn_optim_create(ekn_optim *o, const char *name, size_t n, const char *params, ekn_err *err)

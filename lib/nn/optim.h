@@ -112,6 +112,10 @@ struct ekn_optim {
 int ekn_optim_create_on(ekn_optim *o, const char *name, size_t n, const char *params, const ekn_ops *ops,
                         ekn_err *err);
 int ekn_optim_create(ekn_optim *o, const char *name, size_t n, const char *params, ekn_err *err);
+/* The bytes of state and work vectors ekn_optim_create_on(name, n, params)
+ * would allocate, by the same code, allocating nothing: 0, or its usage
+ * errors. */
+int ekn_optim_bytes(const char *name, size_t n, const char *params, double *bytes, ekn_err *err);
 void ekn_optim_free(ekn_optim *o);
 /* "sgd|nesterov|rprop|cg|lbfgs|adam|adamw" (what --optimizer accepts). */
 const char *ekn_optim_names(void);

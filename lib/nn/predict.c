@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "finite.h"
 #include "group.h"
+#include "memlimit.h"
 #include "net.h"
 #include "net_mfp.h"
 #include "stream.h"
@@ -17,6 +19,17 @@ int ekn_predict_rebuild(predictor *p, const int shape[3], int batch, ekn_err *er
     if (p->built && !memcmp(p->net.in, shape, 3 * sizeof *shape) && p->net.max_batch >= batch) return 0;
     if (p->built) ekn_net_free(&p->net);
     p->built = 0;
+    /* what the net will allocate and a batch of inputs and outputs, against --max-memory */
+    ekn_net_size ns;
+    if (ekn_net_measure(&p->spec, shape, batch, p->ops, &ns, err)) return -1;
+    double io = 4.0 * batch * (ns.in_size + ns.out_size), need = (double)ns.bytes + io;
+    char a[32], b[32], detail[96], what[64];
+    snprintf(detail, sizeof detail, "network %s, batch %s", ekn_mem_text((double)ns.bytes, a, sizeof a),
+             ekn_mem_text(io, b, sizeof b));
+    snprintf(what, sizeof what, "predicting with batch %d on %dx%dx%d", batch, shape[0], shape[1], shape[2]);
+    if (ekn_mem_check(need, detail, p->cfg->max_memory, p->ops->host, what,
+                      p->cfg->dense ? "try a smaller --batch or --tile" : "try a smaller --batch", err))
+        return -1;
     if (ekn_net_build(&p->net, &p->spec, shape, batch, p->ops, err)) return -1;
     p->built = 1;
     if (!p->theta) {
@@ -84,6 +97,29 @@ void ekn_predict_argmax(predictor *p, size_t n, size_t spatial)
                 if (q[k * spatial] > q[best * spatial]) best = k;
             p->cls[e * spatial + s] = best;
         }
+}
+
+/* The input record holds only values that are finite as float32: one NaN
+ * would predict class 0 for its example without a word. */
+static int check_input(const ekn_tensor *in, const char *src, unsigned long long rec, ekn_err *err)
+{
+    if (ekn_tensor_check_f32(in, err)) return ekn_err_prefix(err, "'%s': record %llu: '%s'", src, rec, in->name);
+    return 0;
+}
+
+/* --eval: every label of the record is a class of the model or -1 (none);
+ * a label the model cannot predict would be dropped from the score unseen. */
+static int check_labels(const ekn_tensor *lab, int classes, const char *src, unsigned long long rec, ekn_err *err)
+{
+    size_t n = (size_t)ekn_tensor_numel(lab);
+    for (size_t i = 0; i < n; i++) {
+        double v = ekn_tensor_get(lab, i);
+        if (!(v >= -1 && v < classes) || v != floor(v))
+            return ekn_err_set(err, EKN_EXIT_FAIL,
+                               "'%s': record %llu: label %g (element %zu) is not a class of the model (0 to %d, or -1 for none)",
+                               src, rec, v, i, classes - 1);
+    }
+    return 0;
 }
 
 /* Copies example e of the record, cut to the net's input, into dst. */
@@ -400,6 +436,11 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         if (cfg->eval && !b) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: --eval needs a '%s' or '%s' record after each input",
                              src, rec, EKN_REC_LABEL, EKN_REC_TARGET);
+            break;
+        }
+        if (check_input(a, src, rec, err) ||
+            (cfg->eval && p.classes && !p.spec.target_input && check_labels(b, p.classes, src, rec + (uint64_t)g.lab, err))) {
+            rc = -1;
             break;
         }
         if ((cfg->dense ? ekn_predict_process_dense : process)(&p, a, cfg->eval ? b : NULL, have_w ? &w : NULL, src, rec, err)) {

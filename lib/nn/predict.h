@@ -42,6 +42,7 @@ typedef struct ekn_predict_config {
     ekn_pad_mode pad;    /* dense: padding by the offset on each side */
     int tile[3];         /* dense: tile input size per axis, 0: chosen */
     double max_bytes;    /* dense: network memory budget for choosing tiles */
+    double max_memory;   /* --max-memory in bytes: the most a net may take; 0: the host's available memory (memlimit.h) */
     int no_mfp;          /* dense: shift and stitch even when every pool sets mfp = 1 */
     const char *tta;     /* test-time augmentation: flips, d4 or d8 (tta.h); NULL: none */
     const struct ekn_ops *ops; /* where to compute: NULL = ekn_ops_default() (the CPU); ekn_ops_cuda() for a GPU

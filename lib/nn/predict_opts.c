@@ -14,4 +14,5 @@ void ekn_predict_opts_resolve(ekn_predict_opts *o)
     for (int k = 0; k < 3; k++) c->tile[k] = 0;
     ekn_zyx_place(&o->tile, c->tile);
     c->max_bytes = o->max_mib * 1048576.0;
+    c->max_memory = o->mem_given ? c->max_bytes : 0;
 }

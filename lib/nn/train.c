@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "memlimit.h"
 #include "progress.h"
 #include "train_internal.h"
 
@@ -325,29 +326,60 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
 /* Without --optimizer (cfg->optimizer NULL) a resumed run goes on with the
  * checkpoint's optimiser and parameters, also one chosen through the control
  * file; --opt-param then overrides those parameters. */
-static int create_optimizer(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+/* The optimiser's name and parameters (malloc'd): the command line's, or
+ * with --resume and no --optimizer the checkpoint's (its parameters first,
+ * so the command line's --opt-param win). */
+static int optimizer_choice(const ekn_trainer *tr, ekn_ckpt *from, char **name, char **params, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
-    if (cfg->optimizer)
-        return ekn_optim_create_on(&tr->opt, cfg->optimizer, tr->net.nparams, cfg->optimizer_params, tr->net.ops,
-                                   err);
-    char *name = NULL, *params = NULL;
-    int rc = ekn_ckpt_read_optim_name(from, &name, &params, err);
-    if (!rc && cfg->optimizer_params) {
-        /* the checkpoint's parameters first, so the command line's win */
-        size_t n = (params ? strlen(params) : 0) + strlen(cfg->optimizer_params) + 2;
-        char *both = malloc(n);
-        if (!both) rc = ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-        else snprintf(both, n, "%s%s%s", params && *params ? params : "", params && *params ? "," : "",
-                      cfg->optimizer_params);
-        free(params);
-        params = both;
+    *name = *params = NULL;
+    if (cfg->optimizer) {
+        *name = strdup(cfg->optimizer);
+        *params = cfg->optimizer_params ? strdup(cfg->optimizer_params) : NULL;
+        if (!*name || (cfg->optimizer_params && !*params)) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        return 0;
     }
-    if (!rc) rc = ekn_optim_create_on(&tr->opt, name, tr->net.nparams, params, tr->net.ops, err);
-    if (!rc) ekn_info("'%s': going on with its optimiser %s", cfg->resume_path, name);
-    free(name);
-    free(params);
-    return rc ? -1 : 0;
+    if (ekn_ckpt_read_optim_name(from, name, params, err)) return -1;
+    if (cfg->optimizer_params) {
+        size_t n = (*params ? strlen(*params) : 0) + strlen(cfg->optimizer_params) + 2;
+        char *both = malloc(n);
+        if (!both) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        snprintf(both, n, "%s%s%s", *params && **params ? *params : "", *params && **params ? "," : "",
+                 cfg->optimizer_params);
+        free(*params);
+        *params = both;
+    }
+    return 0;
+}
+
+static int create_optimizer(ekn_trainer *tr, const char *name, const char *params, ekn_err *err)
+{
+    if (ekn_optim_create_on(&tr->opt, name, tr->net.nparams, params, tr->net.ops, err)) return -1;
+    if (!tr->cfg.optimizer) ekn_info("'%s': going on with its optimiser %s", tr->cfg.resume_path, name);
+    return 0;
+}
+
+/* What the run will allocate (the net, the optimiser, a batch's buffers),
+ * measured by the code that allocates, against --max-memory (memlimit.h). */
+static int check_memory(const ekn_trainer *tr, const int shape[3], const ekn_ops *ops, const char *optim,
+                        const char *params, ekn_err *err)
+{
+    ekn_net_size ns;
+    double opt_bytes;
+    if (ekn_net_measure(&tr->spec, shape, (int)tr->cfg.batch, ops, &ns, err) ||
+        ekn_optim_bytes(optim, ns.nparams, params, &opt_bytes, err))
+        return -1;
+    double B = (double)tr->cfg.batch;
+    /* the batch (inputs and labels) on the host, its mirror on a device, and dout and gtmp */
+    double batch = 4.0 * B * (ns.in_size + ns.out_size) * (ops->host ? 1 : 2) + 8.0 * B * ns.out_size;
+    char a[32], b[32], c[32], detail[160], hint[96];
+    snprintf(detail, sizeof detail, "network %s, optimiser '%s' %s, batch %s", ekn_mem_text((double)ns.bytes, a, sizeof a),
+             optim, ekn_mem_text(opt_bytes, b, sizeof b), ekn_mem_text(batch, c, sizeof c));
+    snprintf(hint, sizeof hint, "try a smaller --batch%s", ekn_train_img_img(tr) ? " or --patch" : "");
+    char what[64];
+    snprintf(what, sizeof what, "training with batch %ld", tr->cfg.batch);
+    return ekn_mem_check((double)ns.bytes + opt_bytes + batch, detail, tr->cfg.max_memory, ops->host, what, hint,
+                         err);
 }
 
 /* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
@@ -444,13 +476,19 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     int shape[3];
     if (choose_input_shape(tr, shape, err)) return -1;
     const ekn_ops *ops = cfg->ops ? cfg->ops : ekn_ops_default();
-    if (ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ops, err) || ekn_ops_check(ops, err)) return -1;
+    char *optim = NULL, *params = NULL;
+    int rc = optimizer_choice(tr, from, &optim, &params, err);
+    if (!rc) rc = check_memory(tr, shape, ops, optim, params, err);
+    if (!rc) rc = ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ops, err) || ekn_ops_check(ops, err);
     ekn_net *net = &tr->net;
-    if (check_labels(tr, &tr->train, err)) return -1;
-    if (cfg->nclass_weights && cfg->nclass_weights != net->classes)
-        return ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
-                           net->classes);
-    if (create_optimizer(tr, from, err)) return -1;
+    if (!rc && check_labels(tr, &tr->train, err)) rc = -1;
+    if (!rc && cfg->nclass_weights && cfg->nclass_weights != net->classes)
+        rc = ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
+                         net->classes);
+    if (!rc) rc = create_optimizer(tr, optim, params, err);
+    free(optim);
+    free(params);
+    if (rc) return -1;
     size_t B = (size_t)cfg->batch;
     tr->dout = ops->alloc(B * net->out_size * sizeof(float));
     tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));
@@ -496,6 +534,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
 {
     memset(tr, 0, sizeof *tr);
+    ekn_control_init(&tr->control, cfg->control_path);
     if (!cfg->resume_path) return trainer_init(tr, cfg, NULL, err);
     /* the checkpoint is opened once and read as init needs it */
     ekn_ckpt from;
@@ -517,63 +556,46 @@ void ekn_trainer_free(ekn_trainer *tr)
     ekn_dataset_free(&tr->train);
     ekn_dataset_free(&tr->val);
     ekn_spec_free(&tr->spec);
+    ekn_control_close(&tr->control);
     memset(tr, 0, sizeof *tr);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
 
-/* "optimizer NAME [KEY=VALUE,...]": the new optimiser starts with fresh state;
- * a bad name or parameter keeps the current one. */
-static int switch_optimizer(ekn_trainer *tr, const char *line)
+/* The control file's commands (control.h).  "optimizer": the new optimiser
+ * starts with fresh state; a bad parameter keeps the current one. */
+typedef struct control_ctx {
+    ekn_trainer *tr;
+    int *stop, *save;
+} control_ctx;
+
+static int run_control(void *ctx, const ekn_control_cmd *cmd, const char *line, ekn_err *err)
 {
-    char name[64] = "", params[192] = "";
-    int k = sscanf(line, "%*s %63s %191s", name, params);
-    ekn_optim o;
-    ekn_err e = {0};
-    if (k < 1) ekn_err_set(&e, EKN_EXIT_USAGE, "'optimizer' needs a name (%s)", ekn_optim_names());
-    if (k < 1 || ekn_optim_create_on(&o, name, tr->net.nparams, k == 2 ? params : NULL, tr->net.ops, &e)) {
-        ekn_warn("'%s': %s; keeping '%s'", tr->cfg.control_path, e.msg, tr->opt.vt->name);
-        return -1;
+    control_ctx *x = ctx;
+    ekn_trainer *tr = x->tr;
+    switch (cmd->op) {
+    case EKN_CTL_LR: ekn_train_set_control_lr(tr, cmd->value); break;
+    case EKN_CTL_MOMENTUM: ekn_train_set_control_momentum(tr, cmd->value); break;
+    case EKN_CTL_OPTIMIZER: {
+        ekn_optim o;
+        if (ekn_optim_create_on(&o, cmd->name, tr->net.nparams, cmd->params[0] ? cmd->params : NULL, tr->net.ops,
+                                err))
+            return -1; /* the current one is kept */
+        ekn_optim_free(&tr->opt);
+        tr->opt = o;
+        break;
     }
-    ekn_optim_free(&tr->opt);
-    tr->opt = o;
+    case EKN_CTL_SAVE: *x->save = 1; break;
+    case EKN_CTL_STOP: *x->stop = 1; break;
+    }
+    ekn_warn("control: %s", line);
     return 0;
 }
 
 static void apply_control(ekn_trainer *tr, int *stop, int *save)
 {
-    const char *path = tr->cfg.control_path;
-    if (!path) return;
-    /* taken away first, so a command written while we read lands in a new file */
-    char taken[4200];
-    snprintf(taken, sizeof taken, "%s.reading", path);
-    if (rename(path, taken) != 0) return;
-    FILE *f = fopen(taken, "r");
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        char cmd[64];
-        double v;
-        int k = sscanf(line, "%63s %lf", cmd, &v);
-        if (k < 1 || cmd[0] == '#') continue;
-        if (!strcmp(cmd, "lr") && k == 2 && v > 0 && isfinite(v)) {
-            ekn_train_set_control_lr(tr, v);
-        } else if (!strcmp(cmd, "momentum") && k == 2 && v >= 0 && v < 1) {
-            ekn_train_set_control_momentum(tr, v);
-        } else if (!strcmp(cmd, "optimizer")) {
-            if (switch_optimizer(tr, line)) continue;
-        } else if (!strcmp(cmd, "save")) *save = 1;
-        else if (!strcmp(cmd, "stop")) *stop = 1;
-        else {
-            line[strcspn(line, "\n")] = 0;
-            ekn_warn("'%s': ignoring unknown control command '%s'", path, line);
-            continue;
-        }
-        line[strcspn(line, "\n")] = 0;
-        ekn_warn("control: %s", line);
-    }
-    fclose(f);
-    unlink(taken);
+    control_ctx x = {tr, stop, save};
+    ekn_control_poll(&tr->control, run_control, &x);
 }
 
 static void update_hyper(ekn_trainer *tr)

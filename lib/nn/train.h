@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "control.h"
 #include "dataset.h"
 #include "dataset_dev.h"
 #include "device_opts.h"
@@ -73,6 +74,7 @@ typedef struct ekn_train_config {
     int64_t log_every, val_every, save_every, gain_every;
     long val_examples;        /* 0 = all (img-img: number of fixed patches) */
     int stop_on_nan;
+    double max_memory;        /* --max-memory in bytes; 0: the host's available memory (memlimit.h) */
     const ekn_ops *ops;       /* where to compute: NULL = ekn_ops_default() (the CPU); ekn_ops_cuda() for a GPU */
 } ekn_train_config;
 
@@ -116,6 +118,7 @@ typedef struct ekn_trainer {
     double mean_label;
     long correct, counted;    /* of the current batch */
     FILE *log;
+    ekn_control control;      /* cfg.control_path, polled before each step */
     volatile int *stop_flag;  /* set by signal handlers in the command */
     volatile int *save_flag;
 } ekn_trainer;
@@ -140,6 +143,7 @@ typedef struct ekn_train_opts {
     ekn_zyx patch;                 /* --patch: right-aligned, the leading axes 1 */
     const char *lr_schedule, *momentum_schedule, *class_weights;
     int optimizer_given;           /* without --optimizer a resumed run keeps the checkpoint's */
+    double max_mib;                /* --max-memory, MiB (0: not given) */
     ekn_device_opts dev;           /* applied by the command (ekn_device_opts_apply) */
 } ekn_train_opts;
 

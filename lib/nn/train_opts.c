@@ -17,6 +17,7 @@ int ekn_train_opts_resolve(ekn_train_opts *o, ekn_err *err)
         return -1;
     }
     if (c->optimizer) ekn_optim_free(&probe);
+    c->max_memory = o->max_mib * 1048576.0;
     if (o->patch.n) {
         for (int k = 0; k < 3; k++) c->patch[k] = 1;
         ekn_zyx_place(&o->patch, c->patch);

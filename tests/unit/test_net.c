@@ -833,10 +833,15 @@ static void test_calc_memory(void **state)
             double want = (c.act_bytes - input + c.work_bytes) * batches[b] + 12.0 * c.params;
             if (want > 256e6) continue; /* aniso-3d at batch 64 would take 6 GB */
             ekn_net net;
+            /* ekn_net_measure runs the same code without allocating: the same bytes, before */
+            ekn_net_size ns;
+            assert_int_equal(ekn_net_measure(&spec, shape, batches[b], ekn_ops_cpu(), &ns, &err), 0);
             assert_int_equal(ekn_net_build(&net, &spec, shape, batches[b], ekn_ops_cpu(), &err), 0);
-            printf("%-12s batch %2d: net allocates %zu bytes, ekn-calc says %.0f\n", specs[i], batches[b],
-                   net.alloc_bytes, want);
+            printf("%-12s batch %2d: net allocates %zu bytes, ekn-calc says %.0f, measured %zu\n", specs[i],
+                   batches[b], net.alloc_bytes, want, ns.bytes);
             assert_true((double)net.alloc_bytes == want);
+            assert_true(ns.bytes == net.alloc_bytes);
+            assert_true(ns.nparams == net.nparams && ns.in_size == net.in_size && ns.out_size == net.out_size);
             ekn_net_free(&net);
         }
         ekn_spec_free(&spec);

@@ -578,17 +578,11 @@ static void test_cpu_chunked(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geom_init),
+TU_MAIN(cmocka_unit_test(test_geom_init),
         cmocka_unit_test(test_geom_init_ex),
         cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_known_answer_padded),
         cmocka_unit_test(test_gradcheck_ref),
         cmocka_unit_test(test_cpu_vs_ref),
         cmocka_unit_test(test_cpu_vs_ref_padded),
-        cmocka_unit_test(test_cpu_chunked),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_cpu_chunked))

@@ -11,6 +11,16 @@
 
 #define EKN_TEST_SKIP 77 /* exit code meaning "skipped", as automake */
 
+/* The main() of a cmocka test binary: TU_MAIN(cmocka_unit_test(a), ...)
+ * runs the listed tests as one group (no setup or teardown) and exits with
+ * the number that failed. */
+#define TU_MAIN(...)                                              \
+    int main(void)                                                \
+    {                                                             \
+        const struct CMUnitTest tests[] = {__VA_ARGS__};          \
+        return cmocka_run_group_tests(tests, NULL, NULL);         \
+    }
+
 /* The seed is printed by each test so a failure can be replayed. */
 static inline uint64_t tu_seed(void)
 {

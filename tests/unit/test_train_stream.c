@@ -249,13 +249,7 @@ static void test_patches(void **state)
     unlink(spec);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors_cpu),
+TU_MAIN(cmocka_unit_test(test_vectors_cpu),
         cmocka_unit_test(test_vectors_staged),
         cmocka_unit_test(test_larger_refused),
-        cmocka_unit_test(test_patches),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_patches))

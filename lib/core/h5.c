@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "outfile.h"
@@ -32,43 +33,120 @@ int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
     quiet();
     memset(h, 0, sizeof *h);
     h->temp_slot = -1;
+    h->fd = -1;
     snprintf(h->path, sizeof h->path, "%s", path);
-    snprintf(h->tmp, sizeof h->tmp, "%s.tmp.%ld", path, (long)getpid());
-    /* registered before it exists, so a signal during H5Fcreate removes it too */
+    /* The rules of lib/core/outfile.c: a symlink is written through (the
+     * temp file goes beside its target, and the rename replaces the target,
+     * not the link); a device, FIFO or directory is refused, since a rename
+     * over it would replace the node with a file. */
+    char target[4096];
+    snprintf(target, sizeof target, "%s", path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        char *real = realpath(path, NULL);
+        if (real) {
+            if (strlen(real) >= sizeof target) {
+                free(real);
+                return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the symlink's target path is too long", path);
+            }
+            snprintf(target, sizeof target, "%s", real);
+            free(real);
+        } else {
+            /* a link to a file not made yet: its target, relative to the link's directory */
+            char link[4096];
+            ssize_t len = readlink(path, link, sizeof link - 1);
+            if (len < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot follow the symlink:", path);
+            link[len] = 0;
+            const char *slash = strrchr(path, '/');
+            if (link[0] == '/' || !slash) snprintf(target, sizeof target, "%s", link);
+            else snprintf(target, sizeof target, "%.*s/%s", (int)(slash - path), path, link);
+        }
+    }
+    if (stat(target, &st) == 0 && !S_ISREG(st.st_mode))
+        return ekn_err_set(err, EKN_EXIT_FAIL,
+                           "'%s': not a regular file (a checkpoint is written to a temp file and renamed into "
+                           "place, which would replace this %s)",
+                           path, S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ? "FIFO" : "device");
+    snprintf(h->target, sizeof h->target, "%s", target);
+    snprintf(h->tmp, sizeof h->tmp, "%s.tmp.%ld", target, (long)getpid());
+    /* registered before it exists, so a signal during the create removes it too */
     h->temp_slot = ekn_temp_register(h->tmp);
-    h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (h->file < 0) {
+    h->fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (h->fd < 0) {
+        int saved = errno;
         ekn_temp_forget(h->temp_slot);
         h->temp_slot = -1;
-        /* HDF5 hides errno; a plain open tells the user why */
-        int fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            close(fd);
-            unlink(h->tmp);
-            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create an HDF5 file", path);
-        }
+        errno = saved;
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create:", path);
+    }
+    /* The file is built in memory (the core driver, no backing store) and
+     * written by ekn_h5_commit with plain write(2)s: a full disk is then an
+     * errno we can report, never a half-closed HDF5 file that libhdf5 trips
+     * over at exit. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_fapl_core(fapl, 1 << 20, 0);
+    h->file = fapl < 0 ? -1 : H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (h->file < 0) {
+        h->file = 0;
+        ekn_h5_abort(h);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create an HDF5 file", path);
     }
     return 0;
 }
 
+/* fsync of the directory holding path, so a rename survives a crash. */
+static int fsync_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    /* some file systems refuse fsync on a directory; the rename still stands */
+    if (rc != 0 && (errno == EINVAL || errno == ENOTSUP)) rc = 0;
+    close(fd);
+    return rc;
+}
+
 int ekn_h5_commit(ekn_h5 *h, ekn_err *err)
 {
-    int bad = H5Fclose((hid_t)h->file) < 0;
-    h->file = 0;
     int saved = 0;
-    if (!bad) {
-        int fd = open(h->tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0) bad = 1, saved = errno;
-        if (fd >= 0) close(fd);
+    const char *what = "write failed";
+    char *image = NULL;
+    ssize_t size = -1;
+    if (H5Fflush((hid_t)h->file, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image((hid_t)h->file, NULL, 0);
+    if (size > 0 && !(image = malloc((size_t)size))) saved = ENOMEM;
+    if (image && H5Fget_file_image((hid_t)h->file, image, (size_t)size) != size) {
+        free(image);
+        image = NULL;
     }
-    if (!bad && rename(h->tmp, h->path) != 0) bad = 1, saved = errno;
+    int bad = !image;
+    if (bad && !saved) what = "cannot build the HDF5 file";
+    H5Fclose((hid_t)h->file); /* in memory: nothing can fail on disk */
+    h->file = 0;
+    for (size_t done = 0; !bad && done < (size_t)size;) {
+        ssize_t w = write(h->fd, image + done, (size_t)size - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) bad = 1, saved = w < 0 ? errno : ENOSPC;
+        else done += (size_t)w;
+    }
+    free(image);
+    if (!bad && fsync(h->fd) != 0) bad = 1, saved = errno;
+    if (close(h->fd) != 0 && !bad) bad = 1, saved = errno;
+    h->fd = -1;
+    if (!bad && rename(h->tmp, h->target) != 0) bad = 1, saved = errno, what = "cannot rename the temp file into place";
     if (bad) unlink(h->tmp);
     ekn_temp_forget(h->temp_slot);
     h->temp_slot = -1;
+    if (!bad && fsync_dir(h->target) != 0) bad = 1, saved = errno, what = "cannot sync the directory";
     if (bad) {
         errno = saved;
-        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': write failed:" : "'%s': write failed", h->path);
+        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': %s:" : "'%s': %s", h->path, what);
     }
     return 0;
 }
@@ -77,7 +155,9 @@ void ekn_h5_abort(ekn_h5 *h)
 {
     if (h->file > 0) H5Fclose((hid_t)h->file);
     h->file = 0;
-    unlink(h->tmp);
+    if (h->fd >= 0) close(h->fd);
+    h->fd = -1;
+    if (h->tmp[0]) unlink(h->tmp);
     ekn_temp_forget(h->temp_slot);
     h->temp_slot = -1;
 }
@@ -87,6 +167,7 @@ int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err)
     quiet();
     memset(h, 0, sizeof *h);
     h->temp_slot = -1;
+    h->fd = -1;
     snprintf(h->path, sizeof h->path, "%s", path);
     if (access(path, R_OK) != 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
     if (H5Fis_hdf5(path) <= 0)

@@ -2,7 +2,12 @@
  *
  * Files are written as "<path>.tmp.<pid>", fsync'd, then renamed into place
  * (ekn_h5_commit), so a checkpoint on disk is always complete: a run killed
- * while saving leaves the previous checkpoint untouched.  Names are HDF5
+ * while saving leaves the previous checkpoint untouched.  The file is built
+ * in memory and written with write(2) by ekn_h5_commit, so a full disk is an
+ * error with its reason (strerror), and the directory is fsync'd after the
+ * rename.  ekn_h5_create follows lib/core/outfile.c's rules: a symlink is
+ * written through (its target replaced, the link kept); a device, FIFO or
+ * directory at path is refused.  Names are HDF5
  * paths ("/params/conv1.w"); missing groups are created.  Everything is
  * readable with h5py and h5dump. */
 #ifndef EKN_H5_H
@@ -15,9 +20,11 @@
 
 typedef struct ekn_h5 {
     int64_t file;      /* hid_t */
-    char path[4096];
+    char path[4096];   /* as given (for messages) */
+    char target[4096]; /* path with a symlink resolved: what the rename replaces */
     char tmp[4128];
     int temp_slot;
+    int fd;            /* the temp file while writing, else -1 */
 } ekn_h5;
 
 int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err);

@@ -66,3 +66,47 @@ train() { ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --ste
     [[ $err == *"'small/model.h5': "*"No space left on device"* ]] || fail "stderr: $err"
     ! grep -q 'tmp' listing || fail "a temp file was left behind: $(cat listing)"
 }
+
+# ---- hostile files -------------------------------------------------------------
+
+# edit SRC DST PYTHON: DST is a copy of SRC changed by PYTHON with f open (h5py, r+)
+edit() {
+    cp "$1" "$2"
+    ekn_py - "$2" "$3" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], 'r+') as f:
+    exec(sys.argv[2])
+PY
+}
+
+# a fixed-length string type of n bytes
+FIXED='def fixed(a): return np.array(a, dtype="S%d" % max(len(x) for x in a))'
+
+@test "/format, /spec, /optimizer/name as arrays of strings: one line each, exit 1, no overflow" {
+    train -o good.h5
+    for field in format spec optimizer/name; do
+        edit good.h5 "bad-${field//\//-}.h5" "$FIXED
+v = f['$field'][()]
+del f['$field']
+f['$field'] = fixed([v] * 64)"
+        run --separate-stderr ekn-predict -m "bad-${field//\//-}.h5" -o /dev/null "$D/img-test.ekn"
+        [[ $field == optimizer/name ]] && run --separate-stderr train --resume "bad-${field//\//-}.h5" -o out.h5
+        refute_crash
+        assert_failure 1
+        [[ $stderr == *"dataset '/$field' holds 64 strings, expected one"* ]] || fail "$field: $stderr"
+    done
+}
+
+@test "a numeric field stored as a string, a scalar stored as an array: one line, exit 1" {
+    train -o good.h5
+    edit good.h5 str.h5 "del f['state/step']; f['state/step'] = np.bytes_(b'12345678')"
+    run --separate-stderr train --resume str.h5 -o out.h5
+    refute_crash
+    assert_failure 1
+    [[ $stderr == *"dataset '/state/step' is not numeric"* ]] || fail "$stderr"
+    edit good.h5 arr.h5 "del f['state/lr']; f['state/lr'] = np.zeros(3)"
+    run --separate-stderr train --resume arr.h5 -o out.h5
+    refute_crash
+    assert_failure 1
+    [[ $stderr == *"dataset '/state/lr' has 3 elements, expected 1"* ]] || fail "$stderr"
+}

@@ -170,6 +170,10 @@ int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err)
     h->fd = -1;
     snprintf(h->path, sizeof h->path, "%s", path);
     if (access(path, R_OK) != 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
+    struct stat st;
+    if (stat(path, &st) != 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
+    if (!S_ISREG(st.st_mode)) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not a regular file", path);
+    h->file_size = (uint64_t)st.st_size;
     if (H5Fis_hdf5(path) <= 0)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not an HDF5 file", path);
     h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -334,19 +338,83 @@ void ekn_h5_names_free(char **names, int n)
     free(names);
 }
 
+/* The checks every read makes before H5Dread: an open dataset of a simple
+ * or scalar dataspace, of class cls, whose element count (*n, overflow-
+ * checked) and element size (*size) are known, and whose bytes fit in what
+ * the file can hold: a hostile file's claims are refused here instead of
+ * becoming a huge allocation or an overflow.  Returns the dataset, or -1
+ * with err set (nothing left open). */
+static hid_t open_checked(ekn_h5 *h, const char *name, H5T_class_t cls, uint64_t *n, size_t *size, ekn_err *err)
+{
+    if (!ekn_h5_exists(h, name)) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no dataset '%s'", h->path, name);
+    H5O_info_t oi;
+    if (H5Oget_info_by_name((hid_t)h->file, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' is not a dataset", h->path, name);
+    hid_t ds = H5Dopen2((hid_t)h->file, name, H5P_DEFAULT);
+    if (ds < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open dataset '%s'", h->path, name);
+    const char *why = NULL;
+    hid_t space = H5Dget_space(ds), t = H5Dget_type(ds);
+    H5S_class_t sc = space < 0 ? H5S_NO_CLASS : H5Sget_simple_extent_type(space);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    hsize_t hd[H5S_MAX_RANK];
+    uint64_t count = 1;
+    if ((sc != H5S_SCALAR && sc != H5S_SIMPLE) || rank < 0 || rank > H5S_MAX_RANK ||
+        H5Sget_simple_extent_dims(space, hd, NULL) < 0)
+        why = "has no readable shape";
+    for (int i = 0; !why && i < rank; i++) {
+        if (hd[i] && count > UINT64_MAX / hd[i]) why = "claims more elements than can exist";
+        else count *= hd[i];
+    }
+    if (!why && (t < 0 || H5Tget_class(t) != cls))
+        why = cls == H5T_STRING ? "is not a string" : "is not numeric";
+    size_t esize = why ? 0 : H5Tget_size(t);
+    if (!why && (esize == 0 || (cls != H5T_STRING && esize > 8))) why = "has an element size this reader refuses";
+    if (!why && cls == H5T_STRING && H5Tis_variable_str(t) != 0) why = "is not a fixed-length string";
+    if (!why && (esize && count > UINT64_MAX / esize)) why = "claims more bytes than can exist";
+    if (!why && h->file_size) {
+        /* contiguous and compact data are stored as is; chunks may be
+         * compressed, but not beyond 1024:1 here */
+        hid_t dcpl = H5Dget_create_plist(ds);
+        uint64_t cap = h->file_size;
+        if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) cap = cap > UINT64_MAX / 1024 ? UINT64_MAX : cap * 1024;
+        if (dcpl >= 0) H5Pclose(dcpl);
+        if (count * esize > cap) why = "claims more bytes than the file holds";
+    }
+    if (t >= 0) H5Tclose(t);
+    if (space >= 0) H5Sclose(space);
+    if (why) {
+        H5Dclose(ds);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' %s", h->path, name, why);
+    }
+    *n = count;
+    *size = esize;
+    return ds;
+}
+
 int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t count, ekn_err *err)
 {
-    uint64_t dims[32];
-    int rank = ekn_h5_shape(h, name, dims, 32, err);
-    if (rank < 0) return -1;
-    uint64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
-    if (n != count)
+    hid_t mt = mem_type(dt);
+    if (mt < 0)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dtype %s not supported in HDF5 input", h->path, ekn_dtype_name(dt));
+    uint64_t n;
+    size_t size;
+    ekn_err why = {0};
+    /* integers or floats, either converted by HDF5 to dt */
+    hid_t ds = open_checked(h, name, H5T_FLOAT, &n, &size, &why);
+    if (ds < 0) {
+        ds = open_checked(h, name, H5T_INTEGER, &n, &size, err);
+        if (ds < 0) {
+            if (strstr(err->msg, "is not numeric") && why.msg[0]) *err = why;
+            return -1;
+        }
+    }
+    if (n != count) {
+        H5Dclose(ds);
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' has %llu elements, expected %zu", h->path, name,
                            (unsigned long long)n, count);
-    hid_t ds = H5Dopen2((hid_t)h->file, name, H5P_DEFAULT);
-    int bad = ds < 0 || H5Dread(ds, mem_type(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
-    if (ds >= 0) H5Dclose(ds);
+    }
+    int bad = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
+    H5Dclose(ds);
     if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot read dataset '%s'", h->path, name);
     return 0;
 }
@@ -354,23 +422,29 @@ int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t cou
 int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err)
 {
     *out = NULL;
-    if (!ekn_h5_exists(h, name)) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no dataset '%s'", h->path, name);
-    hid_t ds = H5Dopen2((hid_t)h->file, name, H5P_DEFAULT);
-    if (ds < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open dataset '%s'", h->path, name);
-    hid_t ft = H5Dget_type(ds);
-    int bad = H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0;
-    size_t size = bad ? 0 : H5Tget_size(ft);
-    char *s = bad ? NULL : calloc(size + 1, 1);
+    uint64_t n;
+    size_t size;
+    hid_t ds = open_checked(h, name, H5T_STRING, &n, &size, err);
+    if (ds < 0) return -1;
+    if (n != 1) {
+        H5Dclose(ds);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' holds %llu strings, expected one", h->path, name,
+                           (unsigned long long)n);
+    }
+    char *s = calloc(size + 1, 1);
+    int bad = !s;
     if (s) {
-        hid_t mt = H5Tcopy(ft); /* same size and character set: no conversion */
-        bad = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0;
-        H5Tclose(mt);
-    } else bad = 1;
-    H5Tclose(ft);
+        hid_t ft = H5Dget_type(ds);
+        hid_t mt = ft < 0 ? -1 : H5Tcopy(ft); /* same size and character set: no conversion */
+        bad = mt < 0 || H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0;
+        if (mt >= 0) H5Tclose(mt);
+        if (ft >= 0) H5Tclose(ft);
+    }
     H5Dclose(ds);
     if (bad) {
         free(s);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' is not a fixed-length string", h->path, name);
+        return ekn_err_set(err, EKN_EXIT_FAIL, s ? "'%s': cannot read dataset '%s'" : "'%s': out of memory reading '%s'",
+                           h->path, name);
     }
     *out = s;
     return 0;

@@ -25,6 +25,7 @@ typedef struct ekn_h5 {
     char tmp[4128];
     int temp_slot;
     int fd;            /* the temp file while writing, else -1 */
+    uint64_t file_size; /* bytes of a file opened for reading: what no dataset may exceed */
 } ekn_h5;
 
 int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err);
@@ -42,7 +43,11 @@ int ekn_h5_put_f64(ekn_h5 *h, const char *name, double v, ekn_err *err);
 int ekn_h5_put_i64(ekn_h5 *h, const char *name, int64_t v, ekn_err *err);
 
 int ekn_h5_exists(ekn_h5 *h, const char *name);
-/* Reads a dataset of exactly `count` elements, converting to dt. */
+/* Reads a numeric dataset of exactly `count` elements, converting to dt.
+ * Every read (this, the _f64/_i64 ones and ekn_h5_get_string) first checks
+ * the dataset's dataspace, type class, element size and count, and that its
+ * bytes fit in the file (1024 times the file for chunked data): a hostile
+ * file is a one-line error, never an overflow or a huge allocation. */
 int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t count, ekn_err *err);
 /* Shape of a dataset; returns its rank or -1. */
 int ekn_h5_shape(ekn_h5 *h, const char *name, uint64_t *dims, int max_rank, ekn_err *err);
@@ -56,7 +61,8 @@ int ekn_h5_info(ekn_h5 *h, const char *name, ekn_dtype *dt, uint64_t *dims, int 
  * with ekn_h5_names_free).  A missing group has no names. */
 int ekn_h5_list(ekn_h5 *h, const char *group, char ***names, int *n, ekn_err *err);
 void ekn_h5_names_free(char **names, int n);
-int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err); /* malloc'd */
+/* One fixed-length string (a scalar dataset, or one of exactly one element), malloc'd. */
+int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err);
 int ekn_h5_get_f64(ekn_h5 *h, const char *name, double *v, ekn_err *err);
 int ekn_h5_get_i64(ekn_h5 *h, const char *name, int64_t *v, ekn_err *err);
 #endif

@@ -312,6 +312,11 @@ int ekn_ckpt_read_tensor(ekn_ckpt *c, const char *name, ekn_tensor *out, ekn_err
     if (rank < 0) return -1;
     if (dt != EKN_F32)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' is %s, not float32", c->h5.path, name, type_name(dt));
+    uint64_t numel = 1;
+    for (int i = 0; i < rank; i++) numel = dims[i] && numel > UINT64_MAX / dims[i] ? UINT64_MAX : numel * dims[i];
+    if (c->h5.file_size && numel > c->h5.file_size / sizeof(float))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' claims more bytes than the file holds", c->h5.path,
+                           name);
     if (ekn_tensor_reshape(out, EKN_F32, rank, dims, err) ||
         ekn_h5_get(&c->h5, path, EKN_F32, out->data, (size_t)ekn_tensor_numel(out), err))
         return -1;

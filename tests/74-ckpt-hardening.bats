@@ -110,3 +110,33 @@ f['$field'] = fixed([v] * 64)"
     assert_failure 1
     [[ $stderr == *"dataset '/state/lr' has 3 elements, expected 1"* ]] || fail "$stderr"
 }
+
+# ---- /state on --resume ------------------------------------------------------------
+
+@test "--resume validates /state: permutation, counters, rates, RNG, non-finite parameters and optimiser state" {
+    train -o good.h5
+    local cases=(
+        "f['state/perm'][0] = 4000000000|/state/perm[0] is 4000000000, not an index"
+        "p = f['state/perm'][()]; p[1] = p[0]; f['state/perm'][...] = p|holds $(ekn_py -c "import h5py; print(h5py.File('good.h5')['state/perm'][0])") twice"
+        "f['state/step'][()] = -5|/state/step is negative"
+        "f['state/epoch'][()] = -1|/state/epoch is negative"
+        "f['state/perm_pos'][()] = 1 << 40|/state/perm_pos is 1099511627776, past the"
+        "f['state/lr'][()] = float('nan')|/state/lr is not a finite rate"
+        "f['state/lr_scale'][()] = 0|/state/lr_scale is not a finite scale"
+        "f['state/elapsed'][()] = float('inf')|/state/elapsed is not a finite time"
+        "f['state/rng_data'][...] = np.zeros(6, np.uint64)|/state/rng_data is all zero"
+        "f['state/rng_train'][4] = 7|/state/rng_train has a spare flag"
+        "w = [k for k in f['params']][0]; d = f['params'][w]; a = d[()]; a.flat[0] = np.nan; d[...] = a|holds a non-finite value (element 0)"
+        "k = [n for n in f['optimizer'] if f['optimizer'][n].ndim > 0][0]; d = f['optimizer'][k]; a = d[()]; a.flat[2] = np.inf; d[...] = a|optimiser state '/optimizer/"
+    )
+    local i=0
+    for c in "${cases[@]}"; do
+        edit good.h5 "bad$i.h5" "${c%%|*}"
+        run --separate-stderr train --resume "bad$i.h5" -o "out$i.h5"
+        refute_crash
+        assert_failure 1
+        [[ $stderr == *"${c#*|}"* ]] || fail "case '${c%%|*}': $stderr"
+        [[ ! -e out$i.h5 ]] || fail "case '${c%%|*}': a checkpoint was written"
+        i=$((i + 1))
+    done
+}

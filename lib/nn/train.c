@@ -434,6 +434,9 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
     if (ekn_ckpt_read_state(from, &s, err) || ekn_ckpt_read_optim(from, &tr->opt, err)) return -1;
     if (tr->perm && ekn_ckpt_read_perm(from, tr->perm, tr->train.n, err)) return -1;
     const char *path = ekn_ckpt_path(from);
+    if (tr->perm && (uint64_t)s.perm_pos > tr->train.n)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/perm_pos is %lld, past the %zu examples", path,
+                           (long long)s.perm_pos, tr->train.n);
     tr->step = s.step;
     tr->epoch = s.epoch;
     tr->lr = s.lr;

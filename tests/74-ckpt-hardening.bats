@@ -140,3 +140,29 @@ f['$field'] = fixed([v] * 64)"
         i=$((i + 1))
     done
 }
+
+# ---- corrupted files -----------------------------------------------------------
+
+@test "the hostile fixtures: one line each claiming more bytes than the file holds, exit 1" {
+    for f in spec format; do
+        run --separate-stderr ekn-predict -m "$BATS_TEST_DIRNAME/fixtures/ckpt-corrupt/$f-huge.h5" -o /dev/null \
+            "$BATS_TEST_DIRNAME/fixtures/ckpt/img-scalar.in.ekn"
+        refute_crash
+        assert_failure 1
+        [[ $stderr == *"dataset '/$f' claims more bytes than the file holds"* ]] || fail "$f: $stderr"
+    done
+}
+
+@test "200 corrupted checkpoints: ekn-predict and ekn-train --resume never crash" {
+    ekn_py "$BATS_TEST_DIRNAME/ckpt_corrupt.py" "$BATS_TEST_DIRNAME/fixtures/ckpt/img-scalar.h5" c 200 17
+    local f rc
+    for f in c*.h5; do
+        timeout 60 ekn-predict -m "$f" -o /dev/null "$BATS_TEST_DIRNAME/fixtures/ckpt/img-scalar.in.ekn" \
+            >/dev/null 2>err && rc=0 || rc=$?
+        ((rc <= 3)) || fail "$f: ekn-predict exit $rc: $(cat err)"
+    done
+    for f in c0[0-4]*.h5; do
+        timeout 60 ekn-train --resume "$f" --steps 2 -o out.h5 "$D/img.ekn" >/dev/null 2>err && rc=0 || rc=$?
+        ((rc <= 3)) || fail "$f: ekn-train exit $rc: $(cat err)"
+    done
+}

@@ -148,18 +148,38 @@ gpu-check:
 deps:
 	.ci/deps.sh
 
+# make install: the commands (stripped unless DEBUG=1), man pages, one
+# completion file per shell (bash-completion finds each command through a
+# link to it), the library with its headers and a pkg-config file
+# (`pkg-config --cflags --libs ekn`: libekn.a and what it needs), the example specs the man
+# pages cite, and the numpy stream reader/writer as the module ekn_stream.
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PYTHONDIR  ?= $(PREFIX)/lib/python3/dist-packages
+STRIP_FLAG := $(if $(filter 1,$(DEBUG)),,-s)
+HEADERS    := $(wildcard $(WINGS:%=lib/%/*.h) kernels/*.h)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
-	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions
-	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/ekn/nets \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/ekn $(DESTDIR)$(PYTHONDIR)
+	install -m 755 $(STRIP_FLAG) $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -m 644 completions/ekn.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ekn
 	for c in $(notdir $(BINS)); do \
-	  install -m 644 completions/ekn.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c; done
+	  ln -sf ekn $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c; done
 	install -m 644 completions/_ekn $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_ekn
+	install -m 644 $(wildcard examples/nets/*.spec) $(DESTDIR)$(PREFIX)/share/ekn/nets/
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/ekn/
+	install -m 644 tests/ekn_stream.py $(DESTDIR)$(PYTHONDIR)/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: ekn' \
+	  'Description: streams, layers, losses and optimisers of the ekn toolkit' 'Version: $(VERSION)' \
+	  'Requires: $(PKGS)' 'Cflags: -I$${includedir}/ekn' \
+	  'Libs: -L$${libdir} -lekn $(filter-out $(PKG_LIBS),$(LDLIBS_EKN))' >$(DESTDIR)$(LIBDIR)/pkgconfig/ekn.pc
 
 clean:
 	rm -rf build bin

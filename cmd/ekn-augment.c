@@ -47,7 +47,7 @@ static const ekn_option options[] = {
     OPT_FLOAT(0, "blur", &c.o.blur, "SIGMA", "Gaussian blur of sigma uniform in [0,SIGMA] voxels", 0, 10),
     OPT_FLOAT(0, "dropout", &c.o.dropout, "P", "set each value to 0 with probability P", 0, 0.99),
     OPT_FLAG(0, "per-channel", &c.o.per_channel, "draw brightness, contrast and gamma per channel"),
-    OPT_FLAG('f', "force", &c.force, "write a binary stream to a terminal"),
+    OPT_FORCE(&c.force),
     OPT_END(),
 };
 

@@ -45,7 +45,7 @@ static const ekn_option options[] = {
     OPT_STRING(0, "region", &o.region, "A:B,...", "patches lie entirely in this box (Z first; ends optional)"),
     OPT_INT(0, "patches-per-epoch", &o.patches_per_epoch, "N",
             "img-img: patches per epoch [as many as tile the volumes]", 1, 1e15),
-    OPT_FLAG('f', "force", &o.force, "write a binary stream to a terminal"),
+    OPT_FORCE(&o.force),
     OPT_END(),
 };
 

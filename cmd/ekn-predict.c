@@ -17,9 +17,9 @@ static const ekn_option options[] = {
              "compare with the labels in the stream: accuracy, confusion matrix, per-class scores, and for img-img the "
              "segmentation scores, on stdout"),
     OPT_INT(0, "boundary-class", &o.c.boundary, "K",
-            "--eval, img-img: the class that marks membranes, for the segmentation scores [1]", 0, 1 << 20),
+            "--eval, img-img: the class that marks membranes, for the segmentation scores", 0, 1 << 20),
     OPT_FLOAT(0, "threshold", &o.c.threshold, "P",
-              "--eval, img-img: membrane where the boundary class's probability exceeds P [0.5]", 0, 1),
+              "--eval, img-img: membrane where the boundary class's probability exceeds P", 0, 1),
     OPT_INT('b', "batch", &o.c.batch, "N", "examples per forward pass", 1, 1 << 20),
     EKN_DEVICE_OPTIONS(&o.dev),
     OPT_FLAG(0, "dense", &o.c.dense,
@@ -35,7 +35,7 @@ static const ekn_option options[] = {
     OPT_CHOICE(0, "tta", &o.c.tta, "SET",
                "test-time augmentation: average the probabilities over mirrored or rotated copies (and back)",
                "flips|d4|d8"),
-    OPT_FLAG(0, "force", &o.c.force, "write a binary stream even to a terminal"),
+    OPT_FORCE(&o.c.force),
     OPT_END(),
 };
 

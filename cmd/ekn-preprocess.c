@@ -55,7 +55,7 @@ static const ekn_option options[] = {
     OPT_INT(0, "chunk", &o.chunk, "N", "examples per record", 1, 2147483647.0),
     OPT_CHOICE(0, "output-format", &o.output_format, "FMT", "stream, or npy/h5 files (need -o)", "stream|npy|h5"),
     OPT_ZYX_REAL(0, "spacing", &o.spacing, "Z,Y,X", "voxel spacing recorded in the metadata"),
-    OPT_FLAG('f', "force", &o.force, "write a binary stream to a terminal"),
+    OPT_FORCE(&o.force),
     OPT_END(),
 };
 

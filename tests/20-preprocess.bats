@@ -476,6 +476,7 @@ np.save('$d/b.npy', np.zeros((3, 4, 5), '>f4'))"
 }
 
 @test "decompression is bounded: an IDX header's own size, --max-input, and an error naming the file" {
+    cd "$BATS_TEST_TMPDIR"
     # a 50 KB gzip whose IDX header claims 10 bytes but that expands to 50 MiB
     ekn_py -c "
 import gzip, struct

@@ -482,6 +482,27 @@ EOF
 
 # ---- bad input ---------------------------------------------------------------
 
+@test "progress on a terminal: messages take the line away and put it back, never run on from it" {
+    command -v script >/dev/null || skip "no script(1) to give ekn-train a terminal"
+    # script(1) gives ekn-train a terminal for stderr, so it draws its progress line
+    script -qfec "ekn-train --spec '$NETS/tiny-img-scalar.spec' ${TRAIN_OPTS[*]} --steps 1500 --val '$D/img-test.ekn' \
+        --val-every 500 -o m.h5 '$D/img.ekn'" /dev/null >tty.txt 2>&1
+    run ekn_py - tty.txt <<'EOF2'
+import re, sys
+s = open(sys.argv[1], "rb").read().decode()
+msgs = [m.start() for m in re.finditer("ekn-train: step", s)]
+assert len(msgs) == 3, (len(msgs), s[-400:])
+for i in msgs:  # each message starts a cleared line, after a line end or the clearing sequence
+    assert s[max(0, i - 4):i] == "\r\x1b[K" or s[i - 1] == "\n", repr(s[i - 80:i + 20])
+# and the progress line comes back after each, with the "eta" of a known total
+assert all(re.match(r"\n\r\d+/1500 steps", s[s.index("\n", i):][:30]) for i in msgs[:-1]), repr(s[:300])
+assert re.search(r"eta \d+s ", s), repr(s[:200])
+print("ok")
+EOF2
+    echo "$output"
+    assert_success
+}
+
 @test "bad input: a missing spec exits 1 and names the file" {
     run --separate-stderr ekn-train --spec no-such.spec "$D/img.ekn"
     refute_crash

@@ -337,6 +337,8 @@ with open("wide.ekn", "wb") as f: es.write(f, "image", np.ascontiguousarray(x))'
     assert_success
     echo "$output"
     [[ ${lines[0]} =~ ^mse$'\t'[0-9.e+-]+$ ]]
+    # examples, not values: reg-test.ekn holds 128 examples of 2 targets
+    assert_line --index 1 "examples"$'\t'"128"
     # the mse is numpy's on the written outputs
     local mse=${lines[0]#mse$'\t'}
     ekn-predict -m "$D/reg.h5" "$D/reg-test.ekn" >r.ekn

@@ -71,3 +71,15 @@ setup() {
     read -r w h colours grey <<<"$output"
     ((w > 0 && h > 0 && colours > 20)) || fail "$output"
 }
+
+@test "examples/adult and examples/isbi without their data: one clear message naming the missing file, not make's" {
+    run make -s -C "$EXAMPLES/adult" SHARED=/nonexistent OUT="$BATS_TEST_TMPDIR/adult"
+    assert_failure
+    assert_output --partial "examples/adult: no UCI Adult data: /nonexistent/data/adult/adult.data is missing"
+    refute_output --partial "No rule to make target"
+    run make -s -C "$EXAMPLES/isbi" SHARED=/nonexistent OUT="$BATS_TEST_TMPDIR/isbi"
+    assert_failure
+    assert_output --partial "examples/isbi: no ISBI 2012 data: /nonexistent/data/isbi2012/train-volume.u8 is missing"
+    refute_output --partial "No rule to make target"
+    [ ! -e "$BATS_TEST_TMPDIR/adult/train.ekn" ]
+}

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progress.h"
+
 int ekn_verbose;
 static const char *progname = "ekn";
 static void (*cleanups[8])(void);
@@ -74,12 +76,15 @@ static void vprint(const char *fmt, va_list ap)
 {
     char buf[2048];
     format_msg(buf, sizeof buf, fmt, ap);
+    ekn_progress_hide();
     fprintf(stderr, "%s: %s\n", progname, buf);
+    if (!dying) ekn_progress_show();
 }
 
 void ekn_die(int code, const char *fmt, ...)
 {
     va_list ap;
+    dying = 1;
     va_start(ap, fmt);
     vprint(fmt, ap);
     va_end(ap);
@@ -90,6 +95,7 @@ void ekn_die(int code, const char *fmt, ...)
 
 void ekn_die_err(const ekn_err *err)
 {
+    ekn_progress_hide();
     fprintf(stderr, "%s: %s\n", progname, err->msg[0] ? err->msg : "unknown error");
     dying = 1;
     ekn_run_cleanups();

@@ -89,6 +89,8 @@ void ekn_zyx_place_real(const ekn_zyx *z, double out[3]);
 #define OPT_FLAG(s, l, d, h, ...)                                                                        \
     {.short_name = (s), .long_name = (l), .type = EKN_OPT_FLAG, .dest = EKN_OPT_DEST_(int *, d), .help = (h), \
      __VA_ARGS__}
+/* -f/--force of every command that writes a stream: binary output even to a terminal */
+#define OPT_FORCE(d) OPT_FLAG('f', "force", d, "write a binary stream even to a terminal")
 #define OPT_INT(s, l, d, a, h, lo, hi, ...)                                                               \
     {.short_name = (s), .long_name = (l), .type = _Generic((d), int *: EKN_OPT_INT32, default: EKN_OPT_INT), \
      .dest = _Generic((d), int *: (void *)(d), long *: (void *)(d), uint64_t *: (void *)(d)),             \

@@ -228,6 +228,7 @@ static int score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3], 
                    {S[0], S[1], S[2]}, p->classes};
     for (size_t e = 0; e < n; e++) {
         q.e = e;
+        size_t terms = p->se_n;
         for (size_t s = 0; s < net->out_spatial; s++) {
             if (p->classes) {
                 int l = label_at(&q, s);
@@ -243,6 +244,7 @@ static int score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3], 
                 if (isfinite(t)) p->se_sum += (y - t) * (y - t), p->se_n++;
             }
         }
+        p->se_examples += p->se_n > terms;
         if (p->classes && ekn_predict_score_slices(p, e, net->out, net->out_spatial, label_at, &q, err)) return -1;
     }
     return 0;
@@ -337,7 +339,7 @@ static void report(const predictor *p, FILE *f)
 {
     int C = p->classes;
     if (!C) {
-        fprintf(f, "mse\t%.6g\nexamples\t%zu\n", p->se_n ? p->se_sum / p->se_n : NAN, p->se_n);
+        fprintf(f, "mse\t%.6g\nexamples\t%zu\n", p->se_n ? p->se_sum / p->se_n : NAN, p->se_examples);
         return;
     }
     long total = 0, right = 0;

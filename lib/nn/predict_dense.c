@@ -44,6 +44,7 @@ static int score_dense(predictor *p, const ekn_tensor *lab, size_t n, const ekn_
     dense_pos q = {lab, a, 0, per, p->classes};
     for (size_t e = 0; e < n; e++) {
         q.e = e;
+        size_t terms = p->se_n;
         for (size_t s = 0; s < spatial; s++) {
             if (p->classes) {
                 int l = dense_label(&q, s);
@@ -57,6 +58,7 @@ static int score_dense(predictor *p, const ekn_tensor *lab, size_t n, const ekn_
                 if (isfinite(tv)) p->se_sum += (y_ - tv) * (y_ - tv), p->se_n++;
             }
         }
+        p->se_examples += p->se_n > terms;
         if (p->classes && ekn_predict_score_slices(p, e, out, spatial, dense_label, &q, err)) return -1;
     }
     return 0;

@@ -40,7 +40,8 @@ typedef struct predictor {
     int32_t *slice_lab;      /* one output slice's labels */
     size_t slice_cap;
     double se_sum;           /* regression: squared error */
-    size_t se_n;
+    size_t se_n;             /* its terms */
+    size_t se_examples;      /* the examples with at least one */
 } predictor;
 
 /* Builds the net for this input shape and batch (the checkpoint's

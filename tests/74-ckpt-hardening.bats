@@ -166,3 +166,20 @@ f['$field'] = fixed([v] * 64)"
         ((rc <= 3)) || fail "$f: ekn-train exit $rc: $(cat err)"
     done
 }
+
+# ---- the NaN guard ----------------------------------------------------------------
+
+@test "--lr 1000: diverged parameters stop training with exit 1 though the clamped loss is finite; the last good checkpoint is kept" {
+    local mlp=(--spec "$NETS/tiny-mlp.spec" --batch 16 --momentum 0.9 --seed 7)
+    ekn-train "${mlp[@]}" --lr 0.05 --steps 5 -o model.h5 "$D/vec.ekn"
+    cp model.h5 good.h5
+    run --separate-stderr ekn-train "${mlp[@]}" --resume model.h5 --lr 1000 --steps 200 -o model.h5 "$D/vec.ekn"
+    refute_crash
+    assert_failure 1
+    [[ $stderr == *"not finite"*"stopping (lower --lr?); the last checkpoint 'model.h5' is kept" ]] || fail "stderr: $stderr"
+    cmp model.h5 good.h5 || fail "the good checkpoint was overwritten"
+    run --separate-stderr ekn-train "${mlp[@]}" --lr 1000 --steps 200 -o fresh.h5 "$D/vec.ekn"
+    assert_failure 1
+    [[ $stderr == *"not finite"*"no checkpoint 'fresh.h5' is written" ]] || fail "stderr: $stderr"
+    [[ ! -e fresh.h5 ]] || fail "a non-finite checkpoint was written"
+}

@@ -62,12 +62,23 @@ int ekn_optim_save(const ekn_optim *o, struct ekn_h5 *h, ekn_err *err)
         uint64_t dims[2] = {o->state_rows[s], o->n};
         int two = o->vt->state_rows_param[s] >= 0;
         o->ops->download(buf, o->state[s], o->state_rows[s] * o->n * sizeof *buf);
+        long bad = first_nonfinite(buf, o->state_rows[s] * o->n);
+        if (bad >= 0) {
+            rc = ekn_err_set(err, EKN_EXIT_FAIL,
+                             "'%s': not saved: optimiser state '%s' holds a non-finite value (element %ld); the "
+                             "last checkpoint is kept",
+                             h->path, name, bad);
+            break;
+        }
         rc = ekn_h5_put(h, name, EKN_F32, two ? 2 : 1, two ? dims : dims + 1, buf, err);
     }
     free(buf);
     if (rc) return -1;
     for (int k = 0; k < o->vt->nscalar; k++) {
         snprintf(name, sizeof name, "/optimizer/%s", o->vt->scalar_names[k]);
+        if (!isfinite(o->scalar[k]))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not saved: optimiser scalar '%s' is %g; the last checkpoint is kept",
+                               h->path, name, o->scalar[k]);
         if (ekn_h5_put_f64(h, name, o->scalar[k], err)) return -1;
     }
     return 0;
@@ -132,6 +143,13 @@ int ekn_ckpt_write_params(ekn_ckpt *c, const ekn_net_tensor *t, int n, const flo
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' is net state, but no state vector was given",
                                c->h5.path, t[i].name);
         snprintf(name, sizeof name, "%s/%s", group_of(&t[i]), t[i].name);
+        /* a checkpoint is never written with a NaN or Inf in it */
+        long bad = first_nonfinite(v + t[i].offset, t[i].count);
+        if (bad >= 0)
+            return ekn_err_set(err, EKN_EXIT_FAIL,
+                               "'%s': not saved: tensor '%s' holds a non-finite value (element %ld); the last "
+                               "checkpoint is kept",
+                               c->h5.path, t[i].name, bad);
         if (ekn_h5_put(&c->h5, name, EKN_F32, t[i].rank, t[i].dims, v + t[i].offset, err)) return -1;
     }
     return 0;

@@ -183,3 +183,35 @@ f['$field'] = fixed([v] * 64)"
     [[ $stderr == *"not finite"*"no checkpoint 'fresh.h5' is written" ]] || fail "stderr: $stderr"
     [[ ! -e fresh.h5 ]] || fail "a non-finite checkpoint was written"
 }
+
+# ---- temp files and the output directory ---------------------------------------------
+
+@test "temp files of dead processes are removed on the next save; a live process's are kept" {
+    sh -c 'exit 0' &
+    local dead=$!
+    wait "$dead"
+    echo junk >"model.h5.tmp.$dead"
+    echo junk >"model.h5.tmp.$$"      # this shell: alive
+    echo junk >"other.h5.tmp.$dead"   # another output's
+    run --separate-stderr train -o model.h5
+    assert_success
+    [[ ! -e model.h5.tmp.$dead ]] || fail "the dead process's temp file is still there"
+    [[ -e model.h5.tmp.$$ ]] || fail "a live process's temp file was removed"
+    [[ -e other.h5.tmp.$dead ]] || fail "another output's temp file was removed"
+}
+
+@test "a missing or read-only output directory is an error before the first step" {
+    run --separate-stderr train --steps 1000000 --log log.tsv -o missing/model.h5
+    refute_crash
+    assert_failure 1
+    [[ $stderr == "ekn-train: 'missing/model.h5': cannot create the checkpoint: No such file or directory" ]] ||
+        fail "stderr: $stderr"
+    [[ ! -s log.tsv ]] || fail "training started: $(cat log.tsv)"
+    [[ $(id -u) == 0 ]] || skip "a read-only mount needs root"
+    mkdir ro
+    mount -t tmpfs -o ro,size=64k tmpfs ro || skip "cannot mount a tmpfs here"
+    run --separate-stderr train --steps 1000000 -o ro/model.h5
+    umount ro
+    assert_failure 1
+    [[ $stderr == *"'ro/model.h5': cannot create the checkpoint: Read-only file system" ]] || fail "stderr: $stderr"
+}

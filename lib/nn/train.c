@@ -486,6 +486,8 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     tr->control_lr = tr->control_momentum = NAN;
     tr->best_val = INFINITY;
     tr->loss_smooth = NAN;
+    /* a read-only or missing directory is found now, not after training */
+    if (cfg->save_path && ekn_h5_check_writable(cfg->save_path, err)) return -1;
     if (from && !cfg->spec_path) {
         if (ekn_ckpt_read_spec(from, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;

@@ -27,14 +27,19 @@ train() { ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --ste
     ! compgen -G 'pipe.tmp.*' || fail "a temp file was left behind"
 }
 
-@test "-o on a character device is refused, the device node stays" {
+@test "-o on a character device writes in place: a full one is ENOSPC, exit 1; a null one discards; the nodes stay" {
     [[ $(id -u) == 0 ]] || skip "mknod needs root"
-    mknod full c 1 7   # /dev/full's numbers, in the test's own directory
+    mknod full c 1 7   # /dev/full's and /dev/null's numbers, in the test's own directory
+    mknod null c 1 3
     run --separate-stderr train -o full
     refute_crash
     assert_failure 1
-    [[ $stderr == *"'full': not a regular file"* ]] || fail "stderr: $stderr"
+    [[ $stderr == "ekn-train: 'full': write failed: No space left on device" ]] || fail "stderr: $stderr"
     [[ -c full ]] || fail "the device node was replaced by a file"
+    run --separate-stderr train -o null
+    assert_success
+    [[ -c null ]] || fail "the device node was replaced by a file"
+    ! compgen -G '*.tmp.*' || fail "a temp file was left behind"
 }
 
 @test "-o through a symlink writes the target and keeps the link" {

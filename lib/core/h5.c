@@ -1,6 +1,8 @@
 #include "h5.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -30,28 +32,26 @@ static hid_t mem_type(ekn_dtype dt)
     }
 }
 
-int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
+/* The rules of lib/core/outfile.c for path, resolved into target (cap
+ * bytes): what a checkpoint's rename replaces; -1 with err for a device,
+ * FIFO or directory. */
+static int resolve_target(const char *path, char *target, size_t cap, int *in_place, ekn_err *err)
 {
-    quiet();
-    memset(h, 0, sizeof *h);
-    h->temp_slot = -1;
-    h->fd = -1;
-    snprintf(h->path, sizeof h->path, "%s", path);
-    /* The rules of lib/core/outfile.c: a symlink is written through (the
-     * temp file goes beside its target, and the rename replaces the target,
-     * not the link); a device, FIFO or directory is refused, since a rename
-     * over it would replace the node with a file. */
-    char target[4096];
-    snprintf(target, sizeof target, "%s", path);
+    *in_place = 0;
+    /* a symlink is written through (the temp file goes beside its target,
+     * and the rename replaces the target, not the link); a device, FIFO or
+     * directory is refused, since a rename over it would replace the node
+     * with a file */
+    snprintf(target, cap, "%s", path);
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
         char *real = realpath(path, NULL);
         if (real) {
-            if (strlen(real) >= sizeof target) {
+            if (strlen(real) >= cap) {
                 free(real);
                 return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the symlink's target path is too long", path);
             }
-            snprintf(target, sizeof target, "%s", real);
+            snprintf(target, cap, "%s", real);
             free(real);
         } else {
             /* a link to a file not made yet: its target, relative to the link's directory */
@@ -60,20 +60,103 @@ int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
             if (len < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot follow the symlink:", path);
             link[len] = 0;
             const char *slash = strrchr(path, '/');
-            if (link[0] == '/' || !slash) snprintf(target, sizeof target, "%s", link);
-            else snprintf(target, sizeof target, "%.*s/%s", (int)(slash - path), path, link);
+            if (link[0] == '/' || !slash) snprintf(target, cap, "%s", link);
+            else snprintf(target, cap, "%.*s/%s", (int)(slash - path), path, link);
         }
+    }
+    if (stat(target, &st) == 0 && S_ISCHR(st.st_mode)) {
+        *in_place = 1; /* /dev/null discards it, /dev/full is ENOSPC */
+        return 0;
     }
     if (stat(target, &st) == 0 && !S_ISREG(st.st_mode))
         return ekn_err_set(err, EKN_EXIT_FAIL,
                            "'%s': not a regular file (a checkpoint is written to a temp file and renamed into "
                            "place, which would replace this %s)",
-                           path, S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ? "FIFO" : "device");
+                           path, S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ? "FIFO" : "special file");
+    return 0;
+}
+
+/* Removes "<target>.tmp.<pid>" files left by processes that no longer
+ * exist (a kill -9 while saving): only those of pids that kill(pid, 0)
+ * reports gone (ESRCH), never our own or a live one's.  A pid on another
+ * machine sharing the directory looks gone here; such setups must not
+ * write one checkpoint path from two machines anyway. */
+static void remove_stale_temps(const char *target)
+{
+    char dir[4096];
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - target) ? (int)(slash - target) : 1, target);
+    else snprintf(dir, sizeof dir, ".");
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) || strncmp(n + blen, ".tmp.", 5)) continue;
+        const char *digits = n + blen + 5;
+        char *end;
+        long pid = strtol(digits, &end, 10);
+        if (end == digits || *end || *digits < '1' || *digits > '9' || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[8300];
+        snprintf(full, sizeof full, "%s/%s", dir, n);
+        unlink(full);
+    }
+    closedir(d);
+}
+
+int ekn_h5_check_writable(const char *path, ekn_err *err)
+{
+    char target[4096], probe_path[4200];
+    int in_place;
+    if (resolve_target(path, target, sizeof target, &in_place, err)) return -1;
+    if (in_place) {
+        int fd = open(target, O_WRONLY);
+        if (fd < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open the checkpoint device:", path);
+        close(fd);
+        return 0;
+    }
+    remove_stale_temps(target);
+    snprintf(probe_path, sizeof probe_path, "%s.tmp.%ld", target, (long)getpid());
+    int slot = ekn_temp_register(probe_path);
+    int fd = open(probe_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int saved = errno;
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe_path);
+    }
+    ekn_temp_forget(slot);
+    if (fd < 0) {
+        errno = saved;
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create the checkpoint:", path);
+    }
+    return 0;
+}
+
+int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
+{
+    quiet();
+    memset(h, 0, sizeof *h);
+    h->temp_slot = -1;
+    h->fd = -1;
+    snprintf(h->path, sizeof h->path, "%s", path);
+    char target[4096];
+    int in_place;
+    if (resolve_target(path, target, sizeof target, &in_place, err)) return -1;
+    if (in_place) {
+        /* a character device: written in place, no temp file, no rename */
+        snprintf(h->target, sizeof h->target, "%s", target);
+        h->fd = open(target, O_WRONLY);
+        if (h->fd < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
+    } else remove_stale_temps(target);
     snprintf(h->target, sizeof h->target, "%s", target);
     snprintf(h->tmp, sizeof h->tmp, "%s.tmp.%ld", target, (long)getpid());
+    if (in_place) h->tmp[0] = 0;
     /* registered before it exists, so a signal during the create removes it too */
-    h->temp_slot = ekn_temp_register(h->tmp);
-    h->fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!in_place) h->temp_slot = ekn_temp_register(h->tmp);
+    if (!in_place) h->fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (h->fd < 0) {
         int saved = errno;
         ekn_temp_forget(h->temp_slot);
@@ -87,7 +170,7 @@ int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
      * over at exit. */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0) H5Pset_fapl_core(fapl, 1 << 20, 0);
-    h->file = fapl < 0 ? -1 : H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    h->file = fapl < 0 ? -1 : H5Fcreate(in_place ? "ekn-in-memory.h5" : h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (h->file < 0) {
         h->file = 0;
@@ -138,9 +221,15 @@ int ekn_h5_commit(ekn_h5 *h, ekn_err *err)
         else done += (size_t)w;
     }
     free(image);
-    if (!bad && fsync(h->fd) != 0) bad = 1, saved = errno;
+    int in_place = !h->tmp[0];
+    if (!bad && !in_place && fsync(h->fd) != 0) bad = 1, saved = errno;
     if (close(h->fd) != 0 && !bad) bad = 1, saved = errno;
     h->fd = -1;
+    if (in_place) {
+        if (!bad) return 0;
+        errno = saved;
+        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': %s:" : "'%s': %s", h->path, what);
+    }
     if (!bad && rename(h->tmp, h->target) != 0) bad = 1, saved = errno, what = "cannot rename the temp file into place";
     if (bad) unlink(h->tmp);
     ekn_temp_forget(h->temp_slot);

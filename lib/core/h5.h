@@ -6,8 +6,9 @@
  * in memory and written with write(2) by ekn_h5_commit, so a full disk is an
  * error with its reason (strerror), and the directory is fsync'd after the
  * rename.  ekn_h5_create follows lib/core/outfile.c's rules: a symlink is
- * written through (its target replaced, the link kept); a device, FIFO or
- * directory at path is refused.  Names are HDF5
+ * written through (its target replaced, the link kept); a character device
+ * is written in place (/dev/null discards, /dev/full is ENOSPC); a FIFO,
+ * block device or directory at path is refused.  Names are HDF5
  * paths ("/params/conv1.w"); missing groups are created.  Everything is
  * readable with h5py and h5dump. */
 #ifndef EKN_H5_H
@@ -28,7 +29,13 @@ typedef struct ekn_h5 {
     uint64_t file_size; /* bytes of a file opened for reading: what no dataset may exceed */
 } ekn_h5;
 
+/* Starts "<path>.tmp.<pid>" (path's symlink resolved), after removing the
+ * temp files of that path left by dead processes. */
 int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err);
+/* Before hours of work: path is a place ekn_h5_create can write (not a
+ * device, FIFO or directory; its directory exists and takes a new file),
+ * checked by creating and removing the temp file; stale temps removed. */
+int ekn_h5_check_writable(const char *path, ekn_err *err);
 int ekn_h5_commit(ekn_h5 *h, ekn_err *err);
 void ekn_h5_abort(ekn_h5 *h);
 

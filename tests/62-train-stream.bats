@@ -122,8 +122,14 @@ step_of() { ekn_py -c 'import sys, h5py; print(int(h5py.File(sys.argv[1])["state
     [ "$steps" -ge 15 ] && [ "$steps" -le 20 ]
 }
 
-@test "--epochs on a stream is a usage error: the producer decides the epochs" {
-    run --separate-stderr bash -c "cat '$D/vec.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' --epochs 2 -o m.h5"
+@test "--epochs on a pipe holds it in memory and trains its passes, as on the file; on --input stream it is a usage error" {
+    run --separate-stderr bash -c "set -o pipefail; cat '$D/vec.ekn' | ekn-train --spec '$NETS/tiny-mlp.spec' --seed 5 --epochs 2 -o pipe.h5"
+    assert_success
+    ekn-train --spec "$NETS/tiny-mlp.spec" --seed 5 --epochs 2 -o file.h5 "$D/vec.ekn"
+    [ "$(step_of pipe.h5)" = "$(step_of file.h5)" ]
+    [ "$(step_of pipe.h5)" -gt 0 ]
+    h5_same pipe.h5 file.h5
+    run --separate-stderr bash -c "cat '$D/vec.ekn' | ekn-train --input stream --spec '$NETS/tiny-mlp.spec' --epochs 2 -o m.h5"
     assert_failure 2
     assert_one_line_error
     [[ "$stderr" == *"ekn-batch --epochs"* ]]

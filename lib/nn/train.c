@@ -304,12 +304,14 @@ static int is_streamable(const char *path)
     return ok && !S_ISREG(st.st_mode);
 }
 
-/* A regular file is held in memory; a pipe is streamed, its first group read to learn the geometry. */
+/* A regular file is held in memory; a pipe is streamed, its first group
+ * read to learn the geometry, unless --epochs asks for passes over it
+ * (`ekn-preprocess | ekn-train --epochs 2`): only data in memory has them. */
 static int open_training_data(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
     tr->streaming = cfg->input_mode == EKN_INPUT_STREAM ||
-                    (cfg->input_mode == EKN_INPUT_AUTO && is_streamable(cfg->train_path));
+                    (cfg->input_mode == EKN_INPUT_AUTO && !cfg->epochs && is_streamable(cfg->train_path));
     if (!tr->streaming) return ekn_dataset_load(&tr->train, cfg->train_path, err);
     if (cfg->epochs)
         return ekn_err_set(err, EKN_EXIT_USAGE,

@@ -2,6 +2,7 @@
 #include "ckpt.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,96 @@ int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *p
         rc = ekn_h5_put(h, "/state/perm", EKN_U32, 1, &pn, perm, err);
     }
     return rc ? -1 : 0;
+}
+
+/* ---- the run's settings: /settings ----------------------------------------- */
+
+enum { S_I64, S_F64, S_U64, S_TEXT, S_ZYX };
+static const struct setting_row {
+    const char *name;
+    int type;
+    size_t off;
+} SETTING_ROWS[EKN_NSET] = {
+#define ROW(K, name, type, field) [EKN_SET_##K] = {name, type, offsetof(ekn_ckpt_settings, field)}
+    ROW(BATCH, "batch", S_I64, batch),
+    ROW(STEPS, "steps", S_I64, steps),
+    ROW(EPOCHS, "epochs", S_I64, epochs),
+    ROW(LR, "lr", S_F64, lr),
+    ROW(LR_SCHEDULE, "lr_schedule", S_TEXT, lr_schedule),
+    ROW(LR_DECAY, "lr_decay", S_F64, lr_decay),
+    ROW(LR_DECAY_EVERY, "lr_decay_every", S_I64, lr_decay_every),
+    ROW(PLATEAU, "plateau", S_I64, plateau),
+    ROW(PLATEAU_FACTOR, "plateau_factor", S_F64, plateau_factor),
+    ROW(MOMENTUM, "momentum", S_F64, momentum),
+    ROW(MOMENTUM_SCHEDULE, "momentum_schedule", S_TEXT, momentum_schedule),
+    ROW(WEIGHT_DECAY, "weight_decay", S_F64, weight_decay),
+    ROW(CLASS_WEIGHTS, "class_weights", S_TEXT, class_weights),
+    ROW(SEED, "seed", S_U64, seed),
+    ROW(PATCH, "patch", S_ZYX, patch),
+    ROW(VAL_EVERY, "val_every", S_I64, val_every),
+    ROW(VAL_EXAMPLES, "val_examples", S_I64, val_examples),
+#undef ROW
+};
+
+const char *ekn_ckpt_setting_name(int k) { return k >= 0 && k < EKN_NSET ? SETTING_ROWS[k].name : NULL; }
+
+int ekn_ckpt_write_settings(ekn_ckpt *c, const ekn_ckpt_settings *s, ekn_err *err)
+{
+    char name[96];
+    uint64_t three = 3;
+    for (int k = 0; k < EKN_NSET; k++) {
+        const struct setting_row *r = &SETTING_ROWS[k];
+        const void *v = (const char *)s + r->off;
+        snprintf(name, sizeof name, "/settings/%s", r->name);
+        int rc;
+        switch (r->type) {
+        case S_I64: rc = ekn_h5_put_i64(&c->h5, name, *(const int64_t *)v, err); break;
+        case S_F64: rc = ekn_h5_put_f64(&c->h5, name, *(const double *)v, err); break;
+        case S_U64: rc = ekn_h5_put(&c->h5, name, EKN_U64, 0, NULL, v, err); break;
+        case S_ZYX: rc = ekn_h5_put(&c->h5, name, EKN_I64, 1, &three, v, err); break;
+        default: {
+            const char *t = *(char *const *)v;
+            rc = ekn_h5_put_string(&c->h5, name, t ? t : "", err);
+        }
+        }
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+int ekn_ckpt_read_settings(ekn_ckpt *c, ekn_ckpt_settings *s, ekn_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (!ekn_h5_exists(&c->h5, "/settings")) return 0;
+    char name[96];
+    for (int k = 0; k < EKN_NSET; k++) {
+        const struct setting_row *r = &SETTING_ROWS[k];
+        void *v = (char *)s + r->off;
+        snprintf(name, sizeof name, "/settings/%s", r->name);
+        if (!ekn_h5_exists(&c->h5, name)) continue;
+        int rc;
+        switch (r->type) {
+        case S_I64: rc = ekn_h5_get_i64(&c->h5, name, v, err); break;
+        case S_F64: rc = ekn_h5_get_f64(&c->h5, name, v, err); break;
+        case S_U64: rc = ekn_h5_get(&c->h5, name, EKN_U64, v, 1, err); break;
+        case S_ZYX: rc = ekn_h5_get(&c->h5, name, EKN_I64, v, 3, err); break;
+        default: rc = ekn_h5_get_string(&c->h5, name, (char **)v, err);
+        }
+        if (rc) {
+            ekn_ckpt_settings_free(s); /* the message names the file and the dataset */
+            return -1;
+        }
+        s->have |= 1ul << k;
+    }
+    return 1;
+}
+
+void ekn_ckpt_settings_free(ekn_ckpt_settings *s)
+{
+    free(s->lr_schedule);
+    free(s->momentum_schedule);
+    free(s->class_weights);
+    memset(s, 0, sizeof *s);
 }
 
 int ekn_ckpt_commit(ekn_ckpt *c, ekn_err *err) { return ekn_h5_commit(&c->h5, err); }

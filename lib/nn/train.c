@@ -313,6 +313,11 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
     tr->streaming = cfg->input_mode == EKN_INPUT_STREAM ||
                     (cfg->input_mode == EKN_INPUT_AUTO && !cfg->epochs && is_streamable(cfg->train_path));
     if (!tr->streaming) return ekn_dataset_load(&tr->train, cfg->train_path, err);
+    if (tr->restored & 1ul << EKN_SET_EPOCHS) {
+        ekn_info("'%s' is streamed: the checkpoint's --epochs %lld do not apply", cfg->resume_path,
+                 (long long)cfg->epochs);
+        tr->cfg.epochs = 0;
+    }
     if (cfg->epochs)
         return ekn_err_set(err, EKN_EXIT_USAGE,
                            "'%s' is streamed: its producer decides the epochs (ekn-batch --epochs), not --epochs",
@@ -325,24 +330,59 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
     return ekn_dataset_check_classes(&tr->feed, &tr->train, err);
 }
 
-/* Without --optimizer (cfg->optimizer NULL) a resumed run goes on with the
- * checkpoint's optimiser and parameters, also one chosen through the control
- * file; --opt-param then overrides those parameters. */
+/* "--opt-param k=v overrides the checkpoint's k=w" for each key of given
+ * whose value differs in saved ("key=value,..." both). */
+static void report_params(const char *given, const char *saved)
+{
+    for (const char *p = given; p && *p;) {
+        const char *comma = strchr(p, ','), *eq = strchr(p, '=');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (eq && (size_t)(eq - p) < len) {
+            size_t klen = (size_t)(eq - p);
+            for (const char *q = saved; q && *q;) {
+                const char *qc = strchr(q, ',');
+                size_t qlen = qc ? (size_t)(qc - q) : strlen(q);
+                if (qlen > klen && !strncmp(q, p, klen) && q[klen] == '=') {
+                    double mine = strtod(eq + 1, NULL), theirs = strtod(q + klen + 1, NULL);
+                    if (mine != theirs)
+                        ekn_warn("--opt-param %.*s overrides the checkpoint's %.*s=%g", (int)len, p, (int)klen, p,
+                                 theirs);
+                }
+                q = qc ? qc + 1 : q + qlen;
+            }
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+}
+
 /* The optimiser's name and parameters (malloc'd): the command line's, or
- * with --resume and no --optimizer the checkpoint's (its parameters first,
- * so the command line's --opt-param win). */
+ * with --resume the checkpoint's (its parameters first, so the command
+ * line's --opt-param win).  Without --optimizer (cfg->optimizer NULL), or
+ * with the checkpoint's own, a resumed run goes on with the checkpoint's
+ * optimiser and parameters, also one chosen through the control file;
+ * --opt-param then overrides those parameters.  Another --optimizer than
+ * the checkpoint's says so and takes the command line's parameters. */
 static int optimizer_choice(const ekn_trainer *tr, ekn_ckpt *from, char **name, char **params, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
     *name = *params = NULL;
-    if (cfg->optimizer) {
-        *name = strdup(cfg->optimizer);
+    if (from) {
+        if (ekn_ckpt_read_optim_name(from, name, params, err)) return -1;
+        if (cfg->optimizer && strcmp(cfg->optimizer, *name)) {
+            ekn_warn("--optimizer %s overrides the checkpoint's %s", cfg->optimizer, *name);
+            free(*name);
+            free(*params);
+            *name = *params = NULL;
+        }
+    }
+    if (!*name) {
+        *name = strdup(cfg->optimizer ? cfg->optimizer : "sgd");
         *params = cfg->optimizer_params ? strdup(cfg->optimizer_params) : NULL;
         if (!*name || (cfg->optimizer_params && !*params)) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
         return 0;
     }
-    if (ekn_ckpt_read_optim_name(from, name, params, err)) return -1;
     if (cfg->optimizer_params) {
+        report_params(cfg->optimizer_params, *params);
         size_t n = (*params ? strlen(*params) : 0) + strlen(cfg->optimizer_params) + 2;
         char *both = malloc(n);
         if (!both) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
@@ -428,7 +468,8 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
     if (!rc) {
         rc = ekn_ckpt_write_params(&c, t, n, ekn_net_params_host(&tr->net), ekn_net_state_host(&tr->net), err) ||
              ekn_ckpt_write_optim(&c, &tr->opt, err) ||
-             ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err);
+             ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err) ||
+             ekn_train_settings_write(tr, &c, err);
         if (rc) ekn_ckpt_abort(&c);
         else rc = ekn_ckpt_commit(&c, err);
     }
@@ -482,6 +523,8 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
 static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *from, ekn_err *err)
 {
     tr->cfg = *cfg;
+    if (from && ekn_train_settings_restore(tr, from, err)) return -1;
+    cfg = &tr->cfg; /* with the checkpoint's settings */
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
     tr->lr_scale = 1;
@@ -691,6 +734,9 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         int64_t s = (c->epochs * ep_size + c->batch - 1) / c->batch;
         if (!max_steps || s < max_steps) max_steps = s;
     }
+    if (c->resume_path && max_steps && tr->step >= max_steps)
+        ekn_warn("step %lld: the run has reached its end at step %lld (--steps%s); give more to train on",
+                 (long long)tr->step, (long long)max_steps, c->epochs ? ", --epochs" : "");
     ekn_progress prog;
     ekn_progress_begin(&prog, "steps", (uint64_t)max_steps);
     int stop = 0, save = 0, rc = 0;

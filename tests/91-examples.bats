@@ -35,13 +35,13 @@ setup() {
     assert_line "0 prob offset=0,20,20"
 }
 
-@test "make -C examples/isbi unet: both nets train for UNET_TIME seconds and report a per-pixel error" {
+@test "make -C examples/isbi unet: both nets train for UNET_TIME seconds and report a per-pixel error, V_rand and V_info" {
     ekn_need_file "$SHARED/data/isbi2012/train-volume.u8"
     run make -s -C "$EXAMPLES/isbi" unet UNET_TIME=2 THREADS=2 EKN_BIN="$EKN_BIN/" OUT="$BATS_TEST_TMPDIR/isbi" SHARED="$SHARED"
     echo "$output"
     assert_success
-    assert_line --regexp '^U-Net \(unet-isbi.spec\), centre 472x472 of each slice: [0-9]+ steps in 2 s, per-pixel error 0\.[0-9]{4} \(accuracy 0\.[0-9]{4}: [0-9]+ of 1113920 pixels\)$'
-    assert_line --regexp '^current net \(isbi-2d.spec\), dense 480x480 of each slice: [0-9]+ steps in 2 s, per-pixel error 0\.[0-9]{4} \(accuracy 0\.[0-9]{4}: [0-9]+ of 1152000 pixels\)$'
+    assert_line --regexp '^U-Net \(unet-isbi.spec\), centre 472x472 of each slice: [0-9]+ steps in 2 s, per-pixel error 0\.[0-9]{4} \(accuracy 0\.[0-9]{4}: [0-9]+ of 1113920 pixels\), V_rand 0\.[0-9]{4}, V_info 0\.[0-9]{4}$'
+    assert_line --regexp '^current net \(isbi-2d.spec\), dense 480x480 of each slice: [0-9]+ steps in 2 s, per-pixel error 0\.[0-9]{4} \(accuracy 0\.[0-9]{4}: [0-9]+ of 1152000 pixels\), V_rand 0\.[0-9]{4}, V_info 0\.[0-9]{4}$'
 }
 
 @test "fmnist-autoencoder.spec: 784-300-200-50 and back with tied weights" {

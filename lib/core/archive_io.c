@@ -61,8 +61,12 @@ void ekn_blob_free(ekn_blob *b)
     b->len = 0;
 }
 
-static int too_large(const char *spec, const ekn_input_limits *lim, ekn_err *err)
+/* by_claim: the limit was the size the header claims, not the cap */
+static int too_large(const char *spec, const ekn_input_limits *lim, int by_claim, size_t claimed, ekn_err *err)
 {
+    if (by_claim)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than the %zu bytes its header claims (stopped decompressing there)",
+                           spec, claimed);
     if (lim->max_text)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input (%s)", spec, lim->max, lim->max_text);
     return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input", spec, lim->max);
@@ -83,11 +87,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
     for (;;) {
         if (limit && len > limit) {
             free(buf);
-            if (by_claim)
-                return ekn_err_set(err, EKN_EXIT_FAIL,
-                                   "'%s': more than the %zu bytes its header claims (stopped decompressing there)", spec,
-                                   claimed);
-            return too_large(spec, lim, err);
+            return too_large(spec, lim, by_claim, claimed, err);
         }
         if (len == cap) {
             size_t ncap = cap < SIZE_MAX / 4 ? cap * 2 : SIZE_MAX / 2;
@@ -122,11 +122,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
     }
     if (limit && len > limit) {
         free(buf);
-        if (by_claim)
-            return ekn_err_set(err, EKN_EXIT_FAIL,
-                               "'%s': more than the %zu bytes its header claims (stopped decompressing there)", spec,
-                               claimed);
-        return too_large(spec, lim, err);
+        return too_large(spec, lim, by_claim, claimed, err);
     }
     buf[len] = 0;
     b->data = buf;

@@ -183,7 +183,8 @@ fuzz: fuzz-build
 # make install: the commands (stripped unless DEBUG=1), man pages, one
 # completion file per shell (bash-completion finds each command through a
 # link to it), the library with its headers and a pkg-config file
-# (`pkg-config --cflags --libs ekn`: libekn.a and what it needs), the example specs the man
+# (`pkg-config --cflags --libs ekn`: libekn.a and what it needs, a sanitizer
+# build's -fsanitize flags included), the example specs the man
 # pages cite, and the numpy stream reader/writer as the module ekn_stream.
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -211,7 +212,7 @@ install: all
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: ekn' \
 	  'Description: streams, layers, losses and optimisers of the ekn toolkit' 'Version: $(VERSION)' \
 	  'Requires: $(PKGS)' 'Cflags: -I$${includedir}/ekn' \
-	  'Libs: -L$${libdir} -lekn $(filter-out $(PKG_LIBS),$(LDLIBS_EKN))' >$(DESTDIR)$(LIBDIR)/pkgconfig/ekn.pc
+	  'Libs: -L$${libdir} -lekn $(SANFLAGS) $(filter-out $(PKG_LIBS),$(LDLIBS_EKN))' >$(DESTDIR)$(LIBDIR)/pkgconfig/ekn.pc
 
 clean:
 	rm -rf build bin

@@ -74,6 +74,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
                  ekn_err *err)
 {
     size_t limit = lim->max, claimed = 0;
+    const char *what = NULL;
     int decided = !lim->claim, by_claim = 0;
     size_t cap = hint ? hint + 1 : (1u << 16);
     if (limit && cap > limit + 1) cap = limit + 1;
@@ -85,8 +86,8 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
             free(buf);
             if (by_claim)
                 return ekn_err_set(err, EKN_EXIT_FAIL,
-                                   "'%s': more than the %zu bytes its header claims (stopped decompressing there)", spec,
-                                   claimed);
+                                   "'%s': more than the %zu bytes %s (stopped decompressing there)", spec, claimed,
+                                   what ? what : "its header claims");
             return too_large(spec, lim, err);
         }
         if (len == cap) {
@@ -112,7 +113,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
         len += (size_t)n;
         if (!decided) {
             uint64_t total = 0;
-            int k = lim->claim(lim->ctx, buf, len, &total);
+            int k = lim->claim(lim->ctx, buf, len, &total, &what);
             if (k == 1 && total < SIZE_MAX - 1 && (!limit || total < limit)) {
                 limit = claimed = (size_t)total;
                 by_claim = 1;
@@ -124,8 +125,8 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
         free(buf);
         if (by_claim)
             return ekn_err_set(err, EKN_EXIT_FAIL,
-                               "'%s': more than the %zu bytes its header claims (stopped decompressing there)", spec,
-                               claimed);
+                               "'%s': more than the %zu bytes %s (stopped decompressing there)", spec, claimed,
+                               what ? what : "its header claims");
         return too_large(spec, lim, err);
     }
     buf[len] = 0;

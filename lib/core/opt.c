@@ -27,7 +27,10 @@ static int usage_error(const ekn_command *cmd, ekn_err *err, const char *fmt, ..
     va_end(ap);
     if (!cmd) return ekn_err_set(err, EKN_EXIT_USAGE, "%s", msg); /* ekn_opt_set: no command line to hint at */
     /* the hint goes on its own line, as coreutils and git print it */
-    return ekn_err_set(err, EKN_EXIT_USAGE, "%s\nTry '%s --help' for more information.", msg, cmd->name);
+    char hint[300];
+    snprintf(hint, sizeof hint, "Try '%s --help' for more information.", cmd->name);
+    ekn_err_set(err, EKN_EXIT_USAGE, "%s", msg);
+    return ekn_err_add_line(err, hint);
 }
 
 static const ekn_option *find_long(const ekn_command *cmd, const char *name, size_t len)

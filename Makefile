@@ -3,7 +3,6 @@
 #   make                 build libekn.a and bin/ekn-*
 #   make check           build, then run unit tests, bats tests and man-page lint
 #   make check-asan      the same suite built with -fsanitize=address,undefined
-#   make fuzz            each libFuzzer harness of tests/fuzz for FUZZ_TIME seconds (clang)
 #   make demo            the main job: Fashion-MNIST CNN, end to end
 #   make bench           benchmarks (never part of the tests)
 #   make gpu-check       on a GPU machine: the CUDA equivalence tests and benchmark
@@ -67,11 +66,8 @@ CMD_SRC  := $(wildcard cmd/ekn-*.c)
 BINS     := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
-FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 
-.PHONY: all features check check-unit check-bats check-man check-wings check-asan check-fuzz-corpus fuzz fuzz-build bench gpu-check deps install clean demo
+.PHONY: all features check check-unit check-bats check-man check-wings check-asan bench gpu-check deps install clean demo
 all: features $(LIB) $(BINS) bin
 
 features:
@@ -115,8 +111,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	$(Q)$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -lcmocka -o $@
 
 # ---- tests ----------------------------------------------------------------
-check: all $(UNITS) $(FUZZ_REPLAY)
-	@$(MAKE) --no-print-directory check-wings check-unit check-fuzz-corpus check-bats check-man BUILD=$(BUILD)
+check: all $(UNITS)
+	@$(MAKE) --no-print-directory check-wings check-unit check-bats check-man BUILD=$(BUILD)
 
 check-unit: $(UNITS)
 	@fail=0; for t in $(UNITS); do \
@@ -139,51 +135,6 @@ check-asan:
 	$(MAKE) check BUILD=build/asan OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" CUDA=0
 
-# ---- fuzzing (tests/fuzz/README) -------------------------------------------
-# make fuzz: builds libekn.a and one libFuzzer binary per tests/fuzz/fuzz_NAME.c
-# with clang under ASan+UBSan (build/fuzz), replays every recorded crash input
-# (tests/fuzz/crashes/NAME/), then fuzzes each harness FUZZ_TIME seconds from
-# its seed corpus (tests/fuzz/corpus/NAME/; new inputs go to build/fuzz/corpus).
-# Any crash, leak, sanitizer report or timeout fails.
-FUZZ_TIME  ?= 30
-FUZZ_FLAGS ?= -rss_limit_mb=2048 -timeout=20
-FUZZ_BUILD := build/fuzz
-fuzz-build:
-	$(MAKE) --no-print-directory $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%) BUILD=$(FUZZ_BUILD) CC=clang CUDA=0 \
-	  OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
-	  SANFLAGS="-Wno-unknown-warning-option -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
-
-$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_EKN) -fsanitize=fuzzer $< $(LIB) $(LDLIBS_EKN) -o $@
-
-# Every build replays the seed corpora and the crash inputs through the
-# harnesses linked with tests/fuzz/replay.c instead of libFuzzer (make check).
-$(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIB)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_EKN) $^ $(LDLIBS_EKN) -o $@
-
-check-fuzz-corpus: $(FUZZ_REPLAY)
-	@for n in $(FUZZ_NAMES); do \
-	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n/* $$(ls -d tests/fuzz/crashes/$$n/* 2>/dev/null) \
-	    || { echo "FAIL  replay_$$n"; exit 1; }; echo "ok    replay_$$n"; done
-
-fuzz: fuzz-build
-	@set -e; for n in $(FUZZ_NAMES); do \
-	  if ls tests/fuzz/crashes/$$n/* >/dev/null 2>&1; then \
-	    echo "fuzz $$n: replaying tests/fuzz/crashes/$$n"; \
-	    $(FUZZ_BUILD)/fuzz/fuzz_$$n $(FUZZ_FLAGS) tests/fuzz/crashes/$$n/* 2>$(FUZZ_BUILD)/fuzz/$$n.replay.log \
-	      || { cat $(FUZZ_BUILD)/fuzz/$$n.replay.log; exit 1; }; fi; \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts/$$n; \
-	  echo "fuzz $$n: $(FUZZ_TIME) s"; \
-	  $(FUZZ_BUILD)/fuzz/fuzz_$$n $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n/ $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
-	    2>$(FUZZ_BUILD)/fuzz/$$n.log || { tail -n 60 $(FUZZ_BUILD)/fuzz/$$n.log; exit 1; }; \
-	  grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/fuzz/$$n.log | sed "s/^/  $$n /"; \
-	done
-
 # The main job: Fashion-MNIST preprocessed, the CNN trained, evaluated on the test set.
 demo: all
 	$(MAKE) -C examples/fmnist cnn EKN_BIN=$(abspath $(BUILD)/bin)/
@@ -196,6 +147,38 @@ gpu-check:
 
 deps:
 	.ci/deps.sh
+
+# ---- fuzzing (tests/fuzz/README) -------------------------------------------
+# make fuzz FUZZ_TIME=S: each libFuzzer harness for S seconds (default 30)
+# under ASan and UBSan, from its seed corpus in tests/fuzz/corpus/NAME (new
+# inputs go to build/fuzz/corpus/NAME); a crash leaves its input in
+# build/fuzz and fails the target.  Needs clang (make deps installs it).
+FUZZ_TIME  ?= 30
+FUZZ_CC    ?= clang
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZERS    := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZERS:%=build/fuzz/fuzz_%)
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: no $(FUZZ_CC) (make deps installs clang)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory build/fuzz/libekn.a BUILD=build/fuzz CC=$(FUZZ_CC) CUDA=0 \
+	  OPTFLAGS="-O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option" SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link"
+	@$(MAKE) --no-print-directory $(FUZZ_BINS) BUILD=build/fuzz CC=$(FUZZ_CC) CUDA=0
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libekn.a tests/fuzz/fuzz.h tests/fuzz/fuzz_readers.h
+	@$(if $(Q),echo '  FUZZ    $@')
+	$(Q)$(FUZZ_CC) -std=c11 -Wall -Wextra -Werror -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer $(LIB_INCLUDES) -Itests/fuzz $< build/fuzz/libekn.a \
+	  $(LDLIBS_EKN) -o $@
+
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	  mkdir -p build/fuzz/corpus/$$f; \
+	  echo "fuzz $$f: $(FUZZ_TIME) s"; \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 \
+	    -max_len=65536 -timeout=10 -print_final_stats=1 -artifact_prefix=build/fuzz/$$f- \
+	    build/fuzz/corpus/$$f tests/fuzz/corpus/$$f 2>build/fuzz/$$f.log || { tail -40 build/fuzz/$$f.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units' build/fuzz/$$f.log; \
+	done
 
 # make install: the commands (stripped unless DEBUG=1), man pages, one
 # completion file per shell (bash-completion finds each command through a

@@ -29,10 +29,8 @@ static inline int ekn_cmd_start(const ekn_command *cmd, int argc, char **argv)
         ekn_err usage_err_ = {0};                                                        \
         char usage_msg_[700];                                                            \
         snprintf(usage_msg_, sizeof usage_msg_, __VA_ARGS__);                            \
-        ekn_err_set(&usage_err_, EKN_EXIT_USAGE, "%s", usage_msg_);                      \
-        snprintf(usage_msg_, sizeof usage_msg_, "Try '%s --help' for more information.", \
-                 (cmd)->name);                                                           \
-        ekn_err_add_line(&usage_err_, usage_msg_);                                       \
+        ekn_err_set(&usage_err_, EKN_EXIT_USAGE, "%s\nTry '%s --help' for more information.", \
+                    usage_msg_, (cmd)->name);                                            \
         ekn_die_err(&usage_err_);                                                        \
     } while (0)
 #endif

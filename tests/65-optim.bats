@@ -120,8 +120,9 @@ print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["opt
     refute_crash
     assert_failure 1
     assert_no_stdout
-    assert_one_line_error ekn-train
-    [[ $stderr == *"optimiser 'lbfgs'"* ]]
+    ((${#stderr_lines[@]} == 2)) || fail "expected the override and the error, got: $stderr"
+    [[ ${stderr_lines[0]} == "ekn-train: --opt-param m=4 overrides the checkpoint's m=3" ]]
+    [[ ${stderr_lines[1]} == "ekn-train: "*"optimiser 'lbfgs'"* ]]
 }
 
 @test "--control: 'optimizer cg max_step=0.1' switches mid-run with fresh state; resume with it continues" {
@@ -221,4 +222,29 @@ print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["opt
     [[ ${COMPREPLY[*]} == lbfgs ]] || fail "COMPREPLY: ${COMPREPLY[*]}"
     complete_words ekn-train --opt-p
     [[ ${COMPREPLY[*]} == --opt-param= ]] || fail "COMPREPLY: ${COMPREPLY[*]}"
+}
+
+@test "--resume restores the run's settings; a given option overrides one, saying so" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 16 --lr 0.0123 --momentum 0.7 \
+        --weight-decay 0.001 --seed 5 --steps 4 --log-every 1 --gain-every 0 -o m.h5 "$D/vec.ekn"
+    assert_success
+    [[ $(h5_get m.h5 /settings/lr) == 0.0123 ]]
+    [[ $(h5_get m.h5 /settings/batch) == 16 ]]
+    [[ $(h5_get m.h5 /settings/momentum) == 0.7 ]]
+    # no options: the checkpoint's settings, no override lines
+    run --separate-stderr ekn-train --resume m.h5 --steps 6 -o r.h5 "$D/vec.ekn"
+    assert_success
+    [[ $stderr != *overrides* ]] || fail "unexpected override: $stderr"
+    [[ $(h5_get r.h5 /settings/lr) == 0.0123 ]]
+    [[ $(h5_get r.h5 /settings/batch) == 16 ]]
+    [[ $(h5_get r.h5 /settings/momentum) == 0.7 ]]
+    [[ $(h5_get r.h5 /settings/weight_decay) == 0.001 ]]
+    [[ $(h5_get r.h5 /settings/seed) == 5 ]]
+    # one override
+    run --separate-stderr ekn-train --resume m.h5 --lr 0.05 --steps 6 -o o.h5 "$D/vec.ekn"
+    assert_success
+    [[ $stderr == *"ekn-train: --lr 0.05 overrides the checkpoint's 0.0123"* ]] || fail "no override line: $stderr"
+    [[ $(grep -c overrides <<<"$stderr") == 1 ]] || fail "expected the --lr override only: $stderr"
+    [[ $(h5_get o.h5 /settings/lr) == 0.05 ]]
+    [[ $(h5_get o.h5 /settings/batch) == 16 ]]
 }

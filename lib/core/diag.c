@@ -35,58 +35,41 @@ void ekn_run_cleanups(void)
     while (ncleanups > 0) cleanups[--ncleanups]();
 }
 
-char *ekn_escape(char *buf, size_t cap, const char *s, size_t len)
+static const char *escape(const char *s, size_t len, char *out, size_t cap, int keep_newlines)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (!cap) return buf;
     size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char e[9];
-        size_t n = 0;
-        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f) {
-            unsigned char d = (unsigned char)s[++i];
-            memcpy(e, "\\xc2\\x", 6);
-            e[6] = hex[d >> 4], e[7] = hex[d & 15], n = 8;
-        } else if (c >= 0x20 && c != 0x7f) {
-            e[0] = (char)c, n = 1;
-        } else {
-            static const char named[] = "\tt\nn\rr\033e\aa\bb\ff\vv"; /* pairs: control, letter */
-            const char *k = c ? strchr(named, c) : NULL; /* a control is never a letter: k is even */
-            e[0] = '\\';
-            if (k) e[1] = k[1], n = 2;
-            else e[1] = 'x', e[2] = hex[c >> 4], e[3] = hex[c & 15], n = 4;
-        }
+    for (size_t i = 0; i < len && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i], next = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+        char piece[16];
+        size_t n;
+        if (c == '\n' && keep_newlines) piece[0] = (char)c, n = 1;
+        else if (c < 0x20 || c == 0x7f) n = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
+        else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) /* U+0080..U+009F */
+            n = (size_t)snprintf(piece, sizeof piece, "\\xc2\\x%02x", next), i++;
+        else piece[0] = (char)c, n = 1;
         if (o + n >= cap) break;
-        memcpy(buf + o, e, n);
+        memcpy(out + o, piece, n);
         o += n;
     }
-    buf[o] = 0;
-    return buf;
+    out[o] = '\0';
+    return out;
 }
 
-/* The message in buf with its control characters escaped, in place. */
-static void escape_in_place(char *buf, size_t cap)
-{
-    size_t len = strlen(buf), i = 0;
-    while (i < len && (unsigned char)buf[i] >= 0x20 && (unsigned char)buf[i] != 0x7f && (unsigned char)buf[i] != 0xc2) i++;
-    if (i == len) return; /* the usual case: nothing to escape */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", buf);
-    ekn_escape(buf, cap, tmp, strlen(tmp));
-}
+const char *ekn_escape(const char *s, size_t len, char *out, size_t cap) { return escape(s, len, out, cap, 0); }
 
-/* Formats into buf; a trailing ':' in fmt appends strerror(errno). */
+/* Formats into buf, escaped (ekn_escape); a trailing ':' in fmt appends
+ * strerror(errno). */
 static void format_msg(char *buf, size_t cap, const char *fmt, va_list ap)
 {
     int saved = errno;
-    vsnprintf(buf, cap, fmt, ap);
+    char raw[2048];
+    vsnprintf(raw, sizeof raw, fmt, ap);
     size_t len = strlen(fmt);
     if (len && fmt[len - 1] == ':') {
-        size_t used = strlen(buf);
-        snprintf(buf + used, cap - used, " %s", strerror(saved));
+        size_t used = strlen(raw);
+        snprintf(raw + used, sizeof raw - used, " %s", strerror(saved));
     }
-    escape_in_place(buf, cap);
+    escape(raw, sizeof raw, buf, cap, 1); /* usage messages have a second line */
 }
 
 int ekn_err_set(ekn_err *err, int code, const char *fmt, ...)
@@ -100,24 +83,16 @@ int ekn_err_set(ekn_err *err, int code, const char *fmt, ...)
     return -1;
 }
 
-int ekn_err_add_line(ekn_err *err, const char *line)
-{
-    if (!err) return -1;
-    size_t used = strlen(err->msg);
-    snprintf(err->msg + used, sizeof err->msg - used, "\n%s", line);
-    return -1;
-}
-
 int ekn_err_prefix(ekn_err *err, const char *fmt, ...)
 {
     if (!err) return -1;
-    char prefix[512], old[sizeof err->msg];
+    char raw[512], prefix[512], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    ekn_escape(raw, sizeof raw, prefix, sizeof prefix);
     memcpy(old, err->msg, sizeof old);
-    escape_in_place(prefix, sizeof prefix); /* the old message is escaped already (and may hold a hint line) */
     snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
     if (!err->code) err->code = EKN_EXIT_FAIL;
     return -1;

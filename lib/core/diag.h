@@ -30,20 +30,6 @@ int ekn_err_set(ekn_err *err, int code, const char *fmt, ...)
 /* Prefixes an existing message: "prefix: old message".  Returns -1. */
 int ekn_err_prefix(ekn_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Copies len bytes of s into buf (cap bytes, NUL-terminated, cut short
- * when full) with the bytes a terminal would act on written out: C0
- * controls as \t \n \r \e \a \b \f \v or \xNN, DEL as \x7f, and the C1
- * controls in UTF-8 (C2 80..C2 9F) as \xc2\xNN; everything else, UTF-8
- * included, as it is.  Returns buf.  Every message through ekn_err_set,
- * ekn_err_prefix, ekn_die and ekn_warn is passed through it, so a record
- * name or a file name cannot move the cursor, retitle the window or break
- * the one-line rule. */
-char *ekn_escape(char *buf, size_t cap, const char *s, size_t len);
-
-/* Appends "\n" and line to err's message, as it is: the one second line a
- * message may have (usage errors' "Try 'CMD --help' ..." hint).  Returns -1. */
-int ekn_err_add_line(ekn_err *err, const char *line);
-
 /* The program name used in every message ("ekn-train"); set once by main. */
 void ekn_set_progname(const char *argv0);
 const char *ekn_progname(void);
@@ -64,4 +50,10 @@ void ekn_run_cleanups(void);
 /* Nonzero once ekn_die has started: the exit path then reports nothing
  * more (one error, one line), e.g. a stdout that also fails to flush. */
 int ekn_dying(void);
+/* The len bytes at s with control bytes (C0, DEL and UTF-8's C1 range) as
+ * \xHH, so that names and text from a file can
+ * neither drive a terminal nor break a line or a TSV field; cut to fit cap
+ * (at least 1).  Returns out.  Every message goes through it (keeping the
+ * line breaks a usage message has). */
+const char *ekn_escape(const char *s, size_t len, char *out, size_t cap);
 #endif

@@ -8,6 +8,26 @@
 
 static int help_flag, version_flag, completion_flag;
 
+/* the long names seen by the last parse (ekn_opt_given); rows are distinct */
+#define MAX_GIVEN 256
+static const char *given_names[MAX_GIVEN];
+static int ngiven;
+
+static void note_given(const ekn_option *o)
+{
+    if (!o->long_name) return;
+    for (int i = 0; i < ngiven; i++)
+        if (given_names[i] == o->long_name) return;
+    if (ngiven < MAX_GIVEN) given_names[ngiven++] = o->long_name;
+}
+
+int ekn_opt_given(const char *long_name)
+{
+    for (int i = 0; i < ngiven; i++)
+        if (!strcmp(given_names[i], long_name)) return 1;
+    return 0;
+}
+
 static const ekn_option common_options[] = {
     OPT_FLAG('h', "help", &help_flag, "print this help and exit"),
     OPT_FLAG(0, "version", &version_flag, "print the version and exit"),
@@ -27,10 +47,7 @@ static int usage_error(const ekn_command *cmd, ekn_err *err, const char *fmt, ..
     va_end(ap);
     if (!cmd) return ekn_err_set(err, EKN_EXIT_USAGE, "%s", msg); /* ekn_opt_set: no command line to hint at */
     /* the hint goes on its own line, as coreutils and git print it */
-    char hint[300];
-    snprintf(hint, sizeof hint, "Try '%s --help' for more information.", cmd->name);
-    ekn_err_set(err, EKN_EXIT_USAGE, "%s", msg);
-    return ekn_err_add_line(err, hint);
+    return ekn_err_set(err, EKN_EXIT_USAGE, "%s\nTry '%s --help' for more information.", msg, cmd->name);
 }
 
 static const ekn_option *find_long(const ekn_command *cmd, const char *name, size_t len)
@@ -80,6 +97,7 @@ static int apply_as(const ekn_command *cmd, const ekn_option *o, const char *nam
     if (name) snprintf(label, sizeof label, "%s", name);
     else opt_label(o, label, sizeof label);
     if (o->given) *o->given = 1;
+    if (cmd) note_given(o); /* the command line only, not ekn_opt_set */
     switch (o->type) {
     case EKN_OPT_FLAG:
         if (!strcmp(o->long_name ? o->long_name : "", "verbose")) ekn_verbose++;
@@ -172,6 +190,7 @@ int ekn_opt_parse(const ekn_command *cmd, int argc, char **argv, int *first_arg,
 {
     int i = 1;
     help_flag = version_flag = completion_flag = 0;
+    ngiven = 0;
     /* Operands and options may be mixed (GNU style); operands are moved to
      * the end in their original order so *first_arg indexes all of them. */
     char **operands = calloc((size_t)argc + 1, sizeof *operands);

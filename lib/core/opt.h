@@ -139,6 +139,10 @@ void ekn_opt_print_help(const ekn_command *cmd);
  * value without storing it.  0, or -1 with err (EKN_EXIT_USAGE).  A FLAG
  * row takes no value: 0, nothing stored. */
 int ekn_opt_set(const ekn_option *o, const char *name, const char *arg, ekn_err *err);
+/* Whether the last ekn_opt_parse saw the option of this long name (or a
+ * row without one: its short name as "-x" is not looked up) on the command
+ * line; any number of options, no .given pointer needed. */
+int ekn_opt_given(const char *long_name);
 
 /* "30,512,512" -> {30,512,512}; returns the count (1..max) or -1.  All values >= min_value. */
 int ekn_parse_int_list(const char *s, long *vals, int max, long min_value, const char *what, ekn_err *err);

@@ -88,17 +88,14 @@ static void print_record_hist(ekn_describe *d, const ekn_stats *s)
     rec_hist->other = rec_hist->total = 0;
 }
 
-/* Names, file names and metadata from a stream are printed escaped
- * (ekn_escape): a control character in them cannot reach the terminal, nor
- * a tab or newline break a TSV row.  ESC_MAX holds a 255-byte name in full. */
-#define ESC_MAX (4 * 4096 + 1)
-static const char *esc(char *buf, const char *s, size_t len) { return ekn_escape(buf, ESC_MAX, s, len); }
+/* names, metadata and file names as text from outside: escaped (ekn_escape) */
+#define ESC(s, n, buf) ekn_escape((s), (n), (buf), sizeof(buf))
 
 static void print_prefix(int tsv, const char *file, uint64_t index, const char *name)
 {
-    static char buf[ESC_MAX];
-    if (file) printf(tsv ? "%s\t" : "%s:", esc(buf, file, strlen(file)));
-    printf(tsv ? "%" PRIu64 "\t%s" : "%" PRIu64 " %s", index, *name || tsv ? esc(buf, name, strlen(name)) : "-");
+    char f[1024], nm[1024];
+    if (file) printf(tsv ? "%s\t" : "%s:", ESC(file, strlen(file), f));
+    printf(tsv ? "%" PRIu64 "\t%s" : "%" PRIu64 " %s", index, *name || tsv ? ESC(name, strlen(name), nm) : "-");
 }
 
 static void print_meta(int tsv, const char *file, uint64_t index, const ekn_tensor *t)
@@ -106,12 +103,12 @@ static void print_meta(int tsv, const char *file, uint64_t index, const ekn_tens
     for (const char *p = t->meta; p && *p;) {
         const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
-        static char k[ESC_MAX], v[ESC_MAX];
+        char k[4096], v[4096];
         print_prefix(tsv, file, index, t->name);
         if (tsv)
-            printf("\t%s\t%s\n", esc(k, p, (size_t)((eq ? eq : end) - p)), esc(v, eq ? eq + 1 : "", eq ? (size_t)(end - eq - 1) : 0));
+            printf("\t%s\t%s\n", ESC(p, (size_t)((eq ? eq : end) - p), k), eq ? ESC(eq + 1, (size_t)(end - eq - 1), v) : "");
         else
-            printf(" %s\n", esc(k, p, (size_t)(end - p)));
+            printf(" %s\n", ESC(p, (size_t)(end - p), k));
         p = nl ? nl + 1 : end;
     }
 }
@@ -135,11 +132,11 @@ static void print_summary(const ekn_describe *d, uint64_t records, uint64_t exam
     const group *groups = d->groups;
     size_t ngroups = d->ngroups;
     const ekn_hist *label_hist = &d->label_hist;
-    static char buf[ESC_MAX];
     printf(tsv ? "records\t%" PRIu64 "\n" : "records: %" PRIu64, records);
+    char nm[1024];
     for (size_t i = 0; i < ngroups && !tsv; i++)
         printf("%s%" PRIu64 " %s", i ? ", " : " (", groups[i].records,
-               *groups[i].name ? esc(buf, groups[i].name, strlen(groups[i].name)) : "-");
+               *groups[i].name ? ESC(groups[i].name, strlen(groups[i].name), nm) : "-");
     if (!tsv) printf("%s\n", ngroups ? ")" : "");
     printf(tsv ? "examples\t%" PRIu64 "\n" : "examples: %" PRIu64 "\n", examples);
     for (size_t i = 0; i < ngroups; i++) {
@@ -152,9 +149,10 @@ static void print_summary(const ekn_describe *d, uint64_t records, uint64_t exam
             if (n < sizeof shape) snprintf(shape + n, sizeof shape - n, "]");
         }
         const char *dt = g->mixed_dtype ? "mixed" : ekn_dtype_name(g->dtype);
-        const char *name = *g->name || tsv ? esc(buf, g->name, strlen(g->name)) : "-";
-        if (tsv) printf("name\t%s\t%" PRIu64 "\t%" PRIu64 "\t%s\t%s", name, g->records, g->examples, dt, shape);
-        else printf("%s: %" PRIu64 " records, %" PRIu64 " examples, %s %s", name, g->records, g->examples, dt, shape);
+        ESC(g->name, strlen(g->name), nm);
+        if (tsv) printf("name\t%s\t%" PRIu64 "\t%" PRIu64 "\t%s\t%s", nm, g->records, g->examples, dt, shape);
+        else printf("%s: %" PRIu64 " records, %" PRIu64 " examples, %s %s", *g->name ? nm : "-", g->records,
+                    g->examples, dt, shape);
         print_stats(tsv, &g->st);
         printf("\n");
     }

@@ -8,6 +8,8 @@
  *   /optimizer/  the optimiser's name, parameters, state vectors and scalars
  *   /state/      what else decides the next training step (counters, rates,
  *                RNG states, the data order)
+ *   /settings/   the run's settings (ekn-train's options that change
+ *                training), which --resume restores; absent in older files
  * Only this file knows the names, types and shapes above; the net's side of
  * the boundary is ekn_net_tensors (net.h), the trainer's ekn_ckpt_state.
  *
@@ -48,6 +50,27 @@ typedef struct ekn_ckpt_state {
     ekn_rng rng_data, rng_train;
 } ekn_ckpt_state;
 
+/* The run's settings under /settings, one dataset each, named as the
+ * options are (with '_' for '-'): integers int64 (seed uint64), rates
+ * float64, schedules and class weights as text in the options' syntax
+ * ("" when none).  have: bit EKN_SET_X set when setting X is present. */
+enum {
+    EKN_SET_BATCH, EKN_SET_STEPS, EKN_SET_EPOCHS, EKN_SET_LR, EKN_SET_LR_SCHEDULE, EKN_SET_LR_DECAY,
+    EKN_SET_LR_DECAY_EVERY, EKN_SET_PLATEAU, EKN_SET_PLATEAU_FACTOR, EKN_SET_MOMENTUM, EKN_SET_MOMENTUM_SCHEDULE,
+    EKN_SET_WEIGHT_DECAY, EKN_SET_CLASS_WEIGHTS, EKN_SET_SEED, EKN_SET_PATCH, EKN_SET_VAL_EVERY,
+    EKN_SET_VAL_EXAMPLES, EKN_NSET
+};
+typedef struct ekn_ckpt_settings {
+    unsigned long have;
+    int64_t batch, steps, epochs, lr_decay_every, plateau, val_every, val_examples;
+    int64_t patch[3]; /* img-img input patch Z,Y,X; 0,0,0: the spec's or the data's */
+    double lr, lr_decay, plateau_factor, momentum, weight_decay;
+    uint64_t seed;
+    char *lr_schedule, *momentum_schedule, *class_weights; /* reading: malloc'd */
+} ekn_ckpt_settings;
+/* The settings' dataset names ("lr_schedule"), by EKN_SET_X. */
+const char *ekn_ckpt_setting_name(int k);
+
 /* ---- writing ---- */
 /* Starts the temporary file and writes /format and /spec. */
 int ekn_ckpt_create(ekn_ckpt *c, const char *path, const char *spec_text, ekn_err *err);
@@ -60,6 +83,8 @@ int ekn_ckpt_write_params(ekn_ckpt *c, const ekn_net_tensor *t, int n, const flo
 int ekn_ckpt_write_optim(ekn_ckpt *c, const ekn_optim *o, ekn_err *err);
 /* /state/...; perm (perm_n uint32, the data order) may be NULL. */
 int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *perm, size_t perm_n, ekn_err *err);
+/* /settings/...: every setting (s->have is not looked at). */
+int ekn_ckpt_write_settings(ekn_ckpt *c, const ekn_ckpt_settings *s, ekn_err *err);
 /* fsync and rename into place; the handle is closed either way. */
 int ekn_ckpt_commit(ekn_ckpt *c, ekn_err *err);
 void ekn_ckpt_abort(ekn_ckpt *c);
@@ -85,8 +110,19 @@ int ekn_ckpt_read_tensor(ekn_ckpt *c, const char *name, ekn_tensor *out, ekn_err
 int ekn_ckpt_read_optim_name(ekn_ckpt *c, char **name, char **params, ekn_err *err);
 /* The optimiser's state (ekn_optim_load: nothing when the file holds another optimiser's). */
 int ekn_ckpt_read_optim(ekn_ckpt *c, ekn_optim *o, ekn_err *err);
+/* Every field checked before it is returned: counters >= 0, rates and
+ * times finite (control_* NaN or finite, best_val finite or +inf,
+ * loss_smooth NaN or finite), RNG states not all zero with a 0/1 spare flag;
+ * otherwise one line naming the field. */
 int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err);
-/* The data order of n examples; an error when the file has none or another length. */
+/* The settings the file records: 1 with s->have telling which, 0 (s
+ * zeroed) for a file without /settings (written before they were kept),
+ * or -1.  Free with ekn_ckpt_settings_free. */
+int ekn_ckpt_read_settings(ekn_ckpt *c, ekn_ckpt_settings *s, ekn_err *err);
+void ekn_ckpt_settings_free(ekn_ckpt_settings *s);
+/* The data order of n examples, checked to be a permutation of 0..n-1; an
+ * error when the file has none, another length, or any other values.
+ * ekn_ckpt_read_params and ekn_ckpt_read_optim also refuse non-finite values. */
 int ekn_ckpt_read_perm(ekn_ckpt *c, uint32_t *perm, size_t n, ekn_err *err);
 
 /* ekn_net_tensors(net) in a malloc'd array (*out, free it); returns the count, or -1 out of memory. */

@@ -313,6 +313,11 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
     tr->streaming = cfg->input_mode == EKN_INPUT_STREAM ||
                     (cfg->input_mode == EKN_INPUT_AUTO && !cfg->epochs && is_streamable(cfg->train_path));
     if (!tr->streaming) return ekn_dataset_load(&tr->train, cfg->train_path, err);
+    if (tr->restored & 1ul << EKN_SET_EPOCHS) {
+        ekn_info("'%s' is streamed: the checkpoint's --epochs %lld do not apply", cfg->resume_path,
+                 (long long)cfg->epochs);
+        tr->cfg.epochs = 0;
+    }
     if (cfg->epochs)
         return ekn_err_set(err, EKN_EXIT_USAGE,
                            "'%s' is streamed: its producer decides the epochs (ekn-batch --epochs), not --epochs",
@@ -325,24 +330,59 @@ static int open_training_data(ekn_trainer *tr, ekn_err *err)
     return ekn_dataset_check_classes(&tr->feed, &tr->train, err);
 }
 
-/* Without --optimizer (cfg->optimizer NULL) a resumed run goes on with the
- * checkpoint's optimiser and parameters, also one chosen through the control
- * file; --opt-param then overrides those parameters. */
+/* "--opt-param k=v overrides the checkpoint's k=w" for each key of given
+ * whose value differs in saved ("key=value,..." both). */
+static void report_params(const char *given, const char *saved)
+{
+    for (const char *p = given; p && *p;) {
+        const char *comma = strchr(p, ','), *eq = strchr(p, '=');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (eq && (size_t)(eq - p) < len) {
+            size_t klen = (size_t)(eq - p);
+            for (const char *q = saved; q && *q;) {
+                const char *qc = strchr(q, ',');
+                size_t qlen = qc ? (size_t)(qc - q) : strlen(q);
+                if (qlen > klen && !strncmp(q, p, klen) && q[klen] == '=') {
+                    double mine = strtod(eq + 1, NULL), theirs = strtod(q + klen + 1, NULL);
+                    if (mine != theirs)
+                        ekn_warn("--opt-param %.*s overrides the checkpoint's %.*s=%g", (int)len, p, (int)klen, p,
+                                 theirs);
+                }
+                q = qc ? qc + 1 : q + qlen;
+            }
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+}
+
 /* The optimiser's name and parameters (malloc'd): the command line's, or
- * with --resume and no --optimizer the checkpoint's (its parameters first,
- * so the command line's --opt-param win). */
+ * with --resume the checkpoint's (its parameters first, so the command
+ * line's --opt-param win).  Without --optimizer (cfg->optimizer NULL), or
+ * with the checkpoint's own, a resumed run goes on with the checkpoint's
+ * optimiser and parameters, also one chosen through the control file;
+ * --opt-param then overrides those parameters.  Another --optimizer than
+ * the checkpoint's says so and takes the command line's parameters. */
 static int optimizer_choice(const ekn_trainer *tr, ekn_ckpt *from, char **name, char **params, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
     *name = *params = NULL;
-    if (cfg->optimizer) {
-        *name = strdup(cfg->optimizer);
+    if (from) {
+        if (ekn_ckpt_read_optim_name(from, name, params, err)) return -1;
+        if (cfg->optimizer && strcmp(cfg->optimizer, *name)) {
+            ekn_warn("--optimizer %s overrides the checkpoint's %s", cfg->optimizer, *name);
+            free(*name);
+            free(*params);
+            *name = *params = NULL;
+        }
+    }
+    if (!*name) {
+        *name = strdup(cfg->optimizer ? cfg->optimizer : "sgd");
         *params = cfg->optimizer_params ? strdup(cfg->optimizer_params) : NULL;
         if (!*name || (cfg->optimizer_params && !*params)) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
         return 0;
     }
-    if (ekn_ckpt_read_optim_name(from, name, params, err)) return -1;
     if (cfg->optimizer_params) {
+        report_params(cfg->optimizer_params, *params);
         size_t n = (*params ? strlen(*params) : 0) + strlen(cfg->optimizer_params) + 2;
         char *both = malloc(n);
         if (!both) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
@@ -384,6 +424,22 @@ static int check_memory(const ekn_trainer *tr, const int shape[3], const ekn_ops
                          err);
 }
 
+/* NULL while the parameters and the gradient are finite, else which is not
+ * (on a device net, downloads theta; the gradient is checked in host memory only). */
+static const char *diverged(ekn_trainer *tr)
+{
+    ekn_net *net = &tr->net;
+    if (net->ops->host) {
+        double ss = 0;
+        for (size_t i = 0; i < net->nparams; i++) ss += (double)net->grad[i] * net->grad[i];
+        if (!isfinite(ss)) return "the gradient norm is not finite";
+    }
+    const float *theta = ekn_net_params_host(net);
+    for (size_t i = 0; i < net->nparams; i++)
+        if (!isfinite(theta[i])) return "the parameters are no longer finite";
+    return NULL;
+}
+
 /* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
 
 int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
@@ -412,7 +468,8 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
     if (!rc) {
         rc = ekn_ckpt_write_params(&c, t, n, ekn_net_params_host(&tr->net), ekn_net_state_host(&tr->net), err) ||
              ekn_ckpt_write_optim(&c, &tr->opt, err) ||
-             ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err);
+             ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err) ||
+             ekn_train_settings_write(tr, &c, err);
         if (rc) ekn_ckpt_abort(&c);
         else rc = ekn_ckpt_commit(&c, err);
     }
@@ -436,6 +493,9 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
     if (ekn_ckpt_read_state(from, &s, err) || ekn_ckpt_read_optim(from, &tr->opt, err)) return -1;
     if (tr->perm && ekn_ckpt_read_perm(from, tr->perm, tr->train.n, err)) return -1;
     const char *path = ekn_ckpt_path(from);
+    if (tr->perm && (uint64_t)s.perm_pos > tr->train.n)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/perm_pos is %lld, past the %zu examples", path,
+                           (long long)s.perm_pos, tr->train.n);
     tr->step = s.step;
     tr->epoch = s.epoch;
     tr->lr = s.lr;
@@ -463,12 +523,16 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
 static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *from, ekn_err *err)
 {
     tr->cfg = *cfg;
+    if (from && ekn_train_settings_restore(tr, from, err)) return -1;
+    cfg = &tr->cfg; /* with the checkpoint's settings */
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
     tr->lr_scale = 1;
     tr->control_lr = tr->control_momentum = NAN;
     tr->best_val = INFINITY;
     tr->loss_smooth = NAN;
+    /* a read-only or missing directory is found now, not after training */
+    if (cfg->save_path && ekn_h5_check_writable(cfg->save_path, err)) return -1;
     if (from && !cfg->spec_path) {
         if (ekn_ckpt_read_spec(from, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
@@ -670,6 +734,9 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         int64_t s = (c->epochs * ep_size + c->batch - 1) / c->batch;
         if (!max_steps || s < max_steps) max_steps = s;
     }
+    if (c->resume_path && max_steps && tr->step >= max_steps)
+        ekn_warn("step %lld: the run has reached its end at step %lld (--steps%s); give more to train on",
+                 (long long)tr->step, (long long)max_steps, c->epochs ? ", --epochs" : "");
     ekn_progress prog;
     ekn_progress_begin(&prog, "steps", (uint64_t)max_steps);
     int stop = 0, save = 0, rc = 0;
@@ -715,6 +782,18 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             return ekn_err_set(err, EKN_EXIT_FAIL,
                                "step %lld: the loss is %g; stopping (lower --lr?); the last checkpoint '%s' is kept",
                                (long long)tr->step, loss, c->save_path);
+        }
+        /* the loss is clamped, so a diverged run can report a finite one:
+         * check the gradient and the parameters too (every step where they
+         * are in host memory, at each log step on a device) */
+        const char *what =
+            tr->net.ops->host || (c->log_every > 0 && (tr->step + 1) % c->log_every == 0) ? diverged(tr) : NULL;
+        if (what) {
+            ekn_progress_end(&prog);
+            int kept = access(c->save_path, F_OK) == 0;
+            return ekn_err_set(err, EKN_EXIT_FAIL, "step %lld: %s (the loss is %g); stopping (lower --lr?); %s '%s'%s",
+                               (long long)tr->step + 1, what, loss, kept ? "the last checkpoint" : "no checkpoint",
+                               c->save_path, kept ? " is kept" : " is written");
         }
         double after = gain_now ? batch_loss_eval(tr) : NAN;
         double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;

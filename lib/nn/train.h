@@ -76,6 +76,11 @@ typedef struct ekn_train_config {
     int stop_on_nan;
     double max_memory;        /* --max-memory in bytes; 0: the host's available memory (memlimit.h) */
     const ekn_ops *ops;       /* where to compute: NULL = ekn_ops_default() (the CPU); ekn_ops_cuda() for a GPU */
+    /* With resume_path: whether the option of this long name ("lr") was
+     * given; a given one overrides the checkpoint's setting (one line on
+     * stderr when they differ), the others are restored from it (ckpt.h,
+     * /settings).  NULL: all count as given.  ekn-train: ekn_opt_given. */
+    int (*given)(const char *option);
 } ekn_train_config;
 
 typedef struct ekn_trainer {
@@ -97,6 +102,7 @@ typedef struct ekn_trainer {
     double control_lr, control_momentum; /* set through the control file (NaN: never) */
     double best_val;
     int plateau_count;
+    unsigned long restored;   /* EKN_SET_X bits (ckpt.h) the checkpoint's settings changed in cfg */
     double loss_smooth;
     double elapsed_before;    /* seconds trained before this run (resume) */
     double run_start;         /* ekn_now() when this run started, 0 outside a run */

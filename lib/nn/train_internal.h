@@ -32,4 +32,13 @@ void ekn_train_upload_batch(ekn_trainer *tr);
  * schedules, and checkpoints keep them, so a resumed run goes on with them. */
 void ekn_train_set_control_lr(ekn_trainer *tr, double v);
 void ekn_train_set_control_momentum(ekn_trainer *tr, double v);
+
+/* The run's settings (train_settings.c): tr->cfg into the checkpoint's
+ * /settings; and on resume the checkpoint's into tr->cfg, except those
+ * cfg.given says the command line gave (one warning per such setting that
+ * differs: "--lr 0.05 overrides the checkpoint's 0.01").  A checkpoint
+ * without /settings changes nothing.  0 or -1. */
+struct ekn_ckpt;
+int ekn_train_settings_write(const ekn_trainer *tr, struct ekn_ckpt *ck, ekn_err *err);
+int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *err);
 #endif

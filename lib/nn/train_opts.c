@@ -6,6 +6,7 @@
 int ekn_train_opts_resolve(ekn_train_opts *o, ekn_err *err)
 {
     ekn_train_config *c = &o->c;
+    c->given = ekn_opt_given; /* a resume restores the checkpoint's settings but these */
     /* NULL: a resumed run goes on with the checkpoint's optimiser */
     if (c->resume_path && !o->optimizer_given) c->optimizer = NULL;
     const char *input = o->input ? o->input : "auto";

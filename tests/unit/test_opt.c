@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "device_opts.h"
 #include "opt.h"
 
@@ -196,6 +198,33 @@ static void test_rows_parse(void **state)
     assert_string_equal(o.dev.precision, "fp32");
 }
 
+/* ekn_opt_given: the options of the last parse only, by long name, short
+ * and bundled spellings included; defaults do not count. */
+static void test_rows_given(void **state)
+{
+    (void)state;
+    ekn_err err;
+    assert_int_equal(parse("--big=7 -fs-3 --device cpu", &err), EKN_OPT_CONTINUE);
+    assert_true(ekn_opt_given("big"));
+    assert_true(ekn_opt_given("flag"));  /* -f, bundled */
+    assert_true(ekn_opt_given("small")); /* -s-3 */
+    assert_true(ekn_opt_given("device"));
+    assert_false(ekn_opt_given("seed"));
+    assert_false(ekn_opt_given("patch"));
+    assert_false(ekn_opt_given("no-such-option"));
+    assert_int_equal(parse("--seed 3", &err), EKN_OPT_CONTINUE);
+    assert_true(ekn_opt_given("seed"));
+    assert_false(ekn_opt_given("big")); /* forgotten with the next parse */
+    /* a value set outside the command line (ekn_opt_set) is not "given" */
+    ekn_option row = options[5]; /* --big */
+    long v = 0;
+    row.dest = &v;
+    assert_int_equal(ekn_opt_set(&row, NULL, "12", &err), 0);
+    assert_int_equal(v, 12);
+    assert_false(ekn_opt_given("big"));
+    assert_true(ekn_opt_given("seed"));
+}
+
 /* A usage error through the engine: the list's one-line message, then the hint. */
 static void expect_usage(const char *line, const char *first_line)
 {
@@ -310,13 +339,7 @@ static void test_rows_completion(void **state)
                               "--help\n--version\n--verbose\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zyx_good),     cmocka_unit_test(test_zyx_bad),
+TU_MAIN(cmocka_unit_test(test_zyx_good),     cmocka_unit_test(test_zyx_bad),
         cmocka_unit_test(test_zyx_place),    cmocka_unit_test(test_rows_parse),
         cmocka_unit_test(test_rows_errors),  cmocka_unit_test(test_rows_help),
-        cmocka_unit_test(test_rows_completion),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_rows_completion), cmocka_unit_test(test_rows_given))

@@ -494,7 +494,42 @@ with gzip.open('ok.idx.gz', 'wb') as f:
         ekn-preprocess --shape 30,1024,1024 --max-input 10 big.raw.gz
     run --separate-stderr ekn-preprocess --shape 30,1024,1024 --max-input 31 big.raw.gz
     assert_success
+    # a raw file: the size --shape and --dtype give bounds it as well
+    expect_error 1 "'big.raw.gz': more than the 10485760 bytes --shape and --dtype give (stopped decompressing there)" \
+        ekn-preprocess --shape 10,1024,1024 big.raw.gz
     # what the header claims exactly still reads
     run --separate-stderr ekn-preprocess ok.idx.gz
+    assert_success
+}
+
+@test "decompression is bounded inside archives and in compressed HDF5 datasets" {
+    cd "$BATS_TEST_TMPDIR"
+    # zip members (deflated, and a gzip inside the zip) and a tar.gz member, each a few KB expanding to 50 MiB;
+    # an 8 KB HDF5 file whose gzip-chunked dataset claims 200 MiB
+    ekn_py -c "
+import gzip, io, struct, tarfile, zipfile, h5py
+h = b'\0\0\x08\x02' + struct.pack('>II', 2, 5)
+bomb = h + bytes(10) + bytes(50 << 20)
+with zipfile.ZipFile('b.zip', 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr('x.idx', bomb)
+    z.writestr('y.csv', b'1,2\n' + b'0' * (30 << 20))
+    z.writestr('z.idx.gz', gzip.compress(bomb))
+with tarfile.open('b.tar.gz', 'w:gz') as t:
+    i = tarfile.TarInfo('x.idx')
+    i.size = len(bomb)
+    t.addfile(i, io.BytesIO(bomb))
+with h5py.File('v.h5', 'w') as f:
+    f.create_dataset('v', shape=(50, 1024, 1024), dtype='f4', chunks=(1, 1024, 1024), compression='gzip')
+"
+    [[ $(stat -c %s b.zip) -lt 1000000 && $(stat -c %s v.h5) -lt 100000 ]]
+    expect_error 1 "'b.zip:x.idx': more than the 22 bytes its header claims (stopped decompressing there)" \
+        ekn-preprocess b.zip:x.idx
+    expect_error 1 "'b.zip:z.idx.gz': more than the 22 bytes its header claims" ekn-preprocess b.zip:z.idx.gz
+    expect_error 1 "'b.tar.gz:x.idx': more than the 22 bytes its header claims" ekn-preprocess b.tar.gz:x.idx
+    expect_error 1 "'b.zip:y.csv': more than 10485760 bytes of input (--max-input)" \
+        ekn-preprocess --max-input 10 b.zip:y.csv
+    expect_error 1 "'v.h5:/v': shape [50,1024,1024] of f32 needs 209715200 bytes, more than 10485760 bytes of input (--max-input)" \
+        ekn-preprocess --max-input 10 v.h5
+    run --separate-stderr ekn-preprocess --max-input 201 v.h5 -o v.ekn
     assert_success
 }

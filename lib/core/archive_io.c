@@ -61,12 +61,13 @@ void ekn_blob_free(ekn_blob *b)
     b->len = 0;
 }
 
-/* by_claim: the limit was the size the header claims, not the cap */
-static int too_large(const char *spec, const ekn_input_limits *lim, int by_claim, size_t claimed, ekn_err *err)
+/* by_claim: the limit was the size the contents claim (what: "its header claims", ...), not the cap */
+static int too_large(const char *spec, const ekn_input_limits *lim, int by_claim, size_t claimed, const char *what,
+                     ekn_err *err)
 {
     if (by_claim)
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than the %zu bytes its header claims (stopped decompressing there)",
-                           spec, claimed);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than the %zu bytes %s (stopped decompressing there)", spec,
+                           claimed, what ? what : "its header claims");
     if (lim->max_text)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input (%s)", spec, lim->max, lim->max_text);
     return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': more than %zu bytes of input", spec, lim->max);
@@ -78,6 +79,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
                  ekn_err *err)
 {
     size_t limit = lim->max, claimed = 0;
+    const char *what = NULL;
     int decided = !lim->claim, by_claim = 0;
     size_t cap = hint ? hint + 1 : (1u << 16);
     if (limit && cap > limit + 1) cap = limit + 1;
@@ -87,7 +89,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
     for (;;) {
         if (limit && len > limit) {
             free(buf);
-            return too_large(spec, lim, by_claim, claimed, err);
+            return too_large(spec, lim, by_claim, claimed, what, err);
         }
         if (len == cap) {
             size_t ncap = cap < SIZE_MAX / 4 ? cap * 2 : SIZE_MAX / 2;
@@ -112,7 +114,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
         len += (size_t)n;
         if (!decided) {
             uint64_t total = 0;
-            int k = lim->claim(lim->ctx, buf, len, &total);
+            int k = lim->claim(lim->ctx, buf, len, &total, &what);
             if (k == 1 && total < SIZE_MAX - 1 && (!limit || total < limit)) {
                 limit = claimed = (size_t)total;
                 by_claim = 1;
@@ -122,7 +124,7 @@ static int slurp(struct archive *a, const char *spec, ekn_blob *b, size_t hint, 
     }
     if (limit && len > limit) {
         free(buf);
-        return too_large(spec, lim, by_claim, claimed, err);
+        return too_large(spec, lim, by_claim, claimed, what, err);
     }
     buf[len] = 0;
     b->data = buf;

@@ -43,15 +43,16 @@ int ekn_input_load(const char *spec, ekn_blob *b, size_t limit, ekn_err *err);
  *   claim  (optional) told the first bytes as they arrive, until it answers
  *          1 or EKN_INPUT_CLAIM_HEAD bytes have come: 1 with *total when
  *          they begin with a header that states the whole size (an IDX or
- *          NPY header), which then bounds the input too: "'SPEC': more than
- *          the N bytes its header claims (stopped decompressing there)";
- *          0 when they do not (yet).
+ *          NPY header, or a shape the user gave for a raw file), which then
+ *          bounds the input too: "'SPEC': more than the N bytes WHAT
+ *          (stopped decompressing there)", WHAT being *what if the callback
+ *          set it, else "its header claims"; 0 when they do not (yet).
  * A plain file is bounded by max alone (its size is known). */
 #define EKN_INPUT_CLAIM_HEAD (1u << 17)
 typedef struct ekn_input_limits {
     size_t max;
     const char *max_text; /* what sets max, for the message ("--max-input"), or NULL */
-    int (*claim)(void *ctx, const unsigned char *p, size_t len, uint64_t *total);
+    int (*claim)(void *ctx, const unsigned char *p, size_t len, uint64_t *total, const char **what);
     void *ctx;
 } ekn_input_limits;
 int ekn_input_load_limited(const char *spec, ekn_blob *b, const ekn_input_limits *lim, ekn_err *err);

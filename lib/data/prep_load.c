@@ -160,33 +160,40 @@ static int is_dataset(const ekn_file_reader *r) { return (r->flags & EKN_READER_
 
 typedef struct raw_spec { int have; int rank; uint64_t shape[EKN_MAX_RANK]; ekn_dtype dt; } raw_spec;
 
-/* The size an IDX or NPY header at p claims (ekn_input_limits' claim): of
- * the format forced, else of the one its magic shows; a raw file (--shape)
- * has no header to believe. */
+/* The size an IDX or NPY header at p claims (ekn_input_limits' claim), or
+ * that --shape and --dtype give a raw file: of the format forced, else of
+ * the one the first bytes and the name show (ekn_file_reader_detect). */
 typedef struct claim_ctx {
+    const char *spec;
     const ekn_file_reader *forced;
-    int have_shape;
+    const raw_spec *raw;
 } claim_ctx;
 
-static int claim_size(void *ctx, const unsigned char *p, size_t len, uint64_t *total)
+static int claim_size(void *ctx, const unsigned char *p, size_t len, uint64_t *total, const char **what)
 {
     const claim_ctx *c = ctx;
-    const ekn_file_reader *r = c->forced;
-    if (!r && c->have_shape) return 0;
-    int idx = r ? r->format == EKN_FMT_IDX : len >= 2 && p[0] == 0 && p[1] == 0;
-    int npy = r ? r->format == EKN_FMT_NPY : len >= 6 && !memcmp(p, "\x93NUMPY", 6);
-    if (idx) {
+    const ekn_file_reader *r = c->forced ? c->forced : ekn_file_reader_detect(c->spec, p, len, c->raw->have);
+    if (!r) return 0;
+    if (r->format == EKN_FMT_IDX) {
         ekn_idx_header h;
         ekn_idx_parse_header(p, len, &h, NULL);
         if (!h.header_ok) return 0;
         *total = h.header_len + h.data_len;
         return 1;
     }
-    if (npy) {
+    if (r->format == EKN_FMT_NPY) {
         ekn_npy_header h;
         ekn_npy_parse_header(p, len, &h, NULL);
         if (!h.header_ok) return 0;
         *total = h.header_len + h.data_len;
+        return 1;
+    }
+    if (r->format == EKN_FMT_RAW && c->raw->have) {
+        size_t size = ekn_dtype_size(c->raw->dt);
+        uint64_t numel = 0;
+        if (!size || ekn_shape_numel(c->raw->rank, c->raw->shape, (UINT64_MAX >> 4) / size, &numel, NULL)) return 0;
+        *total = numel * size;
+        *what = "--shape and --dtype give";
         return 1;
     }
     return 0;
@@ -200,7 +207,7 @@ static int read_any(const char *spec, const ekn_file_reader *forced, const raw_s
 {
     char file[4096], member[4096];
     if (ekn_input_split(spec, file, member, err)) return -1;
-    ekn_read_src src = {spec, file, member, NULL, raw->have, raw->rank, raw->shape, raw->dt};
+    ekn_read_src src = {spec, file, member, NULL, raw->have, raw->rank, raw->shape, raw->dt, 0, NULL};
     const ekn_file_reader *r = forced;
     if ((!r || r->flags & EKN_READER_BY_PATH) && strcmp(file, "-")) {
         /* a format read by path is told from the file's first 8 bytes */
@@ -213,14 +220,16 @@ static int read_any(const char *spec, const ekn_file_reader *forced, const raw_s
             if ((*p)->flags & EKN_READER_BY_PATH && (*p)->probe && (*p)->probe(head, got)) r = *p;
     }
     *fmt = r;
-    if (r && r->flags & EKN_READER_BY_PATH) return r->read(&src, t, err);
-    claim_ctx cc = {r, raw->have};
+    claim_ctx cc = {spec, r, raw};
     ekn_input_limits lim = {.max_text = "--max-input", .claim = claim_size, .ctx = &cc};
     if (max_input <= 0) {
         max_input = ekn_mem_available() / 2;
         lim.max_text = "half the available memory; --max-input sets the cap";
     }
     lim.max = max_input >= (double)SIZE_MAX ? 0 : (size_t)max_input;
+    src.max_bytes = lim.max;
+    src.max_text = lim.max_text;
+    if (r && r->flags & EKN_READER_BY_PATH) return r->read(&src, t, err);
     if (ekn_input_load_limited(spec, blob, &lim, err)) return -1;
     if (blob->len == 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': empty file", spec);
     if (!r) r = ekn_file_reader_detect(spec, blob->data, blob->len, raw->have);

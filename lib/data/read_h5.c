@@ -41,7 +41,8 @@ static ekn_dtype h5_dtype(hid_t type, hid_t *mem)
     return EKN_DT_INVALID;
 }
 
-int ekn_read_h5(const char *file, const char *dset, ekn_tensor *t, ekn_err *err)
+int ekn_read_h5(const char *file, const char *dset, size_t max_bytes, const char *max_text, ekn_tensor *t,
+                ekn_err *err)
 {
     FILE *fp = fopen(file, "rb");
     if (!fp) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", file);
@@ -84,6 +85,23 @@ int ekn_read_h5(const char *file, const char *dset, ekn_tensor *t, ekn_err *err)
         ekn_err_set(err, EKN_EXIT_FAIL, "'%s:%s': unsupported HDF5 type (integers and floats only)", file, dset);
         goto out;
     }
+    if (max_bytes) {
+        uint64_t numel = 0;
+        ekn_err e;
+        if (ekn_shape_numel(rank, shape, (UINT64_MAX >> 4) / ekn_dtype_size(dt), &numel, &e)) {
+            ekn_err_set(err, EKN_EXIT_FAIL, "'%s:%s': %s", file, dset, e.msg);
+            goto out;
+        }
+        uint64_t need = numel * ekn_dtype_size(dt);
+        if (need > max_bytes) {
+            char s[256];
+            ekn_shape_str(rank, shape, s, sizeof s);
+            ekn_err_set(err, EKN_EXIT_FAIL, "'%s:%s': shape %s of %s needs %llu bytes, more than %zu bytes of input%s%s%s",
+                        file, dset, s, ekn_dtype_name(dt), (unsigned long long)need, max_bytes,
+                        max_text ? " (" : "", max_text ? max_text : "", max_text ? ")" : "");
+            goto out;
+        }
+    }
     if (ekn_tensor_reshape(t, dt, rank, shape, err)) {
         ekn_err_prefix(err, "'%s:%s'", file, dset);
         goto out;
@@ -106,7 +124,7 @@ static int row_read(const ekn_read_src *s, ekn_tensor *t, ekn_err *err)
 {
     if (s->blob) /* found in loaded bytes: HDF5 needs the file itself */
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a compressed or archived HDF5 file (extract it first)", s->spec);
-    return ekn_read_h5(s->file, s->member, t, err);
+    return ekn_read_h5(s->file, s->member, s->max_bytes, s->max_text, t, err);
 }
 
 const ekn_file_reader ekn_file_reader_h5 = {

@@ -41,6 +41,9 @@ typedef struct ekn_read_src {
     int rank;
     const uint64_t *shape;
     ekn_dtype dtype;
+    size_t max_bytes;          /* a BY_PATH read: the most bytes the data may hold (0: no cap); what a
+                                * loaded blob may expand to is bounded before (ekn_input_limits) */
+    const char *max_text;      /* what sets max_bytes, for the message ("--max-input"), or NULL */
 } ekn_read_src;
 
 enum {
@@ -150,8 +153,13 @@ int ekn_read_raw(const ekn_blob *b, const char *name, ekn_dtype dt, int rank, co
 
 /* ---- HDF5 --------------------------------------------------------------- */
 /* Reads dataset `dset` ("/group/data"; empty: the file's only dataset) of an
- * integer or float type. */
-int ekn_read_h5(const char *file, const char *dset, ekn_tensor *t, ekn_err *err);
+ * integer or float type.  A dataset whose shape needs more than max_bytes
+ * (0: no cap) is refused before anything is allocated or decompressed (a
+ * chunked, compressed dataset of a few KB can claim gigabytes):
+ * "'FILE:DSET': shape [..] of DT needs N bytes, more than the M bytes of
+ * input allowed (MAX_TEXT)". */
+int ekn_read_h5(const char *file, const char *dset, size_t max_bytes, const char *max_text, ekn_tensor *t,
+                ekn_err *err);
 
 /* ---- CSV ---------------------------------------------------------------- */
 /* How missing values ('?' or an empty field) are treated. */

@@ -154,6 +154,9 @@ int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *p
              ekn_h5_put_f64(h, "/state/best_val", s->best_val, err) ||
              ekn_h5_put_f64(h, "/state/loss_smooth", s->loss_smooth, err) ||
              ekn_h5_put_f64(h, "/state/elapsed", s->elapsed, err) ||
+             ekn_h5_put_f64(h, "/state/best_metric", s->best_metric, err) ||
+             ekn_h5_put_i64(h, "/state/best_step", s->best_step, err) ||
+             ekn_h5_put_i64(h, "/state/since_best", s->since_best, err) ||
              ekn_h5_put(h, "/state/rng_data", EKN_U64, 1, &six, rd, err) ||
              ekn_h5_put(h, "/state/rng_train", EKN_U64, 1, &six, rt, err);
     if (!rc && perm) {
@@ -444,6 +447,12 @@ int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err)
     if (!rc && ekn_h5_exists(h, "/state/control_lr"))
         rc = ekn_h5_get_f64(h, "/state/control_lr", &s->control_lr, err) ||
              ekn_h5_get_f64(h, "/state/control_momentum", &s->control_momentum, err);
+    /* and those from before --early-stop these */
+    s->best_metric = INFINITY;
+    if (!rc && ekn_h5_exists(h, "/state/best_metric"))
+        rc = ekn_h5_get_f64(h, "/state/best_metric", &s->best_metric, err) ||
+             ekn_h5_get_i64(h, "/state/best_step", &s->best_step, err) ||
+             ekn_h5_get_i64(h, "/state/since_best", &s->since_best, err);
     if (rc) return -1;
     rng_unpack(&s->rng_data, rd);
     rng_unpack(&s->rng_train, rt);

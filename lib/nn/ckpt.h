@@ -47,6 +47,8 @@ typedef struct ekn_ckpt_state {
     double control_lr, control_momentum; /* NaN: never set through the control file (also read so from files without them) */
     double best_val, loss_smooth;
     double elapsed;                      /* seconds trained */
+    double best_metric;                  /* the best validation's monitored value (inf: none; also from older files) */
+    int64_t best_step, since_best;       /* its step, and validations since (0 from older files) */
     ekn_rng rng_data, rng_train;
 } ekn_ckpt_state;
 

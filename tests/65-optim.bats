@@ -248,3 +248,22 @@ print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["opt
     [[ $(h5_get o.h5 /settings/lr) == 0.05 ]]
     [[ $(h5_get o.h5 /settings/batch) == 16 ]]
 }
+
+@test "--resume keeps the rate and momentum schedules (in the log); a given --lr replaces the checkpoint's schedule, saying so" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 16 --lr 0.03 --lr-schedule 0:0.03,6:0.02 \
+        --momentum-schedule 0:0.5 --seed 5 --steps 4 --gain-every 0 -o m.h5 "$D/vec.ekn"
+    assert_success
+    [[ $(h5_get m.h5 /settings/lr_schedule) == 0:0.029999999999999999,6:0.02 ]]
+    run --separate-stderr ekn-train --resume m.h5 --steps 8 --log a.tsv --log-every 1 -o r.h5 "$D/vec.ekn"
+    assert_success
+    [[ -z $stderr ]] || fail "unexpected: $stderr"
+    run awk -F'\t' 'NR > 1 { printf "%s:%s:%s ", $1, $9, $10 }' a.tsv
+    assert_output "5:0.03:0.5 6:0.03:0.5 7:0.02:0.5 8:0.02:0.5 "
+    run --separate-stderr ekn-train --resume m.h5 --lr 0.05 --steps 8 --log b.tsv --log-every 1 -o r.h5 "$D/vec.ekn"
+    assert_success
+    assert_equal "$stderr" "ekn-train: --lr 0.05 overrides the checkpoint's 0.03
+ekn-train: --lr 0.05 replaces the checkpoint's --lr-schedule 0:0.03,6:0.02"
+    run awk -F'\t' 'NR > 1 { printf "%s:%s:%s ", $1, $9, $10 }' b.tsv
+    assert_output "5:0.05:0.5 6:0.05:0.5 7:0.05:0.5 8:0.05:0.5 "
+    [[ $(h5_get r.h5 /settings/lr_schedule) == "" ]]
+}

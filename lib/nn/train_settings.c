@@ -194,7 +194,13 @@ static int same(int type, const ekn_train_config *x, const ekn_train_config *y, 
         const ekn_schedule *s = p, *t = q;
         int eq = s->n == t->n;
         for (int i = 0; eq && i < s->n; i++) eq = s->step[i] == t->step[i] && s->value[i] == t->value[i];
-        char *u = schedule_text(s, eq ? 6 : 17), *v = schedule_text(t, eq ? 6 : 17);
+        char *u = schedule_text(s, 6), *v = schedule_text(t, 6);
+        if (!eq && u && v && !strcmp(u, v)) { /* all digits where 6 would hide the difference */
+            free(u);
+            free(v);
+            u = schedule_text(s, 17);
+            v = schedule_text(t, 17);
+        }
         snprintf(a, cap, "%s", u && *u ? u : "(none)");
         snprintf(b, cap, "%s", v && *v ? v : "(none)");
         free(u);
@@ -247,6 +253,19 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
         int given = !c->given || c->given(ROWS[i].option);
         char mine[256], theirs[256];
         if (same(ROWS[i].type, c, &saved, ROWS[i].off, mine, theirs, sizeof mine)) continue;
+        int lr_part = key == EKN_SET_LR || key == EKN_SET_LR_SCHEDULE || key == EKN_SET_LR_DECAY ||
+                      key == EKN_SET_LR_DECAY_EVERY;
+        int mom_part = key == EKN_SET_MOMENTUM || key == EKN_SET_MOMENTUM_SCHEDULE;
+        int by_control = (lr_part && isfinite(st.control_lr)) || (mom_part && isfinite(st.control_momentum));
+        /* a given --lr (--momentum) without a schedule: the checkpoint's
+         * schedule would hide it from the schedule's first step on */
+        const char *plain = key == EKN_SET_LR_SCHEDULE ? "lr" : key == EKN_SET_MOMENTUM_SCHEDULE ? "momentum" : NULL;
+        if (!given && plain && c->given && c->given(plain)) {
+            if (!by_control)
+                ekn_warn("--%s %g replaces the checkpoint's --%s %s", plain,
+                         key == EKN_SET_LR_SCHEDULE ? c->lr : c->momentum, ROWS[i].option, theirs);
+            continue;
+        }
         if (!given) {
             /* restored: the checkpoint's value into the config */
             if (ROWS[i].type == T_WEIGHTS) {
@@ -266,10 +285,7 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
             ekn_info("'%s': --%s %s", path, ROWS[i].option, theirs);
             continue;
         }
-        int lr_part = key == EKN_SET_LR || key == EKN_SET_LR_SCHEDULE || key == EKN_SET_LR_DECAY ||
-                      key == EKN_SET_LR_DECAY_EVERY;
-        int mom_part = key == EKN_SET_MOMENTUM || key == EKN_SET_MOMENTUM_SCHEDULE;
-        if ((lr_part && isfinite(st.control_lr)) || (mom_part && isfinite(st.control_momentum))) continue;
+        if (by_control) continue;
         /* the run's length: giving more is how a run goes on, not an override */
         if (key == EKN_SET_STEPS || key == EKN_SET_EPOCHS) continue;
         ekn_warn("--%s %s overrides the checkpoint's %s", ROWS[i].option, mine, theirs);

@@ -95,3 +95,18 @@ print(int(s['step'][()]), int(s['best_step'][()]), int(s['since_best'][()]))" "$
         "$D/img.ekn"
     assert_failure 2
 }
+
+@test "--early-stop and --monitor are settings: --resume keeps them" {
+    run --separate-stderr ekn-train "${TRAIN_OPTS[@]}" --steps 10 --val "$D/img-test.ekn" --val-every 10 \
+        --early-stop 2 --monitor val_error -o m.h5 "$D/img.ekn"
+    assert_success
+    run ekn_py -c "import h5py; s = h5py.File('m.h5', 'r')['settings']; print(int(s['early_stop'][()]), s['monitor'][()].decode())"
+    assert_output "2 val_error"
+    # against the swapped labels the error is worse at once: stops after 2 more validations
+    run --separate-stderr ekn-train --resume m.h5 --steps 400 --val "$D/flip.ekn" -o m.h5 "$D/img.ekn"
+    assert_success
+    [[ $stderr == *"step 30: val_error has not improved in 2 validations"* ]] || fail "$stderr"
+    run --separate-stderr ekn-train --resume m.h5 --monitor val_loss --steps 31 --val "$D/flip.ekn" -o m.h5 "$D/img.ekn"
+    assert_success
+    [[ $stderr == *"ekn-train: --monitor val_loss overrides the checkpoint's val_error"* ]] || fail "$stderr"
+}

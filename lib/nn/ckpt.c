@@ -192,6 +192,8 @@ static const struct setting_row {
     ROW(PATCH, "patch", S_ZYX, patch),
     ROW(VAL_EVERY, "val_every", S_I64, val_every),
     ROW(VAL_EXAMPLES, "val_examples", S_I64, val_examples),
+    ROW(EARLY_STOP, "early_stop", S_I64, early_stop),
+    ROW(MONITOR, "monitor", S_TEXT, monitor),
 #undef ROW
 };
 
@@ -253,6 +255,7 @@ void ekn_ckpt_settings_free(ekn_ckpt_settings *s)
     free(s->lr_schedule);
     free(s->momentum_schedule);
     free(s->class_weights);
+    free(s->monitor);
     memset(s, 0, sizeof *s);
 }
 

@@ -10,7 +10,9 @@
 #include "opt.h"
 #include "train_internal.h"
 
-enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH };
+enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH, T_MONITOR };
+
+static const char *monitor_name(int m) { return m == EKN_MONITOR_ERROR ? "val_error" : "val_loss"; }
 
 /* setting (ckpt.h) -> the option that sets it and the config's field */
 static const struct {
@@ -37,6 +39,8 @@ static const struct {
     ROW(PATCH, "patch", T_PATCH, patch),
     ROW(VAL_EVERY, "val-every", T_I64, val_every),
     ROW(VAL_EXAMPLES, "val-examples", T_LONG, val_examples),
+    ROW(EARLY_STOP, "early-stop", T_I64, early_stop),
+    ROW(MONITOR, "monitor", T_MONITOR, monitor),
 #undef ROW
 };
 #define NROWS (int)(sizeof ROWS / sizeof ROWS[0])
@@ -77,6 +81,8 @@ int ekn_train_settings_write(const ekn_trainer *tr, struct ekn_ckpt *ck, ekn_err
         .plateau = c->plateau_patience,
         .val_every = c->val_every,
         .val_examples = c->val_examples,
+        .early_stop = c->early_stop,
+        .monitor = (char *)monitor_name(c->monitor), /* written, not freed */
         .patch = {c->patch[0], c->patch[1], c->patch[2]},
         .lr = c->lr,
         .lr_decay = c->lr_decay,
@@ -128,6 +134,7 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case EKN_SET_PLATEAU: i64 = s->plateau; break;
     case EKN_SET_VAL_EVERY: i64 = s->val_every; break;
     case EKN_SET_VAL_EXAMPLES: i64 = s->val_examples; break;
+    case EKN_SET_EARLY_STOP: i64 = s->early_stop; break;
     case EKN_SET_LR: f64 = s->lr; break;
     case EKN_SET_LR_DECAY: f64 = s->lr_decay; break;
     case EKN_SET_PLATEAU_FACTOR: f64 = s->plateau_factor; break;
@@ -143,6 +150,11 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case T_U64: *(uint64_t *)dst = s->seed; return 0;
     case T_PATCH:
         for (int k = 0; k < 3; k++) ((int *)dst)[k] = (int)s->patch[k];
+        return 0;
+    case T_MONITOR:
+        if (strcmp(s->monitor, "val_loss") && strcmp(s->monitor, "val_error"))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "%s: '%s' is neither val_loss nor val_error", what, s->monitor);
+        *(int *)dst = !strcmp(s->monitor, "val_error") ? EKN_MONITOR_ERROR : EKN_MONITOR_LOSS;
         return 0;
     case T_SCHED:
         return ekn_schedule_parse(dst, key == EKN_SET_LR_SCHEDULE ? s->lr_schedule : s->momentum_schedule, what, err);
@@ -186,6 +198,10 @@ static int same(int type, const ekn_train_config *x, const ekn_train_config *y, 
         num_text(b, cap, v, u);
         return u == v;
     }
+    case T_MONITOR:
+        snprintf(a, cap, "%s", monitor_name(*(const int *)p));
+        snprintf(b, cap, "%s", monitor_name(*(const int *)q));
+        return *(const int *)p == *(const int *)q;
     case T_PATCH:
         patch_text(a, cap, p);
         patch_text(b, cap, q);
@@ -277,6 +293,7 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
                               : ROWS[i].type == T_LONG    ? sizeof(long)
                               : ROWS[i].type == T_I64     ? sizeof(int64_t)
                               : ROWS[i].type == T_INT     ? sizeof(int)
+                              : ROWS[i].type == T_MONITOR ? sizeof(int)
                               : ROWS[i].type == T_U64     ? sizeof(uint64_t)
                                                           : sizeof(double);
                 memcpy((char *)c + ROWS[i].off, (char *)&saved + ROWS[i].off, size);

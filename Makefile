@@ -148,6 +148,38 @@ gpu-check:
 deps:
 	.ci/deps.sh
 
+# ---- fuzzing (tests/fuzz/README) -------------------------------------------
+# make fuzz FUZZ_TIME=S: each libFuzzer harness for S seconds (default 30)
+# under ASan and UBSan, from its seed corpus in tests/fuzz/corpus/NAME (new
+# inputs go to build/fuzz/corpus/NAME); a crash leaves its input in
+# build/fuzz and fails the target.  Needs clang (make deps installs it).
+FUZZ_TIME  ?= 30
+FUZZ_CC    ?= clang
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZERS    := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZERS:%=build/fuzz/fuzz_%)
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: no $(FUZZ_CC) (make deps installs clang)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory build/fuzz/libekn.a BUILD=build/fuzz CC=$(FUZZ_CC) CUDA=0 \
+	  OPTFLAGS="-O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option" SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link"
+	@$(MAKE) --no-print-directory $(FUZZ_BINS) BUILD=build/fuzz CC=$(FUZZ_CC) CUDA=0
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libekn.a tests/fuzz/fuzz.h tests/fuzz/fuzz_readers.h
+	@$(if $(Q),echo '  FUZZ    $@')
+	$(Q)$(FUZZ_CC) -std=c11 -Wall -Wextra -Werror -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer $(LIB_INCLUDES) -Itests/fuzz $< build/fuzz/libekn.a \
+	  $(LDLIBS_EKN) -o $@
+
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	  mkdir -p build/fuzz/corpus/$$f; \
+	  echo "fuzz $$f: $(FUZZ_TIME) s"; \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 \
+	    -max_len=65536 -timeout=10 -print_final_stats=1 -artifact_prefix=build/fuzz/$$f- \
+	    build/fuzz/corpus/$$f tests/fuzz/corpus/$$f 2>build/fuzz/$$f.log || { tail -40 build/fuzz/$$f.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units' build/fuzz/$$f.log; \
+	done
+
 # make install: the commands (stripped unless DEBUG=1), man pages, one
 # completion file per shell (bash-completion finds each command through a
 # link to it), the library with its headers and a pkg-config file

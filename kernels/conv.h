@@ -61,6 +61,10 @@ void ekn_conv_forward_ref(const ekn_conv_geom *g, const float *x, const float *w
  * first layer); dw and db ACCUMULATE (+=). */
 void ekn_conv_backward_ref(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db);
+/* The bias gradient of conv and upconv (their _ref backward both call it):
+ * db[co] += sum over n < batch and o < ovol of dy[n, co, o], dy N x cout x
+ * ovol, accumulated in double per channel.  db ACCUMULATES (+=). */
+void ekn_bias_grad_ref(const float *dy, int batch, int cout, size_t ovol, float *db);
 
 /* As the _ref versions; work holds ekn_conv_workspace_floats(g) floats and
  * must not alias any argument.  Stride 1 and pad 0 take the tuned lowering

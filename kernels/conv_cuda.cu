@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bias_grad_cuda.h"
 #include "cuda_check.h"
 extern "C" {
 #include "conv.h"
@@ -404,39 +405,6 @@ __global__ void add_bias_flat(float *y, const float *b, int cout, unsigned ovol,
         y[i] += b[(i / ovol) % cout];
 }
 
-// First pass of db[co] += sum over n and o of dy[n, co, o]: block
-// (part, co) sums its part of channel co's n*ovol elements in double, the
-// samples' runs of ovol contiguous outputs one after another (a division per
-// run, not per element).  The grid depends only on the shape, so the sum
-// is the same from run to run.
-__global__ void bias_partial_sums(const float *dy, double *partials, int cout, size_t ovol, size_t per_channel)
-{
-    unsigned parts = gridDim.x, part = blockIdx.x;
-    int co = blockIdx.y;
-    size_t chunk = (per_channel + parts - 1) / parts, start = part * chunk, end = start + chunk;
-    if (end > per_channel) end = per_channel;
-    double acc = 0, unused = 0;
-    for (size_t j = start; j < end;) {
-        size_t n = j / ovol, o0 = j % ovol, run = ovol - o0;
-        if (run > end - j) run = end - j;
-        const float *d = dy + (n * cout + co) * ovol + o0;
-        for (size_t o = threadIdx.x; o < run; o += blockDim.x) acc += d[o];
-        j += run;
-    }
-    ekn_block_sum2(acc, unused);
-    if (threadIdx.x == 0) partials[(size_t)co * parts + part] = acc;
-}
-
-// Second pass: one block per channel adds its parts in a fixed order.
-__global__ void bias_finish(const double *partials, unsigned parts, float *db)
-{
-    int co = blockIdx.x;
-    double acc = 0, unused = 0;
-    for (unsigned i = threadIdx.x; i < parts; i += blockDim.x) acc += partials[(size_t)co * parts + i];
-    ekn_block_sum2(acc, unused);
-    if (threadIdx.x == 0) db[co] += (float)acc;
-}
-
 size_t out_volume(const ekn_conv_geom *g) { return volume(g->out); }
 
 } // namespace
@@ -484,10 +452,10 @@ void ekn_conv_backward_cuda(const ekn_conv_geom *g, const float *x, const float 
     const float one = 1, zero = 0;
     if (db) {
         size_t ovol = out_volume(g);
-        bias_partial_sums<<<dim3(p->bias_blocks, g->cout), EKN_CUDA_THREADS>>>(dy, p->bias_partials, g->cout, ovol,
+        ekn_bias_partial_sums<<<dim3(p->bias_blocks, g->cout), EKN_CUDA_THREADS>>>(dy, p->bias_partials, g->cout, ovol,
                                                                                (size_t)g->n * ovol);
         if (!ekn_launch_ok("conv bias_partial_sums")) return;
-        bias_finish<<<g->cout, EKN_CUDA_THREADS>>>(p->bias_partials, p->bias_blocks, db);
+        ekn_bias_finish<<<g->cout, EKN_CUDA_THREADS>>>(p->bias_partials, p->bias_blocks, db);
         if (!ekn_launch_ok("conv bias_finish")) return;
     }
     // beta = 1: dw accumulates, as conv.h promises

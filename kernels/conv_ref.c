@@ -80,6 +80,16 @@ static int dst(const ekn_conv_geom *g, int d, int i, int t)
     return s < g->out[d] ? s : -1;
 }
 
+void ekn_bias_grad_ref(const float *dy, int batch, int cout, size_t ovol, float *db)
+{
+    for (int co = 0; co < cout; co++) {
+        double acc = 0;
+        for (int n = 0; n < batch; n++)
+            for (size_t o = 0; o < ovol; o++) acc += dy[((size_t)n * cout + co) * ovol + o];
+        db[co] += (float)acc;
+    }
+}
+
 void ekn_conv_backward_ref(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db)
 {
@@ -88,13 +98,7 @@ void ekn_conv_backward_ref(const ekn_conv_geom *g, const float *x, const float *
     const int OZ = g->out[0], OY = g->out[1], OX = g->out[2];
     const size_t ovol = (size_t)OZ * OY * OX;
 
-    /* db[co] += sum over batch and positions of dy */
-    for (int co = 0; co < g->cout; co++) {
-        double acc = 0;
-        for (int n = 0; n < g->n; n++)
-            for (size_t o = 0; o < ovol; o++) acc += dy[((size_t)n * g->cout + co) * ovol + o];
-        db[co] += (float)acc;
-    }
+    ekn_bias_grad_ref(dy, g->n, g->cout, ovol, db);
 
     /* dw[co,ci,d] += sum_{n,o} dy[n,co,o] * x[n,ci,o*s+d-p] (padding: 0) */
     for (int co = 0; co < g->cout; co++)

@@ -11,6 +11,7 @@
 // does), its partial sums in the start of work, which the gathers overwrite
 // only after (one stream).  No atomics: the scatter and the gather are
 // bijections, so the results repeat bit for bit.
+#include "bias_grad_cuda.h"
 #include "cuda_check.h"
 extern "C" {
 #include "upconv.h"
@@ -60,36 +61,6 @@ __global__ void gather(ekn_upconv_geom g, const float *dy, float *mat, size_t to
     GRID_STRIDE(o, total) mat[mat_index(g, o)] = dy[o];
 }
 
-// First pass of db[co] += sum over n and o of dy[n, co, o]: block (part, co)
-// sums its part of channel co's n*ovol elements in double.
-__global__ void bias_partial_sums(const float *dy, double *partials, int cout, size_t ovol, size_t per_channel)
-{
-    unsigned parts = gridDim.x, part = blockIdx.x;
-    int co = blockIdx.y;
-    size_t chunk = (per_channel + parts - 1) / parts, start = part * chunk, end = start + chunk;
-    if (end > per_channel) end = per_channel;
-    double acc = 0, unused = 0;
-    for (size_t j = start; j < end;) {
-        size_t n = j / ovol, o0 = j % ovol, run = ovol - o0;
-        if (run > end - j) run = end - j;
-        const float *d = dy + (n * cout + co) * ovol + o0;
-        for (size_t o = threadIdx.x; o < run; o += blockDim.x) acc += d[o];
-        j += run;
-    }
-    ekn_block_sum2(acc, unused);
-    if (threadIdx.x == 0) partials[(size_t)co * parts + part] = acc;
-}
-
-// Second pass: one block per channel adds its parts in a fixed order.
-__global__ void bias_finish(const double *partials, unsigned parts, float *db)
-{
-    int co = blockIdx.x;
-    double acc = 0, unused = 0;
-    for (unsigned i = threadIdx.x; i < parts; i += blockDim.x) acc += partials[(size_t)co * parts + i];
-    ekn_block_sum2(acc, unused);
-    if (threadIdx.x == 0) db[co] += (float)acc;
-}
-
 } // namespace
 
 size_t ekn_upconv_workspace_cuda(const ekn_upconv_geom *g)
@@ -125,9 +96,9 @@ void ekn_upconv_backward_cuda(const ekn_upconv_geom *g, const float *x, const fl
     const float one = 1, zero = 0;
     unsigned parts = bias_parts(g);
     double *partials = reinterpret_cast<double *>(work);
-    bias_partial_sums<<<dim3(parts, g->cout), EKN_CUDA_THREADS>>>(dy, partials, g->cout, ovol, (size_t)g->n * ovol);
+    ekn_bias_partial_sums<<<dim3(parts, g->cout), EKN_CUDA_THREADS>>>(dy, partials, g->cout, ovol, (size_t)g->n * ovol);
     if (!ekn_launch_ok("upconv bias_partial_sums")) return;
-    bias_finish<<<g->cout, EKN_CUDA_THREADS>>>(partials, parts, db);
+    ekn_bias_finish<<<g->cout, EKN_CUDA_THREADS>>>(partials, parts, db);
     if (!ekn_launch_ok("upconv bias_finish")) return;
     for (int n = 0; n < g->n; n++) {
         gather<<<ekn_cuda_blocks(total), EKN_CUDA_THREADS>>>(*g, dy + n * total, work, total);

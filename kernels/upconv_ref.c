@@ -1,6 +1,7 @@
 /* Reference up-convolution: kernels/upconv.h's definitions written out as
  * loops, sums in double.  The oracle of the _cpu and _cuda versions. */
 #include "upconv.h"
+#include "conv.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -69,13 +70,7 @@ void ekn_upconv_backward_ref(const ekn_upconv_geom *g, const float *x, const flo
     const int OZ = g->out[0], OY = g->out[1], OX = g->out[2];
     const size_t ovol = (size_t)OZ * OY * OX;
 
-    /* db[co] += sum over the batch and the positions of dy */
-    for (int co = 0; co < g->cout; co++) {
-        double acc = 0;
-        for (int n = 0; n < g->n; n++)
-            for (size_t o = 0; o < ovol; o++) acc += dy[((size_t)n * g->cout + co) * ovol + o];
-        db[co] += (float)acc;
-    }
+    ekn_bias_grad_ref(dy, g->n, g->cout, ovol, db);
 
     /* dw[ci,co,a,b,c] += sum_{n,z,y,x} x[n,ci,z,y,x] * dy[n,co,z*fz+a,y*fy+b,x*fx+c] */
     for (int ci = 0; ci < g->cin; ci++)

@@ -417,3 +417,26 @@ EOF
     ((status == 141 || status == 0))
     [[ -z $stderr ]]
 }
+
+@test "escape sequences in record names and metadata are printed escaped, by ekn-info and in every error message" {
+    ekn_py - "$BATS_TEST_DIRNAME" <<'EOF2'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, ekn_stream as es
+with open("esc.ekn", "wb") as f:
+    es.write(f, "ima\x1b[31mge\tx", np.zeros((1, 2), np.float32), "k=\x1b]0;title\x07\n")
+EOF2
+    for opt in "" --meta --summary "--format tsv"; do
+        # shellcheck disable=SC2086
+        run ekn-info $opt esc.ekn
+        assert_success
+        [[ $output != *$'\x1b'* && $output != *$'\x07'* ]] || fail "ekn-info $opt: $output"
+    done
+    run ekn-info esc.ekn
+    assert_output --partial 'ima\x1b[31mge\x09x'
+    run ekn-info --meta esc.ekn
+    assert_output --partial 'k=\x1b]0;title\x07'
+    run --separate-stderr ekn-train --spec "$BATS_TEST_DIRNAME/../examples/nets/tiny-mlp.spec" -o m.h5 esc.ekn
+    assert_failure
+    [[ $stderr != *$'\x1b'* ]] || fail "$stderr"
+}

@@ -35,16 +35,41 @@ void ekn_run_cleanups(void)
     while (ncleanups > 0) cleanups[--ncleanups]();
 }
 
-/* Formats into buf; a trailing ':' in fmt appends strerror(errno). */
+static const char *escape(const char *s, size_t len, char *out, size_t cap, int keep_newlines)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i], next = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+        char piece[16];
+        size_t n;
+        if (c == '\n' && keep_newlines) piece[0] = (char)c, n = 1;
+        else if (c < 0x20 || c == 0x7f) n = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
+        else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) /* U+0080..U+009F */
+            n = (size_t)snprintf(piece, sizeof piece, "\\xc2\\x%02x", next), i++;
+        else piece[0] = (char)c, n = 1;
+        if (o + n >= cap) break;
+        memcpy(out + o, piece, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *ekn_escape(const char *s, size_t len, char *out, size_t cap) { return escape(s, len, out, cap, 0); }
+
+/* Formats into buf, escaped (ekn_escape); a trailing ':' in fmt appends
+ * strerror(errno). */
 static void format_msg(char *buf, size_t cap, const char *fmt, va_list ap)
 {
     int saved = errno;
-    vsnprintf(buf, cap, fmt, ap);
+    char raw[2048];
+    vsnprintf(raw, sizeof raw, fmt, ap);
     size_t len = strlen(fmt);
     if (len && fmt[len - 1] == ':') {
-        size_t used = strlen(buf);
-        snprintf(buf + used, cap - used, " %s", strerror(saved));
+        size_t used = strlen(raw);
+        snprintf(raw + used, sizeof raw - used, " %s", strerror(saved));
     }
+    escape(raw, sizeof raw, buf, cap, 1); /* usage messages have a second line */
 }
 
 int ekn_err_set(ekn_err *err, int code, const char *fmt, ...)
@@ -61,11 +86,12 @@ int ekn_err_set(ekn_err *err, int code, const char *fmt, ...)
 int ekn_err_prefix(ekn_err *err, const char *fmt, ...)
 {
     if (!err) return -1;
-    char prefix[512], old[sizeof err->msg];
+    char raw[512], prefix[512], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    ekn_escape(raw, sizeof raw, prefix, sizeof prefix);
     memcpy(old, err->msg, sizeof old);
     snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
     if (!err->code) err->code = EKN_EXIT_FAIL;

@@ -10,6 +10,7 @@
 #ifndef EKN_DIAG_H
 #define EKN_DIAG_H
 #include <stdarg.h>
+#include <stddef.h>
 
 enum {
     EKN_EXIT_OK = 0,    /* success */
@@ -49,4 +50,10 @@ void ekn_run_cleanups(void);
 /* Nonzero once ekn_die has started: the exit path then reports nothing
  * more (one error, one line), e.g. a stdout that also fails to flush. */
 int ekn_dying(void);
+/* The len bytes at s with control bytes (C0, DEL and UTF-8's C1 range) as
+ * \xHH, so that names and text from a file can
+ * neither drive a terminal nor break a line or a TSV field; cut to fit cap
+ * (at least 1).  Returns out.  Every message goes through it (keeping the
+ * line breaks a usage message has). */
+const char *ekn_escape(const char *s, size_t len, char *out, size_t cap);
 #endif

@@ -1,11 +1,16 @@
 #include "h5.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "outfile.h"
@@ -27,48 +32,212 @@ static hid_t mem_type(ekn_dtype dt)
     }
 }
 
+/* The rules of lib/core/outfile.c for path, resolved into target (cap
+ * bytes): what a checkpoint's rename replaces; -1 with err for a device,
+ * FIFO or directory. */
+static int resolve_target(const char *path, char *target, size_t cap, int *in_place, ekn_err *err)
+{
+    *in_place = 0;
+    /* a symlink is written through (the temp file goes beside its target,
+     * and the rename replaces the target, not the link); a device, FIFO or
+     * directory is refused, since a rename over it would replace the node
+     * with a file */
+    snprintf(target, cap, "%s", path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        char *real = realpath(path, NULL);
+        if (real) {
+            if (strlen(real) >= cap) {
+                free(real);
+                return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the symlink's target path is too long", path);
+            }
+            snprintf(target, cap, "%s", real);
+            free(real);
+        } else {
+            /* a link to a file not made yet: its target, relative to the link's directory */
+            char link[4096];
+            ssize_t len = readlink(path, link, sizeof link - 1);
+            if (len < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot follow the symlink:", path);
+            link[len] = 0;
+            const char *slash = strrchr(path, '/');
+            if (link[0] == '/' || !slash) snprintf(target, cap, "%s", link);
+            else snprintf(target, cap, "%.*s/%s", (int)(slash - path), path, link);
+        }
+    }
+    if (stat(target, &st) == 0 && S_ISCHR(st.st_mode)) {
+        *in_place = 1; /* /dev/null discards it, /dev/full is ENOSPC */
+        return 0;
+    }
+    if (stat(target, &st) == 0 && !S_ISREG(st.st_mode))
+        return ekn_err_set(err, EKN_EXIT_FAIL,
+                           "'%s': not a regular file (a checkpoint is written to a temp file and renamed into "
+                           "place, which would replace this %s)",
+                           path, S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ? "FIFO" : "special file");
+    return 0;
+}
+
+/* Removes "<target>.tmp.<pid>" files left by processes that no longer
+ * exist (a kill -9 while saving): only those of pids that kill(pid, 0)
+ * reports gone (ESRCH), never our own or a live one's.  A pid on another
+ * machine sharing the directory looks gone here; such setups must not
+ * write one checkpoint path from two machines anyway. */
+static void remove_stale_temps(const char *target)
+{
+    char dir[4096];
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - target) ? (int)(slash - target) : 1, target);
+    else snprintf(dir, sizeof dir, ".");
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) || strncmp(n + blen, ".tmp.", 5)) continue;
+        const char *digits = n + blen + 5;
+        char *end;
+        long pid = strtol(digits, &end, 10);
+        if (end == digits || *end || *digits < '1' || *digits > '9' || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[8300];
+        snprintf(full, sizeof full, "%s/%s", dir, n);
+        unlink(full);
+    }
+    closedir(d);
+}
+
+int ekn_h5_check_writable(const char *path, ekn_err *err)
+{
+    char target[4096], probe_path[4200];
+    int in_place;
+    if (resolve_target(path, target, sizeof target, &in_place, err)) return -1;
+    if (in_place) {
+        int fd = open(target, O_WRONLY);
+        if (fd < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open the checkpoint device:", path);
+        close(fd);
+        return 0;
+    }
+    remove_stale_temps(target);
+    snprintf(probe_path, sizeof probe_path, "%s.tmp.%ld", target, (long)getpid());
+    int slot = ekn_temp_register(probe_path);
+    int fd = open(probe_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int saved = errno;
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe_path);
+    }
+    ekn_temp_forget(slot);
+    if (fd < 0) {
+        errno = saved;
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create the checkpoint:", path);
+    }
+    return 0;
+}
+
 int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
 {
     quiet();
     memset(h, 0, sizeof *h);
     h->temp_slot = -1;
+    h->fd = -1;
     snprintf(h->path, sizeof h->path, "%s", path);
-    snprintf(h->tmp, sizeof h->tmp, "%s.tmp.%ld", path, (long)getpid());
-    /* registered before it exists, so a signal during H5Fcreate removes it too */
-    h->temp_slot = ekn_temp_register(h->tmp);
-    h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (h->file < 0) {
+    char target[4096];
+    int in_place;
+    if (resolve_target(path, target, sizeof target, &in_place, err)) return -1;
+    if (in_place) {
+        /* a character device: written in place, no temp file, no rename */
+        snprintf(h->target, sizeof h->target, "%s", target);
+        h->fd = open(target, O_WRONLY);
+        if (h->fd < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
+    } else remove_stale_temps(target);
+    snprintf(h->target, sizeof h->target, "%s", target);
+    snprintf(h->tmp, sizeof h->tmp, "%s.tmp.%ld", target, (long)getpid());
+    if (in_place) h->tmp[0] = 0;
+    /* registered before it exists, so a signal during the create removes it too */
+    if (!in_place) h->temp_slot = ekn_temp_register(h->tmp);
+    if (!in_place) h->fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (h->fd < 0) {
+        int saved = errno;
         ekn_temp_forget(h->temp_slot);
         h->temp_slot = -1;
-        /* HDF5 hides errno; a plain open tells the user why */
-        int fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            close(fd);
-            unlink(h->tmp);
-            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create an HDF5 file", path);
-        }
+        errno = saved;
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create:", path);
+    }
+    /* The file is built in memory (the core driver, no backing store) and
+     * written by ekn_h5_commit with plain write(2)s: a full disk is then an
+     * errno we can report, never a half-closed HDF5 file that libhdf5 trips
+     * over at exit. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_fapl_core(fapl, 1 << 20, 0);
+    h->file = fapl < 0 ? -1 : H5Fcreate(in_place ? "ekn-in-memory.h5" : h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (h->file < 0) {
+        h->file = 0;
+        ekn_h5_abort(h);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot create an HDF5 file", path);
     }
     return 0;
 }
 
+/* fsync of the directory holding path, so a rename survives a crash. */
+static int fsync_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    /* some file systems refuse fsync on a directory; the rename still stands */
+    if (rc != 0 && (errno == EINVAL || errno == ENOTSUP)) rc = 0;
+    close(fd);
+    return rc;
+}
+
 int ekn_h5_commit(ekn_h5 *h, ekn_err *err)
 {
-    int bad = H5Fclose((hid_t)h->file) < 0;
-    h->file = 0;
     int saved = 0;
-    if (!bad) {
-        int fd = open(h->tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0) bad = 1, saved = errno;
-        if (fd >= 0) close(fd);
+    const char *what = "write failed";
+    char *image = NULL;
+    ssize_t size = -1;
+    if (H5Fflush((hid_t)h->file, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image((hid_t)h->file, NULL, 0);
+    if (size > 0 && !(image = malloc((size_t)size))) saved = ENOMEM;
+    if (image && H5Fget_file_image((hid_t)h->file, image, (size_t)size) != size) {
+        free(image);
+        image = NULL;
     }
-    if (!bad && rename(h->tmp, h->path) != 0) bad = 1, saved = errno;
+    int bad = !image;
+    if (bad && !saved) what = "cannot build the HDF5 file";
+    H5Fclose((hid_t)h->file); /* in memory: nothing can fail on disk */
+    h->file = 0;
+    for (size_t done = 0; !bad && done < (size_t)size;) {
+        ssize_t w = write(h->fd, image + done, (size_t)size - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) bad = 1, saved = w < 0 ? errno : ENOSPC;
+        else done += (size_t)w;
+    }
+    free(image);
+    int in_place = !h->tmp[0];
+    if (!bad && !in_place && fsync(h->fd) != 0) bad = 1, saved = errno;
+    if (close(h->fd) != 0 && !bad) bad = 1, saved = errno;
+    h->fd = -1;
+    if (in_place) {
+        if (!bad) return 0;
+        errno = saved;
+        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': %s:" : "'%s': %s", h->path, what);
+    }
+    if (!bad && rename(h->tmp, h->target) != 0) bad = 1, saved = errno, what = "cannot rename the temp file into place";
     if (bad) unlink(h->tmp);
     ekn_temp_forget(h->temp_slot);
     h->temp_slot = -1;
+    if (!bad && fsync_dir(h->target) != 0) bad = 1, saved = errno, what = "cannot sync the directory";
     if (bad) {
         errno = saved;
-        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': write failed:" : "'%s': write failed", h->path);
+        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': %s:" : "'%s': %s", h->path, what);
     }
     return 0;
 }
@@ -77,9 +246,87 @@ void ekn_h5_abort(ekn_h5 *h)
 {
     if (h->file > 0) H5Fclose((hid_t)h->file);
     h->file = 0;
-    unlink(h->tmp);
+    if (h->fd >= 0) close(h->fd);
+    h->fd = -1;
+    if (h->tmp[0]) unlink(h->tmp);
     ekn_temp_forget(h->temp_slot);
     h->temp_slot = -1;
+}
+
+static hid_t open_checked(ekn_h5 *h, const char *name, H5T_class_t cls, uint64_t *n, size_t *size, ekn_err *err);
+
+/* The child's walk: every dataset opened through open_checked and, when
+ * its checks pass, read in full. */
+static herr_t probe_one(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g, (void)info;
+    ekn_h5 *h = data;
+    char full[1024];
+    snprintf(full, sizeof full, "/%s", name);
+    H5O_info_t oi;
+    if (H5Oget_info_by_name((hid_t)h->file, full, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET) return 0;
+    hid_t ds = H5Dopen2((hid_t)h->file, full, H5P_DEFAULT);
+    if (ds < 0) return 0;
+    hid_t t = H5Dget_type(ds);
+    H5T_class_t cls = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    if (t >= 0) H5Tclose(t);
+    H5Dclose(ds);
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER && cls != H5T_STRING) return 0;
+    uint64_t n;
+    size_t size;
+    ekn_err err = {0};
+    ds = open_checked(h, full, cls, &n, &size, &err);
+    if (ds < 0) return 0;
+    hid_t mt = cls == H5T_FLOAT ? H5Tcopy(H5T_NATIVE_DOUBLE) : cls == H5T_INTEGER ? H5Tcopy(H5T_NATIVE_INT64)
+                                                                                  : H5Dget_type(ds);
+    size_t bytes = cls == H5T_STRING ? size * n : 8 * n;
+    void *buf = malloc(bytes ? bytes : 1);
+    if (buf && mt >= 0) H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    free(buf);
+    if (mt >= 0) H5Tclose(mt);
+    H5Dclose(ds);
+    return 0;
+}
+
+/* libhdf5 1.10 can crash on a hostile file (a failed huge allocation, a
+ * corrupted B-tree), where no check of ours runs first.  So a file is
+ * first opened, walked and read in a child with a bounded address space
+ * and time: when the child dies of a signal, the file is refused (returns
+ * -1).  Any other outcome of the child (errors included) leaves the
+ * reporting to the checked reads in this process. */
+static int probe(const char *path, uint64_t file_size)
+{
+    pid_t pid = fork();
+    if (pid < 0) return 0; /* no child: the checked reads still stand */
+    if (pid == 0) {
+        alarm(120);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+        /* what the process maps now, plus room to read the file a few times */
+        long pages = 0;
+        FILE *fp = fopen("/proc/self/statm", "r");
+        if (fp) {
+            if (fscanf(fp, "%ld", &pages) != 1) pages = 0;
+            fclose(fp);
+        }
+        long psz = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && psz > 0) {
+            uint64_t limit = (uint64_t)pages * (uint64_t)psz + 16 * file_size + (512u << 20);
+            struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
+            setrlimit(RLIMIT_AS, &rl);
+        }
+#endif
+        ekn_h5 h;
+        memset(&h, 0, sizeof h);
+        snprintf(h.path, sizeof h.path, "%s", path);
+        h.file_size = file_size;
+        h.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (h.file >= 0) H5Lvisit((hid_t)h.file, H5_INDEX_NAME, H5_ITER_NATIVE, probe_one, &h);
+        _exit(0); /* no atexit handlers, no H5 shutdown: the parent owns those */
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return 0;
+    return WIFSIGNALED(status) ? -1 : 0;
 }
 
 int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err)
@@ -87,10 +334,18 @@ int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err)
     quiet();
     memset(h, 0, sizeof *h);
     h->temp_slot = -1;
+    h->fd = -1;
     snprintf(h->path, sizeof h->path, "%s", path);
     if (access(path, R_OK) != 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
+    struct stat st;
+    if (stat(path, &st) != 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open:", path);
+    if (!S_ISREG(st.st_mode)) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not a regular file", path);
+    h->file_size = (uint64_t)st.st_size;
     if (H5Fis_hdf5(path) <= 0)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not an HDF5 file", path);
+    if (probe(path, h->file_size) != 0)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a corrupted HDF5 file (libhdf5 crashed reading it in a test read)",
+                           path);
     h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (h->file < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open as HDF5", path);
     return 0;
@@ -253,19 +508,83 @@ void ekn_h5_names_free(char **names, int n)
     free(names);
 }
 
+/* The checks every read makes before H5Dread: an open dataset of a simple
+ * or scalar dataspace, of class cls, whose element count (*n, overflow-
+ * checked) and element size (*size) are known, and whose bytes fit in what
+ * the file can hold: a hostile file's claims are refused here instead of
+ * becoming a huge allocation or an overflow.  Returns the dataset, or -1
+ * with err set (nothing left open). */
+static hid_t open_checked(ekn_h5 *h, const char *name, H5T_class_t cls, uint64_t *n, size_t *size, ekn_err *err)
+{
+    if (!ekn_h5_exists(h, name)) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no dataset '%s'", h->path, name);
+    H5O_info_t oi;
+    if (H5Oget_info_by_name((hid_t)h->file, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' is not a dataset", h->path, name);
+    hid_t ds = H5Dopen2((hid_t)h->file, name, H5P_DEFAULT);
+    if (ds < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open dataset '%s'", h->path, name);
+    const char *why = NULL;
+    hid_t space = H5Dget_space(ds), t = H5Dget_type(ds);
+    H5S_class_t sc = space < 0 ? H5S_NO_CLASS : H5Sget_simple_extent_type(space);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    hsize_t hd[H5S_MAX_RANK];
+    uint64_t count = 1;
+    if ((sc != H5S_SCALAR && sc != H5S_SIMPLE) || rank < 0 || rank > H5S_MAX_RANK ||
+        H5Sget_simple_extent_dims(space, hd, NULL) < 0)
+        why = "has no readable shape";
+    for (int i = 0; !why && i < rank; i++) {
+        if (hd[i] && count > UINT64_MAX / hd[i]) why = "claims more elements than can exist";
+        else count *= hd[i];
+    }
+    if (!why && (t < 0 || H5Tget_class(t) != cls))
+        why = cls == H5T_STRING ? "is not a string" : "is not numeric";
+    size_t esize = why ? 0 : H5Tget_size(t);
+    if (!why && (esize == 0 || (cls != H5T_STRING && esize > 8))) why = "has an element size this reader refuses";
+    if (!why && cls == H5T_STRING && H5Tis_variable_str(t) != 0) why = "is not a fixed-length string";
+    if (!why && (esize && count > UINT64_MAX / esize)) why = "claims more bytes than can exist";
+    if (!why && h->file_size) {
+        /* contiguous and compact data are stored as is; chunks may be
+         * compressed, but not beyond 1024:1 here */
+        hid_t dcpl = H5Dget_create_plist(ds);
+        uint64_t cap = h->file_size;
+        if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) cap = cap > UINT64_MAX / 1024 ? UINT64_MAX : cap * 1024;
+        if (dcpl >= 0) H5Pclose(dcpl);
+        if (count * esize > cap) why = "claims more bytes than the file holds";
+    }
+    if (t >= 0) H5Tclose(t);
+    if (space >= 0) H5Sclose(space);
+    if (why) {
+        H5Dclose(ds);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' %s", h->path, name, why);
+    }
+    *n = count;
+    *size = esize;
+    return ds;
+}
+
 int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t count, ekn_err *err)
 {
-    uint64_t dims[32];
-    int rank = ekn_h5_shape(h, name, dims, 32, err);
-    if (rank < 0) return -1;
-    uint64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
-    if (n != count)
+    hid_t mt = mem_type(dt);
+    if (mt < 0)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dtype %s not supported in HDF5 input", h->path, ekn_dtype_name(dt));
+    uint64_t n;
+    size_t size;
+    ekn_err why = {0};
+    /* integers or floats, either converted by HDF5 to dt */
+    hid_t ds = open_checked(h, name, H5T_FLOAT, &n, &size, &why);
+    if (ds < 0) {
+        ds = open_checked(h, name, H5T_INTEGER, &n, &size, err);
+        if (ds < 0) {
+            if (strstr(err->msg, "is not numeric") && why.msg[0]) *err = why;
+            return -1;
+        }
+    }
+    if (n != count) {
+        H5Dclose(ds);
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' has %llu elements, expected %zu", h->path, name,
                            (unsigned long long)n, count);
-    hid_t ds = H5Dopen2((hid_t)h->file, name, H5P_DEFAULT);
-    int bad = ds < 0 || H5Dread(ds, mem_type(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
-    if (ds >= 0) H5Dclose(ds);
+    }
+    int bad = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
+    H5Dclose(ds);
     if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot read dataset '%s'", h->path, name);
     return 0;
 }
@@ -273,23 +592,29 @@ int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t cou
 int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err)
 {
     *out = NULL;
-    if (!ekn_h5_exists(h, name)) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no dataset '%s'", h->path, name);
-    hid_t ds = H5Dopen2((hid_t)h->file, name, H5P_DEFAULT);
-    if (ds < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open dataset '%s'", h->path, name);
-    hid_t ft = H5Dget_type(ds);
-    int bad = H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0;
-    size_t size = bad ? 0 : H5Tget_size(ft);
-    char *s = bad ? NULL : calloc(size + 1, 1);
+    uint64_t n;
+    size_t size;
+    hid_t ds = open_checked(h, name, H5T_STRING, &n, &size, err);
+    if (ds < 0) return -1;
+    if (n != 1) {
+        H5Dclose(ds);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' holds %llu strings, expected one", h->path, name,
+                           (unsigned long long)n);
+    }
+    char *s = calloc(size + 1, 1);
+    int bad = !s;
     if (s) {
-        hid_t mt = H5Tcopy(ft); /* same size and character set: no conversion */
-        bad = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0;
-        H5Tclose(mt);
-    } else bad = 1;
-    H5Tclose(ft);
+        hid_t ft = H5Dget_type(ds);
+        hid_t mt = ft < 0 ? -1 : H5Tcopy(ft); /* same size and character set: no conversion */
+        bad = mt < 0 || H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0;
+        if (mt >= 0) H5Tclose(mt);
+        if (ft >= 0) H5Tclose(ft);
+    }
     H5Dclose(ds);
     if (bad) {
         free(s);
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' is not a fixed-length string", h->path, name);
+        return ekn_err_set(err, EKN_EXIT_FAIL, s ? "'%s': cannot read dataset '%s'" : "'%s': out of memory reading '%s'",
+                           h->path, name);
     }
     *out = s;
     return 0;

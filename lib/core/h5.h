@@ -2,7 +2,13 @@
  *
  * Files are written as "<path>.tmp.<pid>", fsync'd, then renamed into place
  * (ekn_h5_commit), so a checkpoint on disk is always complete: a run killed
- * while saving leaves the previous checkpoint untouched.  Names are HDF5
+ * while saving leaves the previous checkpoint untouched.  The file is built
+ * in memory and written with write(2) by ekn_h5_commit, so a full disk is an
+ * error with its reason (strerror), and the directory is fsync'd after the
+ * rename.  ekn_h5_create follows lib/core/outfile.c's rules: a symlink is
+ * written through (its target replaced, the link kept); a character device
+ * is written in place (/dev/null discards, /dev/full is ENOSPC); a FIFO,
+ * block device or directory at path is refused.  Names are HDF5
  * paths ("/params/conv1.w"); missing groups are created.  Everything is
  * readable with h5py and h5dump. */
 #ifndef EKN_H5_H
@@ -15,12 +21,21 @@
 
 typedef struct ekn_h5 {
     int64_t file;      /* hid_t */
-    char path[4096];
+    char path[4096];   /* as given (for messages) */
+    char target[4096]; /* path with a symlink resolved: what the rename replaces */
     char tmp[4128];
     int temp_slot;
+    int fd;            /* the temp file while writing, else -1 */
+    uint64_t file_size; /* bytes of a file opened for reading: what no dataset may exceed */
 } ekn_h5;
 
+/* Starts "<path>.tmp.<pid>" (path's symlink resolved), after removing the
+ * temp files of that path left by dead processes. */
 int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err);
+/* Before hours of work: path is a place ekn_h5_create can write (not a
+ * device, FIFO or directory; its directory exists and takes a new file),
+ * checked by creating and removing the temp file; stale temps removed. */
+int ekn_h5_check_writable(const char *path, ekn_err *err);
 int ekn_h5_commit(ekn_h5 *h, ekn_err *err);
 void ekn_h5_abort(ekn_h5 *h);
 
@@ -35,7 +50,11 @@ int ekn_h5_put_f64(ekn_h5 *h, const char *name, double v, ekn_err *err);
 int ekn_h5_put_i64(ekn_h5 *h, const char *name, int64_t v, ekn_err *err);
 
 int ekn_h5_exists(ekn_h5 *h, const char *name);
-/* Reads a dataset of exactly `count` elements, converting to dt. */
+/* Reads a numeric dataset of exactly `count` elements, converting to dt.
+ * Every read (this, the _f64/_i64 ones and ekn_h5_get_string) first checks
+ * the dataset's dataspace, type class, element size and count, and that its
+ * bytes fit in the file (1024 times the file for chunked data): a hostile
+ * file is a one-line error, never an overflow or a huge allocation. */
 int ekn_h5_get(ekn_h5 *h, const char *name, ekn_dtype dt, void *data, size_t count, ekn_err *err);
 /* Shape of a dataset; returns its rank or -1. */
 int ekn_h5_shape(ekn_h5 *h, const char *name, uint64_t *dims, int max_rank, ekn_err *err);
@@ -49,7 +68,8 @@ int ekn_h5_info(ekn_h5 *h, const char *name, ekn_dtype *dt, uint64_t *dims, int 
  * with ekn_h5_names_free).  A missing group has no names. */
 int ekn_h5_list(ekn_h5 *h, const char *group, char ***names, int *n, ekn_err *err);
 void ekn_h5_names_free(char **names, int n);
-int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err); /* malloc'd */
+/* One fixed-length string (a scalar dataset, or one of exactly one element), malloc'd. */
+int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err);
 int ekn_h5_get_f64(ekn_h5 *h, const char *name, double *v, ekn_err *err);
 int ekn_h5_get_i64(ekn_h5 *h, const char *name, int64_t *v, ekn_err *err);
 #endif

@@ -88,10 +88,14 @@ static void print_record_hist(ekn_describe *d, const ekn_stats *s)
     rec_hist->other = rec_hist->total = 0;
 }
 
+/* names, metadata and file names as text from outside: escaped (ekn_escape) */
+#define ESC(s, n, buf) ekn_escape((s), (n), (buf), sizeof(buf))
+
 static void print_prefix(int tsv, const char *file, uint64_t index, const char *name)
 {
-    if (file) printf(tsv ? "%s\t" : "%s:", file);
-    printf(tsv ? "%" PRIu64 "\t%s" : "%" PRIu64 " %s", index, *name || tsv ? name : "-");
+    char f[1024], nm[1024];
+    if (file) printf(tsv ? "%s\t" : "%s:", ESC(file, strlen(file), f));
+    printf(tsv ? "%" PRIu64 "\t%s" : "%" PRIu64 " %s", index, *name || tsv ? ESC(name, strlen(name), nm) : "-");
 }
 
 static void print_meta(int tsv, const char *file, uint64_t index, const ekn_tensor *t)
@@ -99,11 +103,12 @@ static void print_meta(int tsv, const char *file, uint64_t index, const ekn_tens
     for (const char *p = t->meta; p && *p;) {
         const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
+        char k[4096], v[4096];
         print_prefix(tsv, file, index, t->name);
         if (tsv)
-            printf("\t%.*s\t%.*s\n", (int)((eq ? eq : end) - p), p, eq ? (int)(end - eq - 1) : 0, eq ? eq + 1 : "");
+            printf("\t%s\t%s\n", ESC(p, (size_t)((eq ? eq : end) - p), k), eq ? ESC(eq + 1, (size_t)(end - eq - 1), v) : "");
         else
-            printf(" %.*s\n", (int)(end - p), p);
+            printf(" %s\n", ESC(p, (size_t)(end - p), k));
         p = nl ? nl + 1 : end;
     }
 }
@@ -128,8 +133,10 @@ static void print_summary(const ekn_describe *d, uint64_t records, uint64_t exam
     size_t ngroups = d->ngroups;
     const ekn_hist *label_hist = &d->label_hist;
     printf(tsv ? "records\t%" PRIu64 "\n" : "records: %" PRIu64, records);
+    char nm[1024];
     for (size_t i = 0; i < ngroups && !tsv; i++)
-        printf("%s%" PRIu64 " %s", i ? ", " : " (", groups[i].records, *groups[i].name ? groups[i].name : "-");
+        printf("%s%" PRIu64 " %s", i ? ", " : " (", groups[i].records,
+               *groups[i].name ? ESC(groups[i].name, strlen(groups[i].name), nm) : "-");
     if (!tsv) printf("%s\n", ngroups ? ")" : "");
     printf(tsv ? "examples\t%" PRIu64 "\n" : "examples: %" PRIu64 "\n", examples);
     for (size_t i = 0; i < ngroups; i++) {
@@ -142,8 +149,9 @@ static void print_summary(const ekn_describe *d, uint64_t records, uint64_t exam
             if (n < sizeof shape) snprintf(shape + n, sizeof shape - n, "]");
         }
         const char *dt = g->mixed_dtype ? "mixed" : ekn_dtype_name(g->dtype);
-        if (tsv) printf("name\t%s\t%" PRIu64 "\t%" PRIu64 "\t%s\t%s", g->name, g->records, g->examples, dt, shape);
-        else printf("%s: %" PRIu64 " records, %" PRIu64 " examples, %s %s", *g->name ? g->name : "-", g->records,
+        ESC(g->name, strlen(g->name), nm);
+        if (tsv) printf("name\t%s\t%" PRIu64 "\t%" PRIu64 "\t%s\t%s", nm, g->records, g->examples, dt, shape);
+        else printf("%s: %" PRIu64 " records, %" PRIu64 " examples, %s %s", *g->name ? nm : "-", g->records,
                     g->examples, dt, shape);
         print_stats(tsv, &g->st);
         printf("\n");

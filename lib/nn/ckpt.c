@@ -8,6 +8,14 @@
 #include <string.h>
 
 #define PARAMS "/params"
+
+/* The index of the first non-finite of n floats, or -1. */
+static long first_nonfinite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return (long)i;
+    return -1;
+}
 #define BUFFERS "/buffers"
 
 /* ---- the optimiser's state: /optimizer ------------------------------------ */
@@ -55,12 +63,23 @@ int ekn_optim_save(const ekn_optim *o, struct ekn_h5 *h, ekn_err *err)
         uint64_t dims[2] = {o->state_rows[s], o->n};
         int two = o->vt->state_rows_param[s] >= 0;
         o->ops->download(buf, o->state[s], o->state_rows[s] * o->n * sizeof *buf);
+        long bad = first_nonfinite(buf, o->state_rows[s] * o->n);
+        if (bad >= 0) {
+            rc = ekn_err_set(err, EKN_EXIT_FAIL,
+                             "'%s': not saved: optimiser state '%s' holds a non-finite value (element %ld); the "
+                             "last checkpoint is kept",
+                             h->path, name, bad);
+            break;
+        }
         rc = ekn_h5_put(h, name, EKN_F32, two ? 2 : 1, two ? dims : dims + 1, buf, err);
     }
     free(buf);
     if (rc) return -1;
     for (int k = 0; k < o->vt->nscalar; k++) {
         snprintf(name, sizeof name, "/optimizer/%s", o->vt->scalar_names[k]);
+        if (!isfinite(o->scalar[k]))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not saved: optimiser scalar '%s' is %g; the last checkpoint is kept",
+                               h->path, name, o->scalar[k]);
         if (ekn_h5_put_f64(h, name, o->scalar[k], err)) return -1;
     }
     return 0;
@@ -82,12 +101,20 @@ int ekn_optim_load(ekn_optim *o, struct ekn_h5 *h, ekn_err *err)
             free(buf);
             return ekn_err_prefix(err, "optimiser '%s' (were its parameters changed?)", o->vt->name);
         }
+        long bad = first_nonfinite(buf, count);
+        if (bad >= 0) {
+            free(buf);
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': optimiser state '%s' holds a non-finite value (element %ld)",
+                               h->path, name, bad);
+        }
         o->ops->upload(o->state[s], buf, count * sizeof *buf);
     }
     free(buf);
     for (int k = 0; k < o->vt->nscalar; k++) {
         snprintf(name, sizeof name, "/optimizer/%s", o->vt->scalar_names[k]);
         if (ekn_h5_get_f64(h, name, &o->scalar[k], err)) return -1;
+        if (!isfinite(o->scalar[k]))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': optimiser scalar '%s' is %g", h->path, name, o->scalar[k]);
     }
     return 0;
 }
@@ -117,6 +144,13 @@ int ekn_ckpt_write_params(ekn_ckpt *c, const ekn_net_tensor *t, int n, const flo
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' is net state, but no state vector was given",
                                c->h5.path, t[i].name);
         snprintf(name, sizeof name, "%s/%s", group_of(&t[i]), t[i].name);
+        /* a checkpoint is never written with a NaN or Inf in it */
+        long bad = first_nonfinite(v + t[i].offset, t[i].count);
+        if (bad >= 0)
+            return ekn_err_set(err, EKN_EXIT_FAIL,
+                               "'%s': not saved: tensor '%s' holds a non-finite value (element %ld); the last "
+                               "checkpoint is kept",
+                               c->h5.path, t[i].name, bad);
         if (ekn_h5_put(&c->h5, name, EKN_F32, t[i].rank, t[i].dims, v + t[i].offset, err)) return -1;
     }
     return 0;
@@ -364,7 +398,12 @@ static int read_one(ekn_ckpt *c, const ekn_net_tensor *t, float *dst, ekn_err *e
     if (dt != EKN_F32)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' is %s, the spec needs float32", path, t->name,
                            type_name(dt));
-    return ekn_h5_get(&c->h5, name, EKN_F32, dst + t->offset, t->count, err);
+    if (ekn_h5_get(&c->h5, name, EKN_F32, dst + t->offset, t->count, err)) return -1;
+    long bad = first_nonfinite(dst + t->offset, t->count);
+    if (bad >= 0)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' holds a non-finite value (element %ld)", path, t->name,
+                           bad);
+    return 0;
 }
 
 /* Every name in group must be one of t's tensors of that group. */
@@ -409,6 +448,11 @@ int ekn_ckpt_read_tensor(ekn_ckpt *c, const char *name, ekn_tensor *out, ekn_err
     if (rank < 0) return -1;
     if (dt != EKN_F32)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' is %s, not float32", c->h5.path, name, type_name(dt));
+    uint64_t numel = 1;
+    for (int i = 0; i < rank; i++) numel = dims[i] && numel > UINT64_MAX / dims[i] ? UINT64_MAX : numel * dims[i];
+    if (c->h5.file_size && numel > c->h5.file_size / sizeof(float))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': tensor '%s' claims more bytes than the file holds", c->h5.path,
+                           name);
     if (ekn_tensor_reshape(out, EKN_F32, rank, dims, err) ||
         ekn_h5_get(&c->h5, path, EKN_F32, out->data, (size_t)ekn_tensor_numel(out), err))
         return -1;
@@ -429,6 +473,43 @@ int ekn_ckpt_read_optim_name(ekn_ckpt *c, char **name, char **params, ekn_err *e
 }
 
 int ekn_ckpt_read_optim(ekn_ckpt *c, ekn_optim *o, ekn_err *err) { return ekn_optim_load(o, &c->h5, err); }
+
+/* A field of /state out of its range: one line naming it. */
+static int bad_field(const char *path, const char *field, const char *why, ekn_err *err)
+{
+    return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/%s %s", path, field, why);
+}
+
+static int check_rng(const char *path, const char *field, const uint64_t v[6], const ekn_rng *r, ekn_err *err)
+{
+    if (!(v[0] | v[1] | v[2] | v[3])) return bad_field(path, field, "is all zero (not a generator's state)", err);
+    if (v[4] > 1) return bad_field(path, field, "has a spare flag other than 0 or 1", err);
+    if (r->has_spare && !isfinite(r->spare)) return bad_field(path, field, "has a non-finite spare deviate", err);
+    return 0;
+}
+
+/* Every field in the range a trainer can have written. */
+static int check_state(const char *path, const ekn_ckpt_state *s, const uint64_t rd[6], const uint64_t rt[6],
+                       ekn_err *err)
+{
+    if (s->step < 0) return bad_field(path, "step", "is negative", err);
+    if (s->epoch < 0) return bad_field(path, "epoch", "is negative", err);
+    if (s->perm_pos < 0) return bad_field(path, "perm_pos", "is negative", err);
+    if (s->plateau_count < 0 || s->plateau_count > INT32_MAX)
+        return bad_field(path, "plateau_count", "is out of range", err);
+    if (!isfinite(s->lr) || s->lr < 0) return bad_field(path, "lr", "is not a finite rate >= 0", err);
+    if (!isfinite(s->momentum)) return bad_field(path, "momentum", "is not finite", err);
+    if (!isfinite(s->lr_scale) || s->lr_scale <= 0) return bad_field(path, "lr_scale", "is not a finite scale > 0", err);
+    /* NaN: never set */
+    if (isinf(s->control_lr) || s->control_lr < 0) return bad_field(path, "control_lr", "is not a rate >= 0", err);
+    if (isinf(s->control_momentum)) return bad_field(path, "control_momentum", "is infinite", err);
+    if (isnan(s->best_val) || s->best_val == -INFINITY) return bad_field(path, "best_val", "is NaN or -inf", err);
+    if (isinf(s->loss_smooth)) return bad_field(path, "loss_smooth", "is infinite", err); /* NaN: no step yet */
+    if (!isfinite(s->elapsed) || s->elapsed < 0) return bad_field(path, "elapsed", "is not a finite time >= 0", err);
+    return check_rng(path, "rng_data", rd, &s->rng_data, err) || check_rng(path, "rng_train", rt, &s->rng_train, err)
+               ? -1
+               : 0;
+}
 
 int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err)
 {
@@ -459,7 +540,7 @@ int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err)
     if (rc) return -1;
     rng_unpack(&s->rng_data, rd);
     rng_unpack(&s->rng_train, rt);
-    return 0;
+    return check_state(c->h5.path, s, rd, rt, err);
 }
 
 int ekn_ckpt_read_perm(ekn_ckpt *c, uint32_t *perm, size_t n, ekn_err *err)
@@ -468,7 +549,20 @@ int ekn_ckpt_read_perm(ekn_ckpt *c, uint32_t *perm, size_t n, ekn_err *err)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no data order saved (was it trained in img-img mode?)", c->h5.path);
     if (ekn_h5_get(&c->h5, "/state/perm", EKN_U32, perm, n, err))
         return ekn_err_prefix(err, "the training data differs from the run being resumed");
-    return 0;
+    /* a permutation of 0..n-1: each index once */
+    unsigned char *seen = calloc(n ? n : 1, 1);
+    if (!seen) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory checking the data order of '%s'", c->h5.path);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (perm[i] >= n)
+            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/perm[%zu] is %lu, not an index of the %zu examples",
+                             c->h5.path, i, (unsigned long)perm[i], n);
+        else if (seen[perm[i]]++)
+            rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/perm holds %lu twice (not a permutation)", c->h5.path,
+                             (unsigned long)perm[i]);
+    }
+    free(seen);
+    return rc;
 }
 
 int ekn_ckpt_net_tensors(const ekn_net *net, ekn_net_tensor **out, ekn_err *err)

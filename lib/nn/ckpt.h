@@ -113,13 +113,19 @@ int ekn_ckpt_read_tensor(ekn_ckpt *c, const char *name, ekn_tensor *out, ekn_err
 int ekn_ckpt_read_optim_name(ekn_ckpt *c, char **name, char **params, ekn_err *err);
 /* The optimiser's state (ekn_optim_load: nothing when the file holds another optimiser's). */
 int ekn_ckpt_read_optim(ekn_ckpt *c, ekn_optim *o, ekn_err *err);
+/* Every field checked before it is returned: counters >= 0, rates and
+ * times finite (control_* NaN or finite, best_val finite or +inf,
+ * loss_smooth NaN or finite), RNG states not all zero with a 0/1 spare flag;
+ * otherwise one line naming the field. */
 int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err);
 /* The settings the file records: 1 with s->have telling which, 0 (s
  * zeroed) for a file without /settings (written before they were kept),
  * or -1.  Free with ekn_ckpt_settings_free. */
 int ekn_ckpt_read_settings(ekn_ckpt *c, ekn_ckpt_settings *s, ekn_err *err);
 void ekn_ckpt_settings_free(ekn_ckpt_settings *s);
-/* The data order of n examples; an error when the file has none or another length. */
+/* The data order of n examples, checked to be a permutation of 0..n-1; an
+ * error when the file has none, another length, or any other values.
+ * ekn_ckpt_read_params and ekn_ckpt_read_optim also refuse non-finite values. */
 int ekn_ckpt_read_perm(ekn_ckpt *c, uint32_t *perm, size_t n, ekn_err *err);
 
 /* ekn_net_tensors(net) in a malloc'd array (*out, free it); returns the count, or -1 out of memory. */

@@ -424,6 +424,22 @@ static int check_memory(const ekn_trainer *tr, const int shape[3], const ekn_ops
                          err);
 }
 
+/* NULL while the parameters and the gradient are finite, else which is not
+ * (on a device net, downloads theta; the gradient is checked in host memory only). */
+static const char *diverged(ekn_trainer *tr)
+{
+    ekn_net *net = &tr->net;
+    if (net->ops->host) {
+        double ss = 0;
+        for (size_t i = 0; i < net->nparams; i++) ss += (double)net->grad[i] * net->grad[i];
+        if (!isfinite(ss)) return "the gradient norm is not finite";
+    }
+    const float *theta = ekn_net_params_host(net);
+    for (size_t i = 0; i < net->nparams; i++)
+        if (!isfinite(theta[i])) return "the parameters are no longer finite";
+    return NULL;
+}
+
 /* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
 
 void ekn_train_best_path(const char *save_path, char *buf, size_t cap)
@@ -491,6 +507,9 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
     if (ekn_ckpt_read_state(from, &s, err) || ekn_ckpt_read_optim(from, &tr->opt, err)) return -1;
     if (tr->perm && ekn_ckpt_read_perm(from, tr->perm, tr->train.n, err)) return -1;
     const char *path = ekn_ckpt_path(from);
+    if (tr->perm && (uint64_t)s.perm_pos > tr->train.n)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/perm_pos is %lld, past the %zu examples", path,
+                           (long long)s.perm_pos, tr->train.n);
     tr->step = s.step;
     tr->epoch = s.epoch;
     tr->lr = s.lr;
@@ -529,6 +548,8 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     tr->control_lr = tr->control_momentum = NAN;
     tr->best_val = tr->best_metric = INFINITY;
     tr->loss_smooth = NAN;
+    /* a read-only or missing directory is found now, not after training */
+    if (cfg->save_path && ekn_h5_check_writable(cfg->save_path, err)) return -1;
     if (from && !cfg->spec_path) {
         if (ekn_ckpt_read_spec(from, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
@@ -799,6 +820,18 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             return ekn_err_set(err, EKN_EXIT_FAIL,
                                "step %lld: the loss is %g; stopping (lower --lr?); the last checkpoint '%s' is kept",
                                (long long)tr->step, loss, c->save_path);
+        }
+        /* the loss is clamped, so a diverged run can report a finite one:
+         * check the gradient and the parameters too (every step where they
+         * are in host memory, at each log step on a device) */
+        const char *what =
+            tr->net.ops->host || (c->log_every > 0 && (tr->step + 1) % c->log_every == 0) ? diverged(tr) : NULL;
+        if (what) {
+            ekn_progress_end(&prog);
+            int kept = access(c->save_path, F_OK) == 0;
+            return ekn_err_set(err, EKN_EXIT_FAIL, "step %lld: %s (the loss is %g); stopping (lower --lr?); %s '%s'%s",
+                               (long long)tr->step + 1, what, loss, kept ? "the last checkpoint" : "no checkpoint",
+                               c->save_path, kept ? " is kept" : " is written");
         }
         double after = gain_now ? batch_loss_eval(tr) : NAN;
         double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;

@@ -251,13 +251,7 @@ static void test_cpu_vs_ref(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gradcheck),
+TU_MAIN(cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_closed_form),
         cmocka_unit_test(test_names),
-        cmocka_unit_test(test_cpu_vs_ref),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_cpu_vs_ref))

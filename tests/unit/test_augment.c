@@ -592,10 +592,7 @@ static void test_intensity(void **state)
     free(x), free(orig), free(ref);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lattice_inverse),
+TU_MAIN(cmocka_unit_test(test_lattice_inverse),
         cmocka_unit_test(test_rot90),
         cmocka_unit_test(test_flip_crop),
         cmocka_unit_test(test_affine_ramp),
@@ -606,7 +603,4 @@ int main(void)
         cmocka_unit_test(test_distributions),
         cmocka_unit_test(test_draw_determinism),
         cmocka_unit_test(test_rotate3d_distribution),
-        cmocka_unit_test(test_intensity),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_intensity))

@@ -214,14 +214,8 @@ static void test_calc_file(void **state)
     unlink(path);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lattice_counts),
+TU_MAIN(cmocka_unit_test(test_lattice_counts),
         cmocka_unit_test(test_sampler_alignment),
         cmocka_unit_test(test_sampler_class_and_ignored),
         cmocka_unit_test(test_region_parse),
-        cmocka_unit_test(test_calc_file),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_calc_file))

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "calc.h"
 #include "spec.h"
 
@@ -435,14 +437,8 @@ static void test_graph_errors(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_2d),           cmocka_unit_test(test_2d_misfit),
+TU_MAIN(cmocka_unit_test(test_2d),           cmocka_unit_test(test_2d_misfit),
         cmocka_unit_test(test_3d),           cmocka_unit_test(test_fmnist),
         cmocka_unit_test(test_vect),         cmocka_unit_test(test_pool_remainder),
         cmocka_unit_test(test_handmade),     cmocka_unit_test(test_unet_paper),
-        cmocka_unit_test(test_unet_aniso),   cmocka_unit_test(test_graph_errors),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_unet_aniso),   cmocka_unit_test(test_graph_errors))

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "control.h"
 
 /* ---- parsing one line ------------------------------------------------------ */
@@ -361,14 +363,8 @@ static void test_poll_other(void **state)
     rmdir(path);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_commands),
+TU_MAIN(cmocka_unit_test(test_parse_commands),
         cmocka_unit_test(test_parse_refused),
         cmocka_unit_test_setup_teardown(test_poll_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_poll_fifo, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_poll_other, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test_setup_teardown(test_poll_other, setup, teardown))

@@ -311,27 +311,19 @@ static double loss(const ekn_conv_geom *g, const float *x, const float *w, const
 
 /* Compares analytic gradients of `p` (n elements) with central differences
  * of L; p must be one of x, w, b (perturbed in place and restored). */
+struct fd_ctx { const ekn_conv_geom *g; float *x, *w, *b; const float *r; float *y; };
+
+static double fd_loss(void *ctx)
+{
+    struct fd_ctx *c = ctx;
+    return loss(c->g, c->x, c->w, c->b, c->r, c->y);
+}
+
 static size_t fd_check(const char *what, const ekn_conv_geom *g, float *x, float *w, float *b,
                        const float *r, float *y, float *p, const float *ana, size_t n)
 {
-    size_t bad = 0;
-    double max_rel = 0;
-    for (size_t i = 0; i < n; i++) {
-        float save = p[i];
-        p[i] = save + FD_H;
-        double lp = loss(g, x, w, b, r, y);
-        p[i] = save - FD_H;
-        double lm = loss(g, x, w, b, r, y);
-        p[i] = save;
-        /* divide by the step actually taken after float rounding */
-        double num = (lp - lm) / ((double)(save + FD_H) - (double)(save - FD_H));
-        double err = fabs(num - ana[i]);
-        double rel = err / fmax(fabs(num), 1e-30);
-        if (fabs(num) > FD_ATOL && rel > max_rel) max_rel = rel;
-        if (!(err <= FD_ATOL + FD_RTOL * fabs(num))) bad++;
-    }
-    fprintf(stderr, "  fd %-6s n=%zu max_rel=%.3g %s\n", what, n, max_rel, bad ? "FAIL" : "ok");
-    return bad;
+    struct fd_ctx ctx = {g, x, w, b, r, y};
+    return tu_fd_check(what, p, ana, n, FD_H, FD_ATOL, FD_RTOL, fd_loss, &ctx);
 }
 
 /* Flips w along all three spatial axes: the classic convolution/correlation
@@ -586,17 +578,11 @@ static void test_cpu_chunked(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geom_init),
+TU_MAIN(cmocka_unit_test(test_geom_init),
         cmocka_unit_test(test_geom_init_ex),
         cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_known_answer_padded),
         cmocka_unit_test(test_gradcheck_ref),
         cmocka_unit_test(test_cpu_vs_ref),
         cmocka_unit_test(test_cpu_vs_ref_padded),
-        cmocka_unit_test(test_cpu_chunked),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_cpu_chunked))

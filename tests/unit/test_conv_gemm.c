@@ -138,12 +138,6 @@ static void test_workspace_bytes(void **state)
     assert_true(ekn_conv_wgrad_gemm_bytes(&g) == (size_t)16 * 23 * 124 * 124 * sizeof(float));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matches_reference),
+TU_MAIN(cmocka_unit_test(test_matches_reference),
         cmocka_unit_test(test_negative_control),
-        cmocka_unit_test(test_workspace_bytes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_workspace_bytes))

@@ -113,12 +113,6 @@ static void test_dense_owned(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sgemm_split),
+TU_MAIN(cmocka_unit_test(test_sgemm_split),
         cmocka_unit_test(test_run_every_task_once),
-        cmocka_unit_test(test_dense_owned),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_dense_owned))

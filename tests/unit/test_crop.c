@@ -266,13 +266,7 @@ static void test_cpu_vs_ref(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geom_init),
+TU_MAIN(cmocka_unit_test(test_geom_init),
         cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_concat),
-        cmocka_unit_test(test_cpu_vs_ref),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_cpu_vs_ref))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "device.h"
 #include "ops.h"
 
@@ -208,13 +210,7 @@ static void test_this_machine(void **state)
     assert_int_equal(err.code, EKN_EXIT_USAGE);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_cpu_always, setup),   cmocka_unit_test_setup(test_auto, setup),
+TU_MAIN(cmocka_unit_test_setup(test_cpu_always, setup),   cmocka_unit_test_setup(test_auto, setup),
         cmocka_unit_test_setup(test_cuda_present, setup), cmocka_unit_test_setup(test_cuda_missing, setup),
         cmocka_unit_test_setup(test_select_fails, setup), cmocka_unit_test_setup(test_unknown_words, setup),
-        cmocka_unit_test_setup(test_describe, setup),     cmocka_unit_test(test_this_machine),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test_setup(test_describe, setup),     cmocka_unit_test(test_this_machine))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "finite.h"
 
 static void test_f64(void **state)
@@ -77,11 +79,5 @@ static void test_tensor(void **state)
     ekn_tensor_free(&t);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_f64), cmocka_unit_test(test_f32_f16), cmocka_unit_test(test_fits),
-        cmocka_unit_test(test_tensor),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(cmocka_unit_test(test_f64), cmocka_unit_test(test_f32_f16), cmocka_unit_test(test_fits),
+        cmocka_unit_test(test_tensor))

@@ -410,12 +410,6 @@ static void test_mirror(void **state)
     ekn_dataset_free(&d);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),        cmocka_unit_test(test_groups), cmocka_unit_test(test_refused),
+TU_MAIN(cmocka_unit_test(test_names),        cmocka_unit_test(test_groups), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_write_read),   cmocka_unit_test(test_metadata), cmocka_unit_test(test_cut),
-        cmocka_unit_test(test_batch_roundtrip), cmocka_unit_test(test_mirror),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_batch_roundtrip), cmocka_unit_test(test_mirror))

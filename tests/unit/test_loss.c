@@ -426,13 +426,7 @@ static void test_argmax_cpu_vs_ref(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nll_gradcheck),     cmocka_unit_test(test_mse_gradcheck),
+TU_MAIN(cmocka_unit_test(test_nll_gradcheck),     cmocka_unit_test(test_mse_gradcheck),
         cmocka_unit_test(test_nll_closed_form),   cmocka_unit_test(test_mse_closed_form),
         cmocka_unit_test(test_argmax_closed_form), cmocka_unit_test(test_nll_cpu_vs_ref),
-        cmocka_unit_test(test_mse_cpu_vs_ref),    cmocka_unit_test(test_argmax_cpu_vs_ref),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_mse_cpu_vs_ref),    cmocka_unit_test(test_argmax_cpu_vs_ref))

@@ -108,23 +108,18 @@ static double loss(int n, int c, size_t s, int k, const float *x, const float *r
     return l;
 }
 
+struct fd_ctx { int n, c; size_t s; int k; float *x; const float *r; float *y; int32_t *arg; };
+
+static double fd_loss(void *ctx)
+{
+    struct fd_ctx *c = ctx;
+    return loss(c->n, c->c, c->s, c->k, c->x, c->r, c->y, c->arg);
+}
+
 static size_t fd(int n, int c, size_t s, int k, float *x, const float *r, float *y, int32_t *arg, const float *dx)
 {
-    size_t bad = 0, m = (size_t)n * c * s;
-    double max_rel = 0;
-    for (size_t i = 0; i < m; i++) {
-        float save = x[i];
-        x[i] = save + FD_H;
-        double lp = loss(n, c, s, k, x, r, y, arg);
-        x[i] = save - FD_H;
-        double lm = loss(n, c, s, k, x, r, y, arg);
-        x[i] = save;
-        double num = (lp - lm) / ((double)(save + FD_H) - (double)(save - FD_H)), err = fabs(num - dx[i]);
-        if (fabs(num) > FD_ATOL && err / fabs(num) > max_rel) max_rel = err / fabs(num);
-        if (!(err <= FD_ATOL + FD_RTOL * fabs(num))) bad++;
-    }
-    fprintf(stderr, "  fd dx n=%zu max_rel=%.3g %s\n", m, max_rel, bad ? "FAIL" : "ok");
-    return bad;
+    struct fd_ctx ctx = {n, c, s, k, x, r, y, arg};
+    return tu_fd_check("dx", x, dx, (size_t)n * c * s, FD_H, FD_ATOL, FD_RTOL, fd_loss, &ctx);
 }
 
 static void test_gradcheck_ref(void **state)
@@ -198,12 +193,6 @@ static void test_cpu_vs_ref(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),
+TU_MAIN(cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_gradcheck_ref),
-        cmocka_unit_test(test_cpu_vs_ref),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_cpu_vs_ref))

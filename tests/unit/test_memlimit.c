@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "memlimit.h"
 #include "ops.h"
 #include "optim.h"
@@ -84,11 +86,5 @@ static void test_check(void **state)
     assert_string_equal(ekn_mem_text(1.5 * 1024 * 1024 * 1024 * 1024, t, sizeof t), "1.5 TiB");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_optim_bytes),
-        cmocka_unit_test(test_check),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(cmocka_unit_test(test_optim_bytes),
+        cmocka_unit_test(test_check))

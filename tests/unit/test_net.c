@@ -848,16 +848,10 @@ static void test_calc_memory(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gradcheck),
+TU_MAIN(cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_gradcheck_dropout),
         cmocka_unit_test(test_gradcheck_graph),
         cmocka_unit_test(test_cpu_vs_ref),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_rebuild_larger),
-        cmocka_unit_test(test_calc_memory),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_calc_memory))

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "ops.h"
 #include "vec.h"
 
@@ -73,11 +75,5 @@ static void test_cuda_table(void **state)
     assert_string_equal(o->vec->name, "cuda");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_host_tables),
-        cmocka_unit_test(test_cuda_table),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(cmocka_unit_test(test_host_tables),
+        cmocka_unit_test(test_cuda_table))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "device_opts.h"
 #include "opt.h"
 
@@ -337,13 +339,7 @@ static void test_rows_completion(void **state)
                               "--help\n--version\n--verbose\n");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zyx_good),     cmocka_unit_test(test_zyx_bad),
+TU_MAIN(cmocka_unit_test(test_zyx_good),     cmocka_unit_test(test_zyx_bad),
         cmocka_unit_test(test_zyx_place),    cmocka_unit_test(test_rows_parse),
         cmocka_unit_test(test_rows_errors),  cmocka_unit_test(test_rows_help),
-        cmocka_unit_test(test_rows_completion), cmocka_unit_test(test_rows_given),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_rows_completion), cmocka_unit_test(test_rows_given))

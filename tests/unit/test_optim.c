@@ -636,14 +636,8 @@ static void test_checkpoint_roundtrip(void **state)
     unlink(path);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params),           cmocka_unit_test(test_rprop_by_hand),
+TU_MAIN(cmocka_unit_test(test_params),           cmocka_unit_test(test_rprop_by_hand),
         cmocka_unit_test(test_adam_closed_form), cmocka_unit_test(test_nesterov_by_hand),
         cmocka_unit_test(test_quadratic),        cmocka_unit_test(test_rosenbrock),
         cmocka_unit_test(test_logreg),           cmocka_unit_test(test_line_search_diag),
-        cmocka_unit_test(test_checkpoint_roundtrip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_checkpoint_roundtrip))

@@ -362,10 +362,7 @@ static void test_formats(void **state)
     free(text);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_log_columns_by_name, setup, teardown),
+TU_MAIN(cmocka_unit_test_setup_teardown(test_log_columns_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_partial_and_bad_rows, setup, teardown),
         cmocka_unit_test(test_gain_share_and_moving_average),
         cmocka_unit_test_setup_teardown(test_log_script_series, setup, teardown),
@@ -373,7 +370,4 @@ int main(void)
         cmocka_unit_test(test_slices),
         cmocka_unit_test(test_raster),
         cmocka_unit_test_setup_teardown(test_confusion, setup, teardown),
-        cmocka_unit_test(test_formats),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_formats))

@@ -206,26 +206,19 @@ static double loss(const ekn_pool_geom *g, const float *x, const float *r, float
     return l;
 }
 
+struct fd_ctx { const ekn_pool_geom *g; float *x; const float *r; float *y; int32_t *arg; };
+
+static double fd_loss(void *ctx)
+{
+    struct fd_ctx *c = ctx;
+    return loss(c->g, c->x, c->r, c->y, c->arg);
+}
+
 static size_t fd_check(const char *what, const ekn_pool_geom *g, float *x, const float *r, float *y,
                        int32_t *arg, const float *dx)
 {
-    size_t bad = 0;
-    double max_rel = 0;
-    for (size_t i = 0; i < in_size(g); i++) {
-        float save = x[i];
-        x[i] = save + FD_H;
-        double lp = loss(g, x, r, y, arg);
-        x[i] = save - FD_H;
-        double lm = loss(g, x, r, y, arg);
-        x[i] = save;
-        double num = (lp - lm) / ((double)(save + FD_H) - (double)(save - FD_H));
-        double err = fabs(num - dx[i]);
-        double rel = err / fmax(fabs(num), 1e-30);
-        if (fabs(num) > FD_ATOL && rel > max_rel) max_rel = rel;
-        if (!(err <= FD_ATOL + FD_RTOL * fabs(num))) bad++;
-    }
-    fprintf(stderr, "  fd %-4s n=%zu max_rel=%.3g %s\n", what, in_size(g), max_rel, bad ? "FAIL" : "ok");
-    return bad;
+    struct fd_ctx ctx = {g, x, r, y, arg};
+    return tu_fd_check(what, x, dx, in_size(g), FD_H, FD_ATOL, FD_RTOL, fd_loss, &ctx);
 }
 
 static void test_gradcheck_ref(void **state)
@@ -345,14 +338,8 @@ static void test_cpu_vs_ref(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geom_init),
+TU_MAIN(cmocka_unit_test(test_geom_init),
         cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_known_answer_maxabs),
         cmocka_unit_test(test_gradcheck_ref),
-        cmocka_unit_test(test_cpu_vs_ref),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_cpu_vs_ref))

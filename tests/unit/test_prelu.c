@@ -87,26 +87,19 @@ static double loss(int n, int c, size_t s, int ns, const float *x, const float *
     return l;
 }
 
+struct fd_ctx { int n, c; size_t s; int ns; float *x, *a; const float *r; float *y; };
+
+static double fd_loss(void *ctx)
+{
+    struct fd_ctx *c = ctx;
+    return loss(c->n, c->c, c->s, c->ns, c->x, c->a, c->r, c->y);
+}
+
 static size_t fd(const char *what, int n, int c, size_t s, int ns, float *p, size_t np, const float *g, float *x,
                  float *a, const float *r, float *y)
 {
-    size_t bad = 0;
-    double max_rel = 0, max_abs = 0;
-    for (size_t i = 0; i < np; i++) {
-        float save = p[i];
-        p[i] = save + FD_H;
-        double lp = loss(n, c, s, ns, x, a, r, y);
-        p[i] = save - FD_H;
-        double lm = loss(n, c, s, ns, x, a, r, y);
-        p[i] = save;
-        double num = (lp - lm) / ((double)(save + FD_H) - (double)(save - FD_H)), err = fabs(num - g[i]);
-        if (fabs(num) > FD_ATOL && err / fabs(num) > max_rel) max_rel = err / fabs(num);
-        if (err > max_abs) max_abs = err;
-        if (!(err <= FD_ATOL + FD_RTOL * fabs(num))) bad++;
-    }
-    fprintf(stderr, "  fd %-3s n=%-4zu max_rel=%.3g max_abs=%.3g %s\n", what, np, max_rel, max_abs,
-            bad ? "FAIL" : "ok");
-    return bad;
+    struct fd_ctx ctx = {n, c, s, ns, x, a, r, y};
+    return tu_fd_check(what, p, g, np, FD_H, FD_ATOL, FD_RTOL, fd_loss, &ctx);
 }
 
 static void test_gradcheck(void **state)
@@ -204,12 +197,6 @@ static void test_cpu_vs_ref(void **state)
     assert_int_equal(bad, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),
+TU_MAIN(cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_gradcheck),
-        cmocka_unit_test(test_cpu_vs_ref),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_cpu_vs_ref))

@@ -463,17 +463,11 @@ static void test_stats_file_roundtrip(void **state)
     ekn_prep_data_free(&d);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_convert_cpu_vs_ref),
+TU_MAIN(cmocka_unit_test(test_convert_cpu_vs_ref),
         cmocka_unit_test(test_convert_closed_form),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_standardise_global),
         cmocka_unit_test(test_standardise_per_feature_and_pixel),
         cmocka_unit_test(test_whiten),
         cmocka_unit_test(test_csv_onehot_untouched),
-        cmocka_unit_test(test_stats_file_roundtrip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_stats_file_roundtrip))

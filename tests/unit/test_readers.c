@@ -550,10 +550,7 @@ static void test_input_files(void **state)
     assert_int_equal(ekn_is_compressed((const unsigned char *)"\x00\x00\x08\x01", 4), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idx_header),
+TU_MAIN(cmocka_unit_test(test_idx_header),
         cmocka_unit_test(test_idx_byte_order),
         cmocka_unit_test(test_npy_header),
         cmocka_unit_test(test_npy_encode_roundtrip),
@@ -563,7 +560,4 @@ int main(void)
         cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_permute),
-        cmocka_unit_test(test_input_files),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_input_files))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "seg_score.h"
 
 #define TOL 1e-12
@@ -137,11 +139,5 @@ static void test_slice(void **state)
     ekn_seg_score_free(&s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_regions),  cmocka_unit_test(test_identical), cmocka_unit_test(test_split),
-        cmocka_unit_test(test_mixed),    cmocka_unit_test(test_slice),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(cmocka_unit_test(test_regions),  cmocka_unit_test(test_identical), cmocka_unit_test(test_split),
+        cmocka_unit_test(test_mixed),    cmocka_unit_test(test_slice))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "spec.h"
 
 static const char *fmnist =
@@ -346,12 +348,6 @@ static void test_load(void **state)
     unlink(path);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ok),      cmocka_unit_test(test_defaults_and_variants),
+TU_MAIN(cmocka_unit_test(test_parse_ok),      cmocka_unit_test(test_defaults_and_variants),
         cmocka_unit_test(test_errors),        cmocka_unit_test(test_graph),
-        cmocka_unit_test(test_long_line),     cmocka_unit_test(test_load),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_long_line),     cmocka_unit_test(test_load))

@@ -714,10 +714,7 @@ static void test_stats(void **state)
     ekn_tensor_free(&t);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_all_dtypes_and_ranks, setup, teardown),
+TU_MAIN(cmocka_unit_test_setup_teardown(test_all_dtypes_and_ranks, setup, teardown),
         cmocka_unit_test(test_header_layout),
         cmocka_unit_test(test_meta),
         cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
@@ -728,7 +725,4 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_opt_help_version_completion, setup, teardown),
         cmocka_unit_test(test_int_lists),
         cmocka_unit_test(test_rng),
-        cmocka_unit_test(test_stats),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_stats))

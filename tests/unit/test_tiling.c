@@ -203,12 +203,6 @@ static void test_errors(void **state)
     ekn_spec_free(&s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stitched_outputs_cover_every_position),
+TU_MAIN(cmocka_unit_test(test_stitched_outputs_cover_every_position),
         cmocka_unit_test(test_budget_chooses_tiles),
-        cmocka_unit_test(test_errors),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_errors))

@@ -40,6 +40,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "torch_ref.h"
 
 static void check_case(const char *cas, const ekn_ops *ops)
@@ -67,12 +69,6 @@ static void test_negative_control(void **state)
     assert_true(bad > 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unet_ref),    cmocka_unit_test(test_unet_cpu), cmocka_unit_test(test_unet_staged),
+TU_MAIN(cmocka_unit_test(test_unet_ref),    cmocka_unit_test(test_unet_cpu), cmocka_unit_test(test_unet_staged),
         cmocka_unit_test(test_ae_ref),      cmocka_unit_test(test_ae_cpu),   cmocka_unit_test(test_ae_staged),
-        cmocka_unit_test(test_negative_control),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_negative_control))

@@ -311,12 +311,6 @@ static void test_sgd_converges(void **state)
     assert_true(m_gd > 100 * CONV_TOL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedule_sorted),  cmocka_unit_test(test_schedule_errors),
+TU_MAIN(cmocka_unit_test(test_schedule_sorted),  cmocka_unit_test(test_schedule_errors),
         cmocka_unit_test(test_schedule_at),      cmocka_unit_test(test_optim_create),
-        cmocka_unit_test(test_sgd_closed_form),  cmocka_unit_test(test_sgd_converges),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_sgd_closed_form),  cmocka_unit_test(test_sgd_converges))

@@ -11,6 +11,16 @@
 
 #define EKN_TEST_SKIP 77 /* exit code meaning "skipped", as automake */
 
+/* The main() of a cmocka test binary: TU_MAIN(cmocka_unit_test(a), ...)
+ * runs the listed tests as one group (no setup or teardown) and exits with
+ * the number that failed. */
+#define TU_MAIN(...)                                              \
+    int main(void)                                                \
+    {                                                             \
+        const struct CMUnitTest tests[] = {__VA_ARGS__};          \
+        return cmocka_run_group_tests(tests, NULL, NULL);         \
+    }
+
 /* The seed is printed by each test so a failure can be replayed. */
 static inline uint64_t tu_seed(void)
 {
@@ -70,6 +80,34 @@ static inline size_t tu_compare(const char *what, const float *got, const float 
     fprintf(stderr, "%-40s n=%zu max_rel=%.3g worst[%zu] got=%.8g ref=%.8g %s\n",
             what, n, max_rel, worst, n ? got[worst] : 0.0, n ? ref[worst] : 0.0,
             bad ? "FAIL" : "ok");
+    return bad;
+}
+
+/* Central-difference gradient check: perturbs p[i] (n elements) by +-h in
+ * place (restored after), evaluates loss(ctx) at both points and compares
+ * (lp - lm) / (the step actually taken after float rounding) with ana[i]
+ * under |num - ana| <= atol + rtol*|num|.  Prints the worst relative and
+ * absolute errors and returns the number of elements out of tolerance. */
+static inline size_t tu_fd_check(const char *what, float *p, const float *ana, size_t n, float h, double atol,
+                                 double rtol, double (*loss)(void *ctx), void *ctx)
+{
+    size_t bad = 0;
+    double max_rel = 0, max_abs = 0;
+    for (size_t i = 0; i < n; i++) {
+        float save = p[i];
+        p[i] = save + h;
+        double lp = loss(ctx);
+        p[i] = save - h;
+        double lm = loss(ctx);
+        p[i] = save;
+        double num = (lp - lm) / ((double)(save + h) - (double)(save - h));
+        double err = fabs(num - ana[i]);
+        double rel = err / fmax(fabs(num), 1e-30);
+        if (fabs(num) > atol && rel > max_rel) max_rel = rel;
+        if (err > max_abs) max_abs = err;
+        if (!(err <= atol + rtol * fabs(num))) bad++;
+    }
+    fprintf(stderr, "  fd %-6s n=%zu max_rel=%.3g max_abs=%.3g %s\n", what, n, max_rel, max_abs, bad ? "FAIL" : "ok");
     return bad;
 }
 #endif

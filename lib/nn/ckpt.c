@@ -506,6 +506,9 @@ static int check_state(const char *path, const ekn_ckpt_state *s, const uint64_t
     if (isnan(s->best_val) || s->best_val == -INFINITY) return bad_field(path, "best_val", "is NaN or -inf", err);
     if (isinf(s->loss_smooth)) return bad_field(path, "loss_smooth", "is infinite", err); /* NaN: no step yet */
     if (!isfinite(s->elapsed) || s->elapsed < 0) return bad_field(path, "elapsed", "is not a finite time >= 0", err);
+    if (isnan(s->best_metric) || s->best_metric == -INFINITY) return bad_field(path, "best_metric", "is NaN or -inf", err);
+    if (s->best_step < 0 || s->best_step > s->step) return bad_field(path, "best_step", "is not a step so far", err);
+    if (s->since_best < 0) return bad_field(path, "since_best", "is negative", err);
     return check_rng(path, "rng_data", rd, &s->rng_data, err) || check_rng(path, "rng_train", rt, &s->rng_train, err)
                ? -1
                : 0;

@@ -142,6 +142,25 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case EKN_SET_WEIGHT_DECAY: f64 = s->weight_decay; break;
     default: break;
     }
+    /* the ranges of ekn-train's option rows: a file is checked as the command line is */
+    static const struct { int key; double lo, hi; int gt; } RANGE[] = {
+        {EKN_SET_BATCH, 1, 1 << 20, 0}, {EKN_SET_STEPS, 0, 1e15, 0}, {EKN_SET_EPOCHS, 0, 1e9, 0},
+        {EKN_SET_LR, 0, 1e6, 1}, {EKN_SET_LR_DECAY, 0, 1, 1}, {EKN_SET_LR_DECAY_EVERY, 0, 1e15, 0},
+        {EKN_SET_PLATEAU, 0, 1e9, 0}, {EKN_SET_PLATEAU_FACTOR, 0, 1, 1}, {EKN_SET_WEIGHT_DECAY, 0, 1e3, 0},
+        {EKN_SET_VAL_EVERY, 1, 1e15, 0}, {EKN_SET_VAL_EXAMPLES, 0, 1e12, 0}, {EKN_SET_EARLY_STOP, 0, 1e15, 0},
+        {EKN_SET_MOMENTUM, 0, 1, 0},
+    };
+    for (size_t r = 0; r < sizeof RANGE / sizeof *RANGE; r++) {
+        if (RANGE[r].key != key) continue;
+        double v = type == T_F64 ? f64 : (double)i64;
+        int ok = isfinite(v) && (RANGE[r].gt ? v > RANGE[r].lo : v >= RANGE[r].lo) && v <= RANGE[r].hi;
+        if (key == EKN_SET_MOMENTUM) ok = ok && v < 1;
+        if (!ok) return ekn_err_set(err, EKN_EXIT_FAIL, "%s is %.17g, out of the option's range", what, v);
+    }
+    if (key == EKN_SET_PATCH)
+        for (int k = 0; k < 3; k++)
+            if (s->patch[k] < 0 || s->patch[k] > EKN_ZYX_MAX)
+                return ekn_err_set(err, EKN_EXIT_FAIL, "%s holds %lld, not a size", what, (long long)s->patch[k]);
     switch (type) {
     case T_LONG: *(long *)dst = (long)i64; return 0;
     case T_I64: *(int64_t *)dst = i64; return 0;
@@ -156,14 +175,25 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
             return ekn_err_set(err, EKN_EXIT_FAIL, "%s: '%s' is neither val_loss nor val_error", what, s->monitor);
         *(int *)dst = !strcmp(s->monitor, "val_error") ? EKN_MONITOR_ERROR : EKN_MONITOR_LOSS;
         return 0;
-    case T_SCHED:
-        return ekn_schedule_parse(dst, key == EKN_SET_LR_SCHEDULE ? s->lr_schedule : s->momentum_schedule, what, err);
+    case T_SCHED: {
+        ekn_schedule *sc = dst;
+        if (ekn_schedule_parse(sc, key == EKN_SET_LR_SCHEDULE ? s->lr_schedule : s->momentum_schedule, what, err))
+            return -1;
+        for (int i = 0; i < sc->n; i++)
+            if (key == EKN_SET_MOMENTUM_SCHEDULE ? sc->value[i] >= 1 : sc->value[i] > 1e6)
+                return ekn_err_set(err, EKN_EXIT_FAIL, "%s holds %g, out of the option's range", what, sc->value[i]);
+        return 0;
+    }
     case T_WEIGHTS: {
         double w[EKN_MAX_CLASSES];
         int n = *s->class_weights ? ekn_parse_float_list(s->class_weights, w, EKN_MAX_CLASSES, what, err) : 0;
         if (n < 0) return -1;
         mine->nclass_weights = n;
-        for (int k = 0; k < n; k++) mine->class_weights[k] = (float)w[k];
+        for (int k = 0; k < n; k++) {
+            if (!(w[k] >= 0) || !isfinite(w[k]))
+                return ekn_err_set(err, EKN_EXIT_FAIL, "%s holds %g, not a weight >= 0", what, w[k]);
+            mine->class_weights[k] = (float)w[k];
+        }
         return 0;
     }
     }
@@ -262,7 +292,10 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
     }
     unsigned long have = s.have; /* _free zeroes s */
     ekn_ckpt_settings_free(&s);
-    if (rc) return ekn_err_prefix(err, "'%s'", path);
+    if (rc) {
+        err->code = EKN_EXIT_FAIL; /* a bad file, not a bad command line (the parsers say usage) */
+        return ekn_err_prefix(err, "'%s'", path);
+    }
     for (int i = 0; i < NROWS; i++) {
         int key = ROWS[i].key;
         if (!(have & 1ul << key)) continue;

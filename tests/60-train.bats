@@ -119,14 +119,15 @@ EOF
     assert_no_stdout
     run head -n 1 run.tsv
     assert_output "$(printf '%s\t' step epoch time examples_per_s loss loss_smooth loss_after gain lr momentum \
-        mean_label train_err val_loss val_err step_size beta evals | sed 's/\t$//')"
+        mean_label train_err val_loss val_err step_size beta evals best | sed 's/\t$//')"
     # the rows: every 10th step and the validations (25, 50)
     run awk -F'\t' 'NR > 1 { printf "%s ", $1 }' run.tsv
     assert_output "10 20 25 30 40 50 "
-    # 17 fields, each a number or nan; val_* numeric exactly on validation rows
+    # 18 fields, each a number or nan; val_* numeric exactly on validation rows
     run awk -F'\t' '
         NR > 1 {
-            if (NF != 17) { print "row " NR ": " NF " fields"; bad = 1 }
+            if (NF != 18) { print "row " NR ": " NF " fields"; bad = 1 }
+            if ($18 != 0 && $18 != 1) { print "row " NR ": best " $18; bad = 1 }
             for (i = 1; i <= NF; i++)
                 if ($i != "nan" && $i !~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/) { print "row " NR " field " i ": " $i; bad = 1 }
             val = ($1 % 25 == 0)

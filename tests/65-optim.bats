@@ -248,3 +248,40 @@ print(f["optimizer/s"].shape == (3, p), f["optimizer/y"].shape == (3, p), f["opt
     [[ $(h5_get o.h5 /settings/lr) == 0.05 ]]
     [[ $(h5_get o.h5 /settings/batch) == 16 ]]
 }
+
+@test "--resume keeps the rate and momentum schedules (in the log); a given --lr replaces the checkpoint's schedule, saying so" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 16 --lr 0.03 --lr-schedule 0:0.03,6:0.02 \
+        --momentum-schedule 0:0.5 --seed 5 --steps 4 --gain-every 0 -o m.h5 "$D/vec.ekn"
+    assert_success
+    [[ $(h5_get m.h5 /settings/lr_schedule) == 0:0.029999999999999999,6:0.02 ]]
+    run --separate-stderr ekn-train --resume m.h5 --steps 8 --log a.tsv --log-every 1 -o r.h5 "$D/vec.ekn"
+    assert_success
+    [[ -z $stderr ]] || fail "unexpected: $stderr"
+    run awk -F'\t' 'NR > 1 { printf "%s:%s:%s ", $1, $9, $10 }' a.tsv
+    assert_output "5:0.03:0.5 6:0.03:0.5 7:0.02:0.5 8:0.02:0.5 "
+    run --separate-stderr ekn-train --resume m.h5 --lr 0.05 --steps 8 --log b.tsv --log-every 1 -o r.h5 "$D/vec.ekn"
+    assert_success
+    assert_equal "$stderr" "ekn-train: --lr 0.05 overrides the checkpoint's 0.03
+ekn-train: --lr 0.05 replaces the checkpoint's --lr-schedule 0:0.03,6:0.02"
+    run awk -F'\t' 'NR > 1 { printf "%s:%s:%s ", $1, $9, $10 }' b.tsv
+    assert_output "5:0.05:0.5 6:0.05:0.5 7:0.05:0.5 8:0.05:0.5 "
+    [[ $(h5_get r.h5 /settings/lr_schedule) == "" ]]
+}
+
+@test "--resume: a setting out of its option's range in /settings is one error naming the file and the dataset" {
+    run --separate-stderr ekn-train --spec "$NETS/tiny-mlp.spec" --batch 16 --steps 2 -o m.h5 "$D/vec.ekn"
+    assert_success
+    for edit in "batch=np.int64(0)" "momentum=np.float64(1.0)" "lr_schedule=np.bytes_(b'0:0.1,5:-1')" \
+        "class_weights=np.bytes_(b'1,-2')"; do
+        cp m.h5 bad.h5
+        ekn_py -c "import h5py, numpy as np; f = h5py.File('bad.h5', 'r+'); k, v = \"$edit\".split('=', 1)
+del f['settings/' + k]; f['settings/' + k] = eval(v)"
+        run --separate-stderr ekn-train --resume bad.h5 --steps 4 -o out.h5 "$D/vec.ekn"
+        refute_crash
+        assert_failure 1
+        echo "$stderr"
+        assert_one_line_error ekn-train
+        [[ $stderr == *"'bad.h5'"*"/settings/${edit%%=*}"* ]] || fail "$edit: $stderr"
+        [[ ! -e out.h5 ]]
+    done
+}

@@ -188,6 +188,9 @@ int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *p
              ekn_h5_put_f64(h, "/state/best_val", s->best_val, err) ||
              ekn_h5_put_f64(h, "/state/loss_smooth", s->loss_smooth, err) ||
              ekn_h5_put_f64(h, "/state/elapsed", s->elapsed, err) ||
+             ekn_h5_put_f64(h, "/state/best_metric", s->best_metric, err) ||
+             ekn_h5_put_i64(h, "/state/best_step", s->best_step, err) ||
+             ekn_h5_put_i64(h, "/state/since_best", s->since_best, err) ||
              ekn_h5_put(h, "/state/rng_data", EKN_U64, 1, &six, rd, err) ||
              ekn_h5_put(h, "/state/rng_train", EKN_U64, 1, &six, rt, err);
     if (!rc && perm) {
@@ -223,6 +226,8 @@ static const struct setting_row {
     ROW(PATCH, "patch", S_ZYX, patch),
     ROW(VAL_EVERY, "val_every", S_I64, val_every),
     ROW(VAL_EXAMPLES, "val_examples", S_I64, val_examples),
+    ROW(EARLY_STOP, "early_stop", S_I64, early_stop),
+    ROW(MONITOR, "monitor", S_TEXT, monitor),
 #undef ROW
 };
 
@@ -284,6 +289,7 @@ void ekn_ckpt_settings_free(ekn_ckpt_settings *s)
     free(s->lr_schedule);
     free(s->momentum_schedule);
     free(s->class_weights);
+    free(s->monitor);
     memset(s, 0, sizeof *s);
 }
 
@@ -500,6 +506,9 @@ static int check_state(const char *path, const ekn_ckpt_state *s, const uint64_t
     if (isnan(s->best_val) || s->best_val == -INFINITY) return bad_field(path, "best_val", "is NaN or -inf", err);
     if (isinf(s->loss_smooth)) return bad_field(path, "loss_smooth", "is infinite", err); /* NaN: no step yet */
     if (!isfinite(s->elapsed) || s->elapsed < 0) return bad_field(path, "elapsed", "is not a finite time >= 0", err);
+    if (isnan(s->best_metric) || s->best_metric == -INFINITY) return bad_field(path, "best_metric", "is NaN or -inf", err);
+    if (s->best_step < 0 || s->best_step > s->step) return bad_field(path, "best_step", "is not a step so far", err);
+    if (s->since_best < 0) return bad_field(path, "since_best", "is negative", err);
     return check_rng(path, "rng_data", rd, &s->rng_data, err) || check_rng(path, "rng_train", rt, &s->rng_train, err)
                ? -1
                : 0;
@@ -525,6 +534,12 @@ int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err)
     if (!rc && ekn_h5_exists(h, "/state/control_lr"))
         rc = ekn_h5_get_f64(h, "/state/control_lr", &s->control_lr, err) ||
              ekn_h5_get_f64(h, "/state/control_momentum", &s->control_momentum, err);
+    /* and those from before --early-stop these */
+    s->best_metric = INFINITY;
+    if (!rc && ekn_h5_exists(h, "/state/best_metric"))
+        rc = ekn_h5_get_f64(h, "/state/best_metric", &s->best_metric, err) ||
+             ekn_h5_get_i64(h, "/state/best_step", &s->best_step, err) ||
+             ekn_h5_get_i64(h, "/state/since_best", &s->since_best, err);
     if (rc) return -1;
     rng_unpack(&s->rng_data, rd);
     rng_unpack(&s->rng_train, rt);

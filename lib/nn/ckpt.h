@@ -47,6 +47,8 @@ typedef struct ekn_ckpt_state {
     double control_lr, control_momentum; /* NaN: never set through the control file (also read so from files without them) */
     double best_val, loss_smooth;
     double elapsed;                      /* seconds trained */
+    double best_metric;                  /* the best validation's monitored value (inf: none; also from older files) */
+    int64_t best_step, since_best;       /* its step, and validations since (0 from older files) */
     ekn_rng rng_data, rng_train;
 } ekn_ckpt_state;
 
@@ -58,15 +60,16 @@ enum {
     EKN_SET_BATCH, EKN_SET_STEPS, EKN_SET_EPOCHS, EKN_SET_LR, EKN_SET_LR_SCHEDULE, EKN_SET_LR_DECAY,
     EKN_SET_LR_DECAY_EVERY, EKN_SET_PLATEAU, EKN_SET_PLATEAU_FACTOR, EKN_SET_MOMENTUM, EKN_SET_MOMENTUM_SCHEDULE,
     EKN_SET_WEIGHT_DECAY, EKN_SET_CLASS_WEIGHTS, EKN_SET_SEED, EKN_SET_PATCH, EKN_SET_VAL_EVERY,
-    EKN_SET_VAL_EXAMPLES, EKN_NSET
+    EKN_SET_VAL_EXAMPLES, EKN_SET_EARLY_STOP, EKN_SET_MONITOR, EKN_NSET
 };
 typedef struct ekn_ckpt_settings {
     unsigned long have;
-    int64_t batch, steps, epochs, lr_decay_every, plateau, val_every, val_examples;
+    int64_t batch, steps, epochs, lr_decay_every, plateau, val_every, val_examples, early_stop;
     int64_t patch[3]; /* img-img input patch Z,Y,X; 0,0,0: the spec's or the data's */
     double lr, lr_decay, plateau_factor, momentum, weight_decay;
     uint64_t seed;
     char *lr_schedule, *momentum_schedule, *class_weights; /* reading: malloc'd */
+    char *monitor;                                         /* "val_loss" or "val_error"; ditto */
 } ekn_ckpt_settings;
 /* The settings' dataset names ("lr_schedule"), by EKN_SET_X. */
 const char *ekn_ckpt_setting_name(int k);

@@ -442,7 +442,18 @@ static const char *diverged(ekn_trainer *tr)
 
 /* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
 
-int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
+void ekn_train_best_path(const char *save_path, char *buf, size_t cap)
+{
+    size_t n = strlen(save_path);
+    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-best.h5", (int)(n - 3), save_path);
+    else snprintf(buf, cap, "%s-best", save_path);
+}
+
+static int save_to(ekn_trainer *tr, const char *path, ekn_err *err);
+
+int ekn_trainer_save(ekn_trainer *tr, ekn_err *err) { return save_to(tr, tr->cfg.save_path, err); }
+
+static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
 {
     ekn_net_tensor *t;
     int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
@@ -460,11 +471,14 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
         .best_val = tr->best_val,
         .loss_smooth = tr->loss_smooth,
         .elapsed = tr->elapsed_before + (tr->run_start > 0 ? ekn_now() - tr->run_start : 0),
+        .best_metric = tr->best_metric,
+        .best_step = tr->best_step,
+        .since_best = tr->since_best,
         .rng_data = tr->rng_data,
         .rng_train = tr->rng_train,
     };
     ekn_ckpt c;
-    int rc = ekn_ckpt_create(&c, tr->cfg.save_path, tr->spec.text, err);
+    int rc = ekn_ckpt_create(&c, path, tr->spec.text, err);
     if (!rc) {
         rc = ekn_ckpt_write_params(&c, t, n, ekn_net_params_host(&tr->net), ekn_net_state_host(&tr->net), err) ||
              ekn_ckpt_write_optim(&c, &tr->opt, err) ||
@@ -503,6 +517,9 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
     tr->best_val = s.best_val;
     tr->loss_smooth = s.loss_smooth;
     tr->elapsed_before = s.elapsed;
+    tr->best_metric = s.best_metric;
+    tr->best_step = s.best_step;
+    tr->since_best = s.since_best;
     if (isfinite(s.control_lr)) {
         ekn_train_set_control_lr(tr, s.control_lr);
         ekn_warn("'%s': keeping the learning rate %g set through the control file", path, s.control_lr);
@@ -529,7 +546,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     tr->momentum = cfg->momentum;
     tr->lr_scale = 1;
     tr->control_lr = tr->control_momentum = NAN;
-    tr->best_val = INFINITY;
+    tr->best_val = tr->best_metric = INFINITY;
     tr->loss_smooth = NAN;
     /* a read-only or missing directory is found now, not after training */
     if (cfg->save_path && ekn_h5_check_writable(cfg->save_path, err)) return -1;
@@ -581,11 +598,20 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     if (cfg->val_path && prepare_validation(tr, err)) return -1;
     if (cfg->log_path) {
         int append = cfg->resume_path && access(cfg->log_path, F_OK) == 0;
+        tr->log_best = 1;
+        if (append) {
+            /* rows as wide as the header of the log appended to: one from before 'best' gets none */
+            char head[512] = "";
+            FILE *old = fopen(cfg->log_path, "r");
+            if (old && !fgets(head, sizeof head, old)) head[0] = 0;
+            if (old) fclose(old);
+            tr->log_best = strstr(head, "\tbest\n") != NULL;
+        }
         tr->log = fopen(cfg->log_path, append ? "a" : "w");
         if (!tr->log) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open the log:", cfg->log_path);
         if (!append)
             fprintf(tr->log, "step\tepoch\ttime\texamples_per_s\tloss\tloss_smooth\tloss_after\tgain\tlr\tmomentum\t"
-                             "mean_label\ttrain_err\tval_loss\tval_err\tstep_size\tbeta\tevals\n");
+                             "mean_label\ttrain_err\tval_loss\tval_err\tstep_size\tbeta\tevals\tbest\n");
     }
     char buf[256];
     for (int i = 0; i < net->nlayers; i++) {
@@ -680,7 +706,8 @@ static void fmt_val(char *buf, size_t cap, double v)
     else snprintf(buf, cap, "%.6g", v);
 }
 
-static void validate(ekn_trainer *tr, double *vloss, double *verr)
+/* Returns 1 when the monitored value (cfg.monitor) is the best so far. */
+static int validate(ekn_trainer *tr, double *vloss, double *verr)
 {
     int C = tr->net.classes;
     long *conf = C ? calloc((size_t)C * C, sizeof *conf) : NULL;
@@ -709,6 +736,15 @@ static void validate(ekn_trainer *tr, double *vloss, double *verr)
                      tr->cfg.plateau_factor);
         }
     }
+    double m = tr->cfg.monitor == EKN_MONITOR_ERROR ? r.err : r.loss;
+    if (m < tr->best_metric) { /* NaN never is */
+        tr->best_metric = m;
+        tr->best_step = tr->step;
+        tr->since_best = 0;
+        return 1;
+    }
+    tr->since_best++;
+    return 0;
 }
 
 static int64_t epoch_size(const ekn_trainer *tr)
@@ -739,7 +775,9 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
                  (long long)tr->step, (long long)max_steps, c->epochs ? ", --epochs" : "");
     ekn_progress prog;
     ekn_progress_begin(&prog, "steps", (uint64_t)max_steps);
-    int stop = 0, save = 0, rc = 0;
+    int stop = 0, save = 0, rc = 0, early = 0;
+    char best_path[4096];
+    ekn_train_best_path(c->save_path, best_path, sizeof best_path);
     while (!stop) {
         if (max_steps && tr->step >= max_steps) break;
         if (c->max_time > 0 && ekn_now() - start >= c->max_time) break;
@@ -801,7 +839,8 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         tr->step++;
         since_log += tr->cur_n;
         double vloss = NAN, verr = NAN;
-        if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) validate(tr, &vloss, &verr);
+        int best = 0;
+        if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) best = validate(tr, &vloss, &verr);
         int log_now = tr->log && (tr->step % c->log_every == 0 || !isnan(vloss) || gain_now);
         if (log_now) {
             double now = ekn_now();
@@ -817,21 +856,32 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             fmt_val(f[3], 32, terr);
             fmt_val(f[4], 32, vloss);
             fmt_val(f[5], 32, verr);
-            fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\t%ld\n",
+            fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\t%ld",
                     (long long)tr->step, epoch, tr->elapsed_before + now - start,
                     rate, loss, tr->loss_smooth, f[0], f[1], tr->lr, tr->momentum, f[2], f[3], f[4], f[5], f[6],
                     f[7], tr->opt.diag.evals);
+            /* best: 1 on the row of a validation that is the best so far */
+            fprintf(tr->log, tr->log_best ? "\t%d\n" : "\n", best);
             if (fflush(tr->log) != 0 || ferror(tr->log))
                 return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);
             last_log = now;
             since_log = 0;
         }
         if (c->save_every > 0 && tr->step % c->save_every == 0 && ekn_trainer_save(tr, err)) return -1;
+        if (best && save_to(tr, best_path, err)) return -1;
+        if (c->early_stop > 0 && tr->since_best >= c->early_stop) {
+            early = 1;
+            break;
+        }
         char extra[96];
         snprintf(extra, sizeof extra, "loss %.4g lr %.3g", tr->loss_smooth, tr->lr);
         ekn_progress_update(&prog, (uint64_t)tr->step, extra);
     }
     ekn_progress_end(&prog);
+    if (early)
+        ekn_warn("step %lld: %s has not improved in %lld validations; stopping (the best, %.5g at step %lld, is '%s')",
+                 (long long)tr->step, c->monitor == EKN_MONITOR_ERROR ? "val_error" : "val_loss",
+                 (long long)tr->since_best, tr->best_metric, (long long)tr->best_step, best_path);
     rc = ekn_ops_check(tr->net.ops, err) || ekn_trainer_save(tr, err) ? -1 : 0;
     tr->elapsed_before += ekn_now() - start;
     tr->run_start = 0;

@@ -45,6 +45,8 @@ typedef struct ekn_schedule {
     double value[EKN_MAX_SCHEDULE];
 } ekn_schedule;
 
+enum { EKN_MONITOR_LOSS = 0, EKN_MONITOR_ERROR = 1 }; /* --monitor val_loss|val_error */
+
 typedef enum ekn_input_mode { EKN_INPUT_AUTO, EKN_INPUT_MEMORY, EKN_INPUT_STREAM } ekn_input_mode;
 
 typedef struct ekn_train_config {
@@ -67,6 +69,8 @@ typedef struct ekn_train_config {
     double lr_decay;          /* multiply lr by this every lr_decay_every steps (1 = off) */
     int64_t lr_decay_every;
     int plateau_patience;     /* validations without improvement before lr *= plateau_factor (0 = off) */
+    int64_t early_stop;       /* stop after this many validations without a better monitored value (0 = off) */
+    int monitor;              /* what validation improves: EKN_MONITOR_LOSS or EKN_MONITOR_ERROR */
     double plateau_factor;
     int nclass_weights;
     float class_weights[EKN_MAX_CLASSES];
@@ -102,6 +106,12 @@ typedef struct ekn_trainer {
     double control_lr, control_momentum; /* set through the control file (NaN: never) */
     double best_val;
     int plateau_count;
+    /* the best validation of the monitored value (cfg.monitor): its value
+     * (inf before the first), step, and validations since; with --val the
+     * checkpoint of that step is kept as well (ekn_train_best_path) */
+    double best_metric;
+    int64_t best_step, since_best;
+    int log_best;             /* the log has the 'best' column (a log appended to may predate it) */
     unsigned long restored;   /* EKN_SET_X bits (ckpt.h) the checkpoint's settings changed in cfg */
     double loss_smooth;
     double elapsed_before;    /* seconds trained before this run (resume) */
@@ -134,6 +144,9 @@ int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
 int ekn_trainer_run(ekn_trainer *tr, ekn_err *err);
 /* Writes the checkpoint cfg.save_path (ckpt.h) atomically. */
 int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
+/* The best validation's checkpoint beside save_path: "model.h5" ->
+ * "model-best.h5" ("-best" before a final ".h5", else appended). */
+void ekn_train_best_path(const char *save_path, char *buf, size_t cap);
 void ekn_trainer_free(ekn_trainer *tr);
 
 /* "0:0.1,1000:0.01" -> schedule sorted by step; duplicate steps are an error. */
@@ -148,6 +161,7 @@ typedef struct ekn_train_opts {
     const char *input;             /* --input: auto|memory|stream */
     ekn_zyx patch;                 /* --patch: right-aligned, the leading axes 1 */
     const char *lr_schedule, *momentum_schedule, *class_weights;
+    const char *monitor;           /* --monitor: val_loss|val_error */
     int optimizer_given;           /* without --optimizer a resumed run keeps the checkpoint's */
     double max_mib;                /* --max-memory, MiB (0: not given) */
     ekn_device_opts dev;           /* applied by the command (ekn_device_opts_apply) */

@@ -10,7 +10,9 @@
 #include "opt.h"
 #include "train_internal.h"
 
-enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH };
+enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH, T_MONITOR };
+
+static const char *monitor_name(int m) { return m == EKN_MONITOR_ERROR ? "val_error" : "val_loss"; }
 
 /* setting (ckpt.h) -> the option that sets it and the config's field */
 static const struct {
@@ -37,6 +39,8 @@ static const struct {
     ROW(PATCH, "patch", T_PATCH, patch),
     ROW(VAL_EVERY, "val-every", T_I64, val_every),
     ROW(VAL_EXAMPLES, "val-examples", T_LONG, val_examples),
+    ROW(EARLY_STOP, "early-stop", T_I64, early_stop),
+    ROW(MONITOR, "monitor", T_MONITOR, monitor),
 #undef ROW
 };
 #define NROWS (int)(sizeof ROWS / sizeof ROWS[0])
@@ -77,6 +81,8 @@ int ekn_train_settings_write(const ekn_trainer *tr, struct ekn_ckpt *ck, ekn_err
         .plateau = c->plateau_patience,
         .val_every = c->val_every,
         .val_examples = c->val_examples,
+        .early_stop = c->early_stop,
+        .monitor = (char *)monitor_name(c->monitor), /* written, not freed */
         .patch = {c->patch[0], c->patch[1], c->patch[2]},
         .lr = c->lr,
         .lr_decay = c->lr_decay,
@@ -128,6 +134,7 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case EKN_SET_PLATEAU: i64 = s->plateau; break;
     case EKN_SET_VAL_EVERY: i64 = s->val_every; break;
     case EKN_SET_VAL_EXAMPLES: i64 = s->val_examples; break;
+    case EKN_SET_EARLY_STOP: i64 = s->early_stop; break;
     case EKN_SET_LR: f64 = s->lr; break;
     case EKN_SET_LR_DECAY: f64 = s->lr_decay; break;
     case EKN_SET_PLATEAU_FACTOR: f64 = s->plateau_factor; break;
@@ -135,6 +142,25 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case EKN_SET_WEIGHT_DECAY: f64 = s->weight_decay; break;
     default: break;
     }
+    /* the ranges of ekn-train's option rows: a file is checked as the command line is */
+    static const struct { int key; double lo, hi; int gt; } RANGE[] = {
+        {EKN_SET_BATCH, 1, 1 << 20, 0}, {EKN_SET_STEPS, 0, 1e15, 0}, {EKN_SET_EPOCHS, 0, 1e9, 0},
+        {EKN_SET_LR, 0, 1e6, 1}, {EKN_SET_LR_DECAY, 0, 1, 1}, {EKN_SET_LR_DECAY_EVERY, 0, 1e15, 0},
+        {EKN_SET_PLATEAU, 0, 1e9, 0}, {EKN_SET_PLATEAU_FACTOR, 0, 1, 1}, {EKN_SET_WEIGHT_DECAY, 0, 1e3, 0},
+        {EKN_SET_VAL_EVERY, 1, 1e15, 0}, {EKN_SET_VAL_EXAMPLES, 0, 1e12, 0}, {EKN_SET_EARLY_STOP, 0, 1e15, 0},
+        {EKN_SET_MOMENTUM, 0, 1, 0},
+    };
+    for (size_t r = 0; r < sizeof RANGE / sizeof *RANGE; r++) {
+        if (RANGE[r].key != key) continue;
+        double v = type == T_F64 ? f64 : (double)i64;
+        int ok = isfinite(v) && (RANGE[r].gt ? v > RANGE[r].lo : v >= RANGE[r].lo) && v <= RANGE[r].hi;
+        if (key == EKN_SET_MOMENTUM) ok = ok && v < 1;
+        if (!ok) return ekn_err_set(err, EKN_EXIT_FAIL, "%s is %.17g, out of the option's range", what, v);
+    }
+    if (key == EKN_SET_PATCH)
+        for (int k = 0; k < 3; k++)
+            if (s->patch[k] < 0 || s->patch[k] > EKN_ZYX_MAX)
+                return ekn_err_set(err, EKN_EXIT_FAIL, "%s holds %lld, not a size", what, (long long)s->patch[k]);
     switch (type) {
     case T_LONG: *(long *)dst = (long)i64; return 0;
     case T_I64: *(int64_t *)dst = i64; return 0;
@@ -144,14 +170,30 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case T_PATCH:
         for (int k = 0; k < 3; k++) ((int *)dst)[k] = (int)s->patch[k];
         return 0;
-    case T_SCHED:
-        return ekn_schedule_parse(dst, key == EKN_SET_LR_SCHEDULE ? s->lr_schedule : s->momentum_schedule, what, err);
+    case T_MONITOR:
+        if (strcmp(s->monitor, "val_loss") && strcmp(s->monitor, "val_error"))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "%s: '%s' is neither val_loss nor val_error", what, s->monitor);
+        *(int *)dst = !strcmp(s->monitor, "val_error") ? EKN_MONITOR_ERROR : EKN_MONITOR_LOSS;
+        return 0;
+    case T_SCHED: {
+        ekn_schedule *sc = dst;
+        if (ekn_schedule_parse(sc, key == EKN_SET_LR_SCHEDULE ? s->lr_schedule : s->momentum_schedule, what, err))
+            return -1;
+        for (int i = 0; i < sc->n; i++)
+            if (key == EKN_SET_MOMENTUM_SCHEDULE ? sc->value[i] >= 1 : sc->value[i] > 1e6)
+                return ekn_err_set(err, EKN_EXIT_FAIL, "%s holds %g, out of the option's range", what, sc->value[i]);
+        return 0;
+    }
     case T_WEIGHTS: {
         double w[EKN_MAX_CLASSES];
         int n = *s->class_weights ? ekn_parse_float_list(s->class_weights, w, EKN_MAX_CLASSES, what, err) : 0;
         if (n < 0) return -1;
         mine->nclass_weights = n;
-        for (int k = 0; k < n; k++) mine->class_weights[k] = (float)w[k];
+        for (int k = 0; k < n; k++) {
+            if (!(w[k] >= 0) || !isfinite(w[k]))
+                return ekn_err_set(err, EKN_EXIT_FAIL, "%s holds %g, not a weight >= 0", what, w[k]);
+            mine->class_weights[k] = (float)w[k];
+        }
         return 0;
     }
     }
@@ -186,6 +228,10 @@ static int same(int type, const ekn_train_config *x, const ekn_train_config *y, 
         num_text(b, cap, v, u);
         return u == v;
     }
+    case T_MONITOR:
+        snprintf(a, cap, "%s", monitor_name(*(const int *)p));
+        snprintf(b, cap, "%s", monitor_name(*(const int *)q));
+        return *(const int *)p == *(const int *)q;
     case T_PATCH:
         patch_text(a, cap, p);
         patch_text(b, cap, q);
@@ -194,7 +240,13 @@ static int same(int type, const ekn_train_config *x, const ekn_train_config *y, 
         const ekn_schedule *s = p, *t = q;
         int eq = s->n == t->n;
         for (int i = 0; eq && i < s->n; i++) eq = s->step[i] == t->step[i] && s->value[i] == t->value[i];
-        char *u = schedule_text(s, eq ? 6 : 17), *v = schedule_text(t, eq ? 6 : 17);
+        char *u = schedule_text(s, 6), *v = schedule_text(t, 6);
+        if (!eq && u && v && !strcmp(u, v)) { /* all digits where 6 would hide the difference */
+            free(u);
+            free(v);
+            u = schedule_text(s, 17);
+            v = schedule_text(t, 17);
+        }
         snprintf(a, cap, "%s", u && *u ? u : "(none)");
         snprintf(b, cap, "%s", v && *v ? v : "(none)");
         free(u);
@@ -240,13 +292,29 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
     }
     unsigned long have = s.have; /* _free zeroes s */
     ekn_ckpt_settings_free(&s);
-    if (rc) return ekn_err_prefix(err, "'%s'", path);
+    if (rc) {
+        err->code = EKN_EXIT_FAIL; /* a bad file, not a bad command line (the parsers say usage) */
+        return ekn_err_prefix(err, "'%s'", path);
+    }
     for (int i = 0; i < NROWS; i++) {
         int key = ROWS[i].key;
         if (!(have & 1ul << key)) continue;
         int given = !c->given || c->given(ROWS[i].option);
         char mine[256], theirs[256];
         if (same(ROWS[i].type, c, &saved, ROWS[i].off, mine, theirs, sizeof mine)) continue;
+        int lr_part = key == EKN_SET_LR || key == EKN_SET_LR_SCHEDULE || key == EKN_SET_LR_DECAY ||
+                      key == EKN_SET_LR_DECAY_EVERY;
+        int mom_part = key == EKN_SET_MOMENTUM || key == EKN_SET_MOMENTUM_SCHEDULE;
+        int by_control = (lr_part && isfinite(st.control_lr)) || (mom_part && isfinite(st.control_momentum));
+        /* a given --lr (--momentum) without a schedule: the checkpoint's
+         * schedule would hide it from the schedule's first step on */
+        const char *plain = key == EKN_SET_LR_SCHEDULE ? "lr" : key == EKN_SET_MOMENTUM_SCHEDULE ? "momentum" : NULL;
+        if (!given && plain && c->given && c->given(plain)) {
+            if (!by_control)
+                ekn_warn("--%s %g replaces the checkpoint's --%s %s", plain,
+                         key == EKN_SET_LR_SCHEDULE ? c->lr : c->momentum, ROWS[i].option, theirs);
+            continue;
+        }
         if (!given) {
             /* restored: the checkpoint's value into the config */
             if (ROWS[i].type == T_WEIGHTS) {
@@ -258,6 +326,7 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
                               : ROWS[i].type == T_LONG    ? sizeof(long)
                               : ROWS[i].type == T_I64     ? sizeof(int64_t)
                               : ROWS[i].type == T_INT     ? sizeof(int)
+                              : ROWS[i].type == T_MONITOR ? sizeof(int)
                               : ROWS[i].type == T_U64     ? sizeof(uint64_t)
                                                           : sizeof(double);
                 memcpy((char *)c + ROWS[i].off, (char *)&saved + ROWS[i].off, size);
@@ -266,10 +335,7 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
             ekn_info("'%s': --%s %s", path, ROWS[i].option, theirs);
             continue;
         }
-        int lr_part = key == EKN_SET_LR || key == EKN_SET_LR_SCHEDULE || key == EKN_SET_LR_DECAY ||
-                      key == EKN_SET_LR_DECAY_EVERY;
-        int mom_part = key == EKN_SET_MOMENTUM || key == EKN_SET_MOMENTUM_SCHEDULE;
-        if ((lr_part && isfinite(st.control_lr)) || (mom_part && isfinite(st.control_momentum))) continue;
+        if (by_control) continue;
         /* the run's length: giving more is how a run goes on, not an override */
         if (key == EKN_SET_STEPS || key == EKN_SET_EPOCHS) continue;
         ekn_warn("--%s %s overrides the checkpoint's %s", ROWS[i].option, mine, theirs);

@@ -437,10 +437,87 @@ static int make_dir(void **state)
     return mkdtemp(dir) ? 0 : -1;
 }
 
+/* (f) /settings: every setting round-trips (have: all bits); a file
+ * without the group reads 0 (an older checkpoint), one with part of it
+ * only those bits; a wrong type is an error naming file and dataset. */
+static void test_settings(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "settings.h5");
+    ekn_err err = {0};
+    ekn_ckpt c;
+    ekn_ckpt_settings s = {.batch = 16, .steps = 1000, .epochs = 3, .lr_decay_every = 7, .plateau = 2,
+                           .val_every = 50, .val_examples = 200, .early_stop = 4, .patch = {1, 24, 32},
+                           .lr = 0.0123, .lr_decay = 0.5, .plateau_factor = 0.25, .momentum = 0.7,
+                           .weight_decay = 1e-4, .seed = 9000000000000000000ull, .lr_schedule = "0:0.1,100:0.01",
+                           .momentum_schedule = "", .class_weights = "1,2.5", .monitor = "val_error"};
+    assert_int_equal(ekn_ckpt_create(&c, path, "[input]\n", &err), 0);
+    assert_int_equal(ekn_ckpt_write_settings(&c, &s, &err), 0);
+    assert_int_equal(ekn_ckpt_commit(&c, &err), 0);
+    ekn_ckpt_settings r;
+    assert_int_equal(ekn_ckpt_open(&c, path, &err), 0);
+    assert_int_equal(ekn_ckpt_read_settings(&c, &r, &err), 1);
+    ekn_ckpt_close(&c);
+    assert_true(r.have == (1ul << EKN_NSET) - 1);
+    assert_int_equal(r.batch, 16);
+    assert_int_equal(r.steps, 1000);
+    assert_int_equal(r.epochs, 3);
+    assert_int_equal(r.lr_decay_every, 7);
+    assert_int_equal(r.plateau, 2);
+    assert_int_equal(r.val_every, 50);
+    assert_int_equal(r.val_examples, 200);
+    assert_int_equal(r.early_stop, 4);
+    assert_true(r.patch[0] == 1 && r.patch[1] == 24 && r.patch[2] == 32);
+    assert_true(r.lr == 0.0123 && r.lr_decay == 0.5 && r.plateau_factor == 0.25 && r.momentum == 0.7);
+    assert_true(r.weight_decay == 1e-4);
+    assert_true(r.seed == 9000000000000000000ull);
+    assert_string_equal(r.lr_schedule, "0:0.1,100:0.01");
+    assert_string_equal(r.momentum_schedule, "");
+    assert_string_equal(r.class_weights, "1,2.5");
+    assert_string_equal(r.monitor, "val_error");
+    for (int k = 0; k < EKN_NSET; k++) assert_non_null(ekn_ckpt_setting_name(k));
+    assert_null(ekn_ckpt_setting_name(EKN_NSET));
+    ekn_ckpt_settings_free(&r);
+    assert_null(r.lr_schedule);
+    /* no /settings: 0, nothing set */
+    ekn_h5 h;
+    assert_int_equal(ekn_h5_create(&h, path, &err), 0);
+    assert_int_equal(ekn_h5_put_string(&h, "/format", EKN_CKPT_FORMAT, &err), 0);
+    assert_int_equal(ekn_h5_commit(&h, &err), 0);
+    assert_int_equal(ekn_ckpt_open(&c, path, &err), 0);
+    assert_int_equal(ekn_ckpt_read_settings(&c, &r, &err), 0);
+    assert_true(r.have == 0 && r.lr_schedule == NULL);
+    ekn_ckpt_close(&c);
+    /* part of them, and one of the wrong kind */
+    assert_int_equal(ekn_h5_create(&h, path, &err), 0);
+    assert_int_equal(ekn_h5_put_string(&h, "/format", EKN_CKPT_FORMAT, &err), 0);
+    assert_int_equal(ekn_h5_put_f64(&h, "/settings/lr", 0.5, &err), 0);
+    assert_int_equal(ekn_h5_put_i64(&h, "/settings/batch", 8, &err), 0);
+    assert_int_equal(ekn_h5_commit(&h, &err), 0);
+    assert_int_equal(ekn_ckpt_open(&c, path, &err), 0);
+    assert_int_equal(ekn_ckpt_read_settings(&c, &r, &err), 1);
+    assert_true(r.have == (1ul << EKN_SET_LR | 1ul << EKN_SET_BATCH));
+    assert_true(r.lr == 0.5 && r.batch == 8);
+    ekn_ckpt_settings_free(&r);
+    ekn_ckpt_close(&c);
+    assert_int_equal(ekn_h5_create(&h, path, &err), 0);
+    assert_int_equal(ekn_h5_put_string(&h, "/format", EKN_CKPT_FORMAT, &err), 0);
+    assert_int_equal(ekn_h5_put_f64(&h, "/settings/lr_schedule", 0.5, &err), 0);
+    assert_int_equal(ekn_h5_commit(&h, &err), 0);
+    assert_int_equal(ekn_ckpt_open(&c, path, &err), 0);
+    assert_int_equal(ekn_ckpt_read_settings(&c, &r, &err), -1);
+    fprintf(stderr, "  a number as a schedule: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, "settings.h5"));
+    assert_non_null(strstr(err.msg, "/settings/lr_schedule"));
+    assert_null(r.lr_schedule);
+    ekn_ckpt_close(&c);
+}
+
 static int remove_dir(void **state)
 {
     (void)state;
-    static const char *const names[] = {"rt.h5", "bad.h5", "fmt.h5", "state.h5"};
+    static const char *const names[] = {"rt.h5", "bad.h5", "fmt.h5", "state.h5", "settings.h5"};
     char path[128];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         path_of(path, sizeof path, names[i]);
@@ -457,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_params_errors),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_state_optim),
+        cmocka_unit_test(test_settings),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -5,6 +5,7 @@
 #   make check-asan      the same suite built with -fsanitize=address,undefined
 #   make demo            the main job: Fashion-MNIST CNN, end to end
 #   make bench           benchmarks (never part of the tests)
+#   make fuzz            the libFuzzer harnesses of tests/fuzz (FUZZ_TIME=30 s each; needs clang)
 #   make gpu-check       on a GPU machine: the CUDA equivalence tests and benchmark
 #   make deps            install the Debian packages the project needs (as root)
 #   make install PREFIX=/usr/local

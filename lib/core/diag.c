@@ -57,6 +57,18 @@ static const char *escape(const char *s, size_t len, char *out, size_t cap, int 
 
 const char *ekn_escape(const char *s, size_t len, char *out, size_t cap) { return escape(s, len, out, cap, 0); }
 
+void ekn_fputs_escaped(const char *s, size_t len, FILE *f)
+{
+    char out[4 * 256 + 1]; /* a byte takes at most 4 characters (\xHH) */
+    while (len && *s) {
+        size_t n = len < 256 ? len : 256;
+        if (n < len && (unsigned char)s[n - 1] == 0xc2) n--; /* keep a C1 pair in one piece */
+        fputs(escape(s, n, out, sizeof out, 0), f);
+        s += n;
+        len -= n;
+    }
+}
+
 /* Formats into buf, escaped (ekn_escape); a trailing ':' in fmt appends
  * strerror(errno). */
 static void format_msg(char *buf, size_t cap, const char *fmt, va_list ap)

@@ -11,6 +11,7 @@
 #define EKN_DIAG_H
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum {
     EKN_EXIT_OK = 0,    /* success */
@@ -56,4 +57,6 @@ int ekn_dying(void);
  * (at least 1).  Returns out.  Every message goes through it (keeping the
  * line breaks a usage message has). */
 const char *ekn_escape(const char *s, size_t len, char *out, size_t cap);
+/* The same escaping of the len bytes at s, written to f whatever their length. */
+void ekn_fputs_escaped(const char *s, size_t len, FILE *f);
 #endif

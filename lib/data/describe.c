@@ -90,12 +90,17 @@ static void print_record_hist(ekn_describe *d, const ekn_stats *s)
 
 /* names, metadata and file names as text from outside: escaped (ekn_escape) */
 #define ESC(s, n, buf) ekn_escape((s), (n), (buf), sizeof(buf))
+#define PUT_ESC(s, n) ekn_fputs_escaped((s), (n), stdout)
 
 static void print_prefix(int tsv, const char *file, uint64_t index, const char *name)
 {
-    char f[1024], nm[1024];
-    if (file) printf(tsv ? "%s\t" : "%s:", ESC(file, strlen(file), f));
-    printf(tsv ? "%" PRIu64 "\t%s" : "%" PRIu64 " %s", index, *name || tsv ? ESC(name, strlen(name), nm) : "-");
+    if (file) {
+        PUT_ESC(file, strlen(file));
+        fputs(tsv ? "\t" : ":", stdout);
+    }
+    printf(tsv ? "%" PRIu64 "\t" : "%" PRIu64 " ", index);
+    if (*name || tsv) PUT_ESC(name, strlen(name));
+    else fputs("-", stdout);
 }
 
 static void print_meta(int tsv, const char *file, uint64_t index, const ekn_tensor *t)
@@ -103,12 +108,16 @@ static void print_meta(int tsv, const char *file, uint64_t index, const ekn_tens
     for (const char *p = t->meta; p && *p;) {
         const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
-        char k[4096], v[4096];
         print_prefix(tsv, file, index, t->name);
-        if (tsv)
-            printf("\t%s\t%s\n", ESC(p, (size_t)((eq ? eq : end) - p), k), eq ? ESC(eq + 1, (size_t)(end - eq - 1), v) : "");
-        else
-            printf(" %s\n", ESC(p, (size_t)(end - p), k));
+        fputs(tsv ? "\t" : " ", stdout);
+        if (tsv) {
+            PUT_ESC(p, (size_t)((eq ? eq : end) - p));
+            fputs("\t", stdout);
+            if (eq) PUT_ESC(eq + 1, (size_t)(end - eq - 1));
+        } else {
+            PUT_ESC(p, (size_t)(end - p));
+        }
+        fputs("\n", stdout);
         p = nl ? nl + 1 : end;
     }
 }

@@ -92,6 +92,17 @@ int main(int argc, char **argv)
     const ekn_command cmd = {"ekn-train", "[options] --spec SPEC [TRAIN]",
                              "Train a network on a stream of examples (stdin when TRAIN is omitted).", options};
     int first = ekn_cmd_start(&cmd, argc, argv);
+    /* SIGUSR1's default action ends the process: a "save now" sent while
+     * the data loads must not kill the run, so it is caught from here on
+     * (a checkpoint follows at the first step).  SIGTERM and SIGINT keep
+     * ekn_cmd_start's handlers until training starts: there is nothing to
+     * save before, and a load blocked on a pipe must still end at once. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_save;
+    sigaction(SIGUSR1, &sa, NULL);
     if (argc - first > 1) ekn_usage_die(&cmd, "too many operands");
     if (!c->spec_path && !c->resume_path) ekn_usage_die(&cmd, "--spec is required (or --resume)");
     c->train_path = first < argc ? argv[first] : "-";
@@ -104,16 +115,12 @@ int main(int argc, char **argv)
         ekn_trainer_free(&tr);
         ekn_die_err(&err);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
+    tr.stop_flag = &stop_flag;
+    tr.save_flag = &save_flag;
+    sa.sa_flags = 0;
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_save;
-    sigaction(SIGUSR1, &sa, NULL);
-    tr.stop_flag = &stop_flag;
-    tr.save_flag = &save_flag;
     int rc = ekn_trainer_run(&tr, &err);
     ekn_trainer_free(&tr);
     if (rc) ekn_die_err(&err);

@@ -331,6 +331,24 @@ EOF
     grep -q "saved 'usr.h5'" err.txt
 }
 
+@test "SIGUSR1 while the data loads: the run is not killed, it saves at its first step" {
+    mkfifo in.fifo
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 5 -o load.h5 in.fifo \
+        >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    # opening the FIFO for writing waits for ekn-train to open it: it is loading now
+    exec 4>in.fifo
+    kill -USR1 "$pid"
+    cat "$D/img.ekn" >&4
+    exec 4>&-
+    local rc=0
+    wait "$pid" || rc=$?
+    cat err.txt
+    ((rc == 0)) || fail "exit $rc"
+    grep -q "step 0: saved 'load.h5'" err.txt
+    [[ -f load.h5 ]]
+}
+
 @test "--control: 'lr 0.001' changes the rate in the log, then 'stop' ends the run with exit 0" {
     "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 1000000 \
         --log run.tsv --log-every 5 --control ctl -o ctl.h5 "$D/img.ekn" >out.txt 2>err.txt 3>&- &

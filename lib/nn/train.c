@@ -707,7 +707,8 @@ static void fmt_val(char *buf, size_t cap, double v)
 }
 
 /* Returns 1 when the monitored value (cfg.monitor) is the best so far. */
-static int validate(ekn_trainer *tr, double *vloss, double *verr)
+/* Evaluates the validation set and reports it on stderr. */
+static void validation_report(ekn_trainer *tr, double *vloss, double *verr)
 {
     int C = tr->net.classes;
     long *conf = C ? calloc((size_t)C * C, sizeof *conf) : NULL;
@@ -725,9 +726,16 @@ static int validate(ekn_trainer *tr, double *vloss, double *verr)
                      pred ? (double)tp / pred : NAN, lab ? (double)tp / lab : NAN);
         }
     free(conf);
+}
+
+/* A validation of the --val-every cadence: the plateau schedule and the
+ * best checkpoint follow it.  Returns 1 when it is the best so far. */
+static int validate(ekn_trainer *tr, double *vloss, double *verr)
+{
+    validation_report(tr, vloss, verr);
     if (tr->cfg.plateau_patience > 0) {
-        if (r.loss < tr->best_val) {
-            tr->best_val = r.loss;
+        if (*vloss < tr->best_val) {
+            tr->best_val = *vloss;
             tr->plateau_count = 0;
         } else if (++tr->plateau_count >= tr->cfg.plateau_patience) {
             tr->lr_scale *= tr->cfg.plateau_factor;
@@ -736,7 +744,7 @@ static int validate(ekn_trainer *tr, double *vloss, double *verr)
                      tr->cfg.plateau_factor);
         }
     }
-    double m = tr->cfg.monitor == EKN_MONITOR_ERROR ? r.err : r.loss;
+    double m = tr->cfg.monitor == EKN_MONITOR_ERROR ? *verr : *vloss;
     if (m < tr->best_metric) { /* NaN never is */
         tr->best_metric = m;
         tr->best_step = tr->step;
@@ -744,6 +752,33 @@ static int validate(ekn_trainer *tr, double *vloss, double *verr)
         return 1;
     }
     tr->since_best++;
+    return 0;
+}
+
+/* What one log row reports beside the trainer's own state. */
+typedef struct log_point {
+    double loss, after, before, terr, vloss, verr, rate, epoch, elapsed;
+    int best;
+} log_point;
+
+static int log_row(ekn_trainer *tr, const log_point *p, ekn_err *err)
+{
+    char f[8][32];
+    fmt_val(f[6], 32, tr->opt.diag.step_size);
+    fmt_val(f[7], 32, tr->opt.diag.beta);
+    fmt_val(f[0], 32, p->after);
+    fmt_val(f[1], 32, p->after - p->before);
+    fmt_val(f[2], 32, tr->mean_label);
+    fmt_val(f[3], 32, p->terr);
+    fmt_val(f[4], 32, p->vloss);
+    fmt_val(f[5], 32, p->verr);
+    fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\t%ld",
+            (long long)tr->step, p->epoch, p->elapsed, p->rate, p->loss, tr->loss_smooth, f[0], f[1], tr->lr,
+            tr->momentum, f[2], f[3], f[4], f[5], f[6], f[7], tr->opt.diag.evals);
+    /* best: 1 on the row of a validation that is the best so far */
+    fprintf(tr->log, tr->log_best ? "\t%d\n" : "\n", p->best);
+    if (fflush(tr->log) != 0 || ferror(tr->log))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", tr->cfg.log_path);
     return 0;
 }
 
@@ -755,6 +790,20 @@ static int64_t epoch_size(const ekn_trainer *tr)
     double per = (double)tr->net.out_spatial * tr->net.calc.stride[0] * tr->net.calc.stride[1] * tr->net.calc.stride[2];
     int64_t n = (int64_t)(data / per);
     return n > 0 ? n : 1;
+}
+
+/* One line at the end of a run: what it did, how well, where it went. */
+static void summary(const ekn_trainer *tr, const log_point *last, const char *best_path)
+{
+    char took[32], val[160] = "", best[4200] = "";
+    ekn_fmt_duration(tr->elapsed_before, took, sizeof took);
+    if (!isnan(last->vloss)) snprintf(val, sizeof val, "; validation loss %.5g error %.4g", last->vloss, last->verr);
+    if (tr->best_step > 0 && access(best_path, F_OK) == 0)
+        snprintf(best, sizeof best, " (best %s %.5g at step %lld: '%s')",
+                 tr->cfg.monitor == EKN_MONITOR_ERROR ? "error" : "loss", tr->best_metric, (long long)tr->best_step,
+                 best_path);
+    ekn_warn("%lld steps, %.4g epochs in %s%s%s; saved '%s'", (long long)tr->step, last->epoch, took, val, best,
+             tr->cfg.save_path);
 }
 
 int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
@@ -776,6 +825,8 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
     ekn_progress prog;
     ekn_progress_begin(&prog, "steps", (uint64_t)max_steps);
     int stop = 0, save = 0, rc = 0, early = 0;
+    int64_t first_step = tr->step, last_log_step = tr->step, last_val_step = tr->step;
+    log_point last = {0};
     char best_path[4096];
     ekn_train_best_path(c->save_path, best_path, sizeof best_path);
     while (!stop) {
@@ -840,32 +891,22 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         since_log += tr->cur_n;
         double vloss = NAN, verr = NAN;
         int best = 0;
-        if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) best = validate(tr, &vloss, &verr);
+        if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) {
+            best = validate(tr, &vloss, &verr);
+            last_val_step = tr->step;
+        }
+        /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
+        last = (log_point){loss, after, before_det, terr, vloss, verr, NAN,
+                           tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size, 0, best};
         int log_now = tr->log && (tr->step % c->log_every == 0 || !isnan(vloss) || gain_now);
         if (log_now) {
             double now = ekn_now();
-            double rate = now > last_log ? since_log / (now - last_log) : NAN;
-            /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
-            double epoch = tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size;
-            char f[8][32];
-            fmt_val(f[6], 32, tr->opt.diag.step_size);
-            fmt_val(f[7], 32, tr->opt.diag.beta);
-            fmt_val(f[0], 32, after);
-            fmt_val(f[1], 32, after - before_det);
-            fmt_val(f[2], 32, tr->mean_label);
-            fmt_val(f[3], 32, terr);
-            fmt_val(f[4], 32, vloss);
-            fmt_val(f[5], 32, verr);
-            fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\t%ld",
-                    (long long)tr->step, epoch, tr->elapsed_before + now - start,
-                    rate, loss, tr->loss_smooth, f[0], f[1], tr->lr, tr->momentum, f[2], f[3], f[4], f[5], f[6],
-                    f[7], tr->opt.diag.evals);
-            /* best: 1 on the row of a validation that is the best so far */
-            fprintf(tr->log, tr->log_best ? "\t%d\n" : "\n", best);
-            if (fflush(tr->log) != 0 || ferror(tr->log))
-                return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);
+            last.rate = now > last_log ? since_log / (now - last_log) : NAN;
+            last.elapsed = tr->elapsed_before + now - start;
+            if (log_row(tr, &last, err)) return -1;
             last_log = now;
             since_log = 0;
+            last_log_step = tr->step;
         }
         if (c->save_every > 0 && tr->step % c->save_every == 0 && ekn_trainer_save(tr, err)) return -1;
         if (best && save_to(tr, best_path, err)) return -1;
@@ -882,8 +923,27 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         ekn_warn("step %lld: %s has not improved in %lld validations; stopping (the best, %.5g at step %lld, is '%s')",
                  (long long)tr->step, c->monitor == EKN_MONITOR_ERROR ? "val_error" : "val_loss",
                  (long long)tr->since_best, tr->best_metric, (long long)tr->best_step, best_path);
+    /* the last step gets its validation and its log row, unless a signal
+     * asked to stop now; this validation is only reported (the plateau
+     * schedule and the best checkpoint follow --val-every alone), so a run
+     * resumed from here goes on as one that was never stopped */
+    int signalled = tr->stop_flag && *tr->stop_flag;
+    if (tr->step > first_step && !signalled) {
+        if (tr->val_n && c->val_every > 0 && last_val_step != tr->step) {
+            validation_report(tr, &last.vloss, &last.verr);
+            last.best = 0;
+        }
+        if (tr->log && last_log_step != tr->step) {
+            double now = ekn_now();
+            last.rate = now > last_log ? since_log / (now - last_log) : NAN;
+            last.elapsed = tr->elapsed_before + now - start;
+            if (log_row(tr, &last, err)) return -1;
+        }
+    }
     rc = ekn_ops_check(tr->net.ops, err) || ekn_trainer_save(tr, err) ? -1 : 0;
     tr->elapsed_before += ekn_now() - start;
     tr->run_start = 0;
+    /* on a terminal, where the progress line was, or with -v: scripts stay quiet */
+    if (!rc && tr->step > first_step && (prog.enabled || ekn_verbose > 0)) summary(tr, &last, best_path);
     return rc;
 }

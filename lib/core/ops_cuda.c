@@ -1,5 +1,6 @@
 // ekn_ops_cuda (lib/core/ops.h): the dispatch table of the CUDA kernels;
 // CUDA builds only (lib/core/cuda_none.c stands in otherwise).
+#include "cuda_backend.h"
 #include "cuda_common.h"
 #include "device_cuda.h"
 #include "diag.h"
@@ -54,3 +55,13 @@ const ekn_ops *ekn_ops_cuda(void)
     ekn_cuda_set_log(log_line);
     return &cuda_ops;
 }
+
+static const ekn_cuda_backend backend = {
+    EKN_CUDA_BACKEND_VERSION, ekn_ops_cuda, ekn_cuda_last_error, ekn_cuda_set_precision, ekn_cuda_set_deterministic,
+};
+
+const ekn_cuda_backend *ekn_cuda_backend_get(void) { return &backend; }
+
+/* Linked into a program with the backend's objects (the CUDA unit tests),
+ * the backend is there at once. */
+const char *ekn_cuda_unavailable(void) { return NULL; }

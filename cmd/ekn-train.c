@@ -30,7 +30,8 @@ static void on_save(int sig)
 
 static ekn_train_opts o = {
     .c = {.save_path = "model.h5", .optimizer = "sgd", .batch = 64, .lr = 0.01, .momentum = 0.9, .lr_decay = 1,
-          .plateau_factor = 0.5, .seed = 1, .log_every = 10, .val_every = 500, .gain_every = 10},
+          .plateau_factor = 0.5, .onecycle_pct = 0.3,
+          .onecycle_div = 25, .onecycle_momentum = 0.85, .seed = 1, .log_every = 10, .val_every = 500, .gain_every = 10},
     .input = "auto",
     .dev = EKN_DEVICE_OPTS_INIT,
 };
@@ -62,6 +63,17 @@ int main(int argc, char **argv)
         OPT_FLOAT(0, "lr-decay", &c->lr_decay, "F", "multiply the rate by F every --lr-decay-every steps", 0, 1,
                   .flags = EKN_OPTF_GT_MIN),
         OPT_INT(0, "lr-decay-every", &c->lr_decay_every, "K", "steps between decays (0: off)", 0, 1e15),
+        OPT_CHOICE(0, "lr-shape", &o.lr_shape, "SHAPE",
+                   "the rate's course over the budget: constant, cosine (to --lr-floor) or onecycle [constant]",
+                   "constant|cosine|onecycle", .flags = EKN_OPTF_OWN_DEFAULT),
+        OPT_INT(0, "warmup", &c->warmup, "N", "raise the rate linearly from --lr/N to --lr over the first N steps", 0,
+                1e15),
+        OPT_FLOAT(0, "lr-floor", &c->lr_floor, "RATE", "the rate cosine and onecycle end at", 0, 1e6),
+        OPT_FLOAT(0, "onecycle-pct", &c->onecycle_pct, "P", "onecycle: the fraction of the budget the rate rises", 0,
+                  1, .flags = EKN_OPTF_GT_MIN),
+        OPT_FLOAT(0, "onecycle-div", &c->onecycle_div, "D", "onecycle: the rate starts at --lr/D", 1, 1e9),
+        OPT_FLOAT(0, "onecycle-momentum", &c->onecycle_momentum, "M",
+                  "onecycle: the momentum at the peak rate (--momentum is the top)", 0, 0.999999),
         OPT_INT(0, "plateau", &c->plateau_patience, "N",
                 "scale the rate by --plateau-factor after N validations without improvement (0: off)", 0, 1e9),
         OPT_FLOAT(0, "plateau-factor", &c->plateau_factor, "F", "reduction on a plateau", 0, 1,

@@ -228,6 +228,12 @@ static const struct setting_row {
     ROW(VAL_EXAMPLES, "val_examples", S_I64, val_examples),
     ROW(EARLY_STOP, "early_stop", S_I64, early_stop),
     ROW(MONITOR, "monitor", S_TEXT, monitor),
+    ROW(LR_SHAPE, "lr_shape", S_TEXT, lr_shape),
+    ROW(WARMUP, "warmup", S_I64, warmup),
+    ROW(LR_FLOOR, "lr_floor", S_F64, lr_floor),
+    ROW(ONECYCLE_PCT, "onecycle_pct", S_F64, onecycle_pct),
+    ROW(ONECYCLE_DIV, "onecycle_div", S_F64, onecycle_div),
+    ROW(ONECYCLE_MOMENTUM, "onecycle_momentum", S_F64, onecycle_momentum),
 #undef ROW
 };
 
@@ -290,6 +296,7 @@ void ekn_ckpt_settings_free(ekn_ckpt_settings *s)
     free(s->momentum_schedule);
     free(s->class_weights);
     free(s->monitor);
+    free(s->lr_shape);
     memset(s, 0, sizeof *s);
 }
 

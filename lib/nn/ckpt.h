@@ -60,7 +60,10 @@ enum {
     EKN_SET_BATCH, EKN_SET_STEPS, EKN_SET_EPOCHS, EKN_SET_LR, EKN_SET_LR_SCHEDULE, EKN_SET_LR_DECAY,
     EKN_SET_LR_DECAY_EVERY, EKN_SET_PLATEAU, EKN_SET_PLATEAU_FACTOR, EKN_SET_MOMENTUM, EKN_SET_MOMENTUM_SCHEDULE,
     EKN_SET_WEIGHT_DECAY, EKN_SET_CLASS_WEIGHTS, EKN_SET_SEED, EKN_SET_PATCH, EKN_SET_VAL_EVERY,
-    EKN_SET_VAL_EXAMPLES, EKN_SET_EARLY_STOP, EKN_SET_MONITOR, EKN_NSET
+    EKN_SET_VAL_EXAMPLES, EKN_SET_EARLY_STOP, EKN_SET_MONITOR,
+    /* the rate's shape (schedule.h); absent in older files, which had none */
+    EKN_SET_LR_SHAPE, EKN_SET_WARMUP, EKN_SET_LR_FLOOR, EKN_SET_ONECYCLE_PCT, EKN_SET_ONECYCLE_DIV,
+    EKN_SET_ONECYCLE_MOMENTUM, EKN_NSET
 };
 typedef struct ekn_ckpt_settings {
     unsigned long have;
@@ -70,6 +73,9 @@ typedef struct ekn_ckpt_settings {
     uint64_t seed;
     char *lr_schedule, *momentum_schedule, *class_weights; /* reading: malloc'd */
     char *monitor;                                         /* "val_loss" or "val_error"; ditto */
+    char *lr_shape;                                        /* "constant", "cosine" or "onecycle"; ditto */
+    int64_t warmup;
+    double lr_floor, onecycle_pct, onecycle_div, onecycle_momentum;
 } ekn_ckpt_settings;
 /* The settings' dataset names ("lr_schedule"), by EKN_SET_X. */
 const char *ekn_ckpt_setting_name(int k);

@@ -58,6 +58,40 @@ double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
     return v;
 }
 
+int ekn_train_check_shape(const ekn_train_config *c, ekn_err *err)
+{
+    if (c->lr_shape == EKN_SHAPE_CONSTANT) return 0;
+    const char *name = ekn_shape_name(c->lr_shape);
+    if (c->lr_schedule.n)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s and --lr-schedule both set the rate's course; give one",
+                           name);
+    if (c->lr_decay != 1 && c->lr_decay_every > 0)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s and --lr-decay both set the rate's course; give one",
+                           name);
+    if (!c->steps && !c->epochs && !(c->max_time > 0))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s needs a budget: --steps, --epochs or --time", name);
+    if (c->lr_floor > c->lr)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-floor must not be above --lr (%g), you specified %g", c->lr,
+                           c->lr_floor);
+    if (c->lr_shape != EKN_SHAPE_ONECYCLE) return 0;
+    if (c->warmup)
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "--lr-shape onecycle warms up by itself (--onecycle-pct); --warmup contradicts it");
+    if (c->momentum_schedule.n)
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "--lr-shape onecycle and --momentum-schedule both set the momentum's course; give one");
+    if (!(c->onecycle_pct > 0 && c->onecycle_pct < 1))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--onecycle-pct must be above 0 and below 1, you specified %g",
+                           c->onecycle_pct);
+    if (!(c->onecycle_div >= 1))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--onecycle-div must be at least 1, you specified %g", c->onecycle_div);
+    if (c->onecycle_momentum > c->momentum)
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "--onecycle-momentum must not be above --momentum (%g, the cycle's top), you specified %g",
+                           c->momentum, c->onecycle_momentum);
+    return 0;
+}
+
 /* ---- loss ----------------------------------------------------------------- */
 
 /* Loss of the net's last output for n examples x of labels y / targets t
@@ -168,6 +202,8 @@ void ekn_train_set_control_lr(ekn_trainer *tr, double v)
     tr->cfg.lr = v;
     tr->cfg.lr_schedule.n = 0;
     tr->cfg.lr_decay = 1;
+    tr->cfg.lr_shape = EKN_SHAPE_CONSTANT; /* and no shape nor warm-up */
+    tr->cfg.warmup = 0;
     tr->lr_scale = 1;
 }
 
@@ -176,6 +212,7 @@ void ekn_train_set_control_momentum(ekn_trainer *tr, double v)
     tr->control_momentum = v;
     tr->cfg.momentum = v;
     tr->cfg.momentum_schedule.n = 0;
+    tr->cfg.onecycle_momentum = v; /* a one-cycle's momentum stays at v */
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -542,6 +579,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     tr->cfg = *cfg;
     if (from && ekn_train_settings_restore(tr, from, err)) return -1;
     cfg = &tr->cfg; /* with the checkpoint's settings */
+    if (ekn_train_check_shape(cfg, err)) return -1;
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
     tr->lr_scale = 1;
@@ -690,14 +728,24 @@ static void apply_control(ekn_trainer *tr, int *stop, int *save)
     ekn_control_poll(&tr->control, run_control, &x);
 }
 
+static int64_t epoch_size(const ekn_trainer *tr);
+
+/* Where the step stands in the budget (schedule.h): by steps when there
+ * is a step budget, else by this run's time against --time. */
+static ekn_budget_pos budget_pos(const ekn_trainer *tr)
+{
+    ekn_budget_pos b = {0, (double)tr->step, (double)ekn_trainer_max_steps(tr)};
+    if (b.total <= 0 && tr->cfg.max_time > 0) {
+        b.by_time = 1;
+        b.pos = tr->run_start > 0 ? (ekn_now() - tr->run_start) / tr->cfg.max_time : 0;
+        b.total = 1;
+    }
+    return b;
+}
+
 static void update_hyper(ekn_trainer *tr)
 {
-    const ekn_train_config *c = &tr->cfg;
-    double base = ekn_schedule_at(&c->lr_schedule, tr->step, c->lr);
-    double decay = 1;
-    if (c->lr_decay != 1 && c->lr_decay_every > 0) decay = pow(c->lr_decay, (double)(tr->step / c->lr_decay_every));
-    tr->lr = base * decay * tr->lr_scale;
-    tr->momentum = ekn_schedule_at(&c->momentum_schedule, tr->step, c->momentum);
+    ekn_train_hyper_at(&tr->cfg, tr->step, budget_pos(tr), tr->lr_scale, &tr->lr, &tr->momentum);
 }
 
 static void fmt_val(char *buf, size_t cap, double v)
@@ -757,6 +805,17 @@ static int64_t epoch_size(const ekn_trainer *tr)
     return n > 0 ? n : 1;
 }
 
+int64_t ekn_trainer_max_steps(const ekn_trainer *tr)
+{
+    const ekn_train_config *c = &tr->cfg;
+    int64_t max_steps = c->steps;
+    if (c->epochs) {
+        int64_t s = (c->epochs * epoch_size(tr) + c->batch - 1) / c->batch;
+        if (!max_steps || s < max_steps) max_steps = s;
+    }
+    return max_steps;
+}
+
 int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_train_config *c = &tr->cfg;
@@ -765,11 +824,10 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
     int64_t ep_size = epoch_size(tr);
     /* examples since the last log row: a stream's batches may be short */
     double since_log = 0;
-    int64_t max_steps = c->steps;
-    if (c->epochs) {
-        int64_t s = (c->epochs * ep_size + c->batch - 1) / c->batch;
-        if (!max_steps || s < max_steps) max_steps = s;
-    }
+    int64_t max_steps = ekn_trainer_max_steps(tr);
+    if (c->lr_shape != EKN_SHAPE_CONSTANT && !max_steps && !(c->max_time > 0)) /* a stream's --epochs dropped */
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s needs a budget: --steps or --time",
+                           ekn_shape_name(c->lr_shape));
     if (c->resume_path && max_steps && tr->step >= max_steps)
         ekn_warn("step %lld: the run has reached its end at step %lld (--steps%s); give more to train on",
                  (long long)tr->step, (long long)max_steps, c->epochs ? ", --epochs" : "");

@@ -34,6 +34,7 @@
 #include "net.h"
 #include "optim.h"
 #include "rng.h"
+#include "schedule.h"
 #include "spec.h"
 
 #define EKN_MAX_SCHEDULE 64
@@ -67,6 +68,13 @@ typedef struct ekn_train_config {
     double lr, momentum, weight_decay;
     ekn_schedule lr_schedule, momentum_schedule;
     double lr_decay;          /* multiply lr by this every lr_decay_every steps (1 = off) */
+    /* the rate's shape over the budget (schedule.h): EKN_SHAPE_CONSTANT
+     * (--lr-schedule, --lr-decay apply), _COSINE or _ONECYCLE; --warmup
+     * steps (0: none); the floor both end at; onecycle's rising fraction,
+     * start divisor and momentum at the peak rate (--momentum is its top) */
+    int lr_shape;
+    int64_t warmup;
+    double lr_floor, onecycle_pct, onecycle_div, onecycle_momentum;
     int64_t lr_decay_every;
     int plateau_patience;     /* validations without improvement before lr *= plateau_factor (0 = off) */
     int64_t early_stop;       /* stop after this many validations without a better monitored value (0 = off) */
@@ -149,6 +157,14 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
 void ekn_train_best_path(const char *save_path, char *buf, size_t cap);
 void ekn_trainer_free(ekn_trainer *tr);
 
+/* The run's budget as ekn_trainer_run measures it: --steps, or --epochs
+ * in steps (the smaller of both), 0 when neither. */
+int64_t ekn_trainer_max_steps(const ekn_trainer *tr);
+/* Checks that the rate's settings agree (--lr-shape with --lr-schedule,
+ * --lr-decay, --warmup, --momentum-schedule, a budget, --lr-floor below
+ * --lr, --onecycle-momentum below --momentum); EKN_EXIT_USAGE otherwise. */
+int ekn_train_check_shape(const ekn_train_config *c, ekn_err *err);
+
 /* "0:0.1,1000:0.01" -> schedule sorted by step; duplicate steps are an error. */
 int ekn_schedule_parse(ekn_schedule *s, const char *text, const char *what, ekn_err *err);
 double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback);
@@ -162,6 +178,7 @@ typedef struct ekn_train_opts {
     ekn_zyx patch;                 /* --patch: right-aligned, the leading axes 1 */
     const char *lr_schedule, *momentum_schedule, *class_weights;
     const char *monitor;           /* --monitor: val_loss|val_error */
+    const char *lr_shape;          /* --lr-shape: constant|cosine|onecycle */
     int optimizer_given;           /* without --optimizer a resumed run keeps the checkpoint's */
     double max_mib;                /* --max-memory, MiB (0: not given) */
     ekn_device_opts dev;           /* applied by the command (ekn_device_opts_apply) */

@@ -200,6 +200,36 @@ int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *p
     return rc ? -1 : 0;
 }
 
+/* ---- --ema's average: /state/ema_params, /state/ema_buffers ------------------ */
+
+int ekn_ckpt_write_ema(ekn_ckpt *c, const float *theta, size_t n, const float *state, size_t nstate, ekn_err *err)
+{
+    uint64_t dn = n, ds = nstate;
+    if (ekn_h5_put(&c->h5, "/state/ema_params", EKN_F32, 1, &dn, theta, err)) return -1;
+    if (nstate && ekn_h5_put(&c->h5, "/state/ema_buffers", EKN_F32, 1, &ds, state, err)) return -1;
+    return 0;
+}
+
+static int read_ema_vector(ekn_ckpt *c, const char *name, float *v, size_t n, ekn_err *err)
+{
+    if (ekn_h5_get(&c->h5, name, EKN_F32, v, n, err))
+        return ekn_err_prefix(err, "the network differs from the run whose average it holds");
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s[%zu] is not finite", c->h5.path, name, i);
+    return 0;
+}
+
+int ekn_ckpt_read_ema(ekn_ckpt *c, float *theta, size_t n, float *state, size_t nstate, ekn_err *err)
+{
+    if (!ekn_h5_exists(&c->h5, "/state/ema_params")) return 0;
+    if (read_ema_vector(c, "/state/ema_params", theta, n, err)) return -1;
+    if (!nstate) return 1;
+    if (!ekn_h5_exists(&c->h5, "/state/ema_buffers"))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/ema_params without /state/ema_buffers", c->h5.path);
+    return read_ema_vector(c, "/state/ema_buffers", state, nstate, err) ? -1 : 1;
+}
+
 /* ---- the run's settings: /settings ----------------------------------------- */
 
 enum { S_I64, S_F64, S_U64, S_TEXT, S_ZYX };
@@ -234,6 +264,7 @@ static const struct setting_row {
     ROW(ONECYCLE_PCT, "onecycle_pct", S_F64, onecycle_pct),
     ROW(ONECYCLE_DIV, "onecycle_div", S_F64, onecycle_div),
     ROW(ONECYCLE_MOMENTUM, "onecycle_momentum", S_F64, onecycle_momentum),
+    ROW(EMA, "ema", S_F64, ema),
 #undef ROW
 };
 

@@ -486,9 +486,50 @@ void ekn_train_best_path(const char *save_path, char *buf, size_t cap)
     else snprintf(buf, cap, "%s-best", save_path);
 }
 
+void ekn_train_ema_path(const char *save_path, char *buf, size_t cap)
+{
+    size_t n = strlen(save_path);
+    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-ema.h5", (int)(n - 3), save_path);
+    else snprintf(buf, cap, "%s-ema", save_path);
+}
+
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err);
 
-int ekn_trainer_save(ekn_trainer *tr, ekn_err *err) { return save_to(tr, tr->cfg.save_path, err); }
+/* --ema's average on the host (downloaded from a device) */
+static void ema_to_host(ekn_trainer *tr)
+{
+    const ekn_net *net = &tr->net;
+    if (net->ops->host) return; /* the host copies are the arrays */
+    net->ops->download(tr->ema_host_theta, tr->ema_theta, net->nparams * sizeof(float));
+    if (tr->ema_state) net->ops->download(tr->ema_host_state, tr->ema_state, net->nstate * sizeof(float));
+}
+
+/* FILE-ema.h5: a model checkpoint (the spec, /params and /buffers from
+ * the average), which ekn-predict reads as any other */
+static int save_ema(ekn_trainer *tr, ekn_err *err)
+{
+    char path[4096];
+    ekn_train_ema_path(tr->cfg.save_path, path, sizeof path);
+    ekn_net_tensor *t;
+    int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
+    if (n < 0) return -1;
+    ema_to_host(tr);
+    ekn_ckpt c;
+    int rc = ekn_ckpt_create(&c, path, tr->spec.text, err);
+    if (!rc) {
+        rc = ekn_ckpt_write_params(&c, t, n, tr->ema_host_theta, tr->ema_host_state, err);
+        if (rc) ekn_ckpt_abort(&c);
+        else rc = ekn_ckpt_commit(&c, err);
+    }
+    free(t);
+    return rc ? -1 : 0;
+}
+
+int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
+{
+    if (save_to(tr, tr->cfg.save_path, err)) return -1;
+    return tr->ema_theta ? save_ema(tr, err) : 0;
+}
 
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
 {
@@ -521,6 +562,11 @@ static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
              ekn_ckpt_write_optim(&c, &tr->opt, err) ||
              ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err) ||
              ekn_train_settings_write(tr, &c, err);
+        if (!rc && tr->ema_theta) {
+            ema_to_host(tr);
+            rc = ekn_ckpt_write_ema(&c, tr->ema_host_theta, tr->net.nparams, tr->ema_host_state, tr->net.nstate,
+                                    err);
+        }
         if (rc) ekn_ckpt_abort(&c);
         else rc = ekn_ckpt_commit(&c, err);
     }
@@ -571,6 +617,53 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
     tr->rng_data = s.rng_data;
     tr->rng_train = s.rng_train;
     return 0;
+}
+
+/* --ema: the average's arrays, from the checkpoint's average, else from
+ * the parameters as they are now (the initial ones, or the resumed ones
+ * of a checkpoint without an average). */
+static int setup_ema(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+{
+    ekn_net *net = &tr->net;
+    const ekn_ops *ops = net->ops;
+    size_t np = net->nparams, ns = net->nstate;
+    tr->ema_theta = ops->alloc(np * sizeof(float));
+    tr->ema_state = ns ? ops->alloc(ns * sizeof(float)) : NULL;
+    if (ops->host) {
+        tr->ema_host_theta = tr->ema_theta;
+        tr->ema_host_state = tr->ema_state;
+    } else {
+        tr->ema_host_theta = malloc(np * sizeof(float));
+        tr->ema_host_state = ns ? malloc(ns * sizeof(float)) : NULL;
+    }
+    if (!tr->ema_theta || !tr->ema_host_theta || (ns && (!tr->ema_state || !tr->ema_host_state)))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the average of --ema (%zu parameters)", np);
+    int got = from ? ekn_ckpt_read_ema(from, tr->ema_host_theta, np, tr->ema_host_state, ns, err) : 0;
+    if (got < 0) return -1;
+    if (got) {
+        if (!ops->host) {
+            ops->upload(tr->ema_theta, tr->ema_host_theta, np * sizeof(float));
+            if (ns) ops->upload(tr->ema_state, tr->ema_host_state, ns * sizeof(float));
+        }
+        return 0;
+    }
+    if (from) ekn_info("'%s' holds no average: --ema starts from its parameters", ekn_ckpt_path(from));
+    ops->copy(tr->ema_theta, net->theta, np * sizeof(float));
+    if (ns) ops->copy(tr->ema_state, net->state, ns * sizeof(float));
+    return 0;
+}
+
+static void free_ema(ekn_trainer *tr)
+{
+    const ekn_ops *ops = tr->net.ops;
+    if (!ops) return;
+    if (!ops->host) {
+        free(tr->ema_host_theta);
+        free(tr->ema_host_state);
+    }
+    ops->free(tr->ema_theta);
+    ops->free(tr->ema_state);
+    tr->ema_theta = tr->ema_state = tr->ema_host_theta = tr->ema_host_state = NULL;
 }
 
 /* from: the checkpoint of --resume, open, or NULL. */
@@ -633,6 +726,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
         ekn_rng_seed(&init, cfg->seed, RNG_INIT);
         ekn_net_init_params(net, &init);
     }
+    if (cfg->ema_on && setup_ema(tr, from, err)) return -1;
     if (cfg->val_path && prepare_validation(tr, err)) return -1;
     if (cfg->log_path) {
         int append = cfg->resume_path && access(cfg->log_path, F_OK) == 0;
@@ -679,6 +773,7 @@ void ekn_trainer_free(ekn_trainer *tr)
     if (tr->log) fclose(tr->log);
     ekn_dataset_free(&tr->val_patches);
     ekn_train_free_batch(tr);
+    free_ema(tr);
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
@@ -890,6 +985,11 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             return ekn_err_set(err, EKN_EXIT_FAIL, "step %lld: %s (the loss is %g); stopping (lower --lr?); %s '%s'%s",
                                (long long)tr->step + 1, what, loss, kept ? "the last checkpoint" : "no checkpoint",
                                c->save_path, kept ? " is kept" : " is written");
+        }
+        if (tr->ema_theta) { /* the average follows every step, where the parameters live */
+            float d = (float)c->ema;
+            tr->net.ops->ema_update(tr->net.nparams, d, tr->net.theta, tr->ema_theta);
+            if (tr->ema_state) tr->net.ops->ema_update(tr->net.nstate, d, tr->net.state, tr->ema_state);
         }
         double after = gain_now ? batch_loss_eval(tr) : NAN;
         double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;

@@ -75,6 +75,11 @@ typedef struct ekn_train_config {
     int lr_shape;
     int64_t warmup;
     double lr_floor, onecycle_pct, onecycle_div, onecycle_momentum;
+    /* --ema: an exponential moving average of the parameters (and the
+     * norm layers' running statistics) with this decay in [0, 1), updated
+     * after every step and saved as FILE-ema.h5 (ekn_train_ema_path) */
+    int ema_on;
+    double ema;
     int64_t lr_decay_every;
     int plateau_patience;     /* validations without improvement before lr *= plateau_factor (0 = off) */
     int64_t early_stop;       /* stop after this many validations without a better monitored value (0 = off) */
@@ -143,6 +148,10 @@ typedef struct ekn_trainer {
     long correct, counted;    /* of the current batch */
     FILE *log;
     ekn_control control;      /* cfg.control_path, polled before each step */
+    /* --ema: the average of theta and of the net's state, in the ops
+     * table's memory (NULL: off; ema_state NULL when nstate is 0), and
+     * their host copies for checkpoints (the same arrays on the host) */
+    float *ema_theta, *ema_state, *ema_host_theta, *ema_host_state;
     volatile int *stop_flag;  /* set by signal handlers in the command */
     volatile int *save_flag;
 } ekn_trainer;
@@ -155,6 +164,8 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
 /* The best validation's checkpoint beside save_path: "model.h5" ->
  * "model-best.h5" ("-best" before a final ".h5", else appended). */
 void ekn_train_best_path(const char *save_path, char *buf, size_t cap);
+/* --ema's model beside save_path: "model.h5" -> "model-ema.h5" (as the best's). */
+void ekn_train_ema_path(const char *save_path, char *buf, size_t cap);
 void ekn_trainer_free(ekn_trainer *tr);
 
 /* The run's budget as ekn_trainer_run measures it: --steps, or --epochs
@@ -180,6 +191,7 @@ typedef struct ekn_train_opts {
     const char *monitor;           /* --monitor: val_loss|val_error */
     const char *lr_shape;          /* --lr-shape: constant|cosine|onecycle */
     int optimizer_given;           /* without --optimizer a resumed run keeps the checkpoint's */
+    int ema_given;                 /* --ema appeared: c.ema_on */
     double max_mib;                /* --max-memory, MiB (0: not given) */
     ekn_device_opts dev;           /* applied by the command (ekn_device_opts_apply) */
 } ekn_train_opts;

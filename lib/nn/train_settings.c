@@ -10,7 +10,7 @@
 #include "opt.h"
 #include "train_internal.h"
 
-enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH, T_MONITOR, T_SHAPE };
+enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH, T_MONITOR, T_SHAPE, T_EMA };
 
 static const char *monitor_name(int m) { return m == EKN_MONITOR_ERROR ? "val_error" : "val_loss"; }
 
@@ -47,6 +47,7 @@ static const struct {
     ROW(ONECYCLE_PCT, "onecycle-pct", T_F64, onecycle_pct),
     ROW(ONECYCLE_DIV, "onecycle-div", T_F64, onecycle_div),
     ROW(ONECYCLE_MOMENTUM, "onecycle-momentum", T_F64, onecycle_momentum),
+    ROW(EMA, "ema", T_EMA, ema), /* and ema_on */
 #undef ROW
 };
 #define NROWS (int)(sizeof ROWS / sizeof ROWS[0])
@@ -95,6 +96,7 @@ int ekn_train_settings_write(const ekn_trainer *tr, struct ekn_ckpt *ck, ekn_err
         .onecycle_pct = c->onecycle_pct,
         .onecycle_div = c->onecycle_div,
         .onecycle_momentum = c->onecycle_momentum,
+        .ema = c->ema_on ? c->ema : -1,
         .patch = {c->patch[0], c->patch[1], c->patch[2]},
         .lr = c->lr,
         .lr_decay = c->lr_decay,
@@ -193,6 +195,12 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
             return ekn_err_set(err, EKN_EXIT_FAIL, "%s: '%s' is neither val_loss nor val_error", what, s->monitor);
         *(int *)dst = !strcmp(s->monitor, "val_error") ? EKN_MONITOR_ERROR : EKN_MONITOR_LOSS;
         return 0;
+    case T_EMA:
+        if (!(s->ema == -1 || (s->ema >= 0 && s->ema < 1)))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "%s is %.17g, neither -1 (off) nor a decay in [0, 1)", what, s->ema);
+        mine->ema_on = s->ema >= 0;
+        *(double *)dst = s->ema >= 0 ? s->ema : 0;
+        return 0;
     case T_SHAPE:
         if (ekn_shape_parse(s->lr_shape) < 0)
             return ekn_err_set(err, EKN_EXIT_FAIL, "%s: '%s' is not constant, cosine nor onecycle", what, s->lr_shape);
@@ -255,6 +263,12 @@ static int same(int type, const ekn_train_config *x, const ekn_train_config *y, 
         snprintf(a, cap, "%s", monitor_name(*(const int *)p));
         snprintf(b, cap, "%s", monitor_name(*(const int *)q));
         return *(const int *)p == *(const int *)q;
+    case T_EMA:
+        if (x->ema_on) snprintf(a, cap, "%g", x->ema);
+        else snprintf(a, cap, "(off)");
+        if (y->ema_on) snprintf(b, cap, "%g", y->ema);
+        else snprintf(b, cap, "(off)");
+        return x->ema_on == y->ema_on && (!x->ema_on || x->ema == y->ema);
     case T_SHAPE:
         snprintf(a, cap, "%s", ekn_shape_name(*(const int *)p));
         snprintf(b, cap, "%s", ekn_shape_name(*(const int *)q));
@@ -347,6 +361,9 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
             if (ROWS[i].type == T_WEIGHTS) {
                 c->nclass_weights = saved.nclass_weights;
                 memcpy(c->class_weights, saved.class_weights, sizeof c->class_weights);
+            } else if (ROWS[i].type == T_EMA) {
+                c->ema_on = saved.ema_on;
+                c->ema = saved.ema;
             } else {
                 size_t size = ROWS[i].type == T_SCHED     ? sizeof(ekn_schedule)
                               : ROWS[i].type == T_PATCH   ? 3 * sizeof(int)

@@ -95,6 +95,8 @@ int main(int argc, char **argv)
         OPT_FLOAT(0, "ema", &c->ema, "DECAY",
                   "keep an exponential moving average of the parameters with this decay, saved as FILE-ema.h5", 0, 1,
                   .given = &o.ema_given),
+        OPT_INT(0, "average", &c->average, "K",
+                "save the mean of the last K --save-every checkpoints as FILE-avg.h5 (0: off)", 0, 1e6),
         OPT_INT(0, "log-every", &c->log_every, "N", "log a row every N steps", 1, 1e15),
         OPT_INT(0, "gain-every", &c->gain_every, "N",
                 "measure the loss on the same batch after the update every N steps (0: never)", 0, 1e15),

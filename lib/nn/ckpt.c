@@ -230,6 +230,37 @@ int ekn_ckpt_read_ema(ekn_ckpt *c, float *theta, size_t n, float *state, size_t 
     return read_ema_vector(c, "/state/ema_buffers", state, nstate, err) ? -1 : 1;
 }
 
+/* ---- --average's snapshots: /state/avg_snapshots ----------------------------- */
+
+int ekn_ckpt_write_avg(ekn_ckpt *c, const float *rows, size_t n, size_t width, ekn_err *err)
+{
+    uint64_t dims[2] = {n, width};
+    return n ? ekn_h5_put(&c->h5, "/state/avg_snapshots", EKN_F32, 2, dims, rows, err) : 0;
+}
+
+int ekn_ckpt_read_avg(ekn_ckpt *c, float *rows, size_t max_rows, size_t width, size_t *n, ekn_err *err)
+{
+    *n = 0;
+    const char *name = "/state/avg_snapshots";
+    if (!ekn_h5_exists(&c->h5, name)) return 0;
+    uint64_t dims[2];
+    if (ekn_h5_shape(&c->h5, name, dims, 2, err) != 2 || dims[1] != width || dims[0] == 0 || dims[0] > (1u << 20))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s is not a list of snapshots of the net's %zu values",
+                           c->h5.path, name, width);
+    size_t stored = (size_t)dims[0], keep = stored < max_rows ? stored : max_rows;
+    float *all = malloc(stored * width * sizeof *all);
+    if (!all) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory reading %s of '%s'", name, c->h5.path);
+    int rc = ekn_h5_get(&c->h5, name, EKN_F32, all, stored * width, err);
+    for (size_t i = 0; !rc && i < stored * width; i++)
+        if (!isfinite(all[i])) rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s holds a non-finite value", c->h5.path, name);
+    if (!rc) {
+        memcpy(rows, all + (stored - keep) * width, keep * width * sizeof *rows); /* the newest */
+        *n = keep;
+    }
+    free(all);
+    return rc ? -1 : 0;
+}
+
 /* ---- the run's settings: /settings ----------------------------------------- */
 
 enum { S_I64, S_F64, S_U64, S_TEXT, S_ZYX };
@@ -265,6 +296,7 @@ static const struct setting_row {
     ROW(ONECYCLE_DIV, "onecycle_div", S_F64, onecycle_div),
     ROW(ONECYCLE_MOMENTUM, "onecycle_momentum", S_F64, onecycle_momentum),
     ROW(EMA, "ema", S_F64, ema),
+    ROW(AVERAGE, "average", S_I64, average),
 #undef ROW
 };
 

@@ -63,7 +63,7 @@ enum {
     EKN_SET_VAL_EXAMPLES, EKN_SET_EARLY_STOP, EKN_SET_MONITOR,
     /* the rate's shape (schedule.h); absent in older files, which had none */
     EKN_SET_LR_SHAPE, EKN_SET_WARMUP, EKN_SET_LR_FLOOR, EKN_SET_ONECYCLE_PCT, EKN_SET_ONECYCLE_DIV,
-    EKN_SET_ONECYCLE_MOMENTUM, EKN_SET_EMA, EKN_NSET
+    EKN_SET_ONECYCLE_MOMENTUM, EKN_SET_EMA, EKN_SET_AVERAGE, EKN_NSET
 };
 typedef struct ekn_ckpt_settings {
     unsigned long have;
@@ -77,6 +77,7 @@ typedef struct ekn_ckpt_settings {
     int64_t warmup;
     double lr_floor, onecycle_pct, onecycle_div, onecycle_momentum;
     double ema;                                            /* --ema's decay, -1: off */
+    int64_t average;                                       /* --average K, 0: off */
 } ekn_ckpt_settings;
 /* The settings' dataset names ("lr_schedule"), by EKN_SET_X. */
 const char *ekn_ckpt_setting_name(int k);
@@ -97,6 +98,13 @@ int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *p
  * not written when 0): ekn-train --ema's average, flat in theta's and
  * state's order. */
 int ekn_ckpt_write_ema(ekn_ckpt *c, const float *theta, size_t n, const float *state, size_t nstate, ekn_err *err);
+/* /state/avg_snapshots: --average's snapshots, n rows (oldest first) of
+ * width floats (theta, then state); nothing is written for n = 0. */
+int ekn_ckpt_write_avg(ekn_ckpt *c, const float *rows, size_t n, size_t width, ekn_err *err);
+/* The newest min(stored, max_rows) snapshots into rows (oldest first);
+ * *n gets their count (0 when the file has none); 0 or -1 (another
+ * width, a non-finite value, out of memory). */
+int ekn_ckpt_read_avg(ekn_ckpt *c, float *rows, size_t max_rows, size_t width, size_t *n, ekn_err *err);
 /* /settings/...: every setting (s->have is not looked at). */
 int ekn_ckpt_write_settings(ekn_ckpt *c, const ekn_ckpt_settings *s, ekn_err *err);
 /* fsync and rename into place; the handle is closed either way. */

@@ -493,7 +493,60 @@ void ekn_train_ema_path(const char *save_path, char *buf, size_t cap)
     else snprintf(buf, cap, "%s-ema", save_path);
 }
 
+void ekn_train_avg_path(const char *save_path, char *buf, size_t cap)
+{
+    size_t n = strlen(save_path);
+    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-avg.h5", (int)(n - 3), save_path);
+    else snprintf(buf, cap, "%s-avg", save_path);
+}
+
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err);
+
+/* --average: the parameters and state as they are now become the newest
+ * snapshot (the oldest drops out when all cfg.average are taken) */
+static void avg_push(ekn_trainer *tr)
+{
+    size_t w = tr->avg_width, K = (size_t)tr->cfg.average, np = tr->net.nparams;
+    if (tr->avg_n == K) {
+        memmove(tr->avg_rows, tr->avg_rows + w, (K - 1) * w * sizeof(float));
+        tr->avg_n--;
+    }
+    float *row = tr->avg_rows + tr->avg_n++ * w;
+    memcpy(row, ekn_net_params_host(&tr->net), np * sizeof(float));
+    if (tr->net.nstate) memcpy(row + np, ekn_net_state_host(&tr->net), tr->net.nstate * sizeof(float));
+}
+
+/* A model checkpoint at path: the spec, /params from theta, /buffers from state. */
+static int save_model(ekn_trainer *tr, const char *path, const float *theta, const float *state, ekn_err *err)
+{
+    ekn_net_tensor *t;
+    int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
+    if (n < 0) return -1;
+    ekn_ckpt c;
+    int rc = ekn_ckpt_create(&c, path, tr->spec.text, err);
+    if (!rc) {
+        rc = ekn_ckpt_write_params(&c, t, n, theta, state, err);
+        if (rc) ekn_ckpt_abort(&c);
+        else rc = ekn_ckpt_commit(&c, err);
+    }
+    free(t);
+    return rc ? -1 : 0;
+}
+
+/* FILE-avg.h5: the mean of the snapshots, each value added in double
+ * from the oldest to the newest and divided by their count */
+static int save_avg(ekn_trainer *tr, ekn_err *err)
+{
+    size_t w = tr->avg_width, n = tr->avg_n;
+    for (size_t i = 0; i < w; i++) {
+        double sum = 0;
+        for (size_t r = 0; r < n; r++) sum += tr->avg_rows[r * w + i];
+        tr->avg_mean[i] = (float)(sum / (double)n);
+    }
+    char path[4096];
+    ekn_train_avg_path(tr->cfg.save_path, path, sizeof path);
+    return save_model(tr, path, tr->avg_mean, tr->net.nstate ? tr->avg_mean + tr->net.nparams : NULL, err);
+}
 
 /* --ema's average on the host (downloaded from a device) */
 static void ema_to_host(ekn_trainer *tr)
@@ -510,25 +563,15 @@ static int save_ema(ekn_trainer *tr, ekn_err *err)
 {
     char path[4096];
     ekn_train_ema_path(tr->cfg.save_path, path, sizeof path);
-    ekn_net_tensor *t;
-    int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
-    if (n < 0) return -1;
     ema_to_host(tr);
-    ekn_ckpt c;
-    int rc = ekn_ckpt_create(&c, path, tr->spec.text, err);
-    if (!rc) {
-        rc = ekn_ckpt_write_params(&c, t, n, tr->ema_host_theta, tr->ema_host_state, err);
-        if (rc) ekn_ckpt_abort(&c);
-        else rc = ekn_ckpt_commit(&c, err);
-    }
-    free(t);
-    return rc ? -1 : 0;
+    return save_model(tr, path, tr->ema_host_theta, tr->ema_host_state, err);
 }
 
 int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
 {
     if (save_to(tr, tr->cfg.save_path, err)) return -1;
-    return tr->ema_theta ? save_ema(tr, err) : 0;
+    if (tr->ema_theta && save_ema(tr, err)) return -1;
+    return tr->avg_n ? save_avg(tr, err) : 0;
 }
 
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
@@ -567,6 +610,7 @@ static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
             rc = ekn_ckpt_write_ema(&c, tr->ema_host_theta, tr->net.nparams, tr->ema_host_state, tr->net.nstate,
                                     err);
         }
+        if (!rc && tr->avg_rows) rc = ekn_ckpt_write_avg(&c, tr->avg_rows, tr->avg_n, tr->avg_width, err);
         if (rc) ekn_ckpt_abort(&c);
         else rc = ekn_ckpt_commit(&c, err);
     }
@@ -653,6 +697,18 @@ static int setup_ema(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
     return 0;
 }
 
+/* --average: room for cfg.average snapshots, and the checkpoint's newest */
+static int setup_avg(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+{
+    size_t K = (size_t)tr->cfg.average;
+    tr->avg_width = tr->net.nparams + tr->net.nstate;
+    tr->avg_rows = malloc(K * tr->avg_width * sizeof(float));
+    tr->avg_mean = malloc(tr->avg_width * sizeof(float));
+    if (!tr->avg_rows || !tr->avg_mean)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for --average %zu (%zu values each)", K, tr->avg_width);
+    return from ? ekn_ckpt_read_avg(from, tr->avg_rows, K, tr->avg_width, &tr->avg_n, err) : 0;
+}
+
 static void free_ema(ekn_trainer *tr)
 {
     const ekn_ops *ops = tr->net.ops;
@@ -673,6 +729,11 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     if (from && ekn_train_settings_restore(tr, from, err)) return -1;
     cfg = &tr->cfg; /* with the checkpoint's settings */
     if (ekn_train_check_shape(cfg, err)) return -1;
+    if (cfg->average && cfg->save_every <= 0) {
+        if (!(tr->restored & 1ul << EKN_SET_AVERAGE))
+            return ekn_err_set(err, EKN_EXIT_USAGE, "--average needs --save-every (the checkpoints it averages)");
+        ekn_info("no --save-every: the checkpoint's --average %lld takes no more snapshots", (long long)cfg->average);
+    }
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
     tr->lr_scale = 1;
@@ -727,6 +788,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
         ekn_net_init_params(net, &init);
     }
     if (cfg->ema_on && setup_ema(tr, from, err)) return -1;
+    if (cfg->average && setup_avg(tr, from, err)) return -1;
     if (cfg->val_path && prepare_validation(tr, err)) return -1;
     if (cfg->log_path) {
         int append = cfg->resume_path && access(cfg->log_path, F_OK) == 0;
@@ -774,6 +836,8 @@ void ekn_trainer_free(ekn_trainer *tr)
     ekn_dataset_free(&tr->val_patches);
     ekn_train_free_batch(tr);
     free_ema(tr);
+    free(tr->avg_rows);
+    free(tr->avg_mean);
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
@@ -1025,7 +1089,10 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
             last_log = now;
             since_log = 0;
         }
-        if (c->save_every > 0 && tr->step % c->save_every == 0 && ekn_trainer_save(tr, err)) return -1;
+        if (c->save_every > 0 && tr->step % c->save_every == 0) {
+            if (tr->avg_rows) avg_push(tr); /* the checkpoints --average averages */
+            if (ekn_trainer_save(tr, err)) return -1;
+        }
         if (best && save_to(tr, best_path, err)) return -1;
         if (c->early_stop > 0 && tr->since_best >= c->early_stop) {
             early = 1;

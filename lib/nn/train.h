@@ -80,6 +80,10 @@ typedef struct ekn_train_config {
      * after every step and saved as FILE-ema.h5 (ekn_train_ema_path) */
     int ema_on;
     double ema;
+    /* --average K: the parameters (and running statistics) of each
+     * --save-every checkpoint are kept, the last K of them, and their mean
+     * is saved as FILE-avg.h5 (ekn_train_avg_path) at each save (0: off) */
+    int64_t average;
     int64_t lr_decay_every;
     int plateau_patience;     /* validations without improvement before lr *= plateau_factor (0 = off) */
     int64_t early_stop;       /* stop after this many validations without a better monitored value (0 = off) */
@@ -152,6 +156,10 @@ typedef struct ekn_trainer {
      * table's memory (NULL: off; ema_state NULL when nstate is 0), and
      * their host copies for checkpoints (the same arrays on the host) */
     float *ema_theta, *ema_state, *ema_host_theta, *ema_host_state;
+    /* --average: avg_n snapshots of avg_width floats (theta, then state),
+     * oldest first, room for cfg.average; avg_mean one row for the mean */
+    float *avg_rows, *avg_mean;
+    size_t avg_n, avg_width;
     volatile int *stop_flag;  /* set by signal handlers in the command */
     volatile int *save_flag;
 } ekn_trainer;
@@ -166,6 +174,8 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
 void ekn_train_best_path(const char *save_path, char *buf, size_t cap);
 /* --ema's model beside save_path: "model.h5" -> "model-ema.h5" (as the best's). */
 void ekn_train_ema_path(const char *save_path, char *buf, size_t cap);
+/* --average's model: "model.h5" -> "model-avg.h5". */
+void ekn_train_avg_path(const char *save_path, char *buf, size_t cap);
 void ekn_trainer_free(ekn_trainer *tr);
 
 /* The run's budget as ekn_trainer_run measures it: --steps, or --epochs

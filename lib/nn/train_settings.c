@@ -48,6 +48,7 @@ static const struct {
     ROW(ONECYCLE_DIV, "onecycle-div", T_F64, onecycle_div),
     ROW(ONECYCLE_MOMENTUM, "onecycle-momentum", T_F64, onecycle_momentum),
     ROW(EMA, "ema", T_EMA, ema), /* and ema_on */
+    ROW(AVERAGE, "average", T_I64, average),
 #undef ROW
 };
 #define NROWS (int)(sizeof ROWS / sizeof ROWS[0])
@@ -97,6 +98,7 @@ int ekn_train_settings_write(const ekn_trainer *tr, struct ekn_ckpt *ck, ekn_err
         .onecycle_div = c->onecycle_div,
         .onecycle_momentum = c->onecycle_momentum,
         .ema = c->ema_on ? c->ema : -1,
+        .average = c->average,
         .patch = {c->patch[0], c->patch[1], c->patch[2]},
         .lr = c->lr,
         .lr_decay = c->lr_decay,
@@ -150,6 +152,7 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case EKN_SET_VAL_EXAMPLES: i64 = s->val_examples; break;
     case EKN_SET_EARLY_STOP: i64 = s->early_stop; break;
     case EKN_SET_WARMUP: i64 = s->warmup; break;
+    case EKN_SET_AVERAGE: i64 = s->average; break;
     case EKN_SET_LR_FLOOR: f64 = s->lr_floor; break;
     case EKN_SET_ONECYCLE_PCT: f64 = s->onecycle_pct; break;
     case EKN_SET_ONECYCLE_DIV: f64 = s->onecycle_div; break;
@@ -169,6 +172,7 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
         {EKN_SET_VAL_EVERY, 1, 1e15, 0}, {EKN_SET_VAL_EXAMPLES, 0, 1e12, 0}, {EKN_SET_EARLY_STOP, 0, 1e15, 0},
         {EKN_SET_MOMENTUM, 0, 1, 0}, {EKN_SET_WARMUP, 0, 1e15, 0}, {EKN_SET_LR_FLOOR, 0, 1e6, 0},
         {EKN_SET_ONECYCLE_PCT, 0, 1, 1}, {EKN_SET_ONECYCLE_DIV, 1, 1e9, 0}, {EKN_SET_ONECYCLE_MOMENTUM, 0, 1, 0},
+        {EKN_SET_AVERAGE, 0, 1e6, 0},
     };
     for (size_t r = 0; r < sizeof RANGE / sizeof *RANGE; r++) {
         if (RANGE[r].key != key) continue;

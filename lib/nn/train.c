@@ -479,26 +479,17 @@ static const char *diverged(ekn_trainer *tr)
 
 /* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
 
-void ekn_train_best_path(const char *save_path, char *buf, size_t cap)
+/* save_path with "-TAG" before a final ".h5", else appended */
+static void side_path(const char *save_path, const char *tag, char *buf, size_t cap)
 {
     size_t n = strlen(save_path);
-    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-best.h5", (int)(n - 3), save_path);
-    else snprintf(buf, cap, "%s-best", save_path);
+    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-%s.h5", (int)(n - 3), save_path, tag);
+    else snprintf(buf, cap, "%s-%s", save_path, tag);
 }
 
-void ekn_train_ema_path(const char *save_path, char *buf, size_t cap)
-{
-    size_t n = strlen(save_path);
-    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-ema.h5", (int)(n - 3), save_path);
-    else snprintf(buf, cap, "%s-ema", save_path);
-}
-
-void ekn_train_avg_path(const char *save_path, char *buf, size_t cap)
-{
-    size_t n = strlen(save_path);
-    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-avg.h5", (int)(n - 3), save_path);
-    else snprintf(buf, cap, "%s-avg", save_path);
-}
+void ekn_train_best_path(const char *save_path, char *buf, size_t cap) { side_path(save_path, "best", buf, cap); }
+void ekn_train_ema_path(const char *save_path, char *buf, size_t cap) { side_path(save_path, "ema", buf, cap); }
+void ekn_train_avg_path(const char *save_path, char *buf, size_t cap) { side_path(save_path, "avg", buf, cap); }
 
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err);
 

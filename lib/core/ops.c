@@ -107,6 +107,8 @@ static const ekn_ops cpu = {
     /* dense with tied weights */
     .dense_t_forward = ekn_dense_t_forward_cpu,
     .dense_t_backward = ekn_dense_t_backward_cpu,
+    /* exponential moving average (--ema) */
+    .ema_update = ekn_ema_update_cpu,
     HOST_MEMORY,
 };
 
@@ -147,6 +149,8 @@ static const ekn_ops ref = {
     /* dense with tied weights */
     .dense_t_forward = ekn_dense_t_forward_ref,
     .dense_t_backward = ekn_dense_t_backward_ref,
+    /* exponential moving average (--ema) */
+    .ema_update = ekn_ema_update_ref,
     HOST_MEMORY,
 };
 

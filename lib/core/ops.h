@@ -18,6 +18,7 @@
 #include "crop.h"
 #include "cuda_common.h" /* EKN_PRECISION_*, ekn_cuda_set_precision, ... */
 #include "dense.h"
+#include "ema.h" /* --ema */
 #include "loss.h"
 #include "maxout.h"
 #include "mfp.h"
@@ -139,6 +140,9 @@ typedef struct ekn_ops {
     void (*dense_t_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
     void (*dense_t_backward)(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
                              float *dw, float *db);
+    /* ---- exponential moving average of the parameters (kernels/ema.h; ekn-train --ema) ----
+     * avg[i] = decay avg[i] + (1 - decay) x[i] for n floats; avg in place. */
+    void (*ema_update)(size_t n, float decay, const float *x, float *avg);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

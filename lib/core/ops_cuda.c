@@ -46,6 +46,8 @@ static const ekn_ops cuda_ops = {
     ekn_maxout_backward_cuda,
     // dense with tied weights (kernels/dense_cuda.cu)
     ekn_dense_t_forward_cuda, ekn_dense_t_backward_cuda,
+    // exponential moving average, --ema (kernels/ema_cuda.cu)
+    ekn_ema_update_cuda,
 };
 
 static void log_line(const char *line) { ekn_info("%s", line); } // the conv plans, with -v

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -628,4 +629,169 @@ int ekn_h5_get_f64(ekn_h5 *h, const char *name, double *v, ekn_err *err)
 int ekn_h5_get_i64(ekn_h5 *h, const char *name, int64_t *v, ekn_err *err)
 {
     return ekn_h5_get(h, name, EKN_I64, v, 1, err);
+}
+
+/* ---- chunked datasets, attributes, virtual datasets ------------------------------ */
+
+int ekn_h5_put_chunked(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *dims,
+                       const uint64_t *chunk, int deflate, const void *data, ekn_err *err)
+{
+    hid_t t = mem_type(dt);
+    if (t < 0 || rank < 1 || rank > 8)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write dataset '%s' as %s of rank %d", h->path, name,
+                           ekn_dtype_name(dt), rank);
+    hsize_t hd[8], hc[8];
+    for (int i = 0; i < rank; i++) hd[i] = dims[i], hc[i] = chunk[i];
+    hid_t space = H5Screate_simple(rank, hd, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    int bad = H5Pset_chunk(dcpl, rank, hc) < 0 || (deflate >= 0 && H5Pset_deflate(dcpl, (unsigned)deflate) < 0);
+    hid_t ds = bad ? -1 : H5Dcreate2((hid_t)h->file, name, t, space, lcpl, dcpl, H5P_DEFAULT);
+    bad = ds < 0 || H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write dataset '%s'", h->path, name);
+    return 0;
+}
+
+static int attr_put_raw(ekn_h5 *h, const char *obj, const char *name, hid_t type, hid_t space, const void *v, ekn_err *err)
+{
+    hid_t a = H5Acreate_by_name((hid_t)h->file, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = a < 0 || H5Awrite(a, type, v) < 0;
+    if (a >= 0) H5Aclose(a);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write attribute '%s' of '%s'", h->path, name, obj);
+    return 0;
+}
+
+int ekn_h5_attr_put_string(ekn_h5 *h, const char *obj, const char *name, const char *s, ekn_err *err)
+{
+    hid_t t = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(s) + 1);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    int rc = attr_put_raw(h, obj, name, t, space, s, err);
+    H5Sclose(space);
+    H5Tclose(t);
+    return rc;
+}
+
+int ekn_h5_attr_put(ekn_h5 *h, const char *obj, const char *name, ekn_dtype dt, int n, const void *v, ekn_err *err)
+{
+    hid_t t = mem_type(dt);
+    if (t < 0 || n < 1) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write attribute '%s'", h->path, name);
+    hsize_t d = (hsize_t)n;
+    hid_t space = H5Screate_simple(1, &d, NULL);
+    int rc = attr_put_raw(h, obj, name, t, space, v, err);
+    H5Sclose(space);
+    return rc;
+}
+
+int ekn_h5_attr_exists(ekn_h5 *h, const char *obj, const char *name)
+{
+    if (strcmp(obj, "/") && !ekn_h5_exists(h, obj)) return 0;
+    return H5Aexists_by_name((hid_t)h->file, obj, name, H5P_DEFAULT) > 0;
+}
+
+int ekn_h5_attr_len(ekn_h5 *h, const char *obj, const char *name)
+{
+    if (!ekn_h5_attr_exists(h, obj, name)) return -1;
+    hid_t a = H5Aopen_by_name((hid_t)h->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = a < 0 ? -1 : H5Aget_space(a);
+    hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (space >= 0) H5Sclose(space);
+    if (a >= 0) H5Aclose(a);
+    return n < 0 || n > 1 << 30 ? -1 : (int)n;
+}
+
+/* The attribute opened, or -1 with err. */
+static hid_t attr_open(ekn_h5 *h, const char *obj, const char *name, ekn_err *err)
+{
+    if (!ekn_h5_attr_exists(h, obj, name))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' has no attribute '%s'", h->path, obj, name);
+    hid_t a = H5Aopen_by_name((hid_t)h->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open attribute '%s' of '%s'", h->path, name, obj);
+    return a;
+}
+
+int ekn_h5_attr_get_string(ekn_h5 *h, const char *obj, const char *name, char **out, ekn_err *err)
+{
+    *out = NULL;
+    hid_t a = attr_open(h, obj, name, err);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a), space = H5Aget_space(a);
+    int bad = t < 0 || H5Tget_class(t) != H5T_STRING || space < 0 || H5Sget_simple_extent_npoints(space) != 1;
+    if (!bad && H5Tis_variable_str(t) > 0) {
+        char *v = NULL;
+        hid_t mt = H5Tcopy(t);
+        bad = H5Aread(a, mt, &v) < 0 || !v || !(*out = strdup(v));
+        if (v) H5free_memory(v);
+        H5Tclose(mt);
+    } else if (!bad) {
+        size_t size = H5Tget_size(t);
+        char *s = size < (1u << 20) ? calloc(size + 1, 1) : NULL;
+        hid_t mt = H5Tcopy(t);
+        bad = !s || H5Aread(a, mt, s) < 0;
+        H5Tclose(mt);
+        if (bad) free(s);
+        else *out = s;
+    }
+    if (space >= 0) H5Sclose(space);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': attribute '%s' of '%s' is not one string", h->path, name, obj);
+    return 0;
+}
+
+int ekn_h5_attr_get(ekn_h5 *h, const char *obj, const char *name, ekn_dtype dt, int n, void *v, ekn_err *err)
+{
+    hid_t mt = mem_type(dt);
+    if (mt < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot read attribute '%s'", h->path, name);
+    hid_t a = attr_open(h, obj, name, err);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a), space = H5Aget_space(a);
+    H5T_class_t cls = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    int bad = (cls != H5T_INTEGER && cls != H5T_FLOAT) || space < 0 || H5Sget_simple_extent_npoints(space) != n ||
+              H5Aread(a, mt, v) < 0;
+    if (space >= 0) H5Sclose(space);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    if (bad)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': attribute '%s' of '%s' is not %d number%s", h->path, name, obj, n,
+                           n == 1 ? "" : "s");
+    return 0;
+}
+
+int ekn_h5_put_virtual(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *dims,
+                       const ekn_h5_source *src, int nsrc, ekn_err *err)
+{
+    hid_t t = mem_type(dt);
+    if (t < 0 || rank < 1 || rank > 8)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write virtual dataset '%s'", h->path, name);
+    hsize_t hd[8];
+    for (int i = 0; i < rank; i++) hd[i] = dims[i];
+    hid_t space = H5Screate_simple(rank, hd, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    int bad = 0;
+    if (dt == EKN_F32 || dt == EKN_F64) {
+        double nan = NAN;
+        float nanf = NAN;
+        bad = H5Pset_fill_value(dcpl, t, dt == EKN_F32 ? (const void *)&nanf : (const void *)&nan) < 0;
+    }
+    for (int i = 0; !bad && i < nsrc; i++) {
+        hsize_t start[8], count[8];
+        for (int k = 0; k < rank; k++) start[k] = src[i].start[k], count[k] = src[i].count[k];
+        hid_t s_src = H5Screate_simple(rank, count, NULL);
+        bad = s_src < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+              H5Pset_virtual(dcpl, space, src[i].file, src[i].dset, s_src) < 0;
+        if (s_src >= 0) H5Sclose(s_src);
+    }
+    if (!bad) H5Sselect_all(space);
+    hid_t ds = bad ? -1 : H5Dcreate2((hid_t)h->file, name, t, space, lcpl, dcpl, H5P_DEFAULT);
+    bad = ds < 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write virtual dataset '%s'", h->path, name);
+    return 0;
 }

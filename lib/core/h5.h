@@ -72,4 +72,31 @@ void ekn_h5_names_free(char **names, int n);
 int ekn_h5_get_string(ekn_h5 *h, const char *name, char **out, ekn_err *err);
 int ekn_h5_get_f64(ekn_h5 *h, const char *name, double *v, ekn_err *err);
 int ekn_h5_get_i64(ekn_h5 *h, const char *name, int64_t *v, ekn_err *err);
+/* ---- chunked datasets, attributes, virtual datasets (ekn-predict's HDF5 output) ----
+ * chunk: per axis, each 1..dims; deflate: gzip level 0..9, or -1 for none. */
+int ekn_h5_put_chunked(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *dims,
+                       const uint64_t *chunk, int deflate, const void *data, ekn_err *err);
+/* An attribute on object obj ("/" or a dataset's path): a string, or n
+ * numbers of dtype dt (a 1-D array; n == 0 is refused). */
+int ekn_h5_attr_put_string(ekn_h5 *h, const char *obj, const char *name, const char *s, ekn_err *err);
+int ekn_h5_attr_put(ekn_h5 *h, const char *obj, const char *name, ekn_dtype dt, int n, const void *v, ekn_err *err);
+/* 1 if obj exists and has the attribute, else 0. */
+int ekn_h5_attr_exists(ekn_h5 *h, const char *obj, const char *name);
+/* Elements of the attribute, -1 when obj has none of that name. */
+int ekn_h5_attr_len(ekn_h5 *h, const char *obj, const char *name);
+/* A string attribute (fixed or variable length), malloc'd into *out. */
+int ekn_h5_attr_get_string(ekn_h5 *h, const char *obj, const char *name, char **out, ekn_err *err);
+/* A numeric attribute of exactly n elements, converted to dt. */
+int ekn_h5_attr_get(ekn_h5 *h, const char *obj, const char *name, ekn_dtype dt, int n, void *v, ekn_err *err);
+/* A virtual dataset (HDF5 1.10's VDS) of dims over sources: each maps its
+ * whole dataset `dset` of file `file` (a name relative to the directory of
+ * h's file, or absolute) onto the hyperslab of dims at start with its
+ * shape count.  Unmapped or unreadable parts read as the fill value: NaN
+ * for floats, 0 for integers. */
+typedef struct ekn_h5_source {
+    const char *file, *dset;
+    uint64_t start[8], count[8];
+} ekn_h5_source;
+int ekn_h5_put_virtual(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *dims,
+                       const ekn_h5_source *src, int nsrc, ekn_err *err);
 #endif

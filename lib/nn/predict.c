@@ -401,6 +401,35 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': --dense needs an img-img model", cfg->model);
     }
+    const char *bad = NULL;
+    if ((cfg->region.n || cfg->region.blocks || cfg->h5_file) && !cfg->dense)
+        bad = "--roi, --block and HDF5 output (-o FILE:/DATASET) need --dense";
+    else if ((cfg->region.n || cfg->region.blocks) && (cfg->tta || cfg->eval))
+        bad = "--roi and --block predict part of the volume: --tta and --eval need all of it";
+    else if (cfg->region.blocks && !cfg->h5_file)
+        bad = "--block writes one HDF5 file per block: give -o FILE.h5:/DATASET";
+    else if (cfg->h5_file && cfg->want_prob && cfg->want_class)
+        bad = "HDF5 output holds one dataset: --write prob or --write class";
+    else if (cfg->h5_file && (cfg->quantize || cfg->channel >= 0) && (!p.classes || !cfg->want_prob))
+        bad = "--quantize and --channel apply to class probabilities (a classifier's --write prob)";
+    else if (cfg->h5_file && cfg->channel >= p.classes && p.classes)
+        bad = "--channel is not a class of the model";
+    if (bad) {
+        ekn_ckpt_close(&p.ckpt);
+        ekn_spec_free(&p.spec);
+        if (cfg->channel >= p.classes && p.classes && !strncmp(bad, "--channel", 9))
+            return ekn_err_set(err, EKN_EXIT_USAGE, "--channel %d: '%s' has %d classes (0..%d)", cfg->channel, cfg->model,
+                               p.classes, p.classes - 1);
+        return ekn_err_set(err, EKN_EXIT_USAGE, "%s", bad);
+    }
+    if (cfg->h5_file) {
+        int done = ekn_predict_h5_prepare(&p, err);
+        if (done) {
+            ekn_ckpt_close(&p.ckpt);
+            ekn_spec_free(&p.spec);
+            return done < 0 ? -1 : 0;
+        }
+    }
     if (p.classes && !(p.confusion = calloc((size_t)p.classes * p.classes, sizeof *p.confusion))) {
         ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
@@ -457,6 +486,10 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     if (have_w) {
         if (rc) ekn_writer_abort(&w);
         else if (ekn_writer_close(&w, err)) rc = -1;
+    }
+    if (p.h5_open) {
+        if (rc) ekn_h5_abort(&p.h5);
+        else if (ekn_h5_commit(&p.h5, err)) rc = -1;
     }
     ekn_group_reader_close(&gr);
     ekn_group_free(&g);

@@ -278,3 +278,70 @@ size_t ekn_tiling_out_spatial(const ekn_tiling *t)
 {
     return (size_t)t->ax[0].out * t->ax[1].out * t->ax[2].out;
 }
+
+/* The outputs of one tile in axis a: a window start s covers s, s + stride, ..., s + stride * (tile_out - 1). */
+static int span(const ekn_tiling_axis *a)
+{
+    return a->unused ? 1 : a->stride * a->tile_out;
+}
+
+void ekn_tiling_block(const ekn_tiling *t, int k, int b, int n, int *lo, int *hi)
+{
+    const ekn_tiling_axis *a = &t->ax[k];
+    long e = a->out, l = span(a), chunks = (e + l - 1) / l;
+    if (chunks >= n) {
+        *lo = (int)((long)b * chunks / n * l);
+        long h = (long)(b + 1) * chunks / n * l;
+        *hi = (int)(h < e ? h : e);
+    } else {
+        *lo = (int)((long)b * e / n);
+        *hi = (int)((long)(b + 1) * e / n);
+    }
+}
+
+void ekn_tiling_restrict(ekn_tiling *t, const int lo[3], const int hi[3])
+{
+    t->ntiles = 1;
+    for (int k = 0; k < 3; k++) {
+        ekn_tiling_axis *a = &t->ax[k];
+        int kept = 0;
+        for (int i = 0; i < a->nstarts; i++) {
+            int s = a->starts[i], first = s, last = s + a->stride * (a->tile_out - 1);
+            /* some output s + stride * j in [lo, hi) */
+            if (last < lo[k] || first >= hi[k]) continue;
+            int j = first >= lo[k] ? 0 : (lo[k] - first + a->stride - 1) / a->stride;
+            if (s + a->stride * j >= hi[k]) continue;
+            a->starts[kept++] = s;
+        }
+        a->nstarts = kept;
+        t->ntiles *= (size_t)kept;
+    }
+    if ((size_t)t->batch > t->ntiles) t->batch = t->ntiles ? (int)t->ntiles : 1;
+}
+
+void ekn_tiling_scatter_region(const ekn_tiling *t, const float *tile_out, int k, const int start[3], const int lo[3],
+                               const int hi[3], float *region)
+{
+    const ekn_tiling_axis *az = &t->ax[0], *ay = &t->ax[1], *ax = &t->ax[2];
+    const size_t rz = (size_t)(hi[0] - lo[0]), ry = (size_t)(hi[1] - lo[1]), rx = (size_t)(hi[2] - lo[2]);
+    for (int ch = 0; ch < k; ch++)
+        for (int z = 0; z < az->tile_out; z++) {
+            int oz = start[0] + az->stride * z;
+            if (oz < lo[0] || oz >= hi[0]) {
+                tile_out += (size_t)ay->tile_out * ax->tile_out;
+                continue;
+            }
+            for (int y = 0; y < ay->tile_out; y++) {
+                int oy = start[1] + ay->stride * y;
+                if (oy < lo[1] || oy >= hi[1]) {
+                    tile_out += ax->tile_out;
+                    continue;
+                }
+                float *row = region + (((size_t)ch * rz + (size_t)(oz - lo[0])) * ry + (size_t)(oy - lo[1])) * rx;
+                for (int x = 0; x < ax->tile_out; x++, tile_out++) {
+                    int ox = start[2] + ax->stride * x;
+                    if (ox >= lo[2] && ox < hi[2]) row[ox - lo[2]] = *tile_out;
+                }
+            }
+        }
+}

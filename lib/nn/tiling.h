@@ -88,4 +88,25 @@ void ekn_tiling_scatter(const ekn_tiling *t, const float *tile_out, int k, const
 
 /* Spatial voxels of the dense output. */
 size_t ekn_tiling_out_spatial(const ekn_tiling *t);
+/* ---- regions of the dense output (ekn-predict --roi, --block) --------------
+ * A region [lo, hi) per axis of the dense output is predicted by the tiles
+ * of the whole volume's plan whose outputs meet it, in the plan's order, so
+ * every output voxel is computed by the same tile at the same place as in a
+ * prediction of the whole volume, and the last of them to write it is the
+ * same: a region's values are the whole prediction's, byte for byte. */
+
+/* Block b of n along axis k: [*lo, *hi) of that axis's dense outputs.
+ * Boundaries fall on multiples of one tile's span of outputs (tile_out *
+ * stride; 1 in an unused axis) when the axis has at least n of them, else
+ * at b * out / n.  Needs 0 <= b < n <= ax[k].out. */
+void ekn_tiling_block(const ekn_tiling *t, int k, int b, int n, int *lo, int *hi);
+
+/* Keeps only the tiles whose outputs meet [lo[k], hi[k]) in every axis
+ * (in their order), ntiles and batch updated. */
+void ekn_tiling_restrict(ekn_tiling *t, const int lo[3], const int hi[3]);
+
+/* As ekn_tiling_scatter, into the region [lo, hi) of the dense outputs:
+ * region is (k, hi - lo per axis); outputs outside it are dropped. */
+void ekn_tiling_scatter_region(const ekn_tiling *t, const float *tile_out, int k, const int start[3], const int lo[3],
+                               const int hi[3], float *region);
 #endif

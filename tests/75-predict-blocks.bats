@@ -219,12 +219,20 @@ print("ok")'
     assert_output ok
 }
 
-@test "a block file of other options, or a stale temp file of a killed run, is predicted again" {
+@test "a block file of other options or input, a file not HDF5, or a stale temp file of a killed run: predicted again" {
     local o=(-m "$M2" --dense --pad mirror --tile 1,21,23)
     ekn-predict "${o[@]}" --block 1/3 -o p.h5:/membrane "$D/isbi.ekn"
     # other options: not this job's block
     run --separate-stderr ekn-predict "${o[@]}" --quantize u8 --block 1/3 -o p.h5:/membrane "$D/isbi.ekn"
     assert_success
+    [[ $stderr == *"not a finished block of this job"* ]]
+    # the input made again (a new modification time)
+    cp "$D/isbi.ekn" in.ekn
+    ekn-predict "${o[@]}" --block 0/3 -o p.h5:/membrane in.ekn
+    run --separate-stderr ekn-predict -v "${o[@]}" --block 0/3 -o p.h5:/membrane in.ekn
+    [[ $stderr == *"skipped"* ]]
+    touch -d '1 minute ago' in.ekn
+    run --separate-stderr ekn-predict -v "${o[@]}" --block 0/3 -o p.h5:/membrane in.ekn
     [[ $stderr == *"not a finished block of this job"* ]]
     # not HDF5 at all
     echo junk >p.block-1-of-3.h5

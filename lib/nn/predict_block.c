@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "predict_internal.h"
@@ -66,11 +67,17 @@ static int hash_file(const char *path, char *out, size_t cap, ekn_err *err)
     return 0;
 }
 
-/* The words of ekn_job and ekn_done. */
+/* The words of ekn_job and ekn_done: the input by its path, and for a
+ * file its size and modification time (a volume made again is new input). */
 static void job_words(const predictor *p, char *job, size_t cap)
 {
     const ekn_predict_config *c = p->cfg;
-    snprintf(job, cap, "ekn-predict --dense input=%s model=%s %s blocks=%d", c->input, p->model_hash,
+    struct stat st;
+    char when[96] = "";
+    if (strcmp(c->input, "-") && !stat(c->input, &st) && S_ISREG(st.st_mode))
+        snprintf(when, sizeof when, " size=%lld mtime=%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 (long)st.st_mtim.tv_nsec);
+    snprintf(job, cap, "ekn-predict --dense input=%s%s model=%s %s blocks=%d", c->input, when, p->model_hash,
              c->settings ? c->settings : "", c->region.blocks);
 }
 

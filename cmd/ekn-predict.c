@@ -39,6 +39,9 @@ static const ekn_option options[] = {
     OPT_STRING(0, "block", &o.block, "I/N",
                "--dense, HDF5 output: predict block I of N (0 <= I < N) into FILE.block-I-of-N.h5; a finished one is skipped"),
     OPT_FLAG(0, "join", &o.join, "join the block files given as operands into one virtual dataset -o FILE.h5:/DATASET"),
+    OPT_STRING(0, "apply", &o.c.apply, "STATS",
+               "HDF5 input: normalise with these ekn-preprocess statistics (--fit) [integers / their type's maximum]",
+               .flags = EKN_OPTF_OWN_DEFAULT),
     OPT_CHOICE(0, "quantize", &o.quantize, "TYPE", "HDF5 output: probabilities as uint8, round(255 p)", "none|u8"),
     OPT_INT(0, "channel", &o.c.channel, "K", "HDF5 output: only class K's probabilities [every class]", 0, 1 << 20,
             .flags = EKN_OPTF_OWN_DEFAULT),
@@ -51,7 +54,7 @@ static const ekn_option options[] = {
     OPT_END(),
 };
 
-static const ekn_command cmd = {"ekn-predict", "[options] --model FILE [INPUT] | --join -o FILE.h5:/DATASET BLOCK-FILE...",
+static const ekn_command cmd = {"ekn-predict", "[options] --model FILE [INPUT | FILE.h5:/DATASET] | --join -o FILE.h5:/DATASET BLOCK-FILE...",
                                 "Apply a trained network to a stream of inputs (stdin when INPUT is omitted).", options};
 
 int main(int argc, char **argv)

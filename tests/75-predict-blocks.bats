@@ -316,6 +316,49 @@ bad() {
     [[ -e j.h5 ]]
 }
 
+@test "HDF5 input vol.h5:/raw, read box by box: the values of ekn-preprocess's stream (--apply STATS, or its scaling), whole and joined" {
+    need_h5py
+    py '
+import h5py
+v = np.fromfile(args[0] + "/train-volume.u8", np.uint8).reshape(30, 512, 512)[5:8, 100:297, 50:279]
+with h5py.File("vol.h5", "w") as f:
+    f["raw"] = v
+    f["em/raw16"] = v.astype(np.uint16) * 200
+    f["four"] = np.zeros((1, 2, 9, 9), np.float32)
+    f["nan"] = np.full((20, 20), np.nan, np.float32)
+' "$SHARED/data/isbi2012"
+    ekn-preprocess vol.h5:/raw --standardise global --fit st.stats -o vol.ekn
+    ekn-preprocess vol.h5:/em/raw16 -o vol16.ekn
+    local o=(-m "$M2" --dense --pad mirror --tile 1,21,23)
+    ekn-predict "${o[@]}" -o a.h5:/m vol.ekn
+    ekn-predict "${o[@]}" --apply st.stats -o b.h5:/m vol.h5:/raw
+    ekn-predict "${o[@]}" -o c.ekn vol16.ekn
+    ekn-predict "${o[@]}" -o d.ekn vol.h5:/em/raw16
+    for b in 0 1 2 3 4; do
+        run --separate-stderr ekn-predict -v "${o[@]}" --apply st.stats --block "$b/5" -o p.h5:/m vol.h5:/raw
+        assert_success
+        # only its box (the block grown by the tiles' reach) is read
+        [[ $b != 1 || $stderr == *"reads the box 0:3,29:83,0:229 of the input"* ]] || fail "$stderr"
+    done
+    ekn-predict --join -o j.h5:/m p.block-*-of-5.h5
+    run py '
+assert same(h5("a.h5", "m")[()], h5("b.h5", "m")[()]), "--apply"
+assert same(h5("j.h5", "m")[()], h5("a.h5", "m")[()]), "blocks"
+c, d = records("c.ekn"), records("d.ekn")
+assert all(same(x[1], y[1]) and x[2] == y[2] for x, y in zip(c, d)), "u16 scaling"
+print("ok")'
+    assert_output ok
+    mkdir w && cd w
+    bad 2 "HDF5 input (INPUT FILE.h5:/DATASET) needs --dense" -m "$M2" -o x.ekn ../vol.h5:/raw
+    bad 2 "--eval needs labels" "${o[@]}" --eval -o x.ekn ../vol.h5:/raw
+    bad 2 "--apply normalises HDF5 input" "${o[@]}" --apply ../st.stats -o x.ekn ../vol.ekn
+    bad 1 "has 4 axes" "${o[@]}" -o x.ekn ../vol.h5:/four
+    bad 1 "no dataset '/none'" "${o[@]}" -o x.ekn ../vol.h5:/none
+    bad 1 "is nan" "${o[@]}" -o x.h5:/m ../vol.h5:/nan
+    ekn-preprocess ../vol.h5:/raw --standardise per-pixel --fit ../pix.stats -o /dev/null
+    bad 1 "not per-pixel ones" "${o[@]}" --apply ../pix.stats -o x.ekn ../vol.h5:/raw
+}
+
 @test "bash completion offers --roi=, --block=, --join and --quantize's types" {
     complete_words ekn-predict --quan
     [[ ${COMPREPLY[*]} == --quantize= ]]

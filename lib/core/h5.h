@@ -40,6 +40,10 @@ int ekn_h5_commit(ekn_h5 *h, ekn_err *err);
 void ekn_h5_abort(ekn_h5 *h);
 
 int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err);
+/* As ekn_h5_open without its test read of every dataset in a child: for
+ * files too large to read whole (input volumes, blocks of a prediction);
+ * reads are still checked as below. */
+int ekn_h5_open_unprobed(ekn_h5 *h, const char *path, ekn_err *err);
 void ekn_h5_close(ekn_h5 *h);
 
 /* dtype: EKN_F32, EKN_F64, EKN_I64, EKN_U64, EKN_U32, EKN_I32 or EKN_U8. rank 0 is a scalar. */
@@ -93,6 +97,11 @@ int ekn_h5_attr_get(ekn_h5 *h, const char *obj, const char *name, ekn_dtype dt, 
  * h's file, or absolute) onto the hyperslab of dims at start with its
  * shape count.  Unmapped or unreadable parts read as the fill value: NaN
  * for floats, 0 for integers. */
+/* Reads the box start..start+count of numeric dataset `name` (of exactly
+ * `rank` axes) into buf, C order, converted to dt (any integer or float
+ * dtype but f16). */
+int ekn_h5_read_box(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *start, const uint64_t *count,
+                    void *buf, ekn_err *err);
 typedef struct ekn_h5_source {
     const char *file, *dset;
     uint64_t start[8], count[8];

@@ -59,6 +59,9 @@ typedef struct ekn_predict_config {
     ekn_predict_region region; /* dense: only this part of the outputs (n and blocks 0: all) */
     const char *h5_file, *h5_dset; /* dense, -o FILE.h5:/DATASET: one HDF5 dataset (with --block: FILE's
                                       per-block name, ekn_predict_block_path) instead of a stream */
+    const char *h5_in_file, *h5_in_dset; /* dense, INPUT FILE.h5:/DATASET: the volume read box by box from HDF5 */
+    const char *apply;   /* HDF5 input: ekn-preprocess statistics (--fit) to normalise it with; NULL: integers
+                            divided by their type's maximum, as ekn-preprocess does by default */
     int quantize;        /* h5: probabilities as uint8, round(255 p) */
     int channel;         /* h5: only this class's probabilities; -1: every class */
     int deflate;         /* h5: gzip level 0..9; -1: none */
@@ -95,6 +98,7 @@ typedef struct ekn_predict_opts {
     const char *quantize;       /* --quantize: none|u8 */
     int deflate_given, join;    /* --join: the operands are block files */
     char h5_file[4096];         /* -o FILE.h5:/DATASET split */
+    char h5_in_file[4096];      /* INPUT FILE.h5:/DATASET split */
     char settings[1024];
     ekn_device_opts dev;        /* applied by the command (ekn_device_opts_apply) */
 } ekn_predict_opts;

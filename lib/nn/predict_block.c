@@ -8,6 +8,7 @@
  * the file is written to a temp file and renamed (h5.h), so it exists only
  * whole.  A rerun skips a block whose file has the ekn_done it would write. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "predict_internal.h"
+#include "group.h"
+#include "prep.h"
 
 void ekn_predict_block_path(const char *file, int block, int blocks, char *out, size_t cap)
 {
@@ -74,7 +77,8 @@ static void job_words(const predictor *p, char *job, size_t cap)
     const ekn_predict_config *c = p->cfg;
     struct stat st;
     char when[96] = "";
-    if (strcmp(c->input, "-") && !stat(c->input, &st) && S_ISREG(st.st_mode))
+    const char *file = c->h5_in_file ? c->h5_in_file : c->input;
+    if (strcmp(file, "-") && !stat(file, &st) && S_ISREG(st.st_mode))
         snprintf(when, sizeof when, " size=%lld mtime=%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
                  (long)st.st_mtim.tv_nsec);
     snprintf(job, cap, "ekn-predict --dense input=%s%s model=%s %s blocks=%d", c->input, when, p->model_hash,
@@ -99,7 +103,7 @@ int ekn_predict_h5_prepare(predictor *p, ekn_err *err)
         ekn_err e = {0};
         char *have = NULL, want[2200];
         done_words(p, want, sizeof want);
-        int done = !ekn_h5_open(&h, p->h5_path, &e);
+        int done = !ekn_h5_open_unprobed(&h, p->h5_path, &e);
         done = done && !ekn_h5_attr_get_string(&h, "/", "ekn_done", &have, &e) && !strcmp(have, want) &&
                ekn_h5_exists(&h, c->h5_dset);
         free(have);
@@ -275,7 +279,7 @@ int ekn_predict_join(const char *file, const char *dset, const char *const *part
     for (int i = 0; i < nparts; i++) {
         ekn_h5 h;
         q[i].path = parts[i];
-        if (ekn_h5_open(&h, parts[i], err)) goto done;
+        if (ekn_h5_open_unprobed(&h, parts[i], err)) goto done;
         int bad = read_part(&q[i], dset, &h, err);
         if (!bad && i == 0) {
             char *s = NULL;
@@ -403,4 +407,88 @@ done:
     free(seen);
     free(outdir);
     return rc;
+}
+
+/* ---- HDF5 input, box by box -------------------------------------------------- */
+
+int ekn_predict_h5_input_open(predictor *p, ekn_tensor *hdr, ekn_err *err)
+{
+    const ekn_predict_config *c = p->cfg;
+    const char *f = c->h5_in_file, *ds = c->h5_in_dset;
+    if (ekn_h5_open_unprobed(&p->in_h5, f, err)) return -1;
+    p->in_open = 1;
+    uint64_t dims[8];
+    int rank = ekn_h5_info(&p->in_h5, ds, &p->in_dt, dims, 8, err);
+    if (rank < 0) return -1;
+    if (rank < 2 || rank > 3)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' has %d axes; HDF5 input is one volume, Y,X or Z,Y,X",
+                           f, ds, rank);
+    if (p->in_dt == EKN_DT_INVALID || p->in_dt == EKN_F16)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' is not of an integer or float32/64 type", f, ds);
+    for (int k = 0; k < rank; k++)
+        if (dims[k] < 1 || dims[k] > EKN_ZYX_MAX)
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s' has an axis of %llu voxels", f, ds,
+                               (unsigned long long)dims[k]);
+    p->in_rank = rank;
+    for (int k = 0; k < 3; k++) p->in_dims[k] = 1;
+    for (int k = 0; k < rank; k++) p->in_dims[3 - rank + k] = dims[k];
+    if (c->apply) {
+        if (!(p->in_st = calloc(1, sizeof *p->in_st))) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        if (ekn_prep_stats_load(p->in_st, c->apply, err)) return -1;
+        const ekn_prep_stats *st = p->in_st;
+        if (st->vectors || st->gran == EKN_GRAN_PIXEL || st->whiten || st->nab || st->nstat != 1)
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': HDF5 input takes global (or one channel's) statistics, "
+                               "not per-pixel ones, whitening or vector features", c->apply);
+    }
+    *hdr = (ekn_tensor)EKN_TENSOR_INIT;
+    hdr->dtype = p->in_dt;
+    hdr->rank = 2 + rank;
+    hdr->shape[0] = hdr->shape[1] = 1;
+    for (int k = 0; k < rank; k++) hdr->shape[2 + k] = dims[k];
+    ekn_tensor_set_name(hdr, EKN_REC_IMAGE);
+    return 0;
+}
+
+int ekn_predict_h5_input_box(predictor *p, const int lo[3], const int n[3], float *dst, ekn_err *err)
+{
+    const int rank = p->in_rank;
+    uint64_t start[3], count[3];
+    size_t vox = 1;
+    for (int k = 0; k < rank; k++) {
+        start[k] = (uint64_t)lo[3 - rank + k], count[k] = (uint64_t)n[3 - rank + k];
+        vox *= (size_t)count[k];
+    }
+    size_t bytes = vox * ekn_dtype_size(p->in_dt);
+    if (ekn_predict_grow(&p->in_buf, &p->in_buf_cap, bytes ? bytes : 1, err) ||
+        ekn_h5_read_box(&p->in_h5, p->cfg->h5_in_dset, p->in_dt, rank, start, count, p->in_buf, err))
+        return -1;
+    /* ekn-preprocess's own transform, on a one-example tensor of the box: elementwise, so a box's
+     * values are those of the whole volume's */
+    ekn_prep_stats plain = {0};
+    plain.scale = 1;
+    ekn_prep_data d;
+    memset(&d, 0, sizeof d);
+    d.x.dtype = p->in_dt;
+    d.x.rank = 2 + rank;
+    d.x.shape[0] = d.x.shape[1] = 1;
+    for (int k = 0; k < rank; k++) d.x.shape[2 + k] = count[k];
+    d.x.data = p->in_buf;
+    uint32_t idx = 0;
+    ekn_prep_apply(p->in_st ? p->in_st : &plain, &d, &idx, 1, dst, NULL);
+    for (size_t i = 0; i < vox; i++)
+        if (!isfinite(dst[i]))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dataset '%s': voxel %zu of the box at %d,%d,%d is %g",
+                               p->cfg->h5_in_file, p->cfg->h5_in_dset, i, lo[0], lo[1], lo[2], (double)dst[i]);
+    return 0;
+}
+
+void ekn_predict_h5_input_close(predictor *p)
+{
+    if (p->in_open) ekn_h5_close(&p->in_h5);
+    p->in_open = 0;
+    if (p->in_st) ekn_prep_stats_free(p->in_st);
+    free(p->in_st);
+    p->in_st = NULL;
+    free(p->in_buf);
+    p->in_buf = NULL;
 }

@@ -137,6 +137,20 @@ static int write_dense(predictor *p, const ekn_tiling *t, size_t n, int nd, cons
     return 0;
 }
 
+/* The box lo..lo+n (Z,Y,X) of example e of the record (c channels of S), as floats into dst. */
+static void copy_box(const ekn_tensor *in, size_t e, int c, const int S[3], const int lo[3], const int n[3], float *dst)
+{
+    const size_t esz = ekn_dtype_size(in->dtype);
+    for (int ch = 0; ch < c; ch++)
+        for (int z = lo[0]; z < lo[0] + n[0]; z++)
+            for (int y = lo[1]; y < lo[1] + n[1]; y++) {
+                size_t at = (((e * (size_t)c + (size_t)ch) * (size_t)S[0] + (size_t)z) * (size_t)S[1] + (size_t)y) *
+                                (size_t)S[2] + (size_t)lo[2];
+                ekn_convert_to_f32(in->dtype, (const char *)in->data + at * esz, dst, (size_t)n[2]);
+                dst += n[2];
+            }
+}
+
 /* --dense: every position where the field of view fits, at stride 1. */
 int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w, const char *src,
                          unsigned long long rec, ekn_err *err)
@@ -188,6 +202,13 @@ int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tens
         ekn_predict_grow((void **)&p->out, &p->out_cap, n * net->out_c * spatial * sizeof(float), err) ||
         ekn_predict_grow((void **)&p->tile_out, &p->tile_out_cap, (size_t)t.batch * tile_out * sizeof(float), err))
         goto done;
+    /* a region, or HDF5 input: only the box of the volume its tiles read is converted (read) */
+    int blo[3] = {0, 0, 0}, bn[3] = {S[0], S[1], S[2]}, boxed = region || cfg->h5_in_file;
+    if (region) ekn_tiling_box(&t, blo, bn);
+    if (boxed) ex = (size_t)c * bn[0] * bn[1] * bn[2];
+    if (region)
+        ekn_info("record %llu: reads the box %d:%d,%d:%d,%d:%d of the input", rec, blo[0], blo[0] + bn[0], blo[1],
+                 blo[1] + bn[1], blo[2], blo[2] + bn[2]);
     if (!(p->cls = malloc(n * spatial * sizeof *p->cls + 1)) || !(conv = malloc(ex * sizeof(float)))) {
         ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
         goto done;
@@ -198,7 +219,13 @@ int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tens
     if (p->ntta && ekn_predict_tta_check(p, S, out, left, step, src, rec, err)) goto done;
     tiles_ctx tc = {p, &t};
     for (size_t e = 0; e < n; e++) {
-        ekn_convert_to_f32(in->dtype, (const char *)in->data + e * ex * ekn_dtype_size(in->dtype), conv, ex);
+        if (cfg->h5_in_file) {
+            if (ekn_predict_h5_input_box(p, blo, bn, conv, err)) goto done;
+        } else if (boxed) {
+            copy_box(in, e, c, S, blo, bn, conv);
+        } else {
+            ekn_convert_to_f32(in->dtype, (const char *)in->data + e * ex * ekn_dtype_size(in->dtype), conv, ex);
+        }
         float *dst = p->out + e * net->out_c * spatial;
         if (region ? predict_tiles(p, &t, conv, dst, lo, hi, err)
                    : ekn_predict_tta(p, conv, 1, dst, c, S, net->out_c, out, predict_one, &tc, err))

@@ -48,6 +48,15 @@ typedef struct predictor {
     int h5_open;
     char h5_path[4096];      /* the file written: cfg->h5_file, or its block's name */
     char model_hash[40];     /* "fnv1a64:<hex>" of the checkpoint file's bytes */
+    /* HDF5 input (cfg->h5_in_file): the file, the dataset's type and shape, the statistics */
+    ekn_h5 in_h5;
+    int in_open;
+    ekn_dtype in_dt;
+    int in_rank;
+    uint64_t in_dims[3];
+    struct ekn_prep_stats *in_st;
+    void *in_buf;            /* one box in the dataset's dtype */
+    size_t in_buf_cap;
 } predictor;
 
 /* Builds the net for this input shape and batch (the checkpoint's
@@ -90,4 +99,12 @@ int ekn_predict_h5_dense(predictor *p, const ekn_tiling *t, int nd, const int lo
  * block's file is there and finished with these settings (the run is
  * skipped), 0 to predict, -1 with err. */
 int ekn_predict_h5_prepare(predictor *p, ekn_err *err);
+/* HDF5 input: opens cfg->h5_in_file's dataset (2 or 3 axes, Z,Y,X, any
+ * integer or float type) and the statistics of cfg->apply; *hdr is its image
+ * record, (1,1,[Z,]Y,X) of its dtype, without data. */
+int ekn_predict_h5_input_open(predictor *p, ekn_tensor *hdr, ekn_err *err);
+/* The box lo..lo+n (Z,Y,X; n[k] 1 in axes the dataset lacks) of the
+ * volume, normalised as ekn-preprocess would, as floats into dst. */
+int ekn_predict_h5_input_box(predictor *p, const int lo[3], const int n[3], float *dst, ekn_err *err);
+void ekn_predict_h5_input_close(predictor *p);
 #endif

@@ -75,6 +75,14 @@ int ekn_predict_opts_resolve(ekn_predict_opts *o, ekn_err *err)
         c->output = NULL;
         if (!o->write_given) what = "prob";
     }
+    /* INPUT FILE.h5:/DATASET */
+    colon = c->input ? strstr(c->input, ":/") : NULL;
+    for (const char *q = colon; q; q = strstr(q + 1, ":/")) colon = q;
+    if (colon) {
+        snprintf(o->h5_in_file, sizeof o->h5_in_file, "%.*s", (int)(colon - c->input), c->input);
+        c->h5_in_file = o->h5_in_file;
+        c->h5_in_dset = colon + 1;
+    }
     c->want_prob = strcmp(what, "class") != 0;
     c->want_class = strcmp(what, "prob") != 0;
     c->pad = !strcmp(pad, "mirror") ? EKN_PAD_MIRROR : !strcmp(pad, "zero") ? EKN_PAD_ZERO : EKN_PAD_NONE;
@@ -90,9 +98,9 @@ int ekn_predict_opts_resolve(ekn_predict_opts *o, ekn_err *err)
     /* what shapes the values and layout of a block's file */
     snprintf(o->settings, sizeof o->settings,
              "dataset=%s write=%s quantize=%d channel=%d deflate=%d pad=%s tile=%d,%d,%d max-memory=%.17g batch=%ld "
-             "no-mfp=%d",
+             "no-mfp=%d apply=%s",
              c->h5_dset ? c->h5_dset : "", what, c->quantize, c->channel, c->deflate, pad, c->tile[0], c->tile[1],
-             c->tile[2], c->max_bytes, c->batch, c->no_mfp);
+             c->tile[2], c->max_bytes, c->batch, c->no_mfp, c->apply ? c->apply : "");
     c->settings = o->settings;
     return 0;
 }

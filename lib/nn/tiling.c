@@ -51,6 +51,8 @@ static int plan_axis(ekn_tiling_axis *a, int k, ekn_pad_mode pad, ekn_err *err)
                            a->in, axis_char[k], a->fov, pad == EKN_PAD_NONE ? " (--pad mirror or zero pads it)" : "");
     if (!(a->source = malloc((size_t)padded * sizeof *a->source)) || !(a->starts = malloc((size_t)a->out * sizeof *a->starts)))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    a->vol_lo = 0;
+    a->vol_n = a->in;
     for (int p = 0; p < padded; p++) {
         int i = p - a->pad;
         a->source[p] = i >= 0 && i < a->in ? i : pad == EKN_PAD_MIRROR ? mirror(i, a->in) : -1;
@@ -254,8 +256,11 @@ void ekn_tiling_gather(const ekn_tiling *t, const float *vol, int c, const int s
                 if (iz < 0 || iy < 0) {
                     memset(dst, 0, (size_t)ax->tile * sizeof *dst);
                 } else {
-                    const float *row = vol + (((size_t)ch * az->in + iz) * ay->in + iy) * ax->in;
-                    for (int x = 0; x < ax->tile; x++) dst[x] = sx[x] < 0 ? 0.0f : row[sx[x]];
+                    /* the row of the box, indexed by volume x (source voxels lie inside the box) */
+                    const float *row = vol + (((size_t)ch * az->vol_n + (size_t)(iz - az->vol_lo)) * ay->vol_n +
+                                              (size_t)(iy - ay->vol_lo)) * ax->vol_n;
+                    const int xl = ax->vol_lo;
+                    for (int x = 0; x < ax->tile; x++) dst[x] = sx[x] < 0 ? 0.0f : row[sx[x] - xl];
                 }
                 dst += ax->tile;
             }
@@ -344,4 +349,21 @@ void ekn_tiling_scatter_region(const ekn_tiling *t, const float *tile_out, int k
                 }
             }
         }
+}
+
+void ekn_tiling_box(ekn_tiling *t, int lo[3], int n[3])
+{
+    for (int k = 0; k < 3; k++) {
+        ekn_tiling_axis *a = &t->ax[k];
+        int min = a->in, max = -1;
+        for (int i = 0; i < a->nstarts; i++)
+            for (int p = a->starts[i]; p < a->starts[i] + a->tile; p++) {
+                int v = a->source[p];
+                if (v >= 0 && v < min) min = v;
+                if (v > max) max = v;
+            }
+        if (max < 0) min = max = 0; /* only zero padding: nothing is read */
+        lo[k] = a->vol_lo = min;
+        n[k] = a->vol_n = max - min + 1;
+    }
 }

@@ -53,6 +53,7 @@ typedef struct ekn_tiling_axis {
     int nstarts;
     int *starts;             /* window starts, in padded coordinates */
     int *source;             /* per padded voxel: the volume voxel it copies, -1 for zero */
+    int vol_lo, vol_n;       /* the box of the volume that ekn_tiling_gather reads: voxels vol_lo..+vol_n (0, in) */
 } ekn_tiling_axis;
 
 typedef struct ekn_tiling {
@@ -79,7 +80,8 @@ void ekn_tiling_free(ekn_tiling *t);
 void ekn_tiling_start(const ekn_tiling *t, size_t i, int start[3]);
 
 /* Copies the tile window at start[] of the padded volume into dst
- * (c, tile Z, Y, X); vol is (c, in Z, Y, X). */
+ * (c, tile Z, Y, X); vol is (c, vol_n Z, Y, X), the box at vol_lo of the
+ * volume (all of it unless ekn_tiling_box set a box). */
 void ekn_tiling_gather(const ekn_tiling *t, const float *vol, int c, const int start[3], float *dst);
 
 /* Writes the tile's net outputs (k, tile_out Z, Y, X) into the dense
@@ -104,6 +106,11 @@ void ekn_tiling_block(const ekn_tiling *t, int k, int b, int n, int *lo, int *hi
 /* Keeps only the tiles whose outputs meet [lo[k], hi[k]) in every axis
  * (in their order), ntiles and batch updated. */
 void ekn_tiling_restrict(ekn_tiling *t, const int lo[3], const int hi[3]);
+
+/* The box of the volume the tiles (those ekn_tiling_restrict kept) read:
+ * per axis the voxels lo..lo+n-1 (n >= 1), set as the box that
+ * ekn_tiling_gather reads. */
+void ekn_tiling_box(ekn_tiling *t, int lo[3], int n[3]);
 
 /* As ekn_tiling_scatter, into the region [lo, hi) of the dense outputs:
  * region is (k, hi - lo per axis); outputs outside it are dropped. */

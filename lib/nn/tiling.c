@@ -321,7 +321,7 @@ void ekn_tiling_restrict(ekn_tiling *t, const int lo[3], const int hi[3])
         a->nstarts = kept;
         t->ntiles *= (size_t)kept;
     }
-    if ((size_t)t->batch > t->ntiles) t->batch = t->ntiles ? (int)t->ntiles : 1;
+    /* t->batch stays: the net is the whole volume's, built for the same batch */
 }
 
 void ekn_tiling_scatter_region(const ekn_tiling *t, const float *tile_out, int k, const int start[3], const int lo[3],

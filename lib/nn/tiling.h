@@ -104,7 +104,7 @@ size_t ekn_tiling_out_spatial(const ekn_tiling *t);
 void ekn_tiling_block(const ekn_tiling *t, int k, int b, int n, int *lo, int *hi);
 
 /* Keeps only the tiles whose outputs meet [lo[k], hi[k]) in every axis
- * (in their order), ntiles and batch updated. */
+ * (in their order), ntiles updated; batch stays the whole plan's. */
 void ekn_tiling_restrict(ekn_tiling *t, const int lo[3], const int hi[3]);
 
 /* The box of the volume the tiles (those ekn_tiling_restrict kept) read:

@@ -136,7 +136,13 @@ int ekn_h5_check_writable(const char *path, ekn_err *err)
     return 0;
 }
 
-int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
+static int create(ekn_h5 *h, const char *path, int large, ekn_err *err);
+
+int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err) { return create(h, path, 0, err); }
+
+int ekn_h5_create_large(ekn_h5 *h, const char *path, ekn_err *err) { return create(h, path, 1, err); }
+
+static int create(ekn_h5 *h, const char *path, int large, ekn_err *err)
 {
     quiet();
     memset(h, 0, sizeof *h);
@@ -170,7 +176,8 @@ int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
      * errno we can report, never a half-closed HDF5 file that libhdf5 trips
      * over at exit. */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_fapl_core(fapl, 1 << 20, 0);
+    h->direct = large && !in_place;
+    if (fapl >= 0 && !h->direct) H5Pset_fapl_core(fapl, 1 << 20, 0);
     h->file = fapl < 0 ? -1 : H5Fcreate(in_place ? "ekn-in-memory.h5" : h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (h->file < 0) {
@@ -205,6 +212,22 @@ int ekn_h5_commit(ekn_h5 *h, ekn_err *err)
     const char *what = "write failed";
     char *image = NULL;
     ssize_t size = -1;
+    if (h->direct) {
+        /* libhdf5 wrote the temp file: close it, then as below from the fsync on */
+        int bad = H5Fclose((hid_t)h->file) < 0;
+        h->file = 0;
+        if (!bad && fsync(h->fd) != 0) bad = 1, saved = errno;
+        if (close(h->fd) != 0 && !bad) bad = 1, saved = errno;
+        h->fd = -1;
+        if (!bad && rename(h->tmp, h->target) != 0) bad = 1, saved = errno, what = "cannot rename the temp file into place";
+        if (bad) unlink(h->tmp);
+        ekn_temp_forget(h->temp_slot);
+        h->temp_slot = -1;
+        if (!bad && fsync_dir(h->target) != 0) bad = 1, saved = errno, what = "cannot sync the directory";
+        if (!bad) return 0;
+        errno = saved;
+        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': %s:" : "'%s': %s (disk full?)", h->path, what);
+    }
     if (H5Fflush((hid_t)h->file, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image((hid_t)h->file, NULL, 0);
     if (size > 0 && !(image = malloc((size_t)size))) saved = ENOMEM;
     if (image && H5Fget_file_image((hid_t)h->file, image, (size_t)size) != size) {

@@ -27,11 +27,17 @@ typedef struct ekn_h5 {
     int temp_slot;
     int fd;            /* the temp file while writing, else -1 */
     uint64_t file_size; /* bytes of a file opened for reading: what no dataset may exceed */
+    int direct;        /* ekn_h5_create_large: libhdf5 writes the temp file itself */
 } ekn_h5;
 
 /* Starts "<path>.tmp.<pid>" (path's symlink resolved), after removing the
  * temp files of that path left by dead processes. */
 int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err);
+/* As ekn_h5_create for files too large to build in memory (predictions):
+ * libhdf5 writes the temp file as datasets are put, and ekn_h5_commit
+ * closes, fsyncs and renames it; a full disk is then an HDF5 write error
+ * without errno's reason.  A character device is still written from memory. */
+int ekn_h5_create_large(ekn_h5 *h, const char *path, ekn_err *err);
 /* Before hours of work: path is a place ekn_h5_create can write (not a
  * device, FIFO or directory; its directory exists and takes a new file),
  * checked by creating and removing the temp file; stale temps removed. */

@@ -195,7 +195,7 @@ int ekn_predict_h5_dense(predictor *p, const ekn_tiling *t, int nd, const int lo
     char job[2048], done[2200];
     job_words(p, job, sizeof job);
     done_words(p, done, sizeof done);
-    int rc = ekn_h5_create(&p->h5, p->h5_path, err);
+    int rc = ekn_h5_create_large(&p->h5, p->h5_path, err);
     if (!rc) p->h5_open = 1;
     rc = rc || ekn_h5_put_chunked(&p->h5, ds, dt, rank, dims, chunk, c->deflate, data, err) ||
          ekn_h5_attr_put_string(&p->h5, ds, "content", what, err) ||

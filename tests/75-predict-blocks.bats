@@ -66,8 +66,11 @@ with open(args[1] + "/odd3d.ekn", "wb") as f:
     ekn-train --spec "$d/mfp3d.spec" --batch 4 --lr 0.05 --seed 7 --steps 30 -o "$d/mfp3d.h5" "$d/vol3d.ekn"
 }
 
-setup() {
+need_isbi() {
     ekn_need_file "$SHARED/data/isbi2012/train-volume.u8"
+}
+
+setup() {
     D=$BATS_FILE_TMPDIR
     # a directory of its own: bats keeps its stderr files in BATS_TEST_TMPDIR
     mkdir -p "$BATS_TEST_TMPDIR/w"
@@ -75,6 +78,7 @@ setup() {
 }
 
 @test "--roi: the stream of a region is the whole prediction's crop, byte for byte, with its offset" {
+    need_isbi
     local o=(-m "$M2" --dense --tile 1,21,23)
     ekn-predict "${o[@]}" --pad mirror -o whole.ekn "$D/isbi.ekn"
     ekn-predict "${o[@]}" --pad mirror --roi 1:3,20:101,7:200 -o roi.ekn "$D/isbi.ekn"
@@ -109,6 +113,7 @@ blocks() {
 }
 
 @test "--block I/N for N = 1, 3, 7 with uneven edges: the joined blocks are the single run's bytes (h5py)" {
+    need_isbi
     need_h5py
     local o=(--dense --tile 1,21,23 --pad mirror)
     ekn-predict -m "$M2" "${o[@]}" -o whole.h5:/membrane "$D/isbi.ekn"
@@ -141,6 +146,7 @@ print("ok")'
 }
 
 @test "HDF5 output: float32 probabilities, --quantize u8, --channel, --write class, --deflate; attributes" {
+    need_isbi
     need_h5py
     local o=(-m "$M2" --dense --pad mirror --tile 1,21,23)
     ekn-predict "${o[@]}" -o s.ekn "$D/isbi.ekn"
@@ -173,6 +179,7 @@ print("ok")'
 }
 
 @test "kill -9 of random workers mid-run: a rerun redoes only the unfinished blocks, and the join is identical" {
+    need_isbi
     need_h5py
     # small tiles: about a second of work per block, so that the kills come mid-run
     local o=(-m "$M2" --dense --pad mirror --tile 1,9,9 -j 1) n=7 seed=${EKN_TEST_SEED:-$RANDOM}
@@ -220,6 +227,7 @@ print("ok")'
 }
 
 @test "a block file of other options or input, a file not HDF5, or a stale temp file of a killed run: predicted again" {
+    need_isbi
     local o=(-m "$M2" --dense --pad mirror --tile 1,21,23)
     ekn-predict "${o[@]}" --block 1/3 -o p.h5:/membrane "$D/isbi.ekn"
     # other options: not this job's block
@@ -268,6 +276,7 @@ bad() {
 }
 
 @test "bad regions exit 2 with one line and write nothing: malformed, empty, outside, I >= N, too many blocks" {
+    need_isbi
     local o=(-m "$M2" --dense --pad mirror) in=$D/isbi.ekn
     for r in 1:2,3 a:b,0:5 0:5 0:1,0:2,0:3,0:4 1:2,-3:4,0:5 0:2,0:3,0:4, " 0:1,0:1,0:1"; do
         bad 2 "--roi must be" "${o[@]}" --roi "$r" -o out.ekn "$in"
@@ -298,6 +307,7 @@ bad() {
 }
 
 @test "--join refuses a missing, repeated or foreign block, and writes nothing" {
+    need_isbi
     local o=(-m "$M2" --dense --pad mirror --tile 1,21,23)
     mkdir p q
     for b in 0 1 2; do ekn-predict "${o[@]}" --block "$b/3" -o p/p.h5:/membrane "$D/isbi.ekn"; done
@@ -317,6 +327,7 @@ bad() {
 }
 
 @test "HDF5 input vol.h5:/raw, read box by box: the values of ekn-preprocess's stream (--apply STATS, or its scaling), whole and joined" {
+    need_isbi
     need_h5py
     py '
 import h5py

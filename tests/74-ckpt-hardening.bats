@@ -3,18 +3,9 @@
 # FIFO or a symlink; a disk full at any point of the write; kill -9 at random
 # points; hostile files.  The previous checkpoint is always kept.
 load helper
+load synth
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
 TRAIN_OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7)
-
-setup_file() {
-    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
-}
-
-setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
-}
 
 train() { ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 5 "$@" "$D/img.ekn"; }
 

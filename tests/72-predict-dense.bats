@@ -158,6 +158,17 @@ print("ok")
     assert_success
 }
 
+@test "progress on a terminal: output voxels done, their rate and the time left; nothing of it without one" {
+    command -v script >/dev/null || skip "no script(1) to give ekn-predict a terminal"
+    # small tiles, so that there are many of them
+    script -qfec "ekn-predict -m '$D/seg.h5' --dense --tile 1,9,9 -o p.ekn '$D/seg.ekn'" /dev/null >tty.txt 2>&1
+    grep -aqE '[0-9]+/[0-9]+ voxels +[0-9]+% [0-9.]+/s eta [0-9]+s' tty.txt || fail "$(cat -v tty.txt | head -c 600)"
+    run --separate-stderr ekn-predict -m "$D/seg.h5" --dense --tile 1,9,9 -o q.ekn "$D/seg.ekn"
+    assert_success
+    [[ -z $stderr ]] || fail "stderr: $stderr"
+    cmp p.ekn q.ekn
+}
+
 @test "a 2D model predicts a 3D volume slice by slice; a Z tile other than 1 exits 3" {
     py '
 img = records(args[0])[0][1]                       # (2, 1, 19, 26)

@@ -107,6 +107,16 @@ close() { # close A B: parameters within the stated tolerance
     close one.h5 two.h5
 }
 
+@test "a device net's gradient goes through host memory (EKN_KERNELS=staged): 2 ranks equal 1 process" {
+    need_mpi
+    local o=(--spec "$D/tiny-img-scalar-det.spec" --seed 3 -b 32 -n 20 --val "$D/img-test.ekn" --val-every 10)
+    EKN_KERNELS=staged ekn-train "${o[@]}" -o one.h5 "$D/img.ekn" 2>/dev/null
+    run --separate-stderr mpi 2 -x EKN_KERNELS=staged ekn-train -v "${o[@]}" -o two.h5 "$D/img.ekn"
+    assert_success
+    [[ $stderr == *"kernels staged"* ]]
+    close one.h5 two.h5
+}
+
 @test "a negative control: another global batch is outside the tolerance" {
     need_mpi
     local o=(--spec "$NETS/tiny-mlp.spec" --seed 3 -n 20)

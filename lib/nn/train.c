@@ -702,8 +702,8 @@ static int dist_setup(ekn_trainer *tr, ekn_err *err)
     ekn_net_params_commit(net);
     if (!net->ops->host && !(tr->host_grad = malloc(net->nparams * sizeof *tr->host_grad)))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the gradient's reduction");
-    ekn_info("rank %d of %d: examples %zu..%zu of each batch of %ld (%s)", tr->rank, K, tr->slice_lo,
-             tr->slice_hi - 1, c->batch, ekn_dist_library());
+    ekn_info("%d processes, this one examples %zu..%zu of each batch of %ld (%s)", K, tr->slice_lo, tr->slice_hi - 1,
+             c->batch, ekn_dist_library());
     return 0;
 }
 

@@ -234,6 +234,44 @@ EOF
     assert_success
 }
 
+@test "the control file is read by rank 0 and run on every rank" {
+    need_mpi
+    local o=(--spec "$NETS/tiny-mlp.spec" --seed 3 -b 64 -n 10)
+    printf 'lr 0.2\n' >ctl
+    ekn-train "${o[@]}" --control ctl -o one.h5 "$D/vec.ekn" 2>/dev/null
+    printf 'lr 0.2\n' >ctl
+    run --separate-stderr mpi 2 ekn-train "${o[@]}" --control ctl -o two.h5 "$D/vec.ekn"
+    assert_success
+    [[ $stderr == *"rank 0: control: lr 0.2"* ]]
+    # had rank 1 kept the rate of 0.01, its parameters would have drifted from rank 0's
+    close one.h5 two.h5
+    ekn-train "${o[@]}" -o other.h5 "$D/vec.ekn" 2>/dev/null
+    run ekn_py "$BATS_TEST_DIRNAME/params_close.py" one.h5 other.h5 $RTOL $ATOL
+    assert_failure
+    # stop: every rank ends, the checkpoint is saved
+    printf 'stop\n' >ctl
+    run --separate-stderr mpi 2 ekn-train --spec "$NETS/tiny-mlp.spec" -n 100000000 --control ctl -o s.h5 "$D/vec.ekn"
+    assert_success
+    [[ -e s.h5 ]]
+}
+
+@test "SIGTERM to mpirun stops every rank; the checkpoint loads" {
+    need_mpi
+    timeout 120 mpirun -n 2 --oversubscribe ekn-train --spec "$NETS/tiny-mlp.spec" -n 100000000 --save-every 50 \
+        -o t.h5 "$D/vec.ekn" 2>err &
+    local job=$!
+    for _ in $(seq 150); do [[ -e t.h5 ]] && break; sleep 0.2; done
+    [[ -e t.h5 ]]
+    kill -TERM $job
+    SECONDS=0
+    local rc=0
+    wait $job || rc=$?
+    cat err
+    ((SECONDS < 30 && rc != 124))
+    run --separate-stderr ekn-train --resume t.h5 -n 1 -o t2.h5 "$D/vec.ekn"
+    assert_success
+}
+
 @test "--batch smaller than the ranks is a usage error" {
     need_mpi
     run --separate-stderr mpi 2 ekn-train --spec "$NETS/tiny-mlp.spec" -b 1 -n 1 -o m.h5 "$D/vec.ekn"

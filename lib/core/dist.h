@@ -12,8 +12,9 @@
  * algorithms pick orders by message size and topology.)  They are a
  * reduce-scatter (MPI_Alltoall of K slices, each rank sums its slice in
  * rank order) followed by an MPI_Allgather: 2 (K-1)/K n values sent per
- * rank, as in a ring all-reduce.  With one rank they return the buffer as
- * it is (floats: the same bits).
+ * rank, as in a ring all-reduce; up to 256 values (losses, counts) go by
+ * one MPI_Allgather instead, each rank summing them all in the same order.
+ * With one rank they return the buffer as it is (floats: the same bits).
  *
  * Errors of MPI calls are returned (MPI_ERRORS_RETURN) as ekn_err with
  * MPI's message; the caller then ends the whole job with ekn_dist_abort.

@@ -77,11 +77,28 @@ void ekn_dist_abort(int code, const char *msg)
 
 /* values per round: MPI's counts are ints */
 #define ROUND ((size_t)1 << 26)
+/* at most this many values go by one all-gather (latency over bandwidth) */
+#define SMALL ((size_t)256)
 
 static int sum_any(void *buf, size_t n, size_t es, MPI_Datatype type, ekn_err *err)
 {
     if (size == 1 || n == 0) return 0;
     int K = size;
+    if (n <= SMALL) {
+        /* a few values (losses, counts): one all-gather, and every rank sums
+         * all of them in rank order; the same bits as the slices below */
+        if ((size_t)K * n * es > work_bytes) {
+            void *w = realloc(work, (size_t)K * n * es);
+            if (!w) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the all-reduce");
+            work = w;
+            work_bytes = (size_t)K * n * es;
+        }
+        int rc = MPI_Allgather(buf, (int)n, type, work, (int)n, type, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return mpi_err(err, rc, "all-reduce");
+        if (es == sizeof(float)) ekn_dist_sum_slices_f32(work, K, n, buf);
+        else ekn_dist_sum_slices_f64(work, K, n, buf);
+        return 0;
+    }
     int *scount = malloc(4 * (size_t)K * sizeof *scount);
     if (!scount) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the all-reduce");
     int *sdispl = scount + K, *rcount = sdispl + K, *rdispl = rcount + K;

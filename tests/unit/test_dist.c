@@ -86,7 +86,7 @@ static void test_world(void **state)
     uint64_t seed = tu_seed();
     fprintf(stderr, "test_world: rank %d of %d (%s), seed %llu\n", me, K, ekn_dist_library(),
             (unsigned long long)seed);
-    const size_t ns[] = {1, 2, 3, 17, 100003};
+    const size_t ns[] = {1, 2, 3, 17, 256, 257, 100003}; /* both sides of the all-gather's limit */
     for (size_t t = 0; t < sizeof ns / sizeof *ns; t++) {
         size_t n = ns[t];
         float *all = tu_alloc((size_t)K * n), *want = tu_alloc(n), *mine = tu_alloc(n);

@@ -142,6 +142,17 @@ close() { # close A B: parameters within the stated tolerance
     close straight.h5 b.h5
 }
 
+@test "with dropout and noise, a 2-rank run resumed on 2 ranks is bit-identical to an uninterrupted one" {
+    need_mpi
+    local o=(--spec "$NETS/tiny-img-scalar.spec" --seed 3 -b 32 --optimizer cg)
+    mpi 2 ekn-train "${o[@]}" -n 20 -o straight.h5 "$D/img.ekn" 2>/dev/null
+    mpi 2 ekn-train "${o[@]}" -n 10 -o r.h5 "$D/img.ekn" 2>/dev/null
+    mpi 2 ekn-train --resume r.h5 -n 20 -o r.h5 "$D/img.ekn" 2>/dev/null
+    run h5_same straight.h5 r.h5
+    echo "$output"
+    assert_success
+}
+
 @test "sharded pipes: mpirun -n 2 over ekn-batch --shard equals one process over the whole pipe" {
     need_mpi
     ekn-batch --seed 5 -b 32 --epochs 2 "$D/vec.ekn" |

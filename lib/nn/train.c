@@ -146,18 +146,21 @@ static double objective(void *ctx, const float *theta, float *grad)
      * and lbfgs see one function of theta; train_err is measured before the
      * update, at the step's first evaluation. */
     int first = tr->opt.diag.evals == 0;
-    if (first) tr->rng_step = tr->rng_train;
-    else tr->rng_train = tr->rng_step;
     ekn_rng *rng = &tr->rng_train;
     if (tr->nranks > 1) {
-        /* each rank its own masks and noise, drawn from the common stream
-         * (so checkpoints stay rank-independent) */
+        /* each rank its own masks and noise, from a stream seeded by one
+         * draw of the common one per step (so checkpoints, which keep the
+         * common one, stay rank-independent); every evaluation replays it */
         if (first) {
             uint64_t s = ekn_rng_u64(&tr->rng_train);
             ekn_rng_seed(&tr->rng_rank_step, s, (uint64_t)RNG_RANK + (uint64_t)tr->rank);
         }
         tr->rng_rank = tr->rng_rank_step;
         rng = &tr->rng_rank;
+    } else if (first) {
+        tr->rng_step = tr->rng_train;
+    } else {
+        tr->rng_train = tr->rng_step;
     }
     const ekn_dataset_dev *b = &tr->dev;
     const float *out = ekn_net_forward(net, b->x, tr->cur_n, 1, rng);

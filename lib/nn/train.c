@@ -117,6 +117,7 @@ static double reduce_step(ekn_trainer *tr, double loss, double count, int first)
     const ekn_ops *ops = net->ops;
     size_t n = net->nparams;
     if (tr->dist_err.code) return NAN;
+    double t0 = ekn_now();
     float *g = ops->host ? net->grad : tr->host_grad;
     if (!ops->host) ops->download(g, net->grad, n * sizeof *g);
     float c = (float)count;
@@ -127,6 +128,7 @@ static double reduce_step(ekn_trainer *tr, double loss, double count, int first)
     float inv = v[1] > 0 ? (float)(1.0 / v[1]) : 0.0f;
     for (size_t i = 0; i < n; i++) g[i] *= inv;
     if (!ops->host) ops->upload(net->grad, g, n * sizeof *g);
+    tr->dist_seconds += ekn_now() - t0;
     if (first) {
         tr->correct = (long)v[2];
         tr->counted = (long)v[3];
@@ -1135,6 +1137,9 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
                  (long long)tr->step, c->monitor == EKN_MONITOR_ERROR ? "val_error" : "val_loss",
                  (long long)tr->since_best, tr->best_metric, (long long)tr->best_step, best_path);
     rc = ekn_ops_check(tr->net.ops, err) || ekn_trainer_save(tr, err) ? -1 : 0;
+    if (tr->nranks > 1 && ekn_now() > start)
+        ekn_info("%d processes: the gradient's all-reduce took %.3f s of %.3f s (%.1f%%, waits for the slowest rank included)", tr->nranks,
+                 tr->dist_seconds, ekn_now() - start, 100 * tr->dist_seconds / (ekn_now() - start));
     tr->elapsed_before += ekn_now() - start;
     tr->run_start = 0;
     return rc;

@@ -152,6 +152,7 @@ typedef struct ekn_trainer {
     ekn_rng rng_rank, rng_rank_step;
     float *host_grad;
     ekn_err dist_err;         /* a failed reduction inside the objective (code 0: none) */
+    double dist_seconds;      /* this run's time in the gradient's reduction (ekn-train -v reports its share) */
 } ekn_trainer;
 
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err);

@@ -165,6 +165,14 @@ close() { # close A B: parameters within the stated tolerance
     [[ $(tail -n1 two.tsv | cut -f1) == 30 ]]
 }
 
+@test "a pipe into mpirun reaches rank 0 alone: the other ranks refuse their stdin with a hint" {
+    need_mpi
+    run --separate-stderr bash -c 'cat "$1" | timeout 60 mpirun -n 2 --oversubscribe ekn-train --spec "$2" -n 5 -o m.h5' _ \
+        "$D/vec.ekn" "$NETS/tiny-mlp.spec"
+    ((status != 0 && status != 124))
+    [[ $stderr == *"rank 1: standard input is a device (mpirun gives stdin to rank 0 alone)"*"--shard"* ]]
+}
+
 @test "ekn-batch --shard: the slices of a batch together are the batch; bad values are usage errors" {
     ekn-batch --seed 5 -b 7 "$D/vec.ekn" >all.ekn
     for r in 0 1 2; do ekn-batch --seed 5 -b 7 --shard $r/3 "$D/vec.ekn" >s$r.ekn; done

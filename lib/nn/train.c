@@ -408,6 +408,13 @@ static int is_streamable(const char *path)
 static int open_training_data(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
+    struct stat st;
+    if (tr->nranks > 1 && !strcmp(cfg->train_path, "-") && fstat(STDIN_FILENO, &st) == 0 && S_ISCHR(st.st_mode))
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "standard input is a device (mpirun gives stdin to rank 0 alone); give each rank a file or "
+                           "its own pipeline: mpirun -n %d sh -c 'ekn-batch --shard $OMPI_COMM_WORLD_RANK/%d ... | "
+                           "ekn-train ...'",
+                           tr->nranks, tr->nranks);
     tr->streaming = cfg->input_mode == EKN_INPUT_STREAM ||
                     (cfg->input_mode == EKN_INPUT_AUTO && !cfg->epochs && is_streamable(cfg->train_path));
     if (!tr->streaming) return ekn_dataset_load(&tr->train, cfg->train_path, err);

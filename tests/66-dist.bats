@@ -198,6 +198,7 @@ EOF
     assert_success
     for bad in 3/3 -1/2 1 1/0 a/b 1/2x; do
         run --separate-stderr ekn-batch --shard "$bad" "$D/vec.ekn"
+        echo "--shard $bad: $stderr"
         assert_failure 2
         assert_no_stdout
         [[ $stderr == *"--shard must be R/K"* ]]

@@ -4,7 +4,7 @@
 #include "train.h"
 
 /* RNG stream ids: fixed forever, or resumed runs would change. */
-enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4 };
+enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4, RNG_RANK = 1000 /* + rank */ };
 
 int ekn_train_img_img(const ekn_trainer *tr);
 /* dst gets src's layout as the net sees it: img-img, the net's input patch

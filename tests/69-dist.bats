@@ -27,14 +27,7 @@ setup_file() {
 setup() {
     D=$BATS_FILE_TMPDIR
     cd "$BATS_TEST_TMPDIR"
-    # mpirun as root (CI) must be told so; 2 cores run 3 ranks only oversubscribed
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-    # OpenMPI's own allocations, left at exit, are not ekn's leaks (make
-    # check-asan): suppressed by library, which needs whole stacks (the slow
-    # unwinder: OpenMPI has no frame pointers) and components left loaded
-    export OMPI_MCA_mca_base_component_disable_dlclose=1
-    export LSAN_OPTIONS="suppressions=$BATS_TEST_DIRNAME/lsan-mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-    export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    ekn_mpi_env
 }
 
 # Skips unless mpirun exists and ekn-train was built with MPI.

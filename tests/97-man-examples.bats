@@ -6,8 +6,10 @@
 # take as given (made once, below, from the shared data and Fashion-MNIST).
 #
 # Two changes keep the suite short, and nothing else is changed: ekn-train is
-# given `--time $EKN_EXAMPLE_TIME` (seconds of training, 2 unless a page needs more) unless the example sets
-# --time itself, and the data the examples take as given are small.
+# given `--time $EKN_EXAMPLE_TIME` (seconds of training; 2 unless a page
+# needs more) unless the example sets --time itself, and the data the
+# examples take as given are small.  mpirun gets ekn_mpi_env (helper.bash);
+# an example that needs a program this machine lacks (srun) is not run.
 load helper
 
 setup_file() {
@@ -33,6 +35,10 @@ EOF
 # not run (man_examples.py).
 run_page() {
     local skips=()
+    # data-parallel examples: mpirun (OpenMPI, which make deps installs), and
+    # Slurm's srun where there is one
+    command -v mpirun >/dev/null || skips+=(--skip 'mpirun ')
+    command -v srun >/dev/null || skips+=(--skip '^srun ')
     while [[ $1 == --skip ]]; do
         skips+=("$1" "$2")
         shift 2
@@ -47,6 +53,7 @@ run_page() {
         ln -s "$BATS_FILE_TMPDIR/fix/${f#*=}" "$dir/${f%%=*}"
     done
     [[ $page == /* ]] || page=$EKN_SRC/man/$page
+    ! grep -q 'mpirun ' "$page" || ekn_mpi_env
     ekn_py "$BATS_TEST_DIRNAME/man_examples.py" "${skips[@]}" "$page" > "$dir/examples.sh"
     cd "$dir"
     EKN_TESTS=$BATS_TEST_DIRNAME EKN_CC="cc -std=c11" \

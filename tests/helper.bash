@@ -105,6 +105,18 @@ ekn_test_dir() {
     cd "$BATS_TEST_TMPDIR"
 }
 
+# ekn_mpi_env: what mpirun needs here: to run as root (CI) and to put more
+# ranks than cores on the machine (oversubscribed); and, under make
+# check-asan, OpenMPI's own allocations left at exit are not ekn's leaks:
+# suppressed by library (tests/lsan-mpi.supp), which needs whole stacks (the
+# slow unwinder: OpenMPI has no frame pointers) and components left loaded.
+ekn_mpi_env() {
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    export OMPI_MCA_mca_base_component_disable_dlclose=1
+    export LSAN_OPTIONS="suppressions=$BATS_TEST_DIRNAME/lsan-mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+    export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+}
+
 # ekn_install_into PREFIX: `make install` of the build under test (its BUILD
 # and CUDA setting, so nothing is recompiled) into PREFIX.
 ekn_install_into() {

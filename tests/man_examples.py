@@ -109,10 +109,12 @@ def heredoc(path, lines):
 
 
 def skip_lines(lines, skips):
-    out = []
+    """A skipped command takes its continuation lines with it."""
+    out, cont = [], False
     for line in lines:
-        if any(re.search(r, line) for r in skips):
+        if cont or any(re.search(r, line) for r in skips):
             out.append('echo %s >&2' % shlex.quote('skipped here: ' + line.strip()))
+            cont = line.rstrip().endswith('\\')
         else:
             out.append(line)
     return out

@@ -533,3 +533,111 @@ teardown() {
     assert_failed_cleanly 1 x.png
     [[ $stderr == *"sgd.tsv': no column 'gain'"* ]] || fail "message: $stderr"
 }
+
+# ---- pictures for a talk (issue 18 §4) ---------------------------------------
+
+# col LOG NAME: the values of column NAME (header name) of LOG, one a line
+col() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i; next } { print $c }' "$1"; }
+
+@test "log --script: the loss axis spans the bulk of the curve, not the first steps; x ends at the data" {
+    # the first two rows 1000 times as high as the rest, as a first step can be
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                NR <= 3 { $c["loss"] *= 1000; $c["loss_smooth"] *= 1000 } 1' "$D/run1.tsv" >spike.tsv
+    run --separate-stderr ekn-plot log --script -w loss spike.tsv
+    assert_success
+    local range lo hi
+    range=$(grep '^set yrange' <<<"$output")
+    [[ $range =~ ^set\ yrange\ \[([^:]*):([^]]*)\]$ ]] || fail "no y range: '$range'"
+    lo=${BASH_REMATCH[1]} hi=${BASH_REMATCH[2]}
+    # every value after the first rows lies inside; the spike does not
+    { col spike.tsv loss; col spike.tsv loss_smooth; col spike.tsv val_loss; } | grep -v nan | sort -g >all
+    local rest_max spike_min
+    rest_max=$({ col spike.tsv loss | tail -n +3; col spike.tsv loss_smooth | tail -n +3; } | sort -g | tail -1)
+    spike_min=$(col spike.tsv loss | head -2 | sort -g | head -1)
+    awk -v lo="$lo" -v hi="$hi" -v m="$rest_max" -v s="$spike_min" \
+        'BEGIN { exit !(lo >= 0 && hi < s && hi < 2 * m && hi > 0.5 * m) }' ||
+        fail "y range [$lo:$hi]: rest up to $rest_max, spike from $spike_min"
+    # the x axis from the first to the last step logged
+    assert_equal "$(grep '^set xrange' <<<"$output")" \
+        "set xrange [$(col spike.tsv step | head -1):$(col spike.tsv step | tail -1)]"
+    ekn-plot log -w loss -s 600,400 -o spike.png spike.tsv
+    run png_info spike.png
+    read -r w h colours grey <<<"$output"
+    ((colours > 20)) || fail "only $colours colours"
+}
+
+@test "log --script: legends sit outside the plot, where they cover no data" {
+    run --separate-stderr ekn-plot log --script "$D/run1.tsv"
+    assert_success
+    assert_equal "$(grep -c 'set key outside right' <<<"$output")" 5
+    [[ $output != *"key top right"* ]] || fail "a key inside the plot"
+}
+
+@test "log: no loss against the mean label for more than two classes" {
+    # a classification log of three classes: mean labels up to 2
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                { $c["mean_label"] = 1 + (NR % 5) / 5 } 1' "$D/run1.tsv" >three.tsv
+    run --separate-stderr ekn-plot log --script three.tsv
+    assert_success
+    [[ $output != *"mean label"* ]] || fail "a mean label panel for three classes"
+    assert_equal "$(grep -c '^plot ' <<<"$output")" 4
+    run --separate-stderr ekn-plot log -w label -o x.png three.tsv
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"more than two classes"* ]] || fail "message: $stderr"
+    # two classes (run1) and regression (no train_err) keep it
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                { $c["train_err"] = "nan" } 1' three.tsv >regress.tsv
+    run --separate-stderr ekn-plot log --script -w label regress.tsv
+    assert_success
+}
+
+@test "log --script: logarithmic axes are labelled 1e-3, not 0.001" {
+    run --separate-stderr ekn-plot log --script -w lr "$D/run1.tsv"
+    assert_success
+    [[ $output == *"set logscale y; set format y '%.0te%T'"* ]] || fail "lr axis: $(grep logscale <<<"$output")"
+    run --separate-stderr ekn-plot log --script -w gain "$D/run1.tsv"
+    [[ $output == *"set logscale y2"*"set format y2 '%.0te%T'"* ]] || fail "gain's y2 axis"
+    run gnuplot -e "print gprintf('%.0te%T', 1e-7)"
+    assert_output 1e-7
+}
+
+@test "log -x epoch: a streamed log's whole epochs become fractional epochs from the steps" {
+    # whole epochs as a stream's producer numbers them
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                { $c["epoch"] = int($c["epoch"]) } 1' "$D/run1.tsv" >stream.tsv
+    (($(col stream.tsv epoch | sort -u | wc -l) > 2)) || fail "the test log spans too few epochs"
+    run --separate-stderr ekn-plot log --script -x epoch -w loss stream.tsv
+    assert_success
+    printf '%s\n' "$output" >s.gp
+    # a value per row, rising at every row (no staircase), within the epochs logged
+    assert_equal "$(block s.gp d0 | wc -l)" "$(($(wc -l <stream.tsv) - 1))"
+    block s.gp d0 | awk -v top="$(col stream.tsv epoch | tail -1)" \
+        'NR > 1 && $1 <= prev { exit 1 } { prev = $1 } $1 != int($1) { frac++ } $1 > top + 1 { exit 1 }
+         END { exit !(frac > NR / 2) }' || fail "not rising fractional epochs: $(block s.gp d0 | head -12 | cut -d' ' -f1 | tr '\n' ' ')"
+    # a dataset's fractional epochs are drawn as logged
+    run --separate-stderr ekn-plot log --script -x epoch -w loss "$D/run1.tsv"
+    printf '%s\n' "$output" >f.gp
+    diff <(block f.gp d0 | awk '{ print $1 + 0 }') <(col "$D/run1.tsv" epoch | awk '{ print $1 + 0 }') ||
+        fail "a dataset's epochs changed"
+}
+
+@test "log: several logs: faint raw points under the smoothed curves, validation on top" {
+    run --separate-stderr ekn-plot log --script -w loss "$D/run1.tsv" "$D/run2.tsv"
+    assert_success
+    # drawing order: every log's raw points, then the smoothed curves, then validation
+    grep -o "title 'run[12]: [a-z ]*'" <<<"$output" | sed "s/title 'run[12]: //; s/'//" | uniq >order
+    assert_equal "$(tr '\n' ,  <order)" "loss per step,smoothed,validation,"
+    grep "title 'run1: loss per step'" <<<"$output" | grep -q "with points.*lc rgb '#a0" ||
+        fail "raw loss not as faint points: $(grep 'loss per step' <<<"$output")"
+    ekn-plot log -w loss -s 600,400 -o two.png "$D/run1.tsv" "$D/run2.tsv"
+}
+
+@test "log: overplotted conjugate-gradient points are labelled with their count" {
+    # five rejected steps (beta 0, step 0) fall on one point
+    cg_log "$D/run1.tsv" | awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+        NR <= 6 { $c["step_size"] = 0; $c["beta"] = 0 } 1' >cg.tsv
+    run --separate-stderr ekn-plot log --script -w cg cg.tsv
+    assert_success
+    [[ $output == *"set label '5 rows' at 0, 0"* ]] || fail "no count label: $(grep 'set label' <<<"$output")"
+    assert_equal "$(grep -c "rows' at" <<<"$output")" 1
+}

@@ -98,6 +98,17 @@ typedef struct ekn_plot_log_opts {
  * some log has data for, from the logs that have its columns. */
 int ekn_plot_log_script(FILE *f, const ekn_plot_log *logs, int nlogs, const ekn_plot_log_opts *o, ekn_err *err);
 
+/* The x values of `-x epoch`: a stream's producer numbers its epochs, so
+ * a log of a streamed run holds whole epochs.  Where the finite epochs are
+ * all integers and never decrease, out[i] = e + (step[i] - s_e) / L_e with
+ * s_e the start of epoch e: 0 for epoch 0, else halfway between the last
+ * step logged with the epoch before and the first logged with e (the first
+ * logged step for the log's first epoch); L_e = s_{e+1} - s_e, and for the
+ * last epoch (no next start) the mean length of the epochs before it
+ * (capped at e + 1); with no complete epoch, and for fractional epochs (a
+ * dataset's), out = epoch. */
+void ekn_plot_fractional_epochs(const double *step, const double *epoch, size_t n, double *out);
+
 /* Share of finite gains > 0 (updates that increased the loss); *n gets the
  * number of finite gains.  NaN when there are none (or gain is NULL). */
 double ekn_plot_gain_up_share(const double *gain, size_t nrows, size_t *n);

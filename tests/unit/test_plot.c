@@ -203,6 +203,34 @@ static void test_log_script_series(void **state)
     ekn_plot_log_free(&log);
 }
 
+/* -x epoch of a streamed log: whole epochs become fractions of the steps */
+static void test_fractional_epochs(void **state)
+{
+    (void)state;
+    /* 100 steps per epoch, a row every 25 steps from step 25; the last epoch unfinished */
+    double step[10], epoch[10], out[10];
+    for (int i = 0; i < 10; i++) step[i] = 25.0 * (i + 1), epoch[i] = floor((step[i] - 1) / 100);
+    epoch[3] = 0; /* step 100 still drew from epoch 0's batches */
+    ekn_plot_fractional_epochs(step, epoch, 10, out);
+    /* epoch 0 from step 0, epoch 1 from halfway between 100 and 125, epoch
+     * 2 from 212.5; the unfinished last one as long as the mean of those */
+    const double L0 = 112.5, L1 = 100, L2 = (L0 + L1) / 2;
+    const double want[10] = {25 / L0, 50 / L0, 75 / L0, 100 / L0, 1 + 12.5 / L1, 1 + 37.5 / L1, 1 + 62.5 / L1,
+                             1 + 87.5 / L1, 2 + 12.5 / L2, 2 + 37.5 / L2};
+    for (int i = 0; i < 10; i++) {
+        if (fabs(out[i] - want[i]) > 1e-12) fprintf(stderr, "row %d: %g, want %g\n", i, out[i], want[i]);
+        assert_true(fabs(out[i] - want[i]) <= 1e-12);
+    }
+    /* a dataset's fractional epochs and a NaN stay as they are */
+    double frac[4] = {0.1, 0.2, NAN, 0.4};
+    ekn_plot_fractional_epochs(step, frac, 4, out);
+    assert_true(out[0] == 0.1 && out[1] == 0.2 && isnan(out[2]) && out[3] == 0.4);
+    /* one epoch only, not starting at 0: no length known, unchanged */
+    double one[3] = {3, 3, 3};
+    ekn_plot_fractional_epochs(step, one, 3, out);
+    assert_true(out[0] == 3 && out[1] == 3 && out[2] == 3);
+}
+
 static void test_log_script_no_data(void **state)
 {
     (void)state;
@@ -382,6 +410,7 @@ TU_MAIN(cmocka_unit_test_setup_teardown(test_log_columns_by_name, setup, teardow
         cmocka_unit_test(test_gain_share_and_moving_average),
         cmocka_unit_test_setup_teardown(test_log_script_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_script_no_data, setup, teardown),
+        cmocka_unit_test(test_fractional_epochs),
         cmocka_unit_test(test_slices),
         cmocka_unit_test(test_raster),
         cmocka_unit_test_setup_teardown(test_confusion, setup, teardown),

@@ -32,6 +32,8 @@ static const ekn_option options[] = {
     OPT_STRING(0, "overlay", &o.overlay, "FILE", "image: stream of labels or predictions drawn in colour"),
     OPT_FLOAT(0, "alpha", &o.alpha, "A", "image: opacity of the overlay", 0, 1),
     OPT_STRING(0, "layer", &o.layer, "NAME", "filters: the layer [the first with weights]"),
+    OPT_STRING(0, "names", &o.names, "A,B,..|STREAM",
+               "confusion: class names, or a stream whose records carry class_names="),
     OPT_END(),
 };
 
@@ -60,6 +62,10 @@ static int body(FILE *f, kind k, char **args, int nargs, ekn_err *err)
     if (k == KIND_CONFUSION) {
         ekn_plot_confusion c;
         if (ekn_plot_confusion_read(&c, args[0], err)) return -1;
+        if (o.names && ekn_plot_confusion_names(&c, o.names, err)) {
+            ekn_plot_confusion_free(&c);
+            return -1;
+        }
         ekn_plot_confusion_script(f, &c, o.title);
         ekn_plot_confusion_free(&c);
         return 0;

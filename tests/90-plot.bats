@@ -641,3 +641,29 @@ col() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c
     [[ $output == *"set label '5 rows' at 0, 0"* ]] || fail "no count label: $(grep 'set label' <<<"$output")"
     assert_equal "$(grep -c "rows' at" <<<"$output")" 1
 }
+
+@test "confusion --names: class names on the axes, from a list or a stream's class_names=" {
+    run --separate-stderr ekn-plot confusion --script "$D/eval.txt"
+    assert_success
+    [[ $output == *"set xtics 1 out"* ]] || fail "without names the axes show class numbers"
+    run --separate-stderr ekn-plot confusion --names "bottom rows,top rows" --script "$D/eval.txt"
+    assert_success
+    [[ $output == *"set xtics ('bottom rows' 0, 'top rows' 1) out nomirror rotate by 45 right"* ]] ||
+        fail "x tics: $(grep xtics <<<"$output")"
+    [[ $output == *"set ytics ('bottom rows' 0, 'top rows' 1) out nomirror"* ]] || fail "y tics"
+    ekn_write_stream names.ekn label i32 4 --classes 2 --meta 'class_names=cat|dog'
+    run --separate-stderr ekn-plot confusion --names names.ekn --script "$D/eval.txt"
+    assert_success
+    [[ $output == *"set xtics ('cat' 0, 'dog' 1)"* ]] || fail "names from the stream: $(grep xtics <<<"$output")"
+    run --separate-stderr ekn-plot confusion --names a,b -s 400,400 -o c.png "$D/eval.txt"
+    assert_success
+    run --separate-stderr ekn-plot confusion --names a,b,c -o x.png "$D/eval.txt"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"3 class names for a matrix of 2 classes"* ]] || fail "message: $stderr"
+    run --separate-stderr ekn-plot confusion --names "$D/img.ekn" -o x.png "$D/eval.txt"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"no class_names="* ]] || fail "message: $stderr"
+    source "$EKN_SRC/completions/ekn.bash"
+    complete_words ekn-plot confusion --nam
+    assert_equal "${COMPREPLY[*]}" "--names="
+}

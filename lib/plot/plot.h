@@ -195,12 +195,18 @@ typedef struct ekn_plot_confusion {
     int classes;
     long *count;     /* count[label * classes + predicted] */
     double accuracy; /* from the report's accuracy line; NaN if absent */
+    char **names;    /* classes names, or NULL: the axes show class numbers */
 } ekn_plot_confusion;
 
 /* Parses the "confusion (rows: label, columns: predicted)" block of an
  * `ekn-predict --eval` report. */
 int ekn_plot_confusion_read(ekn_plot_confusion *c, const char *path, ekn_err *err);
 void ekn_plot_confusion_free(ekn_plot_confusion *c);
+/* Class names for the axes from `names`: a stream file whose records carry
+ * class_names= metadata ("A|B|...", as ekn-preprocess writes for CSV
+ * labels; the first record that has it), else a comma-separated list.  A
+ * number of names other than c->classes is an error naming both. */
+int ekn_plot_confusion_names(ekn_plot_confusion *c, const char *names, ekn_err *err);
 /* A heat map of the row-normalised matrix (recall per label), counts in the cells. */
 void ekn_plot_confusion_script(FILE *f, const ekn_plot_confusion *c, const char *title);
 /* ---- ekn-plot's command line ------------------------------------------ */
@@ -218,6 +224,7 @@ typedef struct ekn_plot_opts {
     const char *overlay;         /* image: labels or predictions drawn in colour */
     double alpha;
     const char *layer;           /* filters: NULL: the first with weights */
+    const char *names;           /* confusion: class names (ekn_plot_confusion_names) */
 } ekn_plot_opts;
 
 #endif

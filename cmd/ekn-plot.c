@@ -31,7 +31,7 @@ static const ekn_option options[] = {
     OPT_INT('g', "grid", &o.count, "N", "image: draw N examples as a grid", 1, 10000),
     OPT_STRING(0, "overlay", &o.overlay, "FILE", "image: stream of labels or predictions drawn in colour"),
     OPT_FLOAT(0, "alpha", &o.alpha, "A", "image: opacity of the overlay", 0, 1),
-    OPT_STRING(0, "layer", &o.layer, "NAME", "filters: the layer [the first with weights]"),
+    OPT_STRING(0, "layer", &o.layer, "NAME", "filters: the conv layer [the first]"),
     OPT_STRING(0, "names", &o.names, "A,B,..|STREAM",
                "confusion: class names, or a stream whose records carry class_names="),
     OPT_END(),

@@ -430,21 +430,19 @@ teardown() {
     [[ $output == *"conv1, 4 filters of 3x3"* ]] || fail "title: $(grep 'set title' s.gp)"
 }
 
-@test "filters: a dense first layer over 16 features is drawn as 4x4 pictures" {
+@test "filters: dense layers are not drawn as pictures: refused when asked for, skipped by default" {
+    # (this test drew a dense layer over 16 features as 4x4 pictures before issue 18)
     printf '[input]\nmode = vect-scalar\nshape = 16\n[dense]\nunits = 3\n[dense]\nunits = 2\nact = softmax\n' >sq.spec
     ekn_random_stream sq.ekn vector f32 32 16
     ekn_write_stream sq.ekn label i32 32 --data random --classes 2 --append
     ekn-train --spec sq.spec --steps 2 --batch 8 -o sq.h5 sq.ekn 2>/dev/null
-    run --separate-stderr ekn-plot filters --script sq.h5
-    assert_success
-    printf '%s\n' "$output" >s.gp
-    # 3 units: a 2x2 grid of 4x4 pictures one pixel apart
-    assert_equal "$(block s.gp raster | wc -l)" 9
-    assert_equal "$(block s.gp raster | head -1 | wc -w)" 9
-    [[ $output == *"dense1, 3 units of 4x4"* ]] || fail "title: $(grep 'set title' s.gp)"
-    run --separate-stderr ekn-plot filters -c 1 --script sq.h5
-    assert_failed_cleanly 1 none
-    [[ $stderr == *"channel 1 out of range"* ]] || fail "message: $stderr"
+    run --separate-stderr ekn-plot filters -o x.png sq.h5
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"no conv layer; the weights of dense layers ('dense1') are not drawn as pictures"* ]] ||
+        fail "message: $stderr"
+    run --separate-stderr ekn-plot filters --layer dense3 -o x.png "$D/img.h5"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"layer 'dense3' is a dense layer: only conv filters are drawn"* ]] || fail "message: $stderr"
 }
 
 @test "filters: bad layers, dense inputs that are no picture, non-checkpoints" {
@@ -453,7 +451,7 @@ teardown() {
     [[ $stderr == *"no layer 'nope'"* ]] || fail "message: $stderr"
     run --separate-stderr ekn-plot filters -o x.png "$D/mlp.h5"
     assert_failed_cleanly 1 x.png
-    [[ $stderr == *"10 inputs, which are not a picture"* ]] || fail "message: $stderr"
+    [[ $stderr == *"no conv layer"* ]] || fail "message: $stderr"
     run --separate-stderr ekn-plot filters -o x.png "$D/run1.tsv"
     assert_failed_cleanly 1 x.png
 }

@@ -181,11 +181,12 @@ typedef struct ekn_plot_image_opts {
  * title gets a summary. */
 int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err);
 
-/* The weights of a checkpoint's first conv or dense layer (or of `layer`)
- * as a grid, one picture per output: input channel `channel`, for 3D kernels
- * slice `index` along z (< 0: the middle).  Dense weights are drawn as
- * pictures of the spec's input shape, or as squares when the input size is a
- * square number. */
+/* The weights of a checkpoint's first conv layer (or of `layer`) as a grid,
+ * one picture per output: input channel `channel`, for 3D kernels slice
+ * `index` along z (< 0: the middle).  Dense layers are not drawn (their
+ * inputs are features, not pixels): `layer` naming one, or a net without a
+ * conv layer, is an error naming it; dense layers before the first conv
+ * one are skipped with a warning. */
 int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index, ekn_plot_raster *r,
                             char *title, size_t cap, ekn_err *err);
 
@@ -223,7 +224,7 @@ typedef struct ekn_plot_opts {
     long index, channel, first, count; /* image, filters: slice, channel; image: first example, grid size */
     const char *overlay;         /* image: labels or predictions drawn in colour */
     double alpha;
-    const char *layer;           /* filters: NULL: the first with weights */
+    const char *layer;           /* filters: NULL: the first conv layer */
     const char *names;           /* confusion: class names (ekn_plot_confusion_names) */
 } ekn_plot_opts;
 

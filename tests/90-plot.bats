@@ -665,3 +665,46 @@ col() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c
     complete_words ekn-plot confusion --nam
     assert_equal "${COMPREPLY[*]}" "--names="
 }
+
+@test "image, filters: a colour bar gives the grey scale; --range each|all|LO:HI sets it for both" {
+    # two 4x5 images of sequential values: 0..19 and 20..39
+    ekn_write_stream two.ekn image f32 2 1 4 5
+    run --separate-stderr ekn-plot image -g 2 --script two.ekn
+    assert_success
+    printf '%s\n' "$output" >each.gp
+    [[ $output == *"set colorbox vertical"* && $output == *"cb 0 notitle"* ]] || fail "no colour bar"
+    [[ $output == *"set cbrange [0:1]"*"each picture: its minimum (0) to its maximum (1)"* ]] ||
+        fail "each: $(grep cb <<<"$output")"
+    # each picture from black: both cells start black
+    assert_equal "$(block each.gp raster | head -1 | awk '{ print $1, $7 }')" "0 0"
+    run --separate-stderr ekn-plot image -g 2 --range all --script two.ekn
+    assert_success
+    printf '%s\n' "$output" >all.gp
+    [[ $output == *"set cbrange [0:39]"* ]] || fail "all: $(grep cbrange <<<"$output")"
+    # one scale: the second cell's first row holds 20..24 of 0..39: grey 131 (0x83) to 157 (0x9d)
+    assert_equal "$(block all.gp raster | head -1 | awk '{ print $1, $7, $11 }')" "0 $((0x838383)) $((0x9d9d9d))"
+    run --separate-stderr ekn-plot image -g 2 --range 0:10 --script two.ekn
+    printf '%s\n' "$output" >fixed.gp
+    [[ $output == *"set cbrange [0:10]"* ]] || fail "fixed: $(grep cbrange <<<"$output")"
+    # values above 10 are clipped to white: the first cell's third row on
+    assert_equal "$(block fixed.gp raster | sed -n 3p | cut -d' ' -f1-5)" "16777215 16777215 16777215 16777215 16777215"
+    # one picture: its own range on the bar
+    run --separate-stderr ekn-plot image --script two.ekn
+    [[ $output == *"set cbrange [0:19]"* ]] || fail "one picture: $(grep cbrange <<<"$output")"
+    # filters: the same option and bar
+    run --separate-stderr ekn-plot filters --range all --script "$D/img.h5"
+    assert_success
+    [[ $output == *"set cbrange ["* && $output == *"set colorbox"* ]] || fail "filters: no colour bar"
+    run --separate-stderr ekn-plot filters --range=-1:1 -s 300,300 -o f.png "$D/img.h5"
+    assert_success
+    run png_info f.png
+    read -r w h colours grey <<<"$output"
+    assert_equal "$w $h $grey" "300 300 1"
+    for bad in 1:1 x all:1 2:1; do
+        run --separate-stderr ekn-plot image --range "$bad" -o x.png two.ekn
+        assert_failed_cleanly 2 x.png
+    done
+    source "$EKN_SRC/completions/ekn.bash"
+    complete_words ekn-plot image --ran
+    assert_equal "${COMPREPLY[*]}" "--range="
+}

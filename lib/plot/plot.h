@@ -122,7 +122,30 @@ typedef struct ekn_plot_raster {
     int width, height;
     uint32_t *rgb;       /* 0xRRGGBB, row 0 at the top */
     double pixel_aspect; /* height of a pixel over its width (anisotropic volumes); 1 from init */
+    /* the grey colour bar beside the picture: black cb_lo to white cb_hi,
+     * labelled cb_label; none while cb_label is empty (from init) */
+    double cb_lo, cb_hi;
+    char cb_label[160];
 } ekn_plot_raster;
+
+/* The grey scale of image and filter pictures (--range). */
+typedef enum {
+    EKN_PLOT_RANGE_EACH, /* each picture from its own minimum to its maximum */
+    EKN_PLOT_RANGE_ALL,  /* one scale: the minimum to the maximum of all pictures drawn */
+    EKN_PLOT_RANGE_FIXED /* lo to hi, values outside clipped */
+} ekn_plot_range_mode;
+
+typedef struct ekn_plot_range {
+    ekn_plot_range_mode mode;
+    double lo, hi; /* FIXED */
+} ekn_plot_range;
+
+/* "each", "all" or "LO:HI" (finite, LO < HI) -> *r; -1 if neither. */
+int ekn_plot_range_parse(const char *s, ekn_plot_range *r);
+/* The colour bar of pictures drawn with r: the range and a label; with
+ * EACH, one picture gives its own lo..hi, several a bar from 0 to 1 of
+ * each picture's range. */
+void ekn_plot_colour_bar(ekn_plot_raster *out, const ekn_plot_range *r, double lo, double hi, int pictures);
 
 int ekn_plot_raster_init(ekn_plot_raster *r, int width, int height, uint32_t fill, ekn_err *err);
 void ekn_plot_raster_free(ekn_plot_raster *r);
@@ -148,6 +171,11 @@ int ekn_plot_slice(ekn_plot_view *v, const ekn_tensor *t, int has_channel, uint6
 /* Draws the view as grey (min..max of the view to black..white; a constant
  * view is mid grey) at (x0, y0) of the raster, scaled by `zoom`. */
 void ekn_plot_draw_grey(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom);
+/* The same with lo..hi to black..white (values outside clipped; NaN black). */
+void ekn_plot_draw_grey_range(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom, double lo,
+                              double hi);
+/* Widens [*lo, *hi] to the finite values of the view. */
+void ekn_plot_view_minmax(const ekn_plot_view *v, double *lo, double *hi);
 /* Blends class colours over the raster: the view's classes (rounded) sit at
  * image position offset + stride * i per axis (y, x), alpha in [0,1]. */
 void ekn_plot_draw_classes(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom, int off_y,
@@ -171,6 +199,7 @@ typedef struct ekn_plot_image_opts {
     char axis;           /* 'z', 'y' or 'x' */
     long index;          /* slice along axis; < 0: the middle */
     double alpha;        /* overlay opacity */
+    ekn_plot_range range;/* grey scale of the pictures */
 } ekn_plot_image_opts;
 
 /* Slices of examples first..first+count-1 as a grid of grey pictures, with
@@ -187,8 +216,8 @@ int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char
  * inputs are features, not pixels): `layer` naming one, or a net without a
  * conv layer, is an error naming it; dense layers before the first conv
  * one are skipped with a warning. */
-int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index, ekn_plot_raster *r,
-                            char *title, size_t cap, ekn_err *err);
+int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index,
+                            const ekn_plot_range *range, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err);
 
 /* ---- confusion matrix --------------------------------------------------- */
 
@@ -226,6 +255,7 @@ typedef struct ekn_plot_opts {
     double alpha;
     const char *layer;           /* filters: NULL: the first conv layer */
     const char *names;           /* confusion: class names (ekn_plot_confusion_names) */
+    const char *range;           /* image, filters: grey scale (ekn_plot_range_parse) */
 } ekn_plot_opts;
 
 #endif

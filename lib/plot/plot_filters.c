@@ -26,8 +26,8 @@ static const ekn_spec_layer *first_dense(const ekn_spec *s)
     return NULL;
 }
 
-static int draw(const ekn_spec_layer *l, const ekn_tensor *w, long channel, long index, ekn_plot_raster *r,
-                char *title, size_t cap, const char *ckpt, ekn_err *err)
+static int draw(const ekn_spec_layer *l, const ekn_tensor *w, long channel, long index, const ekn_plot_range *range,
+                ekn_plot_raster *r, char *title, size_t cap, const char *ckpt, ekn_err *err)
 {
     uint64_t units = w->shape[0];
     ekn_plot_view v = {w, 0, 0, 1, 0, 0};
@@ -39,18 +39,28 @@ static int draw(const ekn_spec_layer *l, const ekn_tensor *w, long channel, long
     int cols, rows;
     ekn_plot_grid_shape((int)units, &cols, &rows);
     if (ekn_plot_raster_init(r, cols * (v.w + GAP) - GAP, rows * (v.h + GAP) - GAP, GAP_COLOUR, err)) return -1;
+    double lo = INFINITY, hi = -INFINITY; /* over all filters */
     for (uint64_t u = 0; u < units; u++) {
         v.base = base0 + (size_t)(u * per_unit);
-        ekn_plot_draw_grey(r, &v, (int)(u % (uint64_t)cols) * (v.w + GAP), (int)(u / (uint64_t)cols) * (v.h + GAP), 1);
+        ekn_plot_view_minmax(&v, &lo, &hi);
     }
+    for (uint64_t u = 0; u < units; u++) {
+        v.base = base0 + (size_t)(u * per_unit);
+        int x0 = (int)(u % (uint64_t)cols) * (v.w + GAP), y0 = (int)(u / (uint64_t)cols) * (v.h + GAP);
+        if (range->mode == EKN_PLOT_RANGE_EACH) ekn_plot_draw_grey(r, &v, x0, y0, 1);
+        else if (range->mode == EKN_PLOT_RANGE_ALL) ekn_plot_draw_grey_range(r, &v, x0, y0, 1, lo, hi);
+        else ekn_plot_draw_grey_range(r, &v, x0, y0, 1, range->lo, range->hi);
+    }
+    if (units == 1) v.base = base0;
+    ekn_plot_colour_bar(r, range, lo, hi, (int)units);
     const char *base = strrchr(ckpt, '/');
     snprintf(title, cap, "%s: %s, %llu filters of %dx%d%s", base ? base + 1 : ckpt, l->name, (unsigned long long)units,
              v.h, v.w, w->rank == 5 ? " (middle z slice unless --index)" : "");
     return 0;
 }
 
-int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index, ekn_plot_raster *r,
-                            char *title, size_t cap, ekn_err *err)
+int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index,
+                            const ekn_plot_range *range, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err)
 {
     r->rgb = NULL;
     ekn_ckpt c;
@@ -87,7 +97,7 @@ int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, l
         ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' has rank %d", ckpt, name, w.rank);
         goto done;
     }
-    rc = draw(l, &w, channel, index, r, title, cap, ckpt, err);
+    rc = draw(l, &w, channel, index, range, r, title, cap, ckpt, err);
 done:
     if (rc) ekn_plot_raster_free(r);
     ekn_tensor_free(&w);

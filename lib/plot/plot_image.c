@@ -14,6 +14,8 @@ typedef struct grid {
     int cols, rows, cell_w, cell_h, drawn;
     int spatial[3];  /* Z, Y, X of the first image drawn */
     int nd;
+    double lo, hi;   /* the values of all pictures drawn */
+    double *vals;    /* --range all: the values, painted once all are known (NaN: none; gap: -inf) */
 } grid;
 
 static void cell_origin(const grid *g, int k, int *x0, int *y0)
@@ -63,13 +65,29 @@ static int draw_images(grid *g, ekn_plot_raster *r, const ekn_tensor *t, uint64_
             if (ekn_plot_raster_init(r, g->cols * (v.w + GAP) - GAP, g->rows * (v.h + GAP) - GAP, GAP_COLOUR, err))
                 return -1;
             r->pixel_aspect = pixel_aspect(g, t);
+            if (o->range.mode == EKN_PLOT_RANGE_ALL) {
+                size_t npx = (size_t)r->width * (size_t)r->height;
+                if (!(g->vals = malloc(npx * sizeof *g->vals))) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+                for (size_t i = 0; i < npx; i++) g->vals[i] = -INFINITY;
+            }
         } else if (v.w != g->cell_w || v.h != g->cell_h) {
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': image example %llu is %dx%d, the first was %dx%d", src,
                                (unsigned long long)e, v.w, v.h, g->cell_w, g->cell_h);
         }
         int x0, y0;
         cell_origin(g, (int)(e - o->first), &x0, &y0);
-        ekn_plot_draw_grey(r, &v, x0, y0, 1);
+        ekn_plot_view_minmax(&v, &g->lo, &g->hi);
+        if (o->range.mode == EKN_PLOT_RANGE_EACH) {
+            ekn_plot_draw_grey(r, &v, x0, y0, 1);
+        } else if (o->range.mode == EKN_PLOT_RANGE_FIXED) {
+            ekn_plot_draw_grey_range(r, &v, x0, y0, 1, o->range.lo, o->range.hi);
+        } else {
+            for (int y = 0; y < v.h; y++)
+                for (int x = 0; x < v.w; x++) {
+                    double a = ekn_tensor_get(v.t, v.base + (size_t)y * v.sy + (size_t)x * v.sx);
+                    g->vals[(size_t)(y0 + y) * (size_t)r->width + (size_t)(x0 + x)] = isfinite(a) ? a : NAN;
+                }
+        }
         g->drawn++;
     }
     return 0;
@@ -145,7 +163,8 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         int ay, ax;
         view_axes(g, &ay, &ax);
         /* clip to the cell: a centred overlay never spills into a neighbour */
-        ekn_plot_raster cell = {g->cell_w, g->cell_h, malloc((size_t)g->cell_w * (size_t)g->cell_h * 4), 1};
+        ekn_plot_raster cell = {.width = g->cell_w, .height = g->cell_h,
+                                .rgb = malloc((size_t)g->cell_w * (size_t)g->cell_h * 4), .pixel_aspect = 1};
         if (!cell.rgb) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
             break;
@@ -212,10 +231,21 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
 
 int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err)
 {
-    grid g = {o, 0, 0, 0, 0, 0, {1, 1, 1}, 0};
+    grid g = {o, 0, 0, 0, 0, 0, {1, 1, 1}, 0, INFINITY, -INFINITY, NULL};
     ekn_plot_grid_shape(o->count, &g.cols, &g.rows);
     r->rgb = NULL;
     if (each_record(&g, r, o->path, 0, err)) goto fail;
+    if (g.vals) { /* --range all: one scale from the least to the largest value drawn */
+        for (size_t i = 0; i < (size_t)r->width * (size_t)r->height; i++) {
+            double a = g.vals[i];
+            if (a == -INFINITY) continue; /* a gap */
+            uint32_t grey = isnan(a) ? 0 : g.hi > g.lo ? (uint32_t)lround(255 * (a - g.lo) / (g.hi - g.lo)) : 128;
+            r->rgb[i] = grey << 16 | grey << 8 | grey;
+        }
+        free(g.vals);
+        g.vals = NULL;
+    }
+    ekn_plot_colour_bar(r, &o->range, g.lo, g.hi, g.drawn);
     if (o->overlay && each_record(&g, r, o->overlay, 1, err)) goto fail;
     const char *base = strrchr(o->path, '/');
     int n = snprintf(title, cap, "%s: example%s %llu", base ? base + 1 : o->path, g.drawn > 1 ? "s" : "",
@@ -228,6 +258,7 @@ int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char
     }
     return 0;
 fail:
+    free(g.vals);
     ekn_plot_raster_free(r);
     return -1;
 }

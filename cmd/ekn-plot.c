@@ -31,6 +31,7 @@ static const ekn_option options[] = {
     OPT_INT('g', "grid", &o.count, "N", "image: draw N examples as a grid", 1, 10000),
     OPT_STRING(0, "overlay", &o.overlay, "FILE", "image: stream of labels or predictions drawn in colour"),
     OPT_FLOAT(0, "alpha", &o.alpha, "A", "image: opacity of the overlay", 0, 1),
+    OPT_FLAG(0, "prob", &o.prob, "image: overlay the prob records as probability maps, not classes"),
     OPT_STRING(0, "range", &o.range, "each|all|LO:HI",
                "image, filters: grey scale: each picture its own, one for all, or fixed [each]"),
     OPT_STRING(0, "layer", &o.layer, "NAME", "filters: the conv layer [the first]"),
@@ -79,7 +80,7 @@ static int body(FILE *f, kind k, char **args, int nargs, ekn_err *err)
     int rc;
     if (k == KIND_IMAGE) {
         ekn_plot_image_opts io = {args[0], o.overlay, (uint64_t)o.first, (int)o.count, o.channel, o.axis[0], o.index,
-                                  o.alpha, range};
+                                  o.alpha, range, o.prob};
         rc = ekn_plot_image_raster(&io, &r, auto_title, sizeof auto_title, err);
     } else {
         rc = ekn_plot_filters_raster(args[0], o.layer, o.channel, o.index, &range, &r, auto_title, sizeof auto_title, err);
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
     if (nargs < 1) ekn_usage_die(&command, "%s: no input file given", kinds[k]);
     if (k != KIND_LOG && nargs > 1) ekn_usage_die(&command, "%s: one input file, got %d", kinds[k], nargs);
     if (o.follow && k != KIND_LOG) ekn_usage_die(&command, "--follow redraws logs only");
+    if (o.prob && !o.overlay) ekn_usage_die(&command, "--prob draws the probabilities of an --overlay");
     if (o.terminal && o.output) ekn_usage_die(&command, "--terminal and --output cannot be combined");
     if (o.range && ekn_plot_range_parse(o.range, &range))
         ekn_usage_die(&command, "--range wants each, all or LO:HI with LO < HI, you specified '%s'", o.range);

@@ -708,3 +708,36 @@ col() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c
     complete_words ekn-plot image --ran
     assert_equal "${COMPREPLY[*]}" "--range="
 }
+
+@test "image --overlay --prob: a probability map, each pixel as opaque as its class is likely" {
+    # a constant (mid grey) 2x2 image, then class 1's probabilities 0, 0.25, 0.5, 1
+    ekn_py - "$BATS_TEST_DIRNAME" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, ekn_stream as es
+p1 = np.array([[0, 0.25], [0.5, 1]], np.float32)
+with open('prob.ekn', 'wb') as f:
+    es.write(f, 'image', np.zeros((1, 1, 2, 2), np.float32))
+    es.write(f, 'prob', np.stack([1 - p1, p1])[None])
+    es.write(f, 'class', (p1 > 0.5).astype(np.int32)[None])
+PY
+    run --separate-stderr ekn-plot image --overlay prob.ekn --prob --alpha 1 --script prob.ekn
+    assert_success
+    printf '%s\n' "$output" >s.gp
+    # grey 128 blended with class 1's colour (ff3030) by 0, 0.25, 0.5, 1
+    local c1=$((0xff3030)) want
+    want=$(awk -v c="$c1" 'function mix(a, b, t) { return int((1 - t) * a + t * b + 0.5) }
+        function px(t) { return mix(128, int(c / 65536), t) * 65536 + mix(128, int(c / 256) % 256, t) * 256 + mix(128, c % 256, t) }
+        BEGIN { print px(0), px(0.25); print px(0.5), px(1) }')
+    assert_equal "$(block s.gp raster)" "$want"
+    # without --prob the same stream's classes (the first overlay records found: prob, as argmax)
+    run --separate-stderr ekn-plot image --overlay prob.ekn --alpha 1 --script prob.ekn
+    printf '%s\n' "$output" >c.gp
+    assert_equal "$(block c.gp raster)" "$((0x808080)) $((0x808080))
+$((0x808080)) $c1"
+    run --separate-stderr ekn-plot image --overlay "$D/seg.ekn" --prob -o x.png "$D/seg.ekn"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"no prob records"* ]] || fail "message: $stderr"
+    run --separate-stderr ekn-plot image --prob -o x.png prob.ekn
+    assert_failed_cleanly 2 x.png
+}

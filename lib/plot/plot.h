@@ -181,6 +181,12 @@ void ekn_plot_view_minmax(const ekn_plot_view *v, double *lo, double *hi);
 void ekn_plot_draw_classes(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom, int off_y,
                            int off_x, int stride_y, int stride_x, double alpha);
 
+/* A probability map: blends `colour` over the raster with opacity alpha * p
+ * for the view's probabilities p (clipped to [0,1]), placed as
+ * ekn_plot_draw_classes places classes. */
+void ekn_plot_draw_prob(ekn_plot_raster *r, const ekn_plot_view *v, uint32_t colour, int x0, int y0, int zoom,
+                        int off_y, int off_x, int stride_y, int stride_x, double alpha);
+
 /* Writes the script that shows the raster pixel for pixel (after the
  * terminal): with binary, the pixels follow the plot command as inline RGB
  * bytes (fast; gnuplot reads them from its script); otherwise as a $raster
@@ -200,6 +206,7 @@ typedef struct ekn_plot_image_opts {
     long index;          /* slice along axis; < 0: the middle */
     double alpha;        /* overlay opacity */
     ekn_plot_range range;/* grey scale of the pictures */
+    int prob;            /* overlay its prob records as probability maps (ekn_plot_draw_prob) */
 } ekn_plot_image_opts;
 
 /* Slices of examples first..first+count-1 as a grid of grey pictures, with
@@ -256,6 +263,7 @@ typedef struct ekn_plot_opts {
     const char *layer;           /* filters: NULL: the first conv layer */
     const char *names;           /* confusion: class names (ekn_plot_confusion_names) */
     const char *range;           /* image, filters: grey scale (ekn_plot_range_parse) */
+    int prob;                    /* image: the overlay's probabilities, not its classes */
 } ekn_plot_opts;
 
 #endif

@@ -132,7 +132,8 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
     if (k < 0) return 0;
     ekn_tensor cls = EKN_TENSOR_INIT;
     const ekn_tensor *src_t = t;
-    if (has_channel) { /* probabilities: draw the most likely class */
+    int soft = has_channel && o->prob; /* probability maps: each class's colour as opaque as it is likely */
+    if (has_channel && !soft) { /* probabilities: draw the most likely class */
         uint64_t shp[4] = {t->shape[0]};
         for (int a = 2; a < t->rank; a++) shp[a - 1] = t->shape[a];
         if (ekn_tensor_reshape(&cls, EKN_F32, t->rank - 1, shp, err)) return -1;
@@ -153,7 +154,7 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         uint64_t e = seen + n;
         if (e < o->first || e >= o->first + (uint64_t)o->count) continue;
         ekn_plot_view v;
-        if (ekn_plot_slice(&v, src_t, 0, n, 0, o->axis, lab_nd < 3 ? -1 : k, err)) {
+        if (ekn_plot_slice(&v, src_t, soft, n, 0, o->axis, lab_nd < 3 ? -1 : k, err)) {
             rc = ekn_err_prefix(err, "'%s': overlay example %llu", src, (unsigned long long)e);
             break;
         }
@@ -172,7 +173,20 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         for (int y = 0; y < g->cell_h; y++)
             memcpy(cell.rgb + (size_t)y * (size_t)g->cell_w, r->rgb + (size_t)(y0 + y) * (size_t)r->width + x0,
                    (size_t)g->cell_w * 4);
-        ekn_plot_draw_classes(&cell, &v, 0, 0, 1, off[ay], off[ax], stride[ay], stride[ax], o->alpha);
+        if (!soft) {
+            ekn_plot_draw_classes(&cell, &v, 0, 0, 1, off[ay], off[ax], stride[ay], stride[ax], o->alpha);
+        } else {
+            /* class 0 (the background) stays grey; one channel is class 1's probability */
+            uint64_t C = t->shape[1];
+            for (uint64_t c = C > 1 ? 1 : 0; c < C; c++) {
+                if (ekn_plot_slice(&v, t, 1, n, c, o->axis, lab_nd < 3 ? -1 : k, err)) {
+                    rc = ekn_err_prefix(err, "'%s': overlay example %llu", src, (unsigned long long)e);
+                    break;
+                }
+                ekn_plot_draw_prob(&cell, &v, ekn_plot_class_colour(C > 1 ? (int)c : 1), 0, 0, 1, off[ay], off[ax],
+                                   stride[ay], stride[ax], o->alpha);
+            }
+        }
         for (int y = 0; y < g->cell_h; y++)
             memcpy(r->rgb + (size_t)(y0 + y) * (size_t)r->width + x0, cell.rgb + (size_t)y * (size_t)g->cell_w,
                    (size_t)g->cell_w * 4);
@@ -203,7 +217,7 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
             }
         } else {
             ekn_rec_kind k = ekn_rec_kind_of(t.name);
-            int is = k == EKN_KIND_CLASS || k == EKN_KIND_LABEL || k == EKN_KIND_PROB;
+            int is = g->o->prob ? k == EKN_KIND_PROB : k == EKN_KIND_CLASS || k == EKN_KIND_LABEL || k == EKN_KIND_PROB;
             if (!is || (kind && strcmp(kind, t.name))) continue;
             if (!kind) kind = k == EKN_KIND_CLASS ? EKN_REC_CLASS : k == EKN_KIND_LABEL ? EKN_REC_LABEL : EKN_REC_PROB;
             if (draw_overlay_record(g, r, &t, seen, ekn_reader_name(&rd), err)) {
@@ -217,7 +231,7 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
     }
     if (rc == 0 && !found)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no %s records", ekn_reader_name(&rd),
-                         overlay ? EKN_REC_LABEL ", " EKN_REC_CLASS " or " EKN_REC_PROB
+                         overlay ? g->o->prob ? EKN_REC_PROB : EKN_REC_LABEL ", " EKN_REC_CLASS " or " EKN_REC_PROB
                                  : EKN_REC_IMAGE " records or " EKN_REC_OUTPUT);
     else if (rc == 0 && !overlay && !g->drawn)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %llu examples, none from example %llu on", ekn_reader_name(&rd),

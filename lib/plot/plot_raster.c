@@ -180,6 +180,24 @@ void ekn_plot_draw_classes(ekn_plot_raster *r, const ekn_plot_view *v, int x0, i
         }
 }
 
+void ekn_plot_draw_prob(ekn_plot_raster *r, const ekn_plot_view *v, uint32_t colour, int x0, int y0, int zoom,
+                        int off_y, int off_x, int stride_y, int stride_x, double alpha)
+{
+    for (int i = 0; i < v->h; i++)
+        for (int j = 0; j < v->w; j++) {
+            double p = at(v, i, j);
+            if (!isfinite(p) || p <= 0) continue;
+            double a = alpha * fmin(p, 1);
+            for (int y = (off_y + i * stride_y) * zoom; y < (off_y + (i + 1) * stride_y) * zoom; y++)
+                for (int x = (off_x + j * stride_x) * zoom; x < (off_x + (j + 1) * stride_x) * zoom; x++) {
+                    int ry = y0 + y, rx = x0 + x;
+                    if (ry < 0 || rx < 0 || ry >= r->height || rx >= r->width) continue;
+                    uint32_t *px = &r->rgb[(size_t)ry * (size_t)r->width + (size_t)rx];
+                    *px = blend(*px, colour, a);
+                }
+        }
+}
+
 void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title, int binary)
 {
     double a = r->pixel_aspect > 0 ? r->pixel_aspect : 1;

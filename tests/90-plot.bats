@@ -741,3 +741,19 @@ $((0x808080)) $c1"
     run --separate-stderr ekn-plot image --prob -o x.png prob.ekn
     assert_failed_cleanly 2 x.png
 }
+
+@test "README: every picture it shows is one that make writes, at the path make writes it to" {
+    local readme=$EKN_SRC/README.md refs=0 path ex file mk
+    while read -r path; do
+        refs=$((refs + 1))
+        # build/examples/EX/FILE: the OUT of examples/EX/Makefile and a rule for $(OUT)/FILE
+        [[ $path =~ ^build/examples/([a-z0-9]+)/([A-Za-z0-9_.-]+\.(png|svg))$ ]] ||
+            fail "'$path' is not where an example's make puts its pictures"
+        ex=${BASH_REMATCH[1]} file=${BASH_REMATCH[2]} mk=$EKN_SRC/examples/$ex/Makefile
+        grep -q '^OUT *?= *$(TOP)/build/examples/'"$ex"'$' "$mk" || fail "$mk does not write to build/examples/$ex"
+        grep -q '^$(OUT)/'"$file"':' "$mk" || fail "no rule in $mk makes $file"
+        # a picture made by make is not a committed file that goes stale
+        [[ -z $(git -C "$EKN_SRC" ls-files "$path" 2>/dev/null) ]] || fail "'$path' is committed"
+    done < <(grep -o '!\[[^]]*\]([^)]*)' "$readme" | sed 's/.*(\(.*\))/\1/')
+    ((refs >= 2)) || fail "the README shows $refs pictures (the training curves and the confusion matrix expected)"
+}

@@ -31,7 +31,12 @@ static const ekn_option options[] = {
     OPT_INT('g', "grid", &o.count, "N", "image: draw N examples as a grid", 1, 10000),
     OPT_STRING(0, "overlay", &o.overlay, "FILE", "image: stream of labels or predictions drawn in colour"),
     OPT_FLOAT(0, "alpha", &o.alpha, "A", "image: opacity of the overlay", 0, 1),
-    OPT_STRING(0, "layer", &o.layer, "NAME", "filters: the layer [the first with weights]"),
+    OPT_FLAG(0, "prob", &o.prob, "image: overlay the prob records as probability maps, not classes"),
+    OPT_STRING(0, "range", &o.range, "each|all|LO:HI",
+               "image, filters: grey scale: each picture its own, one for all, or fixed [each]"),
+    OPT_STRING(0, "layer", &o.layer, "NAME", "filters: the conv layer [the first]"),
+    OPT_STRING(0, "names", &o.names, "A,B,..|STREAM",
+               "confusion: class names, or a stream whose records carry class_names="),
     OPT_END(),
 };
 
@@ -39,6 +44,8 @@ static const ekn_command command = {
     "ekn-plot", "[options] log LOG... | image STREAM | filters CHECKPOINT | confusion REPORT",
     "Draw training logs, tensors, filters and confusion matrices with gnuplot.", options,
 };
+
+static ekn_plot_range range = {EKN_PLOT_RANGE_EACH, 0, 1};
 
 typedef enum { KIND_LOG, KIND_IMAGE, KIND_FILTERS, KIND_CONFUSION } kind;
 
@@ -60,6 +67,10 @@ static int body(FILE *f, kind k, char **args, int nargs, ekn_err *err)
     if (k == KIND_CONFUSION) {
         ekn_plot_confusion c;
         if (ekn_plot_confusion_read(&c, args[0], err)) return -1;
+        if (o.names && ekn_plot_confusion_names(&c, o.names, err)) {
+            ekn_plot_confusion_free(&c);
+            return -1;
+        }
         ekn_plot_confusion_script(f, &c, o.title);
         ekn_plot_confusion_free(&c);
         return 0;
@@ -68,10 +79,11 @@ static int body(FILE *f, kind k, char **args, int nargs, ekn_err *err)
     char auto_title[512];
     int rc;
     if (k == KIND_IMAGE) {
-        ekn_plot_image_opts io = {args[0], o.overlay, (uint64_t)o.first, (int)o.count, o.channel, o.axis[0], o.index, o.alpha};
+        ekn_plot_image_opts io = {args[0], o.overlay, (uint64_t)o.first, (int)o.count, o.channel, o.axis[0], o.index,
+                                  o.alpha, range, o.prob};
         rc = ekn_plot_image_raster(&io, &r, auto_title, sizeof auto_title, err);
     } else {
-        rc = ekn_plot_filters_raster(args[0], o.layer, o.channel, o.index, &r, auto_title, sizeof auto_title, err);
+        rc = ekn_plot_filters_raster(args[0], o.layer, o.channel, o.index, &range, &r, auto_title, sizeof auto_title, err);
     }
     if (rc) return -1;
     ekn_plot_raster_script(f, &r, o.title ? o.title : auto_title, !o.script);
@@ -115,7 +127,10 @@ int main(int argc, char **argv)
     if (nargs < 1) ekn_usage_die(&command, "%s: no input file given", kinds[k]);
     if (k != KIND_LOG && nargs > 1) ekn_usage_die(&command, "%s: one input file, got %d", kinds[k], nargs);
     if (o.follow && k != KIND_LOG) ekn_usage_die(&command, "--follow redraws logs only");
+    if (o.prob && !o.overlay) ekn_usage_die(&command, "--prob draws the probabilities of an --overlay");
     if (o.terminal && o.output) ekn_usage_die(&command, "--terminal and --output cannot be combined");
+    if (o.range && ekn_plot_range_parse(o.range, &range))
+        ekn_usage_die(&command, "--range wants each, all or LO:HI with LO < HI, you specified '%s'", o.range);
 
     ekn_plot_out out = {EKN_PLOT_PNG, 0, 0, o.output};
     int fmt = o.format ? ekn_plot_format_parse(o.format) : o.output ? ekn_plot_format_from_path(o.output) : -1;

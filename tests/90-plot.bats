@@ -427,21 +427,19 @@ teardown() {
     [[ $output == *"conv1, 4 filters of 3x3"* ]] || fail "title: $(grep 'set title' s.gp)"
 }
 
-@test "filters: a dense first layer over 16 features is drawn as 4x4 pictures" {
+@test "filters: dense layers are not drawn as pictures: refused when asked for, skipped by default" {
+    # (this test drew a dense layer over 16 features as 4x4 pictures before issue 18)
     printf '[input]\nmode = vect-scalar\nshape = 16\n[dense]\nunits = 3\n[dense]\nunits = 2\nact = softmax\n' >sq.spec
     ekn_random_stream sq.ekn vector f32 32 16
     ekn_write_stream sq.ekn label i32 32 --data random --classes 2 --append
     ekn-train --spec sq.spec --steps 2 --batch 8 -o sq.h5 sq.ekn 2>/dev/null
-    run --separate-stderr ekn-plot filters --script sq.h5
-    assert_success
-    printf '%s\n' "$output" >s.gp
-    # 3 units: a 2x2 grid of 4x4 pictures one pixel apart
-    assert_equal "$(block s.gp raster | wc -l)" 9
-    assert_equal "$(block s.gp raster | head -1 | wc -w)" 9
-    [[ $output == *"dense1, 3 units of 4x4"* ]] || fail "title: $(grep 'set title' s.gp)"
-    run --separate-stderr ekn-plot filters -c 1 --script sq.h5
-    assert_failed_cleanly 1 none
-    [[ $stderr == *"channel 1 out of range"* ]] || fail "message: $stderr"
+    run --separate-stderr ekn-plot filters -o x.png sq.h5
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"no conv layer; the weights of dense layers ('dense1') are not drawn as pictures"* ]] ||
+        fail "message: $stderr"
+    run --separate-stderr ekn-plot filters --layer dense3 -o x.png "$D/img.h5"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"layer 'dense3' is a dense layer: only conv filters are drawn"* ]] || fail "message: $stderr"
 }
 
 @test "filters: bad layers, dense inputs that are no picture, non-checkpoints" {
@@ -450,7 +448,7 @@ teardown() {
     [[ $stderr == *"no layer 'nope'"* ]] || fail "message: $stderr"
     run --separate-stderr ekn-plot filters -o x.png "$D/mlp.h5"
     assert_failed_cleanly 1 x.png
-    [[ $stderr == *"10 inputs, which are not a picture"* ]] || fail "message: $stderr"
+    [[ $stderr == *"no conv layer"* ]] || fail "message: $stderr"
     run --separate-stderr ekn-plot filters -o x.png "$D/run1.tsv"
     assert_failed_cleanly 1 x.png
 }
@@ -529,4 +527,230 @@ teardown() {
     run --separate-stderr ekn-plot log -w gain -o x.png cg.tsv sgd.tsv
     assert_failed_cleanly 1 x.png
     [[ $stderr == *"sgd.tsv': no column 'gain'"* ]] || fail "message: $stderr"
+}
+
+# ---- pictures for a talk (issue 18 §4) ---------------------------------------
+
+# col LOG NAME: the values of column NAME (header name) of LOG, one a line
+col() { awk -F'\t' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i; next } { print $c }' "$1"; }
+
+@test "log --script: the loss axis spans the bulk of the curve, not the first steps; x ends at the data" {
+    # the first two rows 1000 times as high as the rest, as a first step can be
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                NR <= 3 { $c["loss"] *= 1000; $c["loss_smooth"] *= 1000 } 1' "$D/run1.tsv" >spike.tsv
+    run --separate-stderr ekn-plot log --script -w loss spike.tsv
+    assert_success
+    local range lo hi
+    range=$(grep '^set yrange' <<<"$output")
+    [[ $range =~ ^set\ yrange\ \[([^:]*):([^]]*)\]$ ]] || fail "no y range: '$range'"
+    lo=${BASH_REMATCH[1]} hi=${BASH_REMATCH[2]}
+    # every value after the first rows lies inside; the spike does not
+    { col spike.tsv loss; col spike.tsv loss_smooth; col spike.tsv val_loss; } | grep -v nan | sort -g >all
+    local rest_max spike_min
+    rest_max=$({ col spike.tsv loss | tail -n +3; col spike.tsv loss_smooth | tail -n +3; } | sort -g | tail -1)
+    spike_min=$(col spike.tsv loss | head -2 | sort -g | head -1)
+    awk -v lo="$lo" -v hi="$hi" -v m="$rest_max" -v s="$spike_min" \
+        'BEGIN { exit !(lo >= 0 && hi < s && hi < 2 * m && hi > 0.5 * m) }' ||
+        fail "y range [$lo:$hi]: rest up to $rest_max, spike from $spike_min"
+    # the x axis from the first to the last step logged
+    assert_equal "$(grep '^set xrange' <<<"$output")" \
+        "set xrange [$(col spike.tsv step | head -1):$(col spike.tsv step | tail -1)]"
+    ekn-plot log -w loss -s 600,400 -o spike.png spike.tsv
+    run png_info spike.png
+    read -r w h colours grey <<<"$output"
+    ((colours > 20)) || fail "only $colours colours"
+}
+
+@test "log --script: legends sit outside the plot, where they cover no data" {
+    run --separate-stderr ekn-plot log --script "$D/run1.tsv"
+    assert_success
+    assert_equal "$(grep -c 'set key outside right' <<<"$output")" 5
+    [[ $output != *"key top right"* ]] || fail "a key inside the plot"
+}
+
+@test "log: no loss against the mean label for more than two classes" {
+    # a classification log of three classes: mean labels up to 2
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                { $c["mean_label"] = 1 + (NR % 5) / 5 } 1' "$D/run1.tsv" >three.tsv
+    run --separate-stderr ekn-plot log --script three.tsv
+    assert_success
+    [[ $output != *"mean label"* ]] || fail "a mean label panel for three classes"
+    assert_equal "$(grep -c '^plot ' <<<"$output")" 4
+    run --separate-stderr ekn-plot log -w label -o x.png three.tsv
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"more than two classes"* ]] || fail "message: $stderr"
+    # two classes (run1) and regression (no train_err) keep it
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                { $c["train_err"] = "nan" } 1' three.tsv >regress.tsv
+    run --separate-stderr ekn-plot log --script -w label regress.tsv
+    assert_success
+}
+
+@test "log --script: logarithmic axes are labelled 1e-3, not 0.001" {
+    run --separate-stderr ekn-plot log --script -w lr "$D/run1.tsv"
+    assert_success
+    [[ $output == *"set logscale y; set format y '%.0te%T'"* ]] || fail "lr axis: $(grep logscale <<<"$output")"
+    run --separate-stderr ekn-plot log --script -w gain "$D/run1.tsv"
+    [[ $output == *"set logscale y2"*"set format y2 '%.0te%T'"* ]] || fail "gain's y2 axis"
+    run gnuplot -e "print gprintf('%.0te%T', 1e-7)"
+    assert_output 1e-7
+}
+
+@test "log -x epoch: a streamed log's whole epochs become fractional epochs from the steps" {
+    # whole epochs as a stream's producer numbers them
+    awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+                { $c["epoch"] = int($c["epoch"]) } 1' "$D/run1.tsv" >stream.tsv
+    (($(col stream.tsv epoch | sort -u | wc -l) > 2)) || fail "the test log spans too few epochs"
+    run --separate-stderr ekn-plot log --script -x epoch -w loss stream.tsv
+    assert_success
+    printf '%s\n' "$output" >s.gp
+    # a value per row, rising at every row (no staircase), within the epochs logged
+    assert_equal "$(block s.gp d0 | wc -l)" "$(($(wc -l <stream.tsv) - 1))"
+    block s.gp d0 | awk -v top="$(col stream.tsv epoch | tail -1)" \
+        'NR > 1 && $1 <= prev { exit 1 } { prev = $1 } $1 != int($1) { frac++ } $1 > top + 1 { exit 1 }
+         END { exit !(frac > NR / 2) }' || fail "not rising fractional epochs: $(block s.gp d0 | head -12 | cut -d' ' -f1 | tr '\n' ' ')"
+    # a dataset's fractional epochs are drawn as logged
+    run --separate-stderr ekn-plot log --script -x epoch -w loss "$D/run1.tsv"
+    printf '%s\n' "$output" >f.gp
+    diff <(block f.gp d0 | awk '{ print $1 + 0 }') <(col "$D/run1.tsv" epoch | awk '{ print $1 + 0 }') ||
+        fail "a dataset's epochs changed"
+}
+
+@test "log: several logs: faint raw points under the smoothed curves, validation on top" {
+    run --separate-stderr ekn-plot log --script -w loss "$D/run1.tsv" "$D/run2.tsv"
+    assert_success
+    # drawing order: every log's raw points, then the smoothed curves, then validation
+    grep -o "title 'run[12]: [a-z ]*'" <<<"$output" | sed "s/title 'run[12]: //; s/'//" | uniq >order
+    assert_equal "$(tr '\n' ,  <order)" "loss per step,smoothed,validation,"
+    grep "title 'run1: loss per step'" <<<"$output" | grep -q "with points.*lc rgb '#a0" ||
+        fail "raw loss not as faint points: $(grep 'loss per step' <<<"$output")"
+    ekn-plot log -w loss -s 600,400 -o two.png "$D/run1.tsv" "$D/run2.tsv"
+}
+
+@test "log: overplotted conjugate-gradient points are labelled with their count" {
+    # five rejected steps (beta 0, step 0) fall on one point
+    cg_log "$D/run1.tsv" | awk -F'\t' 'BEGIN { OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+        NR <= 6 { $c["step_size"] = 0; $c["beta"] = 0 } 1' >cg.tsv
+    run --separate-stderr ekn-plot log --script -w cg cg.tsv
+    assert_success
+    [[ $output == *"set label '5 rows' at 0, 0"* ]] || fail "no count label: $(grep 'set label' <<<"$output")"
+    assert_equal "$(grep -c "rows' at" <<<"$output")" 1
+}
+
+@test "confusion --names: class names on the axes, from a list or a stream's class_names=" {
+    run --separate-stderr ekn-plot confusion --script "$D/eval.txt"
+    assert_success
+    [[ $output == *"set xtics 1 out"* ]] || fail "without names the axes show class numbers"
+    run --separate-stderr ekn-plot confusion --names "bottom rows,top rows" --script "$D/eval.txt"
+    assert_success
+    [[ $output == *"set xtics ('bottom rows' 0, 'top rows' 1) out nomirror rotate by 45 right"* ]] ||
+        fail "x tics: $(grep xtics <<<"$output")"
+    [[ $output == *"set ytics ('bottom rows' 0, 'top rows' 1) out nomirror"* ]] || fail "y tics"
+    ekn_write_stream names.ekn label i32 4 --classes 2 --meta 'class_names=cat|dog'
+    run --separate-stderr ekn-plot confusion --names names.ekn --script "$D/eval.txt"
+    assert_success
+    [[ $output == *"set xtics ('cat' 0, 'dog' 1)"* ]] || fail "names from the stream: $(grep xtics <<<"$output")"
+    run --separate-stderr ekn-plot confusion --names a,b -s 400,400 -o c.png "$D/eval.txt"
+    assert_success
+    run --separate-stderr ekn-plot confusion --names a,b,c -o x.png "$D/eval.txt"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"3 class names for a matrix of 2 classes"* ]] || fail "message: $stderr"
+    run --separate-stderr ekn-plot confusion --names "$D/img.ekn" -o x.png "$D/eval.txt"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"no class_names="* ]] || fail "message: $stderr"
+    source "$EKN_SRC/completions/ekn.bash"
+    complete_words ekn-plot confusion --nam
+    assert_equal "${COMPREPLY[*]}" "--names="
+}
+
+@test "image, filters: a colour bar gives the grey scale; --range each|all|LO:HI sets it for both" {
+    # two 4x5 images of sequential values: 0..19 and 20..39
+    ekn_write_stream two.ekn image f32 2 1 4 5
+    run --separate-stderr ekn-plot image -g 2 --script two.ekn
+    assert_success
+    printf '%s\n' "$output" >each.gp
+    [[ $output == *"set colorbox vertical"* && $output == *"cb 0 notitle"* ]] || fail "no colour bar"
+    [[ $output == *"set cbrange [0:1]"*"each picture: its minimum (0) to its maximum (1)"* ]] ||
+        fail "each: $(grep cb <<<"$output")"
+    # each picture from black: both cells start black
+    assert_equal "$(block each.gp raster | head -1 | awk '{ print $1, $7 }')" "0 0"
+    run --separate-stderr ekn-plot image -g 2 --range all --script two.ekn
+    assert_success
+    printf '%s\n' "$output" >all.gp
+    [[ $output == *"set cbrange [0:39]"* ]] || fail "all: $(grep cbrange <<<"$output")"
+    # one scale: the second cell's first row holds 20..24 of 0..39: grey 131 (0x83) to 157 (0x9d)
+    assert_equal "$(block all.gp raster | head -1 | awk '{ print $1, $7, $11 }')" "0 $((0x838383)) $((0x9d9d9d))"
+    run --separate-stderr ekn-plot image -g 2 --range 0:10 --script two.ekn
+    printf '%s\n' "$output" >fixed.gp
+    [[ $output == *"set cbrange [0:10]"* ]] || fail "fixed: $(grep cbrange <<<"$output")"
+    # values above 10 are clipped to white: the first cell's third row on
+    assert_equal "$(block fixed.gp raster | sed -n 3p | cut -d' ' -f1-5)" "16777215 16777215 16777215 16777215 16777215"
+    # one picture: its own range on the bar
+    run --separate-stderr ekn-plot image --script two.ekn
+    [[ $output == *"set cbrange [0:19]"* ]] || fail "one picture: $(grep cbrange <<<"$output")"
+    # filters: the same option and bar
+    run --separate-stderr ekn-plot filters --range all --script "$D/img.h5"
+    assert_success
+    [[ $output == *"set cbrange ["* && $output == *"set colorbox"* ]] || fail "filters: no colour bar"
+    run --separate-stderr ekn-plot filters --range=-1:1 -s 300,300 -o f.png "$D/img.h5"
+    assert_success
+    run png_info f.png
+    read -r w h colours grey <<<"$output"
+    assert_equal "$w $h $grey" "300 300 1"
+    for bad in 1:1 x all:1 2:1; do
+        run --separate-stderr ekn-plot image --range "$bad" -o x.png two.ekn
+        assert_failed_cleanly 2 x.png
+    done
+    source "$EKN_SRC/completions/ekn.bash"
+    complete_words ekn-plot image --ran
+    assert_equal "${COMPREPLY[*]}" "--range="
+}
+
+@test "image --overlay --prob: a probability map, each pixel as opaque as its class is likely" {
+    # a constant (mid grey) 2x2 image, then class 1's probabilities 0, 0.25, 0.5, 1
+    ekn_py - "$BATS_TEST_DIRNAME" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, ekn_stream as es
+p1 = np.array([[0, 0.25], [0.5, 1]], np.float32)
+with open('prob.ekn', 'wb') as f:
+    es.write(f, 'image', np.zeros((1, 1, 2, 2), np.float32))
+    es.write(f, 'prob', np.stack([1 - p1, p1])[None])
+    es.write(f, 'class', (p1 > 0.5).astype(np.int32)[None])
+PY
+    run --separate-stderr ekn-plot image --overlay prob.ekn --prob --alpha 1 --script prob.ekn
+    assert_success
+    printf '%s\n' "$output" >s.gp
+    # grey 128 blended with class 1's colour (ff3030) by 0, 0.25, 0.5, 1
+    local c1=$((0xff3030)) want
+    want=$(awk -v c="$c1" 'function mix(a, b, t) { return int((1 - t) * a + t * b + 0.5) }
+        function px(t) { return mix(128, int(c / 65536), t) * 65536 + mix(128, int(c / 256) % 256, t) * 256 + mix(128, c % 256, t) }
+        BEGIN { print px(0), px(0.25); print px(0.5), px(1) }')
+    assert_equal "$(block s.gp raster)" "$want"
+    # without --prob the same stream's classes (the first overlay records found: prob, as argmax)
+    run --separate-stderr ekn-plot image --overlay prob.ekn --alpha 1 --script prob.ekn
+    printf '%s\n' "$output" >c.gp
+    assert_equal "$(block c.gp raster)" "$((0x808080)) $((0x808080))
+$((0x808080)) $c1"
+    run --separate-stderr ekn-plot image --overlay "$D/seg.ekn" --prob -o x.png "$D/seg.ekn"
+    assert_failed_cleanly 1 x.png
+    [[ $stderr == *"no prob records"* ]] || fail "message: $stderr"
+    run --separate-stderr ekn-plot image --prob -o x.png prob.ekn
+    assert_failed_cleanly 2 x.png
+}
+
+@test "README: every picture it shows is one that make writes, at the path make writes it to" {
+    local readme=$EKN_SRC/README.md refs=0 path ex file mk
+    while read -r path; do
+        refs=$((refs + 1))
+        # build/examples/EX/FILE: the OUT of examples/EX/Makefile and a rule for $(OUT)/FILE
+        [[ $path =~ ^build/examples/([a-z0-9]+)/([A-Za-z0-9_.-]+\.(png|svg))$ ]] ||
+            fail "'$path' is not where an example's make puts its pictures"
+        ex=${BASH_REMATCH[1]} file=${BASH_REMATCH[2]} mk=$EKN_SRC/examples/$ex/Makefile
+        grep -q '^OUT *?= *$(TOP)/build/examples/'"$ex"'$' "$mk" || fail "$mk does not write to build/examples/$ex"
+        grep -q '^$(OUT)/'"$file"':' "$mk" || fail "no rule in $mk makes $file"
+        # a picture made by make is not a committed file that goes stale
+        [[ -z $(git -C "$EKN_SRC" ls-files "$path" 2>/dev/null) ]] || fail "'$path' is committed"
+    done < <(grep -o '!\[[^]]*\]([^)]*)' "$readme" | sed 's/.*(\(.*\))/\1/')
+    ((refs >= 2)) || fail "the README shows $refs pictures (the training curves and the confusion matrix expected)"
 }

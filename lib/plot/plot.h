@@ -98,6 +98,17 @@ typedef struct ekn_plot_log_opts {
  * some log has data for, from the logs that have its columns. */
 int ekn_plot_log_script(FILE *f, const ekn_plot_log *logs, int nlogs, const ekn_plot_log_opts *o, ekn_err *err);
 
+/* The x values of `-x epoch`: a stream's producer numbers its epochs, so
+ * a log of a streamed run holds whole epochs.  Where the finite epochs are
+ * all integers and never decrease, out[i] = e + (step[i] - s_e) / L_e with
+ * s_e the start of epoch e: 0 for epoch 0, else halfway between the last
+ * step logged with the epoch before and the first logged with e (the first
+ * logged step for the log's first epoch); L_e = s_{e+1} - s_e, and for the
+ * last epoch (no next start) the mean length of the epochs before it
+ * (capped at e + 1); with no complete epoch, and for fractional epochs (a
+ * dataset's), out = epoch. */
+void ekn_plot_fractional_epochs(const double *step, const double *epoch, size_t n, double *out);
+
 /* Share of finite gains > 0 (updates that increased the loss); *n gets the
  * number of finite gains.  NaN when there are none (or gain is NULL). */
 double ekn_plot_gain_up_share(const double *gain, size_t nrows, size_t *n);
@@ -111,7 +122,30 @@ typedef struct ekn_plot_raster {
     int width, height;
     uint32_t *rgb;       /* 0xRRGGBB, row 0 at the top */
     double pixel_aspect; /* height of a pixel over its width (anisotropic volumes); 1 from init */
+    /* the grey colour bar beside the picture: black cb_lo to white cb_hi,
+     * labelled cb_label; none while cb_label is empty (from init) */
+    double cb_lo, cb_hi;
+    char cb_label[160];
 } ekn_plot_raster;
+
+/* The grey scale of image and filter pictures (--range). */
+typedef enum {
+    EKN_PLOT_RANGE_EACH, /* each picture from its own minimum to its maximum */
+    EKN_PLOT_RANGE_ALL,  /* one scale: the minimum to the maximum of all pictures drawn */
+    EKN_PLOT_RANGE_FIXED /* lo to hi, values outside clipped */
+} ekn_plot_range_mode;
+
+typedef struct ekn_plot_range {
+    ekn_plot_range_mode mode;
+    double lo, hi; /* FIXED */
+} ekn_plot_range;
+
+/* "each", "all" or "LO:HI" (finite, LO < HI) -> *r; -1 if neither. */
+int ekn_plot_range_parse(const char *s, ekn_plot_range *r);
+/* The colour bar of pictures drawn with r: the range and a label; with
+ * EACH, one picture gives its own lo..hi, several a bar from 0 to 1 of
+ * each picture's range. */
+void ekn_plot_colour_bar(ekn_plot_raster *out, const ekn_plot_range *r, double lo, double hi, int pictures);
 
 int ekn_plot_raster_init(ekn_plot_raster *r, int width, int height, uint32_t fill, ekn_err *err);
 void ekn_plot_raster_free(ekn_plot_raster *r);
@@ -137,10 +171,21 @@ int ekn_plot_slice(ekn_plot_view *v, const ekn_tensor *t, int has_channel, uint6
 /* Draws the view as grey (min..max of the view to black..white; a constant
  * view is mid grey) at (x0, y0) of the raster, scaled by `zoom`. */
 void ekn_plot_draw_grey(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom);
+/* The same with lo..hi to black..white (values outside clipped; NaN black). */
+void ekn_plot_draw_grey_range(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom, double lo,
+                              double hi);
+/* Widens [*lo, *hi] to the finite values of the view. */
+void ekn_plot_view_minmax(const ekn_plot_view *v, double *lo, double *hi);
 /* Blends class colours over the raster: the view's classes (rounded) sit at
  * image position offset + stride * i per axis (y, x), alpha in [0,1]. */
 void ekn_plot_draw_classes(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom, int off_y,
                            int off_x, int stride_y, int stride_x, double alpha);
+
+/* A probability map: blends `colour` over the raster with opacity alpha * p
+ * for the view's probabilities p (clipped to [0,1]), placed as
+ * ekn_plot_draw_classes places classes. */
+void ekn_plot_draw_prob(ekn_plot_raster *r, const ekn_plot_view *v, uint32_t colour, int x0, int y0, int zoom,
+                        int off_y, int off_x, int stride_y, int stride_x, double alpha);
 
 /* Writes the script that shows the raster pixel for pixel (after the
  * terminal): with binary, the pixels follow the plot command as inline RGB
@@ -160,6 +205,8 @@ typedef struct ekn_plot_image_opts {
     char axis;           /* 'z', 'y' or 'x' */
     long index;          /* slice along axis; < 0: the middle */
     double alpha;        /* overlay opacity */
+    ekn_plot_range range;/* grey scale of the pictures */
+    int prob;            /* overlay its prob records as probability maps (ekn_plot_draw_prob) */
 } ekn_plot_image_opts;
 
 /* Slices of examples first..first+count-1 as a grid of grey pictures, with
@@ -170,13 +217,14 @@ typedef struct ekn_plot_image_opts {
  * title gets a summary. */
 int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err);
 
-/* The weights of a checkpoint's first conv or dense layer (or of `layer`)
- * as a grid, one picture per output: input channel `channel`, for 3D kernels
- * slice `index` along z (< 0: the middle).  Dense weights are drawn as
- * pictures of the spec's input shape, or as squares when the input size is a
- * square number. */
-int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index, ekn_plot_raster *r,
-                            char *title, size_t cap, ekn_err *err);
+/* The weights of a checkpoint's first conv layer (or of `layer`) as a grid,
+ * one picture per output: input channel `channel`, for 3D kernels slice
+ * `index` along z (< 0: the middle).  Dense layers are not drawn (their
+ * inputs are features, not pixels): `layer` naming one, or a net without a
+ * conv layer, is an error naming it; dense layers before the first conv
+ * one are skipped with a warning. */
+int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index,
+                            const ekn_plot_range *range, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err);
 
 /* ---- confusion matrix --------------------------------------------------- */
 
@@ -184,12 +232,18 @@ typedef struct ekn_plot_confusion {
     int classes;
     long *count;     /* count[label * classes + predicted] */
     double accuracy; /* from the report's accuracy line; NaN if absent */
+    char **names;    /* classes names, or NULL: the axes show class numbers */
 } ekn_plot_confusion;
 
 /* Parses the "confusion (rows: label, columns: predicted)" block of an
  * `ekn-predict --eval` report. */
 int ekn_plot_confusion_read(ekn_plot_confusion *c, const char *path, ekn_err *err);
 void ekn_plot_confusion_free(ekn_plot_confusion *c);
+/* Class names for the axes from `names`: a stream file whose records carry
+ * class_names= metadata ("A|B|...", as ekn-preprocess writes for CSV
+ * labels; the first record that has it), else a comma-separated list.  A
+ * number of names other than c->classes is an error naming both. */
+int ekn_plot_confusion_names(ekn_plot_confusion *c, const char *names, ekn_err *err);
 /* A heat map of the row-normalised matrix (recall per label), counts in the cells. */
 void ekn_plot_confusion_script(FILE *f, const ekn_plot_confusion *c, const char *title);
 /* ---- ekn-plot's command line ------------------------------------------ */
@@ -206,7 +260,10 @@ typedef struct ekn_plot_opts {
     long index, channel, first, count; /* image, filters: slice, channel; image: first example, grid size */
     const char *overlay;         /* image: labels or predictions drawn in colour */
     double alpha;
-    const char *layer;           /* filters: NULL: the first with weights */
+    const char *layer;           /* filters: NULL: the first conv layer */
+    const char *names;           /* confusion: class names (ekn_plot_confusion_names) */
+    const char *range;           /* image, filters: grey scale (ekn_plot_range_parse) */
+    int prob;                    /* image: the overlay's probabilities, not its classes */
 } ekn_plot_opts;
 
 #endif

@@ -2,8 +2,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plot.h"
+#include "stream.h"
 
 enum { MAX_CLASSES = 1000 };
 
@@ -75,7 +77,71 @@ void ekn_plot_confusion_free(ekn_plot_confusion *c)
 {
     free(c->count);
     c->count = NULL;
+    for (int i = 0; c->names && i < c->classes; i++) free(c->names[i]);
+    free(c->names);
+    c->names = NULL;
     c->classes = 0;
+}
+
+/* The class_names= of the first record of a stream that has them; 1 found, 0 none, -1 error. */
+static int stream_names(const char *path, char *buf, size_t cap, ekn_err *err)
+{
+    ekn_reader rd;
+    if (ekn_reader_open(&rd, path, err)) return -1;
+    ekn_tensor t = EKN_TENSOR_INIT;
+    int rc, found = 0;
+    while (!found && (rc = ekn_stream_read(&rd, &t, err)) == 1) found = ekn_tensor_meta_get(&t, "class_names", buf, cap);
+    ekn_tensor_free(&t);
+    ekn_reader_close(&rd);
+    return found ? 1 : rc < 0 ? -1 : 0;
+}
+
+int ekn_plot_confusion_names(ekn_plot_confusion *c, const char *names, ekn_err *err)
+{
+    char buf[16384];
+    char sep = ',';
+    if (access(names, F_OK) == 0) {
+        int rc = stream_names(names, buf, sizeof buf, err);
+        if (rc < 0) return -1;
+        if (!rc) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no class_names= in its records", names);
+        sep = '|';
+    } else {
+        snprintf(buf, sizeof buf, "%s", names);
+    }
+    int n = 1;
+    for (const char *p = buf; *p; p++) n += *p == sep;
+    if (n != c->classes)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "--names: %d class names for a matrix of %d classes", n, c->classes);
+    char **v = calloc((size_t)n, sizeof *v);
+    if (!v) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    const char *p = buf;
+    for (int i = 0; i < n; i++) {
+        size_t len = strcspn(p, (char[]){sep, 0});
+        if (!(v[i] = strndup(p, len))) {
+            for (int j = 0; j < i; j++) free(v[j]);
+            free(v);
+            return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        }
+        p += len + (p[len] != 0);
+    }
+    c->names = v;
+    return 0;
+}
+
+/* set xtics ('name' 0, ...): the class names, or numbers when unknown. */
+static void name_tics(FILE *f, const ekn_plot_confusion *c, char axis, const char *extra)
+{
+    if (!c->names) {
+        fprintf(f, "set %ctics 1 out nomirror\n", axis);
+        return;
+    }
+    fprintf(f, "set %ctics (", axis);
+    for (int i = 0; i < c->classes; i++) {
+        if (i) fputs(", ", f);
+        ekn_plot_quote(f, c->names[i]);
+        fprintf(f, " %d", i);
+    }
+    fprintf(f, ") out nomirror%s\n", extra);
 }
 
 void ekn_plot_confusion_script(FILE *f, const ekn_plot_confusion *c, const char *title)
@@ -99,10 +165,11 @@ void ekn_plot_confusion_script(FILE *f, const ekn_plot_confusion *c, const char 
     }
     fprintf(f, "EOD\n");
     fprintf(f, "set size ratio -1\nunset key\nset xlabel 'predicted class'; set ylabel 'label'\n"
-               "set xrange [-0.5:%d.5]; set yrange [%d.5:-0.5]\nset xtics 1 out nomirror; set ytics 1 out nomirror\n"
-               "set cbrange [0:1]; set cblabel 'share of the label''s examples'\n"
-               "set palette defined (0 '#ffffff', 0.1 '#c6dbef', 0.5 '#4292c6', 1 '#08306b')\nset title ",
-            C - 1, C - 1);
+               "set xrange [-0.5:%d.5]; set yrange [%d.5:-0.5]\n", C - 1, C - 1);
+    name_tics(f, c, 'x', " rotate by 45 right");
+    name_tics(f, c, 'y', "");
+    fprintf(f, "set cbrange [0:1]; set cblabel 'share of the label''s examples'\n"
+               "set palette defined (0 '#ffffff', 0.1 '#c6dbef', 0.5 '#4292c6', 1 '#08306b')\nset title ");
     char t[512];
     if (isnan(c->accuracy)) snprintf(t, sizeof t, "%s", title ? title : "confusion matrix");
     else snprintf(t, sizeof t, "%s: accuracy %.4f", title ? title : "confusion matrix", c->accuracy);

@@ -1,4 +1,4 @@
-/* plot_filters: the first layer's weights of a checkpoint as a grid of pictures. */
+/* plot_filters: the first conv layer's weights of a checkpoint as a grid of pictures. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,66 +13,54 @@ static const ekn_spec_layer *find_layer(const ekn_spec *s, const char *name)
 {
     for (int i = 0; i < s->nlayers; i++) {
         const ekn_spec_layer *l = &s->layers[i];
-        if (name ? !strcmp(l->name, name) : l->kind != EKN_LAYER_POOL) return l;
+        if (name ? !strcmp(l->name, name) : l->kind == EKN_LAYER_CONV) return l;
     }
     return NULL;
 }
 
-/* Height, width and channels of one dense unit's weights drawn as a picture. */
-static int dense_shape(const ekn_spec *s, uint64_t in, int *h, int *w, int *channels)
+/* The first dense layer, for the message when there is no conv layer. */
+static const ekn_spec_layer *first_dense(const ekn_spec *s)
 {
-    if (s->mode != EKN_MODE_VECT_SCALAR && s->has_shape && s->shape[0] == 1 &&
-        (uint64_t)s->channels * (uint64_t)s->shape[1] * (uint64_t)s->shape[2] == in) {
-        *h = s->shape[1], *w = s->shape[2], *channels = s->channels;
-        return 0;
-    }
-    uint64_t r = (uint64_t)llround(sqrt((double)in));
-    if (r * r != in || r < 2) return -1;
-    *h = *w = (int)r;
-    *channels = 1;
-    return 0;
+    for (int i = 0; i < s->nlayers; i++)
+        if (s->layers[i].kind == EKN_LAYER_DENSE) return &s->layers[i];
+    return NULL;
 }
 
-static int draw(const ekn_spec *s, const ekn_spec_layer *l, const ekn_tensor *w, long channel, long index,
+static int draw(const ekn_spec_layer *l, const ekn_tensor *w, long channel, long index, const ekn_plot_range *range,
                 ekn_plot_raster *r, char *title, size_t cap, const char *ckpt, ekn_err *err)
 {
     uint64_t units = w->shape[0];
     ekn_plot_view v = {w, 0, 0, 1, 0, 0};
     uint64_t per_unit = ekn_tensor_numel(w) / (units ? units : 1);
-    if (l->kind == EKN_LAYER_CONV) {
-        /* (Cout, Cin, [kz,] ky, kx): the same slicing as an image's channels */
-        if (ekn_plot_slice(&v, w, 1, 0, (uint64_t)channel, 'z', index, err))
-            return ekn_err_prefix(err, "'%s': layer '%s'", ckpt, l->name);
-    } else {
-        int h, wd, channels;
-        if (dense_shape(s, per_unit, &h, &wd, &channels))
-            return ekn_err_set(err, EKN_EXIT_FAIL,
-                               "'%s': dense layer '%s' has %llu inputs, which are not a picture of the spec's input",
-                               ckpt, l->name, (unsigned long long)per_unit);
-        if (channel >= channels)
-            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': channel %ld out of range: the input of layer '%s' has %d", ckpt, channel,
-                               l->name, channels);
-        /* the inputs are the flattened (C, Y, X) picture */
-        v.base = (size_t)channel * (size_t)h * (size_t)wd;
-        v.h = h, v.w = wd, v.sy = (size_t)wd;
-    }
+    /* (Cout, Cin, [kz,] ky, kx): the same slicing as an image's channels */
+    if (ekn_plot_slice(&v, w, 1, 0, (uint64_t)channel, 'z', index, err))
+        return ekn_err_prefix(err, "'%s': layer '%s'", ckpt, l->name);
     size_t base0 = v.base;
     int cols, rows;
     ekn_plot_grid_shape((int)units, &cols, &rows);
     if (ekn_plot_raster_init(r, cols * (v.w + GAP) - GAP, rows * (v.h + GAP) - GAP, GAP_COLOUR, err)) return -1;
+    double lo = INFINITY, hi = -INFINITY; /* over all filters */
     for (uint64_t u = 0; u < units; u++) {
         v.base = base0 + (size_t)(u * per_unit);
-        ekn_plot_draw_grey(r, &v, (int)(u % (uint64_t)cols) * (v.w + GAP), (int)(u / (uint64_t)cols) * (v.h + GAP), 1);
+        ekn_plot_view_minmax(&v, &lo, &hi);
     }
+    for (uint64_t u = 0; u < units; u++) {
+        v.base = base0 + (size_t)(u * per_unit);
+        int x0 = (int)(u % (uint64_t)cols) * (v.w + GAP), y0 = (int)(u / (uint64_t)cols) * (v.h + GAP);
+        if (range->mode == EKN_PLOT_RANGE_EACH) ekn_plot_draw_grey(r, &v, x0, y0, 1);
+        else if (range->mode == EKN_PLOT_RANGE_ALL) ekn_plot_draw_grey_range(r, &v, x0, y0, 1, lo, hi);
+        else ekn_plot_draw_grey_range(r, &v, x0, y0, 1, range->lo, range->hi);
+    }
+    if (units == 1) v.base = base0;
+    ekn_plot_colour_bar(r, range, lo, hi, (int)units);
     const char *base = strrchr(ckpt, '/');
-    snprintf(title, cap, "%s: %s, %llu %s of %dx%d%s", base ? base + 1 : ckpt, l->name, (unsigned long long)units,
-             l->kind == EKN_LAYER_CONV ? "filters" : "units", v.h, v.w,
-             l->kind == EKN_LAYER_CONV && w->rank == 5 ? " (middle z slice unless --index)" : "");
+    snprintf(title, cap, "%s: %s, %llu filters of %dx%d%s", base ? base + 1 : ckpt, l->name, (unsigned long long)units,
+             v.h, v.w, w->rank == 5 ? " (middle z slice unless --index)" : "");
     return 0;
 }
 
-int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index, ekn_plot_raster *r,
-                            char *title, size_t cap, ekn_err *err)
+int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, long index,
+                            const ekn_plot_range *range, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err)
 {
     r->rgb = NULL;
     ekn_ckpt c;
@@ -84,21 +72,32 @@ int ekn_plot_filters_raster(const char *ckpt, const char *layer, long channel, l
     if (ekn_ckpt_read_spec(&c, &s, err)) goto done;
     const ekn_spec_layer *l = find_layer(&s, layer);
     if (!l) {
+        const ekn_spec_layer *d = first_dense(&s);
         if (layer) ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no layer '%s'", ckpt, layer);
-        else ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no layer with weights", ckpt);
+        else if (d)
+            ekn_err_set(err, EKN_EXIT_FAIL,
+                        "'%s': no conv layer; the weights of dense layers ('%s') are not drawn as pictures", ckpt,
+                        d->name);
+        else ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no conv layer", ckpt);
         goto done;
     }
-    if (l->kind == EKN_LAYER_POOL) {
-        ekn_err_set(err, EKN_EXIT_FAIL, "'%s': layer '%s' is a pool layer: it has no weights", ckpt, l->name);
+    if (l->kind != EKN_LAYER_CONV) {
+        /* a dense layer's inputs are features, not pixels (its weights are a
+         * picture only by accident of their number) */
+        ekn_err_set(err, EKN_EXIT_FAIL, "'%s': layer '%s' is a %s layer: only conv filters are drawn", ckpt, l->name,
+                    ekn_layer_kind_name(l->kind));
         goto done;
     }
+    if (!layer)
+        for (const ekn_spec_layer *d = s.layers; d < l; d++)
+            if (d->kind == EKN_LAYER_DENSE) ekn_warn("'%s': skipping dense layer '%s': its weights are no picture", ckpt, d->name);
     snprintf(name, sizeof name, "%s.w", l->name);
     if (ekn_ckpt_read_tensor(&c, name, &w, err)) goto done;
-    if (w.rank < 2 || (l->kind == EKN_LAYER_CONV && w.rank < 3)) {
+    if (w.rank < 3) {
         ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' has rank %d", ckpt, name, w.rank);
         goto done;
     }
-    rc = draw(&s, l, &w, channel, index, r, title, cap, ckpt, err);
+    rc = draw(l, &w, channel, index, range, r, title, cap, ckpt, err);
 done:
     if (rc) ekn_plot_raster_free(r);
     ekn_tensor_free(&w);

@@ -14,6 +14,8 @@ typedef struct grid {
     int cols, rows, cell_w, cell_h, drawn;
     int spatial[3];  /* Z, Y, X of the first image drawn */
     int nd;
+    double lo, hi;   /* the values of all pictures drawn */
+    double *vals;    /* --range all: the values, painted once all are known (NaN: none; gap: -inf) */
 } grid;
 
 static void cell_origin(const grid *g, int k, int *x0, int *y0)
@@ -63,13 +65,29 @@ static int draw_images(grid *g, ekn_plot_raster *r, const ekn_tensor *t, uint64_
             if (ekn_plot_raster_init(r, g->cols * (v.w + GAP) - GAP, g->rows * (v.h + GAP) - GAP, GAP_COLOUR, err))
                 return -1;
             r->pixel_aspect = pixel_aspect(g, t);
+            if (o->range.mode == EKN_PLOT_RANGE_ALL) {
+                size_t npx = (size_t)r->width * (size_t)r->height;
+                if (!(g->vals = malloc(npx * sizeof *g->vals))) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+                for (size_t i = 0; i < npx; i++) g->vals[i] = -INFINITY;
+            }
         } else if (v.w != g->cell_w || v.h != g->cell_h) {
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': image example %llu is %dx%d, the first was %dx%d", src,
                                (unsigned long long)e, v.w, v.h, g->cell_w, g->cell_h);
         }
         int x0, y0;
         cell_origin(g, (int)(e - o->first), &x0, &y0);
-        ekn_plot_draw_grey(r, &v, x0, y0, 1);
+        ekn_plot_view_minmax(&v, &g->lo, &g->hi);
+        if (o->range.mode == EKN_PLOT_RANGE_EACH) {
+            ekn_plot_draw_grey(r, &v, x0, y0, 1);
+        } else if (o->range.mode == EKN_PLOT_RANGE_FIXED) {
+            ekn_plot_draw_grey_range(r, &v, x0, y0, 1, o->range.lo, o->range.hi);
+        } else {
+            for (int y = 0; y < v.h; y++)
+                for (int x = 0; x < v.w; x++) {
+                    double a = ekn_tensor_get(v.t, v.base + (size_t)y * v.sy + (size_t)x * v.sx);
+                    g->vals[(size_t)(y0 + y) * (size_t)r->width + (size_t)(x0 + x)] = isfinite(a) ? a : NAN;
+                }
+        }
         g->drawn++;
     }
     return 0;
@@ -114,7 +132,8 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
     if (k < 0) return 0;
     ekn_tensor cls = EKN_TENSOR_INIT;
     const ekn_tensor *src_t = t;
-    if (has_channel) { /* probabilities: draw the most likely class */
+    int soft = has_channel && o->prob; /* probability maps: each class's colour as opaque as it is likely */
+    if (has_channel && !soft) { /* probabilities: draw the most likely class */
         uint64_t shp[4] = {t->shape[0]};
         for (int a = 2; a < t->rank; a++) shp[a - 1] = t->shape[a];
         if (ekn_tensor_reshape(&cls, EKN_F32, t->rank - 1, shp, err)) return -1;
@@ -135,7 +154,7 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         uint64_t e = seen + n;
         if (e < o->first || e >= o->first + (uint64_t)o->count) continue;
         ekn_plot_view v;
-        if (ekn_plot_slice(&v, src_t, 0, n, 0, o->axis, lab_nd < 3 ? -1 : k, err)) {
+        if (ekn_plot_slice(&v, src_t, soft, n, 0, o->axis, lab_nd < 3 ? -1 : k, err)) {
             rc = ekn_err_prefix(err, "'%s': overlay example %llu", src, (unsigned long long)e);
             break;
         }
@@ -145,7 +164,8 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         int ay, ax;
         view_axes(g, &ay, &ax);
         /* clip to the cell: a centred overlay never spills into a neighbour */
-        ekn_plot_raster cell = {g->cell_w, g->cell_h, malloc((size_t)g->cell_w * (size_t)g->cell_h * 4), 1};
+        ekn_plot_raster cell = {.width = g->cell_w, .height = g->cell_h,
+                                .rgb = malloc((size_t)g->cell_w * (size_t)g->cell_h * 4), .pixel_aspect = 1};
         if (!cell.rgb) {
             rc = ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
             break;
@@ -153,7 +173,20 @@ static int draw_overlay_record(grid *g, ekn_plot_raster *r, ekn_tensor *t, uint6
         for (int y = 0; y < g->cell_h; y++)
             memcpy(cell.rgb + (size_t)y * (size_t)g->cell_w, r->rgb + (size_t)(y0 + y) * (size_t)r->width + x0,
                    (size_t)g->cell_w * 4);
-        ekn_plot_draw_classes(&cell, &v, 0, 0, 1, off[ay], off[ax], stride[ay], stride[ax], o->alpha);
+        if (!soft) {
+            ekn_plot_draw_classes(&cell, &v, 0, 0, 1, off[ay], off[ax], stride[ay], stride[ax], o->alpha);
+        } else {
+            /* class 0 (the background) stays grey; one channel is class 1's probability */
+            uint64_t C = t->shape[1];
+            for (uint64_t c = C > 1 ? 1 : 0; c < C; c++) {
+                if (ekn_plot_slice(&v, t, 1, n, c, o->axis, lab_nd < 3 ? -1 : k, err)) {
+                    rc = ekn_err_prefix(err, "'%s': overlay example %llu", src, (unsigned long long)e);
+                    break;
+                }
+                ekn_plot_draw_prob(&cell, &v, ekn_plot_class_colour(C > 1 ? (int)c : 1), 0, 0, 1, off[ay], off[ax],
+                                   stride[ay], stride[ax], o->alpha);
+            }
+        }
         for (int y = 0; y < g->cell_h; y++)
             memcpy(r->rgb + (size_t)(y0 + y) * (size_t)r->width + x0, cell.rgb + (size_t)y * (size_t)g->cell_w,
                    (size_t)g->cell_w * 4);
@@ -184,7 +217,7 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
             }
         } else {
             ekn_rec_kind k = ekn_rec_kind_of(t.name);
-            int is = k == EKN_KIND_CLASS || k == EKN_KIND_LABEL || k == EKN_KIND_PROB;
+            int is = g->o->prob ? k == EKN_KIND_PROB : k == EKN_KIND_CLASS || k == EKN_KIND_LABEL || k == EKN_KIND_PROB;
             if (!is || (kind && strcmp(kind, t.name))) continue;
             if (!kind) kind = k == EKN_KIND_CLASS ? EKN_REC_CLASS : k == EKN_KIND_LABEL ? EKN_REC_LABEL : EKN_REC_PROB;
             if (draw_overlay_record(g, r, &t, seen, ekn_reader_name(&rd), err)) {
@@ -198,7 +231,7 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
     }
     if (rc == 0 && !found)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': no %s records", ekn_reader_name(&rd),
-                         overlay ? EKN_REC_LABEL ", " EKN_REC_CLASS " or " EKN_REC_PROB
+                         overlay ? g->o->prob ? EKN_REC_PROB : EKN_REC_LABEL ", " EKN_REC_CLASS " or " EKN_REC_PROB
                                  : EKN_REC_IMAGE " records or " EKN_REC_OUTPUT);
     else if (rc == 0 && !overlay && !g->drawn)
         rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %llu examples, none from example %llu on", ekn_reader_name(&rd),
@@ -212,10 +245,21 @@ static int each_record(grid *g, ekn_plot_raster *r, const char *path, int overla
 
 int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char *title, size_t cap, ekn_err *err)
 {
-    grid g = {o, 0, 0, 0, 0, 0, {1, 1, 1}, 0};
+    grid g = {o, 0, 0, 0, 0, 0, {1, 1, 1}, 0, INFINITY, -INFINITY, NULL};
     ekn_plot_grid_shape(o->count, &g.cols, &g.rows);
     r->rgb = NULL;
     if (each_record(&g, r, o->path, 0, err)) goto fail;
+    if (g.vals) { /* --range all: one scale from the least to the largest value drawn */
+        for (size_t i = 0; i < (size_t)r->width * (size_t)r->height; i++) {
+            double a = g.vals[i];
+            if (a == -INFINITY) continue; /* a gap */
+            uint32_t grey = isnan(a) ? 0 : g.hi > g.lo ? (uint32_t)lround(255 * (a - g.lo) / (g.hi - g.lo)) : 128;
+            r->rgb[i] = grey << 16 | grey << 8 | grey;
+        }
+        free(g.vals);
+        g.vals = NULL;
+    }
+    ekn_plot_colour_bar(r, &o->range, g.lo, g.hi, g.drawn);
     if (o->overlay && each_record(&g, r, o->overlay, 1, err)) goto fail;
     const char *base = strrchr(o->path, '/');
     int n = snprintf(title, cap, "%s: example%s %llu", base ? base + 1 : o->path, g.drawn > 1 ? "s" : "",
@@ -228,6 +272,7 @@ int ekn_plot_image_raster(const ekn_plot_image_opts *o, ekn_plot_raster *r, char
     }
     return 0;
 fail:
+    free(g.vals);
     ekn_plot_raster_free(r);
     return -1;
 }

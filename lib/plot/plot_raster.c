@@ -11,6 +11,8 @@ int ekn_plot_raster_init(ekn_plot_raster *r, int width, int height, uint32_t fil
     r->height = height;
     r->rgb = NULL;
     r->pixel_aspect = 1;
+    r->cb_lo = 0, r->cb_hi = 1;
+    r->cb_label[0] = '\0';
     if (width < 1 || height < 1 || (size_t)width * (size_t)height > ((size_t)1 << 28))
         return ekn_err_set(err, EKN_EXIT_FAIL, "picture of %dx%d pixels is empty or too large", width, height);
     r->rgb = malloc((size_t)width * (size_t)height * sizeof *r->rgb);
@@ -86,16 +88,57 @@ static double at(const ekn_plot_view *v, int y, int x)
     return ekn_tensor_get(v->t, v->base + (size_t)y * v->sy + (size_t)x * v->sx);
 }
 
-void ekn_plot_draw_grey(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom)
+void ekn_plot_view_minmax(const ekn_plot_view *v, double *lo, double *hi)
 {
-    double lo = INFINITY, hi = -INFINITY;
     for (int y = 0; y < v->h; y++)
         for (int x = 0; x < v->w; x++) {
             double a = at(v, y, x);
             if (!isfinite(a)) continue;
-            lo = fmin(lo, a);
-            hi = fmax(hi, a);
+            *lo = fmin(*lo, a);
+            *hi = fmax(*hi, a);
         }
+}
+
+int ekn_plot_range_parse(const char *s, ekn_plot_range *r)
+{
+    if (!strcmp(s, "each")) return r->mode = EKN_PLOT_RANGE_EACH, 0;
+    if (!strcmp(s, "all")) return r->mode = EKN_PLOT_RANGE_ALL, 0;
+    char *end;
+    double lo = strtod(s, &end);
+    if (end == s || *end != ':') return -1;
+    const char *p = end + 1;
+    double hi = strtod(p, &end);
+    if (end == p || *end || !isfinite(lo) || !isfinite(hi) || !(lo < hi)) return -1;
+    r->mode = EKN_PLOT_RANGE_FIXED, r->lo = lo, r->hi = hi;
+    return 0;
+}
+
+void ekn_plot_colour_bar(ekn_plot_raster *out, const ekn_plot_range *r, double lo, double hi, int pictures)
+{
+    if (r->mode == EKN_PLOT_RANGE_EACH && pictures > 1) {
+        out->cb_lo = 0, out->cb_hi = 1;
+        snprintf(out->cb_label, sizeof out->cb_label, "each picture: its minimum (0) to its maximum (1)");
+        return;
+    }
+    if (r->mode == EKN_PLOT_RANGE_FIXED) lo = r->lo, hi = r->hi;
+    if (!(lo < hi)) { /* a constant picture is mid grey */
+        double m = isfinite(lo) ? lo : 0;
+        lo = m - 0.5, hi = m + 0.5;
+    }
+    out->cb_lo = lo, out->cb_hi = hi;
+    snprintf(out->cb_label, sizeof out->cb_label, "%s", r->mode == EKN_PLOT_RANGE_FIXED ? "value (--range, clipped)" : "value");
+}
+
+void ekn_plot_draw_grey(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    ekn_plot_view_minmax(v, &lo, &hi);
+    ekn_plot_draw_grey_range(r, v, x0, y0, zoom, lo, hi);
+}
+
+void ekn_plot_draw_grey_range(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom, double lo,
+                              double hi)
+{
     for (int y = 0; y < v->h * zoom; y++)
         for (int x = 0; x < v->w * zoom; x++) {
             int ry = y0 + y, rx = x0 + x;
@@ -103,7 +146,7 @@ void ekn_plot_draw_grey(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int 
             double a = at(v, y / zoom, x / zoom);
             uint32_t g;
             if (!isfinite(a)) g = 0;
-            else g = hi > lo ? (uint32_t)lround(255 * (a - lo) / (hi - lo)) : 128;
+            else g = hi > lo ? (uint32_t)lround(255 * fmin(fmax((a - lo) / (hi - lo), 0), 1)) : 128;
             r->rgb[(size_t)ry * (size_t)r->width + (size_t)rx] = g << 16 | g << 8 | g;
         }
 }
@@ -137,6 +180,24 @@ void ekn_plot_draw_classes(ekn_plot_raster *r, const ekn_plot_view *v, int x0, i
         }
 }
 
+void ekn_plot_draw_prob(ekn_plot_raster *r, const ekn_plot_view *v, uint32_t colour, int x0, int y0, int zoom,
+                        int off_y, int off_x, int stride_y, int stride_x, double alpha)
+{
+    for (int i = 0; i < v->h; i++)
+        for (int j = 0; j < v->w; j++) {
+            double p = at(v, i, j);
+            if (!isfinite(p) || p <= 0) continue;
+            double a = alpha * fmin(p, 1);
+            for (int y = (off_y + i * stride_y) * zoom; y < (off_y + (i + 1) * stride_y) * zoom; y++)
+                for (int x = (off_x + j * stride_x) * zoom; x < (off_x + (j + 1) * stride_x) * zoom; x++) {
+                    int ry = y0 + y, rx = x0 + x;
+                    if (ry < 0 || rx < 0 || ry >= r->height || rx >= r->width) continue;
+                    uint32_t *px = &r->rgb[(size_t)ry * (size_t)r->width + (size_t)rx];
+                    *px = blend(*px, colour, a);
+                }
+        }
+}
+
 void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title, int binary)
 {
     double a = r->pixel_aspect > 0 ? r->pixel_aspect : 1;
@@ -149,21 +210,33 @@ void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title
         }
         fprintf(f, "EOD\n");
     }
+    int bar = r->cb_label[0] != '\0';
     fprintf(f, "set size ratio -1\nunset key; unset tics; unset border; unset colorbox\n"
-               "set margins 0.5, 0.5, 0.5, 2\n"
-               "set xrange [-0.5:%d.5]; set yrange [%.9g:%.9g]\nset title ", r->width - 1, (r->height - 0.5) * a,
-            -0.5 * a);
+               "set margins 0.5, %s, 0.5, 2\n"
+               "set xrange [-0.5:%d.5]; set yrange [%.9g:%.9g]\n", bar ? "14" : "0.5", r->width - 1,
+            (r->height - 0.5) * a, -0.5 * a);
+    /* the grey scale: a colour bar beside the picture (drawn for the
+     * palette clause below, which plots nothing) */
+    const char *bar_clause = "";
+    if (bar) {
+        fprintf(f, "set palette defined (0 'black', 1 'white'); set cbrange [%.9g:%.9g]\n"
+                   "set colorbox vertical; set cbtics out; set cblabel ", r->cb_lo, r->cb_hi);
+        ekn_plot_quote(f, r->cb_label);
+        fputc('\n', f);
+        bar_clause = ", NaN with points lc palette cb 0 notitle";
+    }
+    fprintf(f, "set title ");
     ekn_plot_quote(f, title ? title : "");
     if (!binary) {
-        fprintf(f, "\nplot $raster matrix using 1:($2*%.9g):(int($3)/65536):(int($3)/256%%256):(int($3)%%256) with rgbimage\n",
-                a);
+        fprintf(f, "\nplot $raster matrix using 1:($2*%.9g):(int($3)/65536):(int($3)/256%%256):(int($3)%%256) with rgbimage%s\n",
+                a, bar_clause);
         return;
     }
     /* gnuplot parses a text matrix and evaluates the colour expressions per
      * pixel: a grid of nine 512x512 slices took 25 s that way, the same
      * picture from inline bytes takes under a second */
-    fprintf(f, "\nplot '-' binary array=(%d,%d) dy=%.9g format='%%uchar%%uchar%%uchar' with rgbimage\n", r->width,
-            r->height, a);
+    fprintf(f, "\nplot '-' binary array=(%d,%d) dy=%.9g format='%%uchar%%uchar%%uchar' with rgbimage%s\n", r->width,
+            r->height, a, bar_clause);
     for (size_t i = 0; i < (size_t)r->width * (size_t)r->height; i++) {
         uint32_t c = r->rgb[i];
         fputc((int)(c >> 16 & 0xff), f);

@@ -203,6 +203,74 @@ static void test_log_script_series(void **state)
     ekn_plot_log_free(&log);
 }
 
+/* -x epoch of a streamed log: whole epochs become fractions of the steps */
+static void test_fractional_epochs(void **state)
+{
+    (void)state;
+    /* 100 steps per epoch, a row every 25 steps from step 25; the last epoch unfinished */
+    double step[10], epoch[10], out[10];
+    for (int i = 0; i < 10; i++) step[i] = 25.0 * (i + 1), epoch[i] = floor((step[i] - 1) / 100);
+    epoch[3] = 0; /* step 100 still drew from epoch 0's batches */
+    ekn_plot_fractional_epochs(step, epoch, 10, out);
+    /* epoch 0 from step 0, epoch 1 from halfway between 100 and 125, epoch
+     * 2 from 212.5; the unfinished last one as long as the mean of those */
+    const double L0 = 112.5, L1 = 100, L2 = (L0 + L1) / 2;
+    const double want[10] = {25 / L0, 50 / L0, 75 / L0, 100 / L0, 1 + 12.5 / L1, 1 + 37.5 / L1, 1 + 62.5 / L1,
+                             1 + 87.5 / L1, 2 + 12.5 / L2, 2 + 37.5 / L2};
+    for (int i = 0; i < 10; i++) {
+        if (fabs(out[i] - want[i]) > 1e-12) fprintf(stderr, "row %d: %g, want %g\n", i, out[i], want[i]);
+        assert_true(fabs(out[i] - want[i]) <= 1e-12);
+    }
+    /* a dataset's fractional epochs and a NaN stay as they are */
+    double frac[4] = {0.1, 0.2, NAN, 0.4};
+    ekn_plot_fractional_epochs(step, frac, 4, out);
+    assert_true(out[0] == 0.1 && out[1] == 0.2 && isnan(out[2]) && out[3] == 0.4);
+    /* one epoch only, not starting at 0: no length known, unchanged */
+    double one[3] = {3, 3, 3};
+    ekn_plot_fractional_epochs(step, one, 3, out);
+    assert_true(out[0] == 3 && out[1] == 3 && out[2] == 3);
+}
+
+/* --range: each, all, LO:HI; and the grey of a fixed range, clipped */
+static void test_range(void **state)
+{
+    (void)state;
+    ekn_plot_range r;
+    assert_int_equal(ekn_plot_range_parse("each", &r), 0);
+    assert_int_equal(r.mode, EKN_PLOT_RANGE_EACH);
+    assert_int_equal(ekn_plot_range_parse("all", &r), 0);
+    assert_int_equal(r.mode, EKN_PLOT_RANGE_ALL);
+    assert_int_equal(ekn_plot_range_parse("-1:2.5", &r), 0);
+    assert_true(r.mode == EKN_PLOT_RANGE_FIXED && r.lo == -1 && r.hi == 2.5);
+    const char *bad[] = {"", "1", "1:1", "2:1", "1:", ":1", "a:b", "1:2x", "nan:1", "0:inf"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_int_equal(ekn_plot_range_parse(bad[i], &r), -1);
+
+    ekn_tensor t = EKN_TENSOR_INIT;
+    ekn_err err = {0};
+    uint64_t shape[4] = {1, 1, 1, 4};
+    assert_int_equal(ekn_tensor_reshape(&t, EKN_F32, 4, shape, &err), 0);
+    float *d = t.data;
+    d[0] = -5, d[1] = 0, d[2] = 5, d[3] = 20; /* lo 0, hi 10: black, black, mid, white */
+    ekn_plot_raster ras;
+    assert_int_equal(ekn_plot_raster_init(&ras, 4, 1, 0, &err), 0);
+    assert_int_equal(ras.cb_label[0], 0);
+    ekn_plot_view v;
+    assert_int_equal(ekn_plot_slice(&v, &t, 1, 0, 0, 'z', -1, &err), 0);
+    ekn_plot_draw_grey_range(&ras, &v, 0, 0, 1, 0, 10);
+    assert_true(ras.rgb[0] == 0 && ras.rgb[1] == 0 && ras.rgb[2] == 0x808080 && ras.rgb[3] == 0xffffff);
+    double lo = INFINITY, hi = -INFINITY;
+    ekn_plot_view_minmax(&v, &lo, &hi);
+    assert_true(lo == -5 && hi == 20);
+    r.mode = EKN_PLOT_RANGE_ALL;
+    ekn_plot_colour_bar(&ras, &r, lo, hi, 3);
+    assert_true(ras.cb_lo == -5 && ras.cb_hi == 20 && ras.cb_label[0]);
+    r.mode = EKN_PLOT_RANGE_EACH;
+    ekn_plot_colour_bar(&ras, &r, lo, hi, 3);
+    assert_true(ras.cb_lo == 0 && ras.cb_hi == 1);
+    ekn_plot_raster_free(&ras);
+    ekn_tensor_free(&t);
+}
+
 static void test_log_script_no_data(void **state)
 {
     (void)state;
@@ -382,6 +450,8 @@ TU_MAIN(cmocka_unit_test_setup_teardown(test_log_columns_by_name, setup, teardow
         cmocka_unit_test(test_gain_share_and_moving_average),
         cmocka_unit_test_setup_teardown(test_log_script_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_script_no_data, setup, teardown),
+        cmocka_unit_test(test_fractional_epochs),
+        cmocka_unit_test(test_range),
         cmocka_unit_test(test_slices),
         cmocka_unit_test(test_raster),
         cmocka_unit_test_setup_teardown(test_confusion, setup, teardown),

@@ -69,7 +69,7 @@ static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int 
     ekn_net *net = &tr->net;
     if (tr->spec.target_input) t = x;
     if (net->classes) {
-        ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->dev_cw : NULL, labelled, absent};
+        ekn_nll_args a = {.labels = y, .class_w = tr->cfg.nclass_weights ? tr->dev_cw : NULL, .labelled = labelled, .absent = absent};
         double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
         if (correct) net->ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
         return loss;

@@ -62,20 +62,38 @@ double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
 
 /* Loss of the net's last output for n examples x of labels y / targets t
  * (an autoencoder's, 'target = input', are x); writes dL/dout (fused
- * through a softmax output) into dout. */
+ * through a softmax output, and dL/dlogits for a sigmoid output, whose
+ * losses read the last layer's logits) into dout.  The spec's loss picks
+ * the kernel; nll and mse are the defaults. */
 static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int n, const int32_t *y, const float *t,
                          const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct, long *counted)
 {
     ekn_net *net = &tr->net;
-    if (tr->spec.target_input) t = x;
+    const ekn_ops *ops = net->ops;
+    const ekn_spec *sp = &tr->spec;
+    const float *cw = tr->cfg.nclass_weights ? tr->dev_cw : NULL;
+    if (sp->target_input) t = x;
     if (net->classes) {
-        ekn_nll_args a = {.labels = y, .class_w = tr->cfg.nclass_weights ? tr->dev_cw : NULL, .labelled = labelled, .absent = absent};
-        double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
-        if (correct) net->ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
+        ekn_nll_args a = {.labels = y, .class_w = cw, .labelled = labelled, .absent = absent};
+        double loss;
+        if (sp->loss == EKN_LOSS_FOCAL)
+            loss = ops->softmax_focal(n, net->classes, net->out_spatial, out, &a, sp->gamma, dout, NULL);
+        else if (sp->loss == EKN_LOSS_DICE)
+            loss = ops->softmax_dice(n, net->classes, net->out_spatial, out, &a, EKN_DICE_EPS, dout, NULL);
+        else
+            loss = ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
+        if (correct) ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
         return loss;
     }
     if (correct) *correct = *counted = 0;
-    return net->ops->mse((size_t)n * net->out_size, out, t, dout);
+    if (ekn_spec_sigmoid(sp)) {
+        const float *z = net->layers[net->nlayers - 1].z;
+        ekn_bce_args b = {.t = t, .class_w = cw, .pos_w = tr->dev_pw};
+        if (sp->loss == EKN_LOSS_DICE)
+            return ops->sigmoid_dice(n, net->out_c, net->out_spatial, z, &b, EKN_DICE_EPS, dout, NULL);
+        return ops->bce(n, net->out_c, net->out_spatial, z, &b, dout, NULL);
+    }
+    return ops->mse((size_t)n * net->out_size, out, t, dout);
 }
 
 static double objective(void *ctx, const float *theta, float *grad)
@@ -235,8 +253,9 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
         return 0;
     }
     if (!net->classes && !d->has_targets)
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network regresses (linear output) but the data has no 'target' records",
-                           d->source);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network %s but the data has no 'target' records", d->source,
+                           ekn_spec_sigmoid(&tr->spec) ? "has sigmoid outputs (float targets in [0,1])"
+                                                       : "regresses (linear output)");
     if (net->classes && d->classes > net->classes)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d classes but the network outputs %d", d->source, d->classes,
                            net->classes);
@@ -565,9 +584,9 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     if (!rc) rc = ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ops, err) || ekn_ops_check(ops, err);
     ekn_net *net = &tr->net;
     if (!rc && check_labels(tr, &tr->train, err)) rc = -1;
-    if (!rc && cfg->nclass_weights && cfg->nclass_weights != net->classes)
-        rc = ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
-                         net->classes);
+    if (!rc && cfg->nclass_weights && cfg->nclass_weights != ekn_train_loss_channels(tr))
+        rc = ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d %s", cfg->nclass_weights,
+                         ekn_train_loss_channels(tr), net->classes ? "classes" : "channels");
     if (!rc) rc = create_optimizer(tr, optim, params, err);
     free(optim);
     free(params);

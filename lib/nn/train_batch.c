@@ -10,6 +10,11 @@
 
 int ekn_train_img_img(const ekn_trainer *tr) { return tr->spec.mode == EKN_MODE_IMG_IMG; }
 
+int ekn_train_loss_channels(const ekn_trainer *tr)
+{
+    return tr->net.classes ? tr->net.classes : ekn_spec_sigmoid(&tr->spec) ? tr->net.out_c : 0;
+}
+
 /* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
 int ekn_train_labels_full_res(const ekn_dataset *d) { return !memcmp(d->lab_shape, d->shape, sizeof d->shape); }
 
@@ -174,7 +179,7 @@ int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err)
 int ekn_train_alloc_batch(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_ops *ops = tr->net.ops;
-    size_t B = (size_t)tr->cfg.batch, C = (size_t)tr->net.classes;
+    size_t B = (size_t)tr->cfg.batch, C = (size_t)ekn_train_loss_channels(tr);
     ekn_train_batch_layout(tr, &tr->train, &tr->batch);
     if (ekn_dataset_reserve(&tr->batch, B, err)) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
     tr->cur = &tr->batch;
@@ -182,11 +187,19 @@ int ekn_train_alloc_batch(ekn_trainer *tr, ekn_err *err)
         ekn_err why = *err;
         return ekn_err_set(err, EKN_EXIT_FAIL, "%s; try a smaller --batch", why.msg);
     }
+    /* bce's pos_weight, one per channel (NULL when it is 1: the plain loss) */
+    float pw = tr->spec.pos_weight;
+    if (tr->spec.loss == EKN_LOSS_BCE && pw != 1.0f && C) {
+        if (!(tr->host_pw = malloc(C * sizeof(float)))) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        for (size_t k = 0; k < C; k++) tr->host_pw[k] = pw;
+    }
     if (ops->host) {
         tr->dev_cw = tr->cfg.class_weights;
+        tr->dev_pw = tr->host_pw;
         return 0;
     }
     int fail = (tr->cfg.nclass_weights && !(tr->dev_cw = ops->alloc(C * sizeof(float)))) ||
+               (tr->host_pw && !(tr->dev_pw = ops->alloc(C * sizeof(float)))) ||
                !(tr->host_out = malloc(B * tr->net.out_size * sizeof(float)));
     if (fail) {
         ekn_err why = {0};
@@ -195,6 +208,7 @@ int ekn_train_alloc_batch(ekn_trainer *tr, ekn_err *err)
                            B, why.msg[0] ? ": " : "", why.msg);
     }
     if (tr->dev_cw) ops->upload(tr->dev_cw, tr->cfg.class_weights, C * sizeof(float));
+    if (tr->dev_pw) ops->upload(tr->dev_pw, tr->host_pw, C * sizeof(float));
     return 0;
 }
 
@@ -206,8 +220,10 @@ void ekn_train_free_batch(ekn_trainer *tr)
     ops->free(tr->dout);
     ops->free(tr->gtmp);
     ekn_dataset_dev_free(&tr->dev);
+    free(tr->host_pw);
     if (ops->host) return;
     ops->free(tr->dev_cw);
+    ops->free(tr->dev_pw);
     free(tr->host_out);
 }
 

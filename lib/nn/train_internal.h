@@ -7,6 +7,9 @@
 enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4 };
 
 int ekn_train_img_img(const ekn_trainer *tr);
+/* What --class-weights weighs: the softmax's classes, a sigmoid output's channels, or 0 (regression). */
+int ekn_train_loss_channels(const ekn_trainer *tr);
+#define EKN_DICE_EPS 1.0f /* the eps of the Dice losses' denominators (ekn-spec(5)) */
 /* dst gets src's layout as the net sees it: img-img, the net's input patch
  * and its labels per output voxel; otherwise src's own. */
 void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_dataset *dst);

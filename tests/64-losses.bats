@@ -122,3 +122,105 @@ assert a.ndim == 4 and a.shape[0] == 2 and a.shape[1] == 1 and a.min() >= 0 and 
     assert_failure 3
     [[ $stderr == *"belong to the last layer"* ]]
 }
+
+# addw IN OUT EXPR: a copy of IN with a 'weight' record after each label or target record;
+# EXPR gives the weights from the labels/targets `l` (numpy)
+addw() {
+    ekn_py - "$BATS_TEST_DIRNAME" "$1" "$2" "$3" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+with open(sys.argv[3], 'wb') as f:
+    for name, a, meta, code in es.read(open(sys.argv[2], 'rb')):
+        es.write(f, name, a, meta, code)
+        if name in ('label', 'target'):
+            l = a
+            es.write(f, 'weight', np.asarray(eval(sys.argv[4]), dtype='<f4'), '', 11)
+EOF
+}
+
+@test "weight records: weights of 2 train exactly as none (softmax nll and sigmoid bce)" {
+    addw "$D/train-l.ekn" w2.ekn 'np.full(l.shape, 2.0)'
+    addw "$D/train-t.ekn" wt2.ekn 'np.full(l.shape, 2.0)'
+    local opts=(--patch 113,113 --batch 2 --steps 12 --seed 7)
+    ekn-train --spec "$NETS/isbi-2d.spec" "${opts[@]}" --log a.tsv -o a.h5 "$D/train-l.ekn"
+    ekn-train --spec "$NETS/isbi-2d.spec" "${opts[@]}" --log b.tsv -o b.h5 w2.ekn
+    h5_same a.h5 b.h5
+    diff <(cut -f5 a.tsv) <(cut -f5 b.tsv)
+    ekn-train --spec "$D/bce.spec" "${opts[@]}" -o c.h5 "$D/train-t.ekn"
+    ekn-train --spec "$D/bce.spec" "${opts[@]}" -o d.h5 wt2.ekn
+    h5_same c.h5 d.h5
+}
+
+@test "weight records: weight 0 trains exactly as an ignored (masked) voxel" {
+    # the left half weighted 0, against the left half's labels set to -1 (ignored)
+    addw "$D/train-l.ekn" w0.ekn 'np.where(np.arange(l.shape[-1]) < 256, 0.0, 1.0) * np.ones(l.shape)'
+    ekn_py - "$BATS_TEST_DIRNAME" "$D/train-l.ekn" masked.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import ekn_stream as es
+with open(sys.argv[3], 'wb') as f:
+    for name, a, meta, code in es.read(open(sys.argv[2], 'rb')):
+        if name == 'label':
+            a = a.astype('<i4'); a[..., :256] = -1; code = 6
+        es.write(f, name, a, meta, code)
+EOF
+    local opts=(--patch 113,113 --batch 2 --steps 12 --seed 7)
+    ekn-train --spec "$NETS/isbi-2d.spec" "${opts[@]}" --log a.tsv -o a.h5 masked.ekn
+    ekn-train --spec "$NETS/isbi-2d.spec" "${opts[@]}" --log b.tsv -o b.h5 w0.ekn
+    h5_same a.h5 b.h5
+    diff <(cut -f5 a.tsv) <(cut -f5 b.tsv)
+    # and weights change training: weight 3 on the membranes does not train as none
+    addw "$D/train-l.ekn" w3.ekn 'np.where(l == 0, 3.0, 1.0)'
+    ekn-train --spec "$NETS/isbi-2d.spec" "${opts[@]}" -o c.h5 w3.ekn
+    ekn-train --spec "$NETS/isbi-2d.spec" "${opts[@]}" -o d.h5 "$D/train-l.ekn"
+    run h5_same c.h5 d.h5
+    assert_failure
+}
+
+@test "weight records: ekn-batch cuts them with the labels, ekn-augment transforms them with the labels" {
+    # weight = 1 + label: wherever a patch has a label its weight must be 1 + that label
+    addw "$D/train-l.ekn" wl.ekn '1.0 + l'
+    ekn-batch --net "$NETS/isbi-2d.spec" --patch 113,113 -b 3 --patches-per-epoch 6 --seed 2 -o b.ekn wl.ekn
+    ekn-augment --flip yx --transpose --rotate 90 --seed 4 wl.ekn >aug.ekn
+    run ekn_py - "$BATS_TEST_DIRNAME" b.ekn aug.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+for path in sys.argv[2:]:
+    recs = list(es.read(open(path, 'rb')))
+    names = [r[0] for r in recs]
+    assert 'weight' in names, names
+    for i, (name, a, meta, code) in enumerate(recs):
+        if name != 'weight':
+            continue
+        lab = recs[i - 1][1]
+        assert recs[i - 1][0] == 'label' and a.shape == lab.shape, (path, a.shape, lab.shape)
+        ok = lab >= 0
+        assert np.array_equal(a[ok], 1.0 + lab[ok]), path
+    print(path, 'ok', names[:3])
+EOF
+    assert_success
+    echo "$output"
+    # and ekn-train takes ekn-batch's weighted batches
+    run ekn-train --spec "$NETS/isbi-2d.spec" --batch 3 --steps 2 -o m.h5 b.ekn
+    assert_success
+}
+
+@test "weight records: a negative or NaN weight, or a weight record of the wrong size, is an error naming the record" {
+    addw "$D/train-l.ekn" neg.ekn 'np.where(l == 0, -1.0, 1.0)'
+    run --separate-stderr ekn-train --spec "$NETS/isbi-2d.spec" --patch 113,113 --batch 2 --steps 2 -o m.h5 neg.ekn
+    assert_failure 1
+    assert_no_stdout
+    [[ $stderr == *"record 2: weight -1 (weights must be finite and >= 0)"* ]]
+    addw "$D/train-l.ekn" nan.ekn 'np.where(l == 0, np.nan, 1.0)'
+    run --separate-stderr ekn-train --spec "$NETS/isbi-2d.spec" --patch 113,113 --batch 2 --steps 2 -o m.h5 nan.ekn
+    assert_failure 1
+    [[ $stderr == *"weights must be finite"* ]]
+    addw "$D/train-l.ekn" small.ekn 'np.ones((l.shape[0], 7))'
+    run --separate-stderr ekn-train --spec "$NETS/isbi-2d.spec" --patch 113,113 --batch 2 --steps 2 -o m.h5 small.ekn
+    assert_failure 1
+    [[ $stderr == *"a 'weight' record must have one value per label position"* ]]
+}

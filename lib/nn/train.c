@@ -66,7 +66,8 @@ double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
  * losses read the last layer's logits) into dout.  The spec's loss picks
  * the kernel; nll and mse are the defaults. */
 static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int n, const int32_t *y, const float *t,
-                         const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct, long *counted)
+                         const float *vw, const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct,
+                         long *counted)
 {
     ekn_net *net = &tr->net;
     const ekn_ops *ops = net->ops;
@@ -74,7 +75,7 @@ static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int 
     const float *cw = tr->cfg.nclass_weights ? tr->dev_cw : NULL;
     if (sp->target_input) t = x;
     if (net->classes) {
-        ekn_nll_args a = {.labels = y, .class_w = cw, .labelled = labelled, .absent = absent};
+        ekn_nll_args a = {.labels = y, .class_w = cw, .labelled = labelled, .absent = absent, .voxel_w = vw};
         double loss;
         if (sp->loss == EKN_LOSS_FOCAL)
             loss = ops->softmax_focal(n, net->classes, net->out_spatial, out, &a, sp->gamma, dout, NULL);
@@ -88,11 +89,12 @@ static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int 
     if (correct) *correct = *counted = 0;
     if (ekn_spec_sigmoid(sp)) {
         const float *z = net->layers[net->nlayers - 1].z;
-        ekn_bce_args b = {.t = t, .class_w = cw, .pos_w = tr->dev_pw};
+        ekn_bce_args b = {.t = t, .class_w = cw, .pos_w = tr->dev_pw, .voxel_w = vw};
         if (sp->loss == EKN_LOSS_DICE)
             return ops->sigmoid_dice(n, net->out_c, net->out_spatial, z, &b, EKN_DICE_EPS, dout, NULL);
         return ops->bce(n, net->out_c, net->out_spatial, z, &b, dout, NULL);
     }
+    if (vw) return ops->mse_w(n, net->out_c, net->out_spatial, out, t, vw, dout);
     return ops->mse((size_t)n * net->out_size, out, t, dout);
 }
 
@@ -110,7 +112,7 @@ static double objective(void *ctx, const float *theta, float *grad)
     else tr->rng_train = tr->rng_step;
     const ekn_dataset_dev *b = &tr->dev;
     const float *out = ekn_net_forward(net, b->x, tr->cur_n, 1, &tr->rng_train);
-    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->dout,
+    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->w, b->labelled, b->absent, tr->dout,
                              first ? &tr->correct : NULL, first ? &tr->counted : NULL);
     ekn_net_backward(net, tr->cur_n, tr->dout);
     if (grad != net->grad) net->ops->copy(grad, net->grad, net->nparams * sizeof(float));
@@ -122,7 +124,7 @@ static double batch_loss_eval(ekn_trainer *tr)
 {
     const ekn_dataset_dev *b = &tr->dev;
     const float *out = ekn_net_forward(&tr->net, b->x, tr->cur_n, 0, NULL);
-    return batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->gtmp, NULL, NULL);
+    return batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->w, b->labelled, b->absent, tr->gtmp, NULL, NULL);
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -150,7 +152,7 @@ static void evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_resul
         const float *out = ekn_net_forward(net, b->x, m, 0, NULL);
         long c = 0, k = 0;
         /* validation scores the dense labels; lazy masks only shape the training loss */
-        double l = batch_loss(tr, b->x, out, m, b->y, b->t, NULL, NULL, tr->gtmp, &c, &k);
+        double l = batch_loss(tr, b->x, out, m, b->y, b->t, b->w, NULL, NULL, tr->gtmp, &c, &k);
         if (C && r->confusion && !ops->host) {
             ops->download(tr->host_out, out, (size_t)m * net->out_size * sizeof *out);
             out = tr->host_out;
@@ -261,6 +263,15 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
                            net->classes);
     if (d->c != net->in_c)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d channels but the spec expects %d", d->source, d->c, net->in_c);
+    if (d->has_weights) {
+        int fits = ekn_train_img_img(tr) ? !memcmp(d->w_shape, ekn_train_labels_full_res(d) ? d->shape : net->out,
+                                                   sizeof d->w_shape)
+                                         : d->w_size == net->out_spatial;
+        if (!fits)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': its '%s' records have %zu values per example, not one per "
+                               "label position of the net's output (%dx%dx%d positions)",
+                               d->source, EKN_REC_WEIGHT, d->w_size, net->out[0], net->out[1], net->out[2]);
+    }
     size_t want = net->classes ? net->out_spatial : net->out_size;
     if (ekn_train_img_img(tr)) {
         if (ekn_train_labels_full_res(d)) return 0;
@@ -310,7 +321,7 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
     ekn_rng_seed(&rng, tr->cfg.seed, RNG_VAL);
     for (size_t i = 0; i < tr->val_n; i++)
         ekn_train_sample_patch(tr, &rng, v, p->x + i * p->ex_size, p->y ? p->y + i * p->lab_size : NULL,
-                               p->t ? p->t + i * p->lab_size : NULL);
+                               p->t ? p->t + i * p->lab_size : NULL, p->w ? p->w + i * p->w_size : NULL);
     p->n = tr->val_n;
     tr->val_set = p;
     return 0;

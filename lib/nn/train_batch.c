@@ -31,6 +31,11 @@ void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_d
     memcpy(dst->lab_shape, net->out, sizeof dst->lab_shape);
     dst->lab_size = net->out_spatial * (net->classes ? 1 : (size_t)net->out_c);
     dst->lab_placed = 1;
+    if (dst->has_weights) { /* one weight per output voxel */
+        dst->w_size = net->out_spatial;
+        dst->w_ndim = src->ndim;
+        memcpy(dst->w_shape, net->out, sizeof dst->w_shape);
+    }
     memcpy(dst->lab_offset, net->calc.offset, sizeof dst->lab_offset);
     memcpy(dst->lab_stride, net->calc.stride, sizeof dst->lab_stride);
 }
@@ -39,7 +44,7 @@ void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_d
  * input's size); labels at full resolution are taken under the net's
  * output, at input position pos + offset + stride * o. */
 static void sample_patch_of(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, size_t e, float *x, int32_t *y,
-                            float *t)
+                            float *t, float *w)
 {
     const ekn_net *net = &tr->net;
     int pos[3];
@@ -49,12 +54,14 @@ static void sample_patch_of(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d,
     memcpy(out.stride, net->calc.stride, sizeof out.stride);
     memcpy(out.out, net->out, sizeof out.out);
     ekn_dataset_cut(d, e, pos, net->in, ekn_train_labels_full_res(d) ? &out : NULL, x, y, t);
+    if (w && d->has_weights) ekn_dataset_cut_weights(d, e, pos, ekn_train_labels_full_res(d) ? &out : NULL, w);
 }
 
-size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
+size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t,
+                              float *w)
 {
     size_t e = (size_t)ekn_rng_below(rng, d->n);
-    sample_patch_of(tr, rng, d, e, x, y, t);
+    sample_patch_of(tr, rng, d, e, x, y, t, w);
     return e;
 }
 
@@ -68,7 +75,7 @@ static void put_example(ekn_trainer *tr, size_t k, const ekn_dataset *d, size_t 
     }
     ekn_dataset_copy_lazy(b, k, d, e);
     sample_patch_of(tr, &tr->rng_data, d, e, b->x + k * b->ex_size, b->y ? b->y + k * b->lab_size : NULL,
-                    b->t ? b->t + k * b->lab_size : NULL);
+                    b->t ? b->t + k * b->lab_size : NULL, b->w ? b->w + k * b->w_size : NULL);
 }
 
 /* Streamed training: the next record group into tr->train.  1, 0 at the end, -1. */
@@ -149,7 +156,8 @@ int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err)
                 ekn_dataset_copy_lazy(b, k, d,
                                       ekn_train_sample_patch(tr, &tr->rng_data, d, b->x + k * b->ex_size,
                                                              b->y ? b->y + k * b->lab_size : NULL,
-                                                             b->t ? b->t + k * b->lab_size : NULL));
+                                                             b->t ? b->t + k * b->lab_size : NULL,
+                                                             b->w ? b->w + k * b->w_size : NULL));
                 continue;
             }
             if (tr->perm_pos >= d->n) {

@@ -15,8 +15,10 @@ int ekn_train_loss_channels(const ekn_trainer *tr);
 void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_dataset *dst);
 /* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
 int ekn_train_labels_full_res(const ekn_dataset *d);
-/* A random example of d and a random input patch of it into x (labels into y or t); returns the example. */
-size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t);
+/* A random example of d and a random input patch of it into x (labels into y or t, weights into w when
+ * not NULL and d has them); returns the example. */
+size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t,
+                              float *w);
 /* Makes the next step's examples tr->cur (tr->cur_n of them): 1, or 0 when
  * a stream has ended before the batch's first example, or -1.  A stream
  * that ends mid-batch gives a short last batch; a group of ekn-batch's is

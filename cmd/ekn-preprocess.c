@@ -20,6 +20,8 @@ static const ekn_option options[] = {
     OPT_STRING(0, "labels", &o.labels, "FILE", "class labels: one per example, or one per pixel/voxel"),
     OPT_STRING(0, "targets", &o.targets, "FILE", "float regression targets instead of labels"),
     OPT_STRING(0, "mask", &o.mask, "FILE", "a mask (nonzero = use) shaped as the labels"),
+    OPT_FLAG(0, "affinities", &o.affinities,
+             "turn the --labels volume into affinity targets, one channel per axis (z,y,x)"),
     OPT_CHOICE(0, "format", &o.format, "FMT", "input format [detected]", ekn_format_choices),
     OPT_STRING(0, "shape", &o.shape, "DIMS", "raw: the array's shape, slowest axis first (30,512,512)"),
     OPT_STRING(0, "dtype", &o.dtype, "TYPE", "raw: element type (u8 i8 u16 i16 u32 i32 u64 i64 f32 f64) [u8]"),

@@ -224,3 +224,50 @@ EOF
     assert_failure 1
     [[ $stderr == *"a 'weight' record must have one value per label position"* ]]
 }
+
+@test "ekn-preprocess --affinities: hand-computed affinities of a 3x3 segmentation (y, x; NaN without a predecessor)" {
+    ekn_py -c '
+import numpy as np
+np.save("lab.npy", np.array([[[1, 1, 0], [2, 2, 2], [2, 3, 3]]], dtype="<i4"))
+np.save("img.npy", np.zeros((1, 3, 3), dtype="u1"))'
+    ekn-preprocess --labels lab.npy --affinities img.npy -o aff.ekn
+    run ekn_py - "$BATS_TEST_DIRNAME" aff.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+recs = list(es.read(open(sys.argv[2], 'rb')))
+assert [r[0] for r in recs] == ['image', 'target'], [r[0] for r in recs]
+a = recs[1][1]
+n = np.nan
+want = np.array([[[[n, n, n], [0, 0, 0], [1, 0, 0]], [[n, 1, 0], [n, 1, 1], [n, 0, 1]]]], dtype='<f4')
+assert a.shape == (1, 2, 3, 3) and a.dtype == np.float32, (a.shape, a.dtype)
+assert np.array_equal(np.isnan(a), np.isnan(want)) and np.array_equal(a[~np.isnan(a)], want[~np.isnan(want)]), a
+print("ok")
+EOF
+    assert_success
+    assert_output ok
+    run --separate-stderr ekn-preprocess --affinities img.npy
+    assert_failure 2
+    assert_no_stdout
+    [[ $stderr == *"--affinities needs --labels"* ]]
+}
+
+@test "--affinities on ISBI slices: a 2-channel sigmoid net learns them; ekn-batch carries the channels; --eval per channel" {
+    local i=$SHARED/data/isbi2012
+    ekn-preprocess --format raw --shape 30,512,512 --dtype u8 --slices --labels "$i/train-labels.u8" --affinities \
+        --range 0:4 --apply "$D/isbi.stats" "$i/train-volume.u8" -o aff.ekn
+    run ekn-info aff.ekn
+    assert_line --partial 'target f32 [4,2,512,512]'
+    sed 's/^filters = 1$/filters = 2/' "$D/bce.spec" >aff.spec
+    train_learns aff.spec aff.ekn 100
+    run --separate-stderr ekn-predict -m model.h5 --eval aff.ekn
+    assert_success
+    assert_line --regexp $'^0\t0\\.[0-9]+\t'
+    assert_line --regexp $'^1\t0\\.[0-9]+\t'
+    ekn-batch --net aff.spec --patch 113,113 -b 2 --patches-per-epoch 4 -o b.ekn aff.ekn
+    run ekn-info b.ekn
+    assert_line --partial 'target f32 [2,2,21,21]'
+    run ekn-train --spec aff.spec --batch 2 --steps 2 -o m.h5 b.ekn
+    assert_success
+}

@@ -26,9 +26,9 @@ static int patch_layout(ekn_dataset *b, const ekn_sampler *s, const ekn_dataset 
     b->ex_size = (size_t)d->c * s->size[0] * s->size[1] * s->size[2];
     b->lab_ndim = d->ndim;
     memcpy(b->lab_shape, s->lab, sizeof b->lab_shape);
-    b->lab_size = (size_t)s->lab[0] * s->lab[1] * s->lab[2];
+    b->lab_size = (size_t)s->lab[0] * s->lab[1] * s->lab[2] * (size_t)(d->lab_c ? d->lab_c : 1);
     if (b->has_weights) { /* cut as the labels are */
-        b->w_size = b->lab_size;
+        b->w_size = (size_t)s->lab[0] * s->lab[1] * s->lab[2];
         b->w_ndim = d->ndim;
         memcpy(b->w_shape, s->lab, sizeof b->w_shape);
     }

@@ -119,7 +119,10 @@ void ekn_dataset_cut(const ekn_dataset *d, size_t e, const int corner[3], const 
     }
     int start[3];
     for (int k = 0; k < 3; k++) start[k] = corner[k] + lab->offset[k];
-    copy_lattice(src, d->lab_shape, start, lab->stride, lab->out, dst);
+    size_t lvol = (size_t)d->lab_shape[0] * d->lab_shape[1] * d->lab_shape[2];
+    size_t ovol = (size_t)lab->out[0] * lab->out[1] * lab->out[2];
+    for (int c = 0; c < (d->lab_c ? d->lab_c : 1); c++) /* a target's channels, each on the lattice */
+        copy_lattice((const uint32_t *)src + c * lvol, d->lab_shape, start, lab->stride, lab->out, (uint32_t *)dst + c * ovol);
 }
 
 void ekn_dataset_cut_weights(const ekn_dataset *d, size_t e, const int corner[3], const ekn_lattice *lab, float *w)
@@ -151,6 +154,7 @@ int ekn_dataset_write(const ekn_dataset *d, size_t n, const char *meta, ekn_writ
         return -1;
     if (d->has_labels || d->has_targets) {
         rank = 1;
+        if (d->lab_c) shape[rank++] = (uint64_t)d->lab_c;
         for (int k = 3 - d->lab_ndim; k < 3; k++) shape[rank++] = (uint64_t)d->lab_shape[k];
         char cls[32] = "", off[64] = "", str[64] = "", lab_meta[512];
         if (d->has_labels && d->classes) snprintf(cls, sizeof cls, "classes=%d\n", d->classes);
@@ -241,7 +245,15 @@ static int first_pair(ekn_dataset *d, const ekn_tensor *in, const ekn_tensor *la
     d->lab_size = ekn_tensor_numel(lab) / n;
     d->lab_ndim = lab->rank - 1;
     d->lab_shape[0] = d->lab_shape[1] = d->lab_shape[2] = 1;
-    for (int i = 1; i < lab->rank && i <= 3; i++) d->lab_shape[3 - d->lab_ndim + i - 1] = (int)lab->shape[i];
+    d->lab_c = 0;
+    if (d->has_targets && !d->is_vector && lab->rank == 2 + ndim) {
+        /* per-voxel targets of several channels (affinities): (N, C, [Z,] Y, X) */
+        d->lab_c = (int)lab->shape[1];
+        d->lab_ndim = ndim;
+        for (int i = 0; i < ndim; i++) d->lab_shape[3 - ndim + i] = (int)lab->shape[2 + i];
+    } else {
+        for (int i = 1; i < lab->rank && i <= 3; i++) d->lab_shape[3 - d->lab_ndim + i - 1] = (int)lab->shape[i];
+    }
     if (read_placement(d, lab, rec, err)) return -1;
     if (d->has_labels) d->classes = (int)ekn_meta_int(lab, "classes", 0);
     return 0;

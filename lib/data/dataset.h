@@ -39,6 +39,8 @@ typedef struct ekn_dataset {
     int has_targets;     /* regression targets (float) */
     int lab_ndim;        /* spatial dims of the labels (0: one per example) */
     int lab_shape[3];
+    int lab_c;           /* targets (N,C,[Z,]Y,X) with a channel axis beside an image's spatial axes: C
+                            (lab_shape is then spatial only); 0 otherwise */
     size_t lab_size;     /* labels or targets per example */
     int32_t *y;          /* (n, lab_size) */
     float *t;            /* (n, lab_size) */

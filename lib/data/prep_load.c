@@ -441,6 +441,7 @@ int ekn_prep_load(const ekn_prep_opts *o, ekn_csv_schema *schema, ekn_prep_data 
         if (w == 1) d->has_targets = 1;
         if (w == 2) d->has_mask = 1;
     }
+    if (o->affinities && ekn_prep_affinities(d, err)) goto out;
     rc = 0;
 out:
     ekn_tensor_free(&t);

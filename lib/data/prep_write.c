@@ -27,6 +27,7 @@ int ekn_prep_check(const ekn_prep_opts *o, ekn_err *err)
                            : o->whiten_given ? "--whiten" : "--no-scale");
     if (o->normalise && std_on) return ekn_err_set(err, U, "--normalise and --standardise exclude each other");
     if (o->labels && o->targets) return ekn_err_set(err, U, "--labels and --targets exclude each other");
+    if (o->affinities && !o->labels) return ekn_err_set(err, U, "--affinities needs --labels (a label volume)");
     if (o->part && !o->split) return ekn_err_set(err, U, "--part needs --split");
     const ekn_file_reader *forced = ekn_file_reader_of((ekn_format)ekn_format_from_name(o->format)); /* NULL: detect */
     if (o->slices && forced && !(forced->flags & EKN_READER_VOLUME))

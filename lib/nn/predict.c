@@ -224,8 +224,10 @@ static int score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3], 
 {
     ekn_net *net = &p->net;
     size_t per = ekn_tensor_numel(lab) / (n ? n : 1);
-    label_pos q = {lab, net, 0, per, p->spec.mode == EKN_MODE_IMG_IMG && per == (size_t)S[0] * S[1] * S[2],
-                   {S[0], S[1], S[2]}, p->classes};
+    size_t vol = (size_t)S[0] * S[1] * S[2];
+    /* full resolution: one label per voxel, or one target per voxel and output channel (affinities) */
+    int full = p->spec.mode == EKN_MODE_IMG_IMG && (per == vol || (!p->classes && per == (size_t)net->out_c * vol));
+    label_pos q = {lab, net, 0, per, full, {S[0], S[1], S[2]}, p->classes};
     for (size_t e = 0; e < n; e++) {
         q.e = e;
         size_t terms = p->se_n;

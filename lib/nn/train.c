@@ -274,6 +274,9 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
     }
     size_t want = net->classes ? net->out_spatial : net->out_size;
     if (ekn_train_img_img(tr)) {
+        if (d->has_targets && !tr->spec.target_input && (d->lab_c ? d->lab_c : 1) != net->out_c)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': targets of %d channels, the net outputs %d", d->source,
+                               d->lab_c ? d->lab_c : 1, net->out_c);
         if (ekn_train_labels_full_res(d)) return 0;
         if (d->lab_placed && (memcmp(d->lab_offset, net->calc.offset, sizeof d->lab_offset) ||
                               memcmp(d->lab_stride, net->calc.stride, sizeof d->lab_stride)))

@@ -20,6 +20,7 @@ static const ekn_option options[] = {
     OPT_STRING(0, "labels", &o.labels, "FILE", "class labels: one per example, or one per pixel/voxel"),
     OPT_STRING(0, "targets", &o.targets, "FILE", "float regression targets instead of labels"),
     OPT_STRING(0, "mask", &o.mask, "FILE", "a mask (nonzero = use) shaped as the labels"),
+    OPT_STRING(0, "weights", &o.weights, "FILE", "per-voxel example weights (>= 0) shaped as the labels"),
     OPT_FLAG(0, "affinities", &o.affinities,
              "turn the --labels volume into affinity targets, one channel per axis (z,y,x)"),
     OPT_CHOICE(0, "format", &o.format, "FMT", "input format [detected]", ekn_format_choices),

@@ -271,3 +271,24 @@ EOF
     run ekn-train --spec aff.spec --batch 2 --steps 2 -o m.h5 b.ekn
     assert_success
 }
+
+@test "ekn-preprocess --weights writes a weight record after the labels, and refuses negative weights" {
+    ekn_py -c '
+import numpy as np
+np.save("lab.npy", np.array([[[1, 1, 0], [2, 2, 2], [2, 3, 3]]], dtype="<i4"))
+np.save("img.npy", np.zeros((1, 3, 3), dtype="u1"))
+np.save("w.npy", np.arange(9, dtype="<f4").reshape(1, 3, 3))
+np.save("neg.npy", -np.ones((1, 3, 3), dtype="<f8"))'
+    ekn-preprocess --labels lab.npy --weights w.npy img.npy -o w.ekn
+    run ekn-info w.ekn
+    assert_line --index 1 --partial 'label i32 [1,3,3]'
+    assert_line --index 2 --partial 'weight f32 [1,3,3] min 0 max 8 mean 4'
+    run --separate-stderr ekn-preprocess --labels lab.npy --weights neg.npy img.npy -o x.ekn
+    assert_failure 1
+    assert_no_stdout
+    [[ $stderr == *"'neg.npy': weight -1 at element 0 (weights must be finite and >= 0)"* ]]
+    [[ ! -e x.ekn ]]
+    run --separate-stderr ekn-preprocess --weights w.npy img.npy
+    assert_failure 2
+    [[ $stderr == *"--weights needs --labels or --targets"* ]]
+}

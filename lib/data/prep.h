@@ -34,6 +34,7 @@
  * ekn_prep_check); NULL / 0 means "not given". */
 typedef struct ekn_prep_opts {
     const char *input, *labels, *targets, *mask;
+    const char *weights;       /* --weights: per-voxel example weights, shaped as the labels */
     const char *format;        /* idx|npy|h5|raw|csv, NULL: detect per file */
     const char *shape;         /* raw: "30,512,512" */
     const char *dtype;         /* raw: "u8" */
@@ -78,6 +79,8 @@ typedef struct ekn_prep_data {
     int has_labels, has_targets, has_mask;
     ekn_tensor y;         /* labels i32 (N) or (N, [Z,] Y, X); targets f32 */
     ekn_tensor mask;      /* u8, shaped as the labels */
+    int has_weights;
+    ekn_tensor weights;   /* f32, finite and >= 0, shaped as the labels (a `weight` record) */
     int classes;          /* 0 if unknown */
     const ekn_csv_schema *csv; /* CSV inputs: the schema used (not owned) */
 } ekn_prep_data;

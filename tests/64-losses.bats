@@ -292,3 +292,22 @@ np.save("neg.npy", -np.ones((1, 3, 3), dtype="<f8"))'
     assert_failure 2
     [[ $stderr == *"--weights needs --labels or --targets"* ]]
 }
+
+@test "lazy labels need loss = nll: focal refuses them with a message" {
+    ekn_py - "$BATS_TEST_DIRNAME" "$D/train-l.ekn" lazy.ekn <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+with open(sys.argv[3], 'wb') as f:
+    for name, a, meta, code in es.read(open(sys.argv[2], 'rb')):
+        es.write(f, name, a, meta, code)
+        if name == 'label':
+            es.write(f, 'labelled', np.ones((a.shape[0], 2), 'u1'), '', 1)
+            es.write(f, 'absent', np.zeros((a.shape[0], 2), 'u1'), '', 1)
+EOF
+    run --separate-stderr ekn-train --spec "$D/focal.spec" --patch 113,113 --batch 2 --steps 2 -o m.h5 lazy.ekn
+    assert_failure 3
+    assert_no_stdout
+    [[ $stderr == *"lazy labels need loss = nll, not focal"* ]]
+}

@@ -609,6 +609,9 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     tr->dout = ops->alloc(B * net->out_size * sizeof(float));
     tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));
     if (!ekn_train_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
+    if (tr->train.lazy_c && tr->spec.loss != EKN_LOSS_NLL)
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels need loss = nll, not %s", tr->train.source,
+                           ekn_spec_loss_name(tr->spec.loss));
     if (tr->train.lazy_c && tr->train.lazy_c != net->classes)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d", tr->train.source,
                            tr->train.lazy_c, net->classes);

@@ -47,21 +47,33 @@ else ifneq ($(NVCC),)
 endif
 # -Werror all-warnings: nvcc's own warnings fail the build too, as -Werror does for cc.
 NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+# A CUDA build puts the CUDA kernels, lib/'s _cuda.c sources (the ops table)
+# and cuDNN/cuBLAS into the backend $(BUILD)/lib/ekn/libekn-cuda.so, which
+# lib/core/cuda_load.c opens at run time: the commands link none of the CUDA
+# libraries, so one build runs on machines with and without them.  The
+# backend takes ekn_err_set and ekn_info from the program (-rdynamic) and
+# binds its own symbols inside itself (-Bsymbolic).  The unit tests link the
+# backend's objects directly.  A CPU-only build links lib/'s _none.c
+# stand-ins instead.
 ifdef HAVE_CUDA
   CU_SRC     := $(wildcard kernels/*.cu kernels/cuda/*.cu)
-  CU_OBJ     := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
-  LDLIBS_EKN += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
-  NOT_BUILT  := %_none.c
+  CUDA_BACKEND_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o) \
+                $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(WINGS:%=lib/%/*_cuda.c)))
+  CUDA_BACKEND := $(BUILD)/lib/ekn/libekn-cuda.so
+  CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  LDLIBS_EKN += -ldl -rdynamic
+  NOT_BUILT  := %_none.c %_cuda.c
+  PIC        := -fPIC
 else
-  CU_OBJ     :=
-  NOT_BUILT  := %_cuda.c
+  CUDA_BACKEND_OBJ :=
+  CUDA_BACKEND :=
+  CUDA_LDLIBS :=
+  NOT_BUILT  := %_cuda.c lib/core/cuda_load.c
+  PIC        :=
 endif
 
-# lib/ sources ending in _cuda.c (the CUDA ops table) go only into a CUDA
-# build; those ending in _none.c are the stand-ins a CPU-only build links
-# instead of them and the CUDA objects, and never go into a CUDA build.
 LIB_SRC  := $(filter-out $(NOT_BUILT),$(wildcard $(WINGS:%=lib/%/*.c) kernels/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_OBJ)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libekn.a
 CMD_SRC  := $(wildcard cmd/ekn-*.c)
 BINS     := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
@@ -69,7 +81,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all features check check-unit check-bats check-man check-wings check-asan bench gpu-check deps install clean demo
-all: features $(LIB) $(BINS) bin
+all: features $(LIB) $(BINS) $(CUDA_BACKEND) bin
 
 features:
 	@pkg-config --exists openblas && echo "✓ OpenBLAS" || echo "✗ OpenBLAS (make deps)"
@@ -94,22 +106,27 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<')
-	$(Q)$(CC) $(CPPFLAGS_EKN) $(CFLAGS_EKN) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS_EKN) $(CFLAGS_EKN) $(if $(filter %_cuda.c,$<),$(PIC)) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  NVCC    $<')
-	$(Q)$(NVCC) $(NVCCFLAGS) $(LIB_INCLUDES) -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) $(if $(PIC),-Xcompiler $(PIC)) $(LIB_INCLUDES) -c $< -o $@
+
+$(CUDA_BACKEND): $(CUDA_BACKEND_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) -shared -Wl,-Bsymbolic $^ $(CUDA_LDLIBS) -o $@
 
 $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB) $(CUDA_BACKEND_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(CFLAGS_EKN) $< $(LIB) $(LDLIBS_EKN) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS_EKN) $< $(CUDA_BACKEND_OBJ) $(LIB) $(LDLIBS_EKN) $(CUDA_LDLIBS) -lcmocka -o $@
 
 # ---- tests ----------------------------------------------------------------
 check: all $(UNITS)
@@ -208,6 +225,8 @@ install: all
 	install -m 644 completions/_ekn $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_ekn
 	install -m 644 $(wildcard examples/nets/*.spec) $(DESTDIR)$(PREFIX)/share/ekn/nets/
 	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	$(if $(CUDA_BACKEND),install -d $(DESTDIR)$(PREFIX)/lib/ekn && \
+	  install -m 755 $(STRIP_FLAG) $(CUDA_BACKEND) $(DESTDIR)$(PREFIX)/lib/ekn/)
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/ekn/
 	install -m 644 tests/ekn_stream.py $(DESTDIR)$(PYTHONDIR)/
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: ekn' \

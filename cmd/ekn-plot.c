@@ -74,7 +74,7 @@ static int body(FILE *f, kind k, char **args, int nargs, ekn_err *err)
         rc = ekn_plot_filters_raster(args[0], o.layer, o.channel, o.index, &r, auto_title, sizeof auto_title, err);
     }
     if (rc) return -1;
-    ekn_plot_raster_script(f, &r, o.title ? o.title : auto_title);
+    ekn_plot_raster_script(f, &r, o.title ? o.title : auto_title, !o.script);
     ekn_plot_raster_free(&r);
     return 0;
 }

@@ -30,7 +30,8 @@ static void on_save(int sig)
 
 static ekn_train_opts o = {
     .c = {.save_path = "model.h5", .optimizer = "sgd", .batch = 64, .lr = 0.01, .momentum = 0.9, .lr_decay = 1,
-          .plateau_factor = 0.5, .seed = 1, .log_every = 10, .val_every = 500, .gain_every = 10},
+          .plateau_factor = 0.5, .onecycle_pct = 0.3,
+          .onecycle_div = 25, .onecycle_momentum = 0.85, .seed = 1, .log_every = 10, .val_every = 500, .gain_every = 10},
     .input = "auto",
     .dev = EKN_DEVICE_OPTS_INIT,
 };
@@ -62,6 +63,17 @@ int main(int argc, char **argv)
         OPT_FLOAT(0, "lr-decay", &c->lr_decay, "F", "multiply the rate by F every --lr-decay-every steps", 0, 1,
                   .flags = EKN_OPTF_GT_MIN),
         OPT_INT(0, "lr-decay-every", &c->lr_decay_every, "K", "steps between decays (0: off)", 0, 1e15),
+        OPT_CHOICE(0, "lr-shape", &o.lr_shape, "SHAPE",
+                   "the rate's course over the budget: constant, cosine (to --lr-floor) or onecycle [constant]",
+                   "constant|cosine|onecycle", .flags = EKN_OPTF_OWN_DEFAULT),
+        OPT_INT(0, "warmup", &c->warmup, "N", "raise the rate linearly from --lr/N to --lr over the first N steps", 0,
+                1e15),
+        OPT_FLOAT(0, "lr-floor", &c->lr_floor, "RATE", "the rate cosine and onecycle end at", 0, 1e6),
+        OPT_FLOAT(0, "onecycle-pct", &c->onecycle_pct, "P", "onecycle: the fraction of the budget the rate rises", 0,
+                  1, .flags = EKN_OPTF_GT_MIN),
+        OPT_FLOAT(0, "onecycle-div", &c->onecycle_div, "D", "onecycle: the rate starts at --lr/D", 1, 1e9),
+        OPT_FLOAT(0, "onecycle-momentum", &c->onecycle_momentum, "M",
+                  "onecycle: the momentum at the peak rate (--momentum is the top)", 0, 0.999999),
         OPT_INT(0, "plateau", &c->plateau_patience, "N",
                 "scale the rate by --plateau-factor after N validations without improvement (0: off)", 0, 1e9),
         OPT_FLOAT(0, "plateau-factor", &c->plateau_factor, "F", "reduction on a plateau", 0, 1,
@@ -80,6 +92,11 @@ int main(int argc, char **argv)
         OPT_FLOAT(0, "max-memory", &o.max_mib, "MIB",
                   "refuse a run whose network, optimiser and batch need more [the available memory; a GPU: none]", 1,
                   1e12, .flags = EKN_OPTF_OWN_DEFAULT),
+        OPT_FLOAT(0, "ema", &c->ema, "DECAY",
+                  "keep an exponential moving average of the parameters, 0 <= DECAY < 1, saved as FILE-ema.h5 [off]", 0,
+                  1, .flags = EKN_OPTF_OWN_DEFAULT, .given = &o.ema_given),
+        OPT_INT(0, "average", &c->average, "K",
+                "save the mean of the last K --save-every checkpoints as FILE-avg.h5 (0: off)", 0, 1e6),
         OPT_INT(0, "log-every", &c->log_every, "N", "log a row every N steps", 1, 1e15),
         OPT_INT(0, "gain-every", &c->gain_every, "N",
                 "measure the loss on the same batch after the update every N steps (0: never)", 0, 1e15),
@@ -92,6 +109,17 @@ int main(int argc, char **argv)
     const ekn_command cmd = {"ekn-train", "[options] --spec SPEC [TRAIN]",
                              "Train a network on a stream of examples (stdin when TRAIN is omitted).", options};
     int first = ekn_cmd_start(&cmd, argc, argv);
+    /* SIGUSR1's default action ends the process: a "save now" sent while
+     * the data loads must not kill the run, so it is caught from here on
+     * (a checkpoint follows at the first step).  SIGTERM and SIGINT keep
+     * ekn_cmd_start's handlers until training starts: there is nothing to
+     * save before, and a load blocked on a pipe must still end at once. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_save;
+    sigaction(SIGUSR1, &sa, NULL);
     if (argc - first > 1) ekn_usage_die(&cmd, "too many operands");
     if (!c->spec_path && !c->resume_path) ekn_usage_die(&cmd, "--spec is required (or --resume)");
     c->train_path = first < argc ? argv[first] : "-";
@@ -104,16 +132,12 @@ int main(int argc, char **argv)
         ekn_trainer_free(&tr);
         ekn_die_err(&err);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
+    tr.stop_flag = &stop_flag;
+    tr.save_flag = &save_flag;
+    sa.sa_flags = 0;
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_save;
-    sigaction(SIGUSR1, &sa, NULL);
-    tr.stop_flag = &stop_flag;
-    tr.save_flag = &save_flag;
     int rc = ekn_trainer_run(&tr, &err);
     ekn_trainer_free(&tr);
     if (rc) ekn_die_err(&err);

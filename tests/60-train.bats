@@ -331,6 +331,24 @@ EOF
     grep -q "saved 'usr.h5'" err.txt
 }
 
+@test "SIGUSR1 while the data loads: the run is not killed, it saves at its first step" {
+    mkfifo in.fifo
+    "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 5 -o load.h5 in.fifo \
+        >out.txt 2>err.txt 3>&- &
+    local pid=$!
+    # opening the FIFO for writing waits for ekn-train to open it: it is loading now
+    exec 4>in.fifo
+    kill -USR1 "$pid"
+    cat "$D/img.ekn" >&4
+    exec 4>&-
+    local rc=0
+    wait "$pid" || rc=$?
+    cat err.txt
+    ((rc == 0)) || fail "exit $rc"
+    grep -q "step 0: saved 'load.h5'" err.txt
+    [[ -f load.h5 ]]
+}
+
 @test "--control: 'lr 0.001' changes the rate in the log, then 'stop' ends the run with exit 0" {
     "$EKN_BIN/ekn-train" --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 1000000 \
         --log run.tsv --log-every 5 --control ctl -o ctl.h5 "$D/img.ekn" >out.txt 2>err.txt 3>&- &
@@ -504,6 +522,32 @@ print("ok")
 EOF2
     echo "$output"
     assert_success
+}
+
+@test "the last step: a final log row and validation; on a terminal (or -v) one summary line" {
+    # 17 steps: the last is neither a log step (every 5) nor a validation step (every 10)
+    run --separate-stderr ekn-train --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 17 --log-every 5 \
+        --val "$D/img-test.ekn" --val-every 10 --log run.tsv -o m.h5 "$D/img.ekn"
+    assert_success
+    assert_equal "$(cut -f1 run.tsv | tail -n +2 | tr '\n' ' ')" "5 10 15 17 "
+    [[ $(tail -1 run.tsv | cut -f13) != nan ]] || fail "no validation on the last row"
+    [[ $stderr == *"step 17: validation loss"* ]] || fail "$stderr"
+    # the last validation is reported, but the best checkpoint follows --val-every alone
+    assert_equal "$(tail -1 run.tsv | cut -f18)" 0
+    # scripts stay quiet: no summary without a terminal or -v
+    [[ $stderr != *"steps,"* ]] || fail "$stderr"
+    run --separate-stderr ekn-train -v --spec "$NETS/tiny-img-scalar.spec" "${TRAIN_OPTS[@]}" --steps 17 \
+        --val "$D/img-test.ekn" --val-every 10 -o m.h5 "$D/img.ekn"
+    assert_success
+    [[ $stderr =~ "ekn-train: 17 steps, "[0-9.]+" epochs in "[0-9]+s"; validation loss "[0-9.e-]+" error "[0-9.e-]+" (best loss "[0-9.e-]+" at step 10: 'm-best.h5'); saved 'm.h5'" ]] ||
+        fail "$stderr"
+    command -v script >/dev/null || skip "no script(1) to give ekn-train a terminal"
+    script -qfec "ekn-train --spec '$NETS/tiny-img-scalar.spec' ${TRAIN_OPTS[*]} --steps 12 -o t.h5 '$D/img.ekn'" \
+        /dev/null >tty.txt 2>&1
+    grep -q "ekn-train: 12 steps, .* epochs in [0-9]*s; saved 't.h5'" tty.txt || fail "$(cat -v tty.txt)"
+    # a run resumed at its end trains nothing and says nothing more
+    run --separate-stderr ekn-train -v --resume m.h5 --steps 17 -o m.h5 "$D/img.ekn"
+    [[ $stderr != *"steps,"* ]] || fail "$stderr"
 }
 
 @test "bad input: a missing spec exits 1 and names the file" {

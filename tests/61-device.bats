@@ -112,13 +112,50 @@ train_both() {
     if [ "$status" -eq 0 ]; then skip "a CUDA device is present: tests/92-train-cuda.bats covers it"; fi
     assert_failure 1
     assert_one_line_error ekn-train
-    [[ $stderr == *"device 'cuda'"*@(built without CUDA|no CUDA device)* ]]
+    [[ $stderr == *"device 'cuda'"*@(built without CUDA|no CUDA device|CUDA backend did not load)* ]]
     [ ! -e gpu.h5 ]
     run ekn-train --device auto --spec "$NETS/tiny-mlp.spec" --batch 16 --seed 7 --steps 5 -o auto.h5 "$D/vec.ekn"
     assert_success
     run ekn-train --device cpu --spec "$NETS/tiny-mlp.spec" --batch 16 --seed 7 --steps 5 -o cpu.h5 "$D/vec.ekn"
     assert_success
     h5_same auto.h5 cpu.h5
+}
+
+@test "a CUDA build's commands link no CUDA library; without them they run on the CPU and --device cuda names what is missing" {
+    local backend
+    backend=$(dirname "$EKN_BIN")/lib/ekn/libekn-cuda.so
+    [[ -e $backend ]] || skip "a build without CUDA"
+    local bin
+    for bin in "$EKN_BIN"/ekn-*; do
+        ! ldd "$bin" | grep -E 'libcu(dnn|blas|dart)' || fail "$bin links a CUDA library"
+    done
+    ldd "$backend" | grep -q libcudnn
+    # hide the CUDA libraries (a private mount namespace: root only)
+    local cuda
+    cuda=$(ldd "$backend" | awk '/libcudnn/ { print $3 }')
+    cuda=$(dirname "$(readlink -f "$cuda")")
+    unshare -m true 2>/dev/null || skip "unshare -m needs root"
+    mkdir empty
+    run --separate-stderr unshare -m bash -c "mount --bind '$PWD/empty' '$cuda' &&
+        ekn-train --spec '$NETS/tiny-mlp.spec' --batch 16 --seed 7 --steps 5 -o auto.h5 '$D/vec.ekn' &&
+        ekn-train --device cuda --spec '$NETS/tiny-mlp.spec' --steps 2 -o gpu.h5 '$D/vec.ekn'"
+    assert_failure 1
+    assert_one_line_error ekn-train
+    [[ $stderr == *"device 'cuda': the CUDA backend did not load: libcud"*"cannot open shared object file"* ]] ||
+        fail "$stderr"
+    run ekn-train --device cpu --spec "$NETS/tiny-mlp.spec" --batch 16 --seed 7 --steps 5 -o cpu.h5 "$D/vec.ekn"
+    assert_success
+    h5_same auto.h5 cpu.h5
+    # a backend that is not there, or not ekn's
+    EKN_CUDA_BACKEND=/nonexistent.so run --separate-stderr ekn-train --device cuda --spec "$NETS/tiny-mlp.spec" \
+        --steps 2 -o gpu.h5 "$D/vec.ekn"
+    assert_failure 1
+    [[ $stderr == *"/nonexistent.so: cannot open shared object file"* ]] || fail "$stderr"
+    EKN_CUDA_BACKEND=$(ldd "$backend" | awk '/libm\.so/ { print $3 }') run --separate-stderr ekn-train --device cuda \
+        --spec "$NETS/tiny-mlp.spec" --steps 2 -o gpu.h5 "$D/vec.ekn"
+    assert_failure 1
+    [[ $stderr == *"is not this ekn's CUDA backend (no ekn_cuda_backend_get)"* ]] || fail "$stderr"
+    [ ! -e gpu.h5 ]
 }
 
 @test "--precision tf32 and --nondeterministic on the CPU: a warning for tf32, and the same model as without them" {

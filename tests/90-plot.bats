@@ -349,6 +349,22 @@ teardown() {
     [[ $stderr == *"--index 4 out of range: y has 4 slices"* ]] || fail "message: $stderr"
 }
 
+@test "image: the picture ekn-plot draws (pixels as inline bytes) is the one its --script draws (a text datablock)" {
+    command -v gnuplot >/dev/null || skip "gnuplot is not installed (Debian: gnuplot-nox)"
+    # a grid with overlays, and an anisotropic z-x slice (pixels 4 times as high as wide)
+    ekn_write_stream aniso.ekn image f32 2 1 3 4 5 --meta spacing=4,1,1 --data random
+    ekn_write_stream aniso.ekn label i32 2 3 4 5 --classes 3 --data random --append
+    local args
+    for args in "-g 2 --overlay aniso.ekn" "--axis y"; do
+        # shellcheck disable=SC2086
+        ekn-plot image $args -s 300,200 -o direct.png aniso.ekn
+        # shellcheck disable=SC2086
+        ekn-plot image $args -s 300,200 -o scripted.png --script aniso.ekn >s.gp
+        gnuplot s.gp
+        cmp direct.png scripted.png || fail "ekn-plot image $args: the two pictures differ"
+    done
+}
+
 @test "image: output records (an autoencoder's reconstructions) are drawn like images, in stream order" {
     # one 4x5 image of sequential values, then an output record of the same values
     ekn_write_stream in.ekn image f32 1 1 4 5

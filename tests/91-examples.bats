@@ -83,3 +83,16 @@ setup() {
     refute_output --partial "No rule to make target"
     [ ! -e "$BATS_TEST_TMPDIR/adult/train.ekn" ]
 }
+
+@test "make -j3 -C examples/blockwise verify: 3 blocks of 3 ISBI slices, joined, are one process's prediction byte for byte" {
+    ekn_need_file "$SHARED/data/isbi2012/test-volume.u8"
+    ekn_py -c 'import h5py' 2>/dev/null || skip "Debian's python3-h5py is not installed"
+    run make -s -j3 -C "$EXAMPLES/blockwise" verify N=3 SLICES=3 STEPS=5 EKN_BIN="$EKN_BIN/" OUT="$BATS_TEST_TMPDIR/bw" SHARED="$SHARED"
+    echo "$output"
+    assert_success
+    assert_line "3 blocks joined: (2, 3, 512, 512) float32, byte for byte one process"
+    # a rerun has nothing to do
+    run make -j3 -C "$EXAMPLES/blockwise" N=3 SLICES=3 STEPS=5 EKN_BIN="$EKN_BIN/" OUT="$BATS_TEST_TMPDIR/bw" SHARED="$SHARED"
+    assert_success
+    assert_output --partial "Nothing to be done"
+}

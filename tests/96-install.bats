@@ -6,14 +6,8 @@
 # setting), so nothing is recompiled.
 load helper
 
-TOP="$BATS_TEST_DIRNAME/.."
-
 setup_file() {
-    local build cuda=0
-    build=$(dirname "$(command -v ekn-train)")/..
-    build=$(cd "$build" && pwd)
-    compgen -G "$build/obj/kernels/*_cuda.o" >/dev/null && cuda=1
-    make -s -C "$TOP" install BUILD="${build#"$(cd "$TOP" && pwd)/"}" CUDA=$cuda PREFIX="$BATS_FILE_TMPDIR/inst" >/dev/null
+    ekn_install_into "$BATS_FILE_TMPDIR/inst"
 }
 
 setup() {

@@ -92,6 +92,15 @@ ekn_py() {
     "${EKN_PYTHON:-/usr/bin/python3}" "$@"
 }
 
+# ekn_install_into PREFIX: `make install` of the build under test (its BUILD
+# and CUDA setting, so nothing is recompiled) into PREFIX.
+ekn_install_into() {
+    local top=$EKN_SRC build cuda=0
+    build=$(cd "$EKN_BIN/.." && pwd)
+    compgen -G "$build/obj/kernels/*_cuda.o" >/dev/null && cuda=1
+    make -s -C "$top" install BUILD="${build#"$top/"}" CUDA=$cuda PREFIX="$1" >/dev/null
+}
+
 # h5_same A B: two checkpoints' /params, /optimizer and /state are byte-identical (tests/h5_same.py)
 h5_same() {
     ekn_py "$BATS_TEST_DIRNAME/h5_same.py" "$@"

@@ -5,6 +5,7 @@
  * them links; called anyway, they do nothing and ekn_cuda_last_error
  * reports it. */
 #include "convert.h"
+#include "cuda_backend.h"
 #include "diag.h"
 #include "dropout_cuda.h"
 #include "ops.h"
@@ -86,3 +87,5 @@ void ekn_convert_affine_cuda(ekn_dtype dt, const void *src, float *dst, size_t n
     (void)dt, (void)src, (void)dst, (void)n, (void)scale, (void)shift;
     called = 1;
 }
+
+const char *ekn_cuda_unavailable(void) { return "this ekn was built without CUDA (CUDA=0)"; }

@@ -1,4 +1,5 @@
 #include "device.h"
+#include "cuda_backend.h"
 #include "ops.h"
 
 #include <errno.h>
@@ -38,8 +39,10 @@ int ekn_device_parse_backend(const char *s, const ekn_ops *cuda, ekn_device *dev
 
     int count = cuda && cuda->device_count ? cuda->device_count() : 0;
     if (is_auto && count <= 0) return 0;
-    if (!cuda)
-        return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': this ekn was built without CUDA (CUDA=0)", word);
+    if (!cuda) {
+        const char *why = ekn_cuda_unavailable();
+        return ekn_err_set(err, EKN_EXIT_FAIL, "device '%s': %s", word, why ? why : "no CUDA backend");
+    }
     if (count <= 0) {
         char why[512] = "";
         if (cuda->describe) cuda->describe(-1, why, sizeof why);

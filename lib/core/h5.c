@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +136,13 @@ int ekn_h5_check_writable(const char *path, ekn_err *err)
     return 0;
 }
 
-int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
+static int create(ekn_h5 *h, const char *path, int large, ekn_err *err);
+
+int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err) { return create(h, path, 0, err); }
+
+int ekn_h5_create_large(ekn_h5 *h, const char *path, ekn_err *err) { return create(h, path, 1, err); }
+
+static int create(ekn_h5 *h, const char *path, int large, ekn_err *err)
 {
     quiet();
     memset(h, 0, sizeof *h);
@@ -169,7 +176,8 @@ int ekn_h5_create(ekn_h5 *h, const char *path, ekn_err *err)
      * errno we can report, never a half-closed HDF5 file that libhdf5 trips
      * over at exit. */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_fapl_core(fapl, 1 << 20, 0);
+    h->direct = large && !in_place;
+    if (fapl >= 0 && !h->direct) H5Pset_fapl_core(fapl, 1 << 20, 0);
     h->file = fapl < 0 ? -1 : H5Fcreate(in_place ? "ekn-in-memory.h5" : h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (h->file < 0) {
@@ -204,6 +212,22 @@ int ekn_h5_commit(ekn_h5 *h, ekn_err *err)
     const char *what = "write failed";
     char *image = NULL;
     ssize_t size = -1;
+    if (h->direct) {
+        /* libhdf5 wrote the temp file: close it, then as below from the fsync on */
+        int bad = H5Fclose((hid_t)h->file) < 0;
+        h->file = 0;
+        if (!bad && fsync(h->fd) != 0) bad = 1, saved = errno;
+        if (close(h->fd) != 0 && !bad) bad = 1, saved = errno;
+        h->fd = -1;
+        if (!bad && rename(h->tmp, h->target) != 0) bad = 1, saved = errno, what = "cannot rename the temp file into place";
+        if (bad) unlink(h->tmp);
+        ekn_temp_forget(h->temp_slot);
+        h->temp_slot = -1;
+        if (!bad && fsync_dir(h->target) != 0) bad = 1, saved = errno, what = "cannot sync the directory";
+        if (!bad) return 0;
+        errno = saved;
+        return ekn_err_set(err, EKN_EXIT_FAIL, saved ? "'%s': %s:" : "'%s': %s (disk full?)", h->path, what);
+    }
     if (H5Fflush((hid_t)h->file, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image((hid_t)h->file, NULL, 0);
     if (size > 0 && !(image = malloc((size_t)size))) saved = ENOMEM;
     if (image && H5Fget_file_image((hid_t)h->file, image, (size_t)size) != size) {
@@ -329,7 +353,13 @@ static int probe(const char *path, uint64_t file_size)
     return WIFSIGNALED(status) ? -1 : 0;
 }
 
-int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err)
+static int open_file(ekn_h5 *h, const char *path, int test_read, ekn_err *err);
+
+int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err) { return open_file(h, path, 1, err); }
+
+int ekn_h5_open_unprobed(ekn_h5 *h, const char *path, ekn_err *err) { return open_file(h, path, 0, err); }
+
+static int open_file(ekn_h5 *h, const char *path, int test_read, ekn_err *err)
 {
     quiet();
     memset(h, 0, sizeof *h);
@@ -343,7 +373,7 @@ int ekn_h5_open(ekn_h5 *h, const char *path, ekn_err *err)
     h->file_size = (uint64_t)st.st_size;
     if (H5Fis_hdf5(path) <= 0)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': not an HDF5 file", path);
-    if (probe(path, h->file_size) != 0)
+    if (test_read && probe(path, h->file_size) != 0)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': a corrupted HDF5 file (libhdf5 crashed reading it in a test read)",
                            path);
     h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -628,4 +658,212 @@ int ekn_h5_get_f64(ekn_h5 *h, const char *name, double *v, ekn_err *err)
 int ekn_h5_get_i64(ekn_h5 *h, const char *name, int64_t *v, ekn_err *err)
 {
     return ekn_h5_get(h, name, EKN_I64, v, 1, err);
+}
+
+/* ---- chunked datasets, attributes, virtual datasets ------------------------------ */
+
+int ekn_h5_put_chunked(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *dims,
+                       const uint64_t *chunk, int deflate, const void *data, ekn_err *err)
+{
+    hid_t t = mem_type(dt);
+    if (t < 0 || rank < 1 || rank > 8)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write dataset '%s' as %s of rank %d", h->path, name,
+                           ekn_dtype_name(dt), rank);
+    hsize_t hd[8], hc[8];
+    for (int i = 0; i < rank; i++) hd[i] = dims[i], hc[i] = chunk[i];
+    hid_t space = H5Screate_simple(rank, hd, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    int bad = H5Pset_chunk(dcpl, rank, hc) < 0 || (deflate >= 0 && H5Pset_deflate(dcpl, (unsigned)deflate) < 0);
+    hid_t ds = bad ? -1 : H5Dcreate2((hid_t)h->file, name, t, space, lcpl, dcpl, H5P_DEFAULT);
+    bad = ds < 0 || H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write dataset '%s'", h->path, name);
+    return 0;
+}
+
+static int attr_put_raw(ekn_h5 *h, const char *obj, const char *name, hid_t type, hid_t space, const void *v, ekn_err *err)
+{
+    hid_t a = H5Acreate_by_name((hid_t)h->file, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = a < 0 || H5Awrite(a, type, v) < 0;
+    if (a >= 0) H5Aclose(a);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write attribute '%s' of '%s'", h->path, name, obj);
+    return 0;
+}
+
+int ekn_h5_attr_put_string(ekn_h5 *h, const char *obj, const char *name, const char *s, ekn_err *err)
+{
+    hid_t t = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(s) + 1);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    int rc = attr_put_raw(h, obj, name, t, space, s, err);
+    H5Sclose(space);
+    H5Tclose(t);
+    return rc;
+}
+
+int ekn_h5_attr_put(ekn_h5 *h, const char *obj, const char *name, ekn_dtype dt, int n, const void *v, ekn_err *err)
+{
+    hid_t t = mem_type(dt);
+    if (t < 0 || n < 1) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write attribute '%s'", h->path, name);
+    hsize_t d = (hsize_t)n;
+    hid_t space = H5Screate_simple(1, &d, NULL);
+    int rc = attr_put_raw(h, obj, name, t, space, v, err);
+    H5Sclose(space);
+    return rc;
+}
+
+int ekn_h5_attr_exists(ekn_h5 *h, const char *obj, const char *name)
+{
+    if (strcmp(obj, "/") && !ekn_h5_exists(h, obj)) return 0;
+    return H5Aexists_by_name((hid_t)h->file, obj, name, H5P_DEFAULT) > 0;
+}
+
+int ekn_h5_attr_len(ekn_h5 *h, const char *obj, const char *name)
+{
+    if (!ekn_h5_attr_exists(h, obj, name)) return -1;
+    hid_t a = H5Aopen_by_name((hid_t)h->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = a < 0 ? -1 : H5Aget_space(a);
+    hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (space >= 0) H5Sclose(space);
+    if (a >= 0) H5Aclose(a);
+    return n < 0 || n > 1 << 30 ? -1 : (int)n;
+}
+
+/* The attribute opened, or -1 with err. */
+static hid_t attr_open(ekn_h5 *h, const char *obj, const char *name, ekn_err *err)
+{
+    if (!ekn_h5_attr_exists(h, obj, name))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' has no attribute '%s'", h->path, obj, name);
+    hid_t a = H5Aopen_by_name((hid_t)h->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot open attribute '%s' of '%s'", h->path, name, obj);
+    return a;
+}
+
+int ekn_h5_attr_get_string(ekn_h5 *h, const char *obj, const char *name, char **out, ekn_err *err)
+{
+    *out = NULL;
+    hid_t a = attr_open(h, obj, name, err);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a), space = H5Aget_space(a);
+    int bad = t < 0 || H5Tget_class(t) != H5T_STRING || space < 0 || H5Sget_simple_extent_npoints(space) != 1;
+    if (!bad && H5Tis_variable_str(t) > 0) {
+        char *v = NULL;
+        hid_t mt = H5Tcopy(t);
+        bad = H5Aread(a, mt, &v) < 0 || !v || !(*out = strdup(v));
+        if (v) H5free_memory(v);
+        H5Tclose(mt);
+    } else if (!bad) {
+        size_t size = H5Tget_size(t);
+        char *s = size < (1u << 20) ? calloc(size + 1, 1) : NULL;
+        hid_t mt = H5Tcopy(t);
+        bad = !s || H5Aread(a, mt, s) < 0;
+        H5Tclose(mt);
+        if (bad) free(s);
+        else *out = s;
+    }
+    if (space >= 0) H5Sclose(space);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': attribute '%s' of '%s' is not one string", h->path, name, obj);
+    return 0;
+}
+
+int ekn_h5_attr_get(ekn_h5 *h, const char *obj, const char *name, ekn_dtype dt, int n, void *v, ekn_err *err)
+{
+    hid_t mt = mem_type(dt);
+    if (mt < 0) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot read attribute '%s'", h->path, name);
+    hid_t a = attr_open(h, obj, name, err);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a), space = H5Aget_space(a);
+    H5T_class_t cls = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    int bad = (cls != H5T_INTEGER && cls != H5T_FLOAT) || space < 0 || H5Sget_simple_extent_npoints(space) != n ||
+              H5Aread(a, mt, v) < 0;
+    if (space >= 0) H5Sclose(space);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    if (bad)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': attribute '%s' of '%s' is not %d number%s", h->path, name, obj, n,
+                           n == 1 ? "" : "s");
+    return 0;
+}
+
+int ekn_h5_put_virtual(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *dims,
+                       const ekn_h5_source *src, int nsrc, ekn_err *err)
+{
+    hid_t t = mem_type(dt);
+    if (t < 0 || rank < 1 || rank > 8)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write virtual dataset '%s'", h->path, name);
+    hsize_t hd[8];
+    for (int i = 0; i < rank; i++) hd[i] = dims[i];
+    hid_t space = H5Screate_simple(rank, hd, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    int bad = 0;
+    if (dt == EKN_F32 || dt == EKN_F64) {
+        double nan = NAN;
+        float nanf = NAN;
+        bad = H5Pset_fill_value(dcpl, t, dt == EKN_F32 ? (const void *)&nanf : (const void *)&nan) < 0;
+    }
+    for (int i = 0; !bad && i < nsrc; i++) {
+        hsize_t start[8], count[8];
+        for (int k = 0; k < rank; k++) start[k] = src[i].start[k], count[k] = src[i].count[k];
+        hid_t s_src = H5Screate_simple(rank, count, NULL);
+        bad = s_src < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+              H5Pset_virtual(dcpl, space, src[i].file, src[i].dset, s_src) < 0;
+        if (s_src >= 0) H5Sclose(s_src);
+    }
+    if (!bad) H5Sselect_all(space);
+    hid_t ds = bad ? -1 : H5Dcreate2((hid_t)h->file, name, t, space, lcpl, dcpl, H5P_DEFAULT);
+    bad = ds < 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot write virtual dataset '%s'", h->path, name);
+    return 0;
+}
+
+int ekn_h5_read_box(ekn_h5 *h, const char *name, ekn_dtype dt, int rank, const uint64_t *start, const uint64_t *count,
+                    void *buf, ekn_err *err)
+{
+    hid_t mt;
+    switch (dt) {
+    case EKN_I8: mt = H5T_NATIVE_INT8; break;
+    case EKN_U8: mt = H5T_NATIVE_UINT8; break;
+    case EKN_I16: mt = H5T_NATIVE_INT16; break;
+    case EKN_U16: mt = H5T_NATIVE_UINT16; break;
+    case EKN_I32: mt = H5T_NATIVE_INT32; break;
+    case EKN_U32: mt = H5T_NATIVE_UINT32; break;
+    case EKN_I64: mt = H5T_NATIVE_INT64; break;
+    case EKN_U64: mt = H5T_NATIVE_UINT64; break;
+    case EKN_F32: mt = H5T_NATIVE_FLOAT; break;
+    case EKN_F64: mt = H5T_NATIVE_DOUBLE; break;
+    default: return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': dtype %s not supported in HDF5 input", h->path, ekn_dtype_name(dt));
+    }
+    if (rank < 1 || rank > 8) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot read a box of rank %d", h->path, rank);
+    uint64_t n;
+    size_t size;
+    ekn_err why = {0};
+    hid_t ds = open_checked(h, name, H5T_INTEGER, &n, &size, &why);
+    if (ds < 0 && (ds = open_checked(h, name, H5T_FLOAT, &n, &size, err)) < 0) {
+        if (strstr(err->msg, "is not numeric") && why.msg[0]) *err = why;
+        return -1;
+    }
+    hsize_t hs[8], hc[8], dims[8];
+    hid_t space = H5Dget_space(ds);
+    int bad = space < 0 || H5Sget_simple_extent_ndims(space) != rank || H5Sget_simple_extent_dims(space, dims, NULL) < 0;
+    for (int k = 0; !bad && k < rank; k++) {
+        hs[k] = start[k], hc[k] = count[k];
+        bad = start[k] > dims[k] || count[k] > dims[k] - start[k];
+    }
+    hid_t mem = bad ? -1 : H5Screate_simple(rank, hc, NULL);
+    bad = bad || mem < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, hs, NULL, hc, NULL) < 0 ||
+          H5Dread(ds, mt, mem, space, H5P_DEFAULT, buf) < 0;
+    if (mem >= 0) H5Sclose(mem);
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(ds);
+    if (bad) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': cannot read a box of dataset '%s'", h->path, name);
+    return 0;
 }

@@ -113,6 +113,8 @@ static const ekn_ops cpu = {
     .softmax_focal = ekn_softmax_focal_cpu,
     .softmax_dice = ekn_softmax_dice_cpu,
     .sigmoid_dice = ekn_sigmoid_dice_cpu,
+    /* exponential moving average (--ema) */
+    .ema_update = ekn_ema_update_cpu,
     HOST_MEMORY,
 };
 
@@ -159,6 +161,8 @@ static const ekn_ops ref = {
     .softmax_focal = ekn_softmax_focal_ref,
     .softmax_dice = ekn_softmax_dice_ref,
     .sigmoid_dice = ekn_sigmoid_dice_ref,
+    /* exponential moving average (--ema) */
+    .ema_update = ekn_ema_update_ref,
     HOST_MEMORY,
 };
 

@@ -18,6 +18,7 @@
 #include "crop.h"
 #include "cuda_common.h" /* EKN_PRECISION_*, ekn_cuda_set_precision, ... */
 #include "dense.h"
+#include "ema.h" /* --ema */
 #include "loss.h"
 #include "maxout.h"
 #include "mfp.h"
@@ -149,6 +150,9 @@ typedef struct ekn_ops {
                            double *count);
     double (*sigmoid_dice)(int n, int c, size_t s, const float *z, const ekn_bce_args *a, float eps, float *dz,
                            double *count);
+    /* ---- exponential moving average of the parameters (kernels/ema.h; ekn-train --ema) ----
+     * avg[i] = decay avg[i] + (1 - decay) x[i] for n floats; avg in place. */
+    void (*ema_update)(size_t n, float decay, const float *x, float *avg);
 } ekn_ops;
 
 const ekn_ops *ekn_ops_cpu(void);

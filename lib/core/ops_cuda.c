@@ -1,5 +1,6 @@
 // ekn_ops_cuda (lib/core/ops.h): the dispatch table of the CUDA kernels;
 // CUDA builds only (lib/core/cuda_none.c stands in otherwise).
+#include "cuda_backend.h"
 #include "cuda_common.h"
 #include "device_cuda.h"
 #include "diag.h"
@@ -47,6 +48,8 @@ static const ekn_ops cuda_ops = {
     ekn_dense_t_forward_cuda, ekn_dense_t_backward_cuda,
     // BCE, focal, Dice, voxel-weighted squared error (kernels/loss_cuda.cu)
     ekn_mse_w_cuda, ekn_bce_cuda, ekn_softmax_focal_cuda, ekn_softmax_dice_cuda, ekn_sigmoid_dice_cuda,
+    // exponential moving average, --ema (kernels/ema_cuda.cu)
+    ekn_ema_update_cuda,
 };
 
 static void log_line(const char *line) { ekn_info("%s", line); } // the conv plans, with -v
@@ -56,3 +59,13 @@ const ekn_ops *ekn_ops_cuda(void)
     ekn_cuda_set_log(log_line);
     return &cuda_ops;
 }
+
+static const ekn_cuda_backend backend = {
+    EKN_CUDA_BACKEND_VERSION, ekn_ops_cuda, ekn_cuda_last_error, ekn_cuda_set_precision, ekn_cuda_set_deterministic,
+};
+
+const ekn_cuda_backend *ekn_cuda_backend_get(void) { return &backend; }
+
+/* Linked into a program with the backend's objects (the CUDA unit tests),
+ * the backend is there at once. */
+const char *ekn_cuda_unavailable(void) { return NULL; }

@@ -200,6 +200,67 @@ int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *p
     return rc ? -1 : 0;
 }
 
+/* ---- --ema's average: /state/ema_params, /state/ema_buffers ------------------ */
+
+int ekn_ckpt_write_ema(ekn_ckpt *c, const float *theta, size_t n, const float *state, size_t nstate, ekn_err *err)
+{
+    uint64_t dn = n, ds = nstate;
+    if (ekn_h5_put(&c->h5, "/state/ema_params", EKN_F32, 1, &dn, theta, err)) return -1;
+    if (nstate && ekn_h5_put(&c->h5, "/state/ema_buffers", EKN_F32, 1, &ds, state, err)) return -1;
+    return 0;
+}
+
+static int read_ema_vector(ekn_ckpt *c, const char *name, float *v, size_t n, ekn_err *err)
+{
+    if (ekn_h5_get(&c->h5, name, EKN_F32, v, n, err))
+        return ekn_err_prefix(err, "the network differs from the run whose average it holds");
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s[%zu] is not finite", c->h5.path, name, i);
+    return 0;
+}
+
+int ekn_ckpt_read_ema(ekn_ckpt *c, float *theta, size_t n, float *state, size_t nstate, ekn_err *err)
+{
+    if (!ekn_h5_exists(&c->h5, "/state/ema_params")) return 0;
+    if (read_ema_vector(c, "/state/ema_params", theta, n, err)) return -1;
+    if (!nstate) return 1;
+    if (!ekn_h5_exists(&c->h5, "/state/ema_buffers"))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': /state/ema_params without /state/ema_buffers", c->h5.path);
+    return read_ema_vector(c, "/state/ema_buffers", state, nstate, err) ? -1 : 1;
+}
+
+/* ---- --average's snapshots: /state/avg_snapshots ----------------------------- */
+
+int ekn_ckpt_write_avg(ekn_ckpt *c, const float *rows, size_t n, size_t width, ekn_err *err)
+{
+    uint64_t dims[2] = {n, width};
+    return n ? ekn_h5_put(&c->h5, "/state/avg_snapshots", EKN_F32, 2, dims, rows, err) : 0;
+}
+
+int ekn_ckpt_read_avg(ekn_ckpt *c, float *rows, size_t max_rows, size_t width, size_t *n, ekn_err *err)
+{
+    *n = 0;
+    const char *name = "/state/avg_snapshots";
+    if (!ekn_h5_exists(&c->h5, name)) return 0;
+    uint64_t dims[2];
+    if (ekn_h5_shape(&c->h5, name, dims, 2, err) != 2 || dims[1] != width || dims[0] == 0 || dims[0] > (1u << 20))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s is not a list of snapshots of the net's %zu values",
+                           c->h5.path, name, width);
+    size_t stored = (size_t)dims[0], keep = stored < max_rows ? stored : max_rows;
+    float *all = malloc(stored * width * sizeof *all);
+    if (!all) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory reading %s of '%s'", name, c->h5.path);
+    int rc = ekn_h5_get(&c->h5, name, EKN_F32, all, stored * width, err);
+    for (size_t i = 0; !rc && i < stored * width; i++)
+        if (!isfinite(all[i])) rc = ekn_err_set(err, EKN_EXIT_FAIL, "'%s': %s holds a non-finite value", c->h5.path, name);
+    if (!rc) {
+        memcpy(rows, all + (stored - keep) * width, keep * width * sizeof *rows); /* the newest */
+        *n = keep;
+    }
+    free(all);
+    return rc ? -1 : 0;
+}
+
 /* ---- the run's settings: /settings ----------------------------------------- */
 
 enum { S_I64, S_F64, S_U64, S_TEXT, S_ZYX };
@@ -228,6 +289,14 @@ static const struct setting_row {
     ROW(VAL_EXAMPLES, "val_examples", S_I64, val_examples),
     ROW(EARLY_STOP, "early_stop", S_I64, early_stop),
     ROW(MONITOR, "monitor", S_TEXT, monitor),
+    ROW(LR_SHAPE, "lr_shape", S_TEXT, lr_shape),
+    ROW(WARMUP, "warmup", S_I64, warmup),
+    ROW(LR_FLOOR, "lr_floor", S_F64, lr_floor),
+    ROW(ONECYCLE_PCT, "onecycle_pct", S_F64, onecycle_pct),
+    ROW(ONECYCLE_DIV, "onecycle_div", S_F64, onecycle_div),
+    ROW(ONECYCLE_MOMENTUM, "onecycle_momentum", S_F64, onecycle_momentum),
+    ROW(EMA, "ema", S_F64, ema),
+    ROW(AVERAGE, "average", S_I64, average),
 #undef ROW
 };
 
@@ -290,6 +359,7 @@ void ekn_ckpt_settings_free(ekn_ckpt_settings *s)
     free(s->momentum_schedule);
     free(s->class_weights);
     free(s->monitor);
+    free(s->lr_shape);
     memset(s, 0, sizeof *s);
 }
 

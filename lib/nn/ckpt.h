@@ -60,7 +60,10 @@ enum {
     EKN_SET_BATCH, EKN_SET_STEPS, EKN_SET_EPOCHS, EKN_SET_LR, EKN_SET_LR_SCHEDULE, EKN_SET_LR_DECAY,
     EKN_SET_LR_DECAY_EVERY, EKN_SET_PLATEAU, EKN_SET_PLATEAU_FACTOR, EKN_SET_MOMENTUM, EKN_SET_MOMENTUM_SCHEDULE,
     EKN_SET_WEIGHT_DECAY, EKN_SET_CLASS_WEIGHTS, EKN_SET_SEED, EKN_SET_PATCH, EKN_SET_VAL_EVERY,
-    EKN_SET_VAL_EXAMPLES, EKN_SET_EARLY_STOP, EKN_SET_MONITOR, EKN_NSET
+    EKN_SET_VAL_EXAMPLES, EKN_SET_EARLY_STOP, EKN_SET_MONITOR,
+    /* the rate's shape (schedule.h); absent in older files, which had none */
+    EKN_SET_LR_SHAPE, EKN_SET_WARMUP, EKN_SET_LR_FLOOR, EKN_SET_ONECYCLE_PCT, EKN_SET_ONECYCLE_DIV,
+    EKN_SET_ONECYCLE_MOMENTUM, EKN_SET_EMA, EKN_SET_AVERAGE, EKN_NSET
 };
 typedef struct ekn_ckpt_settings {
     unsigned long have;
@@ -70,6 +73,11 @@ typedef struct ekn_ckpt_settings {
     uint64_t seed;
     char *lr_schedule, *momentum_schedule, *class_weights; /* reading: malloc'd */
     char *monitor;                                         /* "val_loss" or "val_error"; ditto */
+    char *lr_shape;                                        /* "constant", "cosine" or "onecycle"; ditto */
+    int64_t warmup;
+    double lr_floor, onecycle_pct, onecycle_div, onecycle_momentum;
+    double ema;                                            /* --ema's decay, -1: off */
+    int64_t average;                                       /* --average K, 0: off */
 } ekn_ckpt_settings;
 /* The settings' dataset names ("lr_schedule"), by EKN_SET_X. */
 const char *ekn_ckpt_setting_name(int k);
@@ -86,6 +94,17 @@ int ekn_ckpt_write_params(ekn_ckpt *c, const ekn_net_tensor *t, int n, const flo
 int ekn_ckpt_write_optim(ekn_ckpt *c, const ekn_optim *o, ekn_err *err);
 /* /state/...; perm (perm_n uint32, the data order) may be NULL. */
 int ekn_ckpt_write_state(ekn_ckpt *c, const ekn_ckpt_state *s, const uint32_t *perm, size_t perm_n, ekn_err *err);
+/* /state/ema_params (n floats) and /state/ema_buffers (nstate floats,
+ * not written when 0): ekn-train --ema's average, flat in theta's and
+ * state's order. */
+int ekn_ckpt_write_ema(ekn_ckpt *c, const float *theta, size_t n, const float *state, size_t nstate, ekn_err *err);
+/* /state/avg_snapshots: --average's snapshots, n rows (oldest first) of
+ * width floats (theta, then state); nothing is written for n = 0. */
+int ekn_ckpt_write_avg(ekn_ckpt *c, const float *rows, size_t n, size_t width, ekn_err *err);
+/* The newest min(stored, max_rows) snapshots into rows (oldest first);
+ * *n gets their count (0 when the file has none); 0 or -1 (another
+ * width, a non-finite value, out of memory). */
+int ekn_ckpt_read_avg(ekn_ckpt *c, float *rows, size_t max_rows, size_t width, size_t *n, ekn_err *err);
 /* /settings/...: every setting (s->have is not looked at). */
 int ekn_ckpt_write_settings(ekn_ckpt *c, const ekn_ckpt_settings *s, ekn_err *err);
 /* fsync and rename into place; the handle is closed either way. */
@@ -118,6 +137,9 @@ int ekn_ckpt_read_optim(ekn_ckpt *c, ekn_optim *o, ekn_err *err);
  * loss_smooth NaN or finite), RNG states not all zero with a 0/1 spare flag;
  * otherwise one line naming the field. */
 int ekn_ckpt_read_state(ekn_ckpt *c, ekn_ckpt_state *s, ekn_err *err);
+/* The average ekn_ckpt_write_ema wrote: 1, or 0 when the file has none
+ * (/state/ema_params absent), or -1 (another length, a non-finite value). */
+int ekn_ckpt_read_ema(ekn_ckpt *c, float *theta, size_t n, float *state, size_t nstate, ekn_err *err);
 /* The settings the file records: 1 with s->have telling which, 0 (s
  * zeroed) for a file without /settings (written before they were kept),
  * or -1.  Free with ekn_ckpt_settings_free. */

@@ -432,6 +432,41 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': --dense needs an img-img model", cfg->model);
     }
+    const char *bad = NULL;
+    if ((cfg->region.n || cfg->region.blocks || cfg->h5_file) && !cfg->dense)
+        bad = "--roi, --block and HDF5 output (-o FILE:/DATASET) need --dense";
+    else if (cfg->h5_in_file && !cfg->dense)
+        bad = "HDF5 input (INPUT FILE.h5:/DATASET) needs --dense";
+    else if (cfg->h5_in_file && cfg->eval)
+        bad = "--eval needs labels: HDF5 input (INPUT FILE.h5:/DATASET) has none";
+    else if (cfg->apply && !cfg->h5_in_file)
+        bad = "--apply normalises HDF5 input (INPUT FILE.h5:/DATASET); a stream is normalised by ekn-preprocess";
+    else if ((cfg->region.n || cfg->region.blocks) && (cfg->tta || cfg->eval))
+        bad = "--roi and --block predict part of the volume: --tta and --eval need all of it";
+    else if (cfg->region.blocks && !cfg->h5_file)
+        bad = "--block writes one HDF5 file per block: give -o FILE.h5:/DATASET";
+    else if (cfg->h5_file && cfg->want_prob && cfg->want_class)
+        bad = "HDF5 output holds one dataset: --write prob or --write class";
+    else if (cfg->h5_file && (cfg->quantize || cfg->channel >= 0) && (!p.classes || !cfg->want_prob))
+        bad = "--quantize and --channel apply to class probabilities (a classifier's --write prob)";
+    else if (cfg->h5_file && cfg->channel >= p.classes && p.classes)
+        bad = "--channel is not a class of the model";
+    if (bad) {
+        ekn_ckpt_close(&p.ckpt);
+        ekn_spec_free(&p.spec);
+        if (cfg->channel >= p.classes && p.classes && !strncmp(bad, "--channel", 9))
+            return ekn_err_set(err, EKN_EXIT_USAGE, "--channel %d: '%s' has %d classes (0..%d)", cfg->channel, cfg->model,
+                               p.classes, p.classes - 1);
+        return ekn_err_set(err, EKN_EXIT_USAGE, "%s", bad);
+    }
+    if (cfg->h5_file) {
+        int done = ekn_predict_h5_prepare(&p, err);
+        if (done) {
+            ekn_ckpt_close(&p.ckpt);
+            ekn_spec_free(&p.spec);
+            return done < 0 ? -1 : 0;
+        }
+    }
     if (ekn_spec_sigmoid(&p.spec) && (p.sg_c = ekn_spec_outputs(&p.spec)) > 0 &&
         (!(p.sg_ok = calloc((size_t)p.sg_c, sizeof *p.sg_ok)) || !(p.sg_n = calloc((size_t)p.sg_c, sizeof *p.sg_n)) ||
          !(p.sg_bce = calloc((size_t)p.sg_c, sizeof *p.sg_bce)))) {
@@ -445,14 +480,16 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         ekn_spec_free(&p.spec);
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
     }
-    if (ekn_group_reader_open(&gr, cfg->input, err)) {
+    /* HDF5 input: one volume, read box by box */
+    int h5_in = cfg->h5_in_file != NULL;
+    if (!h5_in && ekn_group_reader_open(&gr, cfg->input, err)) {
         free(p.confusion);
         free(p.sg_ok), free(p.sg_n), free(p.sg_bce);
         ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return -1;
     }
-    const char *src = ekn_group_source(&gr);
+    const char *src = h5_in ? cfg->h5_in_file : ekn_group_source(&gr);
     if (cfg->output) {
         if (ekn_writer_open(&w, cfg->output, cfg->force, err)) rc = -1;
         else have_w = 1;
@@ -460,7 +497,14 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     /* a group: an input record, and its labels or not */
     int got = 0;
     size_t inputs = 0;
-    while (!rc && (got = ekn_group_read(&gr, &g, err)) == 1) {
+    if (h5_in && !rc) {
+        ekn_tensor hdr;
+        if (ekn_predict_h5_input_open(&p, &hdr, err) ||
+            ekn_predict_process_dense(&p, &hdr, NULL, have_w ? &w : NULL, src, 0, err))
+            rc = -1;
+        inputs = 1;
+    }
+    while (!h5_in && !rc && (got = ekn_group_read(&gr, &g, err)) == 1) {
         unsigned long long rec = (unsigned long long)g.first;
         if (ekn_group_check(&gr, &g, EKN_GROUP_BARE, err)) {
             rc = -1;
@@ -498,7 +542,12 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
         if (rc) ekn_writer_abort(&w);
         else if (ekn_writer_close(&w, err)) rc = -1;
     }
-    ekn_group_reader_close(&gr);
+    if (p.h5_open) {
+        if (rc) ekn_h5_abort(&p.h5);
+        else if (ekn_h5_commit(&p.h5, err)) rc = -1;
+    }
+    if (h5_in) ekn_predict_h5_input_close(&p);
+    else ekn_group_reader_close(&gr);
     ekn_group_free(&g);
     if (p.mfp_built) ekn_mfp_free(&p.mfp); /* before the net it borrows */
     if (p.built) ekn_net_free(&p.net);

@@ -28,6 +28,18 @@
 #include "diag.h"
 #include "tiling.h"
 
+/* --dense --roi / --block: the part of the dense outputs to predict (tiling.h's regions). */
+typedef struct ekn_predict_region {
+    int n;             /* --roi: ranges given (2: Y,X or 3: Z,Y,X); 0: none */
+    int lo[3], hi[3];  /* --roi: half-open ranges of output voxels, right-aligned onto Z,Y,X */
+    int block, blocks; /* --block I/N: 0 <= block < blocks; blocks 0: none */
+} ekn_predict_region;
+
+/* "z0:z1,y0:y1,x0:x1" or "y0:y1,x0:x1" (integers >= 0, z0 < z1); "I/N"
+ * (0 <= I < N).  0, or -1 with err (EKN_EXIT_USAGE, one line). */
+int ekn_predict_parse_roi(ekn_predict_region *r, const char *s, ekn_err *err);
+int ekn_predict_parse_block(ekn_predict_region *r, const char *s, ekn_err *err);
+
 typedef struct ekn_predict_config {
     const char *model;
     const char *input;   /* "-" for stdin */
@@ -44,10 +56,30 @@ typedef struct ekn_predict_config {
     double max_bytes;    /* dense: network memory budget for choosing tiles */
     double max_memory;   /* --max-memory in bytes: the most a net may take; 0: the host's available memory (memlimit.h) */
     int no_mfp;          /* dense: shift and stitch even when every pool sets mfp = 1 */
+    ekn_predict_region region; /* dense: only this part of the outputs (n and blocks 0: all) */
+    const char *h5_file, *h5_dset; /* dense, -o FILE.h5:/DATASET: one HDF5 dataset (with --block: FILE's
+                                      per-block name, ekn_predict_block_path) instead of a stream */
+    const char *h5_in_file, *h5_in_dset; /* dense, INPUT FILE.h5:/DATASET: the volume read box by box from HDF5 */
+    const char *apply;   /* HDF5 input: ekn-preprocess statistics (--fit) to normalise it with; NULL: integers
+                            divided by their type's maximum, as ekn-preprocess does by default */
+    int quantize;        /* h5: probabilities as uint8, round(255 p) */
+    int channel;         /* h5: only this class's probabilities; -1: every class */
+    int deflate;         /* h5: gzip level 0..9; -1: none */
+    const char *settings; /* h5: the options that shape the output (cmd's words): a block
+                             file made with other settings is not skipped */
     const char *tta;     /* test-time augmentation: flips, d4 or d8 (tta.h); NULL: none */
     const struct ekn_ops *ops; /* where to compute: NULL = ekn_ops_default() (the CPU); ekn_ops_cuda() for a GPU
                                   (--dense then stitches shifts: max fragment pooling is CPU only) */
 } ekn_predict_config;
+
+/* The file a block writes: FILE with ".block-I-of-N" before its last
+ * extension ("pred.h5" -> "pred.block-2-of-7.h5"), or at its end. */
+void ekn_predict_block_path(const char *file, int block, int blocks, char *out, size_t cap);
+
+/* ekn-predict --join: one HDF5 virtual dataset file:dset over the block
+ * files parts (all blocks of one --block run, each exactly once, in any
+ * order), written atomically.  0, or -1 with err (EKN_EXIT_FAIL). */
+int ekn_predict_join(const char *file, const char *dset, const char *const *parts, int nparts, ekn_err *err);
 
 /* report: where --eval prints its accuracy, confusion matrix and per-class precision/recall. */
 int ekn_predict_run(const ekn_predict_config *cfg, FILE *report, ekn_err *err);
@@ -61,11 +93,19 @@ typedef struct ekn_predict_opts {
     const char *pad;            /* --pad: none|mirror|zero */
     ekn_zyx tile;               /* --tile: right-aligned, the leading axes 0 (chosen) */
     double max_mib;             /* --max-memory, MiB */
-    int pad_given, mem_given;
+    int pad_given, mem_given, write_given;
+    const char *roi, *block;    /* --roi, --block as given */
+    const char *quantize;       /* --quantize: none|u8 */
+    int deflate_given, join;    /* --join: the operands are block files */
+    char h5_file[4096];         /* -o FILE.h5:/DATASET split */
+    char h5_in_file[4096];      /* INPUT FILE.h5:/DATASET split */
+    char settings[1024];
     ekn_device_opts dev;        /* applied by the command (ekn_device_opts_apply) */
 } ekn_predict_opts;
 
-/* Fills o->c: the records to write, the output (stdout unless --eval),
- * the padding, the tile and the memory budget. */
-void ekn_predict_opts_resolve(ekn_predict_opts *o);
+/* Fills o->c: the records to write, the output (stdout unless --eval; an
+ * -o FILE:/DATASET, with ":/" in it, is HDF5 output), the padding, the
+ * tile, the memory budget, the region.  0, or -1 with err (EKN_EXIT_USAGE)
+ * for a malformed --roi or --block. */
+int ekn_predict_opts_resolve(ekn_predict_opts *o, ekn_err *err);
 #endif

@@ -81,8 +81,10 @@ static int build_dense(predictor *p, const ekn_tiling *t, ekn_err *err)
     return 0;
 }
 
-/* One example's dense outputs (k, out...) into dense: tiles in batches through the net, stitched. */
-static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, float *dense, ekn_err *err)
+/* One example's dense outputs (k, out...) into dense: tiles in batches through the net, stitched;
+ * with a region (lo non-NULL), only [lo, hi) of them, dense then (k, hi - lo...). */
+static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, float *dense, const int *lo, const int *hi,
+                         ekn_err *err)
 {
     ekn_net *net = &p->net;
     size_t in_size = t->mfp ? p->mfp.in_size : net->in_size, out_size = t->mfp ? p->mfp.out_size : net->out_size;
@@ -98,7 +100,8 @@ static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, fl
             return -1;
         for (int j = 0; j < m; j++) {
             ekn_tiling_start(t, i + j, start);
-            ekn_tiling_scatter(t, p->tile_out + j * out_size, net->out_c, start, dense);
+            if (lo) ekn_tiling_scatter_region(t, p->tile_out + j * out_size, net->out_c, start, lo, hi, dense);
+            else ekn_tiling_scatter(t, p->tile_out + j * out_size, net->out_c, start, dense);
         }
     }
     return 0;
@@ -114,22 +117,38 @@ static int predict_one(void *ctx, const float *x, int m, float *y, ekn_err *err)
 {
     const tiles_ctx *tc = ctx;
     (void)m;
-    return predict_tiles(tc->p, tc->t, x, y, err);
+    return predict_tiles(tc->p, tc->t, x, y, NULL, NULL, err);
 }
 
-static int write_dense(predictor *p, const ekn_tiling *t, size_t n, int nd, ekn_writer *w, ekn_err *err)
+/* The records of the region [lo, hi) of the dense outputs (all of them: lo 0, hi out). */
+static int write_dense(predictor *p, const ekn_tiling *t, size_t n, int nd, const int lo[3], const int hi[3], ekn_writer *w,
+                       ekn_err *err)
 {
     uint64_t shp[5] = {n, (uint64_t)p->net.out_c}, cs[4] = {n};
-    for (int k = 0; k < nd; k++) cs[1 + k] = shp[2 + k] = (uint64_t)t->ax[3 - nd + k].out;
+    for (int k = 0; k < nd; k++) cs[1 + k] = shp[2 + k] = (uint64_t)(hi[3 - nd + k] - lo[3 - nd + k]);
     char meta[256];
-    snprintf(meta, sizeof meta, "offset=%d,%d,%d\nstride=1,1,1\n", t->ax[0].offset - t->ax[0].pad,
-             t->ax[1].offset - t->ax[1].pad, t->ax[2].offset - t->ax[2].pad);
+    snprintf(meta, sizeof meta, "offset=%d,%d,%d\nstride=1,1,1\n", t->ax[0].offset - t->ax[0].pad + lo[0],
+             t->ax[1].offset - t->ax[1].pad + lo[1], t->ax[2].offset - t->ax[2].pad + lo[2]);
     if ((p->cfg->want_prob || !p->classes) &&
         ekn_stream_write_raw(w, EKN_F32, 2 + nd, shp, p->classes ? EKN_REC_PROB : EKN_REC_OUTPUT, meta, p->out, err))
         return -1;
     if (p->cfg->want_class && p->classes && ekn_stream_write_raw(w, EKN_I32, 1 + nd, cs, EKN_REC_CLASS, meta, p->cls, err))
         return -1;
     return 0;
+}
+
+/* The box lo..lo+n (Z,Y,X) of example e of the record (c channels of S), as floats into dst. */
+static void copy_box(const ekn_tensor *in, size_t e, int c, const int S[3], const int lo[3], const int n[3], float *dst)
+{
+    const size_t esz = ekn_dtype_size(in->dtype);
+    for (int ch = 0; ch < c; ch++)
+        for (int z = lo[0]; z < lo[0] + n[0]; z++)
+            for (int y = lo[1]; y < lo[1] + n[1]; y++) {
+                size_t at = (((e * (size_t)c + (size_t)ch) * (size_t)S[0] + (size_t)z) * (size_t)S[1] + (size_t)y) *
+                                (size_t)S[2] + (size_t)lo[2];
+                ekn_convert_to_f32(in->dtype, (const char *)in->data + at * esz, dst, (size_t)n[2]);
+                dst += n[2];
+            }
 }
 
 /* --dense: every position where the field of view fits, at stride 1. */
@@ -149,8 +168,24 @@ int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tens
                         !cfg->no_mfp && ekn_mfp_usable(&p->spec), err))
         return ekn_err_prefix(err, "'%s': record %llu", src, rec);
     int shape[3] = {t.ax[0].tile, t.ax[1].tile, t.ax[2].tile}, rc = -1;
-    size_t n = (size_t)in->shape[0], ex = (size_t)c * S[0] * S[1] * S[2], spatial = ekn_tiling_out_spatial(&t);
+    /* --roi / --block: the region of the outputs, and the tiles that give it */
+    int lo[3], hi[3], region = cfg->region.n || cfg->region.blocks;
+    if (ekn_predict_region_resolve(p, &t, nd, lo, hi, err)) {
+        ekn_tiling_free(&t);
+        return ekn_err_prefix(err, "'%s': record %llu", src, rec);
+    }
+    if (region) ekn_tiling_restrict(&t, lo, hi);
+    size_t n = (size_t)in->shape[0], ex = (size_t)c * S[0] * S[1] * S[2];
+    size_t spatial = (size_t)(hi[0] - lo[0]) * (size_t)(hi[1] - lo[1]) * (size_t)(hi[2] - lo[2]);
     float *conv = NULL;
+    if (cfg->h5_file && (n != 1 || p->h5_open)) {
+        ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: HDF5 output takes one input image of one example, "
+                    "(1,C,[Z,]Y,X); this is %s", src, rec, n != 1 ? "a record of several examples" : "a second record");
+        goto done;
+    }
+    if (region)
+        ekn_info("record %llu: region %d:%d,%d:%d,%d:%d of %dx%dx%d outputs", rec, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2],
+                 t.ax[0].out, t.ax[1].out, t.ax[2].out);
     ekn_info("record %llu: %zu tiles of %dx%dx%d, %d per pass (%.0f MiB each), %s", rec, t.ntiles, shape[0],
              shape[1], shape[2], t.batch, t.tile_bytes / 1048576.0,
              t.mfp ? "max fragment pooling" : "shift and stitch");
@@ -167,6 +202,13 @@ int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tens
         ekn_predict_grow((void **)&p->out, &p->out_cap, n * net->out_c * spatial * sizeof(float), err) ||
         ekn_predict_grow((void **)&p->tile_out, &p->tile_out_cap, (size_t)t.batch * tile_out * sizeof(float), err))
         goto done;
+    /* a region, or HDF5 input: only the box of the volume its tiles read is converted (read) */
+    int blo[3] = {0, 0, 0}, bn[3] = {S[0], S[1], S[2]}, boxed = region || cfg->h5_in_file;
+    if (region) ekn_tiling_box(&t, blo, bn);
+    if (boxed) ex = (size_t)c * bn[0] * bn[1] * bn[2];
+    if (region)
+        ekn_info("record %llu: reads the box %d:%d,%d:%d,%d:%d of the input", rec, blo[0], blo[0] + bn[0], blo[1],
+                 blo[1] + bn[1], blo[2], blo[2] + bn[2]);
     if (!(p->cls = malloc(n * spatial * sizeof *p->cls + 1)) || !(conv = malloc(ex * sizeof(float)))) {
         ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
         goto done;
@@ -177,13 +219,22 @@ int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tens
     if (p->ntta && ekn_predict_tta_check(p, S, out, left, step, src, rec, err)) goto done;
     tiles_ctx tc = {p, &t};
     for (size_t e = 0; e < n; e++) {
-        ekn_convert_to_f32(in->dtype, (const char *)in->data + e * ex * ekn_dtype_size(in->dtype), conv, ex);
-        if (ekn_predict_tta(p, conv, 1, p->out + e * net->out_c * spatial, c, S, net->out_c, out, predict_one, &tc, err))
+        if (cfg->h5_in_file) {
+            if (ekn_predict_h5_input_box(p, blo, bn, conv, err)) goto done;
+        } else if (boxed) {
+            copy_box(in, e, c, S, blo, bn, conv);
+        } else {
+            ekn_convert_to_f32(in->dtype, (const char *)in->data + e * ex * ekn_dtype_size(in->dtype), conv, ex);
+        }
+        float *dst = p->out + e * net->out_c * spatial;
+        if (region ? predict_tiles(p, &t, conv, dst, lo, hi, err)
+                   : ekn_predict_tta(p, conv, 1, dst, c, S, net->out_c, out, predict_one, &tc, err))
             goto done;
     }
     ekn_predict_argmax(p, n, spatial);
     if (lab && score_dense(p, lab, n, &t, src, rec, err)) goto done;
-    rc = w ? write_dense(p, &t, n, nd, w, err) : 0;
+    if (cfg->h5_file) rc = ekn_predict_h5_dense(p, &t, nd, lo, hi, in, err);
+    else rc = w ? write_dense(p, &t, n, nd, lo, hi, w, err) : 0;
 done:
     free(conv);
     ekn_tiling_free(&t);

@@ -3,6 +3,7 @@
 #ifndef EKN_PREDICT_INTERNAL_H
 #define EKN_PREDICT_INTERNAL_H
 #include "ckpt.h"
+#include "h5.h"
 #include "dataset.h"
 #include "net.h"
 #include "net_mfp.h"
@@ -45,6 +46,20 @@ typedef struct predictor {
     int sg_c;                /* a sigmoid output's channels (--eval), 0 otherwise */
     long *sg_ok, *sg_n;      /* per channel: outputs on the target's side of 1/2, targets counted */
     double *sg_bce;          /* per channel: the summed binary cross-entropy */
+    /* HDF5 output (cfg->h5_file): built in memory, committed when every record went well */
+    ekn_h5 h5;
+    int h5_open;
+    char h5_path[4096];      /* the file written: cfg->h5_file, or its block's name */
+    char model_hash[40];     /* "fnv1a64:<hex>" of the checkpoint file's bytes */
+    /* HDF5 input (cfg->h5_in_file): the file, the dataset's type and shape, the statistics */
+    ekn_h5 in_h5;
+    int in_open;
+    ekn_dtype in_dt;
+    int in_rank;
+    uint64_t in_dims[3];
+    struct ekn_prep_stats *in_st;
+    void *in_buf;            /* one box in the dataset's dtype */
+    size_t in_buf_cap;
 } predictor;
 
 /* --eval of a regression or sigmoid net: output y of channel c against target t (ignored unless finite). */
@@ -78,4 +93,24 @@ int ekn_predict_tta(predictor *p, const float *x, int m, float *dst, int in_c, c
 /* --dense: one input record (and its labels with --eval) through the tiles. */
 int ekn_predict_process_dense(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ekn_writer *w,
                               const char *src, unsigned long long rec, ekn_err *err);
+/* --roi / --block: the region [lo, hi) of t's dense outputs that cfg asks
+ * for (all of them without either); nd: the record's spatial axes.  A
+ * region outside the outputs, or a block axis too short, is EKN_EXIT_USAGE. */
+int ekn_predict_region_resolve(const predictor *p, const ekn_tiling *t, int nd, int lo[3], int hi[3], ekn_err *err);
+/* HDF5 output of the dense outputs p->out / p->cls of one example over
+ * the region [lo, hi) into p->h5 (created here, committed by the caller). */
+int ekn_predict_h5_dense(predictor *p, const ekn_tiling *t, int nd, const int lo[3], const int hi[3], const ekn_tensor *in,
+                         ekn_err *err);
+/* Before any input is read: p->model_hash and p->h5_path; 1 when the
+ * block's file is there and finished with these settings (the run is
+ * skipped), 0 to predict, -1 with err. */
+int ekn_predict_h5_prepare(predictor *p, ekn_err *err);
+/* HDF5 input: opens cfg->h5_in_file's dataset (2 or 3 axes, Z,Y,X, any
+ * integer or float type) and the statistics of cfg->apply; *hdr is its image
+ * record, (1,1,[Z,]Y,X) of its dtype, without data. */
+int ekn_predict_h5_input_open(predictor *p, ekn_tensor *hdr, ekn_err *err);
+/* The box lo..lo+n (Z,Y,X; n[k] 1 in axes the dataset lacks) of the
+ * volume, normalised as ekn-preprocess would, as floats into dst. */
+int ekn_predict_h5_input_box(predictor *p, const int lo[3], const int n[3], float *dst, ekn_err *err);
+void ekn_predict_h5_input_close(predictor *p);
 #endif

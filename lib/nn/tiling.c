@@ -51,6 +51,8 @@ static int plan_axis(ekn_tiling_axis *a, int k, ekn_pad_mode pad, ekn_err *err)
                            a->in, axis_char[k], a->fov, pad == EKN_PAD_NONE ? " (--pad mirror or zero pads it)" : "");
     if (!(a->source = malloc((size_t)padded * sizeof *a->source)) || !(a->starts = malloc((size_t)a->out * sizeof *a->starts)))
         return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    a->vol_lo = 0;
+    a->vol_n = a->in;
     for (int p = 0; p < padded; p++) {
         int i = p - a->pad;
         a->source[p] = i >= 0 && i < a->in ? i : pad == EKN_PAD_MIRROR ? mirror(i, a->in) : -1;
@@ -254,8 +256,11 @@ void ekn_tiling_gather(const ekn_tiling *t, const float *vol, int c, const int s
                 if (iz < 0 || iy < 0) {
                     memset(dst, 0, (size_t)ax->tile * sizeof *dst);
                 } else {
-                    const float *row = vol + (((size_t)ch * az->in + iz) * ay->in + iy) * ax->in;
-                    for (int x = 0; x < ax->tile; x++) dst[x] = sx[x] < 0 ? 0.0f : row[sx[x]];
+                    /* the row of the box, indexed by volume x (source voxels lie inside the box) */
+                    const float *row = vol + (((size_t)ch * az->vol_n + (size_t)(iz - az->vol_lo)) * ay->vol_n +
+                                              (size_t)(iy - ay->vol_lo)) * ax->vol_n;
+                    const int xl = ax->vol_lo;
+                    for (int x = 0; x < ax->tile; x++) dst[x] = sx[x] < 0 ? 0.0f : row[sx[x] - xl];
                 }
                 dst += ax->tile;
             }
@@ -277,4 +282,88 @@ void ekn_tiling_scatter(const ekn_tiling *t, const float *tile_out, int k, const
 size_t ekn_tiling_out_spatial(const ekn_tiling *t)
 {
     return (size_t)t->ax[0].out * t->ax[1].out * t->ax[2].out;
+}
+
+/* The outputs of one tile in axis a: a window start s covers s, s + stride, ..., s + stride * (tile_out - 1). */
+static int span(const ekn_tiling_axis *a)
+{
+    return a->unused ? 1 : a->stride * a->tile_out;
+}
+
+void ekn_tiling_block(const ekn_tiling *t, int k, int b, int n, int *lo, int *hi)
+{
+    const ekn_tiling_axis *a = &t->ax[k];
+    long e = a->out, l = span(a), chunks = (e + l - 1) / l;
+    if (chunks >= n) {
+        *lo = (int)((long)b * chunks / n * l);
+        long h = (long)(b + 1) * chunks / n * l;
+        *hi = (int)(h < e ? h : e);
+    } else {
+        *lo = (int)((long)b * e / n);
+        *hi = (int)((long)(b + 1) * e / n);
+    }
+}
+
+void ekn_tiling_restrict(ekn_tiling *t, const int lo[3], const int hi[3])
+{
+    t->ntiles = 1;
+    for (int k = 0; k < 3; k++) {
+        ekn_tiling_axis *a = &t->ax[k];
+        int kept = 0;
+        for (int i = 0; i < a->nstarts; i++) {
+            int s = a->starts[i], first = s, last = s + a->stride * (a->tile_out - 1);
+            /* some output s + stride * j in [lo, hi) */
+            if (last < lo[k] || first >= hi[k]) continue;
+            int j = first >= lo[k] ? 0 : (lo[k] - first + a->stride - 1) / a->stride;
+            if (s + a->stride * j >= hi[k]) continue;
+            a->starts[kept++] = s;
+        }
+        a->nstarts = kept;
+        t->ntiles *= (size_t)kept;
+    }
+    /* t->batch stays: the net is the whole volume's, built for the same batch */
+}
+
+void ekn_tiling_scatter_region(const ekn_tiling *t, const float *tile_out, int k, const int start[3], const int lo[3],
+                               const int hi[3], float *region)
+{
+    const ekn_tiling_axis *az = &t->ax[0], *ay = &t->ax[1], *ax = &t->ax[2];
+    const size_t rz = (size_t)(hi[0] - lo[0]), ry = (size_t)(hi[1] - lo[1]), rx = (size_t)(hi[2] - lo[2]);
+    for (int ch = 0; ch < k; ch++)
+        for (int z = 0; z < az->tile_out; z++) {
+            int oz = start[0] + az->stride * z;
+            if (oz < lo[0] || oz >= hi[0]) {
+                tile_out += (size_t)ay->tile_out * ax->tile_out;
+                continue;
+            }
+            for (int y = 0; y < ay->tile_out; y++) {
+                int oy = start[1] + ay->stride * y;
+                if (oy < lo[1] || oy >= hi[1]) {
+                    tile_out += ax->tile_out;
+                    continue;
+                }
+                float *row = region + (((size_t)ch * rz + (size_t)(oz - lo[0])) * ry + (size_t)(oy - lo[1])) * rx;
+                for (int x = 0; x < ax->tile_out; x++, tile_out++) {
+                    int ox = start[2] + ax->stride * x;
+                    if (ox >= lo[2] && ox < hi[2]) row[ox - lo[2]] = *tile_out;
+                }
+            }
+        }
+}
+
+void ekn_tiling_box(ekn_tiling *t, int lo[3], int n[3])
+{
+    for (int k = 0; k < 3; k++) {
+        ekn_tiling_axis *a = &t->ax[k];
+        int min = a->in, max = -1;
+        for (int i = 0; i < a->nstarts; i++)
+            for (int p = a->starts[i]; p < a->starts[i] + a->tile; p++) {
+                int v = a->source[p];
+                if (v >= 0 && v < min) min = v;
+                if (v > max) max = v;
+            }
+        if (max < 0) min = max = 0; /* only zero padding: nothing is read */
+        lo[k] = a->vol_lo = min;
+        n[k] = a->vol_n = max - min + 1;
+    }
 }

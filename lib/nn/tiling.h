@@ -53,6 +53,7 @@ typedef struct ekn_tiling_axis {
     int nstarts;
     int *starts;             /* window starts, in padded coordinates */
     int *source;             /* per padded voxel: the volume voxel it copies, -1 for zero */
+    int vol_lo, vol_n;       /* the box of the volume that ekn_tiling_gather reads: voxels vol_lo..+vol_n (0, in) */
 } ekn_tiling_axis;
 
 typedef struct ekn_tiling {
@@ -79,7 +80,8 @@ void ekn_tiling_free(ekn_tiling *t);
 void ekn_tiling_start(const ekn_tiling *t, size_t i, int start[3]);
 
 /* Copies the tile window at start[] of the padded volume into dst
- * (c, tile Z, Y, X); vol is (c, in Z, Y, X). */
+ * (c, tile Z, Y, X); vol is (c, vol_n Z, Y, X), the box at vol_lo of the
+ * volume (all of it unless ekn_tiling_box set a box). */
 void ekn_tiling_gather(const ekn_tiling *t, const float *vol, int c, const int start[3], float *dst);
 
 /* Writes the tile's net outputs (k, tile_out Z, Y, X) into the dense
@@ -88,4 +90,30 @@ void ekn_tiling_scatter(const ekn_tiling *t, const float *tile_out, int k, const
 
 /* Spatial voxels of the dense output. */
 size_t ekn_tiling_out_spatial(const ekn_tiling *t);
+/* ---- regions of the dense output (ekn-predict --roi, --block) --------------
+ * A region [lo, hi) per axis of the dense output is predicted by the tiles
+ * of the whole volume's plan whose outputs meet it, in the plan's order, so
+ * every output voxel is computed by the same tile at the same place as in a
+ * prediction of the whole volume, and the last of them to write it is the
+ * same: a region's values are the whole prediction's, byte for byte. */
+
+/* Block b of n along axis k: [*lo, *hi) of that axis's dense outputs.
+ * Boundaries fall on multiples of one tile's span of outputs (tile_out *
+ * stride; 1 in an unused axis) when the axis has at least n of them, else
+ * at b * out / n.  Needs 0 <= b < n <= ax[k].out. */
+void ekn_tiling_block(const ekn_tiling *t, int k, int b, int n, int *lo, int *hi);
+
+/* Keeps only the tiles whose outputs meet [lo[k], hi[k]) in every axis
+ * (in their order), ntiles updated; batch stays the whole plan's. */
+void ekn_tiling_restrict(ekn_tiling *t, const int lo[3], const int hi[3]);
+
+/* The box of the volume the tiles (those ekn_tiling_restrict kept) read:
+ * per axis the voxels lo..lo+n-1 (n >= 1), set as the box that
+ * ekn_tiling_gather reads. */
+void ekn_tiling_box(ekn_tiling *t, int lo[3], int n[3]);
+
+/* As ekn_tiling_scatter, into the region [lo, hi) of the dense outputs:
+ * region is (k, hi - lo per axis); outputs outside it are dropped. */
+void ekn_tiling_scatter_region(const ekn_tiling *t, const float *tile_out, int k, const int start[3], const int lo[3],
+                               const int hi[3], float *region);
 #endif

@@ -58,6 +58,40 @@ double ekn_schedule_at(const ekn_schedule *s, int64_t step, double fallback)
     return v;
 }
 
+int ekn_train_check_shape(const ekn_train_config *c, ekn_err *err)
+{
+    if (c->lr_shape == EKN_SHAPE_CONSTANT) return 0;
+    const char *name = ekn_shape_name(c->lr_shape);
+    if (c->lr_schedule.n)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s and --lr-schedule both set the rate's course; give one",
+                           name);
+    if (c->lr_decay != 1 && c->lr_decay_every > 0)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s and --lr-decay both set the rate's course; give one",
+                           name);
+    if (!c->steps && !c->epochs && !(c->max_time > 0))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s needs a budget: --steps, --epochs or --time", name);
+    if (c->lr_floor > c->lr)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-floor must not be above --lr (%g), you specified %g", c->lr,
+                           c->lr_floor);
+    if (c->lr_shape != EKN_SHAPE_ONECYCLE) return 0;
+    if (c->warmup)
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "--lr-shape onecycle warms up by itself (--onecycle-pct); --warmup contradicts it");
+    if (c->momentum_schedule.n)
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "--lr-shape onecycle and --momentum-schedule both set the momentum's course; give one");
+    if (!(c->onecycle_pct > 0 && c->onecycle_pct < 1))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--onecycle-pct must be above 0 and below 1, you specified %g",
+                           c->onecycle_pct);
+    if (!(c->onecycle_div >= 1))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--onecycle-div must be at least 1, you specified %g", c->onecycle_div);
+    if (c->onecycle_momentum > c->momentum)
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "--onecycle-momentum must not be above --momentum (%g, the cycle's top), you specified %g",
+                           c->momentum, c->onecycle_momentum);
+    return 0;
+}
+
 /* ---- loss ----------------------------------------------------------------- */
 
 /* Loss of the net's last output for n examples x of labels y / targets t
@@ -188,6 +222,8 @@ void ekn_train_set_control_lr(ekn_trainer *tr, double v)
     tr->cfg.lr = v;
     tr->cfg.lr_schedule.n = 0;
     tr->cfg.lr_decay = 1;
+    tr->cfg.lr_shape = EKN_SHAPE_CONSTANT; /* and no shape nor warm-up */
+    tr->cfg.warmup = 0;
     tr->lr_scale = 1;
 }
 
@@ -196,6 +232,7 @@ void ekn_train_set_control_momentum(ekn_trainer *tr, double v)
     tr->control_momentum = v;
     tr->cfg.momentum = v;
     tr->cfg.momentum_schedule.n = 0;
+    tr->cfg.onecycle_momentum = v; /* a one-cycle's momentum stays at v */
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -475,16 +512,91 @@ static const char *diverged(ekn_trainer *tr)
 
 /* ---- checkpoints (the format: ckpt.h) -------------------------------------- */
 
-void ekn_train_best_path(const char *save_path, char *buf, size_t cap)
+/* save_path with "-TAG" before a final ".h5", else appended */
+static void side_path(const char *save_path, const char *tag, char *buf, size_t cap)
 {
     size_t n = strlen(save_path);
-    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-best.h5", (int)(n - 3), save_path);
-    else snprintf(buf, cap, "%s-best", save_path);
+    if (n > 3 && !strcmp(save_path + n - 3, ".h5")) snprintf(buf, cap, "%.*s-%s.h5", (int)(n - 3), save_path, tag);
+    else snprintf(buf, cap, "%s-%s", save_path, tag);
 }
+
+void ekn_train_best_path(const char *save_path, char *buf, size_t cap) { side_path(save_path, "best", buf, cap); }
+void ekn_train_ema_path(const char *save_path, char *buf, size_t cap) { side_path(save_path, "ema", buf, cap); }
+void ekn_train_avg_path(const char *save_path, char *buf, size_t cap) { side_path(save_path, "avg", buf, cap); }
 
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err);
 
-int ekn_trainer_save(ekn_trainer *tr, ekn_err *err) { return save_to(tr, tr->cfg.save_path, err); }
+/* --average: the parameters and state as they are now become the newest
+ * snapshot (the oldest drops out when all cfg.average are taken) */
+static void avg_push(ekn_trainer *tr)
+{
+    size_t w = tr->avg_width, K = (size_t)tr->cfg.average, np = tr->net.nparams;
+    if (tr->avg_n == K) {
+        memmove(tr->avg_rows, tr->avg_rows + w, (K - 1) * w * sizeof(float));
+        tr->avg_n--;
+    }
+    float *row = tr->avg_rows + tr->avg_n++ * w;
+    memcpy(row, ekn_net_params_host(&tr->net), np * sizeof(float));
+    if (tr->net.nstate) memcpy(row + np, ekn_net_state_host(&tr->net), tr->net.nstate * sizeof(float));
+}
+
+/* A model checkpoint at path: the spec, /params from theta, /buffers from state. */
+static int save_model(ekn_trainer *tr, const char *path, const float *theta, const float *state, ekn_err *err)
+{
+    ekn_net_tensor *t;
+    int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
+    if (n < 0) return -1;
+    ekn_ckpt c;
+    int rc = ekn_ckpt_create(&c, path, tr->spec.text, err);
+    if (!rc) {
+        rc = ekn_ckpt_write_params(&c, t, n, theta, state, err);
+        if (rc) ekn_ckpt_abort(&c);
+        else rc = ekn_ckpt_commit(&c, err);
+    }
+    free(t);
+    return rc ? -1 : 0;
+}
+
+/* FILE-avg.h5: the mean of the snapshots, each value added in double
+ * from the oldest to the newest and divided by their count */
+static int save_avg(ekn_trainer *tr, ekn_err *err)
+{
+    size_t w = tr->avg_width, n = tr->avg_n;
+    for (size_t i = 0; i < w; i++) {
+        double sum = 0;
+        for (size_t r = 0; r < n; r++) sum += tr->avg_rows[r * w + i];
+        tr->avg_mean[i] = (float)(sum / (double)n);
+    }
+    char path[4096];
+    ekn_train_avg_path(tr->cfg.save_path, path, sizeof path);
+    return save_model(tr, path, tr->avg_mean, tr->net.nstate ? tr->avg_mean + tr->net.nparams : NULL, err);
+}
+
+/* --ema's average on the host (downloaded from a device) */
+static void ema_to_host(ekn_trainer *tr)
+{
+    const ekn_net *net = &tr->net;
+    if (net->ops->host) return; /* the host copies are the arrays */
+    net->ops->download(tr->ema_host_theta, tr->ema_theta, net->nparams * sizeof(float));
+    if (tr->ema_state) net->ops->download(tr->ema_host_state, tr->ema_state, net->nstate * sizeof(float));
+}
+
+/* FILE-ema.h5: a model checkpoint (the spec, /params and /buffers from
+ * the average), which ekn-predict reads as any other */
+static int save_ema(ekn_trainer *tr, ekn_err *err)
+{
+    char path[4096];
+    ekn_train_ema_path(tr->cfg.save_path, path, sizeof path);
+    ema_to_host(tr);
+    return save_model(tr, path, tr->ema_host_theta, tr->ema_host_state, err);
+}
+
+int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
+{
+    if (save_to(tr, tr->cfg.save_path, err)) return -1;
+    if (tr->ema_theta && save_ema(tr, err)) return -1;
+    return tr->avg_n ? save_avg(tr, err) : 0;
+}
 
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
 {
@@ -517,6 +629,12 @@ static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
              ekn_ckpt_write_optim(&c, &tr->opt, err) ||
              ekn_ckpt_write_state(&c, &s, tr->perm, tr->perm ? tr->train.n : 0, err) ||
              ekn_train_settings_write(tr, &c, err);
+        if (!rc && tr->ema_theta) {
+            ema_to_host(tr);
+            rc = ekn_ckpt_write_ema(&c, tr->ema_host_theta, tr->net.nparams, tr->ema_host_state, tr->net.nstate,
+                                    err);
+        }
+        if (!rc && tr->avg_rows) rc = ekn_ckpt_write_avg(&c, tr->avg_rows, tr->avg_n, tr->avg_width, err);
         if (rc) ekn_ckpt_abort(&c);
         else rc = ekn_ckpt_commit(&c, err);
     }
@@ -569,12 +687,77 @@ static int resume_from(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
     return 0;
 }
 
+/* --ema: the average's arrays, from the checkpoint's average, else from
+ * the parameters as they are now (the initial ones, or the resumed ones
+ * of a checkpoint without an average). */
+static int setup_ema(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+{
+    ekn_net *net = &tr->net;
+    const ekn_ops *ops = net->ops;
+    size_t np = net->nparams, ns = net->nstate;
+    tr->ema_theta = ops->alloc(np * sizeof(float));
+    tr->ema_state = ns ? ops->alloc(ns * sizeof(float)) : NULL;
+    if (ops->host) {
+        tr->ema_host_theta = tr->ema_theta;
+        tr->ema_host_state = tr->ema_state;
+    } else {
+        tr->ema_host_theta = malloc(np * sizeof(float));
+        tr->ema_host_state = ns ? malloc(ns * sizeof(float)) : NULL;
+    }
+    if (!tr->ema_theta || !tr->ema_host_theta || (ns && (!tr->ema_state || !tr->ema_host_state)))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the average of --ema (%zu parameters)", np);
+    int got = from ? ekn_ckpt_read_ema(from, tr->ema_host_theta, np, tr->ema_host_state, ns, err) : 0;
+    if (got < 0) return -1;
+    if (got) {
+        if (!ops->host) {
+            ops->upload(tr->ema_theta, tr->ema_host_theta, np * sizeof(float));
+            if (ns) ops->upload(tr->ema_state, tr->ema_host_state, ns * sizeof(float));
+        }
+        return 0;
+    }
+    if (from) ekn_info("'%s' holds no average: --ema starts from its parameters", ekn_ckpt_path(from));
+    ops->copy(tr->ema_theta, net->theta, np * sizeof(float));
+    if (ns) ops->copy(tr->ema_state, net->state, ns * sizeof(float));
+    return 0;
+}
+
+/* --average: room for cfg.average snapshots, and the checkpoint's newest */
+static int setup_avg(ekn_trainer *tr, ekn_ckpt *from, ekn_err *err)
+{
+    size_t K = (size_t)tr->cfg.average;
+    tr->avg_width = tr->net.nparams + tr->net.nstate;
+    tr->avg_rows = malloc(K * tr->avg_width * sizeof(float));
+    tr->avg_mean = malloc(tr->avg_width * sizeof(float));
+    if (!tr->avg_rows || !tr->avg_mean)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for --average %zu (%zu values each)", K, tr->avg_width);
+    return from ? ekn_ckpt_read_avg(from, tr->avg_rows, K, tr->avg_width, &tr->avg_n, err) : 0;
+}
+
+static void free_ema(ekn_trainer *tr)
+{
+    const ekn_ops *ops = tr->net.ops;
+    if (!ops) return;
+    if (!ops->host) {
+        free(tr->ema_host_theta);
+        free(tr->ema_host_state);
+    }
+    ops->free(tr->ema_theta);
+    ops->free(tr->ema_state);
+    tr->ema_theta = tr->ema_state = tr->ema_host_theta = tr->ema_host_state = NULL;
+}
+
 /* from: the checkpoint of --resume, open, or NULL. */
 static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *from, ekn_err *err)
 {
     tr->cfg = *cfg;
     if (from && ekn_train_settings_restore(tr, from, err)) return -1;
     cfg = &tr->cfg; /* with the checkpoint's settings */
+    if (ekn_train_check_shape(cfg, err)) return -1;
+    if (cfg->average && cfg->save_every <= 0) {
+        if (!(tr->restored & 1ul << EKN_SET_AVERAGE))
+            return ekn_err_set(err, EKN_EXIT_USAGE, "--average needs --save-every (the checkpoints it averages)");
+        ekn_info("no --save-every: the checkpoint's --average %lld takes no more snapshots", (long long)cfg->average);
+    }
     tr->lr = cfg->lr;
     tr->momentum = cfg->momentum;
     tr->lr_scale = 1;
@@ -631,6 +814,8 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
         ekn_rng_seed(&init, cfg->seed, RNG_INIT);
         ekn_net_init_params(net, &init);
     }
+    if (cfg->ema_on && setup_ema(tr, from, err)) return -1;
+    if (cfg->average && setup_avg(tr, from, err)) return -1;
     if (cfg->val_path && prepare_validation(tr, err)) return -1;
     if (cfg->log_path) {
         int append = cfg->resume_path && access(cfg->log_path, F_OK) == 0;
@@ -677,6 +862,9 @@ void ekn_trainer_free(ekn_trainer *tr)
     if (tr->log) fclose(tr->log);
     ekn_dataset_free(&tr->val_patches);
     ekn_train_free_batch(tr);
+    free_ema(tr);
+    free(tr->avg_rows);
+    free(tr->avg_mean);
     free(tr->perm);
     ekn_optim_free(&tr->opt);
     ekn_net_free(&tr->net);
@@ -726,14 +914,24 @@ static void apply_control(ekn_trainer *tr, int *stop, int *save)
     ekn_control_poll(&tr->control, run_control, &x);
 }
 
+static int64_t epoch_size(const ekn_trainer *tr);
+
+/* Where the step stands in the budget (schedule.h): by steps when there
+ * is a step budget, else by this run's time against --time. */
+static ekn_budget_pos budget_pos(const ekn_trainer *tr)
+{
+    ekn_budget_pos b = {0, (double)tr->step, (double)ekn_trainer_max_steps(tr)};
+    if (b.total <= 0 && tr->cfg.max_time > 0) {
+        b.by_time = 1;
+        b.pos = tr->run_start > 0 ? (ekn_now() - tr->run_start) / tr->cfg.max_time : 0;
+        b.total = 1;
+    }
+    return b;
+}
+
 static void update_hyper(ekn_trainer *tr)
 {
-    const ekn_train_config *c = &tr->cfg;
-    double base = ekn_schedule_at(&c->lr_schedule, tr->step, c->lr);
-    double decay = 1;
-    if (c->lr_decay != 1 && c->lr_decay_every > 0) decay = pow(c->lr_decay, (double)(tr->step / c->lr_decay_every));
-    tr->lr = base * decay * tr->lr_scale;
-    tr->momentum = ekn_schedule_at(&c->momentum_schedule, tr->step, c->momentum);
+    ekn_train_hyper_at(&tr->cfg, tr->step, budget_pos(tr), tr->lr_scale, &tr->lr, &tr->momentum);
 }
 
 static void fmt_val(char *buf, size_t cap, double v)
@@ -743,7 +941,8 @@ static void fmt_val(char *buf, size_t cap, double v)
 }
 
 /* Returns 1 when the monitored value (cfg.monitor) is the best so far. */
-static int validate(ekn_trainer *tr, double *vloss, double *verr)
+/* Evaluates the validation set and reports it on stderr. */
+static void validation_report(ekn_trainer *tr, double *vloss, double *verr)
 {
     int C = tr->net.classes;
     long *conf = C ? calloc((size_t)C * C, sizeof *conf) : NULL;
@@ -761,9 +960,16 @@ static int validate(ekn_trainer *tr, double *vloss, double *verr)
                      pred ? (double)tp / pred : NAN, lab ? (double)tp / lab : NAN);
         }
     free(conf);
+}
+
+/* A validation of the --val-every cadence: the plateau schedule and the
+ * best checkpoint follow it.  Returns 1 when it is the best so far. */
+static int validate(ekn_trainer *tr, double *vloss, double *verr)
+{
+    validation_report(tr, vloss, verr);
     if (tr->cfg.plateau_patience > 0) {
-        if (r.loss < tr->best_val) {
-            tr->best_val = r.loss;
+        if (*vloss < tr->best_val) {
+            tr->best_val = *vloss;
             tr->plateau_count = 0;
         } else if (++tr->plateau_count >= tr->cfg.plateau_patience) {
             tr->lr_scale *= tr->cfg.plateau_factor;
@@ -772,7 +978,7 @@ static int validate(ekn_trainer *tr, double *vloss, double *verr)
                      tr->cfg.plateau_factor);
         }
     }
-    double m = tr->cfg.monitor == EKN_MONITOR_ERROR ? r.err : r.loss;
+    double m = tr->cfg.monitor == EKN_MONITOR_ERROR ? *verr : *vloss;
     if (m < tr->best_metric) { /* NaN never is */
         tr->best_metric = m;
         tr->best_step = tr->step;
@@ -780,6 +986,33 @@ static int validate(ekn_trainer *tr, double *vloss, double *verr)
         return 1;
     }
     tr->since_best++;
+    return 0;
+}
+
+/* What one log row reports beside the trainer's own state. */
+typedef struct log_point {
+    double loss, after, before, terr, vloss, verr, rate, epoch, elapsed;
+    int best;
+} log_point;
+
+static int log_row(ekn_trainer *tr, const log_point *p, ekn_err *err)
+{
+    char f[8][32];
+    fmt_val(f[6], 32, tr->opt.diag.step_size);
+    fmt_val(f[7], 32, tr->opt.diag.beta);
+    fmt_val(f[0], 32, p->after);
+    fmt_val(f[1], 32, p->after - p->before);
+    fmt_val(f[2], 32, tr->mean_label);
+    fmt_val(f[3], 32, p->terr);
+    fmt_val(f[4], 32, p->vloss);
+    fmt_val(f[5], 32, p->verr);
+    fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\t%ld",
+            (long long)tr->step, p->epoch, p->elapsed, p->rate, p->loss, tr->loss_smooth, f[0], f[1], tr->lr,
+            tr->momentum, f[2], f[3], f[4], f[5], f[6], f[7], tr->opt.diag.evals);
+    /* best: 1 on the row of a validation that is the best so far */
+    fprintf(tr->log, tr->log_best ? "\t%d\n" : "\n", p->best);
+    if (fflush(tr->log) != 0 || ferror(tr->log))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", tr->cfg.log_path);
     return 0;
 }
 
@@ -793,6 +1026,31 @@ static int64_t epoch_size(const ekn_trainer *tr)
     return n > 0 ? n : 1;
 }
 
+/* One line at the end of a run: what it did, how well, where it went. */
+static void summary(const ekn_trainer *tr, const log_point *last, const char *best_path)
+{
+    char took[32], val[160] = "", best[4200] = "";
+    ekn_fmt_duration(tr->elapsed_before, took, sizeof took);
+    if (!isnan(last->vloss)) snprintf(val, sizeof val, "; validation loss %.5g error %.4g", last->vloss, last->verr);
+    if (tr->best_step > 0 && access(best_path, F_OK) == 0)
+        snprintf(best, sizeof best, " (best %s %.5g at step %lld: '%s')",
+                 tr->cfg.monitor == EKN_MONITOR_ERROR ? "error" : "loss", tr->best_metric, (long long)tr->best_step,
+                 best_path);
+    ekn_warn("%lld steps, %.4g epochs in %s%s%s; saved '%s'", (long long)tr->step, last->epoch, took, val, best,
+             tr->cfg.save_path);
+}
+
+int64_t ekn_trainer_max_steps(const ekn_trainer *tr)
+{
+    const ekn_train_config *c = &tr->cfg;
+    int64_t max_steps = c->steps;
+    if (c->epochs) {
+        int64_t s = (c->epochs * epoch_size(tr) + c->batch - 1) / c->batch;
+        if (!max_steps || s < max_steps) max_steps = s;
+    }
+    return max_steps;
+}
+
 int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_train_config *c = &tr->cfg;
@@ -801,17 +1059,18 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
     int64_t ep_size = epoch_size(tr);
     /* examples since the last log row: a stream's batches may be short */
     double since_log = 0;
-    int64_t max_steps = c->steps;
-    if (c->epochs) {
-        int64_t s = (c->epochs * ep_size + c->batch - 1) / c->batch;
-        if (!max_steps || s < max_steps) max_steps = s;
-    }
+    int64_t max_steps = ekn_trainer_max_steps(tr);
+    if (c->lr_shape != EKN_SHAPE_CONSTANT && !max_steps && !(c->max_time > 0)) /* a stream's --epochs dropped */
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--lr-shape %s needs a budget: --steps or --time",
+                           ekn_shape_name(c->lr_shape));
     if (c->resume_path && max_steps && tr->step >= max_steps)
         ekn_warn("step %lld: the run has reached its end at step %lld (--steps%s); give more to train on",
                  (long long)tr->step, (long long)max_steps, c->epochs ? ", --epochs" : "");
     ekn_progress prog;
     ekn_progress_begin(&prog, "steps", (uint64_t)max_steps);
     int stop = 0, save = 0, rc = 0, early = 0;
+    int64_t first_step = tr->step, last_log_step = tr->step, last_val_step = tr->step;
+    log_point last = {0};
     char best_path[4096];
     ekn_train_best_path(c->save_path, best_path, sizeof best_path);
     while (!stop) {
@@ -869,6 +1128,11 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
                                (long long)tr->step + 1, what, loss, kept ? "the last checkpoint" : "no checkpoint",
                                c->save_path, kept ? " is kept" : " is written");
         }
+        if (tr->ema_theta) { /* the average follows every step, where the parameters live */
+            float d = (float)c->ema;
+            tr->net.ops->ema_update(tr->net.nparams, d, tr->net.theta, tr->ema_theta);
+            if (tr->ema_state) tr->net.ops->ema_update(tr->net.nstate, d, tr->net.state, tr->ema_state);
+        }
         double after = gain_now ? batch_loss_eval(tr) : NAN;
         double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;
         tr->loss_smooth = isnan(tr->loss_smooth) ? loss : 0.98 * tr->loss_smooth + 0.02 * loss;
@@ -876,34 +1140,27 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         since_log += tr->cur_n;
         double vloss = NAN, verr = NAN;
         int best = 0;
-        if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) best = validate(tr, &vloss, &verr);
+        if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) {
+            best = validate(tr, &vloss, &verr);
+            last_val_step = tr->step;
+        }
+        /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
+        last = (log_point){loss, after, before_det, terr, vloss, verr, NAN,
+                           tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size, 0, best};
         int log_now = tr->log && (tr->step % c->log_every == 0 || !isnan(vloss) || gain_now);
         if (log_now) {
             double now = ekn_now();
-            double rate = now > last_log ? since_log / (now - last_log) : NAN;
-            /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
-            double epoch = tr->streaming ? (double)tr->epoch : (double)tr->step * c->batch / ep_size;
-            char f[8][32];
-            fmt_val(f[6], 32, tr->opt.diag.step_size);
-            fmt_val(f[7], 32, tr->opt.diag.beta);
-            fmt_val(f[0], 32, after);
-            fmt_val(f[1], 32, after - before_det);
-            fmt_val(f[2], 32, tr->mean_label);
-            fmt_val(f[3], 32, terr);
-            fmt_val(f[4], 32, vloss);
-            fmt_val(f[5], 32, verr);
-            fprintf(tr->log, "%lld\t%.4f\t%.3f\t%.1f\t%.6g\t%.6g\t%s\t%s\t%.6g\t%.6g\t%s\t%s\t%s\t%s\t%s\t%s\t%ld",
-                    (long long)tr->step, epoch, tr->elapsed_before + now - start,
-                    rate, loss, tr->loss_smooth, f[0], f[1], tr->lr, tr->momentum, f[2], f[3], f[4], f[5], f[6],
-                    f[7], tr->opt.diag.evals);
-            /* best: 1 on the row of a validation that is the best so far */
-            fprintf(tr->log, tr->log_best ? "\t%d\n" : "\n", best);
-            if (fflush(tr->log) != 0 || ferror(tr->log))
-                return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': write error:", c->log_path);
+            last.rate = now > last_log ? since_log / (now - last_log) : NAN;
+            last.elapsed = tr->elapsed_before + now - start;
+            if (log_row(tr, &last, err)) return -1;
             last_log = now;
             since_log = 0;
+            last_log_step = tr->step;
         }
-        if (c->save_every > 0 && tr->step % c->save_every == 0 && ekn_trainer_save(tr, err)) return -1;
+        if (c->save_every > 0 && tr->step % c->save_every == 0) {
+            if (tr->avg_rows) avg_push(tr); /* the checkpoints --average averages */
+            if (ekn_trainer_save(tr, err)) return -1;
+        }
         if (best && save_to(tr, best_path, err)) return -1;
         if (c->early_stop > 0 && tr->since_best >= c->early_stop) {
             early = 1;
@@ -918,8 +1175,27 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         ekn_warn("step %lld: %s has not improved in %lld validations; stopping (the best, %.5g at step %lld, is '%s')",
                  (long long)tr->step, c->monitor == EKN_MONITOR_ERROR ? "val_error" : "val_loss",
                  (long long)tr->since_best, tr->best_metric, (long long)tr->best_step, best_path);
+    /* the last step gets its validation and its log row, unless a signal
+     * asked to stop now; this validation is only reported (the plateau
+     * schedule and the best checkpoint follow --val-every alone), so a run
+     * resumed from here goes on as one that was never stopped */
+    int signalled = tr->stop_flag && *tr->stop_flag;
+    if (tr->step > first_step && !signalled) {
+        if (tr->val_n && c->val_every > 0 && last_val_step != tr->step) {
+            validation_report(tr, &last.vloss, &last.verr);
+            last.best = 0;
+        }
+        if (tr->log && last_log_step != tr->step) {
+            double now = ekn_now();
+            last.rate = now > last_log ? since_log / (now - last_log) : NAN;
+            last.elapsed = tr->elapsed_before + now - start;
+            if (log_row(tr, &last, err)) return -1;
+        }
+    }
     rc = ekn_ops_check(tr->net.ops, err) || ekn_trainer_save(tr, err) ? -1 : 0;
     tr->elapsed_before += ekn_now() - start;
     tr->run_start = 0;
+    /* on a terminal, where the progress line was, or with -v: scripts stay quiet */
+    if (!rc && tr->step > first_step && (prog.enabled || ekn_verbose > 0)) summary(tr, &last, best_path);
     return rc;
 }

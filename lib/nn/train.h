@@ -34,6 +34,7 @@
 #include "net.h"
 #include "optim.h"
 #include "rng.h"
+#include "schedule.h"
 #include "spec.h"
 
 #define EKN_MAX_SCHEDULE 64
@@ -67,6 +68,22 @@ typedef struct ekn_train_config {
     double lr, momentum, weight_decay;
     ekn_schedule lr_schedule, momentum_schedule;
     double lr_decay;          /* multiply lr by this every lr_decay_every steps (1 = off) */
+    /* the rate's shape over the budget (schedule.h): EKN_SHAPE_CONSTANT
+     * (--lr-schedule, --lr-decay apply), _COSINE or _ONECYCLE; --warmup
+     * steps (0: none); the floor both end at; onecycle's rising fraction,
+     * start divisor and momentum at the peak rate (--momentum is its top) */
+    int lr_shape;
+    int64_t warmup;
+    double lr_floor, onecycle_pct, onecycle_div, onecycle_momentum;
+    /* --ema: an exponential moving average of the parameters (and the
+     * norm layers' running statistics) with this decay in [0, 1), updated
+     * after every step and saved as FILE-ema.h5 (ekn_train_ema_path) */
+    int ema_on;
+    double ema;
+    /* --average K: the parameters (and running statistics) of each
+     * --save-every checkpoint are kept, the last K of them, and their mean
+     * is saved as FILE-avg.h5 (ekn_train_avg_path) at each save (0: off) */
+    int64_t average;
     int64_t lr_decay_every;
     int plateau_patience;     /* validations without improvement before lr *= plateau_factor (0 = off) */
     int64_t early_stop;       /* stop after this many validations without a better monitored value (0 = off) */
@@ -136,6 +153,14 @@ typedef struct ekn_trainer {
     long correct, counted;    /* of the current batch */
     FILE *log;
     ekn_control control;      /* cfg.control_path, polled before each step */
+    /* --ema: the average of theta and of the net's state, in the ops
+     * table's memory (NULL: off; ema_state NULL when nstate is 0), and
+     * their host copies for checkpoints (the same arrays on the host) */
+    float *ema_theta, *ema_state, *ema_host_theta, *ema_host_state;
+    /* --average: avg_n snapshots of avg_width floats (theta, then state),
+     * oldest first, room for cfg.average; avg_mean one row for the mean */
+    float *avg_rows, *avg_mean;
+    size_t avg_n, avg_width;
     volatile int *stop_flag;  /* set by signal handlers in the command */
     volatile int *save_flag;
 } ekn_trainer;
@@ -148,7 +173,19 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err);
 /* The best validation's checkpoint beside save_path: "model.h5" ->
  * "model-best.h5" ("-best" before a final ".h5", else appended). */
 void ekn_train_best_path(const char *save_path, char *buf, size_t cap);
+/* --ema's model beside save_path: "model.h5" -> "model-ema.h5" (as the best's). */
+void ekn_train_ema_path(const char *save_path, char *buf, size_t cap);
+/* --average's model: "model.h5" -> "model-avg.h5". */
+void ekn_train_avg_path(const char *save_path, char *buf, size_t cap);
 void ekn_trainer_free(ekn_trainer *tr);
+
+/* The run's budget as ekn_trainer_run measures it: --steps, or --epochs
+ * in steps (the smaller of both), 0 when neither. */
+int64_t ekn_trainer_max_steps(const ekn_trainer *tr);
+/* Checks that the rate's settings agree (--lr-shape with --lr-schedule,
+ * --lr-decay, --warmup, --momentum-schedule, a budget, --lr-floor below
+ * --lr, --onecycle-momentum below --momentum); EKN_EXIT_USAGE otherwise. */
+int ekn_train_check_shape(const ekn_train_config *c, ekn_err *err);
 
 /* "0:0.1,1000:0.01" -> schedule sorted by step; duplicate steps are an error. */
 int ekn_schedule_parse(ekn_schedule *s, const char *text, const char *what, ekn_err *err);
@@ -163,7 +200,9 @@ typedef struct ekn_train_opts {
     ekn_zyx patch;                 /* --patch: right-aligned, the leading axes 1 */
     const char *lr_schedule, *momentum_schedule, *class_weights;
     const char *monitor;           /* --monitor: val_loss|val_error */
+    const char *lr_shape;          /* --lr-shape: constant|cosine|onecycle */
     int optimizer_given;           /* without --optimizer a resumed run keeps the checkpoint's */
+    int ema_given;                 /* --ema appeared: c.ema_on */
     double max_mib;                /* --max-memory, MiB (0: not given) */
     ekn_device_opts dev;           /* applied by the command (ekn_device_opts_apply) */
 } ekn_train_opts;

@@ -12,6 +12,10 @@ int ekn_train_opts_resolve(ekn_train_opts *o, ekn_err *err)
     c->monitor = o->monitor && !strcmp(o->monitor, "val_error") ? EKN_MONITOR_ERROR : EKN_MONITOR_LOSS;
     if (c->early_stop && !c->val_path)
         return ekn_err_set(err, EKN_EXIT_USAGE, "--early-stop needs a validation stream (--val)");
+    if (o->ema_given && !(c->ema < 1))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--ema must be at least 0 and below 1, you specified %g", c->ema);
+    c->ema_on = o->ema_given;
+    if (o->lr_shape) c->lr_shape = ekn_shape_parse(o->lr_shape); /* a choice: always one of them */
     const char *input = o->input ? o->input : "auto";
     c->input_mode = !strcmp(input, "stream") ? EKN_INPUT_STREAM : !strcmp(input, "memory") ? EKN_INPUT_MEMORY : EKN_INPUT_AUTO;
     ekn_optim probe; /* parameters are usage errors, found before the data is read */

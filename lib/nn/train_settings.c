@@ -10,7 +10,7 @@
 #include "opt.h"
 #include "train_internal.h"
 
-enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH, T_MONITOR };
+enum { T_LONG, T_I64, T_INT, T_F64, T_U64, T_SCHED, T_WEIGHTS, T_PATCH, T_MONITOR, T_SHAPE, T_EMA };
 
 static const char *monitor_name(int m) { return m == EKN_MONITOR_ERROR ? "val_error" : "val_loss"; }
 
@@ -41,6 +41,14 @@ static const struct {
     ROW(VAL_EXAMPLES, "val-examples", T_LONG, val_examples),
     ROW(EARLY_STOP, "early-stop", T_I64, early_stop),
     ROW(MONITOR, "monitor", T_MONITOR, monitor),
+    ROW(LR_SHAPE, "lr-shape", T_SHAPE, lr_shape),
+    ROW(WARMUP, "warmup", T_I64, warmup),
+    ROW(LR_FLOOR, "lr-floor", T_F64, lr_floor),
+    ROW(ONECYCLE_PCT, "onecycle-pct", T_F64, onecycle_pct),
+    ROW(ONECYCLE_DIV, "onecycle-div", T_F64, onecycle_div),
+    ROW(ONECYCLE_MOMENTUM, "onecycle-momentum", T_F64, onecycle_momentum),
+    ROW(EMA, "ema", T_EMA, ema), /* and ema_on */
+    ROW(AVERAGE, "average", T_I64, average),
 #undef ROW
 };
 #define NROWS (int)(sizeof ROWS / sizeof ROWS[0])
@@ -83,6 +91,14 @@ int ekn_train_settings_write(const ekn_trainer *tr, struct ekn_ckpt *ck, ekn_err
         .val_examples = c->val_examples,
         .early_stop = c->early_stop,
         .monitor = (char *)monitor_name(c->monitor), /* written, not freed */
+        .lr_shape = (char *)ekn_shape_name(c->lr_shape), /* ditto */
+        .warmup = c->warmup,
+        .lr_floor = c->lr_floor,
+        .onecycle_pct = c->onecycle_pct,
+        .onecycle_div = c->onecycle_div,
+        .onecycle_momentum = c->onecycle_momentum,
+        .ema = c->ema_on ? c->ema : -1,
+        .average = c->average,
         .patch = {c->patch[0], c->patch[1], c->patch[2]},
         .lr = c->lr,
         .lr_decay = c->lr_decay,
@@ -135,6 +151,12 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
     case EKN_SET_VAL_EVERY: i64 = s->val_every; break;
     case EKN_SET_VAL_EXAMPLES: i64 = s->val_examples; break;
     case EKN_SET_EARLY_STOP: i64 = s->early_stop; break;
+    case EKN_SET_WARMUP: i64 = s->warmup; break;
+    case EKN_SET_AVERAGE: i64 = s->average; break;
+    case EKN_SET_LR_FLOOR: f64 = s->lr_floor; break;
+    case EKN_SET_ONECYCLE_PCT: f64 = s->onecycle_pct; break;
+    case EKN_SET_ONECYCLE_DIV: f64 = s->onecycle_div; break;
+    case EKN_SET_ONECYCLE_MOMENTUM: f64 = s->onecycle_momentum; break;
     case EKN_SET_LR: f64 = s->lr; break;
     case EKN_SET_LR_DECAY: f64 = s->lr_decay; break;
     case EKN_SET_PLATEAU_FACTOR: f64 = s->plateau_factor; break;
@@ -148,13 +170,15 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
         {EKN_SET_LR, 0, 1e6, 1}, {EKN_SET_LR_DECAY, 0, 1, 1}, {EKN_SET_LR_DECAY_EVERY, 0, 1e15, 0},
         {EKN_SET_PLATEAU, 0, 1e9, 0}, {EKN_SET_PLATEAU_FACTOR, 0, 1, 1}, {EKN_SET_WEIGHT_DECAY, 0, 1e3, 0},
         {EKN_SET_VAL_EVERY, 1, 1e15, 0}, {EKN_SET_VAL_EXAMPLES, 0, 1e12, 0}, {EKN_SET_EARLY_STOP, 0, 1e15, 0},
-        {EKN_SET_MOMENTUM, 0, 1, 0},
+        {EKN_SET_MOMENTUM, 0, 1, 0}, {EKN_SET_WARMUP, 0, 1e15, 0}, {EKN_SET_LR_FLOOR, 0, 1e6, 0},
+        {EKN_SET_ONECYCLE_PCT, 0, 1, 1}, {EKN_SET_ONECYCLE_DIV, 1, 1e9, 0}, {EKN_SET_ONECYCLE_MOMENTUM, 0, 1, 0},
+        {EKN_SET_AVERAGE, 0, 1e6, 0},
     };
     for (size_t r = 0; r < sizeof RANGE / sizeof *RANGE; r++) {
         if (RANGE[r].key != key) continue;
         double v = type == T_F64 ? f64 : (double)i64;
         int ok = isfinite(v) && (RANGE[r].gt ? v > RANGE[r].lo : v >= RANGE[r].lo) && v <= RANGE[r].hi;
-        if (key == EKN_SET_MOMENTUM) ok = ok && v < 1;
+        if (key == EKN_SET_MOMENTUM || key == EKN_SET_ONECYCLE_MOMENTUM) ok = ok && v < 1;
         if (!ok) return ekn_err_set(err, EKN_EXIT_FAIL, "%s is %.17g, out of the option's range", what, v);
     }
     if (key == EKN_SET_PATCH)
@@ -174,6 +198,17 @@ static int from_file(int type, const ekn_ckpt_settings *s, int key, ekn_train_co
         if (strcmp(s->monitor, "val_loss") && strcmp(s->monitor, "val_error"))
             return ekn_err_set(err, EKN_EXIT_FAIL, "%s: '%s' is neither val_loss nor val_error", what, s->monitor);
         *(int *)dst = !strcmp(s->monitor, "val_error") ? EKN_MONITOR_ERROR : EKN_MONITOR_LOSS;
+        return 0;
+    case T_EMA:
+        if (!(s->ema == -1 || (s->ema >= 0 && s->ema < 1)))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "%s is %.17g, neither -1 (off) nor a decay in [0, 1)", what, s->ema);
+        mine->ema_on = s->ema >= 0;
+        *(double *)dst = s->ema >= 0 ? s->ema : 0;
+        return 0;
+    case T_SHAPE:
+        if (ekn_shape_parse(s->lr_shape) < 0)
+            return ekn_err_set(err, EKN_EXIT_FAIL, "%s: '%s' is not constant, cosine nor onecycle", what, s->lr_shape);
+        *(int *)dst = ekn_shape_parse(s->lr_shape);
         return 0;
     case T_SCHED: {
         ekn_schedule *sc = dst;
@@ -231,6 +266,16 @@ static int same(int type, const ekn_train_config *x, const ekn_train_config *y, 
     case T_MONITOR:
         snprintf(a, cap, "%s", monitor_name(*(const int *)p));
         snprintf(b, cap, "%s", monitor_name(*(const int *)q));
+        return *(const int *)p == *(const int *)q;
+    case T_EMA:
+        if (x->ema_on) snprintf(a, cap, "%g", x->ema);
+        else snprintf(a, cap, "(off)");
+        if (y->ema_on) snprintf(b, cap, "%g", y->ema);
+        else snprintf(b, cap, "(off)");
+        return x->ema_on == y->ema_on && (!x->ema_on || x->ema == y->ema);
+    case T_SHAPE:
+        snprintf(a, cap, "%s", ekn_shape_name(*(const int *)p));
+        snprintf(b, cap, "%s", ekn_shape_name(*(const int *)q));
         return *(const int *)p == *(const int *)q;
     case T_PATCH:
         patch_text(a, cap, p);
@@ -303,8 +348,8 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
         char mine[256], theirs[256];
         if (same(ROWS[i].type, c, &saved, ROWS[i].off, mine, theirs, sizeof mine)) continue;
         int lr_part = key == EKN_SET_LR || key == EKN_SET_LR_SCHEDULE || key == EKN_SET_LR_DECAY ||
-                      key == EKN_SET_LR_DECAY_EVERY;
-        int mom_part = key == EKN_SET_MOMENTUM || key == EKN_SET_MOMENTUM_SCHEDULE;
+                      key == EKN_SET_LR_DECAY_EVERY || key == EKN_SET_LR_SHAPE || key == EKN_SET_WARMUP;
+        int mom_part = key == EKN_SET_MOMENTUM || key == EKN_SET_MOMENTUM_SCHEDULE || key == EKN_SET_ONECYCLE_MOMENTUM;
         int by_control = (lr_part && isfinite(st.control_lr)) || (mom_part && isfinite(st.control_momentum));
         /* a given --lr (--momentum) without a schedule: the checkpoint's
          * schedule would hide it from the schedule's first step on */
@@ -320,6 +365,9 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
             if (ROWS[i].type == T_WEIGHTS) {
                 c->nclass_weights = saved.nclass_weights;
                 memcpy(c->class_weights, saved.class_weights, sizeof c->class_weights);
+            } else if (ROWS[i].type == T_EMA) {
+                c->ema_on = saved.ema_on;
+                c->ema = saved.ema;
             } else {
                 size_t size = ROWS[i].type == T_SCHED     ? sizeof(ekn_schedule)
                               : ROWS[i].type == T_PATCH   ? 3 * sizeof(int)
@@ -327,6 +375,7 @@ int ekn_train_settings_restore(ekn_trainer *tr, struct ekn_ckpt *from, ekn_err *
                               : ROWS[i].type == T_I64     ? sizeof(int64_t)
                               : ROWS[i].type == T_INT     ? sizeof(int)
                               : ROWS[i].type == T_MONITOR ? sizeof(int)
+                              : ROWS[i].type == T_SHAPE   ? sizeof(int)
                               : ROWS[i].type == T_U64     ? sizeof(uint64_t)
                                                           : sizeof(double);
                 memcpy((char *)c + ROWS[i].off, (char *)&saved + ROWS[i].off, size);

@@ -142,8 +142,11 @@ void ekn_plot_draw_grey(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int 
 void ekn_plot_draw_classes(ekn_plot_raster *r, const ekn_plot_view *v, int x0, int y0, int zoom, int off_y,
                            int off_x, int stride_y, int stride_x, double alpha);
 
-/* Writes the script that shows the raster pixel for pixel (after the terminal). */
-void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title);
+/* Writes the script that shows the raster pixel for pixel (after the
+ * terminal): with binary, the pixels follow the plot command as inline RGB
+ * bytes (fast; gnuplot reads them from its script); otherwise as a $raster
+ * text datablock a user can read and edit (--script).  Both draw the same. */
+void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title, int binary);
 
 /* Cells of a grid of `count` equal pictures, nearly square, one pixel apart. */
 void ekn_plot_grid_shape(int count, int *cols, int *rows);

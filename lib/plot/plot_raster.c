@@ -137,21 +137,38 @@ void ekn_plot_draw_classes(ekn_plot_raster *r, const ekn_plot_view *v, int x0, i
         }
 }
 
-void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title)
+void ekn_plot_raster_script(FILE *f, const ekn_plot_raster *r, const char *title, int binary)
 {
-    fprintf(f, "$raster << EOD\n");
-    for (int y = 0; y < r->height; y++) {
-        const uint32_t *row = r->rgb + (size_t)y * (size_t)r->width;
-        for (int x = 0; x < r->width; x++) fprintf(f, x ? " %u" : "%u", (unsigned)row[x]);
-        fputc('\n', f);
-    }
-    fprintf(f, "EOD\n");
     double a = r->pixel_aspect > 0 ? r->pixel_aspect : 1;
+    if (!binary) {
+        fprintf(f, "$raster << EOD\n");
+        for (int y = 0; y < r->height; y++) {
+            const uint32_t *row = r->rgb + (size_t)y * (size_t)r->width;
+            for (int x = 0; x < r->width; x++) fprintf(f, x ? " %u" : "%u", (unsigned)row[x]);
+            fputc('\n', f);
+        }
+        fprintf(f, "EOD\n");
+    }
     fprintf(f, "set size ratio -1\nunset key; unset tics; unset border; unset colorbox\n"
                "set margins 0.5, 0.5, 0.5, 2\n"
                "set xrange [-0.5:%d.5]; set yrange [%.9g:%.9g]\nset title ", r->width - 1, (r->height - 0.5) * a,
             -0.5 * a);
     ekn_plot_quote(f, title ? title : "");
-    fprintf(f, "\nplot $raster matrix using 1:($2*%.9g):(int($3)/65536):(int($3)/256%%256):(int($3)%%256) with rgbimage\n",
-            a);
+    if (!binary) {
+        fprintf(f, "\nplot $raster matrix using 1:($2*%.9g):(int($3)/65536):(int($3)/256%%256):(int($3)%%256) with rgbimage\n",
+                a);
+        return;
+    }
+    /* gnuplot parses a text matrix and evaluates the colour expressions per
+     * pixel: a grid of nine 512x512 slices took 25 s that way, the same
+     * picture from inline bytes takes under a second */
+    fprintf(f, "\nplot '-' binary array=(%d,%d) dy=%.9g format='%%uchar%%uchar%%uchar' with rgbimage\n", r->width,
+            r->height, a);
+    for (size_t i = 0; i < (size_t)r->width * (size_t)r->height; i++) {
+        uint32_t c = r->rgb[i];
+        fputc((int)(c >> 16 & 0xff), f);
+        fputc((int)(c >> 8 & 0xff), f);
+        fputc((int)(c & 0xff), f);
+    }
+    fputc('\n', f);
 }

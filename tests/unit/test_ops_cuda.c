@@ -1154,6 +1154,37 @@ static void test_losses_em(uint64_t *st)
     }
 }
 
+/* ---- exponential moving average (--ema, kernels/ema.h) ---------------------- */
+
+/* dev's step against ref's (ATOL/RTOL) and against the cpu's float
+ * arithmetic, which it repeats bit for bit; decay 0 copies x exactly */
+static void test_ema(uint64_t *st)
+{
+    static const size_t sizes[] = {1, 7, 1003, 1000003};
+    static const float decays[] = {0.999f, 0.5f, 0.0f, 1.0f};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (size_t di = 0; di < sizeof decays / sizeof *decays; di++) {
+            size_t n = sizes[si];
+            float d = decays[di];
+            float *x = rnd(st, n, -3, 3), *a_ref = rnd(st, n, -3, 3), *a_cpu = tu_alloc(n), *a = tu_alloc(n);
+            memcpy(a_cpu, a_ref, n * sizeof *a);
+            float *d_x = dev_floats(x, n), *d_a = dev_floats(a_ref, n);
+            for (int rep = 0; rep < 3; rep++) { /* three steps, as three training steps */
+                ref->ema_update(n, d, x, a_ref);
+                ekn_ema_update_cpu(n, d, x, a_cpu);
+                dev->ema_update(n, d, d_x, d_a);
+            }
+            ch_check("ema_update");
+            get_floats(a, d_a, n);
+            fprintf(stderr, "-- ema_update n=%zu decay=%g\n", n, (double)d);
+            tally(tu_compare("  avg vs ref", a, a_ref, n, ATOL, RTOL));
+            tally(tu_compare("  avg vs cpu (exact)", a, a_cpu, n, 0, 0));
+            if (d == 0.0f) tally(tu_compare("  decay 0: avg is x (exact)", a, x, n, 0, 0));
+            ch_free(d_x), ch_free(d_a);
+            free(x), free(a_ref), free(a_cpu), free(a);
+        }
+}
+
 int main(void)
 {
     ch_start("test_ops_cuda");
@@ -1182,7 +1213,8 @@ int main(void)
     test_prelu(&st);
     test_maxout(&st);
     test_dense_t(&st); /* the earlier tests keep the data they always saw */
-    test_losses_em(&st); /* issue 14 section 5 */
+    test_ema(&st);     /* appended last for the same reason */
+    test_losses_em(&st); /* issue 14 section 5, after the others for the same reason */
     fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

@@ -35,6 +35,7 @@ static void check_table(const ekn_ops *o, int host)
     FILLED(maxout_backward);
     FILLED(dense_t_forward), FILLED(dense_t_backward); /* dense with tied weights */
     FILLED(mse_w), FILLED(bce), FILLED(softmax_focal), FILLED(softmax_dice), FILLED(sigmoid_dice); /* BCE, focal, Dice */
+    FILLED(ema_update);                                /* exponential moving average (--ema) */
     FILLED(vec->dot), FILLED(vec->axpy), FILLED(vec->scale), FILLED(vec->neg), FILLED(vec->lincomb);
     FILLED(vec->decay_penalty), FILLED(vec->sgd), FILLED(vec->rprop), FILLED(vec->adam), FILLED(vec->pr_numerator);
     FILLED(vec->cg_direction), FILLED(vec->lbfgs_pair);

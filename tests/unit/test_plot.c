@@ -288,7 +288,7 @@ static void test_raster(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
-    ekn_plot_raster_script(f, &r, "x");
+    ekn_plot_raster_script(f, &r, "x", 0);
     fclose(f);
     /* three rows of four numbers between the EOD lines */
     const char *rows = strstr(text, "$raster << EOD\n");
@@ -298,6 +298,21 @@ static void test_raster(void **state)
     assert_int_equal(n, 4);
     assert_int_equal(a[0], 0x123456);
     assert_non_null(strstr(text, "with rgbimage"));
+    free(text);
+    /* binary: the 4x3 pixels as R, G, B bytes right after the plot line, then a newline */
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    ekn_plot_raster_script(f, &r, "x", 1);
+    fclose(f);
+    assert_null(strstr(text, "$raster"));
+    const char *plot = strstr(text, "plot '-' binary array=(4,3) dy=1 format='%uchar%uchar%uchar' with rgbimage\n");
+    assert_non_null(plot);
+    const unsigned char *px = (const unsigned char *)strchr(plot, '\n') + 1;
+    assert_int_equal(len, (size_t)(px - (const unsigned char *)text) + 4 * 3 * 3 + 1);
+    assert_true(px[0] == 0x12 && px[1] == 0x34 && px[2] == 0x56);
+    const unsigned char *max = px + (2 * 4 + 3) * 3; /* the class colour drawn above */
+    assert_int_equal((unsigned)(max[0] << 16 | max[1] << 8 | max[2]), ekn_plot_class_colour(1));
+    assert_int_equal(px[4 * 3 * 3], '\n');
     free(text);
     ekn_plot_raster_free(&r);
     ekn_tensor_free(&t);

@@ -3,7 +3,10 @@
  * "net" that outputs the tile voxel under each output's centre (offset +
  * stride * j) makes the stitched dense output a closed form: dense output q
  * must be the padded volume at q + offset, for every q, with every tile
- * inside the padded volume, whatever the tile size, budget or padding. */
+ * inside the padded volume, whatever the tile size, budget or padding.
+ * Regions (--roi, --block): the restricted plan runs exactly the tiles that
+ * meet the region, reads only its box, and gives the whole plan's outputs
+ * there bit for bit; blocks partition each axis. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -203,6 +206,150 @@ static void test_errors(void **state)
     ekn_spec_free(&s);
 }
 
+/* The stand-in net over the tiles of t (its restricted ones), gathering from
+ * vol (the box ekn_tiling_box set, or the whole volume), into dense (all
+ * outputs) or, with lo, the region [lo, hi). */
+static void stand_in(const ekn_tiling *t, const float *vol, int c, const int *lo, const int *hi, float *dense)
+{
+    const ekn_tiling_axis *a = t->ax;
+    size_t tvox = (size_t)a[0].tile * a[1].tile * a[2].tile, tout = (size_t)a[0].tile_out * a[1].tile_out * a[2].tile_out;
+    float *win = tu_alloc(c * tvox), *out = tu_alloc(c * tout);
+    for (size_t i = 0; i < t->ntiles; i++) {
+        int st[3];
+        ekn_tiling_start(t, i, st);
+        ekn_tiling_gather(t, vol, c, st, win);
+        for (int ch = 0; ch < c; ch++)
+            for (int z = 0; z < a[0].tile_out; z++)
+                for (int y = 0; y < a[1].tile_out; y++)
+                    for (int x = 0; x < a[2].tile_out; x++)
+                        out[((ch * a[0].tile_out + z) * a[1].tile_out + y) * a[2].tile_out + x] =
+                            win[(((size_t)ch * a[0].tile + a[0].offset + a[0].stride * z) * a[1].tile + a[1].offset +
+                                 a[1].stride * y) * a[2].tile + a[2].offset + a[2].stride * x];
+        if (lo) ekn_tiling_scatter_region(t, out, c, st, lo, hi, dense);
+        else ekn_tiling_scatter(t, out, c, st, dense);
+    }
+    free(win);
+    free(out);
+}
+
+/* Tiles of the whole plan whose outputs meet [lo, hi) in every axis, counted by brute force. */
+static size_t tiles_meeting(const ekn_tiling *t, const int lo[3], const int hi[3])
+{
+    size_t n = 1;
+    for (int k = 0; k < 3; k++) {
+        const ekn_tiling_axis *a = &t->ax[k];
+        size_t m = 0;
+        for (int i = 0; i < a->nstarts; i++) {
+            int meets = 0;
+            for (int j = 0; j < a->tile_out; j++) meets |= a->starts[i] + a->stride * j >= lo[k] && a->starts[i] + a->stride * j < hi[k];
+            m += (size_t)meets;
+        }
+        n *= m;
+    }
+    return n;
+}
+
+/* One region of a plan: its tiles are those that meet it, its box holds every voxel they read, and the
+ * stand-in's outputs there, gathered from the box alone, are the whole plan's.  Returns failures. */
+static int check_region(const ekn_spec *spec, const int in[3], ekn_pad_mode mode, const int tile[3], int mfp,
+                        const float *vol, const float *whole, const int lo[3], const int hi[3])
+{
+    const int c = 2;
+    ekn_tiling t;
+    ekn_err err = {0};
+    if (ekn_tiling_plan(&t, spec, in, mode, tile, 1e9, 4, mfp, &err)) return 1;
+    int out[3] = {t.ax[0].out, t.ax[1].out, t.ax[2].out}, blo[3], bn[3], bad = 0;
+    size_t want_tiles = tiles_meeting(&t, lo, hi);
+    ekn_tiling_restrict(&t, lo, hi);
+    bad += t.ntiles != want_tiles;
+    ekn_tiling_box(&t, blo, bn);
+    for (int k = 0; k < 3; k++) bad += blo[k] < 0 || bn[k] < 1 || blo[k] + bn[k] > in[k];
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < t.ax[k].nstarts; i++)
+            for (int p = t.ax[k].starts[i]; p < t.ax[k].starts[i] + t.ax[k].tile; p++) {
+                int v = t.ax[k].source[p];
+                bad += v >= 0 && (v < blo[k] || v >= blo[k] + bn[k]);
+            }
+    size_t rvox = (size_t)(hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]), bvox = (size_t)bn[0] * bn[1] * bn[2];
+    float *box = tu_alloc(c * bvox), *region = tu_alloc(c * rvox);
+    for (size_t i = 0; i < c * rvox; i++) region[i] = NAN;
+    for (int ch = 0; ch < c && !bad; ch++)
+        for (int z = 0; z < bn[0]; z++)
+            for (int y = 0; y < bn[1]; y++)
+                for (int x = 0; x < bn[2]; x++)
+                    box[(((size_t)ch * bn[0] + z) * bn[1] + y) * bn[2] + x] =
+                        vol[(((size_t)ch * in[0] + blo[0] + z) * in[1] + blo[1] + y) * in[2] + blo[2] + x];
+    if (!bad) stand_in(&t, box, c, lo, hi, region);
+    for (int ch = 0; ch < c && !bad; ch++)
+        for (int z = lo[0]; z < hi[0]; z++)
+            for (int y = lo[1]; y < hi[1]; y++)
+                for (int x = lo[2]; x < hi[2]; x++) {
+                    float got = region[(((size_t)ch * (hi[0] - lo[0]) + z - lo[0]) * (hi[1] - lo[1]) + y - lo[1]) *
+                                           (hi[2] - lo[2]) + x - lo[2]];
+                    float want = whole[(((size_t)ch * out[0] + z) * out[1] + y) * out[2] + x];
+                    if (memcmp(&got, &want, sizeof got) && bad++ < 3)
+                        fprintf(stderr, "in %dx%dx%d pad %d mfp %d region %d:%d,%d:%d,%d:%d: [%d][%d,%d,%d] = %g, want %g\n",
+                                in[0], in[1], in[2], mode, mfp, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2], ch, z, y, x, got,
+                                want);
+                }
+    free(box);
+    free(region);
+    ekn_tiling_free(&t);
+    return bad;
+}
+
+static void test_regions_and_blocks_are_the_whole_plan(void **state)
+{
+    (void)state;
+    ekn_spec s;
+    parse_ok(&s, net_3d);
+    uint64_t seed = tu_seed_for("tiling-regions");
+    const int c = 2, vols[][3] = {{5, 12, 31}, {7, 20, 14}, {9, 9, 40}, {4, 8, 12}};
+    const int tiles[2][3][3] = {{{0, 0, 0}, {3, 7, 11}, {4, 9, 14}}, {{0, 0, 0}, {3, 8, 13}, {4, 10, 16}}};
+    int fails = 0, regions = 0;
+    for (size_t v = 0; v < sizeof vols / sizeof *vols; v++)
+        for (int mode = EKN_PAD_NONE; mode <= EKN_PAD_MIRROR; mode++)
+            for (int mfp = 0; mfp < 2; mfp++)
+                for (int ti = 0; ti < 3; ti++) {
+                    const int *in = vols[v], *tile = tiles[mfp][ti];
+                    ekn_tiling t;
+                    ekn_err err = {0};
+                    assert_int_equal(ekn_tiling_plan(&t, &s, in, (ekn_pad_mode)mode, tile, 1e9, 4, mfp, &err), 0);
+                    size_t vox = (size_t)in[0] * in[1] * in[2], dvox = ekn_tiling_out_spatial(&t);
+                    float *vol = tu_alloc(c * vox), *whole = tu_alloc(c * dvox);
+                    tu_fill(&seed, vol, c * vox, 1.0f, 2.0f);
+                    stand_in(&t, vol, c, NULL, NULL, whole);
+                    /* blocks along every axis: in order, adjoining, none empty, covering the axis */
+                    for (int k = 0; k < 3; k++)
+                        for (int n = 1; n <= 7 && n <= t.ax[k].out; n++) {
+                            int lo[3] = {0, 0, 0}, hi[3] = {t.ax[0].out, t.ax[1].out, t.ax[2].out}, end = 0;
+                            for (int b = 0; b < n; b++, regions++) {
+                                ekn_tiling_block(&t, k, b, n, &lo[k], &hi[k]);
+                                fails += lo[k] != end || hi[k] <= lo[k];
+                                end = hi[k];
+                                fails += check_region(&s, in, (ekn_pad_mode)mode, tile, mfp, vol, whole, lo, hi);
+                            }
+                            fails += end != t.ax[k].out;
+                        }
+                    /* random boxes */
+                    for (int r = 0; r < 6; r++, regions++) {
+                        int lo[3], hi[3];
+                        for (int k = 0; k < 3; k++) {
+                            int a = (int)(tu_next(&seed) % (uint64_t)t.ax[k].out), b = (int)(tu_next(&seed) % (uint64_t)t.ax[k].out);
+                            lo[k] = a < b ? a : b, hi[k] = (a < b ? b : a) + 1;
+                        }
+                        fails += check_region(&s, in, (ekn_pad_mode)mode, tile, mfp, vol, whole, lo, hi);
+                    }
+                    free(vol);
+                    free(whole);
+                    ekn_tiling_free(&t);
+                }
+    fprintf(stderr, "%d regions checked\n", regions);
+    assert_int_equal(fails, 0);
+    ekn_spec_free(&s);
+}
+
 TU_MAIN(cmocka_unit_test(test_stitched_outputs_cover_every_position),
         cmocka_unit_test(test_budget_chooses_tiles),
-        cmocka_unit_test(test_errors))
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_regions_and_blocks_are_the_whole_plan))

@@ -10,6 +10,7 @@
 #   make deps            install the Debian packages the project needs (as root)
 #   make install PREFIX=/usr/local
 #   CUDA=0               force a CPU-only build (default: auto-detect nvcc + cuDNN)
+#   MPI=0                build without MPI (default: auto-detect OpenMPI, for mpirun -n K ekn-train)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -72,6 +73,25 @@ else
   PIC        :=
 endif
 
+# ---- optional MPI (data-parallel ekn-train; lib/core/dist.h) -------------
+# Found through pkg-config ompi-c, else mpicc (Debian: libopenmpi-dev).  The
+# build then has lib/core/dist_mpi.c, else dist_single.c (a world of one).
+# Only a command that calls dist.h (ekn-train) pulls dist_mpi.o out of the
+# archive, and --as-needed links libmpi into that command alone.
+ifneq ($(MPI),0)
+  MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+  ifneq ($(strip $(MPI_LIBS)),)
+    HAVE_MPI   := 1
+    MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+  endif
+endif
+ifdef HAVE_MPI
+  NOT_BUILT  += lib/core/dist_single.c
+  LDLIBS_EKN += -Wl,--push-state,--as-needed $(MPI_LIBS) -Wl,--pop-state
+else
+  NOT_BUILT  += lib/core/dist_mpi.c
+endif
+
 LIB_SRC  := $(filter-out $(NOT_BUILT),$(wildcard $(WINGS:%=lib/%/*.c) kernels/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libekn.a
@@ -93,6 +113,11 @@ ifdef HAVE_CUDA
 else
 	@echo "✗ CUDA$(if $(filter 0,$(CUDA)), (CUDA=0),) — CPU only"
 endif
+ifdef HAVE_MPI
+	@echo "✓ MPI (Open MPI $(shell pkg-config --modversion ompi-c 2>/dev/null || echo '(mpicc)'))"
+else
+	@echo "✗ MPI$(if $(filter 0,$(MPI)), (MPI=0), (make deps)) — ekn-train runs as one process"
+endif
 
 # bin/ is a link to the release build's binaries, so `bin/ekn-train` works from the top.
 bin: $(BINS)
@@ -107,6 +132,8 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(CPPFLAGS_EKN) $(CFLAGS_EKN) $(if $(filter %_cuda.c,$<),$(PIC)) -c $< -o $@
+
+$(BUILD)/obj/lib/core/dist_mpi.o: CPPFLAGS_EKN += $(MPI_CFLAGS)
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)

@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libarchive-dev
  libcmocka-dev bats bats-assert bats-support mandoc gnuplot-nox
  python3 python3-numpy python3-h5py dataset-fashion-mnist
- gzip bzip2 xz-utils zstd tar zip valgrind bc clang libclang-rt-14-dev"
+ gzip bzip2 xz-utils zstd tar zip valgrind bc clang libclang-rt-14-dev
+ libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: every figure is printed with the command that produced it.
 # Usage: bench/run.sh BIN_DIR   (THREADS=2 SECONDS_PER_RUN=10 by default)
-#   SECTIONS="conv train stream augment pipeline"  the parts to run (default: all)
+#   SECTIONS="conv train stream augment pipeline dist"  the parts to run (default: all)
 #   NETS="fmnist-cnn aniso-3d unet-isbi"           the nets the training part times
 # e.g. SECTIONS=train NETS=unet-isbi bench/run.sh build/release/bin
 set -euo pipefail
@@ -12,7 +12,7 @@ SECS=${SECONDS_PER_RUN:-10}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 PY=/usr/bin/python3   # Debian's python: numpy and torch live there
-SECTIONS=${SECTIONS:-conv train stream augment pipeline}
+SECTIONS=${SECTIONS:-conv train stream augment pipeline dist}
 NETS=${NETS:-fmnist-cnn aniso-3d unet-isbi}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 want_net() { [[ " $NETS " == *" $1 "* ]]; }
@@ -76,4 +76,8 @@ fi
 if want pipeline && [ -x "$TOP/bench/pipeline_bench.sh" ]; then
     echo "== input pipeline (ekn-batch | ekn-augment, elastic warps) beside ekn-train, one core"
     SECONDS_PER_RUN=$SECS "$TOP/bench/pipeline_bench.sh" "$BIN"
+fi
+if want dist && [ -x "$TOP/bench/dist_bench.sh" ]; then
+    echo "== data-parallel training: 2 ranks x 1 thread beside 1 rank x 1 thread, same global batch"
+    SECONDS_PER_RUN=$SECS "$TOP/bench/dist_bench.sh" "$BIN"
 fi

@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "patch_spec.h"
 
+static const char *shard_text;
 static ekn_batch_opts o = {.output = "-", .batch = 64, .epochs = 1, .seed = 1, .shuffle_buffer = 10000, .class_k = -1,
                           .max_ignored = 1};
 static struct ekn_batch_args *const a = &o.args;
@@ -45,6 +46,8 @@ static const ekn_option options[] = {
     OPT_STRING(0, "region", &o.region, "A:B,...", "patches lie entirely in this box (Z first; ends optional)"),
     OPT_INT(0, "patches-per-epoch", &o.patches_per_epoch, "N",
             "img-img: patches per epoch [as many as tile the volumes]", 1, 1e15),
+    OPT_STRING(0, "shard", &shard_text, "R/K",
+               "write only slice R (0..K-1) of each batch, for rank R of mpirun -n K ekn-train"),
     OPT_FORCE(&o.force),
     OPT_END(),
 };
@@ -127,6 +130,20 @@ int main(int argc, char **argv)
     if (a->class_share_given && o.class_share <= 0)
         ekn_usage_die(&cmd, "--class-share must be > 0, you specified %g", o.class_share);
     geometry();
+    if (shard_text) {
+        char *end;
+        errno = 0;
+        long r = strtol(shard_text, &end, 10), k = -1;
+        if (end != shard_text && *end == '/') {
+            const char *kp = end + 1;
+            k = strtol(kp, &end, 10);
+            if (end == kp || *end) k = -1;
+        }
+        if (errno || k < 1 || k > 1 << 20 || r < 0 || r >= k)
+            ekn_usage_die(&cmd, "--shard must be R/K with 0 <= R < K (e.g. 1/4), you specified '%s'", shard_text);
+        o.shard = (int)r;
+        o.nshards = (int)k;
+    }
     if (a->repeat && o.epochs != 1) ekn_usage_die(&cmd, "--repeat and --epochs clash; say one");
     if (a->repeat) o.epochs = 0;
     ekn_err err = {0};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "dist.h"
 #include "train.h"
 
 static volatile int stop_flag, save_flag;
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
     if (!c->spec_path && !c->resume_path) ekn_usage_die(&cmd, "--spec is required (or --resume)");
     c->train_path = first < argc ? argv[first] : "-";
     ekn_err err = {0};
+    /* under mpirun: one rank of a data-parallel run (dist.h); an error of
+     * any rank from here on ends the whole job */
+    if (ekn_dist_init(&argc, &argv, &err)) ekn_die_err(&err);
     if (ekn_train_opts_resolve(&o, &err)) ekn_usage_die(&cmd, "%s", err.msg);
     if (ekn_device_opts_apply(&o.dev, &c->ops, &err)) ekn_die_err(&err);
 
@@ -141,6 +145,7 @@ int main(int argc, char **argv)
     int rc = ekn_trainer_run(&tr, &err);
     ekn_trainer_free(&tr);
     if (rc) ekn_die_err(&err);
+    ekn_dist_finalize();
     if (stop_signal) {
         ekn_warn("stopped by signal %d; checkpoint '%s' saved", (int)stop_signal, c->save_path);
         return 128 + stop_signal;

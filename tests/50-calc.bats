@@ -5,8 +5,6 @@ bats_require_minimum_version 1.5.0
 bats_load_library bats-support
 bats_load_library bats-assert
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 setup() {
     # conv3, pool2, conv3, pool2 in 2D (img-scalar: its FOV of 10 is even)
     cat >"$BATS_TEST_TMPDIR/net2d.spec" <<'EOF'

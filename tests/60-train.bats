@@ -5,8 +5,6 @@
 # file runs in seconds and needs nothing but the build.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 # make_data DIR: the synthetic streams of tests/synth_data.py (listed there)
 make_data() {
     ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$1"
@@ -17,8 +15,7 @@ setup_file() {
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
 # The options every tiny run shares (the defaults may change; tests must not).

@@ -7,17 +7,7 @@
 # every comparison here is bit for bit.  The GPU itself is tested by
 # tests/92-train-cuda.bats and bench/gpu_check.sh.
 load helper
-
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
-setup_file() {
-    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
-}
-
-setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
-}
+load synth
 
 TRAIN_OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7 --log-every 1 --gain-every 5)
 

@@ -5,10 +5,8 @@
 # metadata) are the steps, and a broken stream keeps the training done so far.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 setup_file() {
-    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
+    ekn_synth_data
     # img-img batches as ekn-batch writes them for tiny-img-img.spec
     # (input 15x15, output 5x5 at offset 3, stride 2): the label is the
     # image's sign at offset + stride * k.  good.ekn places them right,
@@ -40,8 +38,7 @@ PY
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
 OPTS=(--batch 16 --lr 0.05 --momentum 0.9 --seed 7)

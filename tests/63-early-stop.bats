@@ -7,10 +7,8 @@
 # training learns; the real one goes down.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 setup_file() {
-    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
+    ekn_synth_data
     ekn_py - "$BATS_TEST_DIRNAME" "$BATS_FILE_TMPDIR" <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -25,8 +23,7 @@ EOF
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
 TRAIN_OPTS=(--spec "$NETS/tiny-img-scalar.spec" --batch 16 --lr 0.05 --momentum 0.9 --seed 7 --gain-every 0)

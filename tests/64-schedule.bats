@@ -5,17 +5,7 @@
 # the settings outlast --resume, contradictions are usage errors, and
 # ekn-plot log draws the rate and the momentum.
 load helper
-
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
-setup_file() {
-    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
-}
-
-setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
-}
+load synth
 
 TRAIN_OPTS=(--spec "$NETS/tiny-img-scalar.spec" --batch 16 --lr 0.05 --seed 7 --gain-every 0)
 

@@ -4,17 +4,7 @@
 # file switches optimiser mid-run, and bad names and parameters are usage
 # errors.  The update rules themselves are checked in tests/unit/test_optim.c.
 load helper
-
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
-setup_file() {
-    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
-}
-
-setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
-}
+load synth
 
 # h5_get FILE DATASET: the dataset's value (strings decoded).
 h5_get() {

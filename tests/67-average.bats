@@ -5,15 +5,12 @@
 # by numpy, ekn-predict reads it, and --resume continues it exactly.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 setup_file() {
-    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
+    ekn_synth_data
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
     printf '%s\n' '[input]' 'mode = img-img' 'shape = 12,12' '[conv]' 'name = c1' 'filters = 3' 'size = 3,3' \
         '[pool]' 'size = 2,2' '[conv]' 'filters = 4' 'size = 3,3' '[upconv]' 'name = up' 'filters = 3' \
         'size = 2,2' 'act = linear' '[concat]' 'input = up, c1' '[norm]' 'name = bn' 'act = relu' '[conv]' \

@@ -5,8 +5,6 @@
 # streams made with numpy.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 # make_data DIR: the synthetic streams of tests/synth_data.py (listed there)
 make_data() {
     ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$1"
@@ -22,25 +20,11 @@ setup_file() {
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
-# py SCRIPT ARGS...: runs python with ekn_stream importable as `es`.
-py() {
-    local script=$1
-    shift
-    ekn_py - "$BATS_TEST_DIRNAME" "$@" <<EOF
-import sys
-sys.path.insert(0, sys.argv[1])
-import numpy as np
-import ekn_stream as es
-args = sys.argv[2:]
-def records(path):
-    return list(es.read(open(path, 'rb')))
-$script
-EOF
-}
+# py SCRIPT ARGS...: ekn_py_stream (helper.bash): python with numpy, ekn_stream (es), records().
+py() { ekn_py_stream "$@"; }
 
 # ---- the records -------------------------------------------------------------
 

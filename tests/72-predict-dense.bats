@@ -8,32 +8,18 @@
 # (the weights need not be good, only fixed and not constant in output).
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
-# py SCRIPT ARGS...: python with ekn_stream importable as `es` and helpers.
-py() {
-    local script=$1
-    shift
-    ekn_py - "$BATS_TEST_DIRNAME" "$@" <<EOF
-import sys
-sys.path.insert(0, sys.argv[1])
-import numpy as np
-import ekn_stream as es
-args = sys.argv[2:]
-def records(path):
-    return list(es.read(open(path, 'rb')))
-def meta(rec):
+# py SCRIPT ARGS...: ekn_py_stream (helper.bash) with these helpers in front.
+PY_PRELUDE='def meta(rec):
     return dict(l.split("=", 1) for l in rec[2].splitlines())
 def windows(img, fov):
-    """Every fov-sized window of img (N,C,*spatial) -> (N*positions, C, fov...), and the positions' shape."""
+    """Every fov-sized window of img (N,C,*spatial) -> (N*positions, C, fov...), and the positions'\'' shape."""
     sp = img.shape[2:]
     out = tuple(n - f + 1 for n, f in zip(sp, fov))
     w = [img[(slice(None), slice(None)) + tuple(slice(q, q + f) for q, f in zip(pos, fov))]
          for pos in np.ndindex(*out)]
     return np.stack(w, 1).reshape((-1, img.shape[1]) + tuple(fov)), out
-$script
-EOF
-}
+'
+py() { ekn_py_stream "$@"; }
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
@@ -84,8 +70,7 @@ EOF
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
 # check_against_windows MODEL VOLUME FOV...: dense output == the net on each window
@@ -171,6 +156,17 @@ print("ok")
 ' $i
     echo "$output"
     assert_success
+}
+
+@test "progress on a terminal: output voxels done, their rate and the time left; nothing of it without one" {
+    command -v script >/dev/null || skip "no script(1) to give ekn-predict a terminal"
+    # small tiles, so that there are many of them
+    script -qfec "ekn-predict -m '$D/seg.h5' --dense --tile 1,9,9 -o p.ekn '$D/seg.ekn'" /dev/null >tty.txt 2>&1
+    grep -aqE '[0-9]+/[0-9]+ voxels +[0-9]+% [0-9.]+/s eta [0-9]+s' tty.txt || fail "$(cat -v tty.txt | head -c 600)"
+    run --separate-stderr ekn-predict -m "$D/seg.h5" --dense --tile 1,9,9 -o q.ekn "$D/seg.ekn"
+    assert_success
+    [[ -z $stderr ]] || fail "stderr: $stderr"
+    cmp p.ekn q.ekn
 }
 
 @test "a 2D model predicts a 3D volume slice by slice; a Z tile other than 1 exits 3" {

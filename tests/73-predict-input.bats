@@ -4,8 +4,6 @@
 # (issue 17, section 2), at read time, with nothing on stdout.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 setup_file() {
     local d=$BATS_FILE_TMPDIR
     ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$d"
@@ -13,8 +11,7 @@ setup_file() {
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
 # vectors FILE DTYPE VALUE [LABEL [META]]: a (4,10) vector record of zeros with

@@ -9,30 +9,17 @@
 # net with max fragment pooling on random volumes.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
 M2=$BATS_TEST_DIRNAME/fixtures/ckpt/img-img.h5
 
-# py SCRIPT ARGS...: Debian's python with ekn_stream (es), numpy and h5py.
-py() {
-    local script=$1
-    shift
-    ekn_py - "$BATS_TEST_DIRNAME" "$@" <<EOF
-import sys
-sys.path.insert(0, sys.argv[1])
-import numpy as np
-import ekn_stream as es
-args = sys.argv[2:]
-def records(path):
-    return list(es.read(open(path, 'rb')))
-def h5(path, ds='/membrane'):
+# py SCRIPT ARGS...: ekn_py_stream (helper.bash) with these helpers (h5py) in front.
+PY_PRELUDE='def h5(path, ds='\''/membrane'\''):
     import h5py
-    return h5py.File(path, 'r')[ds]
+    return h5py.File(path, '\''r'\'')[ds]
 def same(a, b):
     a, b = np.asarray(a), np.asarray(b)
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-$script
-EOF
-}
+'
+py() { ekn_py_stream "$@"; }
 
 need_h5py() {
     ekn_py -c 'import h5py' 2>/dev/null || skip "Debian's python3-h5py is not installed"

@@ -6,8 +6,6 @@
 # every class of bad input.  Synthetic streams made with numpy.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 # py ARGS... < SCRIPT: Debian's python, the script on stdin
 py() {
     ekn_py - "$@"
@@ -67,8 +65,7 @@ EOF
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
 # records FILE: "name shape meta" per record, metadata lines joined by ';'

@@ -6,8 +6,6 @@
 # column gives; broken inputs for one clear error and no picture left behind.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
-
 # png_info FILE: "WIDTH HEIGHT COLOURS GREY" (GREY 1: every pixel r = g = b)
 png_info() { ekn_py "$BATS_TEST_DIRNAME/png_info.py" "$1"; }
 
@@ -30,8 +28,7 @@ setup_file() {
 }
 
 setup() {
-    D=$BATS_FILE_TMPDIR
-    cd "$BATS_TEST_TMPDIR"
+    ekn_test_dir
 }
 
 # A failed run: exit $1, nothing on stdout, one line naming ekn-plot (a

@@ -6,7 +6,6 @@
 # Debian's Fashion-MNIST and gnuplot).
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
 EXAMPLES="$BATS_TEST_DIRNAME/../examples"
 
 setup() {

@@ -17,7 +17,6 @@
 # made here from $FMNIST; the 3D net runs on synthetic data.
 load helper
 
-NETS="$BATS_TEST_DIRNAME/../examples/nets"
 STEPS=100
 EARLY_STEPS=20
 EARLY_RTOL=1e-3

@@ -21,6 +21,8 @@ done
 exec ${EKN_TEST_WRAPPER:-} "$EKN_BIN/ekn-train" --time \${EKN_EXAMPLE_TIME:-2} "\$@"
 EOF
     chmod +x "$shim/ekn-train"
+    # the examples' python3 is Debian's, with numpy and h5py
+    ln -s /usr/bin/python3 "$shim/python3"
     # the C examples build against the installed library, as a user's program would
     ekn_install_into "$BATS_FILE_TMPDIR/inst"
 }
@@ -177,7 +179,12 @@ isbi_fixtures() {
 @test "ekn-predict(1): EXAMPLES run" {
     fmnist_fixtures
     isbi_fixtures
-    run_page ekn-predict.1 isbi.h5 isbi-test.ekn
+    # an EM volume in HDF5 as labs keep them: four ISBI slices, uint8 Z,Y,X
+    ekn_py -c "import h5py, numpy as np
+v = np.fromfile('$SHARED/data/isbi2012/train-volume.u8', np.uint8).reshape(30, 512, 512)
+with h5py.File('$BATS_FILE_TMPDIR/fix/em.h5', 'w') as f:
+    f['volumes/raw'] = v[25:29]"
+    run_page ekn-predict.1 isbi.h5 isbi-test.ekn isbi.stats em.h5
 }
 
 @test "ekn-train(1): EXAMPLES run" {

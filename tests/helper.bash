@@ -28,6 +28,7 @@ PATH="$EKN_BIN:$PATH"
 export PATH
 
 EKN_SRC=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+NETS=$EKN_SRC/examples/nets
 EKN_STREAM_PY="$BATS_TEST_DIRNAME/ekn_stream.py"
 
 # A wrapper (valgrind, ...) applies to every ekn-* command, also inside
@@ -92,6 +93,18 @@ ekn_py() {
     "${EKN_PYTHON:-/usr/bin/python3}" "$@"
 }
 
+# ekn_synth_data: the synthetic streams of tests/synth_data.py, made once
+# per file (setup_file) in $BATS_FILE_TMPDIR.
+ekn_synth_data() {
+    ekn_py "$BATS_TEST_DIRNAME/synth_data.py" "$BATS_FILE_TMPDIR"
+}
+
+# ekn_test_dir (setup): D names the file's data; the test runs in its own directory.
+ekn_test_dir() {
+    D=$BATS_FILE_TMPDIR
+    cd "$BATS_TEST_TMPDIR"
+}
+
 # ekn_install_into PREFIX: `make install` of the build under test (its BUILD
 # and CUDA setting, so nothing is recompiled) into PREFIX.
 ekn_install_into() {
@@ -99,6 +112,25 @@ ekn_install_into() {
     build=$(cd "$EKN_BIN/.." && pwd)
     compgen -G "$build/obj/kernels/*_cuda.o" >/dev/null && cuda=1
     make -s -C "$top" install BUILD="${build#"$top/"}" CUDA=$cuda PREFIX="$1" >/dev/null
+}
+
+# ekn_py_stream SCRIPT ARGS...: Debian's python running SCRIPT with numpy
+# (np), ekn_stream (es), args (ARGS) and records(PATH) (a stream's records as
+# tuples); the caller's $PY_PRELUDE (python) goes in front of SCRIPT.
+ekn_py_stream() {
+    local script=$1
+    shift
+    ekn_py - "$BATS_TEST_DIRNAME" "$@" <<EOF
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import ekn_stream as es
+args = sys.argv[2:]
+def records(path):
+    return list(es.read(open(path, 'rb')))
+${PY_PRELUDE:-}
+$script
+EOF
 }
 
 # h5_same A B: two checkpoints' /params, /optimizer and /state are byte-identical (tests/h5_same.py)

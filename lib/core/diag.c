@@ -12,6 +12,24 @@ static const char *progname = "ekn";
 static void (*cleanups[8])(void);
 static int ncleanups;
 static int dying;
+/* a rank of a data-parallel run (ekn_diag_set_rank) */
+static char rank_tag[32];
+static int rank_quiet;
+static void (*rank_die)(int code);
+
+void ekn_diag_set_rank(const char *tag, int quiet, void (*die)(int code))
+{
+    snprintf(rank_tag, sizeof rank_tag, "%s", tag ? tag : "");
+    rank_quiet = quiet;
+    rank_die = die;
+}
+
+/* ends the process: exit, or the whole job of a data-parallel run */
+static _Noreturn void die_exit(int code)
+{
+    if (rank_die) rank_die(code);
+    exit(code);
+}
 
 int ekn_dying(void) { return dying; }
 
@@ -115,7 +133,7 @@ static void vprint(const char *fmt, va_list ap)
     char buf[2048];
     format_msg(buf, sizeof buf, fmt, ap);
     ekn_progress_hide();
-    fprintf(stderr, "%s: %s\n", progname, buf);
+    fprintf(stderr, "%s: %s%s%s\n", progname, rank_tag, rank_tag[0] ? ": " : "", buf);
     if (!dying) ekn_progress_show();
 }
 
@@ -128,20 +146,22 @@ void ekn_die(int code, const char *fmt, ...)
     va_end(ap);
     dying = 1;
     ekn_run_cleanups();
-    exit(code);
+    die_exit(code);
 }
 
 void ekn_die_err(const ekn_err *err)
 {
     ekn_progress_hide();
-    fprintf(stderr, "%s: %s\n", progname, err->msg[0] ? err->msg : "unknown error");
+    fprintf(stderr, "%s: %s%s%s\n", progname, rank_tag, rank_tag[0] ? ": " : "",
+            err->msg[0] ? err->msg : "unknown error");
     dying = 1;
     ekn_run_cleanups();
-    exit(err->code ? err->code : EKN_EXIT_FAIL);
+    die_exit(err->code ? err->code : EKN_EXIT_FAIL);
 }
 
 void ekn_warn(const char *fmt, ...)
 {
+    if (rank_quiet) return;
     va_list ap;
     va_start(ap, fmt);
     vprint(fmt, ap);
@@ -150,7 +170,7 @@ void ekn_warn(const char *fmt, ...)
 
 void ekn_info(const char *fmt, ...)
 {
-    if (ekn_verbose <= 0) return;
+    if (ekn_verbose <= 0 || rank_quiet) return;
     va_list ap;
     va_start(ap, fmt);
     vprint(fmt, ap);

@@ -51,6 +51,12 @@ void ekn_run_cleanups(void);
 /* Nonzero once ekn_die has started: the exit path then reports nothing
  * more (one error, one line), e.g. a stdout that also fails to flush. */
 int ekn_dying(void);
+/* A rank of a data-parallel run (set by lib/core/dist.c's ekn_dist_init):
+ * tag ("rank 1", "" for none) follows the program name in every message;
+ * quiet silences ekn_warn and ekn_info (errors always print); die, when
+ * not NULL, ends the process instead of exit (MPI_Abort: the whole job)
+ * after ekn_die and ekn_die_err have printed and run the cleanups. */
+void ekn_diag_set_rank(const char *tag, int quiet, void (*die)(int code));
 /* The len bytes at s with control bytes (C0, DEL and UTF-8's C1 range) as
  * \xHH, so that names and text from a file can
  * neither drive a terminal nor break a line or a TSV field; cut to fit cap

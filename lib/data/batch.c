@@ -65,7 +65,7 @@ static int run_patches(const ekn_batch_opts *o, ekn_sampler *s, ekn_dataset *b, 
     ekn_info("%llu patches per epoch", (unsigned long long)ppe);
     uint32_t *order = malloc((size_t)o->batch * sizeof *order);
     if (!order) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
-    ekn_batch_out out = {w, 0};
+    ekn_batch_out out = {w, 0, o->shard, o->nshards};
     int rc = 0;
     for (uint64_t epoch = 0; !rc && (!o->epochs || epoch < o->epochs); epoch++)
         for (uint64_t i = 0; !rc && i < ppe; i += (uint64_t)o->batch) {

@@ -130,9 +130,12 @@ void ekn_sampler_free(ekn_sampler *s);
 typedef struct ekn_batch_out {
     ekn_writer *w;
     uint64_t index;       /* of the next batch written */
+    int shard, nshards;   /* --shard R/K: only slice R of K of each batch (dist.h's ekn_dist_slice); nshards 0: all */
 } ekn_batch_out;
 
-/* Writes the first n examples of b as one batch of epoch `epoch`. */
+/* Writes the first n examples of b as one batch of epoch `epoch`; with
+ * shards, only the shard's slice of them (nothing when it is empty; the
+ * batch index counts the batch either way). */
 int ekn_batch_write(ekn_batch_out *o, const ekn_dataset *b, size_t n, uint64_t epoch, ekn_err *err);
 
 /* ---- the command's options and driver (batch.c, batch_examples.c) ---------- */
@@ -161,6 +164,7 @@ typedef struct ekn_batch_opts {
     int class_k;
     double class_share;
     uint64_t patches_per_epoch; /* 0: ekn_sampler_tiles */
+    int shard, nshards;   /* --shard R/K: write slice R of each batch (0 and 0: whole batches) */
     /* the command line as given, which ekn-batch resolves into inputs,
      * epochs and geom above (the run reads none of it) */
     struct ekn_batch_args {

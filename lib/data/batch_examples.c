@@ -19,7 +19,7 @@ int ekn_batch_examples_memory(const ekn_batch_opts *o, ekn_writer *w, ekn_err *e
                          d.n, o->batch);
     ekn_rng rng;
     ekn_rng_seed(&rng, o->seed, 0x73687566); /* "shuf" */
-    ekn_batch_out out = {w, 0};
+    ekn_batch_out out = {w, 0, o->shard, o->nshards};
     for (size_t i = 0; !rc && i < d.n; i++) perm[i] = (uint32_t)i;
     for (uint64_t epoch = 0; !rc && (!o->epochs || epoch < o->epochs); epoch++) {
         if (!o->no_shuffle) ekn_rng_shuffle(&rng, perm, d.n);
@@ -105,7 +105,7 @@ static int drain(shuffler *s, ekn_err *err)
 
 int ekn_batch_examples_stream(const ekn_batch_opts *o, ekn_writer *w, ekn_err *err)
 {
-    shuffler s = {.o = o, .out = {w, 0}, .K = o->no_shuffle ? 1 : (size_t)o->shuffle_buffer};
+    shuffler s = {.o = o, .out = {w, 0, o->shard, o->nshards}, .K = o->no_shuffle ? 1 : (size_t)o->shuffle_buffer};
     ekn_rng_seed(&s.rng, o->seed, 0x73687566);
     ekn_dataset_reader dr;
     ekn_dataset grp;

@@ -7,6 +7,7 @@
 
 #include "group.h"
 #include "predict_internal.h"
+#include "progress.h"
 
 /* --eval for dense outputs: dense output q sits on volume voxel q + offset - pad per axis. */
 typedef struct {
@@ -89,6 +90,10 @@ static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, fl
     ekn_net *net = &p->net;
     size_t in_size = t->mfp ? p->mfp.in_size : net->in_size, out_size = t->mfp ? p->mfp.out_size : net->out_size;
     int start[3];
+    /* on a terminal: the output voxels done, their rate and the time left */
+    size_t tile_voxels = out_size / (size_t)net->out_c;
+    ekn_progress prog;
+    ekn_progress_begin(&prog, "voxels", (uint64_t)(t->ntiles * tile_voxels));
     for (size_t i = 0; i < t->ntiles; i += (size_t)t->batch) {
         int m = (int)(t->ntiles - i < (size_t)t->batch ? t->ntiles - i : (size_t)t->batch);
         for (int j = 0; j < m; j++) {
@@ -96,14 +101,18 @@ static int predict_tiles(predictor *p, const ekn_tiling *t, const float *vol, fl
             ekn_tiling_gather(t, vol, net->in_c, start, p->x + j * in_size);
         }
         if (t->mfp ? ekn_mfp_forward_host(&p->mfp, p->x, m, p->tile_out, err)
-                   : ekn_net_forward_host(net, p->x, m, p->tile_out, err))
+                   : ekn_net_forward_host(net, p->x, m, p->tile_out, err)) {
+            ekn_progress_end(&prog);
             return -1;
+        }
         for (int j = 0; j < m; j++) {
             ekn_tiling_start(t, i + j, start);
             if (lo) ekn_tiling_scatter_region(t, p->tile_out + j * out_size, net->out_c, start, lo, hi, dense);
             else ekn_tiling_scatter(t, p->tile_out + j * out_size, net->out_c, start, dense);
         }
+        ekn_progress_update(&prog, (uint64_t)((i + (size_t)m) * tile_voxels), NULL);
     }
+    ekn_progress_end(&prog);
     return 0;
 }
 

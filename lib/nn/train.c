@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "dist.h"
 #include "memlimit.h"
 #include "progress.h"
 #include "train_internal.h"
@@ -101,7 +102,7 @@ int ekn_train_check_shape(const ekn_train_config *c, ekn_err *err)
  * the kernel; nll and mse are the defaults. */
 static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int n, const int32_t *y, const float *t,
                          const float *vw, const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct,
-                         long *counted)
+                         long *counted, double *count)
 {
     ekn_net *net = &tr->net;
     const ekn_ops *ops = net->ops;
@@ -112,11 +113,11 @@ static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int 
         ekn_nll_args a = {.labels = y, .class_w = cw, .labelled = labelled, .absent = absent, .voxel_w = vw};
         double loss;
         if (sp->loss == EKN_LOSS_FOCAL)
-            loss = ops->softmax_focal(n, net->classes, net->out_spatial, out, &a, sp->gamma, dout, NULL);
+            loss = ops->softmax_focal(n, net->classes, net->out_spatial, out, &a, sp->gamma, dout, count);
         else if (sp->loss == EKN_LOSS_DICE)
-            loss = ops->softmax_dice(n, net->classes, net->out_spatial, out, &a, EKN_DICE_EPS, dout, NULL);
+            loss = ops->softmax_dice(n, net->classes, net->out_spatial, out, &a, EKN_DICE_EPS, dout, count);
         else
-            loss = ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, NULL);
+            loss = ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, count);
         if (correct) ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
         return loss;
     }
@@ -125,11 +126,76 @@ static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int 
         const float *z = net->layers[net->nlayers - 1].z;
         ekn_bce_args b = {.t = t, .class_w = cw, .pos_w = tr->dev_pw, .voxel_w = vw};
         if (sp->loss == EKN_LOSS_DICE)
-            return ops->sigmoid_dice(n, net->out_c, net->out_spatial, z, &b, EKN_DICE_EPS, dout, NULL);
-        return ops->bce(n, net->out_c, net->out_spatial, z, &b, dout, NULL);
+            return ops->sigmoid_dice(n, net->out_c, net->out_spatial, z, &b, EKN_DICE_EPS, dout, count);
+        return ops->bce(n, net->out_c, net->out_spatial, z, &b, dout, count);
     }
     if (vw) return ops->mse_w(n, net->out_c, net->out_spatial, out, t, vw, dout);
     return ops->mse((size_t)n * net->out_size, out, t, dout);
+}
+
+/* The MSE's count of the current batch (its finite targets; the inputs of
+ * 'target = input'), from the host copy tr->cur. */
+static double mse_count(const ekn_trainer *tr)
+{
+    const ekn_dataset *c = tr->cur;
+    const float *t = tr->spec.target_input ? c->x : c->t;
+    size_t m = (size_t)tr->cur_n * tr->net.out_size, cnt = 0;
+    for (size_t i = 0; i < m; i++) cnt += isfinite(t[i]) ? 1 : 0;
+    return (double)cnt;
+}
+
+/* What a rank's loss is the mean over: the loss kernel's count (classifiers and sigmoid
+ * outputs: their terms, or the sums of their voxel weights), else the finite targets. */
+static double step_count(const ekn_trainer *tr, double count)
+{
+    return tr->net.classes || ekn_spec_sigmoid(&tr->spec) ? count : mse_count(tr);
+}
+
+/* ---- data-parallel steps (lib/core/dist.h) ---------------------------------
+ * Each rank's loss is the mean over its own count (labelled voxels, finite
+ * targets) and its gradient that mean's.  The step's are the means over the
+ * counts of all ranks, as one process with the whole batch computes them:
+ * rank r contributes count_r * loss_r and count_r * grad_r to rank-order
+ * sums, which are divided by the summed count. */
+
+/* The global loss of this rank's (loss, count); on every rank. -1 on an MPI error. */
+static int reduce_loss(double *loss, double count, ekn_err *err)
+{
+    double v[2] = {*loss * count, count};
+    if (ekn_dist_sum_f64(v, 2, err)) return -1;
+    *loss = v[1] > 0 ? v[0] / v[1] : 0;
+    return 0;
+}
+
+/* The objective's reduction: the gradient in net->grad, the loss, and on a
+ * step's first evaluation the counts the log shows (train_err, mean_label,
+ * examples).  A failed reduction is kept in tr->dist_err, which the loop
+ * reports after the step, and makes the loss NaN (later calls do nothing). */
+static double reduce_step(ekn_trainer *tr, double loss, double count, int first)
+{
+    ekn_net *net = &tr->net;
+    const ekn_ops *ops = net->ops;
+    size_t n = net->nparams;
+    if (tr->dist_err.code) return NAN;
+    double t0 = ekn_now();
+    float *g = ops->host ? net->grad : tr->host_grad;
+    if (!ops->host) ops->download(g, net->grad, n * sizeof *g);
+    float c = (float)count;
+    for (size_t i = 0; i < n; i++) g[i] *= c;
+    double v[7] = {loss * count, count, (double)tr->correct, (double)tr->counted, (double)tr->cur_n, tr->label_sum,
+                   tr->label_cnt};
+    if (ekn_dist_sum_f32(g, n, &tr->dist_err) || ekn_dist_sum_f64(v, first ? 7 : 2, &tr->dist_err)) return NAN;
+    float inv = v[1] > 0 ? (float)(1.0 / v[1]) : 0.0f;
+    for (size_t i = 0; i < n; i++) g[i] *= inv;
+    if (!ops->host) ops->upload(net->grad, g, n * sizeof *g);
+    tr->dist_seconds += ekn_now() - t0;
+    if (first) {
+        tr->correct = (long)v[2];
+        tr->counted = (long)v[3];
+        tr->step_n = v[4];
+        tr->mean_label = v[6] > 0 ? v[5] / v[6] : NAN;
+    }
+    return v[1] > 0 ? v[0] / v[1] : 0;
 }
 
 static double objective(void *ctx, const float *theta, float *grad)
@@ -142,23 +208,44 @@ static double objective(void *ctx, const float *theta, float *grad)
      * and lbfgs see one function of theta; train_err is measured before the
      * update, at the step's first evaluation. */
     int first = tr->opt.diag.evals == 0;
-    if (first) tr->rng_step = tr->rng_train;
-    else tr->rng_train = tr->rng_step;
+    ekn_rng *rng = &tr->rng_train;
+    if (tr->nranks > 1) {
+        /* each rank its own masks and noise, from a stream seeded by one
+         * draw of the common one per step (so checkpoints, which keep the
+         * common one, stay rank-independent); every evaluation replays it */
+        if (first) {
+            uint64_t s = ekn_rng_u64(&tr->rng_train);
+            ekn_rng_seed(&tr->rng_rank_step, s, (uint64_t)RNG_RANK + (uint64_t)tr->rank);
+        }
+        tr->rng_rank = tr->rng_rank_step;
+        rng = &tr->rng_rank;
+    } else if (first) {
+        tr->rng_step = tr->rng_train;
+    } else {
+        tr->rng_train = tr->rng_step;
+    }
     const ekn_dataset_dev *b = &tr->dev;
-    const float *out = ekn_net_forward(net, b->x, tr->cur_n, 1, &tr->rng_train);
+    const float *out = ekn_net_forward(net, b->x, tr->cur_n, 1, rng);
+    double count = 0;
     double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->w, b->labelled, b->absent, tr->dout,
-                             first ? &tr->correct : NULL, first ? &tr->counted : NULL);
+                             first ? &tr->correct : NULL, first ? &tr->counted : NULL, &count);
     ekn_net_backward(net, tr->cur_n, tr->dout);
+    if (tr->nranks > 1) loss = reduce_step(tr, loss, step_count(tr, count), first);
     if (grad != net->grad) net->ops->copy(grad, net->grad, net->nparams * sizeof(float));
     return loss;
 }
 
-/* Deterministic loss (no dropout, no noise) of the current batch. */
+/* Deterministic loss (no dropout, no noise) of the current batch (over all ranks). */
 static double batch_loss_eval(ekn_trainer *tr)
 {
     const ekn_dataset_dev *b = &tr->dev;
     const float *out = ekn_net_forward(&tr->net, b->x, tr->cur_n, 0, NULL);
-    return batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->w, b->labelled, b->absent, tr->gtmp, NULL, NULL);
+    double count = 0;
+    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->w, b->labelled, b->absent, tr->gtmp, NULL, NULL,
+                             &count);
+    if (tr->nranks > 1 && !tr->dist_err.code && reduce_loss(&loss, step_count(tr, count), &tr->dist_err))
+        return NAN;
+    return loss;
 }
 
 /* ---- validation ----------------------------------------------------------- */
@@ -169,8 +256,9 @@ typedef struct eval_result {
 } eval_result;
 
 /* Scores the first n examples of v (the net's layout), a batch at a time
- * through the step's mirror, which is free between steps. */
-static void evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_result *r)
+ * through the step's mirror, which is free between steps.  With several
+ * ranks each scores its slice of the n and the sums are reduced. */
+static int evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_result *r, ekn_err *err)
 {
     ekn_net *net = &tr->net;
     int B = (int)tr->cfg.batch, C = net->classes;
@@ -180,13 +268,15 @@ static void evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_resul
     long correct = 0, counted = 0;
     const ekn_ops *ops = net->ops;
     ekn_dataset_dev *b = &tr->dev;
-    for (size_t i = 0; i < n; i += B) {
-        int m = (int)(n - i < (size_t)B ? n - i : (size_t)B);
+    size_t lo = 0, hi = n;
+    if (tr->nranks > 1) ekn_dist_slice(n, tr->rank, tr->nranks, &lo, &hi);
+    for (size_t i = lo; i < hi; i += B) {
+        int m = (int)(hi - i < (size_t)B ? hi - i : (size_t)B);
         ekn_dataset_dev_put(b, v, i, (size_t)m);
         const float *out = ekn_net_forward(net, b->x, m, 0, NULL);
         long c = 0, k = 0;
         /* validation scores the dense labels; lazy masks only shape the training loss */
-        double l = batch_loss(tr, b->x, out, m, b->y, b->t, b->w, NULL, NULL, tr->gtmp, &c, &k);
+        double l = batch_loss(tr, b->x, out, m, b->y, b->t, b->w, NULL, NULL, tr->gtmp, &c, &k, NULL);
         if (C && r->confusion && !ops->host) {
             ops->download(tr->host_out, out, (size_t)m * net->out_size * sizeof *out);
             out = tr->host_out;
@@ -210,8 +300,21 @@ static void evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_resul
                 }
         }
     }
+    if (tr->nranks > 1) {
+        size_t nc = C && r->confusion ? (size_t)C * C : 0;
+        double *sum = malloc((4 + nc) * sizeof *sum);
+        if (!sum) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for validation");
+        sum[0] = loss_sum, sum[1] = weight, sum[2] = (double)correct, sum[3] = (double)counted;
+        for (size_t i = 0; i < nc; i++) sum[4 + i] = (double)r->confusion[i];
+        int rc = ekn_dist_sum_f64(sum, 4 + nc, err);
+        loss_sum = sum[0], weight = sum[1], correct = (long)sum[2], counted = (long)sum[3];
+        for (size_t i = 0; i < nc; i++) r->confusion[i] = (long)sum[4 + i];
+        free(sum);
+        if (rc) return -1;
+    }
     r->loss = weight ? loss_sum / weight : NAN;
     r->err = counted ? 1.0 - (double)correct / counted : NAN;
+    return 0;
 }
 
 /* Rates set through the control file replace the command line's and its
@@ -300,6 +403,13 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
                            net->classes);
     if (d->c != net->in_c)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d channels but the spec expects %d", d->source, d->c, net->in_c);
+    /* data-parallel steps average the ranks' losses by their counts: right for means over terms */
+    if (tr->nranks > 1 && tr->spec.loss == EKN_LOSS_DICE)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "loss = dice is not a mean over voxels, so %d processes cannot share "
+                           "its batch; train it in one", tr->nranks);
+    if (tr->nranks > 1 && d->has_weights && !net->classes && !ekn_spec_sigmoid(&tr->spec))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': 'weight' records of a regression net need one process, not %d",
+                           d->source, tr->nranks);
     if (d->has_weights) {
         int fits = ekn_train_img_img(tr) ? !memcmp(d->w_shape, ekn_train_labels_full_res(d) ? d->shape : net->out,
                                                    sizeof d->w_shape)
@@ -380,6 +490,13 @@ static int is_streamable(const char *path)
 static int open_training_data(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_train_config *cfg = &tr->cfg;
+    struct stat st;
+    if (tr->nranks > 1 && !strcmp(cfg->train_path, "-") && fstat(STDIN_FILENO, &st) == 0 && S_ISCHR(st.st_mode))
+        return ekn_err_set(err, EKN_EXIT_USAGE,
+                           "standard input is a device (mpirun gives stdin to rank 0 alone); give each rank a file or "
+                           "its own pipeline: mpirun -n %d sh -c 'ekn-batch --shard $OMPI_COMM_WORLD_RANK/%d ... | "
+                           "ekn-train ...'",
+                           tr->nranks, tr->nranks);
     tr->streaming = cfg->input_mode == EKN_INPUT_STREAM ||
                     (cfg->input_mode == EKN_INPUT_AUTO && !cfg->epochs && is_streamable(cfg->train_path));
     if (!tr->streaming) return ekn_dataset_load(&tr->train, cfg->train_path, err);
@@ -600,6 +717,7 @@ int ekn_trainer_save(ekn_trainer *tr, ekn_err *err)
 
 static int save_to(ekn_trainer *tr, const char *path, ekn_err *err)
 {
+    if (tr->rank != 0) return 0; /* a data-parallel run's checkpoints are rank 0's */
     ekn_net_tensor *t;
     int n = ekn_ckpt_net_tensors(&tr->net, &t, err);
     if (n < 0) return -1;
@@ -746,6 +864,83 @@ static void free_ema(ekn_trainer *tr)
     tr->ema_theta = tr->ema_state = tr->ema_host_theta = tr->ema_host_state = NULL;
 }
 
+/* ---- a data-parallel run's setup ------------------------------------------- */
+
+/* FNV-1a over 8-byte words (the tail byte by byte). */
+static uint64_t hash_bytes(const void *p, size_t bytes, uint64_t h)
+{
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+    }
+    for (; i < bytes; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t hash_dataset(const ekn_dataset *d)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    if (!d->x) return h;
+    h = hash_bytes(d->x, d->n * d->ex_size * sizeof *d->x, h);
+    if (d->has_labels && d->y) h = hash_bytes(d->y, d->n * d->lab_size * sizeof *d->y, h);
+    if (d->has_targets && d->t) h = hash_bytes(d->t, d->n * d->lab_size * sizeof *d->t, h);
+    return h;
+}
+
+/* What every rank must share with rank 0 before the first step. */
+typedef struct dist_print {
+    uint64_t batch, nparams, step, streaming, ex_size, lab_size;
+    uint64_t train_n, train_hash, val_n, val_hash;
+} dist_print;
+
+/* Several ranks: this rank's slice of the batch; the same settings, net,
+ * step and data (in memory: the same bytes) as rank 0, else an error
+ * naming what differs; rank 0's parameters on every rank. */
+static int dist_setup(ekn_trainer *tr, ekn_err *err)
+{
+    const ekn_train_config *c = &tr->cfg;
+    int K = tr->nranks;
+    if (c->batch < K)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "--batch %ld is smaller than the %d processes; give --batch %d or more",
+                           c->batch, K, K);
+    ekn_dist_slice((size_t)c->batch, tr->rank, K, &tr->slice_lo, &tr->slice_hi);
+    dist_print me = {(uint64_t)c->batch, tr->net.nparams, (uint64_t)tr->step, (uint64_t)tr->streaming,
+                     tr->train.ex_size, tr->train.lab_size, 0, 0, 0, 0};
+    if (!tr->streaming) me.train_n = tr->train.n, me.train_hash = hash_dataset(&tr->train);
+    if (c->val_path) me.val_n = tr->val.n, me.val_hash = hash_dataset(&tr->val);
+    dist_print *all = malloc((size_t)K * sizeof *all);
+    if (!all) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    if (ekn_dist_allgather(&me, all, sizeof me, err)) {
+        free(all);
+        return -1;
+    }
+    dist_print r0 = all[0];
+    free(all);
+    const char *what = NULL;
+    if (me.batch != r0.batch || me.nparams != r0.nparams || me.streaming != r0.streaming)
+        what = "another command line (--batch, --spec, --input) than rank 0";
+    else if (me.step != r0.step)
+        what = "another checkpoint (--resume) than rank 0";
+    else if (me.ex_size != r0.ex_size || me.lab_size != r0.lab_size)
+        what = "training examples of another size than rank 0's";
+    else if (me.train_n != r0.train_n || me.train_hash != r0.train_hash)
+        what = "other training data than rank 0 (data in memory is the same file on every rank)";
+    else if (me.val_n != r0.val_n || me.val_hash != r0.val_hash)
+        what = "other validation data than rank 0";
+    if (what) return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': %s", c->train_path, what);
+    ekn_net *net = &tr->net;
+    if (ekn_dist_bcast(ekn_net_params_host(net), net->nparams * sizeof(float), 0, err)) return -1;
+    ekn_net_params_commit(net);
+    if (!net->ops->host && !(tr->host_grad = malloc(net->nparams * sizeof *tr->host_grad)))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the gradient's reduction");
+    ekn_info("%d processes, this one examples %zu..%zu of each batch of %ld (%s)", K, tr->slice_lo, tr->slice_hi - 1,
+             c->batch, ekn_dist_library());
+    return 0;
+}
+
 /* from: the checkpoint of --resume, open, or NULL. */
 static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *from, ekn_err *err)
 {
@@ -765,7 +960,7 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     tr->best_val = tr->best_metric = INFINITY;
     tr->loss_smooth = NAN;
     /* a read-only or missing directory is found now, not after training */
-    if (cfg->save_path && ekn_h5_check_writable(cfg->save_path, err)) return -1;
+    if (cfg->save_path && tr->rank == 0 && ekn_h5_check_writable(cfg->save_path, err)) return -1;
     if (from && !cfg->spec_path) {
         if (ekn_ckpt_read_spec(from, &tr->spec, err)) return -1;
     } else if (ekn_spec_load(&tr->spec, cfg->spec_path, err)) return -1;
@@ -817,7 +1012,8 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     if (cfg->ema_on && setup_ema(tr, from, err)) return -1;
     if (cfg->average && setup_avg(tr, from, err)) return -1;
     if (cfg->val_path && prepare_validation(tr, err)) return -1;
-    if (cfg->log_path) {
+    if (tr->nranks > 1 && dist_setup(tr, err)) return -1;
+    if (cfg->log_path && tr->rank == 0) {
         int append = cfg->resume_path && access(cfg->log_path, F_OK) == 0;
         tr->log_best = 1;
         if (append) {
@@ -847,6 +1043,8 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err)
 {
     memset(tr, 0, sizeof *tr);
+    tr->rank = ekn_dist_rank();
+    tr->nranks = ekn_dist_size();
     ekn_control_init(&tr->control, cfg->control_path);
     if (!cfg->resume_path) return trainer_init(tr, cfg, NULL, err);
     /* the checkpoint is opened once and read as init needs it */
@@ -873,6 +1071,7 @@ void ekn_trainer_free(ekn_trainer *tr)
     ekn_dataset_free(&tr->val);
     ekn_spec_free(&tr->spec);
     ekn_control_close(&tr->control);
+    free(tr->host_grad);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -940,14 +1139,17 @@ static void fmt_val(char *buf, size_t cap, double v)
     else snprintf(buf, cap, "%.6g", v);
 }
 
-/* Returns 1 when the monitored value (cfg.monitor) is the best so far. */
-/* Evaluates the validation set and reports it on stderr. */
-static void validation_report(ekn_trainer *tr, double *vloss, double *verr)
+/* Evaluates the validation set and reports it on stderr: 0, or -1 (a
+ * failed reduction of a data-parallel run). */
+static int validation_report(ekn_trainer *tr, double *vloss, double *verr, ekn_err *err)
 {
     int C = tr->net.classes;
     long *conf = C ? calloc((size_t)C * C, sizeof *conf) : NULL;
     eval_result r = {0, 0, conf};
-    evaluate(tr, tr->val_set, tr->val_n, &r);
+    if (evaluate(tr, tr->val_set, tr->val_n, &r, err)) {
+        free(conf);
+        return -1;
+    }
     *vloss = r.loss;
     *verr = r.err;
     ekn_warn("step %lld: validation loss %.5g error %.4g on %zu %s", (long long)tr->step, r.loss, r.err, tr->val_n,
@@ -960,13 +1162,15 @@ static void validation_report(ekn_trainer *tr, double *vloss, double *verr)
                      pred ? (double)tp / pred : NAN, lab ? (double)tp / lab : NAN);
         }
     free(conf);
+    return 0;
 }
 
 /* A validation of the --val-every cadence: the plateau schedule and the
- * best checkpoint follow it.  Returns 1 when it is the best so far. */
-static int validate(ekn_trainer *tr, double *vloss, double *verr)
+ * best checkpoint follow it.  Returns 1 when the monitored value
+ * (cfg.monitor) is the best so far, 0, or -1 (a failed reduction). */
+static int validate(ekn_trainer *tr, double *vloss, double *verr, ekn_err *err)
 {
-    validation_report(tr, vloss, verr);
+    if (validation_report(tr, vloss, verr, err)) return -1;
     if (tr->cfg.plateau_patience > 0) {
         if (*vloss < tr->best_val) {
             tr->best_val = *vloss;
@@ -1051,6 +1255,54 @@ int64_t ekn_trainer_max_steps(const ekn_trainer *tr)
     return max_steps;
 }
 
+/* Control commands rank 0 took from the file, to run on every rank. */
+#define DIST_MAX_CMDS 8
+typedef struct dist_cmds {
+    int n;
+    ekn_control_cmd cmd[DIST_MAX_CMDS];
+    char line[DIST_MAX_CMDS][EKN_CONTROL_LINE_MAX + 1];
+} dist_cmds;
+
+static int collect_control(void *ctx, const ekn_control_cmd *cmd, const char *line, ekn_err *err)
+{
+    dist_cmds *q = ctx;
+    if (q->n >= DIST_MAX_CMDS)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "more than %d commands at once in a data-parallel run; write it again",
+                           DIST_MAX_CMDS);
+    q->cmd[q->n] = *cmd;
+    snprintf(q->line[q->n], sizeof q->line[q->n], "%s", line);
+    q->n++;
+    return 0;
+}
+
+/* Before each step of a data-parallel run: a stop when any rank's --time
+ * is up or any rank got SIGINT or SIGTERM (*stop = -1), a save when any
+ * got SIGUSR1; rank 0 reads the control file and every rank runs its
+ * commands.  0, or -1 on an MPI error. */
+static int dist_sync(ekn_trainer *tr, double start, int *stop, int *save, ekn_err *err)
+{
+    static dist_cmds q;
+    q.n = 0;
+    if (tr->rank == 0) ekn_control_poll(&tr->control, collect_control, &q);
+    double f[4] = {tr->cfg.max_time > 0 && ekn_now() - start >= tr->cfg.max_time,
+                   tr->stop_flag && *tr->stop_flag, tr->save_flag && *tr->save_flag, (double)q.n};
+    if (ekn_dist_sum_f64(f, 4, err)) return -1;
+    if (f[0] > 0 || f[1] > 0) {
+        *stop = -1;
+        return 0;
+    }
+    if (f[2] > 0) *save = 1;
+    if (tr->save_flag) *tr->save_flag = 0;
+    q.n = (int)f[3];
+    if (q.n && ekn_dist_bcast(&q, sizeof q, 0, err)) return -1;
+    control_ctx x = {tr, stop, save};
+    for (int i = 0; i < q.n; i++) {
+        ekn_err why = {0};
+        if (run_control(&x, &q.cmd[i], q.line[i], &why)) ekn_warn("control: %s: %s; not run", q.line[i], why.msg);
+    }
+    return 0;
+}
+
 int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_train_config *c = &tr->cfg;
@@ -1068,6 +1320,7 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
                  (long long)tr->step, (long long)max_steps, c->epochs ? ", --epochs" : "");
     ekn_progress prog;
     ekn_progress_begin(&prog, "steps", (uint64_t)max_steps);
+    if (tr->rank != 0) prog.enabled = 0; /* rank 0 shows a data-parallel run's progress */
     int stop = 0, save = 0, rc = 0, early = 0;
     int64_t first_step = tr->step, last_log_step = tr->step, last_val_step = tr->step;
     log_point last = {0};
@@ -1075,9 +1328,15 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
     ekn_train_best_path(c->save_path, best_path, sizeof best_path);
     while (!stop) {
         if (max_steps && tr->step >= max_steps) break;
-        if (c->max_time > 0 && ekn_now() - start >= c->max_time) break;
-        if (tr->stop_flag && *tr->stop_flag) break;
-        apply_control(tr, &stop, &save);
+        if (tr->nranks > 1) {
+            /* the ranks agree on what their clocks, signals and the control file say */
+            if (dist_sync(tr, start, &stop, &save, err)) return -1;
+            if (stop < 0) break;
+        } else {
+            if (c->max_time > 0 && ekn_now() - start >= c->max_time) break;
+            if (tr->stop_flag && *tr->stop_flag) break;
+            apply_control(tr, &stop, &save);
+        }
         if (tr->save_flag && *tr->save_flag) save = 1, *tr->save_flag = 0;
         if (save) {
             if (ekn_trainer_save(tr, err)) return -1;
@@ -1095,6 +1354,12 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
                 ekn_warn("step %lld: checkpoint '%s' saved before stopping", (long long)tr->step, c->save_path);
             return -1;
         }
+        if (tr->nranks > 1 && tr->streaming) {
+            /* the run ends with the first rank's stream */
+            double ended = got == 0;
+            if (ekn_dist_sum_f64(&ended, 1, err)) return -1;
+            if (ended > 0) got = 0;
+        }
         if (got == 0) {
             ekn_info("step %lld: the training stream has ended", (long long)tr->step);
             break;
@@ -1105,10 +1370,18 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         ekn_train_upload_batch(tr);
         int gain_now = c->gain_every > 0 && (tr->step + 1) % c->gain_every == 0;
         double before_det = gain_now ? batch_loss_eval(tr) : NAN;
+        if (tr->dist_err.code) {
+            *err = tr->dist_err;
+            return -1;
+        }
         ekn_hyper h = {tr->lr, tr->momentum, c->weight_decay};
         double loss;
         if (tr->opt.vt->step(&tr->opt, tr->net.theta, tr->net.grad, tr->net.decay, &h, objective, tr, &loss, err))
             return -1;
+        if (tr->dist_err.code) {
+            *err = tr->dist_err;
+            return -1;
+        }
         if (!isfinite(loss) && ekn_ops_check(tr->net.ops, err)) return -1;
         if (!isfinite(loss)) {
             ekn_progress_end(&prog);
@@ -1137,11 +1410,11 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         double terr = tr->counted ? 1.0 - (double)tr->correct / tr->counted : NAN;
         tr->loss_smooth = isnan(tr->loss_smooth) ? loss : 0.98 * tr->loss_smooth + 0.02 * loss;
         tr->step++;
-        since_log += tr->cur_n;
+        since_log += tr->nranks > 1 ? tr->step_n : tr->cur_n;
         double vloss = NAN, verr = NAN;
         int best = 0;
         if (tr->val_n && c->val_every > 0 && tr->step % c->val_every == 0) {
-            best = validate(tr, &vloss, &verr);
+            if ((best = validate(tr, &vloss, &verr, err)) < 0) return -1;
             last_val_step = tr->step;
         }
         /* a stream's producer numbers its epochs (epoch= metadata); otherwise passes over the data */
@@ -1180,9 +1453,12 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
      * schedule and the best checkpoint follow --val-every alone), so a run
      * resumed from here goes on as one that was never stopped */
     int signalled = tr->stop_flag && *tr->stop_flag;
-    if (tr->step > first_step && !signalled) {
+    /* ranks validate together, so only at an end every rank reaches the
+     * same way (--steps, --epochs), whatever signal one of them got */
+    int final = tr->nranks > 1 ? max_steps && tr->step >= max_steps : !signalled;
+    if (tr->step > first_step && final) {
         if (tr->val_n && c->val_every > 0 && last_val_step != tr->step) {
-            validation_report(tr, &last.vloss, &last.verr);
+            if (validation_report(tr, &last.vloss, &last.verr, err)) return -1;
             last.best = 0;
         }
         if (tr->log && last_log_step != tr->step) {
@@ -1193,6 +1469,9 @@ int ekn_trainer_run(ekn_trainer *tr, ekn_err *err)
         }
     }
     rc = ekn_ops_check(tr->net.ops, err) || ekn_trainer_save(tr, err) ? -1 : 0;
+    if (tr->nranks > 1 && ekn_now() > start)
+        ekn_info("%d processes: the gradient's all-reduce took %.3f s of %.3f s (%.1f%%, waits for the slowest rank included)", tr->nranks,
+                 tr->dist_seconds, ekn_now() - start, 100 * tr->dist_seconds / (ekn_now() - start));
     tr->elapsed_before += ekn_now() - start;
     tr->run_start = 0;
     /* on a terminal, where the progress line was, or with -v: scripts stay quiet */

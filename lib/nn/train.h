@@ -163,6 +163,22 @@ typedef struct ekn_trainer {
     size_t avg_n, avg_width;
     volatile int *stop_flag;  /* set by signal handlers in the command */
     volatile int *save_flag;
+    /* A data-parallel run (lib/core/dist.h; ekn-train(1), DISTRIBUTED
+     * TRAINING): this process is rank `rank` of `nranks`, all with the same
+     * net, optimiser and (data in memory) the same global batch of
+     * cfg.batch, of which this rank takes [slice_lo, slice_hi).  step_n:
+     * the step's examples over all ranks; label_sum, label_cnt: this rank's
+     * share of mean_label; rng_rank: this rank's dropout and noise, drawn
+     * from rng_train every step (rng_rank_step replays it in a step's
+     * evaluations); host_grad: a device net's gradient on the host for the
+     * reduction.  With one rank none of this is used. */
+    int rank, nranks;
+    size_t slice_lo, slice_hi;
+    double step_n, label_sum, label_cnt;
+    ekn_rng rng_rank, rng_rank_step;
+    float *host_grad;
+    ekn_err dist_err;         /* a failed reduction inside the objective (code 0: none) */
+    double dist_seconds;      /* this run's time in the gradient's reduction (ekn-train -v reports its share) */
 } ekn_trainer;
 
 int ekn_trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_err *err);

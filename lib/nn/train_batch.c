@@ -65,6 +65,14 @@ size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *
     return e;
 }
 
+/* The draws of ekn_train_sample_patch without the cut: another rank's
+ * patch of the global batch. */
+static void skip_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d)
+{
+    (void)ekn_rng_below(rng, d->n);
+    for (int k = 0; k < 3; k++) (void)ekn_rng_below(rng, (uint64_t)(d->shape[k] - tr->net.in[k] + 1));
+}
+
 /* Example e of d into slot k of the batch: as it is, or (img-img) a patch of it. */
 static void put_example(ekn_trainer *tr, size_t k, const ekn_dataset *d, size_t e)
 {
@@ -122,7 +130,8 @@ static int take_group(ekn_trainer *tr, ekn_err *err)
 static int next_streamed(ekn_trainer *tr, ekn_err *err)
 {
     ekn_dataset *d = &tr->train;
-    size_t B = (size_t)tr->cfg.batch, n = 0;
+    /* several ranks: each its own stream, and its slice's share of --batch */
+    size_t B = tr->nranks > 1 ? tr->slice_hi - tr->slice_lo : (size_t)tr->cfg.batch, n = 0;
     for (;;) {
         if (tr->feed_pos >= d->n) {
             int got = read_group(tr, err);
@@ -151,13 +160,22 @@ int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err)
         int got = next_streamed(tr, err);
         if (got <= 0) return got;
     } else {
+        /* every rank walks the whole global batch (the same RNG draws and
+         * permutation), and keeps its slice [lo, hi) of it; one rank keeps all */
+        size_t lo = tr->nranks > 1 ? tr->slice_lo : 0, hi = tr->nranks > 1 ? tr->slice_hi : B;
         for (size_t k = 0; k < B; k++) {
+            int mine = k >= lo && k < hi;
+            size_t j = k - lo;
             if (ekn_train_img_img(tr)) {
-                ekn_dataset_copy_lazy(b, k, d,
-                                      ekn_train_sample_patch(tr, &tr->rng_data, d, b->x + k * b->ex_size,
-                                                             b->y ? b->y + k * b->lab_size : NULL,
-                                                             b->t ? b->t + k * b->lab_size : NULL,
-                                                             b->w ? b->w + k * b->w_size : NULL));
+                if (!mine) {
+                    skip_patch(tr, &tr->rng_data, d);
+                    continue;
+                }
+                ekn_dataset_copy_lazy(b, j, d,
+                                      ekn_train_sample_patch(tr, &tr->rng_data, d, b->x + j * b->ex_size,
+                                                             b->y ? b->y + j * b->lab_size : NULL,
+                                                             b->t ? b->t + j * b->lab_size : NULL,
+                                                             b->w ? b->w + j * b->w_size : NULL));
                 continue;
             }
             if (tr->perm_pos >= d->n) {
@@ -165,11 +183,12 @@ int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err)
                 tr->epoch++;
                 ekn_rng_shuffle(&tr->rng_data, tr->perm, d->n);
             }
-            ekn_dataset_copy_example(b, k, d, tr->perm[tr->perm_pos++]);
+            size_t e = tr->perm[tr->perm_pos++];
+            if (mine) ekn_dataset_copy_example(b, j, d, e);
         }
-        b->n = B;
+        b->n = hi - lo;
         tr->cur = b;
-        tr->cur_n = (int)B;
+        tr->cur_n = (int)(hi - lo);
     }
     const ekn_dataset *c = tr->cur;
     double sum = 0;
@@ -179,6 +198,8 @@ int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err)
         if (c->has_targets && isfinite(c->t[k])) sum += c->t[k], cnt++;
     }
     tr->mean_label = cnt ? sum / cnt : NAN;
+    tr->label_sum = sum;
+    tr->label_cnt = (double)cnt;
     return 1;
 }
 

@@ -4,7 +4,7 @@
 #include "train.h"
 
 /* RNG stream ids: fixed forever, or resumed runs would change. */
-enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4 };
+enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4, RNG_RANK = 1000 /* + rank */ };
 
 int ekn_train_img_img(const ekn_trainer *tr);
 /* What --class-weights weighs: the softmax's classes, a sigmoid output's channels, or 0 (regression). */

@@ -311,3 +311,32 @@ EOF
     assert_no_stdout
     [[ $stderr == *"lazy labels need loss = nll, not focal"* ]]
 }
+
+# data-parallel runs (ekn-train(1), DISTRIBUTED TRAINING), as tests/69-dist.bats runs them
+need_mpi() {
+    command -v mpirun >/dev/null || skip "no mpirun (make deps installs openmpi-bin)"
+    ldd "$EKN_BIN/ekn-train" 2>/dev/null | grep -q libmpi || skip "ekn-train is built without MPI"
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_mca_base_component_disable_dlclose=1
+    export LSAN_OPTIONS="suppressions=$BATS_TEST_DIRNAME/lsan-mpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+    export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+}
+
+@test "2 ranks equal 1 process for weighted bce and weighted focal (the weighted counts reduce); dice refuses ranks" {
+    need_mpi
+    addw "$D/train-t.ekn" wt.ekn '1.0 + 2.0 * l'
+    addw "$D/train-l.ekn" wl.ekn 'np.where(l == 0, 3.0, 0.5)'
+    local o=(--patch 113,113 --batch 4 --steps 10 --seed 3)
+    for run in "$D/pw.spec wt.ekn" "$D/focal.spec wl.ekn"; do
+        set -- $run
+        ekn-train --spec "$1" "${o[@]}" -o one.h5 "$2" 2>/dev/null
+        timeout 120 mpirun -n 2 --oversubscribe ekn-train --spec "$1" "${o[@]}" -o two.h5 "$2" 2>/dev/null
+        run ekn_py "$BATS_TEST_DIRNAME/params_close.py" one.h5 two.h5 1e-4 1e-6
+        echo "$1: $output"
+        assert_success
+    done
+    run --separate-stderr timeout 120 mpirun -n 2 --oversubscribe ekn-train --spec "$D/dice.spec" "${o[@]}" -o d.h5 \
+        "$D/train-l.ekn"
+    assert_failure
+    [[ $stderr == *"loss = dice is not a mean over voxels, so 2 processes cannot share its batch"* ]]
+}

@@ -107,6 +107,12 @@ static const ekn_ops cpu = {
     /* dense with tied weights */
     .dense_t_forward = ekn_dense_t_forward_cpu,
     .dense_t_backward = ekn_dense_t_backward_cpu,
+    /* BCE, focal, Dice, voxel-weighted squared error */
+    .mse_w = ekn_mse_w_cpu,
+    .bce = ekn_bce_cpu,
+    .softmax_focal = ekn_softmax_focal_cpu,
+    .softmax_dice = ekn_softmax_dice_cpu,
+    .sigmoid_dice = ekn_sigmoid_dice_cpu,
     /* exponential moving average (--ema) */
     .ema_update = ekn_ema_update_cpu,
     HOST_MEMORY,
@@ -149,6 +155,12 @@ static const ekn_ops ref = {
     /* dense with tied weights */
     .dense_t_forward = ekn_dense_t_forward_ref,
     .dense_t_backward = ekn_dense_t_backward_ref,
+    /* BCE, focal, Dice, voxel-weighted squared error */
+    .mse_w = ekn_mse_w_ref,
+    .bce = ekn_bce_ref,
+    .softmax_focal = ekn_softmax_focal_ref,
+    .softmax_dice = ekn_softmax_dice_ref,
+    .sigmoid_dice = ekn_sigmoid_dice_ref,
     /* exponential moving average (--ema) */
     .ema_update = ekn_ema_update_ref,
     HOST_MEMORY,

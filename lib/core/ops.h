@@ -140,6 +140,16 @@ typedef struct ekn_ops {
     void (*dense_t_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
     void (*dense_t_backward)(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
                              float *dw, float *db);
+    /* ---- issue 14 section 5: sigmoid BCE, focal, Dice, voxel-weighted squared error (kernels/loss.h) ----
+     * Contracts in loss.h; the pointers inside the args structs are in this table's memory. */
+    double (*mse_w)(int n, int c, size_t s, const float *y, const float *t, const float *voxel_w, float *dy);
+    double (*bce)(int n, int c, size_t s, const float *z, const ekn_bce_args *a, float *dz, double *count);
+    double (*softmax_focal)(int n, int c, size_t s, const float *p, const ekn_nll_args *a, float gamma,
+                            float *dlogits, double *count);
+    double (*softmax_dice)(int n, int c, size_t s, const float *p, const ekn_nll_args *a, float eps, float *dlogits,
+                           double *count);
+    double (*sigmoid_dice)(int n, int c, size_t s, const float *z, const ekn_bce_args *a, float eps, float *dz,
+                           double *count);
     /* ---- exponential moving average of the parameters (kernels/ema.h; ekn-train --ema) ----
      * avg[i] = decay avg[i] + (1 - decay) x[i] for n floats; avg in place. */
     void (*ema_update)(size_t n, float decay, const float *x, float *avg);

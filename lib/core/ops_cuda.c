@@ -46,6 +46,8 @@ static const ekn_ops cuda_ops = {
     ekn_maxout_backward_cuda,
     // dense with tied weights (kernels/dense_cuda.cu)
     ekn_dense_t_forward_cuda, ekn_dense_t_backward_cuda,
+    // BCE, focal, Dice, voxel-weighted squared error (kernels/loss_cuda.cu)
+    ekn_mse_w_cuda, ekn_bce_cuda, ekn_softmax_focal_cuda, ekn_softmax_dice_cuda, ekn_sigmoid_dice_cuda,
     // exponential moving average, --ema (kernels/ema_cuda.cu)
     ekn_ema_update_cuda,
 };

@@ -21,7 +21,7 @@ typedef struct run_state {
     ekn_writer w;
     int writing;             /* w is open */
     ekn_group g;             /* the group being augmented */
-    ekn_tensor out_img, out_lab, out_mask, out_tgt;
+    ekn_tensor out_img, out_lab, out_mask, out_tgt, out_wt;
     float *srcf; size_t srcf_cap;
     int32_t *labi; size_t labi_cap;
     uint8_t *masku8; size_t masku8_cap;
@@ -103,7 +103,7 @@ typedef struct img_group {
     int sd;                    /* spatial dims: 2 or 3 */
     uint64_t N;
     int C, src[3], out[3];
-    ekn_tensor *lab, *tgt, *mask;
+    ekn_tensor *lab, *tgt, *mask, *wt; /* wt: the voxel weights, moved with the labels (nearest) */
     label_form lab_form, tgt_form;
     int grid[3];               /* shape of grid labels (Z,Y,X) */
 } img_group;
@@ -203,6 +203,8 @@ static int examine(run_state *s, img_group *g, ekn_err *err)
                             "per-voxel targets must have the image's shape to be transformed");
         } else if (kind == EKN_KIND_MASK) {
             g->mask = t;
+        } else if (kind == EKN_KIND_WEIGHT) {
+            g->wt = t;
         }
     }
     if (g->mask) {
@@ -216,6 +218,15 @@ static int examine(run_state *s, img_group *g, ekn_err *err)
             g->mask->dtype == EKN_BF16)
             return fail(s, err, EKN_EXIT_FAIL, EKN_REC_MASK, "dtype %s, expected an integer type",
                         ekn_dtype_name(g->mask->dtype));
+    }
+    if (g->wt) {
+        int want[3], got[3];
+        if (g->lab && g->lab_form == LAB_GRID) memcpy(want, g->grid, sizeof want);
+        else memcpy(want, g->src, sizeof want);
+        if (g->wt->rank != 1 + g->sd || (spatial_of(g->wt, g->sd, got), memcmp(got, want, sizeof got)))
+            return fail(s, err, EKN_EXIT_FAIL, EKN_REC_WEIGHT, "shape does not match the labels (%dx%dx%d)", want[0],
+                        want[1], want[2]);
+        if (g->wt->dtype != EKN_F32) return fail(s, err, EKN_EXIT_FAIL, EKN_REC_WEIGHT, "dtype must be f32");
     }
     if (g->lab && g->lab_form == LAB_GRID && check_grid(s, g, err)) return -1;
     if (g->lab && (g->lab->dtype == EKN_F32 || g->lab->dtype == EKN_F64 || g->lab->dtype == EKN_F16 ||
@@ -304,6 +315,7 @@ static int image_group(run_state *s, ekn_err *err)
         for (size_t i = 0; i < nm; i++) b[i] = ekn_tensor_get(g.mask, i) != 0;
         mask = b;
     }
+    const float *wt = g.wt ? g.wt->data : NULL;
     const float *tgt = NULL;
     if (g.tgt && g.tgt_form == LAB_FULL) {
         if (g.tgt->dtype != EKN_F32) return fail(s, err, EKN_EXIT_FAIL, EKN_REC_TARGET, "dtype must be f32");
@@ -317,6 +329,8 @@ static int image_group(run_state *s, ekn_err *err)
     if (lab && out_tensor(&s->out_lab, g.lab, EKN_I32, &g, 0, !grid, err)) return -1;
     if (mask && out_tensor(&s->out_mask, g.mask, EKN_U8, &g, 0, !grid, err)) return -1;
     if (tgt && out_tensor(&s->out_tgt, g.tgt, EKN_F32, &g, 0, 1, err)) return -1;
+    if (wt && out_tensor(&s->out_wt, g.wt, EKN_F32, &g, 0, !grid, err)) return -1;
+    float *owt = wt ? s->out_wt.data : NULL;
     float *oimg = s->out_img.data;
     int32_t *olab = lab ? s->out_lab.data : NULL;
     uint8_t *omask = mask ? s->out_mask.data : NULL;
@@ -338,11 +352,13 @@ static int image_group(run_state *s, ekn_err *err)
             ekn_aug_lattice(xs, xd, sizeof *xd, g.C, g.src, p.transpose, p.flip);
             ekn_aug_lattice(lab + e * gvol, olab + kept * gvol, sizeof *olab, 1, g.grid, p.transpose, p.flip);
             if (mask) ekn_aug_lattice(mask + e * gvol, omask + kept * gvol, 1, 1, g.grid, p.transpose, p.flip);
+            if (wt) ekn_aug_lattice(wt + e * gvol, owt + kept * gvol, sizeof *owt, 1, g.grid, p.transpose, p.flip);
         } else if (!geometry) {
             memcpy(xd, xs, g.C * svol * sizeof *xd);
             if (lab) memcpy(olab + kept * svol, lab + e * svol, svol * sizeof *olab);
             if (mask) memcpy(omask + kept * svol, mask + e * svol, svol);
             if (tgt) memcpy(otgt + kept * svol, tgt + e * svol, svol * sizeof *otgt);
+            if (wt) memcpy(owt + kept * svol, wt + e * svol, svol * sizeof *owt);
         } else {
             ekn_aug_geom geo = {{g.src[0], g.src[1], g.src[2]}, {g.out[0], g.out[1], g.out[2]}, o->in_plane};
             ekn_aug_map m;
@@ -351,6 +367,9 @@ static int image_group(run_state *s, ekn_err *err)
             if (lab) ekn_aug_sample_i32(&m, lab + e * svol, olab + kept * ovol, -1, &s->work);
             if (mask) ekn_aug_sample_u8(&m, mask + e * svol, omask + kept * ovol, &s->work);
             if (tgt) ekn_aug_sample_f32(&m, tgt + e * svol, otgt + kept * ovol, 1, &s->work);
+            /* nearest, as the labels are, so each weight stays with its label; the float bits are
+             * copied as int32 and 0 (weight 0) fills what lies outside, where the labels are -1 */
+            if (wt) ekn_aug_sample_i32(&m, (const int32_t *)(wt + e * svol), (int32_t *)(owt + kept * ovol), 0, &s->work);
             if (outside == (size_t)-1) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
         }
         keep[e] = !(s->cfg->reject && outside);
@@ -366,7 +385,8 @@ static int image_group(run_state *s, ekn_err *err)
     swap(&s->out_img, im);
     for (int i = 1; i < s->g.n; i++) {
         ekn_tensor *t = &s->g.rec[i];
-        ekn_tensor *out = t == g.lab && lab ? &s->out_lab : t == g.mask ? &s->out_mask : t == g.tgt && tgt ? &s->out_tgt : NULL;
+        ekn_tensor *out = t == g.lab && lab ? &s->out_lab : t == g.mask ? &s->out_mask : t == g.tgt && tgt ? &s->out_tgt
+                          : t == g.wt ? &s->out_wt : NULL;
         if (out) {
             out->shape[0] = kept;
             swap(out, t);
@@ -415,6 +435,7 @@ int ekn_aug_run(ekn_aug_run_cfg *cfg, ekn_err *err)
     ekn_tensor_free(&s->out_lab);
     ekn_tensor_free(&s->out_mask);
     ekn_tensor_free(&s->out_tgt);
+    ekn_tensor_free(&s->out_wt);
     free(s->srcf);
     free(s->labi);
     free(s->masku8);

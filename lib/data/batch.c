@@ -26,7 +26,12 @@ static int patch_layout(ekn_dataset *b, const ekn_sampler *s, const ekn_dataset 
     b->ex_size = (size_t)d->c * s->size[0] * s->size[1] * s->size[2];
     b->lab_ndim = d->ndim;
     memcpy(b->lab_shape, s->lab, sizeof b->lab_shape);
-    b->lab_size = (size_t)s->lab[0] * s->lab[1] * s->lab[2];
+    b->lab_size = (size_t)s->lab[0] * s->lab[1] * s->lab[2] * (size_t)(d->lab_c ? d->lab_c : 1);
+    if (b->has_weights) { /* cut as the labels are */
+        b->w_size = (size_t)s->lab[0] * s->lab[1] * s->lab[2];
+        b->w_ndim = d->ndim;
+        memcpy(b->w_shape, s->lab, sizeof b->w_shape);
+    }
     b->classes = 0;
     for (int i = 0; i < nsets; i++)
         if (sets[i].has_labels && sets[i].classes > b->classes) b->classes = sets[i].classes;
@@ -46,7 +51,7 @@ static void draw_batch(ekn_sampler *s, ekn_dataset *b, int n, uint32_t *order)
     for (int i = 0; i < n; i++) {
         size_t k = order[i];
         const ekn_volume *v = ekn_sampler_draw(s, i < ncls, b->x + k * b->ex_size, b->y ? b->y + k * b->lab_size : NULL,
-                                               b->t ? b->t + k * b->lab_size : NULL);
+                                               b->t ? b->t + k * b->lab_size : NULL, b->w ? b->w + k * b->w_size : NULL);
         ekn_dataset_copy_lazy(b, k, v->d, v->e);
     }
 }

@@ -116,7 +116,7 @@ int ekn_sampler_init(ekn_sampler *s, const ekn_sampler_opts *o, const ekn_datase
 /* Draws one patch into x (C, size...) and its labels into y or t (lab...);
  * want_class draws among the corners whose labels contain the class.
  * Returns the volume's dataset example (for lazy labels). */
-const ekn_volume *ekn_sampler_draw(ekn_sampler *s, int want_class, float *x, int32_t *y, float *t);
+const ekn_volume *ekn_sampler_draw(ekn_sampler *s, int want_class, float *x, int32_t *y, float *t, float *w);
 /* Default patches per epoch: as many as tile the sampling boxes without overlap (>= 1). */
 uint64_t ekn_sampler_tiles(const ekn_sampler *s);
 void ekn_sampler_free(ekn_sampler *s);

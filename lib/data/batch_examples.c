@@ -74,6 +74,9 @@ static int push_group(shuffler *s, const ekn_dataset *grp, unsigned long long re
     if (grp->lazy_c != s->slots.lazy_c)
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s'/'%s' records do not match the first pair's",
                            grp->source, rec, EKN_REC_LABELLED, EKN_REC_ABSENT);
+    if (grp->has_weights != s->slots.has_weights || (grp->has_weights && grp->w_size != s->slots.w_size))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' records do not match the first pair's",
+                           grp->source, rec, EKN_REC_WEIGHT);
     for (size_t k = 0; k < grp->n; k++) {
         size_t j = s->count;
         if (s->count == s->K) {

@@ -20,12 +20,17 @@ static int check_set(const ekn_sampler *s, const ekn_dataset *d, const ekn_datas
         return ekn_err_set(err, EKN_EXIT_FAIL,
                            "'%s': labels of shape %dx%dx%d do not match the image volumes of shape %dx%dx%d", name,
                            d->lab_shape[0], d->lab_shape[1], d->lab_shape[2], d->shape[0], d->shape[1], d->shape[2]);
+    if (d->has_weights && memcmp(d->w_shape, d->shape, sizeof d->shape))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': '%s' records of shape %dx%dx%d do not match the image volumes of "
+                           "shape %dx%dx%d", name, EKN_REC_WEIGHT, d->w_shape[0], d->w_shape[1], d->w_shape[2],
+                           d->shape[0], d->shape[1], d->shape[2]);
     if (g->channels && d->c != g->channels)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': %d channels, but the net takes %d", name, d->c, g->channels);
     if (first && (d->c != first->c || d->ndim != first->ndim || d->has_labels != first->has_labels ||
-                  d->has_targets != first->has_targets || d->lazy_c != first->lazy_c))
+                  d->has_targets != first->has_targets || d->lazy_c != first->lazy_c ||
+                  d->has_weights != first->has_weights))
         return ekn_err_set(err, EKN_EXIT_FAIL,
-                           "'%s': channels, dimensions or label kind differ from the first input's", name);
+                           "'%s': channels, dimensions, label kind or weights differ from the first input's", name);
     return 0;
 }
 
@@ -157,7 +162,7 @@ static int pick_volume(ekn_sampler *s, const double *cum)
     return lo;
 }
 
-const ekn_volume *ekn_sampler_draw(ekn_sampler *s, int want_class, float *x, int32_t *y, float *t)
+const ekn_volume *ekn_sampler_draw(ekn_sampler *s, int want_class, float *x, int32_t *y, float *t, float *w)
 {
     const ekn_volume *v = &s->vol[pick_volume(s, want_class ? s->cum_cls : s->cum)];
     const ekn_dataset *d = v->d;
@@ -176,6 +181,7 @@ const ekn_volume *ekn_sampler_draw(ekn_sampler *s, int want_class, float *x, int
         lat.out[k] = g->full_labels ? s->size[k] : g->out[k];
     }
     ekn_dataset_cut(d, v->e, corner, s->size, &lat, x, y, t);
+    if (w && d->has_weights) ekn_dataset_cut_weights(d, v->e, corner, &lat, w);
     return v;
 }
 

@@ -37,6 +37,11 @@ int ekn_dataset_reserve(ekn_dataset *d, size_t cap, ekn_err *err)
         if (!t) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
         d->t = t;
     }
+    if (d->has_weights && d->w_size) {
+        float *w = realloc(d->w, cap * d->w_size * sizeof *w);
+        if (!w) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", d->source);
+        d->w = w;
+    }
     if (lazy_alloc(d, cap, err)) return -1;
     d->cap = cap;
     return 0;
@@ -56,7 +61,8 @@ void ekn_dataset_layout(ekn_dataset *dst, const ekn_dataset *src)
     *dst = *src;
     dst->n = dst->cap = 0;
     dst->lazy_count[0] = dst->lazy_count[1] = 0;
-    dst->x = NULL, dst->y = NULL, dst->t = NULL, dst->labelled = NULL, dst->absent = NULL;
+    dst->w_count = 0;
+    dst->x = NULL, dst->y = NULL, dst->t = NULL, dst->labelled = NULL, dst->absent = NULL, dst->w = NULL;
 }
 
 void ekn_dataset_copy_lazy(ekn_dataset *dst, size_t i, const ekn_dataset *src, size_t j)
@@ -73,6 +79,7 @@ void ekn_dataset_copy_example(ekn_dataset *dst, size_t i, const ekn_dataset *src
     size_t ls = dst->lab_size;
     if (dst->has_labels) memcpy(dst->y + i * ls, src->y + j * ls, ls * sizeof *dst->y);
     if (dst->has_targets) memcpy(dst->t + i * ls, src->t + j * ls, ls * sizeof *dst->t);
+    if (dst->has_weights && src->w) memcpy(dst->w + i * dst->w_size, src->w + j * src->w_size, dst->w_size * sizeof *dst->w);
     ekn_dataset_copy_lazy(dst, i, src, j);
 }
 
@@ -112,7 +119,22 @@ void ekn_dataset_cut(const ekn_dataset *d, size_t e, const int corner[3], const 
     }
     int start[3];
     for (int k = 0; k < 3; k++) start[k] = corner[k] + lab->offset[k];
-    copy_lattice(src, d->lab_shape, start, lab->stride, lab->out, dst);
+    size_t lvol = (size_t)d->lab_shape[0] * d->lab_shape[1] * d->lab_shape[2];
+    size_t ovol = (size_t)lab->out[0] * lab->out[1] * lab->out[2];
+    for (int c = 0; c < (d->lab_c ? d->lab_c : 1); c++) /* a target's channels, each on the lattice */
+        copy_lattice((const uint32_t *)src + c * lvol, d->lab_shape, start, lab->stride, lab->out, (uint32_t *)dst + c * ovol);
+}
+
+void ekn_dataset_cut_weights(const ekn_dataset *d, size_t e, const int corner[3], const ekn_lattice *lab, float *w)
+{
+    const float *src = d->w + e * d->w_size;
+    if (!lab) {
+        memcpy(w, src, d->w_size * sizeof *w);
+        return;
+    }
+    int start[3];
+    for (int k = 0; k < 3; k++) start[k] = corner[k] + lab->offset[k];
+    copy_lattice((const uint32_t *)src, d->w_shape, start, lab->stride, lab->out, (uint32_t *)w);
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -132,6 +154,7 @@ int ekn_dataset_write(const ekn_dataset *d, size_t n, const char *meta, ekn_writ
         return -1;
     if (d->has_labels || d->has_targets) {
         rank = 1;
+        if (d->lab_c) shape[rank++] = (uint64_t)d->lab_c;
         for (int k = 3 - d->lab_ndim; k < 3; k++) shape[rank++] = (uint64_t)d->lab_shape[k];
         char cls[32] = "", off[64] = "", str[64] = "", lab_meta[512];
         if (d->has_labels && d->classes) snprintf(cls, sizeof cls, "classes=%d\n", d->classes);
@@ -146,6 +169,11 @@ int ekn_dataset_write(const ekn_dataset *d, size_t n, const char *meta, ekn_writ
         if (d->has_labels ? ekn_stream_write_raw(w, EKN_I32, rank, shape, EKN_REC_LABEL, lab_meta, d->y, err)
                           : ekn_stream_write_raw(w, EKN_F32, rank, shape, EKN_REC_TARGET, lab_meta, d->t, err))
             return -1;
+    }
+    if (d->has_weights && d->w) {
+        rank = 1;
+        for (int k = 3 - d->w_ndim; k < 3; k++) shape[rank++] = (uint64_t)d->w_shape[k];
+        if (ekn_stream_write_raw(w, EKN_F32, rank, shape, EKN_REC_WEIGHT, meta, d->w, err)) return -1;
     }
     if (d->lazy_c) {
         shape[1] = (uint64_t)d->lazy_c;
@@ -217,7 +245,15 @@ static int first_pair(ekn_dataset *d, const ekn_tensor *in, const ekn_tensor *la
     d->lab_size = ekn_tensor_numel(lab) / n;
     d->lab_ndim = lab->rank - 1;
     d->lab_shape[0] = d->lab_shape[1] = d->lab_shape[2] = 1;
-    for (int i = 1; i < lab->rank && i <= 3; i++) d->lab_shape[3 - d->lab_ndim + i - 1] = (int)lab->shape[i];
+    d->lab_c = 0;
+    if (d->has_targets && !d->is_vector && lab->rank == 2 + ndim) {
+        /* per-voxel targets of several channels (affinities): (N, C, [Z,] Y, X) */
+        d->lab_c = (int)lab->shape[1];
+        d->lab_ndim = ndim;
+        for (int i = 0; i < ndim; i++) d->lab_shape[3 - ndim + i] = (int)lab->shape[2 + i];
+    } else {
+        for (int i = 1; i < lab->rank && i <= 3; i++) d->lab_shape[3 - d->lab_ndim + i - 1] = (int)lab->shape[i];
+    }
     if (read_placement(d, lab, rec, err)) return -1;
     if (d->has_labels) d->classes = (int)ekn_meta_int(lab, "classes", 0);
     return 0;
@@ -272,6 +308,43 @@ static int apply_mask(ekn_dataset *d, const ekn_tensor *m, size_t n, unsigned lo
     return 0;
 }
 
+/* A weight record (one weight per label position, finite and >= 0) for the pair's last n examples. */
+static int add_weights(ekn_dataset *d, const ekn_tensor *m, size_t n, unsigned long long rec, ekn_err *err)
+{
+    const char *src = d->source;
+    size_t per = m->rank >= 1 && m->shape[0] == n ? ekn_tensor_numel(m) / n : 0;
+    if (!per || d->lab_size % per)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: a '%s' record must have one value per label position "
+                           "(the labels' shape, or the targets' without their channel axis: %zu values per example), "
+                           "not %zu", src, rec, EKN_REC_WEIGHT, d->lab_size, per);
+    if (d->w_count != d->n - n)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' records must follow every pair, or none", src, rec,
+                           EKN_REC_WEIGHT);
+    if (!d->has_weights) {
+        d->has_weights = 1;
+        d->w_size = per;
+        /* its spatial axes, without a leading axis of 1 (N,1,S... is N,S...) */
+        int r0 = m->rank >= 2 && m->shape[1] == 1 && m->rank > 2 ? 2 : 1;
+        d->w_ndim = m->rank - r0 > 3 ? 3 : m->rank - r0;
+        d->w_shape[0] = d->w_shape[1] = d->w_shape[2] = 1;
+        for (int i = 0; i < d->w_ndim; i++) d->w_shape[3 - d->w_ndim + i] = (int)m->shape[m->rank - d->w_ndim + i];
+        float *w = realloc(d->w, d->cap * per * sizeof *w);
+        if (!w) return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': out of memory", src);
+        d->w = w;
+    } else if (per != d->w_size) {
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record of %zu values per example, earlier ones had %zu",
+                           src, rec, EKN_REC_WEIGHT, per, d->w_size);
+    }
+    float *w = d->w + (d->n - n) * per;
+    ekn_convert_to_f32(m->dtype, m->data, w, n * per);
+    for (size_t k = 0; k < n * per; k++)
+        if (!(isfinite(w[k]) && w[k] >= 0))
+            return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: weight %g (weights must be finite and >= 0)", src,
+                               rec, w[k]);
+    d->w_count = d->n;
+    return 0;
+}
+
 int ekn_dataset_read_group(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *err)
 {
     ekn_group *g = &dr->g;
@@ -310,6 +383,10 @@ int ekn_dataset_read_group(ekn_dataset_reader *dr, ekn_dataset *d, ekn_err *err)
     if (g->mask >= 0 && apply_mask(d, &g->rec[g->mask], n, rec + (unsigned long long)g->mask, err)) return -1;
     if (g->labelled >= 0 && add_lazy(d, &g->rec[g->labelled], n, rec + (unsigned long long)g->labelled, err)) return -1;
     if (g->absent >= 0 && add_lazy(d, &g->rec[g->absent], n, rec + (unsigned long long)g->absent, err)) return -1;
+    if (g->weight >= 0 && add_weights(d, &g->rec[g->weight], n, rec + (unsigned long long)g->weight, err)) return -1;
+    if (d->has_weights && d->w_count != d->n)
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' records must follow every pair, or none", src,
+                           rec + 1, EKN_REC_WEIGHT);
     if (d->lazy_c && (d->lazy_count[0] != d->n || d->lazy_count[1] != d->n))
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: lazy labels need both '%s' and '%s' records after every pair",
                            src, rec + 1, EKN_REC_LABELLED, EKN_REC_ABSENT);
@@ -341,6 +418,7 @@ void ekn_dataset_clear(ekn_dataset *d)
 {
     d->n = 0;
     d->lazy_count[0] = d->lazy_count[1] = 0;
+    d->w_count = 0;
 }
 
 void ekn_dataset_reader_close(ekn_dataset_reader *dr)
@@ -371,5 +449,6 @@ void ekn_dataset_free(ekn_dataset *d)
     free(d->t);
     free(d->labelled);
     free(d->absent);
+    free(d->w);
     memset(d, 0, sizeof *d);
 }

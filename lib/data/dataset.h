@@ -11,7 +11,10 @@
  * labels (for data that is not densely labelled) come as `labelled` and
  * `absent` records of shape (N, classes), any integer dtype, 0 or 1:
  * labelled[n,k] = 1 where class k is labelled in example n, absent[n,k] = 1
- * where class k does not occur in it (see ekn-train(1)).  All examples
+ * where class k does not occur in it (see ekn-train(1)).  A `weight`
+ * record (float, finite and >= 0) gives each label position a weight for
+ * the losses: the labels' shape, or for targets (N,C,...) their shape
+ * without the channel axis; after every pair or none.  All examples
  * share one shape; inputs become float32, labels int32. */
 #ifndef EKN_DATASET_H
 #define EKN_DATASET_H
@@ -36,6 +39,8 @@ typedef struct ekn_dataset {
     int has_targets;     /* regression targets (float) */
     int lab_ndim;        /* spatial dims of the labels (0: one per example) */
     int lab_shape[3];
+    int lab_c;           /* targets (N,C,[Z,]Y,X) with a channel axis beside an image's spatial axes: C
+                            (lab_shape is then spatial only); 0 otherwise */
     size_t lab_size;     /* labels or targets per example */
     int32_t *y;          /* (n, lab_size) */
     float *t;            /* (n, lab_size) */
@@ -44,6 +49,12 @@ typedef struct ekn_dataset {
     uint8_t *labelled;   /* (n, lazy_c) or NULL */
     uint8_t *absent;     /* (n, lazy_c) or NULL */
     size_t lazy_count[2];/* examples covered by labelled / absent records so far */
+    int has_weights;     /* per-voxel example weights (a `weight` record after every pair) */
+    size_t w_size;       /* weights per example: lab_size, or lab_size / channels for targets */
+    int w_ndim;          /* spatial dims of the weight record */
+    int w_shape[3];      /* its spatial shape (Z,Y,X), unused leading axes 1 */
+    float *w;            /* (n, w_size) or NULL */
+    size_t w_count;      /* examples covered by weight records so far */
     size_t cap;          /* examples allocated */
     int flat;            /* examples are seen as flat vectors (an MLP on images): later records must match in size only */
     int lab_placed;      /* labels carry offset=/stride= metadata (ekn-batch's output-region labels) */
@@ -102,11 +113,15 @@ typedef struct ekn_lattice {
  * labels as they are.  The box and the lattice must lie inside the example. */
 void ekn_dataset_cut(const ekn_dataset *d, size_t e, const int corner[3], const int size[3], const ekn_lattice *lab,
                      float *x, int32_t *y, float *t);
+/* The weights of the same cut (d must have them): under the lattice lab at
+ * corner, or with lab NULL the example's weights as they are, into w. */
+void ekn_dataset_cut_weights(const ekn_dataset *d, size_t e, const int corner[3], const ekn_lattice *lab, float *w);
 
 /* Writes examples [0, n) as one group (group.h): `image` (n,C,[Z,]Y,X) or
  * `vector` (n,F), its `label` or `target` record (with classes= when
  * d->classes, and offset=/stride= over the spatial axes when
- * d->lab_placed), and `labelled`, `absent` when d has lazy labels; every
+ * d->lab_placed), its `weight` record when d has weights, and `labelled`,
+ * `absent` when d has lazy labels; every
  * record carries meta ("key=value\n" lines, may be "") first. */
 int ekn_dataset_write(const ekn_dataset *d, size_t n, const char *meta, ekn_writer *w, ekn_err *err);
 

@@ -24,10 +24,13 @@ typedef struct ekn_dataset_dev {
     const float *x, *t;
     const int32_t *y;
     const uint8_t *labelled, *absent;
+    const float *w;            /* voxel weights (w_size per example) or NULL */
+    size_t w_size;
     /* device tables: the buffers */
     float *buf_x, *buf_t;
     int32_t *buf_y;
     uint8_t *buf_lab, *buf_abs;
+    float *buf_w;
 } ekn_dataset_dev;
 
 /* A mirror for up to cap examples of layout's kind (its ex_size, labels or
@@ -37,7 +40,7 @@ int ekn_dataset_dev_alloc(ekn_dataset_dev *m, const ekn_ops *ops, const ekn_data
 /* Makes examples [first, first + n) of d (the mirror's layout, n <= cap)
  * the mirror's: pointers into d on a host table, an upload of each array
  * the mirror has otherwise.  The lazy masks come along only when the
- * mirror was made with them. */
+ * mirror was made with them, and so do the weights. */
 void ekn_dataset_dev_put(ekn_dataset_dev *m, const ekn_dataset *d, size_t first, size_t n);
 void ekn_dataset_dev_free(ekn_dataset_dev *m);
 #endif

@@ -14,7 +14,7 @@ static const struct {
     {EKN_REC_IMAGE, EKN_KIND_IMAGE},       {EKN_REC_VECTOR, EKN_KIND_VECTOR}, {EKN_REC_LABEL, EKN_KIND_LABEL},
     {EKN_REC_TARGET, EKN_KIND_TARGET},     {EKN_REC_MASK, EKN_KIND_MASK},     {EKN_REC_LABELLED, EKN_KIND_LABELLED},
     {EKN_REC_ABSENT, EKN_KIND_ABSENT},     {EKN_REC_PROB, EKN_KIND_PROB},     {EKN_REC_CLASS, EKN_KIND_CLASS},
-    {EKN_REC_OUTPUT, EKN_KIND_OUTPUT},
+    {EKN_REC_OUTPUT, EKN_KIND_OUTPUT},     {EKN_REC_WEIGHT, EKN_KIND_WEIGHT},
 };
 
 ekn_rec_kind ekn_rec_kind_of(const char *name)
@@ -137,6 +137,7 @@ static int classify(const ekn_group_reader *gr, ekn_group *g, int i, ekn_err *er
     case EKN_KIND_MASK: slot = &g->mask; break;
     case EKN_KIND_LABELLED: slot = &g->labelled; break;
     case EKN_KIND_ABSENT: slot = &g->absent; break;
+    case EKN_KIND_WEIGHT: slot = &g->weight; break;
     default: return 0;
     }
     if (slot != &g->lab && *slot >= 0)
@@ -149,7 +150,7 @@ static int classify(const ekn_group_reader *gr, ekn_group *g, int i, ekn_err *er
 int ekn_group_read(ekn_group_reader *gr, ekn_group *g, ekn_err *err)
 {
     g->n = 0;
-    g->lab = g->mask = g->labelled = g->absent = -1;
+    g->lab = g->mask = g->labelled = g->absent = g->weight = -1;
     if (gr->ahead < 0) return 0;
     if (!gr->ahead) {
         int got = ekn_stream_read(&gr->r, &gr->look, err);
@@ -184,8 +185,9 @@ int ekn_group_check(const ekn_group_reader *gr, const ekn_group *g, int need, ek
         return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: '%s' record is not followed by its '%s' or '%s' record",
                            src, (unsigned long long)g->first, g->rec[0].name, EKN_REC_LABEL, EKN_REC_TARGET);
     for (int i = 1; i < g->n; i++) {
-        int other = i != g->lab && i != g->mask && i != g->labelled && i != g->absent;
-        if ((need & EKN_GROUP_BARE && i != g->lab) || (need & EKN_GROUP_NO_OTHER && other))
+        int other = i != g->lab && i != g->mask && i != g->labelled && i != g->absent && i != g->weight;
+        /* a bare group may carry its weights: they only weigh training's loss */
+        if ((need & EKN_GROUP_BARE && i != g->lab && i != g->weight) || (need & EKN_GROUP_NO_OTHER && other))
             return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': record %llu: expected an '%s' or '%s' record, found '%s'", src,
                                (unsigned long long)(g->first + (uint64_t)i), EKN_REC_IMAGE, EKN_REC_VECTOR,
                                g->rec[i].name);

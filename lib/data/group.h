@@ -12,6 +12,9 @@
  *   - at most one `mask` (the labels' shape, 0 where a label does not count);
  *   - at most one each of the lazy-label records `labelled` and `absent`
  *     (N, classes);
+ *   - at most one `weight` (float, one per label position: the labels'
+ *     shape, or a target's without its channel axis), multiplying each
+ *     voxel's loss terms (ELEKTRONN's recursive-training weights);
  *   - records of other names, which only ekn-augment passes through.
  * ekn_group_read enforces these; what a reader needs beyond them (labels,
  * no other names) it asks of ekn_group_check.
@@ -41,12 +44,14 @@
 #define EKN_REC_PROB "prob"         /* ekn-predict: class probabilities (N,C,...) */
 #define EKN_REC_CLASS "class"       /* ekn-predict: the argmax class (N,...) */
 #define EKN_REC_OUTPUT "output"     /* ekn-predict: a regression net's output (N,C,...) */
+#define EKN_REC_WEIGHT "weight"     /* per-voxel example weights (finite, >= 0), shaped as the labels */
 
 typedef enum ekn_rec_kind {
     EKN_KIND_OTHER = 0,
     EKN_KIND_IMAGE, EKN_KIND_VECTOR,
     EKN_KIND_LABEL, EKN_KIND_TARGET, EKN_KIND_MASK, EKN_KIND_LABELLED, EKN_KIND_ABSENT,
-    EKN_KIND_PROB, EKN_KIND_CLASS, EKN_KIND_OUTPUT
+    EKN_KIND_PROB, EKN_KIND_CLASS, EKN_KIND_OUTPUT,
+    EKN_KIND_WEIGHT
 } ekn_rec_kind;
 
 ekn_rec_kind ekn_rec_kind_of(const char *name);
@@ -84,6 +89,7 @@ typedef struct ekn_group {
     uint64_t first;                /* stream index of rec[0]; rec[i] is record first + i */
     int lab;                       /* index of the label or target record (1), or -1 */
     int mask, labelled, absent;    /* index of each, or -1 */
+    int weight;                    /* index of the weight record, or -1 */
 } ekn_group;
 
 typedef struct ekn_group_reader {

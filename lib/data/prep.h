@@ -34,6 +34,7 @@
  * ekn_prep_check); NULL / 0 means "not given". */
 typedef struct ekn_prep_opts {
     const char *input, *labels, *targets, *mask;
+    const char *weights;       /* --weights: per-voxel example weights, shaped as the labels */
     const char *format;        /* idx|npy|h5|raw|csv, NULL: detect per file */
     const char *shape;         /* raw: "30,512,512" */
     const char *dtype;         /* raw: "u8" */
@@ -41,6 +42,7 @@ typedef struct ekn_prep_opts {
     const char *axes;          /* zyx (default) | xyz */
     const char *channels;      /* first|last|none; default depends on the format */
     int slices;                /* volumes: first spatial axis becomes N */
+    int affinities;            /* --affinities: the labels become affinity targets (prep_affinity.c) */
     double max_input_mib;      /* --max-input: the most bytes a file may decompress to, MiB; 0: half the
                                 * available memory (an IDX or NPY header's own size bounds it too) */
     /* CSV */
@@ -77,6 +79,8 @@ typedef struct ekn_prep_data {
     int has_labels, has_targets, has_mask;
     ekn_tensor y;         /* labels i32 (N) or (N, [Z,] Y, X); targets f32 */
     ekn_tensor mask;      /* u8, shaped as the labels */
+    int has_weights;
+    ekn_tensor weights;   /* f32, finite and >= 0, shaped as the labels (a `weight` record) */
     int classes;          /* 0 if unknown */
     const ekn_csv_schema *csv; /* CSV inputs: the schema used (not owned) */
 } ekn_prep_data;
@@ -118,6 +122,20 @@ int ekn_prep_run(const ekn_prep_opts *o, ekn_err *err);
  * it afterwards. */
 int ekn_prep_load(const ekn_prep_opts *o, ekn_csv_schema *schema, ekn_prep_data *d, ekn_err *err);
 void ekn_prep_data_free(ekn_prep_data *d);
+
+/* ---- --affinities (prep_affinity.c) ----
+ * ELEKTRONN's affinity targets from a label volume lab (Z,Y,X) of ndim
+ * spatial axes (2: Y,X with Z = 1; 3): aff (ndim, Z,Y,X) f32, channel a for
+ * axis z, y, x in order (y, x in 2D): 1 where the voxel and its predecessor
+ * along the axis have the same nonzero label, 0 where they differ or the
+ * label is 0 (background, boundary), NaN (ignored by the losses) on the
+ * first slice along the axis, which has no predecessor, and where either
+ * label is negative (ignored). */
+void ekn_affinities(const int32_t *lab, int ndim, const int shape[3], float *aff);
+/* d's labels (N,[Z,]Y,X) i32, with its mask folded in (masked voxels
+ * ignored), become the affinity targets (N, ndim, [Z,]Y,X) f32: a `target`
+ * record.  0 or -1 (not per-voxel labels of 2-D or 3-D images). */
+int ekn_prep_affinities(ekn_prep_data *d, ekn_err *err);
 /* Reorders the axes of src: dst's axis i is src's axis perm[i] (C order,
  * any element size).  dst must not be src. */
 int ekn_permute(const ekn_tensor *src, const int *perm, ekn_tensor *dst, ekn_err *err);

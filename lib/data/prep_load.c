@@ -294,7 +294,7 @@ static int parse_chan(const char *s)
 static int load_side(const ekn_prep_opts *o, const char *spec, int what, const raw_spec *raw,
                      const ekn_file_reader *forced, int in_rank, ekn_prep_data *d, ekn_tensor *dst, ekn_err *err)
 {
-    static const char *kind[] = {"labels", "targets", "mask"};
+    static const char *kind[] = {"labels", "targets", "mask", "weights"};
     ekn_tensor t = EKN_TENSOR_INIT;
     ekn_blob blob = {0};
     const ekn_file_reader *f;
@@ -353,8 +353,18 @@ static int load_side(const ekn_prep_opts *o, const char *spec, int what, const r
     } else if (what == 1 && ekn_tensor_check_f32(dst, err)) {
         ekn_err_prefix(err, "'%s'", spec);
         goto out;
-    } else if (to_dtype(dst, what == 1 ? EKN_F32 : EKN_U8, spec, err)) {
+    } else if (to_dtype(dst, what == 1 || what == 3 ? EKN_F32 : EKN_U8, spec, err)) {
         goto out;
+    }
+    if (what == 3) {
+        const float *v = dst->data;
+        for (size_t i = 0; i < ekn_tensor_numel(dst); i++)
+            if (!(isfinite(v[i]) && v[i] >= 0)) {
+                ekn_err_set(err, EKN_EXIT_FAIL, "'%s': weight %g at element %zu (weights must be finite and >= 0)",
+                            spec, v[i], i);
+                goto out;
+            }
+        ekn_tensor_set_name(dst, EKN_REC_WEIGHT);
     }
     rc = 0;
 out:
@@ -431,16 +441,18 @@ int ekn_prep_load(const ekn_prep_opts *o, ekn_csv_schema *schema, ekn_prep_data 
         }
     }
     ekn_blob_free(&blob);
-    const char *side_spec[3] = {o->labels, o->targets, o->mask};
-    for (int w = 0; w < 3; w++) {
+    const char *side_spec[4] = {o->labels, o->targets, o->mask, o->weights};
+    for (int w = 0; w < 4; w++) {
         if (!side_spec[w]) continue;
-        ekn_tensor *dst = w == 2 ? &d->mask : &d->y;
+        ekn_tensor *dst = w == 3 ? &d->weights : w == 2 ? &d->mask : &d->y;
         if (load_side(o, side_spec[w], w, &side, forced, in_rank, d, dst, err)) goto out;
         if (w < 2) snprintf(d->label_source, sizeof d->label_source, "%s", side_spec[w]);
         if (w == 0) d->has_labels = 1;
         if (w == 1) d->has_targets = 1;
         if (w == 2) d->has_mask = 1;
+        if (w == 3) d->has_weights = 1;
     }
+    if (o->affinities && ekn_prep_affinities(d, err)) goto out;
     rc = 0;
 out:
     ekn_tensor_free(&t);
@@ -454,5 +466,6 @@ void ekn_prep_data_free(ekn_prep_data *d)
     ekn_tensor_free(&d->x);
     ekn_tensor_free(&d->y);
     ekn_tensor_free(&d->mask);
+    ekn_tensor_free(&d->weights);
     d->csv = NULL;
 }

@@ -27,6 +27,8 @@ int ekn_prep_check(const ekn_prep_opts *o, ekn_err *err)
                            : o->whiten_given ? "--whiten" : "--no-scale");
     if (o->normalise && std_on) return ekn_err_set(err, U, "--normalise and --standardise exclude each other");
     if (o->labels && o->targets) return ekn_err_set(err, U, "--labels and --targets exclude each other");
+    if (o->affinities && !o->labels) return ekn_err_set(err, U, "--affinities needs --labels (a label volume)");
+    if (o->weights && !o->labels && !o->targets) return ekn_err_set(err, U, "--weights needs --labels or --targets");
     if (o->part && !o->split) return ekn_err_set(err, U, "--part needs --split");
     const ekn_file_reader *forced = ekn_file_reader_of((ekn_format)ekn_format_from_name(o->format)); /* NULL: detect */
     if (o->slices && forced && !(forced->flags & EKN_READER_VOLUME))
@@ -302,7 +304,7 @@ int ekn_prep_run(const ekn_prep_opts *o, ekn_err *err)
     ekn_writer sw;
     int out_open = 0, stats_open = 0, rc = -1;
     ekn_tensor im = EKN_TENSOR_INIT, lm = EKN_TENSOR_INIT;
-    void *bufs[3] = {NULL, NULL, NULL};
+    void *bufs[4] = {NULL, NULL, NULL, NULL};
     float *tmp = NULL;
     memset(&out, 0, sizeof out);
 
@@ -339,7 +341,7 @@ int ekn_prep_run(const ekn_prep_opts *o, ekn_err *err)
     char desc[1024];
     ekn_tensor_meta_get(&im, "transform", desc, sizeof desc);
     ekn_info("transform: %s", desc);
-    part parts[3];
+    part parts[4];
     int np = 0;
     parts[np] = (part){d.vectors ? EKN_REC_VECTOR : EKN_REC_IMAGE, EKN_F32, d.x.rank, {0}, im.meta};
     memcpy(parts[np].shape, d.x.shape, sizeof d.x.shape);
@@ -352,6 +354,11 @@ int ekn_prep_run(const ekn_prep_opts *o, ekn_err *err)
     if (d.has_mask) {
         parts[np] = (part){EKN_REC_MASK, EKN_U8, d.mask.rank, {0}, NULL};
         memcpy(parts[np].shape, d.mask.shape, sizeof d.mask.shape);
+        parts[np++].shape[0] = n;
+    }
+    if (d.has_weights) {
+        parts[np] = (part){EKN_REC_WEIGHT, EKN_F32, d.weights.rank, {0}, NULL};
+        memcpy(parts[np].shape, d.weights.shape, sizeof d.weights.shape);
         parts[np++].shape[0] = n;
     }
     size_t chunk = o->chunk > 0 ? (size_t)o->chunk : 1000;
@@ -387,6 +394,7 @@ int ekn_prep_run(const ekn_prep_opts *o, ekn_err *err)
         int i = 1;
         if (d.has_labels || d.has_targets) gather(&d.y, idx + k, m, bufs[i++]);
         if (d.has_mask) gather(&d.mask, idx + k, m, bufs[i++]);
+        if (d.has_weights) gather(&d.weights, idx + k, m, bufs[i++]);
         bad = sink_write(&out, parts, np, (const void *const *)bufs, m, err);
         ekn_progress_update(&prog, k + m, NULL);
     }
@@ -403,7 +411,7 @@ int ekn_prep_run(const ekn_prep_opts *o, ekn_err *err)
 done:
     if (out_open) sink_abort(&out);
     if (stats_open) ekn_writer_abort(&sw);
-    for (int i = 0; i < 3; i++) free(bufs[i]);
+    for (int i = 0; i < 4; i++) free(bufs[i]);
     free(tmp);
     free(idx);
     ekn_tensor_free(&im);

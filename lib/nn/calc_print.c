@@ -129,7 +129,10 @@ void ekn_calc_print_table(const ekn_calc_report *x)
     int flat_out = flat_layer(x, c->nlayers - 1);
     printf("output        %s", tensor(x, c->out_channels, c->out, flat_out, a, sizeof a));
     int classes = ekn_spec_classes(s);
-    if (classes) printf(" (%d classes, softmax)", classes);
+    if (classes && s->loss != EKN_LOSS_NLL) printf(" (%d classes, softmax, loss %s)", classes, ekn_spec_loss_name(s->loss));
+    else if (classes) printf(" (%d classes, softmax)", classes);
+    else if (ekn_spec_sigmoid(s)) printf(" (%d independent labels, sigmoid, loss %s)", ekn_spec_outputs(s),
+                                         ekn_spec_loss_name(s->loss));
     else printf(" (regression, linear)");
     printf("%s\n", c->mfp ? ", per fragment" : "");
     printf("parameters    %ld (%s float32)\n", c->params, bytes(4.0 * c->params, a, sizeof a));

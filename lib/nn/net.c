@@ -23,8 +23,12 @@ static float *alloc_floats(const ekn_ops *ops, size_t n, size_t *total, int coun
 
 static size_t prod3(const int v[3]) { return (size_t)v[0] * v[1] * v[2]; }
 
-static int needs_dz(const ekn_spec_layer *s)
+/* Whether backward needs a slot for dL/dz.  Not for a softmax, nor for
+ * the sigmoid of the last layer: the losses hand back dL/dlogits, fused. */
+static int needs_dz(const ekn_spec *spec, int i)
 {
+    const ekn_spec_layer *s = &spec->layers[i];
+    if (i == spec->nlayers - 1 && s->act == EKN_ACT_SIGMOID) return 0;
     return s->act != EKN_ACT_SOFTMAX && (s->dropout > 0 || s->act != EKN_ACT_LINEAR);
 }
 
@@ -64,7 +68,7 @@ int ekn_net_plan(const ekn_spec *spec, ekn_net_layer *layers)
         const ekn_spec_layer *s = &spec->layers[i];
         ekn_net_layer *L = &layers[i];
         int acc = ekn_layer_class_of(s->kind)->accumulates_dx;
-        if (needs_dz(s)) {
+        if (needs_dz(spec, i)) {
             L->dzslot = slot_take(&pool);
             slot_give(&pool, L->gslot);
         }

@@ -156,7 +156,9 @@ const float *ekn_net_forward(ekn_net *net, const float *x, int n, int train, ekn
  * Returns 0, or -1 with the device's error. */
 int ekn_net_forward_host(ekn_net *net, const float *x, int n, float *out, ekn_err *err);
 /* Accumulates grad (+=) for the last forward.  dout: dL/dlogits for a
- * softmax output (the fused softmax+NLL gradient), else dL/d(output). */
+ * softmax output (the fused softmax+NLL gradient) and for a sigmoid last
+ * layer (the losses of a sigmoid output take its logits, the last layer's
+ * z), else dL/d(output). */
 void ekn_net_backward(ekn_net *net, int n, const float *dout);
 void ekn_net_zero_grad(ekn_net *net);
 

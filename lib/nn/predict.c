@@ -224,8 +224,10 @@ static int score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3], 
 {
     ekn_net *net = &p->net;
     size_t per = ekn_tensor_numel(lab) / (n ? n : 1);
-    label_pos q = {lab, net, 0, per, p->spec.mode == EKN_MODE_IMG_IMG && per == (size_t)S[0] * S[1] * S[2],
-                   {S[0], S[1], S[2]}, p->classes};
+    size_t vol = (size_t)S[0] * S[1] * S[2];
+    /* full resolution: one label per voxel, or one target per voxel and output channel (affinities) */
+    int full = p->spec.mode == EKN_MODE_IMG_IMG && (per == vol || (!p->classes && per == (size_t)net->out_c * vol));
+    label_pos q = {lab, net, 0, per, full, {S[0], S[1], S[2]}, p->classes};
     for (size_t e = 0; e < n; e++) {
         q.e = e;
         size_t terms = p->se_n;
@@ -241,7 +243,7 @@ static int score(predictor *p, const ekn_tensor *lab, size_t n, const int S[3], 
                 size_t ti = li + (size_t)c * (per / (size_t)net->out_c);
                 double t = ti < (e + 1) * per ? ekn_tensor_get(lab, ti) : NAN;
                 double y = p->out[(e * net->out_c + c) * net->out_spatial + s];
-                if (isfinite(t)) p->se_sum += (y - t) * (y - t), p->se_n++;
+                ekn_predict_target_term(p, c, y, t);
             }
         }
         p->se_examples += p->se_n > terms;
@@ -335,9 +337,38 @@ static int process(predictor *p, const ekn_tensor *in, const ekn_tensor *lab, ek
     return 0;
 }
 
+void ekn_predict_target_term(predictor *p, int c, double y, double t)
+{
+    if (!isfinite(t)) return;
+    p->se_sum += (y - t) * (y - t), p->se_n++;
+    if (p->sg_c && c < p->sg_c) {
+        float yf = (float)y, tf = (float)t;
+        ekn_sigmoid_score(1, 1, 1, &yf, &tf, &p->sg_ok[c], &p->sg_n[c], &p->sg_bce[c]);
+    }
+}
+
+/* a sigmoid net's scores: over all channels, then per channel */
+static void report_sigmoid(const predictor *p, FILE *f)
+{
+    long ok = 0, n = 0;
+    double bce = 0;
+    for (int c = 0; c < p->sg_c; c++) ok += p->sg_ok[c], n += p->sg_n[c], bce += p->sg_bce[c];
+    fprintf(f, "accuracy\t%.4f\t(%ld of %ld)\n", n ? (double)ok / n : NAN, ok, n);
+    fprintf(f, "bce\t%.6g\nmse\t%.6g\nexamples\t%zu\n", n ? bce / n : NAN, p->se_n ? p->se_sum / p->se_n : NAN,
+            p->se_examples);
+    fprintf(f, "channel\taccuracy\tbce\tsupport\n");
+    for (int c = 0; c < p->sg_c; c++)
+        fprintf(f, "%d\t%.4f\t%.6g\t%ld\n", c, p->sg_n[c] ? (double)p->sg_ok[c] / p->sg_n[c] : NAN,
+                p->sg_n[c] ? p->sg_bce[c] / p->sg_n[c] : NAN, p->sg_n[c]);
+}
+
 static void report(const predictor *p, FILE *f)
 {
     int C = p->classes;
+    if (p->sg_c) {
+        report_sigmoid(p, f);
+        return;
+    }
     if (!C) {
         fprintf(f, "mse\t%.6g\nexamples\t%zu\n", p->se_n ? p->se_sum / p->se_n : NAN, p->se_examples);
         return;
@@ -436,6 +467,14 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
             return done < 0 ? -1 : 0;
         }
     }
+    if (ekn_spec_sigmoid(&p.spec) && (p.sg_c = ekn_spec_outputs(&p.spec)) > 0 &&
+        (!(p.sg_ok = calloc((size_t)p.sg_c, sizeof *p.sg_ok)) || !(p.sg_n = calloc((size_t)p.sg_c, sizeof *p.sg_n)) ||
+         !(p.sg_bce = calloc((size_t)p.sg_c, sizeof *p.sg_bce)))) {
+        free(p.sg_ok), free(p.sg_n);
+        ekn_ckpt_close(&p.ckpt);
+        ekn_spec_free(&p.spec);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+    }
     if (p.classes && !(p.confusion = calloc((size_t)p.classes * p.classes, sizeof *p.confusion))) {
         ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
@@ -445,6 +484,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     int h5_in = cfg->h5_in_file != NULL;
     if (!h5_in && ekn_group_reader_open(&gr, cfg->input, err)) {
         free(p.confusion);
+        free(p.sg_ok), free(p.sg_n), free(p.sg_bce);
         ekn_ckpt_close(&p.ckpt);
         ekn_spec_free(&p.spec);
         return -1;
@@ -518,6 +558,7 @@ int ekn_predict_run(const ekn_predict_config *cfg, FILE *rep, ekn_err *err)
     free(p.tile_out);
     free(p.cls);
     free(p.confusion);
+    free(p.sg_ok), free(p.sg_n), free(p.sg_bce);
     free(p.slice_lab);
     free(p.tta_x);
     free(p.tta_out);

@@ -56,7 +56,7 @@ static int score_dense(predictor *p, const ekn_tensor *lab, size_t n, const ekn_
             for (size_t c = 0; c < chans; c++) {
                 double tv = ekn_tensor_get(lab, e * per + c * vox + v);
                 double y_ = p->out[(e * chans + c) * spatial + s];
-                if (isfinite(tv)) p->se_sum += (y_ - tv) * (y_ - tv), p->se_n++;
+                ekn_predict_target_term(p, (int)c, y_, tv);
             }
         }
         p->se_examples += p->se_n > terms;

@@ -43,6 +43,9 @@ typedef struct predictor {
     double se_sum;           /* regression: squared error */
     size_t se_n;             /* its terms */
     size_t se_examples;      /* the examples with at least one */
+    int sg_c;                /* a sigmoid output's channels (--eval), 0 otherwise */
+    long *sg_ok, *sg_n;      /* per channel: outputs on the target's side of 1/2, targets counted */
+    double *sg_bce;          /* per channel: the summed binary cross-entropy */
     /* HDF5 output (cfg->h5_file): built in memory, committed when every record went well */
     ekn_h5 h5;
     int h5_open;
@@ -58,6 +61,9 @@ typedef struct predictor {
     void *in_buf;            /* one box in the dataset's dtype */
     size_t in_buf_cap;
 } predictor;
+
+/* --eval of a regression or sigmoid net: output y of channel c against target t (ignored unless finite). */
+void ekn_predict_target_term(predictor *p, int c, double y, double t);
 
 /* Builds the net for this input shape and batch (the checkpoint's
  * parameters, read once at the first build, when the file is closed);

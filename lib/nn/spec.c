@@ -34,7 +34,7 @@
 static const char *const key_names[EKN_NKEYS] = {
     "name", "input", "mode", "channels", "shape", "noise", "filters", "units",
     "size", "act", "alpha", "dropout", "decay", "init", "mfp", "stride", "pad", "tied",
-    "kind", "groups", "momentum", "eps", "target", "maxout",
+    "kind", "groups", "momentum", "eps", "target", "maxout", "loss", "gamma", "pos_weight",
 };
 
 /* Sections: [input], then one per layer kind in ekn_layer_kind's order
@@ -485,6 +485,27 @@ static int finish_layer(parser *p)
     }
     L->momentum = 0.1f;
     L->eps = 1e-5f;
+    /* the loss (checked against the activation when the spec ends: only the last layer may give it) */
+    static const char *const losses[] = {"default", "nll", "mse", "bce", "focal", "dice"};
+    if (p->kline[EKN_KEY_LOSS]) {
+        int lo = -1;
+        for (int k = 1; k < 6; k++)
+            if (!strcmp(p->val[EKN_KEY_LOSS], losses[k])) lo = k;
+        if (lo < 0)
+            return perr(p, p->kline[EKN_KEY_LOSS], "'loss': unknown loss '%s' (nll, focal, dice, bce, mse)",
+                        p->val[EKN_KEY_LOSS]);
+        L->loss = lo;
+    }
+    L->gamma = -1; /* not given */
+    if (p->kline[EKN_KEY_GAMMA] && parse_float(p, EKN_KEY_GAMMA, p->val[EKN_KEY_GAMMA], 0, 100, 0, &L->gamma))
+        return -1;
+    if (p->kline[EKN_KEY_POS_WEIGHT] &&
+        parse_float(p, EKN_KEY_POS_WEIGHT, p->val[EKN_KEY_POS_WEIGHT], 0, 1e6, 0, &L->pos_weight))
+        return -1;
+    if (p->kline[EKN_KEY_POS_WEIGHT] && !(L->pos_weight > 0))
+        return perr(p, p->kline[EKN_KEY_POS_WEIGHT], "'pos_weight' must be > 0, not %s", p->val[EKN_KEY_POS_WEIGHT]);
+    for (int k = EKN_KEY_LOSS; k <= EKN_KEY_POS_WEIGHT; k++)
+        if (p->kline[k]) L->loss_line = L->loss_line ? L->loss_line : p->kline[k];
 
     /* what the kind reads after the shared keys */
     if (cls->check && cls->check(p, L)) return -1;
@@ -516,6 +537,34 @@ static int spec_fov(parser *p, int fov[3])
         }
         fov[d] = (int)f;
     }
+    return 0;
+}
+
+/* The last layer's loss keys against its activation, into s->loss, gamma, pos_weight; other layers may not give them. */
+static int spec_loss(parser *p, const ekn_spec_layer *last)
+{
+    ekn_spec *s = p->spec;
+    for (int i = 0; i < s->nlayers - 1; i++)
+        if (s->layers[i].loss_line)
+            return perr(p, s->layers[i].loss_line, "layer '%s': 'loss', 'gamma' and 'pos_weight' belong to the "
+                                                   "last layer ('%s')", s->layers[i].name, last->name);
+    int act = last->act, lo = last->loss;
+    if (!lo) lo = act == EKN_ACT_SOFTMAX ? EKN_LOSS_NLL : act == EKN_ACT_SIGMOID ? EKN_LOSS_BCE : EKN_LOSS_MSE;
+    int ok = act == EKN_ACT_SOFTMAX ? lo == EKN_LOSS_NLL || lo == EKN_LOSS_FOCAL || lo == EKN_LOSS_DICE
+             : act == EKN_ACT_SIGMOID ? lo == EKN_LOSS_BCE || lo == EKN_LOSS_DICE
+                                      : lo == EKN_LOSS_MSE;
+    if (!ok)
+        return perr(p, last->loss_line, "the last layer ('%s'): loss = %s does not go with act = %s (softmax: nll, "
+                                        "focal, dice; sigmoid: bce, dice; linear: mse)",
+                    last->name, ekn_spec_loss_name(lo), ekn_spec_act_name(act));
+    if (last->gamma >= 0 && lo != EKN_LOSS_FOCAL)
+        return perr(p, last->loss_line, "the last layer ('%s'): 'gamma' is only used with loss = focal", last->name);
+    if (last->pos_weight && lo != EKN_LOSS_BCE)
+        return perr(p, last->loss_line, "the last layer ('%s'): 'pos_weight' is only used with loss = bce",
+                    last->name);
+    s->loss = lo;
+    s->gamma = lo == EKN_LOSS_FOCAL ? (last->gamma >= 0 ? last->gamma : 2.0f) : 0;
+    s->pos_weight = lo == EKN_LOSS_BCE ? (last->pos_weight ? last->pos_weight : 1.0f) : 0;
     return 0;
 }
 
@@ -566,10 +615,12 @@ static int finish_all(parser *p, int last_line)
     if (last->kind != want)
         return perr(p, last->line, "the last layer ('%s') must be [%s] with mode = %s", last->name,
                     ekn_layer_kind_name(want), ekn_mode_name(s->mode));
-    if (last->act != EKN_ACT_SOFTMAX && last->act != EKN_ACT_LINEAR)
-        return perr(p, last->line, "the last layer ('%s') needs act = softmax (classification) or "
-                                   "act = linear (regression), not %s", last->name,
+    if (last->act != EKN_ACT_SOFTMAX && last->act != EKN_ACT_LINEAR && last->act != EKN_ACT_SIGMOID)
+        return perr(p, last->line, "the last layer ('%s') needs act = softmax (classification), "
+                                   "act = sigmoid (independent labels per channel) or act = linear "
+                                   "(regression), not %s", last->name,
                     ekn_spec_act_name(last->act));
+    if (spec_loss(p, last)) return -1;
     if (last->act == EKN_ACT_SOFTMAX && last->units < 2)
         return perr(p, last->line, "the last layer ('%s'): softmax needs at least 2 classes, not %d",
                     last->name, last->units);
@@ -757,6 +808,17 @@ int ekn_spec_classes(const ekn_spec *spec)
     if (!spec->nlayers) return 0;
     const ekn_spec_layer *last = &spec->layers[spec->nlayers - 1];
     return last->act == EKN_ACT_SOFTMAX ? last->units : 0;
+}
+
+int ekn_spec_sigmoid(const ekn_spec *spec)
+{
+    return spec->nlayers && spec->layers[spec->nlayers - 1].act == EKN_ACT_SIGMOID;
+}
+
+const char *ekn_spec_loss_name(int loss)
+{
+    static const char *const names[] = {"default", "nll", "mse", "bce", "focal", "dice"};
+    return loss >= 0 && loss <= EKN_LOSS_DICE ? names[loss] : "?";
 }
 
 int ekn_spec_layer_is_graph(const ekn_spec *spec, int i)

@@ -48,6 +48,11 @@ typedef enum {
 enum { EKN_PAD_VALID, EKN_PAD_SAME };
 enum { EKN_NORM_BATCH, EKN_NORM_GROUP, EKN_NORM_INSTANCE };
 enum { EKN_POOLMODE_MAX, EKN_POOLMODE_MAXABS, EKN_POOLMODE_MAXOUT };
+/* The training loss, the last layer's 'loss' key (ekn-spec(5)): with act =
+ * softmax nll (the default), focal or dice; with act = sigmoid (independent
+ * labels per channel, float targets) bce (the default) or dice; with act =
+ * linear mse.  EKN_LOSS_DEFAULT only in a layer that does not give it. */
+enum { EKN_LOSS_DEFAULT, EKN_LOSS_NLL, EKN_LOSS_MSE, EKN_LOSS_BCE, EKN_LOSS_FOCAL, EKN_LOSS_DICE };
 
 typedef struct ekn_spec_layer {
     ekn_layer_kind kind;
@@ -73,6 +78,10 @@ typedef struct ekn_spec_layer {
     float eps;        /* norm: added to the variance */
     int pool_mode;    /* pool: EKN_POOLMODE_MAX, _MAXABS or _MAXOUT (over channels) */
     int maxout;       /* pool, EKN_POOLMODE_MAXOUT: channels per group (the max of each k consecutive) */
+    int loss;         /* the 'loss' key, EKN_LOSS_DEFAULT when not given (last layer only) */
+    float gamma;      /* the 'gamma' key (focal), -1 when not given */
+    float pos_weight; /* the 'pos_weight' key (bce), 0 when not given */
+    int loss_line;    /* line of the first of loss, gamma, pos_weight given, 0 if none */
 } ekn_spec_layer;
 
 typedef struct ekn_spec {
@@ -84,6 +93,9 @@ typedef struct ekn_spec {
     float noise;
     int target_input; /* 'target = input': the net regresses onto its input (autoencoders) */
     int graph;        /* 1 when some layer is more than a link of a conv/pool/dense chain */
+    int loss;         /* the training loss, resolved: EKN_LOSS_NLL, _MSE, _BCE, _FOCAL or _DICE */
+    float gamma;      /* focal: the focusing exponent (default 2) */
+    float pos_weight; /* bce: the weight of the positive part of each term (default 1) */
     int nlayers;
     ekn_spec_layer layers[EKN_MAX_LAYERS];
     char *text;       /* the whole spec text (owned; stored verbatim in checkpoints) */
@@ -98,7 +110,11 @@ typedef struct ekn_spec {
 int ekn_spec_parse(ekn_spec *spec, const char *text, const char *file, ekn_err *err);
 int ekn_spec_load(ekn_spec *spec, const char *path, ekn_err *err);   /* reads the file, then parses */
 void ekn_spec_free(ekn_spec *spec);  /* frees text; safe on a zeroed struct */
-int ekn_spec_classes(const ekn_spec *spec);  /* output classes (softmax) or 0 for regression */
+int ekn_spec_classes(const ekn_spec *spec);  /* output classes (softmax) or 0 for regression and sigmoid */
+/* 1 when the last layer is act = sigmoid: independent labels per channel,
+ * trained on float targets in [0,1] (bce or dice), like a regression net's data */
+int ekn_spec_sigmoid(const ekn_spec *spec);
+const char *ekn_spec_loss_name(int loss); /* "nll", "mse", "bce", "focal", "dice" */
 
 /* Outputs of the network per position: the last layer's filters or units. */
 int ekn_spec_outputs(const ekn_spec *spec);

@@ -20,13 +20,16 @@ enum ekn_spec_key {
     EKN_KEY_NAME, EKN_KEY_INPUT, EKN_KEY_MODE, EKN_KEY_CHANNELS, EKN_KEY_SHAPE, EKN_KEY_NOISE, EKN_KEY_FILTERS,
     EKN_KEY_UNITS, EKN_KEY_SIZE, EKN_KEY_ACT, EKN_KEY_ALPHA, EKN_KEY_DROPOUT, EKN_KEY_DECAY, EKN_KEY_INIT,
     EKN_KEY_MFP, EKN_KEY_STRIDE, EKN_KEY_PAD, EKN_KEY_TIED, EKN_KEY_KIND, EKN_KEY_GROUPS, EKN_KEY_MOMENTUM,
-    EKN_KEY_EPS, EKN_KEY_TARGET, EKN_KEY_MAXOUT, EKN_NKEYS
+    EKN_KEY_EPS, EKN_KEY_TARGET, EKN_KEY_MAXOUT,
+    EKN_KEY_LOSS, EKN_KEY_GAMMA, EKN_KEY_POS_WEIGHT, /* the last layer's loss (spec.c) */
+    EKN_NKEYS
 };
 #define EKN_KEY_BIT(k) (1u << (k))
 /* keys every layer section accepts (spec.c reads them) */
 #define EKN_KEYS_LAYER (EKN_KEY_BIT(EKN_KEY_NAME) | EKN_KEY_BIT(EKN_KEY_INPUT) | EKN_KEY_BIT(EKN_KEY_NOISE))
 /* the activation keys spec.c reads for the kinds that accept them */
-#define EKN_KEYS_ACT (EKN_KEY_BIT(EKN_KEY_ACT) | EKN_KEY_BIT(EKN_KEY_ALPHA) | EKN_KEY_BIT(EKN_KEY_DROPOUT))
+#define EKN_KEYS_ACT (EKN_KEY_BIT(EKN_KEY_ACT) | EKN_KEY_BIT(EKN_KEY_ALPHA) | EKN_KEY_BIT(EKN_KEY_DROPOUT) | \
+                      EKN_KEY_BIT(EKN_KEY_LOSS) | EKN_KEY_BIT(EKN_KEY_GAMMA) | EKN_KEY_BIT(EKN_KEY_POS_WEIGHT))
 
 #define EKN_SPEC_MAX_UNITS (1 << 20)  /* filters, units, channels, groups */
 #define EKN_SPEC_MAX_KERNEL (1 << 16) /* filter, pool or stride size per axis */

@@ -97,21 +97,40 @@ int ekn_train_check_shape(const ekn_train_config *c, ekn_err *err)
 
 /* Loss of the net's last output for n examples x of labels y / targets t
  * (an autoencoder's, 'target = input', are x); writes dL/dout (fused
- * through a softmax output) into dout. */
+ * through a softmax output, and dL/dlogits for a sigmoid output, whose
+ * losses read the last layer's logits) into dout.  The spec's loss picks
+ * the kernel; nll and mse are the defaults. */
 static double batch_loss(ekn_trainer *tr, const float *x, const float *out, int n, const int32_t *y, const float *t,
-                         const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct, long *counted,
-                         double *count)
+                         const float *vw, const uint8_t *labelled, const uint8_t *absent, float *dout, long *correct,
+                         long *counted, double *count)
 {
     ekn_net *net = &tr->net;
-    if (tr->spec.target_input) t = x;
+    const ekn_ops *ops = net->ops;
+    const ekn_spec *sp = &tr->spec;
+    const float *cw = tr->cfg.nclass_weights ? tr->dev_cw : NULL;
+    if (sp->target_input) t = x;
     if (net->classes) {
-        ekn_nll_args a = {y, tr->cfg.nclass_weights ? tr->dev_cw : NULL, labelled, absent};
-        double loss = net->ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, count);
-        if (correct) net->ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
+        ekn_nll_args a = {.labels = y, .class_w = cw, .labelled = labelled, .absent = absent, .voxel_w = vw};
+        double loss;
+        if (sp->loss == EKN_LOSS_FOCAL)
+            loss = ops->softmax_focal(n, net->classes, net->out_spatial, out, &a, sp->gamma, dout, count);
+        else if (sp->loss == EKN_LOSS_DICE)
+            loss = ops->softmax_dice(n, net->classes, net->out_spatial, out, &a, EKN_DICE_EPS, dout, count);
+        else
+            loss = ops->softmax_nll(n, net->classes, net->out_spatial, out, &a, dout, count);
+        if (correct) ops->argmax_count(n, net->classes, net->out_spatial, out, y, correct, counted);
         return loss;
     }
     if (correct) *correct = *counted = 0;
-    return net->ops->mse((size_t)n * net->out_size, out, t, dout);
+    if (ekn_spec_sigmoid(sp)) {
+        const float *z = net->layers[net->nlayers - 1].z;
+        ekn_bce_args b = {.t = t, .class_w = cw, .pos_w = tr->dev_pw, .voxel_w = vw};
+        if (sp->loss == EKN_LOSS_DICE)
+            return ops->sigmoid_dice(n, net->out_c, net->out_spatial, z, &b, EKN_DICE_EPS, dout, count);
+        return ops->bce(n, net->out_c, net->out_spatial, z, &b, dout, count);
+    }
+    if (vw) return ops->mse_w(n, net->out_c, net->out_spatial, out, t, vw, dout);
+    return ops->mse((size_t)n * net->out_size, out, t, dout);
 }
 
 /* The MSE's count of the current batch (its finite targets; the inputs of
@@ -123,6 +142,13 @@ static double mse_count(const ekn_trainer *tr)
     size_t m = (size_t)tr->cur_n * tr->net.out_size, cnt = 0;
     for (size_t i = 0; i < m; i++) cnt += isfinite(t[i]) ? 1 : 0;
     return (double)cnt;
+}
+
+/* What a rank's loss is the mean over: the loss kernel's count (classifiers and sigmoid
+ * outputs: their terms, or the sums of their voxel weights), else the finite targets. */
+static double step_count(const ekn_trainer *tr, double count)
+{
+    return tr->net.classes || ekn_spec_sigmoid(&tr->spec) ? count : mse_count(tr);
 }
 
 /* ---- data-parallel steps (lib/core/dist.h) ---------------------------------
@@ -201,10 +227,10 @@ static double objective(void *ctx, const float *theta, float *grad)
     const ekn_dataset_dev *b = &tr->dev;
     const float *out = ekn_net_forward(net, b->x, tr->cur_n, 1, rng);
     double count = 0;
-    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->dout,
+    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->w, b->labelled, b->absent, tr->dout,
                              first ? &tr->correct : NULL, first ? &tr->counted : NULL, &count);
     ekn_net_backward(net, tr->cur_n, tr->dout);
-    if (tr->nranks > 1) loss = reduce_step(tr, loss, net->classes ? count : mse_count(tr), first);
+    if (tr->nranks > 1) loss = reduce_step(tr, loss, step_count(tr, count), first);
     if (grad != net->grad) net->ops->copy(grad, net->grad, net->nparams * sizeof(float));
     return loss;
 }
@@ -215,10 +241,9 @@ static double batch_loss_eval(ekn_trainer *tr)
     const ekn_dataset_dev *b = &tr->dev;
     const float *out = ekn_net_forward(&tr->net, b->x, tr->cur_n, 0, NULL);
     double count = 0;
-    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->labelled, b->absent, tr->gtmp, NULL, NULL,
+    double loss = batch_loss(tr, b->x, out, tr->cur_n, b->y, b->t, b->w, b->labelled, b->absent, tr->gtmp, NULL, NULL,
                              &count);
-    if (tr->nranks > 1 && !tr->dist_err.code &&
-        reduce_loss(&loss, tr->net.classes ? count : mse_count(tr), &tr->dist_err))
+    if (tr->nranks > 1 && !tr->dist_err.code && reduce_loss(&loss, step_count(tr, count), &tr->dist_err))
         return NAN;
     return loss;
 }
@@ -251,7 +276,7 @@ static int evaluate(ekn_trainer *tr, const ekn_dataset *v, size_t n, eval_result
         const float *out = ekn_net_forward(net, b->x, m, 0, NULL);
         long c = 0, k = 0;
         /* validation scores the dense labels; lazy masks only shape the training loss */
-        double l = batch_loss(tr, b->x, out, m, b->y, b->t, NULL, NULL, tr->gtmp, &c, &k, NULL);
+        double l = batch_loss(tr, b->x, out, m, b->y, b->t, b->w, NULL, NULL, tr->gtmp, &c, &k, NULL);
         if (C && r->confusion && !ops->host) {
             ops->download(tr->host_out, out, (size_t)m * net->out_size * sizeof *out);
             out = tr->host_out;
@@ -370,15 +395,35 @@ static int check_labels(ekn_trainer *tr, const ekn_dataset *d, ekn_err *err)
         return 0;
     }
     if (!net->classes && !d->has_targets)
-        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network regresses (linear output) but the data has no 'target' records",
-                           d->source);
+        return ekn_err_set(err, EKN_EXIT_FAIL, "'%s': the network %s but the data has no 'target' records", d->source,
+                           ekn_spec_sigmoid(&tr->spec) ? "has sigmoid outputs (float targets in [0,1])"
+                                                       : "regresses (linear output)");
     if (net->classes && d->classes > net->classes)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d classes but the network outputs %d", d->source, d->classes,
                            net->classes);
     if (d->c != net->in_c)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s' has %d channels but the spec expects %d", d->source, d->c, net->in_c);
+    /* data-parallel steps average the ranks' losses by their counts: right for means over terms */
+    if (tr->nranks > 1 && tr->spec.loss == EKN_LOSS_DICE)
+        return ekn_err_set(err, EKN_EXIT_USAGE, "loss = dice is not a mean over voxels, so %d processes cannot share "
+                           "its batch; train it in one", tr->nranks);
+    if (tr->nranks > 1 && d->has_weights && !net->classes && !ekn_spec_sigmoid(&tr->spec))
+        return ekn_err_set(err, EKN_EXIT_USAGE, "'%s': 'weight' records of a regression net need one process, not %d",
+                           d->source, tr->nranks);
+    if (d->has_weights) {
+        int fits = ekn_train_img_img(tr) ? !memcmp(d->w_shape, ekn_train_labels_full_res(d) ? d->shape : net->out,
+                                                   sizeof d->w_shape)
+                                         : d->w_size == net->out_spatial;
+        if (!fits)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': its '%s' records have %zu values per example, not one per "
+                               "label position of the net's output (%dx%dx%d positions)",
+                               d->source, EKN_REC_WEIGHT, d->w_size, net->out[0], net->out[1], net->out[2]);
+    }
     size_t want = net->classes ? net->out_spatial : net->out_size;
     if (ekn_train_img_img(tr)) {
+        if (d->has_targets && !tr->spec.target_input && (d->lab_c ? d->lab_c : 1) != net->out_c)
+            return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': targets of %d channels, the net outputs %d", d->source,
+                               d->lab_c ? d->lab_c : 1, net->out_c);
         if (ekn_train_labels_full_res(d)) return 0;
         if (d->lab_placed && (memcmp(d->lab_offset, net->calc.offset, sizeof d->lab_offset) ||
                               memcmp(d->lab_stride, net->calc.stride, sizeof d->lab_stride)))
@@ -426,7 +471,7 @@ static int prepare_validation(ekn_trainer *tr, ekn_err *err)
     ekn_rng_seed(&rng, tr->cfg.seed, RNG_VAL);
     for (size_t i = 0; i < tr->val_n; i++)
         ekn_train_sample_patch(tr, &rng, v, p->x + i * p->ex_size, p->y ? p->y + i * p->lab_size : NULL,
-                               p->t ? p->t + i * p->lab_size : NULL);
+                               p->t ? p->t + i * p->lab_size : NULL, p->w ? p->w + i * p->w_size : NULL);
     p->n = tr->val_n;
     tr->val_set = p;
     return 0;
@@ -931,9 +976,9 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     if (!rc) rc = ekn_net_build(&tr->net, &tr->spec, shape, (int)cfg->batch, ops, err) || ekn_ops_check(ops, err);
     ekn_net *net = &tr->net;
     if (!rc && check_labels(tr, &tr->train, err)) rc = -1;
-    if (!rc && cfg->nclass_weights && cfg->nclass_weights != net->classes)
-        rc = ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d classes", cfg->nclass_weights,
-                         net->classes);
+    if (!rc && cfg->nclass_weights && cfg->nclass_weights != ekn_train_loss_channels(tr))
+        rc = ekn_err_set(err, EKN_EXIT_USAGE, "--class-weights gives %d weights for %d %s", cfg->nclass_weights,
+                         ekn_train_loss_channels(tr), net->classes ? "classes" : "channels");
     if (!rc) rc = create_optimizer(tr, optim, params, err);
     free(optim);
     free(params);
@@ -942,6 +987,9 @@ static int trainer_init(ekn_trainer *tr, const ekn_train_config *cfg, ekn_ckpt *
     tr->dout = ops->alloc(B * net->out_size * sizeof(float));
     tr->gtmp = ops->alloc(B * net->out_size * sizeof(float));
     if (!ekn_train_img_img(tr) && !tr->streaming) tr->perm = malloc(tr->train.n * sizeof *tr->perm);
+    if (tr->train.lazy_c && tr->spec.loss != EKN_LOSS_NLL)
+        return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels need loss = nll, not %s", tr->train.source,
+                           ekn_spec_loss_name(tr->spec.loss));
     if (tr->train.lazy_c && tr->train.lazy_c != net->classes)
         return ekn_err_set(err, EKN_EXIT_SPEC, "'%s': lazy labels for %d classes, the network has %d", tr->train.source,
                            tr->train.lazy_c, net->classes);

@@ -144,6 +144,7 @@ typedef struct ekn_trainer {
     int cur_n;                /* examples in the current batch */
     /* in the ops table's memory: gradients, class weights */
     float *dout, *gtmp, *dev_cw;
+    float *dev_pw, *host_pw;  /* bce's pos_weight per channel (NULL when it is 1), there and on the host */
     float *host_out;          /* GPU: a batch of outputs on the host (validation's confusion counts) */
     ekn_dataset val_patches;  /* img-img: fixed validation patches */
     const ekn_dataset *val_set; /* what validation scores: val or val_patches */

@@ -10,6 +10,11 @@
 
 int ekn_train_img_img(const ekn_trainer *tr) { return tr->spec.mode == EKN_MODE_IMG_IMG; }
 
+int ekn_train_loss_channels(const ekn_trainer *tr)
+{
+    return tr->net.classes ? tr->net.classes : ekn_spec_sigmoid(&tr->spec) ? tr->net.out_c : 0;
+}
+
 /* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
 int ekn_train_labels_full_res(const ekn_dataset *d) { return !memcmp(d->lab_shape, d->shape, sizeof d->shape); }
 
@@ -26,6 +31,11 @@ void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_d
     memcpy(dst->lab_shape, net->out, sizeof dst->lab_shape);
     dst->lab_size = net->out_spatial * (net->classes ? 1 : (size_t)net->out_c);
     dst->lab_placed = 1;
+    if (dst->has_weights) { /* one weight per output voxel */
+        dst->w_size = net->out_spatial;
+        dst->w_ndim = src->ndim;
+        memcpy(dst->w_shape, net->out, sizeof dst->w_shape);
+    }
     memcpy(dst->lab_offset, net->calc.offset, sizeof dst->lab_offset);
     memcpy(dst->lab_stride, net->calc.stride, sizeof dst->lab_stride);
 }
@@ -34,7 +44,7 @@ void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_d
  * input's size); labels at full resolution are taken under the net's
  * output, at input position pos + offset + stride * o. */
 static void sample_patch_of(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, size_t e, float *x, int32_t *y,
-                            float *t)
+                            float *t, float *w)
 {
     const ekn_net *net = &tr->net;
     int pos[3];
@@ -44,12 +54,14 @@ static void sample_patch_of(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d,
     memcpy(out.stride, net->calc.stride, sizeof out.stride);
     memcpy(out.out, net->out, sizeof out.out);
     ekn_dataset_cut(d, e, pos, net->in, ekn_train_labels_full_res(d) ? &out : NULL, x, y, t);
+    if (w && d->has_weights) ekn_dataset_cut_weights(d, e, pos, ekn_train_labels_full_res(d) ? &out : NULL, w);
 }
 
-size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t)
+size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t,
+                              float *w)
 {
     size_t e = (size_t)ekn_rng_below(rng, d->n);
-    sample_patch_of(tr, rng, d, e, x, y, t);
+    sample_patch_of(tr, rng, d, e, x, y, t, w);
     return e;
 }
 
@@ -71,7 +83,7 @@ static void put_example(ekn_trainer *tr, size_t k, const ekn_dataset *d, size_t 
     }
     ekn_dataset_copy_lazy(b, k, d, e);
     sample_patch_of(tr, &tr->rng_data, d, e, b->x + k * b->ex_size, b->y ? b->y + k * b->lab_size : NULL,
-                    b->t ? b->t + k * b->lab_size : NULL);
+                    b->t ? b->t + k * b->lab_size : NULL, b->w ? b->w + k * b->w_size : NULL);
 }
 
 /* Streamed training: the next record group into tr->train.  1, 0 at the end, -1. */
@@ -162,7 +174,8 @@ int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err)
                 ekn_dataset_copy_lazy(b, j, d,
                                       ekn_train_sample_patch(tr, &tr->rng_data, d, b->x + j * b->ex_size,
                                                              b->y ? b->y + j * b->lab_size : NULL,
-                                                             b->t ? b->t + j * b->lab_size : NULL));
+                                                             b->t ? b->t + j * b->lab_size : NULL,
+                                                             b->w ? b->w + j * b->w_size : NULL));
                 continue;
             }
             if (tr->perm_pos >= d->n) {
@@ -195,7 +208,7 @@ int ekn_train_next_batch(ekn_trainer *tr, ekn_err *err)
 int ekn_train_alloc_batch(ekn_trainer *tr, ekn_err *err)
 {
     const ekn_ops *ops = tr->net.ops;
-    size_t B = (size_t)tr->cfg.batch, C = (size_t)tr->net.classes;
+    size_t B = (size_t)tr->cfg.batch, C = (size_t)ekn_train_loss_channels(tr);
     ekn_train_batch_layout(tr, &tr->train, &tr->batch);
     if (ekn_dataset_reserve(&tr->batch, B, err)) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for batch %zu", B);
     tr->cur = &tr->batch;
@@ -203,11 +216,19 @@ int ekn_train_alloc_batch(ekn_trainer *tr, ekn_err *err)
         ekn_err why = *err;
         return ekn_err_set(err, EKN_EXIT_FAIL, "%s; try a smaller --batch", why.msg);
     }
+    /* bce's pos_weight, one per channel (NULL when it is 1: the plain loss) */
+    float pw = tr->spec.pos_weight;
+    if (tr->spec.loss == EKN_LOSS_BCE && pw != 1.0f && C) {
+        if (!(tr->host_pw = malloc(C * sizeof(float)))) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory");
+        for (size_t k = 0; k < C; k++) tr->host_pw[k] = pw;
+    }
     if (ops->host) {
         tr->dev_cw = tr->cfg.class_weights;
+        tr->dev_pw = tr->host_pw;
         return 0;
     }
     int fail = (tr->cfg.nclass_weights && !(tr->dev_cw = ops->alloc(C * sizeof(float)))) ||
+               (tr->host_pw && !(tr->dev_pw = ops->alloc(C * sizeof(float)))) ||
                !(tr->host_out = malloc(B * tr->net.out_size * sizeof(float)));
     if (fail) {
         ekn_err why = {0};
@@ -216,6 +237,7 @@ int ekn_train_alloc_batch(ekn_trainer *tr, ekn_err *err)
                            B, why.msg[0] ? ": " : "", why.msg);
     }
     if (tr->dev_cw) ops->upload(tr->dev_cw, tr->cfg.class_weights, C * sizeof(float));
+    if (tr->dev_pw) ops->upload(tr->dev_pw, tr->host_pw, C * sizeof(float));
     return 0;
 }
 
@@ -227,8 +249,10 @@ void ekn_train_free_batch(ekn_trainer *tr)
     ops->free(tr->dout);
     ops->free(tr->gtmp);
     ekn_dataset_dev_free(&tr->dev);
+    free(tr->host_pw);
     if (ops->host) return;
     ops->free(tr->dev_cw);
+    ops->free(tr->dev_pw);
     free(tr->host_out);
 }
 

@@ -7,13 +7,18 @@
 enum { RNG_INIT = 1, RNG_DATA = 2, RNG_TRAIN = 3, RNG_VAL = 4, RNG_RANK = 1000 /* + rank */ };
 
 int ekn_train_img_img(const ekn_trainer *tr);
+/* What --class-weights weighs: the softmax's classes, a sigmoid output's channels, or 0 (regression). */
+int ekn_train_loss_channels(const ekn_trainer *tr);
+#define EKN_DICE_EPS 1.0f /* the eps of the Dice losses' denominators (ekn-spec(5)) */
 /* dst gets src's layout as the net sees it: img-img, the net's input patch
  * and its labels per output voxel; otherwise src's own. */
 void ekn_train_batch_layout(const ekn_trainer *tr, const ekn_dataset *src, ekn_dataset *dst);
 /* Whether labels come at full resolution (cropped per patch) or already per output voxel. */
 int ekn_train_labels_full_res(const ekn_dataset *d);
-/* A random example of d and a random input patch of it into x (labels into y or t); returns the example. */
-size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t);
+/* A random example of d and a random input patch of it into x (labels into y or t, weights into w when
+ * not NULL and d has them); returns the example. */
+size_t ekn_train_sample_patch(ekn_trainer *tr, ekn_rng *rng, const ekn_dataset *d, float *x, int32_t *y, float *t,
+                              float *w);
 /* Makes the next step's examples tr->cur (tr->cur_n of them): 1, or 0 when
  * a stream has ended before the batch's first example, or -1.  A stream
  * that ends mid-batch gives a short last batch; a group of ekn-batch's is

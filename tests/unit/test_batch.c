@@ -99,7 +99,7 @@ static void test_sampler_alignment(void **state)
     int32_t y[8];
     int corners_seen[30] = {0};
     for (int i = 0; i < 500; i++) {
-        ekn_sampler_draw(&s, 0, x, y, NULL);
+        ekn_sampler_draw(&s, 0, x, y, NULL, NULL);
         int c = (int)x[0];
         int cz = c / 65536, cy = c / 256 % 256, cx = c % 256;
         assert_true(cy >= 4 && cy + 11 <= 20);
@@ -145,7 +145,7 @@ static void test_sampler_class_and_ignored(void **state)
     int32_t y[9];
     for (int i = 0; i < 300; i++) {
         int want = i % 2;
-        ekn_sampler_draw(&s, want, x, y, NULL);
+        ekn_sampler_draw(&s, want, x, y, NULL, NULL);
         int has = 0, ign = 0;
         for (int k = 0; k < 9; k++) has |= y[k] == 1, ign |= y[k] < 0;
         assert_false(ign);

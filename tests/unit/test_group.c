@@ -74,6 +74,7 @@ static void test_names(void **state)
     assert_int_equal(ekn_rec_kind_of("prob"), EKN_KIND_PROB);
     assert_int_equal(ekn_rec_kind_of("class"), EKN_KIND_CLASS);
     assert_int_equal(ekn_rec_kind_of("output"), EKN_KIND_OUTPUT);
+    assert_int_equal(ekn_rec_kind_of("weight"), EKN_KIND_WEIGHT);
     assert_int_equal(ekn_rec_kind_of("images"), EKN_KIND_OTHER);
     assert_int_equal(ekn_rec_kind_of(""), EKN_KIND_OTHER);
     ekn_tensor t = EKN_TENSOR_INIT;
@@ -123,6 +124,19 @@ static void test_groups(void **state)
     ekn_group_reader_close(&gr);
     ekn_group_free(&g);
     unlink(path);
+    /* a weight record: its index, and a bare group may carry it (ekn-predict ignores it) */
+    const rec w[] = {IMG(2), LAB(2), {EKN_REC_WEIGHT, EKN_F32, 1, {2}, NULL}};
+    write_stream(path, w, 3);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ekn_group_reader_open(&gr, path, &err), 0);
+    assert_int_equal(ekn_group_read(&gr, &g, &err), 1);
+    assert_int_equal(g.weight, 2);
+    assert_int_equal(g.mask, -1);
+    assert_int_equal(ekn_group_check(&gr, &g, EKN_GROUP_BARE, &err), 0);
+    assert_int_equal(ekn_group_check(&gr, &g, EKN_GROUP_NEED_LABELS | EKN_GROUP_NO_OTHER, &err), 0);
+    ekn_group_reader_close(&gr);
+    ekn_group_free(&g);
+    unlink(path);
 }
 
 /* Each stream breaks the grammar once; the error names the record. */
@@ -138,6 +152,8 @@ static void test_refused(void **state)
         {{IMG(2), LAB(2), {EKN_REC_TARGET, EKN_F32, 1, {2}, NULL}}, 3, "record 2: a second 'label' or 'target' record"},
         {{IMG(2), LAB(2), MASK(2), MASK(2)}, 4, "record 3: a second 'mask' record"},
         {{IMG(2), MASK(2), LAB(2)}, 3, "record 2: the 'label' record must come right after"},
+        {{IMG(2), LAB(2), {EKN_REC_WEIGHT, EKN_F32, 1, {2}, NULL}, {EKN_REC_WEIGHT, EKN_F32, 1, {2}, NULL}}, 4,
+         "record 3: a second 'weight' record"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         char path[64];

@@ -397,7 +397,7 @@ static double eval_loss(harness *h, int train, int grad)
     h->sig = kink_sig(net, h->n);
     double loss;
     if (net->classes) {
-        ekn_nll_args a = {h->y, h->use_cw ? h->cw : NULL, NULL, NULL};
+        ekn_nll_args a = {h->y, h->use_cw ? h->cw : NULL, NULL, NULL, NULL};
         loss = net->ops->softmax_nll(h->n, net->classes, net->out_spatial, out, &a, h->dout, NULL);
     } else {
         loss = net->ops->mse((size_t)h->n * net->out_size, out, h->t, h->dout);

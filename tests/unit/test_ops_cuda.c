@@ -8,6 +8,8 @@
  * included), softmax, softmax NLL (class weights, ignored labels, each lazy
  * label mode, confident predictions that hit the log clamp, in place), MSE
  * (NaN and inf targets ignored, dy = NULL), argmax_count (ties, NaN) and
+ * the losses of issue 14 section 5 (voxel-weighted NLL and MSE, sigmoid
+ * BCE with class and positive weights, focal, softmax and sigmoid Dice), and
  * max fragment pooling's crop and interleave (2D and 3D, several pool
  * sizes, shifts in random order; the cpu ops also against their definition),
  * and the U-Net ops: the up-convolution (2D, 3D, factors 1x2x2, 2x2x2,
@@ -462,7 +464,7 @@ static void nll_case(uint64_t *st, int n, int c, size_t s, int weighted, int laz
         labels[(size_t)i * s] = k0;
     }
     ekn_nll_args a = {labels, weighted ? w : NULL, lazy == LAZY_BOTH || lazy == LAZY_LABELLED ? lb : NULL,
-                      lazy == LAZY_BOTH || lazy == LAZY_ABSENT ? ab : NULL};
+                      lazy == LAZY_BOTH || lazy == LAZY_ABSENT ? ab : NULL, NULL};
     float *g_ref = tu_alloc(m), *g = tu_alloc(m);
     double cnt_ref = -1, cnt = -2;
     double l_ref = ref->softmax_nll(n, c, s, p, &a, g_ref, &cnt_ref);
@@ -470,7 +472,7 @@ static void nll_case(uint64_t *st, int n, int c, size_t s, int weighted, int laz
     float *d_p = dev_floats(p, m), *d_w = dev_floats(w, c), *d_g = dev_floats(z, m);
     int32_t *d_labels = ch_up(labels, ns * 4);
     uint8_t *d_lb = ch_up(lb, nc), *d_ab = ch_up(ab, nc);
-    ekn_nll_args da = {d_labels, a.class_w ? d_w : NULL, a.labelled ? d_lb : NULL, a.absent ? d_ab : NULL};
+    ekn_nll_args da = {d_labels, a.class_w ? d_w : NULL, a.labelled ? d_lb : NULL, a.absent ? d_ab : NULL, NULL};
     double l = dev->softmax_nll(n, c, s, d_p, &da, d_g, &cnt);
     ch_check("softmax_nll");
     get_floats(g, d_g, m);
@@ -509,7 +511,7 @@ static void test_nll(uint64_t *st)
     for (int i = 0; i < 12; i++) p[i] = 0.5f;
     float *d_p = dev_floats(p, 12), *d_g = dev_floats(p, 12);
     int32_t *d_l = ch_up(none, sizeof none);
-    ekn_nll_args da = {d_l, NULL, NULL, NULL};
+    ekn_nll_args da = {d_l, NULL, NULL, NULL, NULL};
     double cnt = -1, l = dev->softmax_nll(2, 2, 3, d_p, &da, d_g, &cnt);
     ch_check("softmax_nll nothing counted");
     get_floats(g, d_g, 12);
@@ -1080,6 +1082,78 @@ static void test_maxout(uint64_t *st)
     }
 }
 
+/* ---- issue 14 section 5: voxel-weighted NLL and MSE, BCE, focal, Dice ---- */
+
+enum { EM_NLL, EM_MSE_W, EM_BCE, EM_FOCAL, EM_SDICE, EM_BDICE, EM_KINDS };
+static const char *const em_name[EM_KINDS] = {"nll voxel_w", "mse_w", "bce", "focal", "softmax_dice", "sigmoid_dice"};
+
+/* the loss of kind k on one table; z the logits (y for mse_w), p the softmax, all in that table's memory */
+static double em_eval(const ekn_ops *o, int k, int n, int c, size_t s, const float *z, const float *p,
+                      const ekn_nll_args *na, const ekn_bce_args *ba, float gamma, float *g, double *cnt)
+{
+    *cnt = 0;
+    switch (k) {
+    case EM_NLL: return o->softmax_nll(n, c, s, p, na, g, cnt);
+    case EM_MSE_W: return o->mse_w(n, c, s, z, ba->t, ba->voxel_w, g);
+    case EM_BCE: return o->bce(n, c, s, z, ba, g, cnt);
+    case EM_FOCAL: return o->softmax_focal(n, c, s, p, na, gamma, g, cnt);
+    case EM_SDICE: return o->softmax_dice(n, c, s, p, na, 1.0f, g, cnt);
+    default: return o->sigmoid_dice(n, c, s, z, ba, 1.0f, g, cnt);
+    }
+}
+
+static void em_case(uint64_t *st, int k, int n, int c, size_t s, int weighted, float zrange)
+{
+    size_t m = (size_t)n * c * s, ns = (size_t)n * s;
+    float *z = rnd(st, m, -zrange, zrange), *p = tu_alloc(m), *t = rnd(st, m, 0, 1);
+    float *cw = rnd(st, c, 0.25f, 2.0f), *pw = rnd(st, c, 0.5f, 3.0f), *vw = rnd(st, ns, 0, 3);
+    int32_t *labels = calloc(ns, 4);
+    if (!labels) exit(1);
+    ref->softmax_forward(n, c, s, z, p);
+    for (size_t i = 0; i < ns; i++) labels[i] = (int32_t)(tu_next(st) % (uint64_t)(c + 1)) - 1;
+    labels[0] = 0;
+    for (size_t i = 0; i < m; i += 5) t[i] = i % 2 ? NAN : t[i] > 0.5f ? 1.0f : 0.0f;
+    vw[ns - 1] = 0;
+    float gamma = 0.5f + 2.0f * (float)(tu_next(st) % 3);
+    ekn_nll_args na = {.labels = labels, .class_w = weighted ? cw : NULL, .voxel_w = weighted ? vw : NULL};
+    ekn_bce_args ba = {.t = t, .class_w = weighted ? cw : NULL, .pos_w = weighted ? pw : NULL,
+                       .voxel_w = weighted ? vw : NULL};
+    float *g_ref = tu_alloc(m), *g = tu_alloc(m);
+    double cnt_ref, cnt;
+    double l_ref = em_eval(ref, k, n, c, s, z, p, &na, &ba, gamma, g_ref, &cnt_ref);
+    float *d_z = dev_floats(z, m), *d_p = dev_floats(p, m), *d_t = dev_floats(t, m), *d_cw = dev_floats(cw, c);
+    float *d_pw = dev_floats(pw, c), *d_vw = dev_floats(vw, ns), *d_g = dev_floats(z, m);
+    int32_t *d_labels = ch_up(labels, ns * 4);
+    ekn_nll_args dna = {.labels = d_labels, .class_w = weighted ? d_cw : NULL, .voxel_w = weighted ? d_vw : NULL};
+    ekn_bce_args dba = {.t = d_t, .class_w = weighted ? d_cw : NULL, .pos_w = weighted ? d_pw : NULL,
+                        .voxel_w = weighted ? d_vw : NULL};
+    double l = em_eval(dev, k, n, c, s, d_z, d_p, &dna, &dba, gamma, d_g, &cnt);
+    ch_check(em_name[k]);
+    get_floats(g, d_g, m);
+    fprintf(stderr, "-- %s n%d c%d s%zu weights=%d logits +-%g gamma %g\n", em_name[k], n, c, s, weighted,
+            (double)zrange, (double)gamma);
+    float lf = (float)l, lf_ref = (float)l_ref, cf = (float)cnt, cf_ref = (float)cnt_ref;
+    tally(tu_compare("  count", &cf, &cf_ref, 1, 0, 1e-6));
+    tally(tu_compare("  loss", &lf, &lf_ref, 1, sum_atol((double)m), RTOL));
+    tally(tu_compare("  grad", g, g_ref, m, ATOL, RTOL));
+    ch_free(d_z), ch_free(d_p), ch_free(d_t), ch_free(d_cw), ch_free(d_pw), ch_free(d_vw), ch_free(d_g);
+    ch_free(d_labels);
+    free(z), free(p), free(t), free(cw), free(pw), free(vw), free(labels), free(g_ref), free(g);
+}
+
+static void test_losses_em(uint64_t *st)
+{
+    for (int k = 0; k < EM_KINDS; k++) {
+        for (size_t i = 0; i < N_LOSS_SHAPES; i++)
+            for (int weighted = 0; weighted < 2; weighted++) {
+                if (loss_shapes[i].c < 2 && k != EM_BCE && k != EM_MSE_W && k != EM_BDICE) continue;
+                em_case(st, k, loss_shapes[i].n, loss_shapes[i].c, loss_shapes[i].s, weighted, 3.0f);
+            }
+        if (k != EM_MSE_W) em_case(st, k, 3, 4, 300, 1, 30.0f); /* saturated */
+        em_case(st, k, 2, 3, 100003, 1, 3.0f);                   /* many blocks */
+    }
+}
+
 /* ---- exponential moving average (--ema, kernels/ema.h) ---------------------- */
 
 /* dev's step against ref's (ATOL/RTOL) and against the cpu's float
@@ -1140,6 +1214,7 @@ int main(void)
     test_maxout(&st);
     test_dense_t(&st); /* the earlier tests keep the data they always saw */
     test_ema(&st);     /* appended last for the same reason */
+    test_losses_em(&st); /* issue 14 section 5, after the others for the same reason */
     fprintf(stderr, "test_ops_cuda: %zu checks, %zu failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

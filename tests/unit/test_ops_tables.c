@@ -34,6 +34,7 @@ static void check_table(const ekn_ops *o, int host)
     FILLED(gn_backward), FILLED(prelu_forward), FILLED(prelu_backward), FILLED(maxout_forward);
     FILLED(maxout_backward);
     FILLED(dense_t_forward), FILLED(dense_t_backward); /* dense with tied weights */
+    FILLED(mse_w), FILLED(bce), FILLED(softmax_focal), FILLED(softmax_dice), FILLED(sigmoid_dice); /* BCE, focal, Dice */
     FILLED(ema_update);                                /* exponential moving average (--ema) */
     FILLED(vec->dot), FILLED(vec->axpy), FILLED(vec->scale), FILLED(vec->neg), FILLED(vec->lincomb);
     FILLED(vec->decay_penalty), FILLED(vec->sgd), FILLED(vec->rprop), FILLED(vec->adam), FILLED(vec->pr_numerator);

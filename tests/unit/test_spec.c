@@ -198,6 +198,24 @@ static const bad_case bad[] = {
     {"last not linear", IN2 "[dense]\nunits = 10\n", "b.spec:4:", "act = softmax (classification)"},
     {"last not dense", IN2 "[conv]\nfilters = 2\nsize = 3,3\nact = linear\n", "b.spec:4:",
      "must be [dense] with mode = img-scalar"},
+    /* the last layer's loss (issue 14 section 5) */
+    {"unknown loss", IN2 "[dense]\nunits = 10\nact = softmax\nloss = hinge\n", "b.spec:7:", "unknown loss 'hinge'"},
+    {"loss not last", IN2 "[dense]\nunits = 10\nloss = focal\n" LAST, "b.spec:6:",
+     "belong to the last layer ('dense2')"},
+    {"bce on softmax", IN2 "[dense]\nunits = 10\nact = softmax\nloss = bce\n", "b.spec:7:",
+     "loss = bce does not go with act = softmax"},
+    {"focal on sigmoid", IN2 "[dense]\nunits = 3\nact = sigmoid\nloss = focal\n", "b.spec:7:",
+     "loss = focal does not go with act = sigmoid"},
+    {"dice on linear", IN2 "[dense]\nunits = 3\nact = linear\nloss = dice\n", "b.spec:7:",
+     "loss = dice does not go with act = linear"},
+    {"gamma without focal", IN2 "[dense]\nunits = 10\nact = softmax\ngamma = 2\n", "b.spec:7:",
+     "'gamma' is only used with loss = focal"},
+    {"pos_weight without bce", IN2 "[dense]\nunits = 3\nact = sigmoid\nloss = dice\npos_weight = 2\n", "b.spec:7:",
+     "'pos_weight' is only used with loss = bce"},
+    {"pos_weight 0", IN2 "[dense]\nunits = 3\nact = sigmoid\npos_weight = 0\n", "b.spec:7:",
+     "'pos_weight' must be > 0"},
+    {"negative gamma", IN2 "[dense]\nunits = 3\nact = softmax\nloss = focal\ngamma = -1\n", "b.spec:8:",
+     "'gamma' must be in [0, 100]"},
     {"softmax of one", IN2 "[dense]\nunits = 1\nact = softmax\n", "b.spec:4:", "at least 2 classes"},
     {"dropout last", IN2 "[dense]\nunits = 2\nact = softmax\ndropout = 0.1\n", "b.spec:4:",
      "cannot have dropout"},
@@ -267,6 +285,44 @@ static void test_errors(void **state)
 
 /* What used to be refused as "not supported yet" is a graph now: a layer
  * reads any layer above it, and merges take several. */
+/* the loss keys' defaults and what they resolve to */
+static void test_loss_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *last;
+        int loss;
+        float gamma, pos_weight;
+        int classes, sigmoid;
+    } ok[] = {
+        {"units = 10\nact = softmax\n", EKN_LOSS_NLL, 0, 0, 10, 0},
+        {"units = 10\nact = softmax\nloss = nll\n", EKN_LOSS_NLL, 0, 0, 10, 0},
+        {"units = 10\nact = softmax\nloss = focal\n", EKN_LOSS_FOCAL, 2, 0, 10, 0},
+        {"units = 10\nact = softmax\nloss = focal\ngamma = 0\n", EKN_LOSS_FOCAL, 0, 0, 10, 0},
+        {"units = 10\nact = softmax\nloss = dice\n", EKN_LOSS_DICE, 0, 0, 10, 0},
+        {"units = 3\nact = sigmoid\n", EKN_LOSS_BCE, 0, 1, 0, 1},
+        {"units = 1\nact = sigmoid\npos_weight = 2.5\n", EKN_LOSS_BCE, 0, 2.5f, 0, 1},
+        {"units = 3\nact = sigmoid\nloss = dice\n", EKN_LOSS_DICE, 0, 0, 0, 1},
+        {"units = 3\nact = linear\n", EKN_LOSS_MSE, 0, 0, 0, 0},
+        {"units = 3\nact = linear\nloss = mse\n", EKN_LOSS_MSE, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char text[256];
+        snprintf(text, sizeof text, IN2 "[dense]\n%s", ok[i].last);
+        ekn_spec sp = {0};
+        ekn_err err = {0};
+        int rc = ekn_spec_parse(&sp, text, "l.spec", &err);
+        if (rc) fprintf(stderr, "%s\n", err.msg);
+        assert_int_equal(rc, 0);
+        assert_int_equal(sp.loss, ok[i].loss);
+        assert_true(sp.gamma == ok[i].gamma && sp.pos_weight == ok[i].pos_weight);
+        assert_int_equal(ekn_spec_classes(&sp), ok[i].classes);
+        assert_int_equal(ekn_spec_sigmoid(&sp), ok[i].sigmoid);
+        ekn_spec_free(&sp);
+    }
+    assert_string_equal(ekn_spec_loss_name(EKN_LOSS_FOCAL), "focal");
+}
+
 static void test_graph(void **state)
 {
     (void)state;
@@ -350,4 +406,4 @@ static void test_load(void **state)
 
 TU_MAIN(cmocka_unit_test(test_parse_ok),      cmocka_unit_test(test_defaults_and_variants),
         cmocka_unit_test(test_errors),        cmocka_unit_test(test_graph),
-        cmocka_unit_test(test_long_line),     cmocka_unit_test(test_load))
+        cmocka_unit_test(test_long_line),     cmocka_unit_test(test_load), cmocka_unit_test(test_loss_keys))

@@ -129,7 +129,7 @@ static double objective(void *p, const float *theta, float *grad)
     ekn_rng_seed(&rng, 1, 1); /* no noise or dropout in these nets: never drawn from */
     c->out = ekn_net_forward(net, c->x, c->n, 1, &rng);
     if (net->classes) {
-        ekn_nll_args a = {c->y, NULL, NULL, NULL};
+        ekn_nll_args a = {c->y, NULL, NULL, NULL, NULL};
         c->loss = net->ops->softmax_nll(c->n, net->classes, net->out_spatial, c->out, &a, c->dout, NULL);
     } else {
         /* target = input */

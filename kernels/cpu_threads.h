@@ -28,10 +28,18 @@ int ekn_cpu_threads_owned(void);
 
 enum { EKN_CPU_MAX_THREADS = 64 };
 
-/* Calls fn(arg, i) for i = 0..n-1 (n <= EKN_CPU_MAX_THREADS), i = 0 on the
- * calling thread and the others on threads of their own, and returns when
- * all are done.  A thread that cannot be created has its task run on the
- * caller instead, which is merely slower. */
+/* Calls fn(arg, i) for i = 0..n-1 (n capped at EKN_CPU_MAX_THREADS), each
+ * exactly once, and returns when all are done; everything the tasks wrote
+ * is visible to the caller then.  i = 0 runs on the calling thread, the
+ * others on a persistent pool of workers (created at the first call that
+ * needs them, asleep on a futex between calls, joined at exit; a call
+ * allocates nothing and creates no thread once they exist).  A worker that
+ * cannot be created has its task run on the caller, which is merely slower.
+ * Thread safety: any thread may call it.  A call made from inside a task
+ * (nested), or while another thread's call holds the pool, runs its tasks
+ * serially on the calling thread, in order 0..n-1, so it cannot deadlock;
+ * a task must therefore not wait for another task of the same call.
+ * n == 1 is fn(arg, 0) on the caller, which may itself use the pool. */
 void ekn_cpu_run(int n, void (*fn)(void *arg, int i), void *arg);
 
 /* Row-major cblas_sgemm: C (M x N) = alpha op(A) op(B) + beta C.  When the

@@ -1,7 +1,9 @@
 /* cpu_threads: the threaded SGEMM against a plain double-precision product
  * for every transpose pair, sizes that split into uneven slabs along rows
  * and along columns, padded leading dimensions, alpha and beta; ekn_cpu_run
- * runs every task once; the dense kernels agree with their reference while
+ * runs every task once, over 10^4 pool calls of varying counts, nested
+ * calls run serially on the task's thread, callers on several threads at
+ * once; the dense kernels agree with their reference while
  * the kernels own the threads. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "cpu_threads.h"
 #include "dense.h"
@@ -85,6 +88,118 @@ static void test_run_every_task_once(void **state)
     }
 }
 
+/* the pool: 10^4 calls with n cycling through 1..EKN_CPU_MAX_THREADS+2
+ * (over the limit it is capped), each task index run exactly once per
+ * call; a generation stamp catches a task run for a stale call */
+typedef struct {
+    int hits[EKN_CPU_MAX_THREADS];
+    int stamp[EKN_CPU_MAX_THREADS];
+    int call;
+} many_job;
+
+static void many_task(void *arg, int i)
+{
+    many_job *j = arg;
+    __atomic_fetch_add(&j->hits[i], 1, __ATOMIC_RELAXED);
+    j->stamp[i] = j->call;
+}
+
+static void test_run_many_calls(void **state)
+{
+    (void)state;
+    ekn_cpu_threads_set(4);
+    many_job j;
+    memset(&j, 0, sizeof j);
+    size_t bad = 0;
+    for (int call = 1; call <= 10000; call++) {
+        int n = 1 + call % (EKN_CPU_MAX_THREADS + 2), m = n < EKN_CPU_MAX_THREADS ? n : EKN_CPU_MAX_THREADS;
+        if (call % 3) n = m = 1 + call % 5; /* mostly the small counts kernels use */
+        j.call = call;
+        ekn_cpu_run(n, many_task, &j);
+        for (int i = 0; i < EKN_CPU_MAX_THREADS; i++) {
+            int want = i < m;
+            if (j.hits[i] != want || (want && j.stamp[i] != call)) {
+                if (bad++ < 5) print_error("call %d n %d: task %d ran %d times\n", call, n, i, j.hits[i]);
+            }
+            j.hits[i] = 0;
+        }
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* a task that calls ekn_cpu_run: the inner call runs its tasks in order on
+ * the task's own thread, and the outer call still completes */
+typedef struct {
+    pthread_t self[EKN_CPU_MAX_THREADS];
+    int order[EKN_CPU_MAX_THREADS][8];
+    int count[EKN_CPU_MAX_THREADS];
+    int same_thread[EKN_CPU_MAX_THREADS][8];
+} nest_job;
+
+typedef struct {
+    nest_job *j;
+    int outer;
+} nest_inner;
+
+static void inner_task(void *arg, int i)
+{
+    nest_inner *in = arg;
+    nest_job *j = in->j;
+    int k = j->count[in->outer]++;
+    j->order[in->outer][k] = i;
+    j->same_thread[in->outer][k] = pthread_equal(pthread_self(), j->self[in->outer]);
+}
+
+static void outer_task(void *arg, int i)
+{
+    nest_job *j = arg;
+    j->self[i] = pthread_self();
+    nest_inner in = {j, i};
+    ekn_cpu_run(8, inner_task, &in);
+}
+
+static void test_run_nested(void **state)
+{
+    (void)state;
+    ekn_cpu_threads_set(3);
+    for (int rep = 0; rep < 100; rep++) {
+        nest_job j;
+        memset(&j, 0, sizeof j);
+        ekn_cpu_run(3, outer_task, &j);
+        for (int o = 0; o < 3; o++) {
+            assert_int_equal(j.count[o], 8);
+            for (int k = 0; k < 8; k++) {
+                assert_int_equal(j.order[o][k], k);
+                assert_true(j.same_thread[o][k]);
+            }
+        }
+    }
+}
+
+/* callers on several threads at once: one owns the pool, the others run
+ * their tasks serially; every task still runs once */
+static void *racing_caller(void *arg)
+{
+    int *bad = arg;
+    for (int call = 0; call < 2000; call++) {
+        int hits[EKN_CPU_MAX_THREADS] = {0}, n = 1 + call % 4;
+        ekn_cpu_run(n, count_task, hits);
+        for (int i = 0; i < EKN_CPU_MAX_THREADS; i++) *bad += hits[i] != (i < n);
+    }
+    return NULL;
+}
+
+static void test_run_concurrent_callers(void **state)
+{
+    (void)state;
+    ekn_cpu_threads_set(4);
+    pthread_t t[3];
+    int bad[3] = {0};
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&t[i], NULL, racing_caller, &bad[i]), 0);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 3; i++) assert_int_equal(bad[i], 0);
+}
+
 static void test_dense_owned(void **state)
 {
     (void)state;
@@ -115,4 +230,7 @@ static void test_dense_owned(void **state)
 
 TU_MAIN(cmocka_unit_test(test_sgemm_split),
         cmocka_unit_test(test_run_every_task_once),
+        cmocka_unit_test(test_run_many_calls),
+        cmocka_unit_test(test_run_nested),
+        cmocka_unit_test(test_run_concurrent_callers),
         cmocka_unit_test(test_dense_owned))

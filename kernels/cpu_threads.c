@@ -169,6 +169,38 @@ void ekn_cpu_run(int n, void (*fn)(void *arg, int i), void *arg)
     atomic_store(&busy, 0);
 }
 
+typedef struct {
+    size_t n, grain;
+    int parts;
+    void (*fn)(void *arg, size_t b, size_t e);
+    void *arg;
+} for_job;
+
+static void for_part(void *p, int i)
+{
+    const for_job *j = p;
+    size_t grains = (j->n + j->grain - 1) / j->grain;
+    size_t b = grains * (size_t)i / (size_t)j->parts * j->grain, e = grains * (size_t)(i + 1) / (size_t)j->parts * j->grain;
+    if (e > j->n) e = j->n;
+    if (b < e) j->fn(j->arg, b, e);
+}
+
+void ekn_cpu_for(size_t n, size_t grain, size_t min_split, void (*fn)(void *arg, size_t b, size_t e), void *arg)
+{
+    if (n == 0) return;
+    if (grain < 1) grain = 1;
+    size_t parts = threads_set, grains = (n + grain - 1) / grain;
+    if (min_split < 1) min_split = 1;
+    if (n < min_split) parts = 1;
+    if (parts > grains) parts = grains;
+    if (parts <= 1 || in_task) {
+        fn(arg, 0, n);
+        return;
+    }
+    for_job j = {n, grain, (int)parts, fn, arg};
+    ekn_cpu_run((int)parts, for_part, &j);
+}
+
 /* Below this many multiply-adds per extra thread, splitting costs more
  * than it saves (measured when a call started threads, some 20 us or 1-2 M
  * multiply-adds; a pool wake is some 5 us, but a smaller slab also runs

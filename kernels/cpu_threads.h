@@ -42,6 +42,22 @@ enum { EKN_CPU_MAX_THREADS = 64 };
  * n == 1 is fn(arg, 0) on the caller, which may itself use the pool. */
 void ekn_cpu_run(int n, void (*fn)(void *arg, int i), void *arg);
 
+/* Parallel loop for the element-wise and per-channel kernels: calls
+ * fn(arg, b, e) on contiguous ranges [b, e) that cover [0, n) once, cut at
+ * multiples of `grain` (so a range boundary never falls inside a grain:
+ * a grain may be a plane or a row), one range per thread.  Serial (one
+ * call fn(arg, 0, n)) unless the kernels own more than one thread
+ * (ekn_cpu_threads_owned) and n >= min_split; then every range has at
+ * least min_split / threads items.  The ranges must be independent (no
+ * range reads what another writes); results then do not depend on the
+ * thread count.  Calls made inside a task run serially (ekn_cpu_run). */
+void ekn_cpu_for(size_t n, size_t grain, size_t min_split, void (*fn)(void *arg, size_t b, size_t e),
+                 void *arg);
+/* The size from which the element-wise kernels split (ekn_cpu_for's
+ * min_split): 2^16 floats, some 20-60 us of one pass, against some 5 us
+ * to wake a worker. */
+enum { EKN_CPU_SPLIT_MIN = 1 << 16 };
+
 /* Row-major cblas_sgemm: C (M x N) = alpha op(A) op(B) + beta C.  When the
  * kernels own the threads and the product is large enough, the larger of M
  * and N is cut into slabs (multiples of 16), one single-threaded SGEMM per

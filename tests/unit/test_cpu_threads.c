@@ -14,7 +14,11 @@
 #include <pthread.h>
 
 #include "cpu_threads.h"
+#include "act.h"
 #include "dense.h"
+#include "norm.h"
+#include "pool.h"
+#include "vec.h"
 #include "testutil.h"
 
 static void gemm_double(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A,
@@ -200,6 +204,189 @@ static void test_run_concurrent_callers(void **state)
     for (int i = 0; i < 3; i++) assert_int_equal(bad[i], 0);
 }
 
+/* ekn_cpu_for: the ranges cover [0, n) once, are cut at multiples of the
+ * grain, one per thread once n >= min_split, one range below it */
+typedef struct {
+    int hits[5000];
+    size_t b[EKN_CPU_MAX_THREADS], e[EKN_CPU_MAX_THREADS];
+    int ranges;
+} for_record;
+
+static void for_mark(void *arg, size_t b, size_t e)
+{
+    for_record *r = arg;
+    int k = __atomic_fetch_add(&r->ranges, 1, __ATOMIC_RELAXED);
+    r->b[k] = b, r->e[k] = e;
+    for (size_t i = b; i < e; i++) r->hits[i]++;
+}
+
+static void test_for_ranges(void **state)
+{
+    (void)state;
+    static const size_t ns[] = {1, 7, 100, 999, 5000};
+    static const size_t grains[] = {1, 16, 33};
+    for (int t = 1; t <= 5; t++) {
+        ekn_cpu_threads_set(t);
+        for (size_t ni = 0; ni < 5; ni++)
+            for (size_t gi = 0; gi < 3; gi++)
+                for (size_t min = 1; min <= 1000; min *= 1000) {
+                    size_t n = ns[ni], grain = grains[gi];
+                    static for_record r;
+                    memset(&r, 0, sizeof r);
+                    ekn_cpu_for(n, grain, min, for_mark, &r);
+                    for (size_t i = 0; i < n; i++) assert_int_equal(r.hits[i], 1);
+                    size_t grains_n = (n + grain - 1) / grain;
+                    int want = n < min ? 1 : (size_t)t < grains_n ? t : (int)grains_n;
+                    assert_int_equal(r.ranges, want);
+                    for (int k = 0; k < r.ranges; k++) {
+                        assert_true(r.b[k] % grain == 0);
+                        assert_true(r.e[k] % grain == 0 || r.e[k] == n);
+                    }
+                }
+    }
+}
+
+/* The threaded kernels give, bit for bit, what they give on one thread
+ * (which test_pool, test_act, test_norm and test_optim check against
+ * _ref): each is run with 1, 2 and 3 kernel threads on sizes above
+ * EKN_CPU_SPLIT_MIN (and one below), and the outputs compared with memcmp. */
+static int same(const char *what, int threads, const void *a, const void *b, size_t bytes)
+{
+    if (!memcmp(a, b, bytes)) return 0;
+    print_error("%s: %d threads differ from 1 thread\n", what, threads);
+    return 1;
+}
+
+static void test_kernels_thread_count_free(void **state)
+{
+    (void)state;
+    uint64_t st = tu_seed_for("cpu_threads kernels");
+    int bad = 0;
+    /* pooling: (5, 7, 3, 40, 62) by (1, 2, 2), and a small one */
+    static const int shapes[][5] = {{5, 7, 3, 40, 62}, {1, 3, 1, 8, 8}};
+    for (int si = 0; si < 2; si++) {
+        const int *sh = shapes[si], in[3] = {sh[2], sh[3], sh[4]}, p[3] = {1, 2, 2};
+        for (int mode = 0; mode < 2; mode++) {
+            ekn_pool_geom g;
+            assert_int_equal(ekn_pool_geom_init(&g, sh[0], sh[1], in, p), 0);
+            g.mode = mode ? EKN_POOL_MAXABS : EKN_POOL_MAX;
+            size_t nx = (size_t)g.n * g.c * in[0] * in[1] * in[2], ny = (size_t)g.n * g.c * g.out[0] * g.out[1] * g.out[2];
+            float *x = tu_alloc(nx), *dy = tu_alloc(ny), *y[2], *dx[2];
+            int32_t *arg[2];
+            tu_fill(&st, x, nx, -1, 1);
+            tu_fill(&st, dy, ny, -1, 1);
+            for (int k = 0; k < 2; k++) {
+                y[k] = tu_alloc(ny), dx[k] = tu_alloc(nx);
+                arg[k] = malloc(ny * sizeof *arg[k]);
+            }
+            for (int t = 1; t <= 3; t++) {
+                int k = t > 1;
+                ekn_cpu_threads_set(t);
+                ekn_maxpool_forward_cpu(&g, x, y[k], arg[k]);
+                ekn_maxpool_backward_cpu(&g, dy, arg[k], dx[k]);
+                if (!k) continue;
+                bad += same("maxpool y", t, y[0], y[1], ny * sizeof(float));
+                bad += same("maxpool arg", t, arg[0], arg[1], ny * sizeof(int32_t));
+                bad += same("maxpool dx", t, dx[0], dx[1], nx * sizeof(float));
+            }
+            for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(arg[k]);
+            free(x), free(dy);
+        }
+    }
+    /* activations, apart and in place, 300001 and 1000 floats */
+    static const ekn_act acts[] = {EKN_ACT_RELU, EKN_ACT_TANH, EKN_ACT_ELU, EKN_ACT_SILU};
+    static const size_t sizes[] = {300001, 1000};
+    for (size_t ai = 0; ai < 4; ai++)
+        for (size_t zi = 0; zi < 2; zi++) {
+            size_t n = sizes[zi];
+            float *x = tu_alloc(n), *dy = tu_alloc(n), *y[2], *dx[2], *yi[2], *dxi[2];
+            tu_fill(&st, x, n, -2, 2);
+            tu_fill(&st, dy, n, -1, 1);
+            for (int k = 0; k < 2; k++) y[k] = tu_alloc(n), dx[k] = tu_alloc(n), yi[k] = tu_alloc(n), dxi[k] = tu_alloc(n);
+            for (int t = 1; t <= 3; t++) {
+                int k = t > 1;
+                ekn_cpu_threads_set(t);
+                ekn_act_forward_cpu(acts[ai], 0.7f, n, x, y[k]);
+                ekn_act_backward_cpu(acts[ai], 0.7f, n, x, y[k], dy, dx[k]);
+                memcpy(yi[k], x, n * sizeof(float));
+                ekn_act_forward_cpu(acts[ai], 0.7f, n, yi[k], yi[k]);
+                memcpy(dxi[k], dy, n * sizeof(float));
+                ekn_act_backward_cpu(acts[ai], 0.7f, n, x, y[k], dxi[k], dxi[k]);
+                if (!k) continue;
+                bad += same("act y", t, y[0], y[1], n * sizeof(float));
+                bad += same("act dx", t, dx[0], dx[1], n * sizeof(float));
+                bad += same("act y in place", t, yi[0], yi[1], n * sizeof(float));
+                bad += same("act dx in place", t, dxi[0], dxi[1], n * sizeof(float));
+            }
+            for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(yi[k]), free(dxi[k]);
+            free(x), free(dy);
+        }
+    /* batch norm: (3, 17, 2000) and (2, 5, 7) */
+    static const int bshapes[][3] = {{3, 17, 2000}, {2, 5, 7}};
+    for (int si = 0; si < 2; si++) {
+        int n = bshapes[si][0], c = bshapes[si][1];
+        size_t s = (size_t)bshapes[si][2], nx = (size_t)n * c * s;
+        float *x = tu_alloc(nx), *dy = tu_alloc(nx), *gamma = tu_alloc(c), *beta = tu_alloc(c);
+        tu_fill(&st, x, nx, -1, 3);
+        tu_fill(&st, dy, nx, -1, 1);
+        tu_fill(&st, gamma, c, 0.5f, 2);
+        tu_fill(&st, beta, c, -1, 1);
+        float *out[2][7];
+        for (int k = 0; k < 2; k++) {
+            out[k][0] = tu_alloc(nx), out[k][1] = tu_alloc(nx);
+            for (int q = 2; q < 7; q++) out[k][q] = tu_alloc(c);
+        }
+        for (int t = 1; t <= 3; t++) {
+            int k = t > 1;
+            ekn_cpu_threads_set(t);
+            float **o = out[k]; /* y, dx, mean, invstd, run_mean, dgamma, dbeta */
+            for (int q = 4; q < 7; q++) memset(o[q], 0, c * sizeof(float));
+            ekn_bn_forward_train_cpu(n, c, s, x, gamma, beta, 1e-5f, 0.1f, o[4], NULL, o[0], o[2], o[3]);
+            ekn_bn_backward_cpu(n, c, s, x, gamma, o[2], o[3], dy, o[1], o[5], o[6]);
+            if (!k) continue;
+            bad += same("bn y", t, out[0][0], o[0], nx * sizeof(float));
+            bad += same("bn dx", t, out[0][1], o[1], nx * sizeof(float));
+            for (int q = 2; q < 7; q++) bad += same("bn statistics and dgamma, dbeta", t, out[0][q], o[q], c * sizeof(float));
+        }
+        for (int k = 0; k < 2; k++)
+            for (int q = 0; q < 7; q++) free(out[k][q]);
+        free(x), free(dy), free(gamma), free(beta);
+    }
+    /* sgd, nesterov, adam, adamw over 200003 and 999 parameters, 3 steps */
+    for (size_t zi = 0; zi < 2; zi++) {
+        size_t n = zi ? 999 : 200003;
+        float *grad = tu_alloc(n), *decay = tu_alloc(n), *th0 = tu_alloc(n), *st0 = tu_alloc(n);
+        tu_fill(&st, grad, n, -1, 1);
+        tu_fill(&st, decay, n, 0, 1);
+        tu_fill(&st, th0, n, -1, 1);
+        tu_fill(&st, st0, n, 0, 0.5f);
+        for (int rule = 0; rule < 4; rule++) {
+            float *th[2], *m[2], *v[2];
+            for (int t = 1; t <= 3; t++) {
+                int k = t > 1;
+                ekn_cpu_threads_set(t);
+                if (t <= 2) th[k] = tu_alloc(n), m[k] = tu_alloc(n), v[k] = tu_alloc(n);
+                memcpy(th[k], th0, n * sizeof(float));
+                memcpy(m[k], st0, n * sizeof(float));
+                memcpy(v[k], st0, n * sizeof(float));
+                for (int step = 1; step <= 3; step++) {
+                    if (rule < 2)
+                        ekn_vec_cpu.sgd(n, th[k], grad, v[k], decay, 0.01f, 0.9f, 1e-3f, rule);
+                    else
+                        ekn_vec_cpu.adam(n, th[k], grad, m[k], v[k], decay, 0.001f, 1e-2f, 0.9, 0.999, 1e-8, step, rule - 2);
+                }
+                if (!k) continue;
+                bad += same("optimiser theta", t, th[0], th[1], n * sizeof(float));
+                bad += same("optimiser m", t, m[0], m[1], n * sizeof(float));
+                bad += same("optimiser v", t, v[0], v[1], n * sizeof(float));
+            }
+            for (int k = 0; k < 2; k++) free(th[k]), free(m[k]), free(v[k]);
+        }
+        free(grad), free(decay), free(th0), free(st0);
+    }
+    assert_int_equal(bad, 0);
+}
+
 static void test_dense_owned(void **state)
 {
     (void)state;
@@ -233,4 +420,6 @@ TU_MAIN(cmocka_unit_test(test_sgemm_split),
         cmocka_unit_test(test_run_many_calls),
         cmocka_unit_test(test_run_nested),
         cmocka_unit_test(test_run_concurrent_callers),
+        cmocka_unit_test(test_for_ranges),
+        cmocka_unit_test(test_kernels_thread_count_free),
         cmocka_unit_test(test_dense_owned))

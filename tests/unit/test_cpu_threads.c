@@ -18,6 +18,7 @@
 #include "dense.h"
 #include "norm.h"
 #include "pool.h"
+#include "upconv.h"
 #include "vec.h"
 #include "testutil.h"
 
@@ -383,6 +384,37 @@ static void test_kernels_thread_count_free(void **state)
             for (int k = 0; k < 2; k++) free(th[k]), free(m[k]), free(v[k]);
         }
         free(grad), free(decay), free(th0), free(st0);
+    }
+    /* up-convolution copies and db: (2, 2 -> 20) by 2x2 over 24x40 (76800
+     * outputs per example; the SGEMMs, 154 k multiply-adds, do not split) */
+    {
+        ekn_upconv_geom g;
+        const int in[3] = {1, 24, 40}, f[3] = {1, 2, 2};
+        assert_int_equal(ekn_upconv_geom_init(&g, 2, 2, 20, in, f), 0);
+        size_t nx = (size_t)g.n * g.cin * 24 * 40, ny = (size_t)g.n * g.cout * 48 * 80, nw = (size_t)g.cin * g.cout * 4;
+        float *x = tu_alloc(nx), *w = tu_alloc(nw), *b = tu_alloc(g.cout), *dy = tu_alloc(ny);
+        float *work = tu_alloc(ekn_upconv_workspace_floats(&g));
+        tu_fill(&st, x, nx, -1, 1);
+        tu_fill(&st, w, nw, -1, 1);
+        tu_fill(&st, b, g.cout, -1, 1);
+        tu_fill(&st, dy, ny, -1, 1);
+        float *y[2], *dx[2], *dw[2], *db[2];
+        for (int k = 0; k < 2; k++) y[k] = tu_alloc(ny), dx[k] = tu_alloc(nx), dw[k] = tu_alloc(nw), db[k] = tu_alloc(g.cout);
+        for (int t = 1; t <= 3; t++) {
+            int k = t > 1;
+            ekn_cpu_threads_set(t);
+            memset(dw[k], 0, nw * sizeof(float));
+            memset(db[k], 0, g.cout * sizeof(float));
+            ekn_upconv_forward_cpu(&g, x, w, b, y[k], work);
+            ekn_upconv_backward_cpu(&g, x, w, dy, dx[k], dw[k], db[k], work);
+            if (!k) continue;
+            bad += same("upconv y", t, y[0], y[1], ny * sizeof(float));
+            bad += same("upconv dx", t, dx[0], dx[1], nx * sizeof(float));
+            bad += same("upconv dw", t, dw[0], dw[1], nw * sizeof(float));
+            bad += same("upconv db", t, db[0], db[1], g.cout * sizeof(float));
+        }
+        for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dw[k]), free(db[k]);
+        free(x), free(w), free(b), free(dy), free(work);
     }
     assert_int_equal(bad, 0);
 }

@@ -13,9 +13,30 @@ static double dot_cpu(size_t n, const float *a, const float *b)
     return s;
 }
 
+/* axpy (also the net's gradient-slot sums), sgd and adam are element-wise:
+ * above EKN_CPU_SPLIT_MIN floats they run on contiguous ranges over the
+ * kernels' threads (cpu_threads.h), each element's arithmetic unchanged,
+ * so the results are bit-identical to one thread. */
+typedef struct {
+    size_t n;
+    float alpha;
+    const float *x;
+    float *y;
+} axpy_job;
+
+static void axpy_range(void *p, size_t b, size_t e)
+{
+    const axpy_job *j = p;
+    const float alpha = j->alpha;
+    const float *x = j->x;
+    float *y = j->y;
+    for (size_t i = b; i < e; i++) y[i] += alpha * x[i];
+}
+
 static void axpy_cpu(size_t n, float alpha, const float *x, float *y)
 {
-    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    axpy_job j = {n, alpha, x, y};
+    ekn_cpu_for(n, 16, EKN_CPU_SPLIT_MIN, axpy_range, &j);
 }
 
 static void scale_cpu(size_t n, float *x, float a)
@@ -44,10 +65,6 @@ static double decay_penalty_cpu(size_t n, const float *theta, float *grad, const
     return pen;
 }
 
-/* sgd and adam, the per-step updates of every parameter, are element-wise:
- * above EKN_CPU_SPLIT_MIN parameters they run on contiguous ranges over the
- * kernels' threads (cpu_threads.h), each element's arithmetic unchanged, so
- * the results are bit-identical to one thread. */
 typedef struct {
     float *theta, *v, *m;
     const float *grad, *decay;

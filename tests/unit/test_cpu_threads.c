@@ -15,6 +15,7 @@
 
 #include "cpu_threads.h"
 #include "act.h"
+#include "crop.h"
 #include "dense.h"
 #include "norm.h"
 #include "pool.h"
@@ -415,6 +416,47 @@ static void test_kernels_thread_count_free(void **state)
         }
         for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dw[k]), free(db[k]);
         free(x), free(w), free(b), free(dy), free(work);
+    }
+    /* crop: (3, 6) planes 1x50x60 windowed to 1x40x44 into channels 2..7 of
+     * 9 (forward copy and add, backward add), and axpy over 300001 floats */
+    {
+        ekn_crop_geom g;
+        const int in[3] = {1, 50, 60}, off[3] = {0, 4, 7}, out[3] = {1, 40, 44};
+        assert_int_equal(ekn_crop_geom_init(&g, 3, 6, in, off, out, 9, 2), 0);
+        size_t nx = (size_t)3 * 6 * 50 * 60, ny = (size_t)3 * 9 * 40 * 44;
+        float *x = tu_alloc(nx), *y0 = tu_alloc(ny), *y[2], *ya[2], *dx[2];
+        tu_fill(&st, x, nx, -1, 1);
+        tu_fill(&st, y0, ny, -1, 1);
+        for (int k = 0; k < 2; k++) y[k] = tu_alloc(ny), ya[k] = tu_alloc(ny), dx[k] = tu_alloc(nx);
+        for (int t = 1; t <= 3; t++) {
+            int k = t > 1;
+            ekn_cpu_threads_set(t);
+            memcpy(y[k], y0, ny * sizeof(float));
+            memcpy(ya[k], y0, ny * sizeof(float));
+            memcpy(dx[k], x, nx * sizeof(float));
+            ekn_crop_forward_cpu(&g, x, y[k], 0);
+            ekn_crop_forward_cpu(&g, x, ya[k], 1);
+            ekn_crop_backward_cpu(&g, y0, dx[k]);
+            if (!k) continue;
+            bad += same("crop y", t, y[0], y[1], ny * sizeof(float));
+            bad += same("crop y accumulated", t, ya[0], ya[1], ny * sizeof(float));
+            bad += same("crop dx", t, dx[0], dx[1], nx * sizeof(float));
+        }
+        for (int k = 0; k < 2; k++) free(y[k]), free(ya[k]), free(dx[k]);
+        free(x), free(y0);
+        size_t n = 300001;
+        float *a = tu_alloc(n), *b0 = tu_alloc(n), *b[2];
+        tu_fill(&st, a, n, -1, 1);
+        tu_fill(&st, b0, n, -1, 1);
+        for (int k = 0; k < 2; k++) b[k] = tu_alloc(n);
+        for (int t = 1; t <= 3; t++) {
+            int k = t > 1;
+            ekn_cpu_threads_set(t);
+            memcpy(b[k], b0, n * sizeof(float));
+            ekn_vec_cpu.axpy(n, 0.37f, a, b[k]);
+            if (k) bad += same("axpy", t, b[0], b[1], n * sizeof(float));
+        }
+        free(a), free(b0), free(b[0]), free(b[1]);
     }
     assert_int_equal(bad, 0);
 }

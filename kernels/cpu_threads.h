@@ -45,10 +45,10 @@ void ekn_cpu_run(int n, void (*fn)(void *arg, int i), void *arg);
 /* Parallel loop for the element-wise and per-channel kernels: calls
  * fn(arg, b, e) on contiguous ranges [b, e) that cover [0, n) once, cut at
  * multiples of `grain` (so a range boundary never falls inside a grain:
- * a grain may be a plane or a row), one range per thread.  Serial (one
- * call fn(arg, 0, n)) unless the kernels own more than one thread
- * (ekn_cpu_threads_owned) and n >= min_split; then every range has at
- * least min_split / threads items.  The ranges must be independent (no
+ * a grain may be a plane or a row), at most one range per thread, of
+ * nearly equal numbers of grains.  Serial (one call fn(arg, 0, n)) unless
+ * the kernels own more than one thread (ekn_cpu_threads_owned) and
+ * n >= min_split.  The ranges must be independent (no
  * range reads what another writes); results then do not depend on the
  * thread count.  Calls made inside a task run serially (ekn_cpu_run). */
 void ekn_cpu_for(size_t n, size_t grain, size_t min_split, void (*fn)(void *arg, size_t b, size_t e),

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "act.h"
+#include "cpu_threads.h"
 
 enum { BLOCK = 1024 };
 
@@ -100,7 +101,7 @@ static void backward_apart(ekn_act a, float alpha, size_t n, const float *restri
     }
 }
 
-void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float *y)
+static void forward_serial(ekn_act a, float alpha, size_t n, const float *x, float *y)
 {
     if (a == EKN_ACT_LINEAR && x == y) return;
     if (!overlap(x, y, n)) {
@@ -115,8 +116,8 @@ void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float
     }
 }
 
-void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, const float *y,
-                          const float *dy, float *dx)
+static void backward_serial(ekn_act a, float alpha, size_t n, const float *x, const float *y, const float *dy,
+                            float *dx)
 {
     if (a == EKN_ACT_LINEAR && dy == dx) return;
     int ax = overlap(x, dx, n), ay = overlap(y, dx, n), ady = overlap(dy, dx, n);
@@ -133,4 +134,52 @@ void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, cons
         if (ady) bdy = memcpy(tdy, bdy, m * sizeof *tdy);
         backward_apart(a, alpha, m, bx, by, bdy, dx + o);
     }
+}
+
+/* Threads (cpu_threads.h): arrays of at least EKN_CPU_SPLIT_MIN floats are
+ * cut into contiguous ranges, each done as above, when every input either
+ * is the output or does not overlap it (so no range reads what another
+ * writes); the results are those of one thread. */
+typedef struct {
+    ekn_act a;
+    float alpha;
+    const float *x, *y, *dy;
+    float *out;
+} act_job;
+
+static int splittable(const float *in, const float *out, size_t n) { return in == out || !overlap(in, out, n); }
+
+static void forward_range(void *p, size_t b, size_t e)
+{
+    const act_job *j = p;
+    forward_serial(j->a, j->alpha, e - b, j->x + b, j->out + b);
+}
+
+void ekn_act_forward_cpu(ekn_act a, float alpha, size_t n, const float *x, float *y)
+{
+    if (a == EKN_ACT_LINEAR && x == y) return;
+    if (n < EKN_CPU_SPLIT_MIN || !splittable(x, y, n)) {
+        forward_serial(a, alpha, n, x, y);
+        return;
+    }
+    act_job j = {a, alpha, x, NULL, NULL, y};
+    ekn_cpu_for(n, 16, EKN_CPU_SPLIT_MIN, forward_range, &j);
+}
+
+static void backward_range(void *p, size_t b, size_t e)
+{
+    const act_job *j = p;
+    backward_serial(j->a, j->alpha, e - b, j->x ? j->x + b : NULL, j->y ? j->y + b : NULL, j->dy + b, j->out + b);
+}
+
+void ekn_act_backward_cpu(ekn_act a, float alpha, size_t n, const float *x, const float *y, const float *dy,
+                          float *dx)
+{
+    if (a == EKN_ACT_LINEAR && dy == dx) return;
+    if (n < EKN_CPU_SPLIT_MIN || !splittable(x, dx, n) || !splittable(y, dx, n) || !splittable(dy, dx, n)) {
+        backward_serial(a, alpha, n, x, y, dy, dx);
+        return;
+    }
+    act_job j = {a, alpha, x, y, dy, dx};
+    ekn_cpu_for(n, 16, EKN_CPU_SPLIT_MIN, backward_range, &j);
 }

@@ -324,6 +324,42 @@ void ekn_conv_forward_cpu(const ekn_conv_geom *g, const float *x, const float *w
     run_tasks(&p, tasks, forward_task);
 }
 
+/* The passes around the backward tasks, element-wise over the thread pool
+ * (ekn_cpu_for): clearing dx, and adding the private dW and dx of threads
+ * 1.. in thread order, so every element's sum is as on one thread. */
+typedef struct {
+    const plan *p;
+    const task *tasks;
+    float *dx, *dw, *db;
+} sum_job;
+
+static void clear_dx(void *arg, size_t b, size_t e)
+{
+    const sum_job *j = arg;
+    memset(j->dx + b, 0, (e - b) * sizeof *j->dx);
+}
+
+static void sum_dw(void *arg, size_t b, size_t e)
+{
+    const sum_job *j = arg;
+    for (int t = 1; t < j->p->threads; t++) {
+        const float *restrict from = j->tasks[t].dw_t;
+        float *restrict to = j->dw;
+        for (size_t i = b; i < e; i++) to[i] += from[i];
+    }
+}
+
+static void sum_dx(void *arg, size_t b, size_t e)
+{
+    const sum_job *j = arg;
+    for (int t = 1; t < j->p->threads; t++) {
+        const float *restrict from = j->tasks[t].dx_t;
+        float *restrict to = j->dx;
+        if (from)
+            for (size_t i = b; i < e; i++) to[i] += from[i];
+    }
+}
+
 void ekn_conv_backward_cpu(const ekn_conv_geom *g, const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db, float *work)
 {
@@ -337,13 +373,13 @@ void ekn_conv_backward_cpu(const ekn_conv_geom *g, const float *x, const float *
         tasks[t].b = NULL, tasks[t].y = NULL;
         if (!dx) tasks[t].dx_t = NULL;
     }
-    if (dx) memset(dx, 0, p.xsize * sizeof *dx);
+    sum_job j = {&p, tasks, dx, dw, db};
+    if (dx) ekn_cpu_for(p.xsize, 16, EKN_CPU_SPLIT_MIN, clear_dx, &j);
     run_tasks(&p, tasks, backward_task);
-    const size_t nw = (size_t)g->cout * p.K;
-    for (int t = 1; t < p.threads; t++) {
-        for (size_t i = 0; i < nw; i++) dw[i] += tasks[t].dw_t[i];
-        for (int i = 0; i < g->cout; i++) db[i] += tasks[t].db_t[i];
-        if (tasks[t].dx_t)
-            for (size_t i = 0; i < p.xsize; i++) dx[i] += tasks[t].dx_t[i];
+    if (p.threads > 1) {
+        ekn_cpu_for((size_t)g->cout * p.K, 16, EKN_CPU_SPLIT_MIN, sum_dw, &j);
+        for (int t = 1; t < p.threads; t++)
+            for (int i = 0; i < g->cout; i++) db[i] += tasks[t].db_t[i];
+        ekn_cpu_for(p.xsize, 16, EKN_CPU_SPLIT_MIN, sum_dx, &j);
     }
 }

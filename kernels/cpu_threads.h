@@ -28,11 +28,35 @@ int ekn_cpu_threads_owned(void);
 
 enum { EKN_CPU_MAX_THREADS = 64 };
 
-/* Calls fn(arg, i) for i = 0..n-1 (n <= EKN_CPU_MAX_THREADS), i = 0 on the
- * calling thread and the others on threads of their own, and returns when
- * all are done.  A thread that cannot be created has its task run on the
- * caller instead, which is merely slower. */
+/* Calls fn(arg, i) for i = 0..n-1 (n capped at EKN_CPU_MAX_THREADS), each
+ * exactly once, and returns when all are done; everything the tasks wrote
+ * is visible to the caller then.  i = 0 runs on the calling thread, the
+ * others on a persistent pool of workers (created at the first call that
+ * needs them, asleep on a futex between calls, joined at exit; a call
+ * allocates nothing and creates no thread once they exist).  A worker that
+ * cannot be created has its task run on the caller, which is merely slower.
+ * Thread safety: any thread may call it.  A call made from inside a task
+ * (nested), or while another thread's call holds the pool, runs its tasks
+ * serially on the calling thread, in order 0..n-1, so it cannot deadlock;
+ * a task must therefore not wait for another task of the same call.
+ * n == 1 is fn(arg, 0) on the caller, which may itself use the pool. */
 void ekn_cpu_run(int n, void (*fn)(void *arg, int i), void *arg);
+
+/* Parallel loop for the element-wise and per-channel kernels: calls
+ * fn(arg, b, e) on contiguous ranges [b, e) that cover [0, n) once, cut at
+ * multiples of `grain` (so a range boundary never falls inside a grain:
+ * a grain may be a plane or a row), at most one range per thread, of
+ * nearly equal numbers of grains.  Serial (one call fn(arg, 0, n)) unless
+ * the kernels own more than one thread (ekn_cpu_threads_owned) and
+ * n >= min_split.  The ranges must be independent (no
+ * range reads what another writes); results then do not depend on the
+ * thread count.  Calls made inside a task run serially (ekn_cpu_run). */
+void ekn_cpu_for(size_t n, size_t grain, size_t min_split, void (*fn)(void *arg, size_t b, size_t e),
+                 void *arg);
+/* The size from which the element-wise kernels split (ekn_cpu_for's
+ * min_split): 2^16 floats, some 20-60 us of one pass, against some 5 us
+ * to wake a worker. */
+enum { EKN_CPU_SPLIT_MIN = 1 << 16 };
 
 /* Row-major cblas_sgemm: C (M x N) = alpha op(A) op(B) + beta C.  When the
  * kernels own the threads and the product is large enough, the larger of M

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "cpu_threads.h"
 #include "norm.h"
 
 static double plane_sum(const float *restrict p, size_t n)
@@ -74,28 +75,58 @@ static void plane_dx(const float *restrict x, const float *restrict dy, float *r
     for (size_t j = 0; j < n; j++) dx[j] = (float)(k * (kg * dy[j] - sg - (x[j] - mu) * is * sgx));
 }
 
-void ekn_bn_forward_train_cpu(int n, int c, size_t s, const float *x, const float *gamma, const float *beta,
-                              float eps, float momentum, float *run_mean, float *run_var, float *y, float *mean,
-                              float *invstd)
+/* Threads (cpu_threads.h): batch norm's channels are independent, so the
+ * training forward and the backward split the channels into contiguous
+ * ranges when x holds at least EKN_CPU_SPLIT_MIN floats; each channel's
+ * sums run as on one thread, so results do not depend on the count. */
+typedef struct {
+    int n;
+    size_t C, S;
+    const float *x, *gamma, *beta, *mean, *invstd, *dy;
+    float eps, momentum;
+    float *run_mean, *run_var, *y, *mean_out, *invstd_out, *dx, *dgamma, *dbeta;
+} bn_job;
+
+static size_t channels_min(int n, size_t s)
 {
-    const size_t C = (size_t)c, S = s;
+    size_t plane = (size_t)n * s;
+    return plane ? (EKN_CPU_SPLIT_MIN + plane - 1) / plane : 1;
+}
+
+static void bn_forward_channels(void *p, size_t ch0, size_t ch1)
+{
+    const bn_job *j = p;
+    const int n = j->n;
+    const size_t C = j->C, S = j->S;
+    const float *x = j->x;
     const double ns = (double)n * (double)S;
-    for (size_t ch = 0; ch < C; ch++) {
+    for (size_t ch = ch0; ch < ch1; ch++) {
         double sum = 0, sq = 0;
         for (int i = 0; i < n; i++) sum += plane_sum(x + ((size_t)i * C + ch) * S, S);
         double mu = sum / ns;
         for (int i = 0; i < n; i++) sq += plane_sqdev(x + ((size_t)i * C + ch) * S, S, mu);
-        double var = sq / ns, is = 1.0 / sqrt(var + (double)eps);
+        double var = sq / ns, is = 1.0 / sqrt(var + (double)j->eps);
         for (int i = 0; i < n; i++) {
             size_t o = ((size_t)i * C + ch) * S;
-            plane_affine(x + o, y + o, S, mu, (double)gamma[ch] * is, beta[ch]);
+            plane_affine(x + o, j->y + o, S, mu, (double)j->gamma[ch] * is, j->beta[ch]);
         }
-        mean[ch] = (float)mu;
-        invstd[ch] = (float)is;
-        double m = momentum;
-        if (run_mean) run_mean[ch] = (float)((1.0 - m) * run_mean[ch] + m * mu);
-        if (run_var) run_var[ch] = (float)((1.0 - m) * run_var[ch] + m * (ns > 1 ? var * ns / (ns - 1) : var));
+        j->mean_out[ch] = (float)mu;
+        j->invstd_out[ch] = (float)is;
+        double m = j->momentum;
+        if (j->run_mean) j->run_mean[ch] = (float)((1.0 - m) * j->run_mean[ch] + m * mu);
+        if (j->run_var)
+            j->run_var[ch] = (float)((1.0 - m) * j->run_var[ch] + m * (ns > 1 ? var * ns / (ns - 1) : var));
     }
+}
+
+void ekn_bn_forward_train_cpu(int n, int c, size_t s, const float *x, const float *gamma, const float *beta,
+                              float eps, float momentum, float *run_mean, float *run_var, float *y, float *mean,
+                              float *invstd)
+{
+    bn_job j = {.n = n, .C = (size_t)c, .S = s, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
+                .momentum = momentum, .run_mean = run_mean, .run_var = run_var, .y = y, .mean_out = mean,
+                .invstd_out = invstd};
+    ekn_cpu_for((size_t)c, 1, channels_min(n, s), bn_forward_channels, &j);
 }
 
 void ekn_bn_forward_infer_cpu(int n, int c, size_t s, const float *x, const float *gamma, const float *beta,
@@ -110,27 +141,37 @@ void ekn_bn_forward_infer_cpu(int n, int c, size_t s, const float *x, const floa
         }
 }
 
-void ekn_bn_backward_cpu(int n, int c, size_t s, const float *x, const float *gamma, const float *mean,
-                         const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+static void bn_backward_channels(void *p, size_t ch0, size_t ch1)
 {
-    const size_t C = (size_t)c, S = s;
+    const bn_job *j = p;
+    const int n = j->n;
+    const size_t C = j->C, S = j->S;
+    const float *x = j->x, *dy = j->dy;
     const double ns = (double)n * (double)S;
-    for (size_t ch = 0; ch < C; ch++) {
-        double mu = mean[ch], is = invstd[ch], sdy = 0, sdyxm = 0;
+    for (size_t ch = ch0; ch < ch1; ch++) {
+        double mu = j->mean[ch], is = j->invstd[ch], sdy = 0, sdyxm = 0;
         for (int i = 0; i < n; i++) {
             size_t o = ((size_t)i * C + ch) * S;
             plane_dsums(x + o, dy + o, S, mu, &sdy, &sdyxm);
         }
         double sdyx = sdyxm * is;
-        if (dgamma) dgamma[ch] = (float)(dgamma[ch] + sdyx);
-        if (dbeta) dbeta[ch] = (float)(dbeta[ch] + sdy);
-        if (!dx) continue;
-        double k = (double)gamma[ch] * is / ns;
+        if (j->dgamma) j->dgamma[ch] = (float)(j->dgamma[ch] + sdyx);
+        if (j->dbeta) j->dbeta[ch] = (float)(j->dbeta[ch] + sdy);
+        if (!j->dx) continue;
+        double k = (double)j->gamma[ch] * is / ns;
         for (int i = 0; i < n; i++) {
             size_t o = ((size_t)i * C + ch) * S;
-            plane_dx(x + o, dy + o, dx + o, S, mu, is, k, ns, sdy, sdyx);
+            plane_dx(x + o, dy + o, j->dx + o, S, mu, is, k, ns, sdy, sdyx);
         }
     }
+}
+
+void ekn_bn_backward_cpu(int n, int c, size_t s, const float *x, const float *gamma, const float *mean,
+                         const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    bn_job j = {.n = n, .C = (size_t)c, .S = s, .x = x, .gamma = gamma, .mean = mean, .invstd = invstd, .dy = dy,
+                .dx = dx, .dgamma = dgamma, .dbeta = dbeta};
+    ekn_cpu_for((size_t)c, 1, channels_min(n, s), bn_backward_channels, &j);
 }
 
 void ekn_gn_forward_cpu(int n, int c, size_t s, int groups, const float *x, const float *gamma, const float *beta,

@@ -4,6 +4,8 @@
  * maxabs mode compares |x| and keeps the signed value. */
 #include "pool.h"
 
+#include "cpu_threads.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -14,16 +16,17 @@
 #define BEATS(v, m) (maxabs ? fabsf(v) > fabsf(m) : (v) > (m))
 
 static inline __attribute__((always_inline)) void pool_forward(const ekn_pool_geom *g, const float *x, float *y,
-                                                               int32_t *arg, const int maxabs)
+                                                               int32_t *arg, const int maxabs, size_t nc0,
+                                                               size_t nc1)
 {
     const size_t Y = (size_t)g->in[1], X = (size_t)g->in[2];
     const int PZ = g->p[0], PY = g->p[1], PX = g->p[2];
     const int OZ = g->out[0], OY = g->out[1], OX = g->out[2];
     const size_t plane = (size_t)g->in[0] * Y * X;
-    const size_t nc_all = (size_t)g->n * g->c;
-    float *yo = y;
-    int32_t *ao = arg;
-    for (size_t nc = 0; nc < nc_all; nc++) {
+    const size_t oplane = (size_t)OZ * OY * OX;
+    float *yo = y + nc0 * oplane;
+    int32_t *ao = arg + nc0 * oplane;
+    for (size_t nc = nc0; nc < nc1; nc++) {
         const float *xp = x + nc * plane;
         for (int oz = 0; oz < OZ; oz++)
             for (int oy = 0; oy < OY; oy++, yo += OX, ao += OX) {
@@ -66,24 +69,55 @@ static inline __attribute__((always_inline)) void pool_forward(const ekn_pool_ge
 
 #undef BEATS
 
+/* Threads (cpu_threads.h): the (n, c) planes are split into contiguous
+ * ranges when the input holds at least EKN_CPU_SPLIT_MIN floats; each
+ * plane is pooled as on one thread, so results do not depend on the count. */
+typedef struct {
+    const ekn_pool_geom *g;
+    const float *x, *dy;
+    float *y, *dx;
+    int32_t *arg;
+    const int32_t *carg;
+} pool_job;
+
+static void forward_planes(void *p, size_t nc0, size_t nc1)
+{
+    const pool_job *j = p;
+    if (j->g->mode == EKN_POOL_MAXABS)
+        pool_forward(j->g, j->x, j->y, j->arg, 1, nc0, nc1);
+    else
+        pool_forward(j->g, j->x, j->y, j->arg, 0, nc0, nc1);
+}
+
+static size_t planes_min(const ekn_pool_geom *g)
+{
+    size_t plane = (size_t)g->in[0] * g->in[1] * g->in[2];
+    return plane ? (EKN_CPU_SPLIT_MIN + plane - 1) / plane : 1;
+}
+
 void ekn_maxpool_forward_cpu(const ekn_pool_geom *g, const float *x, float *y, int32_t *arg)
 {
-    if (g->mode == EKN_POOL_MAXABS)
-        pool_forward(g, x, y, arg, 1);
-    else
-        pool_forward(g, x, y, arg, 0);
+    pool_job j = {g, x, NULL, y, NULL, arg, NULL};
+    ekn_cpu_for((size_t)g->n * g->c, 1, planes_min(g), forward_planes, &j);
+}
+
+static void backward_planes(void *p, size_t nc0, size_t nc1)
+{
+    const pool_job *j = p;
+    const ekn_pool_geom *g = j->g;
+    const size_t plane = (size_t)g->in[0] * g->in[1] * g->in[2];
+    const size_t oplane = (size_t)g->out[0] * g->out[1] * g->out[2];
+    memset(j->dx + nc0 * plane, 0, (nc1 - nc0) * plane * sizeof *j->dx);
+    for (size_t nc = nc0; nc < nc1; nc++) {
+        float *restrict dxp = j->dx + nc * plane;
+        const float *restrict d = j->dy + nc * oplane;
+        const int32_t *restrict a = j->carg + nc * oplane;
+        for (size_t o = 0; o < oplane; o++) dxp[a[o]] += d[o];
+    }
 }
 
 void ekn_maxpool_backward_cpu(const ekn_pool_geom *g, const float *dy, const int32_t *arg, float *dx)
 {
-    const size_t plane = (size_t)g->in[0] * g->in[1] * g->in[2];
-    const size_t oplane = (size_t)g->out[0] * g->out[1] * g->out[2];
-    const size_t nc_all = (size_t)g->n * g->c;
-    memset(dx, 0, nc_all * plane * sizeof *dx);
-    for (size_t nc = 0; nc < nc_all; nc++) {
-        float *restrict dxp = dx + nc * plane;
-        const float *restrict d = dy + nc * oplane;
-        const int32_t *restrict a = arg + nc * oplane;
-        for (size_t o = 0; o < oplane; o++) dxp[a[o]] += d[o];
-    }
+    pool_job j = {g, NULL, dy, NULL, dx, NULL, arg};
+    ekn_cpu_for((size_t)g->n * g->c, 1, planes_min(g), backward_planes, &j);
 }

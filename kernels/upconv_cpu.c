@@ -6,7 +6,7 @@
  *     backward  dY' = dy_n gathered (R x S) in work
  *               dx_n = W dY'        dW += x_n dY'^T
  * Threads: the SGEMMs split themselves over the kernels' threads
- * (cpu_threads.h, ekn-train -j); the copies run on the calling thread.
+ * (cpu_threads.h, ekn-train -j); the copies and db split the channels.
  * kernels/conv_cpu.c splits its whole pipeline because its vol2col copies
  * are a large share; here the copies move each output once (the GEMM's Cin
  * multiply-adds per output dominate). */
@@ -32,11 +32,12 @@ static size_t mat_at(const ekn_upconv_geom *g, int co, int z, int a, int yy, int
 
 /* One example: y (Cout, out) = scatter of Y' (R x S), plus the bias.  The
  * output rows are written in order: (co, z, a, yy, bb). */
-static void scatter(const ekn_upconv_geom *g, const float *mat, const float *b, float *y)
+static void scatter(const ekn_upconv_geom *g, const float *mat, const float *b, float *y, int co0, int co1)
 {
     const int X = g->in[2], FX = g->f[2];
     const size_t S = volume(g->in), OX = (size_t)g->out[2];
-    for (int co = 0; co < g->cout; co++)
+    y += (size_t)co0 * volume(g->out);
+    for (int co = co0; co < co1; co++)
         for (int z = 0; z < g->in[0]; z++)
             for (int a = 0; a < g->f[0]; a++)
                 for (int yy = 0; yy < g->in[1]; yy++)
@@ -52,11 +53,12 @@ static void scatter(const ekn_upconv_geom *g, const float *mat, const float *b, 
 }
 
 /* One example: dY' (R x S) gathered from dy (Cout, out), the inverse. */
-static void gather(const ekn_upconv_geom *g, const float *dy, float *mat)
+static void gather(const ekn_upconv_geom *g, const float *dy, float *mat, int co0, int co1)
 {
     const int X = g->in[2], FX = g->f[2];
     const size_t S = volume(g->in), OX = (size_t)g->out[2];
-    for (int co = 0; co < g->cout; co++)
+    dy += (size_t)co0 * volume(g->out);
+    for (int co = co0; co < co1; co++)
         for (int z = 0; z < g->in[0]; z++)
             for (int a = 0; a < g->f[0]; a++)
                 for (int yy = 0; yy < g->in[1]; yy++)
@@ -70,6 +72,33 @@ static void gather(const ekn_upconv_geom *g, const float *dy, float *mat)
                     }
 }
 
+/* The copies and db split their output channels over the kernels'
+ * threads (ekn_cpu_for) when an example's output holds at least
+ * EKN_CPU_SPLIT_MIN floats; each channel is done as on one thread. */
+typedef struct {
+    const ekn_upconv_geom *g;
+    const float *mat, *b, *dy;
+    float *y, *work, *db;
+} copy_job;
+
+static size_t channels_min(const ekn_upconv_geom *g)
+{
+    size_t ovol = volume(g->out);
+    return ovol ? (EKN_CPU_SPLIT_MIN + ovol - 1) / ovol : 1;
+}
+
+static void scatter_range(void *p, size_t co0, size_t co1)
+{
+    const copy_job *j = p;
+    scatter(j->g, j->mat, j->b, j->y, (int)co0, (int)co1);
+}
+
+static void gather_range(void *p, size_t co0, size_t co1)
+{
+    const copy_job *j = p;
+    gather(j->g, j->dy, j->work, (int)co0, (int)co1);
+}
+
 void ekn_upconv_forward_cpu(const ekn_upconv_geom *g, const float *x, const float *w, const float *b, float *y,
                             float *work)
 {
@@ -78,7 +107,8 @@ void ekn_upconv_forward_cpu(const ekn_upconv_geom *g, const float *x, const floa
     for (int n = 0; n < g->n; n++) {
         ekn_sgemm_cpu(CblasTrans, CblasNoTrans, R, S, g->cin, 1.0f, w, R, x + n * xplane, S, 0.0f,
                     work, S);
-        scatter(g, work, b, y + n * yplane);
+        copy_job j = {g, work, b, NULL, y + n * yplane, NULL, NULL};
+        ekn_cpu_for((size_t)g->cout, 1, channels_min(g), scatter_range, &j);
     }
 }
 
@@ -98,18 +128,28 @@ static double sum(const float *restrict v, size_t len)
     return acc;
 }
 
+static void db_range(void *p, size_t co0, size_t co1)
+{
+    const copy_job *j = p;
+    const ekn_upconv_geom *g = j->g;
+    const size_t ovol = volume(g->out), yplane = (size_t)g->cout * ovol;
+    for (size_t co = co0; co < co1; co++) {
+        double acc = 0;
+        for (int n = 0; n < g->n; n++) acc += sum(j->dy + n * yplane + co * ovol, ovol);
+        j->db[co] += (float)acc;
+    }
+}
+
 void ekn_upconv_backward_cpu(const ekn_upconv_geom *g, const float *x, const float *w, const float *dy, float *dx,
                              float *dw, float *db, float *work)
 {
     const int R = g->cout * (int)volume(g->f), S = (int)volume(g->in);
     const size_t xplane = (size_t)g->cin * S, ovol = volume(g->out), yplane = (size_t)g->cout * ovol;
-    for (int co = 0; co < g->cout; co++) {
-        double acc = 0;
-        for (int n = 0; n < g->n; n++) acc += sum(dy + n * yplane + co * ovol, ovol);
-        db[co] += (float)acc;
-    }
+    copy_job j = {g, NULL, NULL, dy, NULL, work, db};
+    ekn_cpu_for((size_t)g->cout, 1, channels_min(g) / (g->n > 0 ? (size_t)g->n : 1), db_range, &j);
     for (int n = 0; n < g->n; n++) {
-        gather(g, dy + n * yplane, work);
+        j.dy = dy + n * yplane;
+        ekn_cpu_for((size_t)g->cout, 1, channels_min(g), gather_range, &j);
         ekn_sgemm_cpu(CblasNoTrans, CblasTrans, g->cin, R, S, 1.0f, x + n * xplane, S, work, S, 1.0f,
                     dw, R);
         if (dx)

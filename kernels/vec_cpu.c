@@ -3,6 +3,7 @@
  * and resumed runs depend on the same roundings. */
 #include <math.h>
 
+#include "cpu_threads.h"
 #include "vec.h"
 
 static double dot_cpu(size_t n, const float *a, const float *b)
@@ -12,9 +13,30 @@ static double dot_cpu(size_t n, const float *a, const float *b)
     return s;
 }
 
+/* axpy (also the net's gradient-slot sums), sgd and adam are element-wise:
+ * above EKN_CPU_SPLIT_MIN floats they run on contiguous ranges over the
+ * kernels' threads (cpu_threads.h), each element's arithmetic unchanged,
+ * so the results are bit-identical to one thread. */
+typedef struct {
+    size_t n;
+    float alpha;
+    const float *x;
+    float *y;
+} axpy_job;
+
+static void axpy_range(void *p, size_t b, size_t e)
+{
+    const axpy_job *j = p;
+    const float alpha = j->alpha;
+    const float *x = j->x;
+    float *y = j->y;
+    for (size_t i = b; i < e; i++) y[i] += alpha * x[i];
+}
+
 static void axpy_cpu(size_t n, float alpha, const float *x, float *y)
 {
-    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    axpy_job j = {n, alpha, x, y};
+    ekn_cpu_for(n, 16, EKN_CPU_SPLIT_MIN, axpy_range, &j);
 }
 
 static void scale_cpu(size_t n, float *x, float a)
@@ -43,14 +65,33 @@ static double decay_penalty_cpu(size_t n, const float *theta, float *grad, const
     return pen;
 }
 
-static void sgd_cpu(size_t n, float *theta, const float *grad, float *v, const float *decay, float lr, float mu,
-                    float wd, int nesterov)
+typedef struct {
+    float *theta, *v, *m;
+    const float *grad, *decay;
+    float lr, mu, wd;
+    int flag; /* nesterov, or decoupled */
+    float c1, c2, fb1, fb2, feps;
+} update_job;
+
+static void sgd_range(void *p, size_t b, size_t e)
 {
-    for (size_t i = 0; i < n; i++) {
+    const update_job *j = p;
+    float *restrict theta = j->theta, *restrict v = j->v;
+    const float *restrict grad = j->grad, *restrict decay = j->decay;
+    const float lr = j->lr, mu = j->mu, wd = j->wd;
+    const int nesterov = j->flag;
+    for (size_t i = b; i < e; i++) {
         v[i] = grad[i] + mu * v[i];
         float dir = nesterov ? grad[i] + mu * v[i] : v[i];
         theta[i] -= lr * (dir + wd * decay[i] * theta[i]);
     }
+}
+
+static void sgd_cpu(size_t n, float *theta, const float *grad, float *v, const float *decay, float lr, float mu,
+                    float wd, int nesterov)
+{
+    update_job j = {theta, v, NULL, grad, decay, lr, mu, wd, nesterov, 0, 0, 0, 0, 0};
+    ekn_cpu_for(n, 16, EKN_CPU_SPLIT_MIN, sgd_range, &j);
 }
 
 static void rprop_cpu(size_t n, float *theta, const float *grad, float *prev, float *step, const float *decay,
@@ -79,12 +120,14 @@ static void rprop_cpu(size_t n, float *theta, const float *grad, float *prev, fl
     if (mean_step) *mean_step = n ? sum / (double)n : NAN;
 }
 
-static void adam_cpu(size_t n, float *theta, const float *grad, float *m, float *v, const float *decay, float lr,
-                     float wd, double beta1, double beta2, double eps, double t, int decoupled)
+static void adam_range(void *p, size_t b, size_t e)
 {
-    const float c1 = (float)(1.0 / (1.0 - pow(beta1, t))), c2 = (float)(1.0 / (1.0 - pow(beta2, t)));
-    const float fb1 = (float)beta1, fb2 = (float)beta2, feps = (float)eps;
-    for (size_t i = 0; i < n; i++) {
+    const update_job *j = p;
+    float *restrict theta = j->theta, *restrict m = j->m, *restrict v = j->v;
+    const float *restrict grad = j->grad, *restrict decay = j->decay;
+    const float lr = j->lr, wd = j->wd, c1 = j->c1, c2 = j->c2, fb1 = j->fb1, fb2 = j->fb2, feps = j->feps;
+    const int decoupled = j->flag;
+    for (size_t i = b; i < e; i++) {
         float wdi = wd * decay[i] * theta[i];
         float g = decoupled ? grad[i] : grad[i] + wdi;
         m[i] = fb1 * m[i] + (1 - fb1) * g;
@@ -92,6 +135,14 @@ static void adam_cpu(size_t n, float *theta, const float *grad, float *m, float 
         float upd = (m[i] * c1) / (sqrtf(v[i] * c2) + feps);
         theta[i] -= lr * (decoupled ? upd + wdi : upd);
     }
+}
+
+static void adam_cpu(size_t n, float *theta, const float *grad, float *m, float *v, const float *decay, float lr,
+                     float wd, double beta1, double beta2, double eps, double t, int decoupled)
+{
+    const float c1 = (float)(1.0 / (1.0 - pow(beta1, t))), c2 = (float)(1.0 / (1.0 - pow(beta2, t)));
+    update_job j = {theta, v, m, grad, decay, lr, 0, wd, decoupled, c1, c2, (float)beta1, (float)beta2, (float)eps};
+    ekn_cpu_for(n, 16, EKN_CPU_SPLIT_MIN, adam_range, &j);
 }
 
 static double pr_numerator_cpu(size_t n, const float *g, const float *gp)

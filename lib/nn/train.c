@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -613,17 +614,28 @@ static int check_memory(const ekn_trainer *tr, const int shape[3], const ekn_ops
 
 /* NULL while the parameters and the gradient are finite, else which is not
  * (on a device net, downloads theta; the gradient is checked in host memory only). */
+/* 1 when every x[i] is finite: an exponent test on the bits, one
+ * vectorised pass.  It replaces a scalar isfinite loop over theta and the
+ * squared gradient norm summed in double (a chain of dependent additions;
+ * the norm is finite exactly when every gradient is, as no sum of float
+ * squares overflows a double), which took 3.5% of the main thread's time
+ * in a Fashion-MNIST CNN step on -j 2 (perf). */
+static int all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
 static const char *diverged(ekn_trainer *tr)
 {
     ekn_net *net = &tr->net;
-    if (net->ops->host) {
-        double ss = 0;
-        for (size_t i = 0; i < net->nparams; i++) ss += (double)net->grad[i] * net->grad[i];
-        if (!isfinite(ss)) return "the gradient norm is not finite";
-    }
-    const float *theta = ekn_net_params_host(net);
-    for (size_t i = 0; i < net->nparams; i++)
-        if (!isfinite(theta[i])) return "the parameters are no longer finite";
+    if (net->ops->host && !all_finite(net->grad, net->nparams)) return "the gradient norm is not finite";
+    if (!all_finite(ekn_net_params_host(net), net->nparams)) return "the parameters are no longer finite";
     return NULL;
 }
 

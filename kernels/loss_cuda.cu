@@ -293,32 +293,68 @@ bool class_weight_sum(int c, const float *class_w, double *csum)
 {
     *csum = c;
     if (!class_w) return true;
-    float *h = (float *)malloc((size_t)c * sizeof *h);
-    if (!h) {
-        ekn_cuda_record("malloc (dice class weights)", "out of host memory");
-        return false;
+    static float *h; // kept between steps, grown to the largest C seen
+    static int cap;
+    if (c > cap) {
+        float *g = (float *)realloc(h, (size_t)c * sizeof *h);
+        if (!g) {
+            ekn_cuda_record("malloc (dice class weights)", "out of host memory");
+            return false;
+        }
+        h = g;
+        cap = c;
     }
     bool ok = ekn_cuda_ok(cudaMemcpy(h, class_w, (size_t)c * sizeof *h, cudaMemcpyDeviceToHost),
                           "cudaMemcpy (dice class weights)");
     double sum = 0;
     for (int k = 0; ok && k < c; k++) sum += h[k];
-    free(h);
     *csum = sum;
     return ok;
 }
 
+// The per-class sums of the Dice losses, kept between steps (a training
+// step allocates nothing): host room for (I_k, U_k) and the class weights,
+// and the device copy the gradient kernels read; grown to the largest C seen,
+// like the reduction scratch, and never freed.
+struct dice_scratch {
+    int cap;
+    double *iu;
+    float *cw;
+    double *iu_dev;
+};
+
+static bool dice_room(dice_scratch *d, int c)
+{
+    if (c <= d->cap) return true;
+    double *iu = (double *)realloc(d->iu, (size_t)2 * c * sizeof *iu);
+    if (iu) d->iu = iu;
+    float *cw = (float *)realloc(d->cw, (size_t)c * sizeof *cw);
+    if (cw) d->cw = cw;
+    if (!iu || !cw) {
+        ekn_cuda_record("malloc (dice sums)", "out of memory");
+        return false;
+    }
+    if (d->iu_dev && !ekn_cuda_ok(cudaFree(d->iu_dev), "cudaFree (dice sums)")) return false;
+    d->iu_dev = NULL;
+    if (!ekn_cuda_ok(cudaMalloc((void **)&d->iu_dev, (size_t)2 * c * sizeof *d->iu_dev), "cudaMalloc (dice sums)"))
+        return false;
+    d->cap = c;
+    return true;
+}
+
 // one (sum, sum) reduction per class by launch(k, blocks, partials), then 1 - sum_k c_k 2 I_k / U_k /
-// csum and the device array iu (I_k, U_k) for the gradient; returns false after a failure
+// csum and the device array iu (I_k, U_k) for the gradient (the scratch's, valid until the next
+// call); returns false after a failure
 template <typename Launch>
 bool dice_classes(int c, size_t elems, float eps, const float *class_w, double csum, Launch launch, double *loss,
                   double **iu_dev)
 {
+    static dice_scratch d;
     double *partials = ekn_reduce_partials();
-    double *iu = (double *)malloc((size_t)2 * c * sizeof *iu);
-    float *cw = class_w ? (float *)malloc((size_t)c * sizeof *cw) : NULL;
     *iu_dev = NULL;
-    bool ok = partials && iu && (!class_w || cw);
-    if (!ok) ekn_cuda_record("malloc (dice sums)", "out of memory");
+    bool ok = partials && dice_room(&d, c);
+    double *iu = d.iu;
+    float *cw = class_w ? d.cw : NULL;
     if (ok && class_w)
         ok = ekn_cuda_ok(cudaMemcpy(cw, class_w, (size_t)c * sizeof *cw, cudaMemcpyDeviceToHost),
                          "cudaMemcpy (dice class weights)");
@@ -333,16 +369,11 @@ bool dice_classes(int c, size_t elems, float eps, const float *class_w, double c
         iu[c + k] = r[1] + eps;
         dsum += (cw ? cw[k] : 1.0) * 2.0 * iu[k] / iu[c + k];
     }
-    if (ok) ok = ekn_cuda_ok(cudaMalloc((void **)iu_dev, (size_t)2 * c * sizeof *iu), "cudaMalloc (dice sums)");
     if (ok)
-        ok = ekn_cuda_ok(cudaMemcpy(*iu_dev, iu, (size_t)2 * c * sizeof *iu, cudaMemcpyHostToDevice),
+        ok = ekn_cuda_ok(cudaMemcpy(d.iu_dev, iu, (size_t)2 * c * sizeof *iu, cudaMemcpyHostToDevice),
                          "cudaMemcpy (dice sums)");
-    free(iu);
-    free(cw);
-    if (!ok && *iu_dev) {
-        cudaFree(*iu_dev);
-        *iu_dev = NULL;
-    }
+    if (!ok) return false;
+    *iu_dev = d.iu_dev;
     *loss = 1.0 - dsum / csum;
     return ok;
 }
@@ -448,7 +479,6 @@ double ekn_softmax_dice_cuda(int n, int c, size_t s, const float *p, const ekn_n
         return 0;
     sdice_grad<<<ekn_cuda_blocks(voxels), EKN_CUDA_THREADS>>>(n, c, s, p, args, csum, iu, dlogits);
     bool ok = ekn_launch_ok("softmax_dice grad");
-    ekn_cuda_ok(cudaFree(iu), "cudaFree (dice sums)");
     return ok ? loss : 0;
 }
 
@@ -478,7 +508,6 @@ double ekn_sigmoid_dice_cuda(int n, int c, size_t s, const float *z, const ekn_b
         return 0;
     bdice_grad<<<ekn_cuda_blocks(all), EKN_CUDA_THREADS>>>(n, c, s, z, args, csum, iu, dz);
     bool ok = ekn_launch_ok("sigmoid_dice grad");
-    ekn_cuda_ok(cudaFree(iu), "cudaFree (dice sums)");
     return ok ? loss : 0;
 }
 

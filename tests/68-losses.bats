@@ -50,7 +50,7 @@ train_learns() {
 
 @test "a sigmoid net with binary cross-entropy learns the ISBI membranes (loss goes down; float targets)" {
     run ekn-calc "$D/bce.spec"
-    assert_output --partial '(1 independent labels, sigmoid, loss bce)'
+    assert_output --partial '(1 independent label, sigmoid, loss bce)'
     train_learns "$D/bce.spec" "$D/train-t.ekn" 150
     # the sigmoid's probabilities are the output record, one channel, in [0, 1]
     run --separate-stderr ekn-predict -m model.h5 --eval -o out.ekn "$D/test-t.ekn"

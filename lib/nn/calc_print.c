@@ -131,8 +131,9 @@ void ekn_calc_print_table(const ekn_calc_report *x)
     int classes = ekn_spec_classes(s);
     if (classes && s->loss != EKN_LOSS_NLL) printf(" (%d classes, softmax, loss %s)", classes, ekn_spec_loss_name(s->loss));
     else if (classes) printf(" (%d classes, softmax)", classes);
-    else if (ekn_spec_sigmoid(s)) printf(" (%d independent labels, sigmoid, loss %s)", ekn_spec_outputs(s),
-                                         ekn_spec_loss_name(s->loss));
+    else if (ekn_spec_sigmoid(s))
+        printf(" (%d independent label%s, sigmoid, loss %s)", ekn_spec_outputs(s), ekn_spec_outputs(s) == 1 ? "" : "s",
+               ekn_spec_loss_name(s->loss));
     else printf(" (regression, linear)");
     printf("%s\n", c->mfp ? ", per fragment" : "");
     printf("parameters    %ld (%s float32)\n", c->params, bytes(4.0 * c->params, a, sizeof a));

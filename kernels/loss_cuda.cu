@@ -452,63 +452,57 @@ double ekn_softmax_focal_cuda(int n, int c, size_t s, const float *p, const ekn_
     return loss[0] / cnt;
 }
 
+// The frame both Dice losses share: the counted terms (count_launch over
+// count_elems), the class weights' sum, a zero gradient when nothing counts,
+// the per-class sums (sums_launch), then the gradient (grad_launch).
+template <typename Count, typename Sums, typename Grad>
+double dice_loss(int c, size_t voxels, size_t all, size_t count_elems, float eps, const float *class_w, float *grad,
+                 double *count, const char *what, Count count_launch, Sums sums_launch, Grad grad_launch)
+{
+    if (count) *count = 0;
+    double cnt = 0, csum = 0, loss = 0;
+    if (!all) return 0;
+    if (!count_of(count_elems, count_launch, &cnt, what) || !class_weight_sum(c, class_w, &csum)) return 0;
+    if (count) *count = cnt;
+    if (!(cnt > 0) || !(csum > 0)) {
+        ekn_cuda_ok(cudaMemsetAsync(grad, 0, all * sizeof(float)), what);
+        return 0;
+    }
+    double *iu = NULL;
+    if (!dice_classes(c, voxels, eps, class_w, csum, sums_launch, &loss, &iu)) return 0;
+    grad_launch(csum, iu);
+    return ekn_launch_ok(what) ? loss : 0;
+}
+
 double ekn_softmax_dice_cuda(int n, int c, size_t s, const float *p, const ekn_nll_args *a, float eps,
                              float *dlogits, double *count)
 {
-    if (count) *count = 0;
     size_t voxels = (size_t)n * s, all = voxels * (c > 0 ? c : 0);
-    double cnt = 0, csum = 0, loss = 0;
-    if (!all) return 0;
     const int32_t *lab = a->labels;
     const float *vw = a->voxel_w;
-    if (!count_of(voxels, [&](unsigned b, double *pt) { label_count<<<b, EKN_CUDA_THREADS>>>(voxels, lab, vw, pt); },
-                  &cnt, "dice count") ||
-        !class_weight_sum(c, a->class_w, &csum))
-        return 0;
-    if (count) *count = cnt;
-    if (!(cnt > 0) || !(csum > 0)) {
-        ekn_cuda_ok(cudaMemsetAsync(dlogits, 0, all * sizeof(float)), "cudaMemsetAsync (dice)");
-        return 0;
-    }
     ekn_nll_args args = *a;
-    double *iu = NULL;
-    if (!dice_classes(
-            c, voxels, eps, a->class_w, csum,
-            [&](int k, unsigned b, double *pt) { sdice_sums<<<b, EKN_CUDA_THREADS>>>(n, c, s, k, p, args, pt); },
-            &loss, &iu))
-        return 0;
-    sdice_grad<<<ekn_cuda_blocks(voxels), EKN_CUDA_THREADS>>>(n, c, s, p, args, csum, iu, dlogits);
-    bool ok = ekn_launch_ok("softmax_dice grad");
-    return ok ? loss : 0;
+    return dice_loss(
+        c, voxels, all, voxels, eps, a->class_w, dlogits, count, "softmax_dice",
+        [&](unsigned b, double *pt) { label_count<<<b, EKN_CUDA_THREADS>>>(voxels, lab, vw, pt); },
+        [&](int k, unsigned b, double *pt) { sdice_sums<<<b, EKN_CUDA_THREADS>>>(n, c, s, k, p, args, pt); },
+        [&](double csum, const double *iu) {
+            sdice_grad<<<ekn_cuda_blocks(voxels), EKN_CUDA_THREADS>>>(n, c, s, p, args, csum, iu, dlogits);
+        });
 }
 
 double ekn_sigmoid_dice_cuda(int n, int c, size_t s, const float *z, const ekn_bce_args *a, float eps, float *dz,
                              double *count)
 {
-    if (count) *count = 0;
     size_t voxels = (size_t)n * s, all = voxels * (c > 0 ? c : 0);
-    double cnt = 0, csum = 0, loss = 0;
-    if (!all) return 0;
     const float *t = a->t, *vw = a->voxel_w;
-    if (!count_of(all, [&](unsigned b, double *pt) { elem_count<<<b, EKN_CUDA_THREADS>>>(n, c, s, t, vw, pt); },
-                  &cnt, "sigmoid_dice count") ||
-        !class_weight_sum(c, a->class_w, &csum))
-        return 0;
-    if (count) *count = cnt;
-    if (!(cnt > 0) || !(csum > 0)) {
-        ekn_cuda_ok(cudaMemsetAsync(dz, 0, all * sizeof(float)), "cudaMemsetAsync (sigmoid_dice)");
-        return 0;
-    }
     ekn_bce_args args = *a;
-    double *iu = NULL;
-    if (!dice_classes(
-            c, voxels, eps, a->class_w, csum,
-            [&](int k, unsigned b, double *pt) { bdice_sums<<<b, EKN_CUDA_THREADS>>>(n, c, s, k, z, args, pt); },
-            &loss, &iu))
-        return 0;
-    bdice_grad<<<ekn_cuda_blocks(all), EKN_CUDA_THREADS>>>(n, c, s, z, args, csum, iu, dz);
-    bool ok = ekn_launch_ok("sigmoid_dice grad");
-    return ok ? loss : 0;
+    return dice_loss(
+        c, voxels, all, all, eps, a->class_w, dz, count, "sigmoid_dice",
+        [&](unsigned b, double *pt) { elem_count<<<b, EKN_CUDA_THREADS>>>(n, c, s, t, vw, pt); },
+        [&](int k, unsigned b, double *pt) { bdice_sums<<<b, EKN_CUDA_THREADS>>>(n, c, s, k, z, args, pt); },
+        [&](double csum, const double *iu) {
+            bdice_grad<<<ekn_cuda_blocks(all), EKN_CUDA_THREADS>>>(n, c, s, z, args, csum, iu, dz);
+        });
 }
 
 double ekn_softmax_nll_cuda(int n, int c, size_t s, const float *p, const ekn_nll_args *a, float *dlogits,

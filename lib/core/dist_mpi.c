@@ -10,6 +10,7 @@
 static int joined, rank, size = 1;
 static void *work;        /* the reduce-scatter's receive buffer */
 static size_t work_bytes;
+static int *counts;       /* its 4 x size counts and displacements, made once: a step allocates nothing */
 static char tag[32];
 
 int ekn_dist_built(void) { return 1; }
@@ -63,6 +64,8 @@ void ekn_dist_finalize(void)
     free(work);
     work = NULL;
     work_bytes = 0;
+    free(counts);
+    counts = NULL;
     if (joined) MPI_Finalize();
     joined = 0;
 }
@@ -99,9 +102,9 @@ static int sum_any(void *buf, size_t n, size_t es, MPI_Datatype type, ekn_err *e
         else ekn_dist_sum_slices_f64(work, K, n, buf);
         return 0;
     }
-    int *scount = malloc(4 * (size_t)K * sizeof *scount);
-    if (!scount) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the all-reduce");
-    int *sdispl = scount + K, *rcount = sdispl + K, *rdispl = rcount + K;
+    if (!counts && !(counts = malloc(4 * (size_t)K * sizeof *counts)))
+        return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the all-reduce");
+    int *scount = counts, *sdispl = scount + K, *rcount = sdispl + K, *rdispl = rcount + K;
     int rc = MPI_SUCCESS;
     for (size_t at = 0; at < n && rc == MPI_SUCCESS; at += ROUND) {
         size_t m = n - at < ROUND ? n - at : ROUND, lo, hi;
@@ -110,10 +113,7 @@ static int sum_any(void *buf, size_t n, size_t es, MPI_Datatype type, ekn_err *e
         size_t mine = hi - lo;
         if ((size_t)K * mine * es > work_bytes) {
             void *w = realloc(work, (size_t)K * mine * es);
-            if (!w) {
-                free(scount);
-                return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the all-reduce");
-            }
+            if (!w) return ekn_err_set(err, EKN_EXIT_FAIL, "out of memory for the all-reduce");
             work = w;
             work_bytes = (size_t)K * mine * es;
         }
@@ -132,7 +132,6 @@ static int sum_any(void *buf, size_t n, size_t es, MPI_Datatype type, ekn_err *e
         /* every rank's summed slice to all: scount and sdispl are the slices */
         rc = MPI_Allgatherv(MPI_IN_PLACE, 0, type, b, scount, sdispl, type, MPI_COMM_WORLD);
     }
-    free(scount);
     return rc == MPI_SUCCESS ? 0 : mpi_err(err, rc, "all-reduce");
 }
 

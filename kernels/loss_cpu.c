@@ -322,7 +322,10 @@ double ekn_softmax_dice_cpu(int n, int c, size_t s, const float *p, const ekn_nl
     double cnt = label_count(n, s, a->labels, a->voxel_w), csum = 0;
     if (count) *count = cnt;
     for (int k = 0; k < c; k++) csum += a->class_w ? a->class_w[k] : 1.0f;
-    double *acc = cnt > 0 && csum > 0 ? calloc((size_t)c * 2, sizeof *acc) : NULL;
+    /* the per-class sums: on the stack for up to 64 classes, so a training
+     * step allocates nothing; only more classes take the heap */
+    double small[2 * 64] = {0}, *acc = NULL;
+    if (cnt > 0 && csum > 0) acc = c <= 64 ? small : calloc((size_t)c * 2, sizeof *acc);
     if (!acc) {
         memset(dlogits, 0, (size_t)n * c * s * sizeof *dlogits);
         return 0;
@@ -382,7 +385,7 @@ double ekn_softmax_dice_cpu(int n, int c, size_t s, const float *p, const ekn_nl
             }
         }
     }
-    free(acc);
+    if (acc != small) free(acc);
     return 1.0 - dsum / csum;
 }
 
